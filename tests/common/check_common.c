@@ -1,0 +1,328 @@
+/* Suites for the shared modules: parse, dynbuf, props, opts, fsx, secret. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kpa/dynbuf.h"
+#include "kpa/fsx.h"
+#include "kpa/opts.h"
+#include "kpa/parse.h"
+#include "kpa/props.h"
+#include "kpa/secret.h"
+#include "testutil.h"
+
+START_TEST(parse_u64_accepts_exact_decimal_in_range) {
+        uint64_t v = 7;
+        ck_assert_int_eq(parse_u64("42", 0, 100, &v), 0);
+        ck_assert_uint_eq(v, 42);
+        ck_assert_int_eq(parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
+        ck_assert_uint_eq(v, UINT64_MAX);
+}
+END_TEST
+
+START_TEST(parse_u64_rejects_trailing_bytes_signs_spaces_and_overflow) {
+        uint64_t v = 7;
+        ck_assert_int_eq(parse_u64("42x", 0, 100, &v), -EINVAL);
+        ck_assert_int_eq(parse_u64(" 42", 0, 100, &v), -EINVAL);
+        ck_assert_int_eq(parse_u64("-1", 0, 100, &v), -EINVAL);
+        ck_assert_int_eq(parse_u64("", 0, 100, &v), -EINVAL);
+        ck_assert_int_eq(parse_u64("101", 0, 100, &v), -ERANGE);
+        ck_assert_int_eq(parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);
+        ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
+START_TEST(parse_i64_handles_negative_bounds) {
+        int64_t v = 0;
+        ck_assert_int_eq(parse_i64("-5", -10, 10, &v), 0);
+        ck_assert_int_eq(v, -5);
+        ck_assert_int_eq(parse_i64("-11", -10, 10, &v), -ERANGE);
+        ck_assert_int_eq(parse_i64("-9223372036854775808", INT64_MIN, INT64_MAX, &v), 0);
+        ck_assert(v == INT64_MIN);
+}
+END_TEST
+
+START_TEST(parse_duration_reads_each_unit) {
+        uint64_t ms = 0;
+        ck_assert_int_eq(parse_duration_ms("500ms", UINT64_MAX, &ms), 0);
+        ck_assert_uint_eq(ms, 500);
+        ck_assert_int_eq(parse_duration_ms("5s", UINT64_MAX, &ms), 0);
+        ck_assert_uint_eq(ms, 5000);
+        ck_assert_int_eq(parse_duration_ms("1m", UINT64_MAX, &ms), 0);
+        ck_assert_uint_eq(ms, 60000);
+        ck_assert_int_eq(parse_duration_ms("2h", UINT64_MAX, &ms), 0);
+        ck_assert_uint_eq(ms, 7200000);
+}
+END_TEST
+
+START_TEST(parse_duration_rejects_bare_numbers_and_unknown_units) {
+        uint64_t ms = 3;
+        ck_assert_int_eq(parse_duration_ms("5", UINT64_MAX, &ms), -EINVAL);
+        ck_assert_int_eq(parse_duration_ms("5 s", UINT64_MAX, &ms), -EINVAL);
+        ck_assert_int_eq(parse_duration_ms("5d", UINT64_MAX, &ms), -EINVAL);
+        ck_assert_int_eq(parse_duration_ms("2m", 60000, &ms), -ERANGE);
+        ck_assert_uint_eq(ms, 3);
+}
+END_TEST
+
+START_TEST(format_duration_round_trips) {
+        char b[32];
+        format_duration_ms(1500, b, sizeof b);
+        ck_assert_str_eq(b, "1500ms");
+        format_duration_ms(120000, b, sizeof b);
+        ck_assert_str_eq(b, "2m");
+        format_duration_ms(5000, b, sizeof b);
+        ck_assert_str_eq(b, "5s");
+}
+END_TEST
+
+START_TEST(dynbuf_refuses_growth_past_max_and_keeps_content) {
+        struct dynbuf b;
+        dynbuf_init(&b, 8);
+        ck_assert_int_eq(dynbuf_appends(&b, "12345"), 0);
+        ck_assert_int_eq(dynbuf_appends(&b, "6789"), -E2BIG);
+        ck_assert_str_eq(dynbuf_str(&b), "12345");
+        ck_assert_int_eq(dynbuf_printf(&b, "%d", 678), 0);
+        ck_assert_str_eq(dynbuf_str(&b), "12345678");
+        ck_assert_int_eq(dynbuf_printf(&b, "x"), -E2BIG);
+        dynbuf_free(&b);
+}
+END_TEST
+
+static struct props parse_ok(const char *text) {
+        struct props p = { 0 };
+        char err[128] = "";
+        ck_assert_msg(props_parse(&p, text, strlen(text), err, sizeof err) == 0, "%s", err);
+        return p;
+}
+
+START_TEST(props_parse_reads_separators_comments_and_continuations) {
+        struct props p = parse_ok("# comment\n! also\n\na=1\nb : 2\nc 3\n  d=x\\\n     y\ne\n"
+                                  "f=tab\\there\\u00e9\ng=a=b:c\n");
+        ck_assert_uint_eq(p.n, 7);
+        ck_assert_str_eq(props_get(&p, "a"), "1");
+        ck_assert_str_eq(props_get(&p, "b"), "2");
+        ck_assert_str_eq(props_get(&p, "c"), "3");
+        ck_assert_str_eq(props_get(&p, "d"), "xy");
+        ck_assert_str_eq(props_get(&p, "e"), "");
+        ck_assert_str_eq(props_get(&p, "f"), "tab\there\xc3\xa9");
+        ck_assert_str_eq(props_get(&p, "g"), "a=b:c");
+        props_free(&p);
+}
+END_TEST
+
+START_TEST(props_parse_rejects_bad_unicode_escape_naming_the_line) {
+        struct props p = { 0 };
+        char err[128] = "";
+        const char *t = "a=1\nb=\\u12x4\n";
+        ck_assert_int_eq(props_parse(&p, t, strlen(t), err, sizeof err), -EINVAL);
+        ck_assert_ptr_nonnull(strstr(err, "line 2"));
+        props_free(&p);
+}
+END_TEST
+
+START_TEST(props_serialize_escapes_so_parse_reads_back_the_same) {
+        struct props p = { 0 };
+        props_set(&p, "key with=sep:", " lead\\back\nnl\xc3\xa9#");
+        props_set(&p, "#hash", "!bang");
+        struct dynbuf out;
+        dynbuf_init(&out, 1 << 20);
+        ck_assert_int_eq(props_serialize(&p, &out), 0);
+        ck_assert_str_eq(dynbuf_str(&out),
+                         "key\\ with\\=sep\\:=\\ lead\\\\back\\nnl\\u00E9#\n\\#hash=\\!bang\n");
+        struct props q = parse_ok(dynbuf_str(&out));
+        ck_assert_str_eq(props_get(&q, "key with=sep:"), " lead\\back\nnl\xc3\xa9#");
+        ck_assert_str_eq(props_get(&q, "#hash"), "!bang");
+        props_free(&p);
+        props_free(&q);
+        dynbuf_free(&out);
+}
+END_TEST
+
+START_TEST(props_set_replaces_in_place_and_remove_deletes) {
+        struct props p = parse_ok("a=1\nb=2\nc=3\n");
+        props_set(&p, "b", "20");
+        ck_assert_str_eq(p.v[1].key, "b");
+        ck_assert_str_eq(p.v[1].value, "20");
+        ck_assert_int_eq(props_remove(&p, "a"), 0);
+        ck_assert_int_eq(props_remove(&p, "zz"), -ENOENT);
+        ck_assert_uint_eq(p.n, 2);
+        ck_assert_str_eq(p.v[0].key, "b");
+        props_free(&p);
+}
+END_TEST
+
+static const struct opt_def test_defs[] = {
+        { "POD_NAME", OPT_VALUE, "pod" },
+        { "KPA_CLUSTER_ID", OPT_VALUE, "id" },
+        { "KPA_DRY_RUN", OPT_SWITCH, "dry" },
+        { "KPA_ADVERTISED_", OPT_FAMILY, "adv" },
+};
+
+START_TEST(opts_flags_override_env_and_accept_both_spellings) {
+        char *envp[] = { "POD_NAME=from-env-0", "KPA_CLUSTER_ID=env", "OTHER=x",
+                         "KPA_ADVERTISED_EXTERNAL=a:1", NULL };
+        char *argv[] = { "prog", "--cluster-id", "flag", "--pod-name=p-1", "--dry-run",
+                         "--advertised-int-lb=h:2", "check", NULL };
+        struct opt_set s;
+        char err[128];
+        ck_assert_int_eq(opts_collect(test_defs, 4, envp, 7, argv, &s, err, sizeof err), 0);
+        ck_assert_str_eq(opts_get(&s, "POD_NAME"), "p-1");
+        ck_assert_str_eq(opts_get(&s, "KPA_CLUSTER_ID"), "flag");
+        ck_assert_str_eq(opts_get(&s, "KPA_DRY_RUN"), "true");
+        ck_assert_str_eq(opts_get(&s, "KPA_ADVERTISED_EXTERNAL"), "a:1");
+        ck_assert_str_eq(opts_get(&s, "KPA_ADVERTISED_INT_LB"), "h:2");
+        ck_assert_ptr_null(opts_get(&s, "OTHER"));
+        ck_assert_uint_eq(s.nargs, 1);
+        ck_assert_str_eq(s.args[0], "check");
+        char o[64];
+        ck_assert_str_eq(opts_origin(&s, "KPA_CLUSTER_ID", o, sizeof o), "--cluster-id");
+        ck_assert_str_eq(opts_origin(&s, "KPA_ADVERTISED_EXTERNAL", o, sizeof o), "KPA_ADVERTISED_EXTERNAL");
+        opts_free(&s);
+
+        char *argv2[] = { "prog", "--kpa-cluster-id=long", NULL };
+        ck_assert_int_eq(opts_collect(test_defs, 4, NULL, 2, argv2, &s, err, sizeof err), 0);
+        ck_assert_str_eq(opts_get(&s, "KPA_CLUSTER_ID"), "long");
+        opts_free(&s);
+}
+END_TEST
+
+START_TEST(opts_rejects_unknown_flags_and_missing_values) {
+        struct opt_set s;
+        char err[128];
+        char *a1[] = { "prog", "--bogus=1", NULL };
+        ck_assert_int_eq(opts_collect(test_defs, 4, NULL, 2, a1, &s, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "unknown flag --bogus (see --help)");
+        char *a2[] = { "prog", "--pod-name", NULL };
+        ck_assert_int_eq(opts_collect(test_defs, 4, NULL, 2, a2, &s, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "flag --pod-name needs a value");
+        char *a3[] = { "prog", "-x", NULL };
+        ck_assert_int_eq(opts_collect(test_defs, 4, NULL, 2, a3, &s, err, sizeof err), -EINVAL);
+}
+END_TEST
+
+START_TEST(fileset_commit_writes_modes_and_skips_identical_files) {
+        char *dir = tu_mkdtemp();
+        struct fileset *fs = fileset_new(dir);
+        ck_assert_int_eq(fileset_add(fs, "a.txt", "hello\n", 6, 0644, false), 0);
+        ck_assert_int_eq(fileset_add(fs, "secret", "pw", 2, 0600, true), 0);
+        ck_assert_int_eq(fileset_add(fs, "a.txt", "x", 1, 0644, false), -EEXIST);
+        ck_assert_int_eq(fileset_add(fs, "../evil", "x", 1, 0644, false), -EINVAL);
+        char err[256] = "";
+        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), 0);
+        fileset_free(fs);
+        char *a = tu_read(dir, "a.txt");
+        ck_assert_str_eq(a, "hello\n");
+        free(a);
+        char path[600];
+        struct stat st, st2;
+        snprintf(path, sizeof path, "%s/secret", dir);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0600);
+        /* The same bytes again leave the file (its inode) alone. */
+        fs = fileset_new(dir);
+        fileset_add(fs, "secret", "pw", 2, 0600, true);
+        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), 0);
+        fileset_free(fs);
+        ck_assert_int_eq(stat(path, &st2), 0);
+        ck_assert_uint_eq(st.st_ino, st2.st_ino);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(fileset_commit_failure_changes_nothing) {
+        char *dir = tu_mkdtemp();
+        tu_write(dir, "a.txt", "old\n");
+        struct fileset *fs = fileset_new(dir);
+        fileset_add(fs, "a.txt", "new\n", 4, 0644, false);
+        fileset_add(fs, "b.txt", "b\n", 2, 0644, false);
+        /* A directory standing where a temporary must go makes the second write fail. */
+        char blocker[600];
+        snprintf(blocker, sizeof blocker, "%s/.b.txt.kpa-tmp-%ld", dir, (long) getpid());
+        ck_assert_int_eq(mkdir(blocker, 0700), 0);
+        char err[256] = "";
+        ck_assert_int_lt(fileset_commit(fs, err, sizeof err), 0);
+        ck_assert_ptr_nonnull(strstr(err, ".b.txt.kpa-tmp-"));
+        fileset_free(fs);
+        char *a = tu_read(dir, "a.txt");
+        ck_assert_str_eq(a, "old\n");
+        free(a);
+        ck_assert_ptr_null(tu_read(dir, "b.txt"));
+        char tmpa[600];
+        snprintf(tmpa, sizeof tmpa, "%s/.a.txt.kpa-tmp-%ld", dir, (long) getpid());
+        struct stat st;
+        ck_assert_int_eq(stat(tmpa, &st), -1);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(fsx_read_file_enforces_max) {
+        char *dir = tu_mkdtemp();
+        tu_write(dir, "f", "0123456789");
+        char path[600], *data = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/f", dir);
+        ck_assert_int_eq(fsx_read_file(path, 9, &data, &len), -EFBIG);
+        ck_assert_ptr_null(data);
+        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), 0);
+        ck_assert_uint_eq(len, 10);
+        ck_assert_str_eq(data, "0123456789");
+        free(data);
+        ck_assert_int_eq(fsx_read_file(dir, 10, &data, &len), -EISDIR);
+        snprintf(path, sizeof path, "%s/missing", dir);
+        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), -ENOENT);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(secret_random_password_uses_alphanumerics_and_differs) {
+        char a[33], b[33];
+        ck_assert_int_eq(secret_random_password(a, 32), 0);
+        ck_assert_int_eq(secret_random_password(b, 32), 0);
+        ck_assert_uint_eq(strlen(a), 32);
+        ck_assert_uint_eq(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"), 32);
+        ck_assert_str_ne(a, b);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("common");
+        TCase *tc = tcase_create("parse");
+        tcase_add_test(tc, parse_u64_accepts_exact_decimal_in_range);
+        tcase_add_test(tc, parse_u64_rejects_trailing_bytes_signs_spaces_and_overflow);
+        tcase_add_test(tc, parse_i64_handles_negative_bounds);
+        tcase_add_test(tc, parse_duration_reads_each_unit);
+        tcase_add_test(tc, parse_duration_rejects_bare_numbers_and_unknown_units);
+        tcase_add_test(tc, format_duration_round_trips);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("dynbuf");
+        tcase_add_test(tc, dynbuf_refuses_growth_past_max_and_keeps_content);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("props");
+        tcase_add_test(tc, props_parse_reads_separators_comments_and_continuations);
+        tcase_add_test(tc, props_parse_rejects_bad_unicode_escape_naming_the_line);
+        tcase_add_test(tc, props_serialize_escapes_so_parse_reads_back_the_same);
+        tcase_add_test(tc, props_set_replaces_in_place_and_remove_deletes);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("opts");
+        tcase_add_test(tc, opts_flags_override_env_and_accept_both_spellings);
+        tcase_add_test(tc, opts_rejects_unknown_flags_and_missing_values);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("fsx");
+        tcase_add_test(tc, fileset_commit_writes_modes_and_skips_identical_files);
+        tcase_add_test(tc, fileset_commit_failure_changes_nothing);
+        tcase_add_test(tc, fsx_read_file_enforces_max);
+        tcase_add_test(tc, secret_random_password_uses_alphanumerics_and_differs);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
