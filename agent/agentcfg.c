@@ -1,0 +1,212 @@
+#include "kpa/agentcfg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpa/fsx.h"
+#include "kpa/opts.h"
+#include "kpa/parse.h"
+#include "kpa/props.h"
+
+static const struct opt_def agent_opts[] = {
+        { "KPA_LISTEN", OPT_VALUE, "HTTP address for probes, ADDR:PORT or [v6]:PORT (default 0.0.0.0:8080)" },
+        { "KPA_BOOTSTRAP", OPT_VALUE, "the local broker's listener HOST:PORT (default: bootstrap.servers of --client-config)" },
+        { "KPA_NODE_ID", OPT_VALUE, "the local broker's node.id" },
+        { "KPA_BROKER_CONFIG", OPT_VALUE, "read node.id from this server.properties (kpa-init's)" },
+        { "KPA_CLIENT_CONFIG", OPT_VALUE, "librdkafka properties for TLS/SASL (kpa-init's client.properties)" },
+        { "KPA_INTERVAL", OPT_VALUE, "time between checks (default 5s)" },
+        { "KPA_CHECK_TIMEOUT", OPT_VALUE, "bound on one check (default 4s)" },
+        { "KPA_READY_AFTER", OPT_VALUE, "consecutive good checks before ready (default 2)" },
+        { "KPA_STALE_AFTER", OPT_VALUE, "a verdict older than this is never ready (default 3 x interval + timeout)" },
+        { "KPA_LIVENESS_WINDOW", OPT_VALUE, "how long the broker may be unreachable before /livez fails (default 60s)" },
+        { "KPA_PRESTOP_TIMEOUT", OPT_VALUE, "how long /prestop waits for safe-to-stop (default 120s)" },
+        { "KPA_READY_SCOPE", OPT_VALUE, "local (default) or cluster (also wait for zero under-replicated partitions)" },
+        { "KPA_LOG_LEVEL", OPT_VALUE, "error, warn, info (default) or debug" },
+        { "KPA_DEMO", OPT_SWITCH, "watch an embedded librdkafka mock cluster (no broker needed)" },
+        { "KPA_HELP", OPT_SWITCH, "show this help" },
+};
+
+void agentcfg_usage(FILE *out) {
+        fprintf(out, "usage: kpa-agent [check] [--flag VALUE]...\n"
+                     "  (no command)  run the sidecar: probes on --listen, checks every --interval\n"
+                     "  check         run one check, print the verdict as JSON, exit 0 ready / 1 not\n\n");
+        opts_usage(agent_opts, sizeof agent_opts / sizeof agent_opts[0], out);
+}
+
+void agentcfg_free(struct agent_config *c) {
+        free(c->listen);
+        free(c->bootstrap);
+        free(c->broker_config);
+        free(c->client_config);
+        memset(c, 0, sizeof *c);
+}
+
+struct loader {
+        const struct opt_set *set;
+        char *errbuf;
+        size_t errlen;
+};
+
+static const char *value(const struct loader *l, const char *env) {
+        const char *v = opts_get(l->set, env);
+        return v && *v ? v : NULL;
+}
+
+static int duration(const struct loader *l, const char *env, uint64_t def, uint64_t min,
+                    uint64_t max, uint64_t *ret) {
+        const char *v = value(l, env);
+        char o[64], lo[32], hi[32];
+        *ret = def;
+        if (!v)
+                return 0;
+        if (parse_duration_ms(v, max, ret) == 0 && *ret >= min)
+                return 0;
+        format_duration_ms(min, lo, sizeof lo);
+        format_duration_ms(max, hi, sizeof hi);
+        snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a duration from %s to %s (e.g. 500ms, 5s, 1m)",
+                 opts_origin(l->set, env, o, sizeof o), v, lo, hi);
+        return -EINVAL;
+}
+
+static int copy(const struct loader *l, const char *env, const char *def, char **ret) {
+        const char *v = value(l, env);
+        if (!v)
+                v = def;
+        *ret = v ? strdup(v) : NULL;
+        if (v && !*ret) {
+                snprintf(l->errbuf, l->errlen, "out of memory");
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int node_id_from_file(const char *path, int32_t *ret, char *errbuf, size_t errlen) {
+        char *text = NULL, perr[128];
+        size_t len;
+        int r = fsx_read_file(path, 1024 * 1024, &text, &len);
+        if (r < 0) {
+                snprintf(errbuf, errlen, "--broker-config %s cannot be read: %s", path, strerror(-r));
+                return -EINVAL;
+        }
+        struct props p = { 0 };
+        r = props_parse(&p, text, len, perr, sizeof perr);
+        free(text);
+        const char *v = r == 0 ? props_get(&p, "node.id") : NULL;
+        uint64_t id;
+        if (r < 0 || !v || parse_u64(v, 0, INT32_MAX, &id) < 0) {
+                snprintf(errbuf, errlen, "--broker-config %s has no valid node.id (expected kpa-init's server.properties)", path);
+                props_free_secret(&p);
+                return -EINVAL;
+        }
+        props_free_secret(&p);
+        *ret = (int32_t) id;
+        return 0;
+}
+
+static int load(const struct loader *l, struct agent_config *c) {
+        char o[64];
+        const char *v;
+        int r;
+
+        if ((r = copy(l, "KPA_LISTEN", "0.0.0.0:8080", &c->listen)) < 0 ||
+            (r = copy(l, "KPA_BOOTSTRAP", NULL, &c->bootstrap)) < 0 ||
+            (r = copy(l, "KPA_BROKER_CONFIG", NULL, &c->broker_config)) < 0 ||
+            (r = copy(l, "KPA_CLIENT_CONFIG", NULL, &c->client_config)) < 0)
+                return r;
+        if ((r = duration(l, "KPA_INTERVAL", 5000, 100, 3600000, &c->interval_ms)) < 0 ||
+            (r = duration(l, "KPA_CHECK_TIMEOUT", 4000, 100, 600000, &c->check_timeout_ms)) < 0 ||
+            (r = duration(l, "KPA_LIVENESS_WINDOW", 60000, 1000, 86400000, &c->liveness_window_ms)) < 0 ||
+            (r = duration(l, "KPA_PRESTOP_TIMEOUT", 120000, 0, 86400000, &c->prestop_timeout_ms)) < 0 ||
+            (r = duration(l, "KPA_STALE_AFTER", 3 * c->interval_ms + c->check_timeout_ms, 100, 86400000,
+                          &c->stale_after_ms)) < 0)
+                return r;
+        uint64_t n = 2;
+        if ((v = value(l, "KPA_READY_AFTER")) && parse_u64(v, 1, 1000, &n) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a whole number from 1 to 1000",
+                         opts_origin(l->set, "KPA_READY_AFTER", o, sizeof o), v);
+                return -EINVAL;
+        }
+        c->ready_after = (unsigned) n;
+        v = value(l, "KPA_READY_SCOPE");
+        if (!v || strcmp(v, "local") == 0)
+                c->scope = SCOPE_LOCAL;
+        else if (strcmp(v, "cluster") == 0)
+                c->scope = SCOPE_CLUSTER;
+        else {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a scope (expected local or cluster)",
+                         opts_origin(l->set, "KPA_READY_SCOPE", o, sizeof o), v);
+                return -EINVAL;
+        }
+        c->log_level = LOG_LEVEL_INFO;
+        if ((v = value(l, "KPA_LOG_LEVEL")) && log_level_parse(v, &c->log_level) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a log level (expected error, warn, info or debug)",
+                         opts_origin(l->set, "KPA_LOG_LEVEL", o, sizeof o), v);
+                return -EINVAL;
+        }
+        bool demo = false;
+        if ((v = value(l, "KPA_DEMO")) && parse_bool(v, &demo) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a boolean", opts_origin(l->set, "KPA_DEMO", o, sizeof o), v);
+                return -EINVAL;
+        }
+        c->demo = demo;
+
+        c->node_id = -1;
+        v = value(l, "KPA_NODE_ID");
+        if (v && c->broker_config) {
+                snprintf(l->errbuf, l->errlen, "--node-id and --broker-config are both set (expected one of them)");
+                return -EINVAL;
+        }
+        if (v) {
+                uint64_t id;
+                if (parse_u64(v, 0, INT32_MAX, &id) < 0) {
+                        snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a node id (expected 0 to 2147483647)",
+                                 opts_origin(l->set, "KPA_NODE_ID", o, sizeof o), v);
+                        return -EINVAL;
+                }
+                c->node_id = (int32_t) id;
+        } else if (c->broker_config) {
+                if ((r = node_id_from_file(c->broker_config, &c->node_id, l->errbuf, l->errlen)) < 0)
+                        return r;
+        } else if (!c->demo) {
+                snprintf(l->errbuf, l->errlen, "the local node id is unknown (set --node-id, or --broker-config to kpa-init's server.properties, or use --demo)");
+                return -EINVAL;
+        }
+        if (!c->demo && !c->bootstrap && !c->client_config) {
+                snprintf(l->errbuf, l->errlen, "the local broker is unknown (set --bootstrap HOST:PORT or --client-config with bootstrap.servers, or use --demo)");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int agentcfg_load(char *const envp[], int argc, char *const argv[], struct agent_config *ret,
+                  char *errbuf, size_t errlen) {
+        struct opt_set set;
+        int r = opts_collect(agent_opts, sizeof agent_opts / sizeof agent_opts[0], envp, argc, argv,
+                             &set, errbuf, errlen);
+        if (r < 0)
+                return r;
+        struct agent_config c = { .mode = AGENT_SIDECAR };
+        for (size_t i = 0; i < set.n; i++)
+                if (strcmp(set.v[i].name, "KPA_HELP") == 0 && set.v[i].from_flag) {
+                        opts_free(&set);
+                        return -ECANCELED;
+                }
+        if (set.nargs > 1 || (set.nargs == 1 && strcmp(set.args[0], "check") != 0)) {
+                snprintf(errbuf, errlen, "unknown command \"%s\" (expected no command, or check)",
+                         set.args[set.nargs > 1 && strcmp(set.args[0], "check") == 0 ? 1 : 0]);
+                opts_free(&set);
+                return -EINVAL;
+        }
+        if (set.nargs == 1)
+                c.mode = AGENT_CHECK;
+        struct loader l = { &set, errbuf, errlen };
+        r = load(&l, &c);
+        opts_free(&set);
+        if (r < 0) {
+                agentcfg_free(&c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}

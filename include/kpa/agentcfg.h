@@ -1,0 +1,36 @@
+/* kpa-agent's configuration: flags, each also an environment variable KPA_<NAME>. */
+#ifndef KPA_AGENTCFG_H
+#define KPA_AGENTCFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kpa/log.h"
+#include "kpa/verdict.h"
+
+enum agent_mode { AGENT_SIDECAR, AGENT_CHECK };
+
+struct agent_config {
+        enum agent_mode mode;
+        bool demo;
+        char *listen;               /* ADDR:PORT */
+        char *bootstrap;            /* local broker listener, or NULL: from client_config */
+        int32_t node_id;            /* -1 until known (demo: from the mock cluster) */
+        char *broker_config;        /* kpa-init's server.properties, for node.id */
+        char *client_config;        /* librdkafka properties (kpa-init's client.properties) */
+        uint64_t interval_ms, check_timeout_ms, liveness_window_ms, prestop_timeout_ms, stale_after_ms;
+        unsigned ready_after;
+        enum ready_scope scope;
+        enum log_level log_level;
+};
+
+/* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with
+ * one line naming the flag; -ECANCELED for --help. */
+int agentcfg_load(char *const envp[], int argc, char *const argv[], struct agent_config *ret,
+                  char *errbuf, size_t errlen);
+void agentcfg_usage(FILE *out);
+void agentcfg_free(struct agent_config *c);
+
+#endif

@@ -1,0 +1,114 @@
+/* agentcfg: flags and KPA_ variables -> the agent's configuration, and its refusals. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "kpa/agentcfg.h"
+#include "testutil.h"
+
+static int load(char **env, char **argv, struct agent_config *c, char *err) {
+        int argc = 0;
+        while (argv[argc])
+                argc++;
+        return agentcfg_load(env, argc, argv, c, err, 512);
+}
+
+START_TEST(defaults_with_node_id_and_bootstrap) {
+        struct agent_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", "--node-id=3", "--bootstrap", "k:9092", NULL }, &c, err), 0);
+        ck_assert_int_eq(c.mode, AGENT_SIDECAR);
+        ck_assert_str_eq(c.listen, "0.0.0.0:8080");
+        ck_assert_str_eq(c.bootstrap, "k:9092");
+        ck_assert_int_eq(c.node_id, 3);
+        ck_assert_uint_eq(c.interval_ms, 5000);
+        ck_assert_uint_eq(c.check_timeout_ms, 4000);
+        ck_assert_uint_eq(c.stale_after_ms, 19000);
+        ck_assert_uint_eq(c.liveness_window_ms, 60000);
+        ck_assert_uint_eq(c.prestop_timeout_ms, 120000);
+        ck_assert_uint_eq(c.ready_after, 2);
+        ck_assert_int_eq(c.scope, SCOPE_LOCAL);
+        agentcfg_free(&c);
+}
+END_TEST
+
+START_TEST(env_values_and_check_command) {
+        struct agent_config c;
+        char err[512] = "";
+        char *env[] = { "KPA_NODE_ID=7", "KPA_BOOTSTRAP=b:1", "KPA_INTERVAL=500ms", "KPA_READY_SCOPE=cluster",
+                        "KPA_LIVENESS_WINDOW=2m", "KPA_READY_AFTER=5", NULL };
+        ck_assert_int_eq(load(env, (char *[]){ "kpa-agent", "check", "--check-timeout=1s", NULL }, &c, err), 0);
+        ck_assert_int_eq(c.mode, AGENT_CHECK);
+        ck_assert_int_eq(c.node_id, 7);
+        ck_assert_uint_eq(c.interval_ms, 500);
+        ck_assert_uint_eq(c.check_timeout_ms, 1000);
+        ck_assert_uint_eq(c.stale_after_ms, 2500);
+        ck_assert_uint_eq(c.liveness_window_ms, 120000);
+        ck_assert_uint_eq(c.ready_after, 5);
+        ck_assert_int_eq(c.scope, SCOPE_CLUSTER);
+        agentcfg_free(&c);
+}
+END_TEST
+
+START_TEST(node_id_read_from_broker_config) {
+        char *dir = tu_mkdtemp();
+        tu_write(dir, "server.properties", "# kpa\nnode.id=12\nprocess.roles=broker\n");
+        char path[600], flag[700];
+        snprintf(path, sizeof path, "%s/server.properties", dir);
+        snprintf(flag, sizeof flag, "--broker-config=%s", path);
+        struct agent_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", flag, "--bootstrap=x:1", NULL }, &c, err), 0);
+        ck_assert_int_eq(c.node_id, 12);
+        agentcfg_free(&c);
+        tu_write(dir, "server.properties", "process.roles=broker\n");
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", flag, "--bootstrap=x:1", NULL }, &c, err), -EINVAL);
+        char want[900];
+        snprintf(want, sizeof want, "--broker-config %s has no valid node.id (expected kpa-init's server.properties)", path);
+        ck_assert_str_eq(err, want);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+static void expect(char **argv, const char *msg) {
+        struct agent_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load((char *[]){ NULL }, argv, &c, err), -EINVAL);
+        ck_assert_str_eq(err, msg);
+}
+
+START_TEST(bad_flags_get_one_line_naming_them) {
+        expect((char *[]){ "kpa-agent", "--bootstrap=b:1", NULL },
+               "the local node id is unknown (set --node-id, or --broker-config to kpa-init's server.properties, or use --demo)");
+        expect((char *[]){ "kpa-agent", "--node-id=1", NULL },
+               "the local broker is unknown (set --bootstrap HOST:PORT or --client-config with bootstrap.servers, or use --demo)");
+        expect((char *[]){ "kpa-agent", "--node-id=-1", "--bootstrap=b:1", NULL },
+               "--node-id \"-1\" is not a node id (expected 0 to 2147483647)");
+        expect((char *[]){ "kpa-agent", "--demo", "--interval=5", NULL },
+               "--interval \"5\" is not a duration from 100ms to 1h (e.g. 500ms, 5s, 1m)");
+        expect((char *[]){ "kpa-agent", "--demo", "--ready-scope=global", NULL },
+               "--ready-scope \"global\" is not a scope (expected local or cluster)");
+        expect((char *[]){ "kpa-agent", "--demo", "--ready-after=0", NULL },
+               "--ready-after \"0\" is not a whole number from 1 to 1000");
+        expect((char *[]){ "kpa-agent", "--demo", "status", NULL },
+               "unknown command \"status\" (expected no command, or check)");
+        expect((char *[]){ "kpa-agent", "--demo", "--log-level=loud", NULL },
+               "--log-level \"loud\" is not a log level (expected error, warn, info or debug)");
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("agentcfg");
+        TCase *tc = tcase_create("agentcfg");
+        tcase_add_test(tc, defaults_with_node_id_and_bootstrap);
+        tcase_add_test(tc, env_values_and_check_command);
+        tcase_add_test(tc, node_id_read_from_broker_config);
+        tcase_add_test(tc, bad_flags_get_one_line_naming_them);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
