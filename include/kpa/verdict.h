@@ -72,10 +72,11 @@ struct health {
         struct assessment last;
         bool have_last;
         uint64_t last_at_ms;           /* when the last check finished (monotonic ms) */
-        uint64_t last_reachable_ms;    /* when the broker last answered */
+        uint64_t last_reachable_ms;    /* when the broker last answered (valid if ever_reachable) */
+        bool ever_reachable;           /* the broker has answered at least once since start */
         uint64_t started_ms;           /* agent start: liveness grace before the first answer */
         unsigned consecutive_good;
-        uint64_t checks_total, checks_failed;
+        uint64_t checks_total, checks_failed;  /* failed: the assessment was not good */
 };
 
 void health_init(struct health *h, uint64_t now_ms);

@@ -1,0 +1,334 @@
+#include "kpa/render.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- probes ---- */
+
+/* Details may quote a library's error text; a probe body is one check per line, so control
+ * characters become spaces. */
+static int append_clean(struct dynbuf *out, const char *s) {
+        for (; *s; s++) {
+                char c = (unsigned char) *s < 0x20 || *s == 0x7f ? ' ' : *s;
+                int r = dynbuf_append(out, &c, 1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int probe_line(struct dynbuf *out, const char *name, bool ok, const char *detail) {
+        int r;
+        if (ok)
+                return dynbuf_printf(out, "[+]%s ok\n", name);
+        if ((r = dynbuf_printf(out, "[-]%s failed: ", name)) < 0 ||
+            (r = append_clean(out, detail)) < 0)
+                return r;
+        return dynbuf_appends(out, "\n");
+}
+
+int render_probe(const struct verdict *v, enum probe_kind kind, bool verbose, struct dynbuf *out) {
+        const char *probe = kind == PROBE_LIVEZ ? "livez" : "readyz";
+        bool pass = kind == PROBE_LIVEZ ? v->live : v->ready;
+        int status = pass ? 200 : 503;
+        int r;
+
+        if (pass && !verbose)
+                return (r = dynbuf_appends(out, "ok")) < 0 ? r : status;
+        if (kind == PROBE_LIVEZ) {
+                if ((r = probe_line(out, "broker", v->live, v->live_detail)) < 0)
+                        return r;
+        } else {
+                for (int i = 0; i < CHECK_COUNT; i++) {
+                        const struct check_result *c = &v->checks[i];
+                        if (!c->applies || (c->ok && !verbose))
+                                continue;
+                        if ((r = probe_line(out, check_name((enum check_id) i), c->ok, c->detail)) < 0)
+                                return r;
+                }
+        }
+        if ((r = dynbuf_printf(out, "%s check %s\n", probe, pass ? "passed" : "failed")) < 0)
+                return r;
+        return status;
+}
+
+/* ---- /status ---- */
+
+void render_rfc3339(int64_t unix_ms, char *buf, size_t len) {
+        time_t secs = (time_t) (unix_ms / 1000);
+        int ms = (int) (unix_ms % 1000);
+        if (ms < 0) {
+                secs -= 1;
+                ms += 1000;
+        }
+        struct tm tm;
+        if (!gmtime_r(&secs, &tm)) {
+                snprintf(buf, len, "%s", "");
+                return;
+        }
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+static const char *scope_name(enum ready_scope s) {
+        return s == SCOPE_CLUSTER ? "cluster" : "local";
+}
+
+/* cJSON reports allocation failure by returning NULL from each call; the builder below keeps
+ * going and the NULLs are caught once, by checking every returned node. */
+struct jb {
+        bool oom;
+};
+
+static cJSON *jb_check(struct jb *b, cJSON *node) {
+        if (!node)
+                b->oom = true;
+        return node;
+}
+
+static void jb_num(struct jb *b, cJSON *obj, const char *key, double v) {
+        if (obj)
+                jb_check(b, cJSON_AddNumberToObject(obj, key, v));
+}
+
+static void jb_str(struct jb *b, cJSON *obj, const char *key, const char *v) {
+        if (!obj)
+                return;
+        if (v)
+                jb_check(b, cJSON_AddStringToObject(obj, key, v));
+        else
+                jb_check(b, cJSON_AddNullToObject(obj, key));
+}
+
+static void jb_bool(struct jb *b, cJSON *obj, const char *key, bool v) {
+        if (obj)
+                jb_check(b, cJSON_AddBoolToObject(obj, key, v));
+}
+
+static cJSON *jb_obj(struct jb *b, cJSON *parent, const char *key) {
+        return parent ? jb_check(b, cJSON_AddObjectToObject(parent, key)) : NULL;
+}
+
+static cJSON *jb_arr(struct jb *b, cJSON *parent, const char *key) {
+        return parent ? jb_check(b, cJSON_AddArrayToObject(parent, key)) : NULL;
+}
+
+static void status_checks(struct jb *b, cJSON *root, const struct verdict *v) {
+        cJSON *checks = jb_obj(b, root, "checks");
+        for (int i = 0; i < CHECK_COUNT; i++) {
+                if (!v->checks[i].applies)
+                        continue;
+                cJSON *c = jb_obj(b, checks, check_name((enum check_id) i));
+                jb_bool(b, c, "ok", v->checks[i].ok);
+                jb_str(b, c, "detail", v->checks[i].detail);
+        }
+        cJSON *live = jb_obj(b, root, "liveness");
+        jb_bool(b, live, "ok", v->live);
+        jb_str(b, live, "detail", v->live_detail);
+}
+
+static void status_partitions(struct jb *b, cJSON *root, const struct agent_status *st) {
+        const struct assessment *a = &st->health->last;
+        cJSON *parts = jb_obj(b, root, "partitions");
+        jb_num(b, parts, "hosted", a->hosted);
+        jb_num(b, parts, "in_sync", a->in_sync);
+        jb_num(b, parts, "lagging", a->lagging);
+        jb_num(b, parts, "offline", a->offline);
+
+        cJSON *lag = jb_arr(b, root, "lagging");
+        for (int i = 0; lag && i < a->n_lag; i++) {
+                const struct lagging_partition *l = &a->lag[i];
+                cJSON *o = jb_check(b, cJSON_CreateObject());
+                if (!o)
+                        break;
+                cJSON_AddItemToArray(lag, o);
+                jb_str(b, o, "topic", l->topic);
+                jb_num(b, o, "partition", l->partition);
+                jb_num(b, o, "leader", l->leader);
+                cJSON *isr = jb_arr(b, o, "isr");
+                int shown = l->n_isr < 16 ? l->n_isr : 16;
+                for (int j = 0; isr && j < shown; j++) {
+                        cJSON *n = jb_check(b, cJSON_CreateNumber(l->isr[j]));
+                        if (n)
+                                cJSON_AddItemToArray(isr, n);
+                }
+        }
+        jb_num(b, root, "lagging_more", a->lag_more);
+
+        if (st->scope == SCOPE_CLUSTER) {
+                cJSON *cl = jb_obj(b, root, "cluster");
+                jb_num(b, cl, "partitions", a->cluster_partitions);
+                jb_num(b, cl, "under_replicated", a->cluster_under_replicated);
+        }
+}
+
+static void status_last_check(struct jb *b, cJSON *root, const struct agent_status *st) {
+        const struct health *h = st->health;
+        cJSON *lc = jb_obj(b, root, "last_check");
+        if (h->have_last && st->last_check_unix_ms > 0) {
+                char at[40];
+                render_rfc3339(st->last_check_unix_ms, at, sizeof at);
+                jb_str(b, lc, "at", at);
+                jb_num(b, lc, "duration_ms", (double) st->last_check_duration_ms);
+        } else {
+                jb_str(b, lc, "at", NULL);
+                jb_str(b, lc, "duration_ms", NULL);
+        }
+        jb_str(b, lc, "error", st->last_error && st->last_error[0] ? st->last_error : NULL);
+        jb_num(b, lc, "consecutive_good", h->consecutive_good);
+        jb_num(b, lc, "total", (double) h->checks_total);
+        jb_num(b, lc, "failed", (double) h->checks_failed);
+        if (st->last_success_unix_ms > 0) {
+                char at[40];
+                render_rfc3339(st->last_success_unix_ms, at, sizeof at);
+                jb_str(b, lc, "last_success", at);
+        } else {
+                jb_str(b, lc, "last_success", NULL);
+        }
+}
+
+int render_status_json(const struct agent_status *st, struct dynbuf *out) {
+        struct jb b = { false };
+        cJSON *root = jb_check(&b, cJSON_CreateObject());
+        jb_num(&b, root, "node_id", st->node_id);
+        jb_str(&b, root, "version", st->version ? st->version : "");
+        jb_str(&b, root, "scope", scope_name(st->scope));
+        jb_bool(&b, root, "ready", st->verdict->ready);
+        jb_bool(&b, root, "live", st->verdict->live);
+        status_checks(&b, root, st->verdict);
+        status_partitions(&b, root, st);
+        status_last_check(&b, root, st);
+
+        cJSON *broker = jb_obj(&b, root, "broker");
+        if (st->answered_by >= 0)
+                jb_num(&b, broker, "answered_by", st->answered_by);
+        else
+                jb_str(&b, broker, "answered_by", NULL);
+        if (st->rtt_ms >= 0)
+                jb_num(&b, broker, "rtt_ms", (double) st->rtt_ms);
+        else
+                jb_str(&b, broker, "rtt_ms", NULL);
+        jb_str(&b, broker, "bootstrap", st->bootstrap ? st->bootstrap : "");
+
+        char *text = b.oom ? NULL : cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        if (!text)
+                return -ENOMEM;
+        int r = dynbuf_appends(out, text);
+        free(text);
+        return r < 0 ? r : dynbuf_appends(out, "\n");
+}
+
+/* ---- /metrics ---- */
+
+/* Writes one metric family after another; the first error sticks and the rest is skipped. */
+struct mw {
+        struct dynbuf *out;
+        int err;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void mw_printf(struct mw *w, const char *fmt, ...) {
+        if (w->err)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        w->err = dynbuf_vprintf(w->out, fmt, ap);
+        va_end(ap);
+}
+
+static void mw_head(struct mw *w, const char *name, const char *type, const char *help) {
+        mw_printf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value per the exposition format: backslash, double quote and line feed escaped. */
+static void mw_label_value(struct mw *w, const char *s) {
+        for (; *s && !w->err; s++) {
+                if (*s == '\\')
+                        mw_printf(w, "\\\\");
+                else if (*s == '"')
+                        mw_printf(w, "\\\"");
+                else if (*s == '\n')
+                        mw_printf(w, "\\n");
+                else
+                        w->err = dynbuf_append(w->out, s, 1);
+        }
+}
+
+/* Milliseconds as seconds with exactly three decimals, without floating point rounding. */
+static void mw_seconds(struct mw *w, int64_t ms) {
+        if (ms < 0)
+                ms = 0;
+        mw_printf(w, "%" PRId64 ".%03d\n", ms / 1000, (int) (ms % 1000));
+}
+
+int render_metrics(const struct agent_status *st, struct dynbuf *out) {
+        struct mw w = { out, 0 };
+        const struct verdict *v = st->verdict;
+        const struct health *h = st->health;
+        const struct assessment *a = &h->last;
+
+        mw_head(&w, "kpa_ready", "gauge", "1 if the local broker is ready (every readiness check passes).");
+        mw_printf(&w, "kpa_ready %d\n", v->ready ? 1 : 0);
+        mw_head(&w, "kpa_live", "gauge", "1 if the local broker answered within the liveness window.");
+        mw_printf(&w, "kpa_live %d\n", v->live ? 1 : 0);
+
+        mw_head(&w, "kpa_readiness_check", "gauge", "1 if the named readiness check passes, 0 if it fails.");
+        for (int i = 0; i < CHECK_COUNT; i++)
+                if (v->checks[i].applies)
+                        mw_printf(&w, "kpa_readiness_check{check=\"%s\"} %d\n",
+                                  check_name((enum check_id) i), v->checks[i].ok ? 1 : 0);
+
+        mw_head(&w, "kpa_partitions", "gauge", "Partitions with a replica on the local broker, by state, at the last check.");
+        mw_printf(&w, "kpa_partitions{state=\"hosted\"} %d\n", a->hosted);
+        mw_printf(&w, "kpa_partitions{state=\"in_sync\"} %d\n", a->in_sync);
+        mw_printf(&w, "kpa_partitions{state=\"lagging\"} %d\n", a->lagging);
+        mw_printf(&w, "kpa_partitions{state=\"offline\"} %d\n", a->offline);
+
+        mw_head(&w, "kpa_lagging_partition", "gauge", "Hosted partitions where the local broker is out of the ISR (at most 20 listed).");
+        for (int i = 0; i < a->n_lag; i++) {
+                mw_printf(&w, "kpa_lagging_partition{topic=\"");
+                mw_label_value(&w, a->lag[i].topic);
+                mw_printf(&w, "\",partition=\"%" PRId32 "\"} 1\n", a->lag[i].partition);
+        }
+
+        if (st->scope == SCOPE_CLUSTER) {
+                mw_head(&w, "kpa_cluster_under_replicated_partitions", "gauge", "Partitions with a leader and fewer in-sync replicas than replicas, cluster-wide.");
+                mw_printf(&w, "kpa_cluster_under_replicated_partitions %d\n", a->cluster_under_replicated);
+        }
+
+        mw_head(&w, "kpa_consecutive_good_checks", "gauge", "Good checks in a row (reset by a bad one).");
+        mw_printf(&w, "kpa_consecutive_good_checks %u\n", h->consecutive_good);
+        mw_head(&w, "kpa_check_duration_seconds", "gauge", "Duration of the last metadata check.");
+        mw_printf(&w, "kpa_check_duration_seconds ");
+        mw_seconds(&w, h->have_last ? (int64_t) st->last_check_duration_ms : 0);
+        mw_head(&w, "kpa_checks_total", "counter", "Metadata checks completed, by result (failed: any readiness check failed).");
+        mw_printf(&w, "kpa_checks_total{result=\"ok\"} %" PRIu64 "\n", h->checks_total - h->checks_failed);
+        mw_printf(&w, "kpa_checks_total{result=\"failed\"} %" PRIu64 "\n", h->checks_failed);
+
+        mw_head(&w, "kpa_broker_reachable", "gauge", "1 if the local broker answered the last check.");
+        mw_printf(&w, "kpa_broker_reachable %d\n", h->have_last && a->reachable ? 1 : 0);
+        if (st->rtt_ms >= 0) {
+                mw_head(&w, "kpa_broker_rtt_seconds", "gauge", "Round trip of the last metadata request.");
+                mw_printf(&w, "kpa_broker_rtt_seconds ");
+                mw_seconds(&w, st->rtt_ms);
+        }
+        mw_head(&w, "kpa_last_check_timestamp_seconds", "gauge", "Unix time the last check finished (0: none yet).");
+        mw_printf(&w, "kpa_last_check_timestamp_seconds ");
+        mw_seconds(&w, h->have_last ? st->last_check_unix_ms : 0);
+        mw_head(&w, "kpa_last_success_timestamp_seconds", "gauge", "Unix time of the last good check (0: none yet).");
+        mw_printf(&w, "kpa_last_success_timestamp_seconds ");
+        mw_seconds(&w, st->last_success_unix_ms);
+
+        mw_head(&w, "kpa_build_info", "gauge", "Always 1; the agent's version as a label.");
+        mw_printf(&w, "kpa_build_info{version=\"");
+        mw_label_value(&w, st->version ? st->version : "");
+        mw_printf(&w, "\"} 1\n");
+        return w.err;
+}

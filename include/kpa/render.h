@@ -1,0 +1,46 @@
+/* What the agent's HTTP endpoints answer, rendered from its state (pure: no sockets, no clock
+ * reads; every time is passed in). Each renderer appends to a dynbuf that the caller
+ * initialised with a maximum (RENDER_MAX_BYTES is enough for any of them), so no state can make
+ * an answer grow without bound. */
+#ifndef KPA_RENDER_H
+#define KPA_RENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kpa/dynbuf.h"
+#include "kpa/verdict.h"
+
+#define RENDER_MAX_BYTES (64 * 1024)
+
+/* A read-only view of the agent for /status and /metrics. Pointers are borrowed. */
+struct agent_status {
+        int32_t node_id;
+        const char *bootstrap;            /* the local listener the agent asks */
+        enum ready_scope scope;
+        const char *version;
+        const struct health *health;
+        const struct verdict *verdict;    /* health_verdict() at the time of the request */
+        int64_t last_check_unix_ms;       /* wall clock when the last check finished; 0: none */
+        uint64_t last_check_duration_ms;
+        const char *last_error;           /* NULL or "" if the last check got an answer */
+        int32_t answered_by;              /* node id that answered the last check, -1: unknown */
+        int64_t rtt_ms;                   /* round trip of the last metadata request, -1: unknown */
+        int64_t last_success_unix_ms;     /* wall clock of the last good check; 0: none yet */
+};
+
+enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };
+
+/* /livez and /readyz. Returns the HTTP status (200 or 503), or a negative errno-style code if
+ * the body did not fit. Passing: "ok" (verbose: each check then "<probe> check passed").
+ * Failing: one "[-]name failed: reason" line per failing check (verbose: every applicable check,
+ * "[+]name ok" or "[-]name failed: reason"), then "<probe> check failed". */
+int render_probe(const struct verdict *v, enum probe_kind kind, bool verbose, struct dynbuf *out);
+/* /status: one JSON object (see README). 0 or a negative errno-style code. */
+int render_status_json(const struct agent_status *st, struct dynbuf *out);
+/* /metrics: Prometheus text exposition format 0.0.4. 0 or a negative errno-style code. */
+int render_metrics(const struct agent_status *st, struct dynbuf *out);
+/* Formats unix milliseconds as RFC 3339 UTC with milliseconds: "2024-05-01T12:00:00.123Z". */
+void render_rfc3339(int64_t unix_ms, char *buf, size_t len);
+
+#endif

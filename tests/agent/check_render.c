@@ -1,0 +1,529 @@
+/* Suite for what the endpoints answer: probe bodies and codes, /status JSON, /metrics text. */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kpa/render.h"
+#include "snapbuild.h"
+
+#define LOCAL 1
+
+static const struct health_policy policy = {
+        .ready_after = 2, .stale_after_ms = 15000, .liveness_window_ms = 60000,
+};
+
+/* A state the agent could be in: health fed with `checks` copies of one assessment, then the
+ * verdict taken 2s after the last check. */
+struct fixture {
+        struct health h;
+        struct verdict v;
+        struct agent_status st;
+};
+
+static void fixture_run(struct fixture *f, const struct check_outcome *o, enum ready_scope scope,
+                        int checks) {
+        struct assessment a;
+        verdict_assess(o, LOCAL, scope, &a);
+        health_init(&f->h, 1000);
+        for (int i = 1; i <= checks; i++)
+                health_record(&f->h, &a, 1000 + (uint64_t) i * 5000);
+        health_verdict(&f->h, &policy, 1000 + (uint64_t) checks * 5000 + 2000, &f->v);
+        f->st = (struct agent_status){
+                .node_id = LOCAL,
+                .bootstrap = "127.0.0.1:9092",
+                .scope = scope,
+                .version = "0.1.0",
+                .health = &f->h,
+                .verdict = &f->v,
+                .last_check_unix_ms = 1714564800123,
+                .last_check_duration_ms = 42,
+                .last_error = NULL,
+                .answered_by = 1,
+                .rtt_ms = 3,
+                .last_success_unix_ms = 1714564800123,
+        };
+}
+
+static void fixture_ready(struct fixture *f) {
+        struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
+        sb_part(sb_topic(s, "orders", -1), 0, 1, IDS(1, 2), IDS(1, 2));
+        struct check_outcome o = { s, NULL };
+        fixture_run(f, &o, SCOPE_LOCAL, 2);
+        snapshot_free(s);
+        ck_assert(f->v.ready);
+}
+
+static void fixture_lagging(struct fixture *f, enum ready_scope scope) {
+        struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
+        struct snap_topic *t = sb_topic(s, "orders", -1);
+        sb_part(t, 0, 1, IDS(1, 2), IDS(1, 2));
+        sb_part(t, 3, 2, IDS(1, 2, 3), IDS(2, 3));
+        sb_part(t, 4, -1, IDS(1, 3), IDS(3));
+        struct check_outcome o = { s, NULL };
+        fixture_run(f, &o, scope, 3);
+        snapshot_free(s);
+        ck_assert(!f->v.ready);
+}
+
+static void fixture_unreachable(struct fixture *f) {
+        struct check_outcome o = { NULL, "Local: Broker transport failure\nline two" };
+        fixture_run(f, &o, SCOPE_LOCAL, 1);
+        f->st.last_error = "Local: Broker transport failure";
+        f->st.answered_by = -1;
+        f->st.rtt_ms = -1;
+        f->st.last_success_unix_ms = 0;
+}
+
+static int probe(const struct verdict *v, enum probe_kind kind, bool verbose, struct dynbuf *b) {
+        dynbuf_init(b, RENDER_MAX_BYTES);
+        return render_probe(v, kind, verbose, b);
+}
+
+/* ---- probes ---- */
+
+START_TEST(readyz_ready_answers_200_ok) {
+        struct fixture f;
+        struct dynbuf b;
+        fixture_ready(&f);
+        ck_assert_int_eq(probe(&f.v, PROBE_READYZ, false, &b), 200);
+        ck_assert_str_eq(dynbuf_str(&b), "ok");
+        dynbuf_free(&b);
+}
+END_TEST
+
+START_TEST(readyz_verbose_lists_every_applicable_check) {
+        struct fixture f;
+        struct dynbuf b;
+        fixture_ready(&f);
+        ck_assert_int_eq(probe(&f.v, PROBE_READYZ, true, &b), 200);
+        ck_assert_str_eq(dynbuf_str(&b),
+                         "[+]reachable ok\n"
+                         "[+]registered ok\n"
+                         "[+]caught_up ok\n"
+                         "[+]fresh ok\n"
+                         "[+]consecutive ok\n"
+                         "readyz check passed\n");
+        dynbuf_free(&b);
+}
+END_TEST
+
+START_TEST(readyz_failing_lists_only_failing_reasons_with_503) {
+        struct fixture f;
+        struct dynbuf b;
+        fixture_lagging(&f, SCOPE_LOCAL);
+        ck_assert_int_eq(probe(&f.v, PROBE_READYZ, false, &b), 503);
+        ck_assert_str_eq(dynbuf_str(&b),
+                         "[-]caught_up failed: 1 partition lagging: orders-3 (leader 2, isr [2,3])\n"
+                         "[-]consecutive failed: 0 of 2 consecutive good checks\n"
+                         "readyz check failed\n");
+        dynbuf_free(&b);
+}
+END_TEST
+
+START_TEST(readyz_verbose_failing_shows_passing_checks_too) {
+        struct fixture f;
+        struct dynbuf b;
+        fixture_lagging(&f, SCOPE_CLUSTER);
+        ck_assert_int_eq(probe(&f.v, PROBE_READYZ, true, &b), 503);
+        ck_assert_str_eq(dynbuf_str(&b),
+                         "[+]reachable ok\n"
+                         "[+]registered ok\n"
+                         "[-]caught_up failed: 1 partition lagging: orders-3 (leader 2, isr [2,3])\n"
+                         "[-]cluster_urp failed: 1 under-replicated partition: orders-3 (isr 2 of 3)\n"
+                         "[+]fresh ok\n"
+                         "[-]consecutive failed: 0 of 2 consecutive good checks\n"
+                         "readyz check failed\n");
+        dynbuf_free(&b);
+}
+END_TEST
+
+START_TEST(readyz_unreachable_flattens_control_characters) {
+        struct fixture f;
+        struct dynbuf b;
+        fixture_unreachable(&f);
+        ck_assert_int_eq(probe(&f.v, PROBE_READYZ, false, &b), 503);
+        ck_assert_str_eq(dynbuf_str(&b),
+                         "[-]reachable failed: Local: Broker transport failure line two\n"
+                         "[-]registered failed: not checked: the local broker did not answer\n"
+                         "[-]caught_up failed: not checked: the local broker did not answer\n"
+                         "[-]consecutive failed: 0 of 2 consecutive good checks\n"
+                         "readyz check failed\n");
+        dynbuf_free(&b);
+}
+END_TEST
+
+START_TEST(livez_answers_from_liveness_only) {
+        struct fixture f;
+        struct dynbuf b;
+        fixture_lagging(&f, SCOPE_CLUSTER);
+        ck_assert_int_eq(probe(&f.v, PROBE_LIVEZ, false, &b), 200);
+        ck_assert_str_eq(dynbuf_str(&b), "ok");
+        dynbuf_free(&b);
+        ck_assert_int_eq(probe(&f.v, PROBE_LIVEZ, true, &b), 200);
+        ck_assert_str_eq(dynbuf_str(&b), "[+]broker ok\nlivez check passed\n");
+        dynbuf_free(&b);
+}
+END_TEST
+
+START_TEST(livez_failing_gives_the_reason_with_503) {
+        struct fixture f;
+        struct dynbuf b;
+        fixture_unreachable(&f);
+        health_verdict(&f.h, &policy, 1000 + 60001, &f.v);
+        ck_assert_int_eq(probe(&f.v, PROBE_LIVEZ, false, &b), 503);
+        ck_assert_str_eq(dynbuf_str(&b),
+                         "[-]broker failed: broker has not answered in the 60.0s since start "
+                         "(window 1m)\nlivez check failed\n");
+        dynbuf_free(&b);
+}
+END_TEST
+
+START_TEST(probe_reports_a_body_that_does_not_fit) {
+        struct fixture f;
+        struct dynbuf b;
+        fixture_lagging(&f, SCOPE_LOCAL);
+        dynbuf_init(&b, 40);
+        ck_assert_int_eq(render_probe(&f.v, PROBE_READYZ, true, &b), -E2BIG);
+        dynbuf_free(&b);
+        dynbuf_init(&b, 1);
+        ck_assert_int_eq(render_probe(&f.v, PROBE_LIVEZ, false, &b), -E2BIG);
+        dynbuf_free(&b);
+}
+END_TEST
+
+/* ---- /status ---- */
+
+static cJSON *status(const struct agent_status *st) {
+        struct dynbuf b;
+        dynbuf_init(&b, RENDER_MAX_BYTES);
+        ck_assert_int_eq(render_status_json(st, &b), 0);
+        ck_assert(b.len > 0 && b.data[b.len - 1] == '\n');
+        cJSON *j = cJSON_Parse(dynbuf_str(&b));
+        ck_assert_msg(j != NULL, "not JSON: %s", dynbuf_str(&b));
+        dynbuf_free(&b);
+        return j;
+}
+
+/* The member at a dotted path such as "checks.caught_up.ok"; fails the test if absent. */
+static cJSON *at(cJSON *j, const char *path) {
+        cJSON *cur = j;
+        for (const char *k = path; cur && *k;) {
+                size_t n = strcspn(k, ".");
+                char key[64];
+                snprintf(key, sizeof key, "%.*s", (int) n, k);
+                cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+                ck_assert_msg(cur != NULL, "no %s in %s", key, path);
+                k += n + (k[n] == '.');
+        }
+        return cur;
+}
+
+static double num(cJSON *j, const char *path) {
+        cJSON *n = at(j, path);
+        ck_assert_msg(cJSON_IsNumber(n), "%s is not a number", path);
+        return n->valuedouble;
+}
+
+static const char *str(cJSON *j, const char *path) {
+        cJSON *n = at(j, path);
+        ck_assert_msg(cJSON_IsString(n), "%s is not a string", path);
+        return n->valuestring;
+}
+
+START_TEST(status_json_describes_a_lagging_broker) {
+        struct fixture f;
+        fixture_lagging(&f, SCOPE_CLUSTER);
+        cJSON *j = status(&f.st);
+        ck_assert_int_eq((int) num(j, "node_id"), 1);
+        ck_assert_str_eq(str(j, "version"), "0.1.0");
+        ck_assert_str_eq(str(j, "scope"), "cluster");
+        ck_assert(cJSON_IsFalse(at(j, "ready")));
+        ck_assert(cJSON_IsTrue(at(j, "live")));
+        ck_assert(cJSON_IsTrue(at(j, "checks.reachable.ok")));
+        ck_assert(cJSON_IsFalse(at(j, "checks.caught_up.ok")));
+        ck_assert_str_eq(str(j, "checks.caught_up.detail"),
+                         "1 partition lagging: orders-3 (leader 2, isr [2,3])");
+        ck_assert(cJSON_IsFalse(at(j, "checks.cluster_urp.ok")));
+        ck_assert_str_eq(str(j, "checks.fresh.detail"), "last check 2s ago (limit 15s)");
+        ck_assert_str_eq(str(j, "liveness.detail"), "broker answered 2s ago (window 1m)");
+        ck_assert_int_eq((int) num(j, "partitions.hosted"), 3);
+        ck_assert_int_eq((int) num(j, "partitions.in_sync"), 1);
+        ck_assert_int_eq((int) num(j, "partitions.lagging"), 1);
+        ck_assert_int_eq((int) num(j, "partitions.offline"), 1);
+        cJSON *lag = at(j, "lagging");
+        ck_assert_int_eq(cJSON_GetArraySize(lag), 1);
+        cJSON *l0 = cJSON_GetArrayItem(lag, 0);
+        ck_assert_str_eq(str(l0, "topic"), "orders");
+        ck_assert_int_eq((int) num(l0, "partition"), 3);
+        ck_assert_int_eq((int) num(l0, "leader"), 2);
+        cJSON *isr = at(l0, "isr");
+        ck_assert_int_eq(cJSON_GetArraySize(isr), 2);
+        ck_assert_int_eq(cJSON_GetArrayItem(isr, 1)->valueint, 3);
+        ck_assert_int_eq((int) num(j, "lagging_more"), 0);
+        ck_assert_int_eq((int) num(j, "cluster.partitions"), 3);
+        ck_assert_int_eq((int) num(j, "cluster.under_replicated"), 1);
+        ck_assert_str_eq(str(j, "last_check.at"), "2024-05-01T12:00:00.123Z");
+        ck_assert_int_eq((int) num(j, "last_check.duration_ms"), 42);
+        ck_assert(cJSON_IsNull(at(j, "last_check.error")));
+        ck_assert_int_eq((int) num(j, "last_check.total"), 3);
+        ck_assert_int_eq((int) num(j, "last_check.failed"), 3);
+        ck_assert_int_eq((int) num(j, "last_check.consecutive_good"), 0);
+        ck_assert_int_eq((int) num(j, "broker.answered_by"), 1);
+        ck_assert_int_eq((int) num(j, "broker.rtt_ms"), 3);
+        ck_assert_str_eq(str(j, "broker.bootstrap"), "127.0.0.1:9092");
+        cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(status_json_leaves_out_checks_that_do_not_apply) {
+        struct fixture f;
+        fixture_ready(&f);
+        cJSON *j = status(&f.st);
+        ck_assert(cJSON_IsTrue(at(j, "ready")));
+        ck_assert_str_eq(str(j, "scope"), "local");
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(at(j, "checks"), "cluster_urp"));
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(j, "cluster"));
+        ck_assert_int_eq(cJSON_GetArraySize(at(j, "checks")), 5);
+        ck_assert_int_eq(cJSON_GetArraySize(at(j, "lagging")), 0);
+        ck_assert_str_eq(str(j, "last_check.last_success"), "2024-05-01T12:00:00.123Z");
+        cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(status_json_reports_the_error_and_unknowns_as_null) {
+        struct fixture f;
+        fixture_unreachable(&f);
+        cJSON *j = status(&f.st);
+        ck_assert_str_eq(str(j, "last_check.error"), "Local: Broker transport failure");
+        ck_assert_str_eq(str(j, "checks.reachable.detail"), "Local: Broker transport failure\nline two");
+        ck_assert(cJSON_IsNull(at(j, "broker.answered_by")));
+        ck_assert(cJSON_IsNull(at(j, "broker.rtt_ms")));
+        ck_assert(cJSON_IsNull(at(j, "last_check.last_success")));
+        cJSON_Delete(j);
+
+        /* Before the first check there is no time to show. */
+        health_init(&f.h, 0);
+        health_verdict(&f.h, &policy, 10, &f.v);
+        f.st.last_check_unix_ms = 0;
+        j = status(&f.st);
+        ck_assert(cJSON_IsNull(at(j, "last_check.at")));
+        ck_assert(cJSON_IsNull(at(j, "last_check.duration_ms")));
+        ck_assert_int_eq((int) num(j, "partitions.hosted"), 0);
+        cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(status_json_caps_the_lagging_list) {
+        struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
+        struct snap_topic *t = sb_topic(s, "big", -1);
+        for (int i = 0; i < 30; i++)
+                sb_part(t, i, 2, IDS(1, 2), IDS(2));
+        struct check_outcome o = { s, NULL };
+        struct fixture f;
+        fixture_run(&f, &o, SCOPE_LOCAL, 1);
+        snapshot_free(s);
+        cJSON *j = status(&f.st);
+        ck_assert_int_eq(cJSON_GetArraySize(at(j, "lagging")), VERDICT_LAGGING_MAX);
+        ck_assert_int_eq((int) num(j, "lagging_more"), 30 - VERDICT_LAGGING_MAX);
+        ck_assert_int_eq((int) num(j, "partitions.lagging"), 30);
+        cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(rfc3339_formats_utc_with_milliseconds) {
+        char b[40];
+        render_rfc3339(0, b, sizeof b);
+        ck_assert_str_eq(b, "1970-01-01T00:00:00.000Z");
+        render_rfc3339(1714564800123, b, sizeof b);
+        ck_assert_str_eq(b, "2024-05-01T12:00:00.123Z");
+        render_rfc3339(951782400999, b, sizeof b);
+        ck_assert_str_eq(b, "2000-02-29T00:00:00.999Z");
+}
+END_TEST
+
+/* ---- /metrics ---- */
+
+static char *metrics(const struct agent_status *st) {
+        struct dynbuf b;
+        dynbuf_init(&b, RENDER_MAX_BYTES);
+        ck_assert_int_eq(render_metrics(st, &b), 0);
+        return dynbuf_steal(&b);
+}
+
+START_TEST(metrics_exposition_for_a_ready_broker) {
+        struct fixture f;
+        fixture_ready(&f);
+        char *m = metrics(&f.st);
+        ck_assert_str_eq(m,
+                "# HELP kpa_ready 1 if the local broker is ready (every readiness check passes).\n"
+                "# TYPE kpa_ready gauge\n"
+                "kpa_ready 1\n"
+                "# HELP kpa_live 1 if the local broker answered within the liveness window.\n"
+                "# TYPE kpa_live gauge\n"
+                "kpa_live 1\n"
+                "# HELP kpa_readiness_check 1 if the named readiness check passes, 0 if it fails.\n"
+                "# TYPE kpa_readiness_check gauge\n"
+                "kpa_readiness_check{check=\"reachable\"} 1\n"
+                "kpa_readiness_check{check=\"registered\"} 1\n"
+                "kpa_readiness_check{check=\"caught_up\"} 1\n"
+                "kpa_readiness_check{check=\"fresh\"} 1\n"
+                "kpa_readiness_check{check=\"consecutive\"} 1\n"
+                "# HELP kpa_partitions Partitions with a replica on the local broker, by state, at the last check.\n"
+                "# TYPE kpa_partitions gauge\n"
+                "kpa_partitions{state=\"hosted\"} 1\n"
+                "kpa_partitions{state=\"in_sync\"} 1\n"
+                "kpa_partitions{state=\"lagging\"} 0\n"
+                "kpa_partitions{state=\"offline\"} 0\n"
+                "# HELP kpa_lagging_partition Hosted partitions where the local broker is out of the ISR (at most 20 listed).\n"
+                "# TYPE kpa_lagging_partition gauge\n"
+                "# HELP kpa_consecutive_good_checks Good checks in a row (reset by a bad one).\n"
+                "# TYPE kpa_consecutive_good_checks gauge\n"
+                "kpa_consecutive_good_checks 2\n"
+                "# HELP kpa_check_duration_seconds Duration of the last metadata check.\n"
+                "# TYPE kpa_check_duration_seconds gauge\n"
+                "kpa_check_duration_seconds 0.042\n"
+                "# HELP kpa_checks_total Metadata checks completed, by result (failed: any readiness check failed).\n"
+                "# TYPE kpa_checks_total counter\n"
+                "kpa_checks_total{result=\"ok\"} 2\n"
+                "kpa_checks_total{result=\"failed\"} 0\n"
+                "# HELP kpa_broker_reachable 1 if the local broker answered the last check.\n"
+                "# TYPE kpa_broker_reachable gauge\n"
+                "kpa_broker_reachable 1\n"
+                "# HELP kpa_broker_rtt_seconds Round trip of the last metadata request.\n"
+                "# TYPE kpa_broker_rtt_seconds gauge\n"
+                "kpa_broker_rtt_seconds 0.003\n"
+                "# HELP kpa_last_check_timestamp_seconds Unix time the last check finished (0: none yet).\n"
+                "# TYPE kpa_last_check_timestamp_seconds gauge\n"
+                "kpa_last_check_timestamp_seconds 1714564800.123\n"
+                "# HELP kpa_last_success_timestamp_seconds Unix time of the last good check (0: none yet).\n"
+                "# TYPE kpa_last_success_timestamp_seconds gauge\n"
+                "kpa_last_success_timestamp_seconds 1714564800.123\n"
+                "# HELP kpa_build_info Always 1; the agent's version as a label.\n"
+                "# TYPE kpa_build_info gauge\n"
+                "kpa_build_info{version=\"0.1.0\"} 1\n");
+        free(m);
+}
+END_TEST
+
+START_TEST(metrics_for_a_lagging_cluster_scoped_broker) {
+        struct fixture f;
+        fixture_lagging(&f, SCOPE_CLUSTER);
+        char *m = metrics(&f.st);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_ready 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_live 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_readiness_check{check=\"caught_up\"} 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_readiness_check{check=\"cluster_urp\"} 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_partitions{state=\"hosted\"} 3\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_partitions{state=\"lagging\"} 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_partitions{state=\"offline\"} 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_lagging_partition{topic=\"orders\",partition=\"3\"} 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "# TYPE kpa_cluster_under_replicated_partitions gauge\n"
+                                        "kpa_cluster_under_replicated_partitions 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_checks_total{result=\"ok\"} 0\n"
+                                        "kpa_checks_total{result=\"failed\"} 3\n"));
+        free(m);
+}
+END_TEST
+
+START_TEST(metrics_for_an_unreachable_broker) {
+        struct fixture f;
+        fixture_unreachable(&f);
+        char *m = metrics(&f.st);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_broker_reachable 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_last_success_timestamp_seconds 0.000\n"));
+        ck_assert_ptr_null(strstr(m, "kpa_broker_rtt_seconds"));
+        free(m);
+}
+END_TEST
+
+START_TEST(metrics_escape_label_values) {
+        struct snapshot *s = sb_new(1, -1, IDS(1, 2));
+        sb_part(sb_topic(s, "we\"ird\\to\npic", -1), 7, 2, IDS(1, 2), IDS(2));
+        struct check_outcome o = { s, NULL };
+        struct fixture f;
+        fixture_run(&f, &o, SCOPE_LOCAL, 1);
+        snapshot_free(s);
+        f.st.version = "1.0\"x";
+        char *m = metrics(&f.st);
+        ck_assert_msg(strstr(m, "\nkpa_lagging_partition{topic=\"we\\\"ird\\\\to\\npic\",partition=\"7\"} 1\n"),
+                      "%s", m);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_build_info{version=\"1.0\\\"x\"} 1\n"));
+        free(m);
+}
+END_TEST
+
+START_TEST(metrics_every_sample_has_help_and_type) {
+        struct fixture f;
+        fixture_lagging(&f, SCOPE_CLUSTER);
+        char *m = metrics(&f.st);
+        char family[128] = "";
+        for (char *line = m, *end; *line; line = end + 1) {
+                end = strchr(line, '\n');
+                ck_assert_ptr_nonnull(end);
+                *end = '\0';
+                if (strncmp(line, "# HELP ", 7) == 0) {
+                        size_t n = strcspn(line + 7, " ");
+                        snprintf(family, sizeof family, "%.*s", (int) n, line + 7);
+                        continue;
+                }
+                if (strncmp(line, "# TYPE ", 7) == 0) {
+                        ck_assert_msg(strncmp(line + 7, family, strlen(family)) == 0, "%s", line);
+                        continue;
+                }
+                size_t n = strcspn(line, "{ ");
+                ck_assert_msg(strlen(family) == n && strncmp(line, family, n) == 0,
+                              "sample %s outside its family %s", line, family);
+                ck_assert_msg(strncmp(line, "kpa_", 4) == 0, "%s", line);
+        }
+        free(m);
+}
+END_TEST
+
+START_TEST(metrics_report_an_answer_that_does_not_fit) {
+        struct fixture f;
+        fixture_ready(&f);
+        struct dynbuf b;
+        dynbuf_init(&b, 100);
+        ck_assert_int_eq(render_metrics(&f.st, &b), -E2BIG);
+        dynbuf_free(&b);
+        dynbuf_init(&b, 100);
+        ck_assert_int_eq(render_status_json(&f.st, &b), -E2BIG);
+        dynbuf_free(&b);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("render");
+        TCase *tc = tcase_create("probe");
+        tcase_add_test(tc, readyz_ready_answers_200_ok);
+        tcase_add_test(tc, readyz_verbose_lists_every_applicable_check);
+        tcase_add_test(tc, readyz_failing_lists_only_failing_reasons_with_503);
+        tcase_add_test(tc, readyz_verbose_failing_shows_passing_checks_too);
+        tcase_add_test(tc, readyz_unreachable_flattens_control_characters);
+        tcase_add_test(tc, livez_answers_from_liveness_only);
+        tcase_add_test(tc, livez_failing_gives_the_reason_with_503);
+        tcase_add_test(tc, probe_reports_a_body_that_does_not_fit);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("status");
+        tcase_add_test(tc, status_json_describes_a_lagging_broker);
+        tcase_add_test(tc, status_json_leaves_out_checks_that_do_not_apply);
+        tcase_add_test(tc, status_json_reports_the_error_and_unknowns_as_null);
+        tcase_add_test(tc, status_json_caps_the_lagging_list);
+        tcase_add_test(tc, rfc3339_formats_utc_with_milliseconds);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("metrics");
+        tcase_add_test(tc, metrics_exposition_for_a_ready_broker);
+        tcase_add_test(tc, metrics_for_a_lagging_cluster_scoped_broker);
+        tcase_add_test(tc, metrics_for_an_unreachable_broker);
+        tcase_add_test(tc, metrics_escape_label_values);
+        tcase_add_test(tc, metrics_every_sample_has_help_and_type);
+        tcase_add_test(tc, metrics_report_an_answer_that_does_not_fit);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
