@@ -26,6 +26,7 @@ int log_level_parse(const char *s, enum log_level *ret) {
         return -1;
 }
 
+__attribute__((format(printf, 4, 0)))
 static void log_emit(enum log_level level, const char *event, cJSON *fields,
                      const char *fmt, va_list ap) {
         char msg[1024], ts[40];
