@@ -62,7 +62,11 @@ partition); a leaderless partition whose last ISR member returns gets it back as
 once. The static control commands keep working in either mode.
 
 The process ends on SIGTERM, SIGINT, {"op":"quit"}, or when stdin (a pipe, socket or tty)
-reaches end of file, so a test that dies does not leak it.
+reaches end of file, so a test that dies does not leak it. Bad arguments: exit status 2 and
+a message on stderr, nothing on stdout. Its log (one JSON object a line) goes to stderr.
+
+From a Check suite, use fakecluster.h (fc_start, fc_cmd, fc_port, fc_stop): it runs this
+script with the stdin/stdout pipes above. tests/fakebroker/check_fakecluster.c shows it.
 """
 
 import argparse
