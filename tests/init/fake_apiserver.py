@@ -1,0 +1,94 @@
+"""A loopback HTTPS server that answers GET /api/v1/nodes/<name> the way the Kubernetes API
+server does, for the rack lookup tests.
+
+It binds an ephemeral port, prints "ready <port>" on stdout, and then one line per request,
+"request <path> auth=ok|bad", before it answers, so that a test can await readiness and see
+what was asked without sleeping. Run it with /usr/bin/python3.
+"""
+import argparse
+import json
+import socket
+import ssl
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def status(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--token", required=True, help="the only bearer token accepted")
+    ap.add_argument("--node", default="n1")
+    ap.add_argument("--labels", default="{}", help="the node's labels as a JSON object")
+    ap.add_argument("--mode", default="ok",
+                    choices=["ok", "forbidden", "flaky", "oversize", "oversize-chunked"])
+    ap.add_argument("--fail-first", type=int, default=0, help="flaky: answer 500 this many times")
+    args = ap.parse_args()
+    labels = json.loads(args.labels)
+    state = {"requests": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, fmt, *a):
+            pass
+
+        def send_json(self, code, obj, chunked=False):
+            body = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            if not chunked:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            state["requests"] += 1
+            auth_ok = self.headers.get("Authorization") == "Bearer " + args.token
+            print("request %s auth=%s" % (self.path, "ok" if auth_ok else "bad"), flush=True)
+            if not auth_ok:
+                self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+                return
+            prefix = "/api/v1/nodes/"
+            name = self.path[len(prefix):] if self.path.startswith(prefix) else None
+            if args.mode == "forbidden":
+                self.send_json(403, status(403, "Forbidden",
+                               'nodes "%s" is forbidden: User "system:serviceaccount:kafka:kafka" '
+                               'cannot get resource "nodes" in API group "" at the cluster scope' % name))
+                return
+            if args.mode == "flaky" and state["requests"] <= args.fail_first:
+                self.send_json(500, status(500, "InternalError", "etcd leader changed"))
+                return
+            if name != args.node:
+                self.send_json(404, status(404, "NotFound", 'nodes "%s" not found' % name))
+                return
+            node = {"kind": "Node", "apiVersion": "v1",
+                    "metadata": {"name": name, "labels": labels},
+                    "status": {"conditions": []}}
+            if args.mode.startswith("oversize"):
+                # A Node with a 5 MiB annotation: more than the client's 4 MiB bound.
+                node["metadata"]["annotations"] = {"big": "x" * (5 << 20)}
+            self.send_json(200, node, chunked=args.mode == "oversize-chunked")
+
+    class Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            # A client that hangs up mid-answer (the oversize tests) is expected.
+            pass
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.cert, args.key)
+    srv = Server((args.host, 0), Handler)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    print("ready %d" % srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
