@@ -9,6 +9,7 @@
 
 #include "kpa/opts.h"
 #include "kpa/parse.h"
+#include "kpa/rack.h"
 
 static const struct opt_def init_opts[] = {
         { "POD_NAME", OPT_VALUE, "required: <statefulset>-<ordinal> (downward API metadata.name)" },
@@ -303,14 +304,10 @@ static int load(const struct loader *l, struct init_config *c) {
                 snprintf(errbuf, errlen, "KPA_RACK and KPA_RACK_NODE_LABEL are both set (expected one of them)");
                 return -EINVAL;
         }
-        if (c->rack) {
-                for (const char *p = c->rack; *p; p++)
-                        if (!isgraph((unsigned char) *p) || strlen(c->rack) > 255) {
-                                snprintf(errbuf, errlen, "%s \"%s\" is not a rack name (expected at most 255 printable characters, no spaces)",
-                                         origin(l, "KPA_RACK"), c->rack);
-                                return -EINVAL;
-                        }
-        }
+        if (c->rack && (r = rack_validate(c->rack, origin(l, "KPA_RACK"), errbuf, errlen)) < 0)
+                return r;
+        if (c->rack_node_label && (r = rack_label_key_validate(c->rack_node_label, errbuf, errlen)) < 0)
+                return r;
         if (c->rack_node_label && !c->node_name) {
                 snprintf(errbuf, errlen, "KPA_RACK_NODE_LABEL needs NODE_NAME (downward API spec.nodeName)");
                 return -EINVAL;
