@@ -59,6 +59,8 @@ struct httpd {
         uint16_t port;
         struct httpd_request *held;    /* suspended requests, to answer 503 on stop */
         size_t in_flight;              /* requests begun and not yet completed */
+        unsigned connections;          /* open connections */
+        unsigned max_connections;
         bool in_run;           /* inside MHD_run: MHD must not be re-entered */
         bool run_again;        /* a resume happened: MHD_run must be called again */
         bool stopping;
@@ -520,13 +522,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* MHD takes its listening socket out of its epoll set while it is at the connection limit
  * and puts it back only at the start of a later MHD_run; nothing else would wake us for that
- * run (the pending connections are not in the set), so a closed connection asks for one. */
+ * run (the waiting connections are not in the set), so a close at the limit asks for one.
+ * (After running out of descriptors, MHD does the same below the limit; the next timeout of
+ * an open connection then brings the socket back, within the idle timeout.) */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
         struct httpd *h = cls;
         (void) conn;
         (void) socket_context;
-        if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                h->connections++;
+                return;
+        }
+        if (h->connections-- >= h->max_connections)
                 h->run_again = true;
 }
 
@@ -595,8 +603,8 @@ static int resolve_config(const struct httpd_config *cfg, struct httpd_config *r
 int httpd_start(uv_loop_t *loop, const struct httpd_config *cfg, const struct httpd_route *routes,
                 size_t n_routes, void *userdata, struct httpd **ret, char *errbuf, size_t errlen) {
         struct httpd_config c;
-        int fd, r;
-        uint16_t port;
+        int fd = -1, r;
+        uint16_t port = 0;
 
         r = resolve_config(cfg, &c, errbuf, errlen);
         if (r < 0)
@@ -621,6 +629,7 @@ int httpd_start(uv_loop_t *loop, const struct httpd_config *cfg, const struct ht
         h->n_routes = n_routes;
         h->userdata = userdata;
         h->port = port;
+        h->max_connections = c.max_connections;
 
         /* MHD_USE_EPOLL without MHD_USE_INTERNAL_POLLING_THREAD: MHD keeps an epoll set and
          * does its work only inside MHD_run. MHD_ALLOW_SUSPEND_RESUME adds an inter-thread

@@ -13,7 +13,7 @@
 /* Defaults, used for any field of struct httpd_config left at 0. */
 #define HTTPD_DEFAULT_MAX_CONNECTIONS 256u
 #define HTTPD_DEFAULT_MAX_PER_IP 32u
-#define HTTPD_DEFAULT_IDLE_TIMEOUT_S 15u
+#define HTTPD_DEFAULT_IDLE_TIMEOUT_S 10u
 #define HTTPD_DEFAULT_CONN_MEMORY_LIMIT ((size_t) 16 * 1024)
 
 /* Bounds httpd_start accepts for each field. */
@@ -71,7 +71,8 @@ void httpd_request_on_cancel(struct httpd_request *r,
                              void (*cancel_fn)(struct httpd_request *r, void *arg), void *arg);
 
 /* Answers the request, from the handler or later from any callback on the loop; exactly once.
- * body is copied. Every answer carries Cache-Control: no-store; a HEAD answer carries the
+ * status is a three-digit code; content_type NULL means "text/plain; charset=utf-8"; body is
+ * copied. Every answer carries Cache-Control: no-store; a HEAD answer carries the
  * Content-Length of body but not body. r is invalid afterwards. */
 void httpd_respond(struct httpd_request *r, unsigned status, const char *content_type,
                    const char *body, size_t len);
