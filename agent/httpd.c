@@ -1,0 +1,693 @@
+/* libmicrohttpd driven by the agent's libuv loop.
+ *
+ * MHD runs in "external polling" mode with its own epoll set (MHD_USE_EPOLL, no internal
+ * thread). The loop watches that one epoll descriptor with a uv_poll_t and keeps a uv_timer_t
+ * armed from MHD_get_timeout(); either one calls MHD_run(), which never blocks. Answers that
+ * come later (a held /prestop) suspend the connection and resume it when the handler answers,
+ * so a held request never stops other connections from being served. */
+#include "kpa/httpd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kpa/log.h"
+#include "kpa/parse.h"
+
+/* Pending connections the kernel queues for us while we are at the connection limit. */
+#define HTTPD_LISTEN_BACKLOG 128
+/* The longest piece of client-supplied text (a path) that may reach a log line. */
+#define HTTPD_LOG_PATH_MAX 64
+#define HTTPD_DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
+
+enum req_state {
+        REQ_NEW,               /* headers in, not routed yet */
+        REQ_IN_HANDLER,        /* the route handler is running */
+        REQ_HELD,              /* the handler returned without answering: connection suspended */
+        REQ_ANSWERED,          /* a response is ready (queued now, or after the resume) */
+};
+
+struct httpd_request {
+        struct httpd *h;
+        struct MHD_Connection *conn;
+        const char *path;      /* MHD's copies, valid until the request completes */
+        const char *method;
+        bool head;
+        enum req_state state;
+        unsigned status;
+        struct MHD_Response *resp;
+        void (*cancel_fn)(struct httpd_request *r, void *arg);
+        void *cancel_arg;
+        struct httpd_request *held_prev, *held_next;
+};
+
+struct httpd {
+        uv_loop_t *loop;
+        struct MHD_Daemon *daemon;
+        uv_poll_t poll;        /* MHD's epoll descriptor */
+        uv_timer_t timer;      /* MHD's timeouts, and "run again soon" */
+        uv_timer_t deadline;   /* the end of httpd_stop's grace */
+        const struct httpd_route *routes;
+        size_t n_routes;
+        void *userdata;
+        uint16_t port;
+        struct httpd_request *held;    /* suspended requests, to answer 503 on stop */
+        size_t in_flight;              /* requests begun and not yet completed */
+        unsigned connections;          /* open connections */
+        unsigned max_connections;
+        bool in_run;           /* inside MHD_run: MHD must not be re-entered */
+        bool run_again;        /* a resume happened: MHD_run must be called again */
+        bool stopping;
+        bool finishing;
+        unsigned open_handles;
+        void (*done_cb)(void *arg);
+        void *done_arg;
+};
+
+/* Copies text that came from outside into buf for an error or log line: printable ASCII
+ * only (anything else becomes '?'), cut at the buffer's size with "..." marking the cut. */
+static void sanitize(const char *s, char *buf, size_t len) {
+        size_t i = 0;
+        if (len == 0)
+                return;
+        for (; s && s[i] && i + 1 < len; i++)
+                buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+        buf[i] = '\0';
+        if (s && s[i] && len > 4)
+                memcpy(buf + len - 4, "...", 4);
+}
+
+/* Formats into errbuf, which may be NULL or empty. */
+__attribute__((format(printf, 3, 4)))
+static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) {
+        va_list ap;
+        if (!errbuf || errlen == 0)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(errbuf, errlen, fmt, ap);
+        va_end(ap);
+}
+
+int httpd_parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
+                       char *errbuf, size_t errlen) {
+        static const char *const hint = "expected ADDR:PORT such as 0.0.0.0:8080 or [::]:8080";
+        char shown[72], addr[INET6_ADDRSTRLEN + 1];
+        const char *port, *astart;
+        size_t alen;
+        bool v6;
+        uint64_t p;
+        struct sockaddr_storage ss;
+        socklen_t sslen;
+
+        if (!s || !*s) {
+                set_error(errbuf, errlen, "listen address is empty; %s", hint);
+                return -EINVAL;
+        }
+        sanitize(s, shown, sizeof shown);
+        if (s[0] == '[') {
+                const char *end = strchr(s, ']');
+                if (!end) {
+                        set_error(errbuf, errlen, "listen address \"%s\": missing \"]\" after the IPv6 address; %s",
+                                  shown, hint);
+                        return -EINVAL;
+                }
+                if (end[1] != ':') {
+                        set_error(errbuf, errlen, "listen address \"%s\": missing \":PORT\"; %s", shown, hint);
+                        return -EINVAL;
+                }
+                v6 = true;
+                astart = s + 1;
+                alen = (size_t) (end - astart);
+                port = end + 2;
+        } else {
+                const char *colon = strchr(s, ':');
+                if (!colon) {
+                        set_error(errbuf, errlen, "listen address \"%s\": missing \":PORT\"; %s", shown, hint);
+                        return -EINVAL;
+                }
+                if (strchr(colon + 1, ':')) {
+                        set_error(errbuf, errlen, "listen address \"%s\": an IPv6 address goes in brackets, as in [::]:8080",
+                                  shown);
+                        return -EINVAL;
+                }
+                v6 = false;
+                astart = s;
+                alen = (size_t) (colon - s);
+                port = colon + 1;
+        }
+        if (alen >= sizeof addr) {
+                set_error(errbuf, errlen, "listen address \"%s\": the address is not a numeric %s address",
+                          shown, v6 ? "IPv6" : "IPv4 (host names are not accepted)");
+                return -EINVAL;
+        }
+        memcpy(addr, astart, alen);
+        addr[alen] = '\0';
+
+        if (parse_u64(port, 0, UINT16_MAX, &p) < 0) {
+                char pshown[16];
+                sanitize(port, pshown, sizeof pshown);
+                set_error(errbuf, errlen, "listen address \"%s\": port \"%s\" is not a number in 0..65535",
+                          shown, pshown);
+                return -EINVAL;
+        }
+
+        memset(&ss, 0, sizeof ss);
+        if (v6) {
+                struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) &ss;
+                a6->sin6_family = AF_INET6;
+                a6->sin6_port = htons((uint16_t) p);
+                if (inet_pton(AF_INET6, addr, &a6->sin6_addr) != 1) {
+                        set_error(errbuf, errlen, "listen address \"%s\": the address is not a numeric IPv6 address",
+                                  shown);
+                        return -EINVAL;
+                }
+                sslen = sizeof *a6;
+        } else {
+                struct sockaddr_in *a4 = (struct sockaddr_in *) &ss;
+                a4->sin_family = AF_INET;
+                a4->sin_port = htons((uint16_t) p);
+                if (inet_pton(AF_INET, addr, &a4->sin_addr) != 1) {
+                        set_error(errbuf, errlen, "listen address \"%s\": the address is not a numeric IPv4 address (host names are not accepted)",
+                                  shown);
+                        return -EINVAL;
+                }
+                sslen = sizeof *a4;
+        }
+        *ret_addr = ss;
+        *ret_len = sslen;
+        return 0;
+}
+
+/* Creates the listening socket ourselves, so that a bind failure has a precise message and
+ * the ephemeral port is known before MHD starts. */
+static int listen_socket(const char *listen_str, int *ret_fd, uint16_t *ret_port,
+                         char *errbuf, size_t errlen) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        char shown[72];
+        int one = 1, zero = 0, r;
+
+        r = httpd_parse_listen(listen_str, &ss, &len, errbuf, errlen);
+        if (r < 0)
+                return r;
+        sanitize(listen_str, shown, sizeof shown);
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                r = -errno;
+                set_error(errbuf, errlen, "listen on %s: socket: %s", shown, strerror(-r));
+                return r;
+        }
+        /* A restarted agent must be able to bind while old connections sit in TIME_WAIT. */
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+                goto fail;
+        /* "[::]" serves IPv4 clients too, whatever the host's net.ipv6.bindv6only says, so that
+         * one listen address fits both single-stack and dual-stack pods. */
+        if (ss.ss_family == AF_INET6 &&
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
+                goto fail;
+        if (bind(fd, (struct sockaddr *) &ss, len) < 0) {
+                r = -errno;
+                set_error(errbuf, errlen, "listen on %s: bind: %s", shown, strerror(-r));
+                close(fd);
+                return r;
+        }
+        if (listen(fd, HTTPD_LISTEN_BACKLOG) < 0)
+                goto fail;
+        len = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                goto fail;
+        *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                                                   : ((struct sockaddr_in *) &ss)->sin_port);
+        *ret_fd = fd;
+        return 0;
+fail:
+        r = -errno;
+        set_error(errbuf, errlen, "listen on %s: %s", shown, strerror(-r));
+        close(fd);
+        return r;
+}
+
+/* MHD's own diagnostics (timeouts, limits, malformed requests) are worth seeing only when
+ * debugging; they pass through sanitize() because some of them quote what a client sent. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        char msg[256], clean[256];
+        (void) cls;
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        size_t n = strlen(msg);
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+                msg[--n] = '\0';
+        sanitize(msg, clean, sizeof clean);
+        log_event(LOG_LEVEL_DEBUG, "http_server", "%s", clean);
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* Arms the timer for MHD's next deadline (0 when work is already pending). */
+static void arm_timer(struct httpd *h) {
+        MHD_UNSIGNED_LONG_LONG ms = 0;
+        if (!h->run_again && MHD_get_timeout(h->daemon, &ms) != MHD_YES) {
+                uv_timer_stop(&h->timer);
+                return;
+        }
+        uv_timer_start(&h->timer, on_timer, (uint64_t) ms, 0);
+}
+
+static void on_handle_closed(uv_handle_t *handle) {
+        struct httpd *h = handle->data;
+        if (--h->open_handles > 0)
+                return;
+        if (h->done_cb)
+                h->done_cb(h->done_arg);
+        free(h);
+}
+
+/* Closes everything. The uv_poll_t goes first, because MHD_stop_daemon closes the descriptor
+ * it watches; stopping MHD completes (and so frees) every request still open. */
+static void finish(struct httpd *h) {
+        if (h->finishing)
+                return;
+        h->finishing = true;
+        h->open_handles = 3;
+        uv_close((uv_handle_t *) &h->poll, on_handle_closed);
+        uv_close((uv_handle_t *) &h->timer, on_handle_closed);
+        uv_close((uv_handle_t *) &h->deadline, on_handle_closed);
+        MHD_stop_daemon(h->daemon);
+        h->daemon = NULL;
+}
+
+static void drive(struct httpd *h) {
+        if (h->finishing)
+                return;
+        h->run_again = false;
+        h->in_run = true;
+        MHD_run(h->daemon);
+        h->in_run = false;
+        if (h->stopping && h->in_flight == 0) {
+                finish(h);
+                return;
+        }
+        arm_timer(h);
+}
+
+static void on_timer(uv_timer_t *t) {
+        drive(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+        (void) status;
+        (void) events;
+        drive(p->data);
+}
+
+static void on_deadline(uv_timer_t *t) {
+        finish(t->data);
+}
+
+/* Resumed connections are only processed by the next MHD_run; schedule one unless we are
+ * inside MHD_run already (drive() then re-arms the timer at 0). */
+static void schedule_run(struct httpd *h) {
+        h->run_again = true;
+        if (!h->in_run && !h->finishing)
+                uv_timer_start(&h->timer, on_timer, 0, 0);
+}
+
+static void held_unlink(struct httpd_request *r) {
+        struct httpd *h = r->h;
+        if (r->held_prev)
+                r->held_prev->held_next = r->held_next;
+        else
+                h->held = r->held_next;
+        if (r->held_next)
+                r->held_next->held_prev = r->held_prev;
+        r->held_prev = r->held_next = NULL;
+}
+
+/* Builds the answer. close asks MHD to close the connection after it, for answers given
+ * without reading what the client may still send (a body we refuse, a shutdown). */
+static struct MHD_Response *make_response(const char *content_type, const char *body, size_t len,
+                                          const char *allow, bool close) {
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(len, (void *) (body ? body : ""), MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return NULL;
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                    content_type ? content_type : HTTPD_DEFAULT_CONTENT_TYPE) != MHD_YES ||
+            (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES) ||
+            (close && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
+                MHD_destroy_response(resp);
+                return NULL;
+        }
+        return resp;
+}
+
+static void log_answer(const struct httpd_request *r) {
+        char path[HTTPD_LOG_PATH_MAX + 1], method[16];
+        sanitize(r->path, path, sizeof path);
+        sanitize(r->method, method, sizeof method);
+        log_event(LOG_LEVEL_DEBUG, "http_request", "%s %s -> %u", method, path, r->status);
+}
+
+/* Hands the stored response to MHD. Returning MHD_NO makes MHD close the connection, which is
+ * all that is left to do when the response could not be built. */
+static enum MHD_Result queue_answer(struct httpd_request *r) {
+        if (!r->resp)
+                return MHD_NO;
+        enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
+        MHD_destroy_response(r->resp);
+        r->resp = NULL;
+        return ok;
+}
+
+/* Records an answer; resumes the connection if it was held. */
+static void answer(struct httpd_request *r, unsigned status, const char *content_type,
+                   const char *body, size_t len, bool close) {
+        struct httpd *h = r->h;
+        enum req_state was = r->state;
+
+        if (was == REQ_ANSWERED)
+                return;
+        r->status = status;
+        r->resp = make_response(content_type, body, len, NULL, close);
+        r->state = REQ_ANSWERED;
+        log_answer(r);
+        if (was == REQ_HELD) {
+                held_unlink(r);
+                MHD_resume_connection(r->conn);
+                schedule_run(h);
+        }
+}
+
+void httpd_respond(struct httpd_request *r, unsigned status, const char *content_type,
+                   const char *body, size_t len) {
+        if (!r)
+                return;
+        answer(r, status, content_type, body, len, false);
+}
+
+static void cancel_held(struct httpd_request *r) {
+        void (*fn)(struct httpd_request *, void *) = r->cancel_fn;
+        r->cancel_fn = NULL;
+        if (fn)
+                fn(r, r->cancel_arg);
+        static const char msg[] = "shutting down\n";
+        answer(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, msg, sizeof msg - 1, true);
+}
+
+/* Answers a request without a route handler: errors the server decides on itself. */
+static enum MHD_Result answer_now(struct httpd_request *r, unsigned status, const char *body,
+                                  const char *allow, bool close) {
+        r->status = status;
+        r->state = REQ_ANSWERED;
+        r->resp = make_response(NULL, body, strlen(body), allow, close);
+        log_answer(r);
+        return queue_answer(r);
+}
+
+/* True when the client announced a body (which GET and HEAD do not need). */
+static bool has_body(struct MHD_Connection *conn) {
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        return te || (cl && strcmp(cl, "0") != 0);
+}
+
+/* Routes a complete request and runs its handler; a handler that does not answer before it
+ * returns holds the request, and its connection is suspended until it does. */
+static enum MHD_Result dispatch(struct httpd *h, struct httpd_request *r) {
+        if (h->stopping)
+                return answer_now(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", NULL, true);
+
+        const struct httpd_route *route = NULL;
+        for (size_t i = 0; i < h->n_routes && !route; i++)
+                if (strcmp(h->routes[i].path, r->path) == 0)
+                        route = &h->routes[i];
+        if (!route)
+                return answer_now(r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, false);
+
+        r->state = REQ_IN_HANDLER;
+        route->fn(r, h->userdata);
+        if (r->state == REQ_ANSWERED)
+                return queue_answer(r);
+        /* A handler that stops the server and keeps its own request would leave it suspended
+         * past MHD_stop_daemon, which MHD forbids. */
+        if (h->stopping) {
+                cancel_held(r);
+                return queue_answer(r);
+        }
+        r->state = REQ_HELD;
+        r->held_next = h->held;
+        if (h->held)
+                h->held->held_prev = r;
+        h->held = r;
+        MHD_suspend_connection(r->conn);
+        return MHD_YES;
+}
+
+/* MHD calls this once when the headers are in, again when the whole request is (for GET and
+ * HEAD: at once), and again after each resume. MHD 0.9.75 closes the connection after any
+ * answer queued on the first call ("early", so that it need not read a body), so routes are
+ * answered from the second call on, which keeps keep-alive working; only the refusals that
+ * must not read a body (405, 413) are answered early. */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **req_cls) {
+        struct httpd *h = cls;
+        struct httpd_request *r = *req_cls;
+        (void) version;
+        (void) upload_data;
+
+        if (!r) {
+                r = calloc(1, sizeof *r);
+                if (!r)
+                        return MHD_NO;
+                r->h = h;
+                r->conn = conn;
+                r->path = url;
+                r->method = method;
+                r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+                *req_cls = r;
+                h->in_flight++;
+                if (!r->head && strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+                        return answer_now(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+                                          "GET, HEAD", true);
+                if (has_body(conn))
+                        return answer_now(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                                          "request body not accepted\n", NULL, true);
+                return MHD_YES;
+        }
+        /* Body bytes are never expected (requests announcing one were refused above). */
+        *upload_data_size = 0;
+        switch (r->state) {
+        case REQ_NEW:
+                return dispatch(h, r);
+        case REQ_ANSWERED:
+                /* No response here means building it failed: close the connection. */
+                return queue_answer(r);
+        case REQ_IN_HANDLER:
+        case REQ_HELD:
+                break;
+        }
+        return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        struct httpd *h = cls;
+        struct httpd_request *r = *req_cls;
+        (void) conn;
+        (void) toe;
+        if (!r)
+                return;
+        /* Not reached while MHD keeps the suspended-connection contract; kept so that a held
+         * request can never outlive its memory. */
+        if (r->state == REQ_HELD) {
+                held_unlink(r);
+                if (r->cancel_fn)
+                        r->cancel_fn(r, r->cancel_arg);
+        }
+        if (r->resp)
+                MHD_destroy_response(r->resp);
+        free(r);
+        *req_cls = NULL;
+        h->in_flight--;
+}
+
+/* MHD takes its listening socket out of its epoll set while it is at the connection limit
+ * and puts it back only at the start of a later MHD_run; nothing else would wake us for that
+ * run (the waiting connections are not in the set), so a close at the limit asks for one.
+ * (After running out of descriptors, MHD does the same below the limit; the next timeout of
+ * an open connection then brings the socket back, within the idle timeout.) */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+        struct httpd *h = cls;
+        (void) conn;
+        (void) socket_context;
+        if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+                h->connections++;
+                return;
+        }
+        if (h->connections-- >= h->max_connections)
+                h->run_again = true;
+}
+
+const char *httpd_request_path(const struct httpd_request *r) {
+        return r->path;
+}
+
+bool httpd_request_is_head(const struct httpd_request *r) {
+        return r->head;
+}
+
+bool httpd_request_has_arg(const struct httpd_request *r, const char *key) {
+        const char *value = NULL;
+        size_t value_len = 0;
+        return MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
+                                             &value, &value_len) == MHD_YES;
+}
+
+void httpd_request_on_cancel(struct httpd_request *r,
+                             void (*cancel_fn)(struct httpd_request *r, void *arg), void *arg) {
+        r->cancel_fn = cancel_fn;
+        r->cancel_arg = arg;
+}
+
+uint16_t httpd_port(const struct httpd *h) {
+        return h->port;
+}
+
+/* Fills the limits, taking the default for each field left at 0, and checks their bounds. */
+static int resolve_config(const struct httpd_config *cfg, struct httpd_config *ret,
+                          char *errbuf, size_t errlen) {
+        struct httpd_config c = *cfg;
+        if (c.max_connections == 0)
+                c.max_connections = HTTPD_DEFAULT_MAX_CONNECTIONS;
+        if (c.max_per_ip == 0)
+                c.max_per_ip = HTTPD_DEFAULT_MAX_PER_IP;
+        if (c.idle_timeout_s == 0)
+                c.idle_timeout_s = HTTPD_DEFAULT_IDLE_TIMEOUT_S;
+        if (c.conn_memory_limit == 0)
+                c.conn_memory_limit = HTTPD_DEFAULT_CONN_MEMORY_LIMIT;
+        if (c.max_connections > HTTPD_MAX_CONNECTIONS_MAX) {
+                set_error(errbuf, errlen, "HTTP connection limit %u is above %u", c.max_connections,
+                          HTTPD_MAX_CONNECTIONS_MAX);
+                return -ERANGE;
+        }
+        if (c.max_per_ip > c.max_connections) {
+                set_error(errbuf, errlen, "HTTP per-client connection limit %u is above the total limit %u",
+                          c.max_per_ip, c.max_connections);
+                return -ERANGE;
+        }
+        if (c.idle_timeout_s > HTTPD_IDLE_TIMEOUT_S_MAX) {
+                set_error(errbuf, errlen, "HTTP idle timeout %us is above %us", c.idle_timeout_s,
+                          HTTPD_IDLE_TIMEOUT_S_MAX);
+                return -ERANGE;
+        }
+        if (c.conn_memory_limit < HTTPD_CONN_MEMORY_LIMIT_MIN ||
+            c.conn_memory_limit > HTTPD_CONN_MEMORY_LIMIT_MAX) {
+                set_error(errbuf, errlen, "HTTP per-connection memory %zu is outside %zu..%zu bytes",
+                          c.conn_memory_limit, HTTPD_CONN_MEMORY_LIMIT_MIN, HTTPD_CONN_MEMORY_LIMIT_MAX);
+                return -ERANGE;
+        }
+        *ret = c;
+        return 0;
+}
+
+int httpd_start(uv_loop_t *loop, const struct httpd_config *cfg, const struct httpd_route *routes,
+                size_t n_routes, void *userdata, struct httpd **ret, char *errbuf, size_t errlen) {
+        struct httpd_config c;
+        int fd = -1, r;
+        uint16_t port = 0;
+
+        r = resolve_config(cfg, &c, errbuf, errlen);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_routes; i++)
+                if (!routes[i].path || routes[i].path[0] != '/' || !routes[i].fn) {
+                        set_error(errbuf, errlen, "HTTP route %zu needs a path starting with \"/\" and a handler", i);
+                        return -EINVAL;
+                }
+        r = listen_socket(c.listen, &fd, &port, errbuf, errlen);
+        if (r < 0)
+                return r;
+
+        struct httpd *h = calloc(1, sizeof *h);
+        if (!h) {
+                close(fd);
+                set_error(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        h->loop = loop;
+        h->routes = routes;
+        h->n_routes = n_routes;
+        h->userdata = userdata;
+        h->port = port;
+        h->max_connections = c.max_connections;
+
+        /* MHD_USE_EPOLL without MHD_USE_INTERNAL_POLLING_THREAD: MHD keeps an epoll set and
+         * does its work only inside MHD_run. MHD_ALLOW_SUSPEND_RESUME adds an inter-thread
+         * channel to that set, so a resume also wakes the loop. Once it has parsed its
+         * options, MHD 0.9.75 closes the listening socket on every failure path itself. */
+        h->daemon = MHD_start_daemon(
+                MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                on_access, h,
+                MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned int) c.max_connections,
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) c.max_per_ip,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) c.idle_timeout_s,
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) c.conn_memory_limit,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+                MHD_OPTION_END);
+        if (!h->daemon) {
+                free(h);
+                set_error(errbuf, errlen, "starting the HTTP server failed (see the debug log)");
+                return -EIO;
+        }
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+        if (!info) {
+                MHD_stop_daemon(h->daemon);
+                free(h);
+                set_error(errbuf, errlen, "the HTTP server has no epoll descriptor");
+                return -EIO;
+        }
+        r = uv_poll_init(loop, &h->poll, info->epoll_fd);
+        if (r < 0) {
+                MHD_stop_daemon(h->daemon);
+                free(h);
+                set_error(errbuf, errlen, "watching the HTTP server: %s", uv_strerror(r));
+                return r;
+        }
+        uv_timer_init(loop, &h->timer);
+        uv_timer_init(loop, &h->deadline);
+        h->poll.data = h->timer.data = h->deadline.data = h;
+        uv_poll_start(&h->poll, UV_READABLE, on_poll);
+        /* The server is quiet until a client comes: no timeout is pending yet. */
+        arm_timer(h);
+        *ret = h;
+        return 0;
+}
+
+void httpd_stop(struct httpd *h, uint64_t deadline_ms, void (*done_cb)(void *arg), void *arg) {
+        if (!h || h->stopping)
+                return;
+        h->stopping = true;
+        h->done_cb = done_cb;
+        h->done_arg = arg;
+        /* In external polling mode the listening socket may be closed at once. */
+        MHD_socket fd = MHD_quiesce_daemon(h->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+                close(fd);
+        while (h->held)
+                cancel_held(h->held);
+        uv_timer_start(&h->deadline, on_deadline, deadline_ms, 0);
+        schedule_run(h);
+}
