@@ -184,7 +184,7 @@ static int load_key(const char *dir, const char *name, const char *label, EVP_PK
                            strcmp(pem_name, "EC PRIVATE KEY") == 0 ? EVP_PKEY_EC : EVP_PKEY_NONE;
                 if (strcmp(pem_name, "EC PARAMETERS") == 0) {
                         /* `openssl ecparam -genkey` writes the curve before the key. */
-                } else if (strcmp(pem_name, "ENCRYPTED PRIVATE KEY") == 0 || strstr(header, "ENCRYPTED")) {
+                } else if (strcmp(pem_name, "ENCRYPTED PRIVATE KEY") == 0 || (header && strstr(header, "ENCRYPTED"))) {
                         snprintf(errbuf, errlen, "%s: the private key is encrypted (an unencrypted PEM key is expected)", label);
                         r = -EINVAL;
                 } else if (key) {
@@ -260,7 +260,7 @@ int tls_check_key_type(EVP_PKEY *key, const char *label, char *errbuf, size_t er
                          group[0] ? group : "(unknown)");
                 return -EINVAL;
         }
-        snprintf(errbuf, errlen, "%s: %s key (RSA or EC P-256 expected)", label,
+        snprintf(errbuf, errlen, "%s: %s key (RSA or EC P-256/P-384 expected)", label,
                  OBJ_nid2sn(id) ? OBJ_nid2sn(id) : "unknown");
         return -EINVAL;
 }

@@ -131,7 +131,7 @@ static const char *const leaf_dns[] = { FQDN, WILDCARD };
 struct pki {
         EVP_PKEY *root_key, *int_key, *other_key, *rsa_key, *ec_key;
         X509 *root, *inter, *other, *rsa_leaf, *ec_leaf, *expired, *future, *old_int,
-             *under_old_int, *server_only, *short_ca;
+             *under_old_int, *server_only, *client_only, *short_ca;
         char *root_pem, *int_pem, *other_pem, *rsa_pem, *ec_pem, *rsa_key_pem, *ec_key_pem,
              *rsa_key_trad, *ec_key_trad, *root_key_pem;
 };
@@ -162,6 +162,8 @@ static void pki_setup(void) {
         o = leaf;
         o.eku = "serverAuth";
         P.server_only = mk_cert(&o, P.ec_key, P.inter, P.int_key);
+        o.eku = "clientAuth";
+        P.client_only = mk_cert(&o, P.ec_key, P.inter, P.int_key);
         P.short_ca = mk_cert(&(struct cert_opts){ .cn = "Short Root", .ca = true, .na = at(2026, 7, 1) },
                              P.root_key, NULL, NULL);
         P.root_pem = cert_pem(P.root);
@@ -179,7 +181,7 @@ static void pki_setup(void) {
 static void pki_teardown(void) {
         EVP_PKEY *keys[] = { P.root_key, P.int_key, P.other_key, P.rsa_key, P.ec_key };
         X509 *certs[] = { P.root, P.inter, P.other, P.rsa_leaf, P.ec_leaf, P.expired, P.future,
-                          P.old_int, P.under_old_int, P.server_only, P.short_ca };
+                          P.old_int, P.under_old_int, P.server_only, P.client_only, P.short_ca };
         char *pems[] = { P.root_pem, P.int_pem, P.other_pem, P.rsa_pem, P.ec_pem, P.rsa_key_pem,
                          P.ec_key_pem, P.rsa_key_trad, P.ec_key_trad, P.root_key_pem };
         for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
@@ -508,9 +510,9 @@ START_TEST(wildcard_covers_exactly_one_leftmost_label_and_ips_match_sans) {
         char *dir = tls_dir_with(P.ec_leaf, P.inter, P.ec_key_pem, P.root_pem);
         struct tls_request req = req_tls(dir);
         const char *good[] = { "broker-7.kafka-headless.ns.svc.cluster.local",
-                               "BROKER-7.Kafka-Headless.ns.svc.cluster.local", "127.0.0.1", "[::ffff:127.0.0.1]" };
+                               "BROKER-7.Kafka-Headless.ns.svc.cluster.local", "127.0.0.1" };
         const char *bad[] = { "a.b.kafka-headless.ns.svc.cluster.local", "kafka-headless.ns.svc.cluster.local",
-                              "127.0.0.2", "::1" };
+                              "127.0.0.2", "[::1]" };
         struct tls_result res = { 0 };
         char err[512];
         for (size_t i = 0; i < 3; i++) {
@@ -536,6 +538,22 @@ START_TEST(warns_when_certificate_lacks_client_auth) {
         ck_assert_uint_eq(res.n_warnings, 1);
         ck_assert_str_eq(res.warnings[0], "KPA_TLS_DIR/tls.crt: the certificate's extendedKeyUsage lacks clientAuth, so it cannot serve as a client certificate for mutual TLS");
         tls_result_free(&res);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(refuses_certificate_not_for_tls_servers) {
+        refused_dir(P.client_only, P.inter, P.ec_key_pem, P.root_pem,
+                    "KPA_TLS_DIR/tls.crt: the certificate is not for TLS servers (its extendedKeyUsage lacks serverAuth or its keyUsage forbids it)");
+}
+END_TEST
+
+START_TEST(refuses_ca_dir_holding_a_leaf_certificate) {
+        char *dir = ca_dir_with(P.ec_pem, P.ec_key_pem);
+        struct tls_request req = req_ca(dir);
+        refused(&req, "KPA_TLS_CA_DIR/ca.crt: CA certificate CN=" FQDN
+                " is not a CA (basicConstraints CA:TRUE with keyCertSign expected)");
         tu_rmtree(dir);
         free(dir);
 }
@@ -592,7 +610,7 @@ START_TEST(refuses_encrypted_and_weak_keys) {
         EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
         char *ed_pem = key_pem(ed, true);
         refused_dir(P.ec_leaf, P.inter, ed_pem, P.root_pem,
-                    "KPA_TLS_DIR/tls.key: ED25519 key (RSA or EC P-256 expected)");
+                    "KPA_TLS_DIR/tls.key: ED25519 key (RSA or EC P-256/P-384 expected)");
         free(ed_pem);
         EVP_PKEY_free(ed);
 }
@@ -1174,6 +1192,8 @@ static Suite *tls_suite(void) {
         tcase_add_test(t, uncovered_host_is_a_warning_when_asked);
         tcase_add_test(t, wildcard_covers_exactly_one_leftmost_label_and_ips_match_sans);
         tcase_add_test(t, warns_when_certificate_lacks_client_auth);
+        tcase_add_test(t, refuses_certificate_not_for_tls_servers);
+        tcase_add_test(t, refuses_ca_dir_holding_a_leaf_certificate);
         tcase_add_test(t, refuses_missing_and_unparsable_files);
         tcase_add_test(t, refuses_encrypted_and_weak_keys);
         tcase_add_test(t, refuses_bad_requests);
