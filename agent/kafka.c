@@ -727,13 +727,16 @@ static int configs_fetch(rd_kafka_t *rk, const struct kafka_client *kc, const st
                 goto out;
         char id[16];
         snprintf(id, sizeof id, "%" PRId32, local);
-        if (!(res[nres++] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id)))
+        if (!(res[nres] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id)))
                 goto out;
+        nres++;
+        /* librdkafka refuses an empty name (NULL); such a topic just stays unknown. */
         for (int i = 0; i < s->n_topics; i++)
-                if (s->topics[i].err == 0 && topic_hosted(&s->topics[i], local))
-                        if (!(res[nres++] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
-                                                                        s->topics[i].name)))
-                                goto out;
+                if (s->topics[i].err == 0 && s->topics[i].name[0] &&
+                    topic_hosted(&s->topics[i], local) &&
+                    (res[nres] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
+                                                             s->topics[i].name)))
+                        nres++;
         uint64_t now = kafka_now_ms();
         int remain = deadline > now ? (int) (deadline - now) : 0;
         if (remain <= 0) {
