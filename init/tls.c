@@ -728,6 +728,9 @@ int tls_password_resolve(const char *password_file, const char *label, const cha
                 char path[4096];
                 snprintf(path, sizeof path, "%s/%s", previous_dir, TLS_PASSWORD_FILE);
                 if (fsx_read_file(path, 4096, &data, &len) == 0) {
+                        /* kpa-init writes the kept password with a trailing newline. */
+                        if (len > 0 && data[len - 1] == '\n')
+                                data[--len] = '\0';
                         if (strlen(data) == len && password_ok(data)) {
                                 *ret_password = data;
                                 return 0;
