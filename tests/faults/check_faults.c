@@ -483,10 +483,16 @@ END_TEST
 
 /* ---- connections that hold slots ---- */
 
-/* Raises the soft descriptor limit to the hard one; returns the new soft limit. */
+/* Raises the descriptor limit to at least 16384 where allowed (root may raise the hard
+ * limit), else the soft limit to the hard one; returns the new soft limit. */
 static long raise_nofile(void) {
         struct rlimit rl;
         ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        if (rl.rlim_max < 16384) {
+                struct rlimit more = { 16384, 16384 };
+                if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+                        return 16384;
+        }
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
