@@ -44,7 +44,10 @@ struct agent {
 
         struct health health;
         struct health_policy policy;
-        struct snapshot *snap;
+        /* canRoll over the last answered check; the snapshot itself is not kept, so that only
+         * one cluster's metadata is in memory at a time. */
+        struct canroll_result canroll;
+        bool answered;
         int64_t last_check_unix_ms, last_success_unix_ms;
         uint64_t last_duration_ms;
         char last_error[KAFKA_ERR_MAX];
@@ -69,7 +72,7 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .last_check_unix_ms = a->last_check_unix_ms,
                 .last_check_duration_ms = a->last_duration_ms,
                 .last_error = a->last_error, .answered_by = a->answered_by,
-                .rtt_ms = a->snap ? (int64_t) a->last_duration_ms : -1,
+                .rtt_ms = a->answered ? (int64_t) a->last_duration_ms : -1,
                 .last_success_unix_ms = a->last_success_unix_ms,
         };
 }
@@ -128,13 +131,11 @@ static void prestop_answer(struct prestop_wait *w, const char *body) {
                 uv_timer_stop(&a->prestop_timer);
 }
 
-/* Decides every held /prestop from the newest snapshot: answer those that are safe, and
- * those whose deadline passed (with the reason, logged). */
+/* Decides every held /prestop from the newest check: answer those that are safe, and those
+ * whose deadline passed (with the reason, logged). */
 static void prestop_evaluate(struct agent *a, uint64_t now) {
-        struct canroll_result cr = { 0 };
-        bool unreachable = !a->snap;
-        if (!unreachable)
-                canroll_evaluate(a->snap, a->node_id, &cr);
+        const struct canroll_result cr = a->canroll;
+        bool unreachable = !a->answered;
         struct prestop_wait *w = a->waiters;
         while (w) {
                 struct prestop_wait *next = w->next;
@@ -171,17 +172,14 @@ static void on_check(struct kafka_result *r, void *data) {
         a->last_check_unix_ms = unix_ms();
         a->last_duration_ms = r->finished_ms - r->started_ms;
         snprintf(a->last_error, sizeof a->last_error, "%s", r->rc == 0 ? "" : r->error);
-        a->snap = snapshot_free(a->snap);
-        if (r->rc == 0) {
-                a->snap = r->snap;
-                a->answered_by = r->snap->answered_by;
+        a->answered = r->rc == 0;
+        a->answered_by = a->answered ? r->snap->answered_by : -1;
+        if (a->answered) {
+                canroll_evaluate(r->snap, a->node_id, &a->canroll);
                 if (as.good)
                         a->last_success_unix_ms = a->last_check_unix_ms;
-        } else {
-                a->answered_by = -1;
-                snapshot_free(r->snap);
         }
-        r->snap = NULL;
+        r->snap = snapshot_free(r->snap);
         if (r->note[0])
                 log_event(LOG_LEVEL_DEBUG, "check_note", "%s", r->note);
 
@@ -435,7 +433,6 @@ int daemon_run(const struct agent_config *cfg) {
         uv_run(&loop, UV_RUN_DEFAULT);
         code = 0;
 out:
-        a.snap = snapshot_free(a.snap);
         a.demo = demo_stop(a.demo);
         /* uv_loop_close fails while a handle is still open (only after a stop timeout). */
         uv_loop_close(&loop);
@@ -474,8 +471,9 @@ int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         a.last_check_unix_ms = unix_ms();
         a.last_duration_ms = res.finished_ms - res.started_ms;
         snprintf(a.last_error, sizeof a.last_error, "%s", res.rc == 0 ? "" : res.error);
-        a.snap = res.snap;
+        a.answered = res.rc == 0;
         a.answered_by = res.snap ? res.snap->answered_by : -1;
+        res.snap = snapshot_free(res.snap);
         if (as.good)
                 a.last_success_unix_ms = a.last_check_unix_ms;
         struct verdict v;
@@ -490,7 +488,6 @@ int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         code = v.ready ? 0 : 1;
 out:
         kafka_client_free(kc);
-        snapshot_free(a.snap);
         demo_stop(a.demo);
         return code;
 }

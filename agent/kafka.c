@@ -561,13 +561,6 @@ static int32_t broker_id_by_address(const rd_kafka_metadata_t *md, const char *n
         return -1;
 }
 
-static int32_t *dup_ids(const int32_t *src, int n) {
-        int32_t *d = malloc(n > 0 ? (size_t) n * sizeof *d : 1);
-        if (d && n > 0)
-                memcpy(d, src, (size_t) n * sizeof *d);
-        return d;
-}
-
 /* Copies librdkafka's metadata into a plain snapshot, refusing sizes past our limits. */
 static int snapshot_from_metadata(const rd_kafka_metadata_t *md, int32_t answered_by,
                                   struct snapshot **ret, char *errbuf, size_t errlen) {
@@ -620,22 +613,31 @@ static int snapshot_from_metadata(const rd_kafka_metadata_t *md, int32_t answere
                 t->err = (int16_t) mt->err;
                 t->name = strdup(mt->topic ? mt->topic : "");
                 int pc = mt->partition_cnt > 0 ? mt->partition_cnt : 0;
+                size_t n_ids = 0;
+                for (int j = 0; j < pc; j++)
+                        n_ids += (size_t) (mt->partitions[j].replica_cnt > 0 ? mt->partitions[j].replica_cnt : 0) +
+                                 (size_t) (mt->partitions[j].isr_cnt > 0 ? mt->partitions[j].isr_cnt : 0);
                 t->partitions = calloc(pc > 0 ? (size_t) pc : 1, sizeof *t->partitions);
-                if (!t->name || !t->partitions)
+                /* One block per topic for every replica and ISR list (see snapshot.h). */
+                t->ids = malloc(n_ids > 0 ? n_ids * sizeof *t->ids : 1);
+                if (!t->name || !t->partitions || !t->ids)
                         goto nomem;
+                t->n_partitions = pc;
+                int32_t *next = t->ids;
                 for (int j = 0; j < pc; j++) {
                         const rd_kafka_metadata_partition_t *mp = &mt->partitions[j];
                         struct snap_partition *p = &t->partitions[j];
-                        t->n_partitions = j + 1;
                         p->id = mp->id;
                         p->leader = mp->leader;
                         p->err = (int16_t) mp->err;
-                        p->replicas = dup_ids(mp->replicas, mp->replica_cnt);
-                        p->isr = dup_ids(mp->isrs, mp->isr_cnt);
-                        if (!p->replicas || !p->isr)
-                                goto nomem;
                         p->n_replicas = mp->replica_cnt > 0 ? mp->replica_cnt : 0;
                         p->n_isr = mp->isr_cnt > 0 ? mp->isr_cnt : 0;
+                        p->replicas = next;
+                        memcpy(next, mp->replicas, (size_t) p->n_replicas * sizeof *next);
+                        next += p->n_replicas;
+                        p->isr = next;
+                        memcpy(next, mp->isrs, (size_t) p->n_isr * sizeof *next);
+                        next += p->n_isr;
                 }
         }
         *ret = s;

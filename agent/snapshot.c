@@ -4,18 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void partitions_free(struct snap_partition *p, int n) {
-        for (int i = 0; i < n; i++) {
-                free(p[i].replicas);
-                free(p[i].isr);
-        }
-        free(p);
-}
-
 static void topics_free(struct snap_topic *t, int n) {
         for (int i = 0; i < n; i++) {
                 free(t[i].name);
-                partitions_free(t[i].partitions, t[i].n_partitions);
+                if (t[i].ids)
+                        free(t[i].ids);
+                else
+                        for (int j = 0; j < t[i].n_partitions; j++) {
+                                free(t[i].partitions[j].replicas);
+                                free(t[i].partitions[j].isr);
+                        }
+                free(t[i].partitions);
         }
         free(t);
 }
@@ -29,49 +28,47 @@ struct snapshot *snapshot_free(struct snapshot *s) {
         return NULL;
 }
 
-/* Copies n ids; an empty list stays NULL so that a copy of a copy looks the same. Returns
- * false only when an allocation failed. */
-static bool ids_dup(const int32_t *src, int n, int32_t **ret) {
-        *ret = NULL;
-        if (n <= 0 || !src)
-                return true;
-        *ret = malloc((size_t) n * sizeof **ret);
-        if (!*ret)
-                return false;
-        memcpy(*ret, src, (size_t) n * sizeof **ret);
-        return true;
-}
-
-static bool partition_dup(const struct snap_partition *src, struct snap_partition *dst) {
-        *dst = *src;
-        dst->replicas = dst->isr = NULL;
-        if (!ids_dup(src->replicas, src->n_replicas, &dst->replicas))
-                return false;
-        if (!ids_dup(src->isr, src->n_isr, &dst->isr))
-                return false;
-        dst->n_replicas = dst->replicas ? src->n_replicas : 0;
-        dst->n_isr = dst->isr ? src->n_isr : 0;
-        return true;
-}
-
-/* Fills dst from src; on failure dst holds what was copied so far, so that topics_free can
- * release it (every pointer in dst is either owned or NULL). */
+/* Fills dst from src with the id lists in one block per topic; on failure dst holds what was
+ * copied so far, so that topics_free can release it (every pointer in dst is either owned or
+ * NULL). */
 static bool topic_dup(const struct snap_topic *src, struct snap_topic *dst) {
         *dst = *src;
         dst->name = NULL;
         dst->partitions = NULL;
         dst->n_partitions = 0;
+        dst->ids = NULL;
         if (src->name && !(dst->name = strdup(src->name)))
                 return false;
         if (src->n_partitions <= 0 || !src->partitions)
                 return true;
+        size_t n_ids = 0;
+        for (int i = 0; i < src->n_partitions; i++)
+                n_ids += (size_t) (src->partitions[i].replicas ? src->partitions[i].n_replicas : 0) +
+                         (size_t) (src->partitions[i].isr ? src->partitions[i].n_isr : 0);
         dst->partitions = calloc((size_t) src->n_partitions, sizeof *dst->partitions);
-        if (!dst->partitions)
+        dst->ids = malloc(n_ids > 0 ? n_ids * sizeof *dst->ids : 1);
+        if (!dst->partitions || !dst->ids)
                 return false;
+        dst->n_partitions = src->n_partitions;
+        int32_t *next = dst->ids;
         for (int i = 0; i < src->n_partitions; i++) {
-                dst->n_partitions = i + 1;
-                if (!partition_dup(&src->partitions[i], &dst->partitions[i]))
-                        return false;
+                const struct snap_partition *sp = &src->partitions[i];
+                struct snap_partition *dp = &dst->partitions[i];
+                *dp = *sp;
+                dp->replicas = dp->isr = NULL;
+                dp->n_replicas = sp->replicas ? sp->n_replicas : 0;
+                dp->n_isr = sp->isr ? sp->n_isr : 0;
+                /* An empty list stays NULL so that a copy of a copy looks the same. */
+                if (dp->n_replicas > 0) {
+                        dp->replicas = next;
+                        memcpy(next, sp->replicas, (size_t) dp->n_replicas * sizeof *next);
+                        next += dp->n_replicas;
+                }
+                if (dp->n_isr > 0) {
+                        dp->isr = next;
+                        memcpy(next, sp->isr, (size_t) dp->n_isr * sizeof *next);
+                        next += dp->n_isr;
+                }
         }
         return true;
 }
@@ -86,9 +83,13 @@ struct snapshot *snapshot_dup(const struct snapshot *s) {
         d->brokers = NULL;
         d->topics = NULL;
         d->n_topics = 0;
-        if (!ids_dup(s->brokers, s->n_brokers, &d->brokers))
-                return snapshot_free(d);
-        d->n_brokers = d->brokers ? s->n_brokers : 0;
+        d->n_brokers = s->brokers && s->n_brokers > 0 ? s->n_brokers : 0;
+        if (d->n_brokers > 0) {
+                d->brokers = malloc((size_t) d->n_brokers * sizeof *d->brokers);
+                if (!d->brokers)
+                        return snapshot_free(d);
+                memcpy(d->brokers, s->brokers, (size_t) d->n_brokers * sizeof *d->brokers);
+        }
         if (s->n_topics <= 0 || !s->topics)
                 return d;
         d->topics = calloc((size_t) s->n_topics, sizeof *d->topics);
