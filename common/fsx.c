@@ -224,6 +224,19 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                         goto fail;
                 }
         }
+        /* Renames are the point of no return: refuse before the first one if any target
+         * could not be replaced (a directory or other non-file standing in its place). */
+        for (size_t i = 0; i < fs->n; i++) {
+                struct stat st;
+                if (fs->e[i].unchanged || fstatat(dirfd, fs->e[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+                        r = -EISDIR;
+                        snprintf(errbuf, errlen, "cannot replace %s/%s: not a regular file", fs->dir,
+                                 fs->e[i].name);
+                        goto fail;
+                }
+        }
         for (size_t i = 0; i < fs->n; i++) {
                 struct fileset_entry *e = &fs->e[i];
                 if (e->unchanged)

@@ -1,0 +1,496 @@
+#include "kpa/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "kpa/canroll.h"
+#include "kpa/checker.h"
+#include "kpa/demo.h"
+#include "kpa/dynbuf.h"
+#include "kpa/httpd.h"
+#include "kpa/kafka.h"
+#include "kpa/log.h"
+#include "kpa/render.h"
+#include "kpa/snapshot.h"
+#include "kpa/verdict.h"
+
+#define PRESTOP_RECHECK_MS 1000
+#define HTTP_STOP_DEADLINE_MS 2000
+#define CONF_POLL_MS 5000
+
+struct prestop_wait {
+        struct agent *agent;
+        struct httpd_request *req;
+        uint64_t deadline_ms;
+        struct prestop_wait *next;
+};
+
+struct agent {
+        uv_loop_t *loop;
+        const struct agent_config *cfg;
+        int32_t node_id;
+        char bootstrap[256];
+        struct demo *demo;
+        struct checker *checker;
+        struct httpd *httpd;
+        uv_signal_t sig_term, sig_int, sig_hup;
+        uv_timer_t prestop_timer;
+        uv_fs_poll_t conf_poll;
+        bool conf_poll_on;
+
+        struct health health;
+        struct health_policy policy;
+        struct snapshot *snap;
+        int64_t last_check_unix_ms, last_success_unix_ms;
+        uint64_t last_duration_ms;
+        char last_error[KAFKA_ERR_MAX];
+        int32_t answered_by;
+        bool have_verdict_logged, logged_ready, logged_live;
+
+        struct prestop_wait *waiters;
+        bool stopping;
+        int pending_closes;
+};
+
+static int64_t unix_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void agent_status_view(struct agent *a, const struct verdict *v, struct agent_status *ret) {
+        *ret = (struct agent_status){
+                .node_id = a->node_id, .bootstrap = a->bootstrap, .scope = a->cfg->scope,
+                .version = KPA_VERSION, .health = &a->health, .verdict = v,
+                .last_check_unix_ms = a->last_check_unix_ms,
+                .last_check_duration_ms = a->last_duration_ms,
+                .last_error = a->last_error, .answered_by = a->answered_by,
+                .rtt_ms = a->snap ? (int64_t) a->last_duration_ms : -1,
+                .last_success_unix_ms = a->last_success_unix_ms,
+        };
+}
+
+/* Lists the failing checks of a verdict in one line, for the log. */
+static void failing_reasons(const struct verdict *v, bool live, char *buf, size_t len) {
+        size_t used = 0;
+        buf[0] = '\0';
+        if (live) {
+                snprintf(buf, len, "%s", v->live_detail);
+                return;
+        }
+        for (int i = 0; i < CHECK_COUNT && used < len; i++) {
+                const struct check_result *c = &v->checks[i];
+                if (!c->applies || c->ok)
+                        continue;
+                int n = snprintf(buf + used, len - used, "%s%s: %s", used ? "; " : "",
+                                 check_name((enum check_id) i), c->detail);
+                if (n < 0)
+                        break;
+                used += (size_t) n;
+        }
+}
+
+/* A change of ready or live is logged once, with the reasons, not at every check. */
+static void log_transitions(struct agent *a, const struct verdict *v) {
+        char why[1024];
+        if (!a->have_verdict_logged || v->ready != a->logged_ready) {
+                failing_reasons(v, false, why, sizeof why);
+                if (v->ready)
+                        log_event(LOG_LEVEL_INFO, "ready", "node %d is ready", a->node_id);
+                else
+                        log_event(LOG_LEVEL_WARN, "not_ready", "node %d is not ready: %s", a->node_id, why);
+        }
+        if (!a->have_verdict_logged || v->live != a->logged_live) {
+                if (v->live)
+                        log_event(LOG_LEVEL_INFO, "live", "node %d is live", a->node_id);
+                else
+                        log_event(LOG_LEVEL_WARN, "not_live", "node %d is not live: %s", a->node_id, v->live_detail);
+        }
+        a->have_verdict_logged = true;
+        a->logged_ready = v->ready;
+        a->logged_live = v->live;
+}
+
+static void prestop_answer(struct prestop_wait *w, const char *body) {
+        struct agent *a = w->agent;
+        for (struct prestop_wait **p = &a->waiters; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        httpd_respond(w->req, 200, "text/plain; charset=utf-8", body, strlen(body));
+        free(w);
+        if (!a->waiters)
+                uv_timer_stop(&a->prestop_timer);
+}
+
+/* Decides every held /prestop from the newest snapshot: answer those that are safe, and
+ * those whose deadline passed (with the reason, logged). */
+static void prestop_evaluate(struct agent *a, uint64_t now) {
+        struct canroll_result cr = { 0 };
+        bool unreachable = !a->snap;
+        if (!unreachable)
+                canroll_evaluate(a->snap, a->node_id, &cr);
+        struct prestop_wait *w = a->waiters;
+        while (w) {
+                struct prestop_wait *next = w->next;
+                char body[700];
+                if (unreachable) {
+                        /* A broker that does not answer serves no replica: stopping it cannot
+                         * shrink any ISR further, and waiting would only delay its restart. */
+                        snprintf(body, sizeof body, "safe to stop: the local broker is not answering (%s)\n",
+                                 a->last_error[0] ? a->last_error : "no check yet");
+                        log_event(LOG_LEVEL_INFO, "prestop_done", "%s", body);
+                        prestop_answer(w, body);
+                } else if (cr.safe) {
+                        snprintf(body, sizeof body, "safe to stop: %s\n", cr.reason);
+                        log_event(LOG_LEVEL_INFO, "prestop_done", "safe to stop: %s", cr.reason);
+                        prestop_answer(w, body);
+                } else if (now >= w->deadline_ms) {
+                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s\n", cr.reason);
+                        log_event(LOG_LEVEL_WARN, "prestop_timeout",
+                                  "stopping although %d partitions would drop below min.insync.replicas: %s",
+                                  cr.blocking, cr.reason);
+                        prestop_answer(w, body);
+                }
+                w = next;
+        }
+}
+
+static void on_check(struct kafka_result *r, void *data) {
+        struct agent *a = data;
+        struct check_outcome o = { .snap = r->rc == 0 ? r->snap : NULL, .error = r->error };
+        struct assessment as;
+        verdict_assess(&o, a->node_id, a->cfg->scope, &as);
+        health_record(&a->health, &as, r->finished_ms);
+
+        a->last_check_unix_ms = unix_ms();
+        a->last_duration_ms = r->finished_ms - r->started_ms;
+        snprintf(a->last_error, sizeof a->last_error, "%s", r->rc == 0 ? "" : r->error);
+        a->snap = snapshot_free(a->snap);
+        if (r->rc == 0) {
+                a->snap = r->snap;
+                a->answered_by = r->snap->answered_by;
+                if (as.good)
+                        a->last_success_unix_ms = a->last_check_unix_ms;
+        } else {
+                a->answered_by = -1;
+                snapshot_free(r->snap);
+        }
+        r->snap = NULL;
+        if (r->note[0])
+                log_event(LOG_LEVEL_DEBUG, "check_note", "%s", r->note);
+
+        struct verdict v;
+        health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
+        log_transitions(a, &v);
+        if (a->waiters)
+                prestop_evaluate(a, kafka_now_ms());
+}
+
+static void answer_probe(struct httpd_request *req, struct agent *a, enum probe_kind kind) {
+        struct verdict v;
+        struct dynbuf b;
+        health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
+        dynbuf_init(&b, RENDER_MAX_BYTES);
+        int status = render_probe(&v, kind, httpd_request_has_arg(req, "verbose"), &b);
+        if (status < 0)
+                httpd_respond(req, 500, "text/plain; charset=utf-8", "answer too large\n", 17);
+        else
+                httpd_respond(req, (unsigned) status, "text/plain; charset=utf-8", b.data, b.len);
+        dynbuf_free(&b);
+}
+
+static void on_livez(struct httpd_request *req, void *data) { answer_probe(req, data, PROBE_LIVEZ); }
+static void on_readyz(struct httpd_request *req, void *data) { answer_probe(req, data, PROBE_READYZ); }
+
+static void answer_view(struct httpd_request *req, struct agent *a,
+                        int (*render)(const struct agent_status *, struct dynbuf *), const char *type) {
+        struct verdict v;
+        struct agent_status st;
+        struct dynbuf b;
+        health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
+        agent_status_view(a, &v, &st);
+        dynbuf_init(&b, RENDER_MAX_BYTES);
+        if (render(&st, &b) < 0)
+                httpd_respond(req, 500, "text/plain; charset=utf-8", "answer too large\n", 17);
+        else
+                httpd_respond(req, 200, type, b.data, b.len);
+        dynbuf_free(&b);
+}
+
+static void on_status(struct httpd_request *req, void *data) {
+        answer_view(req, data, render_status_json, "application/json");
+}
+
+static void on_metrics(struct httpd_request *req, void *data) {
+        answer_view(req, data, render_metrics, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static void on_prestop_cancel(struct httpd_request *req, void *arg) {
+        struct prestop_wait *w = arg;
+        struct agent *a = w->agent;
+        (void) req;
+        for (struct prestop_wait **p = &a->waiters; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        free(w);
+}
+
+static void on_prestop_tick(uv_timer_t *t) {
+        struct agent *a = t->data;
+        prestop_evaluate(a, kafka_now_ms());
+        if (a->waiters)
+                checker_trigger_now(a->checker, false);
+}
+
+static void on_prestop(struct httpd_request *req, void *data) {
+        struct agent *a = data;
+        struct prestop_wait *w = calloc(1, sizeof *w);
+        if (!w) {
+                httpd_respond(req, 200, "text/plain; charset=utf-8", "out of memory: not waiting\n", 27);
+                return;
+        }
+        *w = (struct prestop_wait){ a, req, kafka_now_ms() + a->cfg->prestop_timeout_ms, a->waiters };
+        a->waiters = w;
+        httpd_request_on_cancel(req, on_prestop_cancel, w);
+        log_event(LOG_LEVEL_INFO, "prestop", "waiting until stopping node %d leaves every partition at or above min.insync.replicas (at most %llums)",
+                  a->node_id, (unsigned long long) a->cfg->prestop_timeout_ms);
+        /* Decide on fresh metadata, with min.insync.replicas refreshed. */
+        checker_trigger_now(a->checker, true);
+        if (!uv_is_active((uv_handle_t *) &a->prestop_timer))
+                uv_timer_start(&a->prestop_timer, on_prestop_tick, PRESTOP_RECHECK_MS, PRESTOP_RECHECK_MS);
+}
+
+static const struct httpd_route routes[] = {
+        { "/livez", on_livez },
+        { "/readyz", on_readyz },
+        { "/status", on_status },
+        { "/metrics", on_metrics },
+        { "/prestop", on_prestop },
+};
+
+static void reload_conf(struct agent *a, const char *why) {
+        struct kafka_conf *conf;
+        char err[KAFKA_ERR_MAX];
+        if (kafka_conf_load(a->cfg->client_config, a->bootstrap, &conf, err, sizeof err) < 0) {
+                log_event(LOG_LEVEL_ERROR, "reload_failed", "keeping the previous Kafka client configuration: %s", err);
+                return;
+        }
+        checker_set_conf(a->checker, conf);
+        checker_trigger_now(a->checker, true);
+        log_event(LOG_LEVEL_INFO, "reloaded", "rebuilt the Kafka client (%s)", why);
+}
+
+static void on_conf_change(uv_fs_poll_t *h, int status, const uv_stat_t *prev, const uv_stat_t *cur) {
+        (void) prev;
+        (void) cur;
+        if (status == 0)
+                reload_conf(h->data, "client configuration changed");
+}
+
+static void on_closed(uv_handle_t *h) {
+        struct agent *a = h->data;
+        a->pending_closes--;
+}
+
+static void close_handle(struct agent *a, uv_handle_t *h) {
+        if (uv_is_closing(h))
+                return;
+        a->pending_closes++;
+        uv_close(h, on_closed);
+}
+
+static void on_checker_closed(int status, void *data) {
+        struct agent *a = data;
+        a->checker = NULL;
+        if (status == -ETIMEDOUT) {
+                /* A librdkafka thread may still run: leave the loop without waiting for it. */
+                log_event(LOG_LEVEL_WARN, "stop_timeout", "a check was still running at shutdown; exiting anyway");
+                uv_stop(a->loop);
+        }
+}
+
+static void on_httpd_closed(void *data) {
+        struct agent *a = data;
+        a->httpd = NULL;
+}
+
+static void agent_stop(struct agent *a, const char *why) {
+        if (a->stopping)
+                return;
+        a->stopping = true;
+        log_event(LOG_LEVEL_INFO, "stopping", "%s: finishing answers and stopping", why);
+        close_handle(a, (uv_handle_t *) &a->sig_term);
+        close_handle(a, (uv_handle_t *) &a->sig_int);
+        close_handle(a, (uv_handle_t *) &a->sig_hup);
+        close_handle(a, (uv_handle_t *) &a->prestop_timer);
+        if (a->conf_poll_on)
+                close_handle(a, (uv_handle_t *) &a->conf_poll);
+        httpd_stop(a->httpd, HTTP_STOP_DEADLINE_MS, on_httpd_closed, a);
+        if (a->checker)
+                checker_stop(a->checker, on_checker_closed, a);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+        struct agent *a = s->data;
+        if (signum == SIGHUP)
+                reload_conf(a, "SIGHUP");
+        else
+                agent_stop(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int start_checker(struct agent *a, char *err, size_t errlen) {
+        struct kafka_conf *conf;
+        struct kafka_client *kc;
+        int r = kafka_conf_load(a->cfg->client_config, a->bootstrap[0] ? a->bootstrap : NULL, &conf, err, errlen);
+        if (r < 0)
+                return r;
+        snprintf(a->bootstrap, sizeof a->bootstrap, "%s", kafka_conf_bootstrap(conf));
+        struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id };
+        if ((r = kafka_client_new(conf, &ko, &kc, err, errlen)) < 0)
+                return r;
+        struct checker_opts co = { .interval_ms = a->cfg->interval_ms };
+        if ((r = checker_new(a->loop, kc, &co, on_check, a, &a->checker, err, errlen)) < 0)
+                return r;
+        return checker_start(a->checker);
+}
+
+/* Fills node id and bootstrap from the configuration, or from the demo cluster. */
+static int agent_target(struct agent *a, char *err, size_t errlen) {
+        a->node_id = a->cfg->node_id;
+        if (a->cfg->bootstrap)
+                snprintf(a->bootstrap, sizeof a->bootstrap, "%s", a->cfg->bootstrap);
+        if (!a->cfg->demo || a->cfg->bootstrap)
+                return 0;
+        struct demo_opts o = { .local_id = a->cfg->node_id >= 0 ? a->cfg->node_id : 0 };
+        int r = demo_start(&o, &a->demo, err, errlen);
+        if (r < 0)
+                return r;
+        a->node_id = demo_local_id(a->demo);
+        snprintf(a->bootstrap, sizeof a->bootstrap, "%s", demo_bootstrap(a->demo));
+        log_event(LOG_LEVEL_INFO, "demo", "embedded mock cluster at %s; watching node %d at %s",
+                  demo_bootstraps(a->demo), a->node_id, a->bootstrap);
+        return 0;
+}
+
+int daemon_run(const struct agent_config *cfg) {
+        struct agent a = { .cfg = cfg, .answered_by = -1 };
+        char err[1024];
+        uv_loop_t loop;
+        int r, code = 1;
+
+        if (uv_loop_init(&loop) < 0)
+                return 1;
+        a.loop = &loop;
+        a.policy = (struct health_policy){ .ready_after = cfg->ready_after,
+                                           .stale_after_ms = cfg->stale_after_ms,
+                                           .liveness_window_ms = cfg->liveness_window_ms };
+        health_init(&a.health, kafka_now_ms());
+        /* A probe must not kill the agent by closing its socket early. */
+        signal(SIGPIPE, SIG_IGN);
+
+        if ((r = agent_target(&a, err, sizeof err)) < 0) {
+                log_event(LOG_LEVEL_ERROR, "start_failed", "%s", err);
+                goto out;
+        }
+        struct httpd_config hc = { .listen = cfg->listen };
+        if ((r = httpd_start(&loop, &hc, routes, sizeof routes / sizeof routes[0], &a, &a.httpd, err, sizeof err)) < 0) {
+                log_event(LOG_LEVEL_ERROR, "start_failed", "--listen %s: %s", cfg->listen, err);
+                goto out;
+        }
+        if ((r = start_checker(&a, err, sizeof err)) < 0) {
+                log_event(LOG_LEVEL_ERROR, "start_failed", "%s", err);
+                httpd_stop(a.httpd, 0, NULL, NULL);
+                if (a.checker)
+                        checker_stop(a.checker, NULL, NULL);
+                uv_run(&loop, UV_RUN_DEFAULT);
+                goto out;
+        }
+        uv_signal_init(&loop, &a.sig_term);
+        uv_signal_init(&loop, &a.sig_int);
+        uv_signal_init(&loop, &a.sig_hup);
+        a.sig_term.data = a.sig_int.data = a.sig_hup.data = &a;
+        uv_signal_start(&a.sig_term, on_signal, SIGTERM);
+        uv_signal_start(&a.sig_int, on_signal, SIGINT);
+        uv_signal_start(&a.sig_hup, on_signal, SIGHUP);
+        uv_timer_init(&loop, &a.prestop_timer);
+        a.prestop_timer.data = &a;
+        if (cfg->client_config) {
+                uv_fs_poll_init(&loop, &a.conf_poll);
+                a.conf_poll.data = &a;
+                a.conf_poll_on = uv_fs_poll_start(&a.conf_poll, on_conf_change, cfg->client_config, CONF_POLL_MS) == 0;
+                if (!a.conf_poll_on)
+                        close_handle(&a, (uv_handle_t *) &a.conf_poll);
+        }
+        log_event(LOG_LEVEL_INFO, "started", "kpa-agent %s serving probes on %s (port %u), watching node %d at %s every %llums",
+                  KPA_VERSION, cfg->listen, (unsigned) httpd_port(a.httpd), a.node_id, a.bootstrap,
+                  (unsigned long long) cfg->interval_ms);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        code = 0;
+out:
+        a.snap = snapshot_free(a.snap);
+        a.demo = demo_stop(a.demo);
+        /* uv_loop_close fails while a handle is still open (only after a stop timeout). */
+        uv_loop_close(&loop);
+        log_event(LOG_LEVEL_INFO, "stopped", "kpa-agent stopped");
+        return code;
+}
+
+int daemon_check_once(const struct agent_config *cfg, FILE *out) {
+        struct agent a = { .cfg = cfg, .answered_by = -1 };
+        char err[1024];
+        struct kafka_conf *conf = NULL;
+        struct kafka_client *kc = NULL;
+        int code = 2;
+
+        if (agent_target(&a, err, sizeof err) < 0 ||
+            kafka_conf_load(cfg->client_config, a.bootstrap[0] ? a.bootstrap : NULL, &conf, err, sizeof err) < 0) {
+                fprintf(stderr, "kpa-agent: %s\n", err);
+                goto out;
+        }
+        snprintf(a.bootstrap, sizeof a.bootstrap, "%s", kafka_conf_bootstrap(conf));
+        struct kafka_client_opts ko = { .timeout_ms = cfg->check_timeout_ms, .local_id = a.node_id };
+        if (kafka_client_new(conf, &ko, &kc, err, sizeof err) < 0) {
+                fprintf(stderr, "kpa-agent: %s\n", err);
+                goto out;
+        }
+        /* One check decides: the consecutive-checks rule cannot apply to a single run. */
+        a.policy = (struct health_policy){ .ready_after = 1, .stale_after_ms = UINT64_MAX / 2,
+                                           .liveness_window_ms = cfg->liveness_window_ms };
+        health_init(&a.health, kafka_now_ms());
+        struct kafka_result res;
+        kafka_check(kc, false, &res);
+        struct check_outcome o = { .snap = res.rc == 0 ? res.snap : NULL, .error = res.error };
+        struct assessment as;
+        verdict_assess(&o, a.node_id, cfg->scope, &as);
+        health_record(&a.health, &as, res.finished_ms);
+        a.last_check_unix_ms = unix_ms();
+        a.last_duration_ms = res.finished_ms - res.started_ms;
+        snprintf(a.last_error, sizeof a.last_error, "%s", res.rc == 0 ? "" : res.error);
+        a.snap = res.snap;
+        a.answered_by = res.snap ? res.snap->answered_by : -1;
+        if (as.good)
+                a.last_success_unix_ms = a.last_check_unix_ms;
+        struct verdict v;
+        struct agent_status st;
+        struct dynbuf b;
+        health_verdict(&a.health, &a.policy, res.finished_ms, &v);
+        agent_status_view(&a, &v, &st);
+        dynbuf_init(&b, RENDER_MAX_BYTES);
+        if (render_status_json(&st, &b) == 0)
+                fprintf(out, "%s\n", dynbuf_str(&b));
+        dynbuf_free(&b);
+        code = v.ready ? 0 : 1;
+out:
+        kafka_client_free(kc);
+        snapshot_free(a.snap);
+        demo_stop(a.demo);
+        return code;
+}

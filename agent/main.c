@@ -1,0 +1,29 @@
+/* kpa-agent: the sidecar that reports ready only once the local broker has caught up. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "kpa/agentcfg.h"
+#include "kpa/daemon.h"
+#include "kpa/log.h"
+
+extern char **environ;
+
+int main(int argc, char *argv[]) {
+        struct agent_config cfg;
+        char err[1024];
+
+        log_setup("kpa-agent", LOG_LEVEL_INFO);
+        int r = agentcfg_load(environ, argc, argv, &cfg, err, sizeof err);
+        if (r == -ECANCELED) {
+                agentcfg_usage(stdout);
+                return 0;
+        }
+        if (r < 0) {
+                fprintf(stderr, "kpa-agent: %s\n", err);
+                return 2;
+        }
+        log_setup("kpa-agent", cfg.log_level);
+        r = cfg.mode == AGENT_CHECK ? daemon_check_once(&cfg, stdout) : daemon_run(&cfg);
+        agentcfg_free(&cfg);
+        return r;
+}

@@ -1,0 +1,15 @@
+/* The sidecar: one libuv loop that owns the HTTP server, the periodic check, signals and
+ * the held /prestop requests; and the one-shot `check` command. */
+#ifndef KPA_DAEMON_H
+#define KPA_DAEMON_H
+
+#include <stdio.h>
+
+#include "kpa/agentcfg.h"
+
+/* Runs until SIGTERM/SIGINT; returns the process exit code. Errors at start-up are logged. */
+int daemon_run(const struct agent_config *cfg);
+/* One check, the /status JSON on out; returns 0 when ready, 1 when not, 2 on bad config. */
+int daemon_check_once(const struct agent_config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,91 @@
+/* The agent's Kafka edge: one blocking check of the LOCAL broker through librdkafka.
+ *
+ * Proof that the local broker answered: every check creates a fresh librdkafka handle whose
+ * bootstrap.servers is only the local listener. A fresh handle knows no other broker until
+ * the local listener has answered, so its Metadata request goes there; the check then
+ * confirms it from the reply's originating broker (rd_kafka_metadata_t.orig_broker_id and
+ * orig_broker_name) and fails when any other broker answered. A persistent handle cannot give
+ * this guarantee: when its local connection drops, librdkafka connects to any broker it has
+ * learned and would keep answering from there.
+ *
+ * kafka_check() blocks (up to the check timeout plus the handle's teardown) and is meant to
+ * run on a worker thread; one struct kafka_client must not be used by two checks at once. */
+#ifndef KPA_KAFKA_H
+#define KPA_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kpa/snapshot.h"
+
+/* Limits on what a client.properties file and a Metadata reply may make us hold. */
+#define KAFKA_CONF_MAX_BYTES (64 * 1024)
+#define KAFKA_CONF_MAX_ENTRIES 256
+#define KAFKA_MAX_BROKERS 10000
+#define KAFKA_MAX_TOPICS 100000
+#define KAFKA_MAX_PARTITIONS 1000000   /* over all topics */
+#define KAFKA_MAX_REPLICAS 1000        /* per partition, replicas and ISR alike */
+
+#define KAFKA_ERR_MAX 512
+#define KAFKA_NOTE_MAX 256
+
+/* librdkafka client properties (parsed once) plus the bootstrap address of the local broker. */
+struct kafka_conf;
+
+/* Reads a librdkafka properties file (path may be NULL: no file) of "key=value" lines, blank
+ * lines and "#" comments; spaces around key and value are dropped. Each property is checked
+ * with librdkafka. bootstrap_override, when not NULL, replaces the file's bootstrap.servers;
+ * the result must name exactly one host:port (the local listener). 0, or -EINVAL/-E2BIG/
+ * -errno with "FILE:LINE: why" (or "why" when no line is at fault) in errbuf; no secret value
+ * is ever copied into errbuf. */
+int kafka_conf_load(const char *path, const char *bootstrap_override, struct kafka_conf **ret,
+                    char *errbuf, size_t errlen);
+/* Wipes the values (they may hold passwords) and frees; accepts NULL; returns NULL. */
+struct kafka_conf *kafka_conf_free(struct kafka_conf *c);
+const char *kafka_conf_bootstrap(const struct kafka_conf *c);
+/* The value set for key in the file (after the override), or NULL. Not for secrets' sake:
+ * tests and the /status page use it for security.protocol and the like. */
+const char *kafka_conf_get(const struct kafka_conf *c, const char *key);
+
+struct kafka_client_opts {
+        uint64_t timeout_ms;         /* the whole check: connect, Metadata, DescribeConfigs */
+        int32_t local_id;            /* the local node id, -1 when not known */
+        uint64_t config_ttl_ms;      /* how long min.insync.replicas values are reused; 0: 5m */
+};
+
+/* A check context: the configuration and the min.insync.replicas cache. */
+struct kafka_client;
+
+/* Takes ownership of conf (also on failure). 0 or -ENOMEM/-EINVAL. */
+int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
+                     struct kafka_client **ret, char *errbuf, size_t errlen);
+struct kafka_client *kafka_client_free(struct kafka_client *kc);
+/* Replaces the configuration (ownership of conf passes); the min.insync.replicas cache is
+ * dropped since it may come from another cluster. Not while a check runs. */
+void kafka_client_set_conf(struct kafka_client *kc, struct kafka_conf *conf);
+const struct kafka_conf *kafka_client_conf(const struct kafka_client *kc);
+uint64_t kafka_client_timeout_ms(const struct kafka_client *kc);
+
+/* What one check produced. */
+struct kafka_result {
+        int rc;                       /* 0: the local broker answered; else negative errno */
+        struct snapshot *snap;        /* owned; NULL when rc != 0 */
+        char error[KAFKA_ERR_MAX];    /* why the check failed, with a hint; "" on success */
+        char note[KAFKA_NOTE_MAX];    /* e.g. why min.insync.replicas is unknown; may be "" */
+        uint64_t started_ms;          /* monotonic clock */
+        uint64_t finished_ms;
+        bool configs_fetched;         /* this check asked for min.insync.replicas */
+};
+
+/* Asks the local broker for the cluster metadata within the client's timeout. When
+ * want_configs is true, or the cached min.insync.replicas values are older than the TTL,
+ * also asks for them with DescribeConfigs (BROKER resource of the local id + hosted topics),
+ * inside the same deadline; a failure there only leaves the values at -1 with a note.
+ * Always fills *ret (rc, error); the caller frees ret->snap with snapshot_free. */
+void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result *ret);
+
+/* The monotonic clock in milliseconds, as used in struct kafka_result. */
+uint64_t kafka_now_ms(void);
+
+#endif
