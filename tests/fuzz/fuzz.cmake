@@ -37,9 +37,12 @@ foreach(src ${KPA_FUZZ_SOURCES})
 endforeach()
 # kpa-agent reads node.id from --broker-config: its fuzzer serves that "file" from the input
 # instead of the file system, so no input can make it open a real file.
-if(TARGET fuzz_agentcfg)
-  target_link_options(fuzz_agentcfg PRIVATE -Wl,--wrap=fsx_read_file)
-endif()
+# The same for the TLS target: its PEM files and earlier stores come from the input.
+foreach(name fuzz_agentcfg fuzz_tls)
+  if(TARGET ${name})
+    target_link_options(${name} PRIVATE -Wl,--wrap=fsx_read_file)
+  endif()
+endforeach()
 add_custom_target(fuzz DEPENDS ${KPA_FUZZ_TARGETS})
 
 # One CTest test runs every fuzzer for a short while from its seed corpus (CI); longer runs
