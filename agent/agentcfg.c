@@ -187,11 +187,10 @@ int agentcfg_load(char *const envp[], int argc, char *const argv[], struct agent
         if (r < 0)
                 return r;
         struct agent_config c = { .mode = AGENT_SIDECAR };
-        for (size_t i = 0; i < set.n; i++)
-                if (strcmp(set.v[i].name, "KPA_HELP") == 0 && set.v[i].from_flag) {
-                        opts_free(&set);
-                        return -ECANCELED;
-                }
+        if (opts_from_flag(&set, "KPA_HELP")) {
+                opts_free(&set);
+                return -ECANCELED;
+        }
         if (set.nargs > 1 || (set.nargs == 1 && strcmp(set.args[0], "check") != 0)) {
                 snprintf(errbuf, errlen, "unknown command \"%s\" (expected no command, or check)",
                          set.args[set.nargs > 1 && strcmp(set.args[0], "check") == 0 ? 1 : 0]);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "kpa/log.h"
@@ -25,6 +26,11 @@
 /* The longest piece of client-supplied text (a path) that may reach a log line. */
 #define HTTPD_LOG_PATH_MAX 64
 #define HTTPD_DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
+/* Near the connection limit, each new connection evicts the oldest one that has no request
+ * in progress; "near" leaves this fraction of the limit free (256: evict above 240), so that
+ * MHD never reaches the limit, never stops accepting, and a new probe is never left waiting in
+ * the kernel's listen queue behind connections that others hold open and idle. */
+#define HTTPD_EVICT_RESERVE_DIVISOR 16
 
 enum req_state {
         REQ_NEW,               /* headers in, not routed yet */
@@ -33,8 +39,17 @@ enum req_state {
         REQ_ANSWERED,          /* a response is ready (queued now, or after the resume) */
 };
 
+/* One open connection, in the order they were accepted (the oldest first). */
+struct httpd_conn {
+        struct MHD_Connection *conn;
+        struct httpd_conn *prev, *next;
+        bool busy;             /* a complete request is in progress (being answered, or held) */
+        bool evicted;          /* shut down by us; MHD closes it at its next run */
+};
+
 struct httpd_request {
         struct httpd *h;
+        struct httpd_conn *slot;       /* its connection's entry, or NULL */
         struct MHD_Connection *conn;
         const char *path;      /* MHD's copies, valid until the request completes */
         const char *method;
@@ -61,6 +76,8 @@ struct httpd {
         size_t in_flight;              /* requests begun and not yet completed */
         unsigned connections;          /* open connections */
         unsigned max_connections;
+        unsigned evict_above;          /* evict the oldest idle connection above this many */
+        struct httpd_conn *conns_head, *conns_tail;
         bool in_run;           /* inside MHD_run: MHD must not be re-entered */
         bool run_again;        /* a resume happened: MHD_run must be called again */
         bool stopping;
@@ -476,6 +493,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 r->path = url;
                 r->method = method;
                 r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+                r->slot = ci ? ci->socket_context : NULL;
+                if (r->slot)
+                        r->slot->busy = true;
                 *req_cls = r;
                 h->in_flight++;
                 if (!r->head && strcmp(method, MHD_HTTP_METHOD_GET) != 0)
@@ -518,9 +540,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         }
         if (r->resp)
                 MHD_destroy_response(r->resp);
+        if (r->slot)
+                r->slot->busy = false;
         free(r);
         *req_cls = NULL;
         h->in_flight--;
+}
+
+/* Shuts down the oldest connection that has no request in progress (idle between requests,
+ * silent since it was opened, or still trickling its headers), except keep. Only shutdown():
+ * the descriptor stays MHD's, and MHD sees the end of the stream at its next run and closes
+ * the connection through its usual path (and so calls on_connection and on_completed). */
+static void evict_oldest_idle(struct httpd *h, const struct httpd_conn *keep) {
+        for (struct httpd_conn *c = h->conns_head; c; c = c->next) {
+                if (c == keep || c->busy || c->evicted)
+                        continue;
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (!ci)
+                        continue;
+                c->evicted = true;
+                shutdown(ci->connect_fd, SHUT_RDWR);
+                log_event(LOG_LEVEL_DEBUG, "http_evict",
+                          "closed the oldest idle connection: %u connections open, limit %u",
+                          h->connections, h->max_connections);
+                return;
+        }
 }
 
 /* MHD takes its listening socket out of its epoll set while it is at the connection limit
@@ -531,11 +576,36 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
         struct httpd *h = cls;
-        (void) conn;
-        (void) socket_context;
+        struct httpd_conn *c = *socket_context;
         if (code == MHD_CONNECTION_NOTIFY_STARTED) {
                 h->connections++;
+                /* Without an entry (out of memory) the connection is only never evicted. */
+                c = calloc(1, sizeof *c);
+                if (c) {
+                        c->conn = conn;
+                        c->prev = h->conns_tail;
+                        if (h->conns_tail)
+                                h->conns_tail->next = c;
+                        else
+                                h->conns_head = c;
+                        h->conns_tail = c;
+                        *socket_context = c;
+                }
+                if (h->connections > h->evict_above)
+                        evict_oldest_idle(h, c);
                 return;
+        }
+        if (c) {
+                if (c->prev)
+                        c->prev->next = c->next;
+                else
+                        h->conns_head = c->next;
+                if (c->next)
+                        c->next->prev = c->prev;
+                else
+                        h->conns_tail = c->prev;
+                free(c);
+                *socket_context = NULL;
         }
         if (h->connections-- >= h->max_connections)
                 h->run_again = true;
@@ -633,6 +703,7 @@ int httpd_start(uv_loop_t *loop, const struct httpd_config *cfg, const struct ht
         h->userdata = userdata;
         h->port = port;
         h->max_connections = c.max_connections;
+        h->evict_above = c.max_connections - c.max_connections / HTTPD_EVICT_RESERVE_DIVISOR;
 
         /* MHD_USE_EPOLL without MHD_USE_INTERNAL_POLLING_THREAD: MHD keeps an epoll set and
          * does its work only inside MHD_run. MHD_ALLOW_SUSPEND_RESUME adds an inter-thread

@@ -441,7 +441,7 @@ static int set_prop(rd_kafka_conf_t *rc, const char *key, const char *value, cha
                 if (key_is_sensitive(key))
                         snprintf(errbuf, errlen, "client config: invalid value for %s", key);
                 else
-                        snprintf(errbuf, errlen, "client config: %s", es);
+                        snprintf(errbuf, errlen, "client config: %.400s", es);
                 r = -EINVAL;
         }
         secret_wipe(es, sizeof es);
@@ -494,7 +494,7 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
         if (!rk) {
                 /* rd_kafka_new did not take the configuration. */
                 rd_kafka_conf_destroy(rc);
-                snprintf(errbuf, errlen, "cannot create the Kafka client: %s", es);
+                snprintf(errbuf, errlen, "cannot create the Kafka client: %.400s", es);
                 return NULL;
         }
         return rk;

@@ -1,5 +1,6 @@
 /* kpa-agent: the sidecar that reports ready only once the local broker has caught up. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 
 #include "kpa/agentcfg.h"
@@ -12,6 +13,12 @@ int main(int argc, char *argv[]) {
         struct agent_config cfg;
         char err[1024];
 
+        /* Each check runs on a libuv worker thread and in librdkafka threads made for it, and
+         * glibc gives such threads arenas of their own (up to 8 per core), each keeping the
+         * freed memory of the checks it served: watching 100k partitions the agent grew to
+         * 110-150 MB, against about 60 MB with one arena and no measurable CPU cost
+         * (bench/RESULTS.md). */
+        mallopt(M_ARENA_MAX, 1);
         log_setup("kpa-agent", LOG_LEVEL_INFO);
         int r = agentcfg_load(environ, argc, argv, &cfg, err, sizeof err);
         if (r == -ECANCELED) {

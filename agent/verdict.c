@@ -315,26 +315,29 @@ void health_record(struct health *h, const struct assessment *a, uint64_t now_ms
         }
 }
 
+/* Live: the broker answered within the liveness window. Before its first answer the broker
+ * is starting, not live: the kubelet's startupProbe (with its own, longer budget for log
+ * recovery) is what waits for it, so /livez must not pass during that time. */
 static void verdict_live(const struct health *h, const struct health_policy *p, uint64_t now_ms,
                          struct verdict *v) {
         char age[32], window[32];
-        uint64_t since = elapsed(now_ms, h->ever_reachable ? h->last_reachable_ms : h->started_ms);
+        format_duration_ms(p->liveness_window_ms, window, sizeof window);
+        if (!h->ever_reachable) {
+                v->live = false;
+                age_format(elapsed(now_ms, h->started_ms), age, sizeof age);
+                snprintf(v->live_detail, sizeof v->live_detail,
+                         "starting: the broker has not answered yet (%s since the agent started)", age);
+                return;
+        }
+        uint64_t since = elapsed(now_ms, h->last_reachable_ms);
         v->live = since <= p->liveness_window_ms;
         age_format(since, age, sizeof age);
-        format_duration_ms(p->liveness_window_ms, window, sizeof window);
-        if (h->ever_reachable && v->live)
+        if (v->live)
                 snprintf(v->live_detail, sizeof v->live_detail,
                          "broker answered %s ago (window %s)", age, window);
-        else if (h->ever_reachable)
-                snprintf(v->live_detail, sizeof v->live_detail,
-                         "broker has not answered for %s (window %s)", age, window);
-        else if (v->live)
-                snprintf(v->live_detail, sizeof v->live_detail,
-                         "waiting for the broker's first answer: %s since start (grace %s)",
-                         age, window);
         else
                 snprintf(v->live_detail, sizeof v->live_detail,
-                         "broker has not answered in the %s since start (window %s)", age, window);
+                         "broker has not answered for %s (window %s)", age, window);
 }
 
 void health_verdict(const struct health *h, const struct health_policy *p, uint64_t now_ms,

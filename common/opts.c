@@ -186,6 +186,13 @@ const char *opts_get(const struct opt_set *s, const char *env) {
         return NULL;
 }
 
+bool opts_from_flag(const struct opt_set *s, const char *env) {
+        for (size_t i = 0; i < s->n; i++)
+                if (strcmp(s->v[i].name, env) == 0)
+                        return s->v[i].from_flag;
+        return false;
+}
+
 const char *opts_origin(const struct opt_set *s, const char *env, char *buf, size_t len) {
         for (size_t i = 0; i < s->n; i++)
                 if (strcmp(s->v[i].name, env) == 0 && s->v[i].from_flag) {

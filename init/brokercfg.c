@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "kpa/dynbuf.h"
+#include "kpa/tls.h"
 
 #define DEFAULT_ADVERTISED "{pod}.{service}.{namespace}.svc.{domain}:{port}"
 
@@ -59,14 +60,11 @@ bool brokercfg_key_is_secret(const char *key) {
 }
 
 /* A list built as "a,b,c" in a bounded buffer. */
-static int join_listeners(const struct listener_set *ls, bool advertised, const char *skip,
-                          struct dynbuf *out) {
+static int join_listeners(const struct listener_set *ls, bool advertised, struct dynbuf *out) {
         int r = 0;
         bool first = true;
         for (size_t i = 0; i < ls->n && r == 0; i++) {
                 const struct listener *l = &ls->v[i];
-                if (skip && strcmp(l->name, skip) == 0)
-                        continue;
                 if (advertised)
                         r = dynbuf_printf(out, "%s%s://%s", first ? "" : ",", l->name, l->advertised);
                 else
@@ -109,12 +107,12 @@ int brokercfg_server(const struct broker_inputs *in, struct props *ret, char *er
         if (r == 0) r = props_set(&p, "process.roles", identity_roles_string(id->roles));
         if (r == 0) r = props_set(&p, "controller.quorum.voters", id->voters);
         if (r == 0) r = props_set(&p, "controller.listener.names", c->controller_listener);
-        if (r == 0) r = join_listeners(in->active, false, NULL, &b);
+        if (r == 0) r = join_listeners(in->active, false, &b);
         if (r == 0) r = props_set(&p, "listeners", dynbuf_str(&b));
         dynbuf_reset(&b);
         /* A controller advertises its controller listener too (Kafka ≥ 3.9 reads it for the
          * quorum); a broker-only node must not list it. */
-        if (r == 0) r = join_listeners(in->active, true, NULL, &b);
+        if (r == 0) r = join_listeners(in->active, true, &b);
         if (r == 0) r = props_set(&p, "advertised.listeners", dynbuf_str(&b));
         dynbuf_reset(&b);
         for (size_t i = 0; i < c->listeners.n && r == 0; i++)
@@ -130,12 +128,12 @@ int brokercfg_server(const struct broker_inputs *in, struct props *ret, char *er
 
         if (r == 0 && in->store_password) {
                 char path[4096];
-                snprintf(path, sizeof path, "%s/keystore.p12", c->output_dir);
+                snprintf(path, sizeof path, "%s/" TLS_KEYSTORE_FILE, c->output_dir);
                 r = props_set(&p, "ssl.keystore.location", path);
                 if (r == 0) r = props_set(&p, "ssl.keystore.password", in->store_password);
                 if (r == 0) r = props_set(&p, "ssl.key.password", in->store_password);
                 if (r == 0) r = props_set(&p, "ssl.keystore.type", "PKCS12");
-                snprintf(path, sizeof path, "%s/truststore.p12", c->output_dir);
+                snprintf(path, sizeof path, "%s/" TLS_TRUSTSTORE_FILE, c->output_dir);
                 if (r == 0) r = props_set(&p, "ssl.truststore.location", path);
                 if (r == 0) r = props_set(&p, "ssl.truststore.password", in->store_password);
                 if (r == 0) r = props_set(&p, "ssl.truststore.type", "PKCS12");
@@ -200,12 +198,12 @@ int brokercfg_client(const struct broker_inputs *in, struct props *ret, char *er
         int r = props_set(&p, "bootstrap.servers", l->advertised);
         if (r == 0) r = props_set(&p, "security.protocol", rd_proto[l->proto]);
         if (r == 0 && security_protocol_uses_tls(l->proto) && in->store_password) {
-                snprintf(path, sizeof path, "%s/ca.pem", c->output_dir);
+                snprintf(path, sizeof path, "%s/" TLS_CA_PEM_FILE, c->output_dir);
                 r = props_set(&p, "ssl.ca.location", path);
                 /* The broker's own certificate carries clientAuth, so it serves as the
                  * agent's client certificate when the listener requires one. */
                 if (r == 0 && c->tls_client_auth != CLIENT_AUTH_NONE) {
-                        snprintf(path, sizeof path, "%s/keystore.p12", c->output_dir);
+                        snprintf(path, sizeof path, "%s/" TLS_KEYSTORE_FILE, c->output_dir);
                         r = props_set(&p, "ssl.keystore.location", path);
                         if (r == 0) r = props_set(&p, "ssl.keystore.password", in->store_password);
                 }

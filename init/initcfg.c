@@ -412,7 +412,7 @@ int initcfg_load(char *const envp[], int argc, char *const argv[], struct init_c
                              &set, errbuf, errlen);
         if (r < 0)
                 return r;
-        if (opts_get(&set, "KPA_HELP") && argc > 1) {
+        if (opts_from_flag(&set, "KPA_HELP")) {
                 opts_free(&set);
                 return -ECANCELED;
         }

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Installs the Debian packages listed in docker/build-packages.txt that are not yet installed.
+# Installs the Debian packages listed in docker/build-packages.txt (building) and
+# docker/test-packages.txt (testing) that are not yet installed.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
-pkgs=$(grep -v '^#' "$here/docker/build-packages.txt" | tr '\n' ' ')
+pkgs=$(cat "$here/docker/build-packages.txt" "$here/docker/test-packages.txt" | grep -v '^#' | tr '\n' ' ')
 missing=""
 for p in $pkgs; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -6,6 +6,10 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/time.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,4 +150,166 @@ int tu_free_port(void) {
                 abort();
         close(fd);
         return ntohs(a.sin_port);
+}
+
+void tu_spawn(char *const argv[], char *const envp[], struct tu_child *ret) {
+        int err[2];
+        if (pipe2(err, O_CLOEXEC) < 0)
+                abort();
+        pid_t pid = fork();
+        if (pid < 0)
+                abort();
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_WRONLY);
+                dup2(devnull, 1);
+                dup2(err[1], 2);
+                if (envp)
+                        execve(argv[0], argv, envp);
+                else
+                        execv(argv[0], argv);
+                _exit(127);
+        }
+        close(err[1]);
+        memset(ret, 0, sizeof *ret);
+        ret->pid = pid;
+        ret->err_fd = err[0];
+}
+
+static long long now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int tu_wait_line(struct tu_child *c, const char *needle, int timeout_ms, char *line, size_t len) {
+        long long deadline = now_ms() + timeout_ms;
+        for (;;) {
+                /* Consume complete lines already buffered. */
+                char *nl;
+                while ((nl = memchr(c->buf, '\n', c->len))) {
+                        size_t n = (size_t) (nl - c->buf);
+                        *nl = '\0';
+                        bool hit = strstr(c->buf, needle) != NULL;
+                        if (getenv("KPA_TEST_VERBOSE"))
+                                fprintf(stderr, "  child: %s\n", c->buf);
+                        if (hit && line)
+                                snprintf(line, len, "%s", c->buf);
+                        memmove(c->buf, nl + 1, c->len - n - 1);
+                        c->len -= n + 1;
+                        if (hit)
+                                return 0;
+                }
+                long long left = deadline - now_ms();
+                if (left <= 0 || c->err_fd < 0)
+                        return -1;
+                struct pollfd p = { c->err_fd, POLLIN, 0 };
+                int r = poll(&p, 1, (int) left);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        return -1;
+                if (c->len == sizeof c->buf)
+                        c->len = 0;   /* a line longer than the buffer: drop it */
+                ssize_t n = read(c->err_fd, c->buf + c->len, sizeof c->buf - c->len);
+                if (n <= 0) {
+                        close(c->err_fd);
+                        c->err_fd = -1;
+                        continue;
+                }
+                c->len += (size_t) n;
+        }
+}
+
+int tu_stop(struct tu_child *c, int sig, int timeout_ms) {
+        if (c->pid <= 0)
+                return -1;
+        kill(c->pid, sig);
+        long long deadline = now_ms() + timeout_ms;
+        int status = 0;
+        for (;;) {
+                pid_t r = waitpid(c->pid, &status, WNOHANG);
+                if (r == c->pid)
+                        break;
+                if (now_ms() >= deadline) {
+                        kill(c->pid, SIGKILL);
+                        waitpid(c->pid, &status, 0);
+                        status = -1;
+                        break;
+                }
+                /* Wait for the child's stderr to close (it does at exit) or a short tick. */
+                if (c->err_fd >= 0) {
+                        struct pollfd p = { c->err_fd, POLLIN, 0 };
+                        if (poll(&p, 1, 20) > 0) {
+                                char sink[4096];
+                                if (read(c->err_fd, sink, sizeof sink) <= 0) {
+                                        close(c->err_fd);
+                                        c->err_fd = -1;
+                                }
+                        }
+                } else {
+                        struct timespec ts = { 0, 10 * 1000000 };
+                        nanosleep(&ts, NULL);
+                }
+        }
+        if (c->err_fd >= 0)
+                close(c->err_fd);
+        c->err_fd = -1;
+        c->pid = 0;
+        if (status == -1)
+                return -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int tu_wait_agent_port(struct tu_child *c, int timeout_ms) {
+        char line[4096];
+        if (tu_wait_line(c, "\"event\":\"started\"", timeout_ms, line, sizeof line) < 0)
+                return -1;
+        const char *p = strstr(line, "(port ");
+        return p ? atoi(p + 6) : -1;
+}
+
+int tu_http(int port, const char *method, const char *path, int timeout_ms, char **ret_body) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (connect(fd, (struct sockaddr *) &a, sizeof a) < 0) {
+                close(fd);
+                return -1;
+        }
+        char req[1024];
+        int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", method, path);
+        if (write(fd, req, (size_t) n) != n) {
+                close(fd);
+                return -1;
+        }
+        size_t cap = 1 << 16, len = 0;
+        char *buf = malloc(cap);
+        for (;;) {
+                if (cap - len < 2)
+                        buf = realloc(buf, cap *= 2);
+                ssize_t r = read(fd, buf + len, cap - len - 1);
+                if (r < 0) {
+                        free(buf);
+                        close(fd);
+                        return -1;
+                }
+                if (r == 0)
+                        break;
+                len += (size_t) r;
+        }
+        close(fd);
+        buf[len] = '\0';
+        int status = -1;
+        if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+                free(buf);
+                return -1;
+        }
+        char *body = strstr(buf, "\r\n\r\n");
+        if (ret_body)
+                *ret_body = strdup(body ? body + 4 : "");
+        free(buf);
+        return status;
 }

@@ -21,3 +21,28 @@ int tu_run(char *const argv[], char *const envp[], char **ret_out, char **ret_er
 int tu_free_port(void);
 
 #endif
+
+/* A child process whose stderr is read line by line (JSON log lines), so that tests wait on
+ * the events it logs rather than sleeping. */
+struct tu_child {
+        int pid;
+        int err_fd;            /* read end of the child's stderr */
+        char buf[65536];
+        size_t len;
+        int exited, status;
+};
+
+/* Starts argv (envp NULL: inherit) with stdout to /dev/null and stderr piped. */
+void tu_spawn(char *const argv[], char *const envp[], struct tu_child *ret);
+/* Waits up to timeout_ms for a stderr line containing needle; copies it into line (may be
+ * NULL). 0 when found, -1 on timeout or end of stream. Lines read before it are consumed. */
+int tu_wait_line(struct tu_child *c, const char *needle, int timeout_ms, char *line, size_t len);
+/* Sends sig and waits up to timeout_ms for the exit; returns the exit status, or -1 (then the
+ * child was killed with SIGKILL). */
+int tu_stop(struct tu_child *c, int sig, int timeout_ms);
+/* The port in "(port N)" of the agent's "started" line, or -1. */
+int tu_wait_agent_port(struct tu_child *c, int timeout_ms);
+
+/* One HTTP/1.1 request to 127.0.0.1:port with Connection: close; returns the status code and
+ * the body (new string, may be NULL), or -1 on timeout/error. */
+int tu_http(int port, const char *method, const char *path, int timeout_ms, char **ret_body);

@@ -44,6 +44,9 @@ int opts_collect(const struct opt_def *defs, size_t ndefs, char *const envp[], i
 /* The value of a plain or switch option, or NULL when absent. A switch given as a flag with
  * no value reads as "true". */
 const char *opts_get(const struct opt_set *s, const char *env);
+/* Was the option given as a --flag (not only in the environment)? For --help: an
+ * environment variable must not turn a program into its usage text. */
+bool opts_from_flag(const struct opt_set *s, const char *env);
 /* Where the value came from, for error messages: "--cluster-id" or "KPA_CLUSTER_ID". */
 const char *opts_origin(const struct opt_set *s, const char *env, char *buf, size_t len);
 void opts_free(struct opt_set *s);

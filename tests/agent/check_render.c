@@ -174,8 +174,8 @@ START_TEST(livez_failing_gives_the_reason_with_503) {
         health_verdict(&f.h, &policy, 1000 + 60001, &f.v);
         ck_assert_int_eq(probe(&f.v, PROBE_LIVEZ, false, &b), 503);
         ck_assert_str_eq(dynbuf_str(&b),
-                         "[-]broker failed: broker has not answered in the 60.0s since start "
-                         "(window 1m)\nlivez check failed\n");
+                         "[-]broker failed: starting: the broker has not answered yet (60.0s since "
+                         "the agent started)\nlivez check failed\n");
         dynbuf_free(&b);
 }
 END_TEST

@@ -459,7 +459,7 @@ START_TEST(health_before_the_first_check_is_not_ready) {
         health_init(&h, 500);
         health_verdict(&h, &policy, 700, &v);
         ck_assert(!v.ready);
-        ck_assert(v.live);
+        ck_assert(!v.live);
         ck_assert(v.checks[CHECK_REACHABLE].applies);
         ck_assert(!v.checks[CHECK_REACHABLE].ok);
         ck_assert_str_eq(v.checks[CHECK_REACHABLE].detail, "no check has completed yet");
@@ -473,20 +473,22 @@ START_TEST(health_before_the_first_check_is_not_ready) {
 }
 END_TEST
 
-START_TEST(health_liveness_grants_the_window_as_startup_grace) {
+START_TEST(health_is_not_live_before_the_first_answer) {
         struct health h;
         struct verdict v;
-        struct assessment down = unreachable_assessment();
+        struct assessment down = unreachable_assessment(), lagging = lagging_assessment();
         health_init(&h, 1000);
+        health_verdict(&h, &policy, 1000, &v);
+        ck_assert(!v.live);
+        ck_assert_str_eq(v.live_detail, "starting: the broker has not answered yet (0ms since the agent started)");
         health_record(&h, &down, 30000);
         health_verdict(&h, &policy, 61000, &v);
-        ck_assert(v.live);
-        ck_assert_str_eq(v.live_detail,
-                         "waiting for the broker's first answer: 60s since start (grace 1m)");
-        health_verdict(&h, &policy, 61001, &v);
         ck_assert(!v.live);
-        ck_assert_str_eq(v.live_detail,
-                         "broker has not answered in the 60.0s since start (window 1m)");
+        ck_assert_str_eq(v.live_detail, "starting: the broker has not answered yet (60s since the agent started)");
+        /* The first answer, lagging or not, makes it live. */
+        health_record(&h, &lagging, 62000);
+        health_verdict(&h, &policy, 62000, &v);
+        ck_assert(v.live);
 }
 END_TEST
 
@@ -564,7 +566,7 @@ int main(void) {
         tcase_add_test(tc, health_ready_after_one_means_the_first_good_check);
         tcase_add_test(tc, health_stale_assessment_is_never_ready);
         tcase_add_test(tc, health_before_the_first_check_is_not_ready);
-        tcase_add_test(tc, health_liveness_grants_the_window_as_startup_grace);
+        tcase_add_test(tc, health_is_not_live_before_the_first_answer);
         tcase_add_test(tc, health_liveness_follows_the_last_answer);
         tcase_add_test(tc, health_liveness_ignores_other_brokers);
         tcase_add_test(tc, check_names_are_stable);

@@ -51,6 +51,7 @@ same connection, or on stdout for stdin commands. Commands:
     {"op":"settle"}                                       answers once no dynamics event is pending
     {"op":"lowest_isr","reset":false}                     per partition: smallest ISR size seen and
                                                           whether it ever fell below min.insync
+    {"op":"episodes","reset":false}                       every violation episode recorded (below)
     {"op":"quit"}
 
 Cluster dynamics (opt-in, --dynamics lag_ms=N,catchup_ms=N[,step_ms=N]): lag_ms after a
@@ -60,6 +61,18 @@ replica that is up. When a broker starts, it rejoins each ISR after that partiti
 catch-up delay (its own "catchup" value, else catchup_ms + k * step_ms for its k-th lagging
 partition); a leaderless partition whose last ISR member returns gets it back as leader at
 once. The static control commands keep working in either mode.
+
+Violation episodes (always recorded): an episode is one maximal stretch of time during which a
+partition is "under_min" (fewer ISR members than its min.insync.replicas) or "offline" (no
+ISR member is up, so no replica can lead). Each is recorded when it begins, with the broker
+whose stop or ISR change began it ("cause", null for a control command such as set_isr) and
+the "reason" given with that broker's last {"op":"broker"} command (any string, e.g. "crash";
+null if none), and closed when it ends:
+    {"kind": "under_min", "topic": "t", "partition": 0, "start": 1700000000.123,
+     "end": null, "ms": null, "lowest": 1, "cause": 2, "reason": "crash"}
+("start"/"end" are Unix times in seconds, "ms" the length once closed, "lowest" the smallest
+ISR size seen during an under_min episode). {"op":"episodes","reset":true} answers the list,
+then forgets the closed episodes (open ones stay, and are closed later as usual).
 
 The process ends on SIGTERM, SIGINT, {"op":"quit"}, or when stdin (a pipe, socket or tty)
 reaches end of file, so a test that dies does not leak it. Bad arguments: exit status 2 and
@@ -176,6 +189,7 @@ class Broker:
         self.up = up
         self.rtt_ms = 0
         self.stall = False
+        self.reason = None
         self.lsock = None
         self.conns = set()
 
@@ -195,6 +209,8 @@ class Partition:
         self.catchup_ms = None
         self.lowest_isr = len(self.isr)
         self.below_min = False
+        # The open violation episode of each kind ("under_min", "offline"), if any.
+        self.open_episodes = {}
 
     def to_json(self):
         return {"partition": self.id, "leader": self.leader, "replicas": self.replicas,
@@ -227,6 +243,7 @@ class Cluster:
         self.timers = {}
         self.settled = None
         self.done = None
+        self.episodes = []
 
     # ---- model building -------------------------------------------------------------
 
@@ -284,6 +301,8 @@ class Cluster:
         for p in plist:
             self.check_partition(p)
         self.topics[name] = Topic(name, plist, min_isr, bool(obj.get("internal", False)))
+        for p in plist:
+            self.observe(self.topics[name], p)
 
     def load(self, obj):
         if not isinstance(obj, dict):
@@ -340,16 +359,49 @@ class Cluster:
     def effective_min_isr(self, topic):
         return topic.min_isr if topic.min_isr is not None else self.default_min_isr
 
-    def note_isr(self, topic, p):
+    def note_isr(self, topic, p, cause=None):
         """Keeps the per-partition low-water marks that lowest_isr reports."""
         p.lowest_isr = min(p.lowest_isr, len(p.isr))
         if len(p.isr) < self.effective_min_isr(topic):
             p.below_min = True
+        self.observe(topic, p, cause)
 
-    def set_isr(self, topic, p, isr):
+    def set_isr(self, topic, p, isr, cause=None):
         # ISR is kept in replica order so that answers do not depend on event order.
         p.isr = [r for r in p.replicas if r in isr]
-        self.note_isr(topic, p)
+        self.note_isr(topic, p, cause)
+
+    def observe(self, topic, p, cause=None):
+        """Opens or closes the partition's violation episodes after any change to it.
+
+        cause is the broker whose stop, start or ISR change led here (None for a control
+        command); an episode keeps the cause of the change that began it."""
+        now = time.time()
+        states = {"under_min": len(p.isr) < self.effective_min_isr(topic),
+                  "offline": not any(self.is_up(r) for r in p.isr)}
+        for kind, bad in states.items():
+            ep = p.open_episodes.get(kind)
+            if bad and ep is None:
+                b = self.brokers.get(cause)
+                ep = {"kind": kind, "topic": topic.name, "partition": p.id,
+                      "start": round(now, 3), "end": None, "ms": None,
+                      "lowest": len(p.isr), "cause": cause,
+                      "reason": b.reason if b is not None else None}
+                p.open_episodes[kind] = ep
+                self.episodes.append(ep)
+                log("episode_begins", **ep)
+            elif bad:
+                ep["lowest"] = min(ep["lowest"], len(p.isr))
+            elif ep is not None:
+                ep["end"] = round(now, 3)
+                ep["ms"] = int(round((now - ep["start"]) * 1000))
+                del p.open_episodes[kind]
+                log("episode_ends", **ep)
+
+    def observe_all(self, cause=None):
+        for t in self.topics.values():
+            for p in t.partitions:
+                self.observe(t, p, cause)
 
     # ---- listeners ------------------------------------------------------------------
 
@@ -622,7 +674,7 @@ class Cluster:
         for t in self.topics.values():
             for p in t.partitions:
                 if bid in p.isr and len(p.isr) > 1:
-                    self.set_isr(t, p, [r for r in p.isr if r != bid])
+                    self.set_isr(t, p, [r for r in p.isr if r != bid], cause=bid)
                 if p.leader == bid:
                     p.leader = self.elect(p)
         log("fenced", broker=bid)
@@ -631,7 +683,7 @@ class Cluster:
         if not self.is_up(bid) or bid not in p.replicas:
             return
         if bid not in p.isr:
-            self.set_isr(t, p, p.isr + [bid])
+            self.set_isr(t, p, p.isr + [bid], cause=bid)
         if p.leader == -1 or not self.is_up(p.leader):
             p.leader = self.elect(p)
         log("rejoined_isr", broker=bid, topic=t.name, partition=p.id)
@@ -674,6 +726,7 @@ class Cluster:
             self.unlisten(b)
         log("broker_up" if up else "broker_down", broker=b.id, port=b.port)
         self.on_broker_change(b)
+        self.observe_all(cause=b.id)
 
     async def command(self, line):
         try:
@@ -691,6 +744,11 @@ class Cluster:
             return self.to_json()
         if op == "broker":
             b = self.broker(cmd)
+            if "reason" in cmd:
+                reason = cmd["reason"]
+                if reason is not None and (not isinstance(reason, str) or len(reason) > 200):
+                    raise ModelError("'reason' must be a string of at most 200 characters")
+                b.reason = reason
             await self.set_broker_up(b, bool(cmd.get("up")))
             return {"id": b.id, "port": b.port, "up": b.up}
         if op == "rtt":
@@ -740,6 +798,7 @@ class Cluster:
             else:
                 self.default_min_isr = want_int(cmd, "value", 1, MAX_BROKERS)
                 self.default_min_isr_set = True
+            self.observe_all()
             return None
         if op == "controller":
             self.controller = want_int(cmd, "id", -1, 1 << 31)
@@ -748,8 +807,16 @@ class Cluster:
             self.add_topic(cmd)
             return self.topics[cmd["name"]].to_json()
         if op == "delete_topic":
-            if self.topics.pop(cmd.get("name"), None) is None:
+            t = self.topics.pop(cmd.get("name"), None)
+            if t is None:
                 raise ModelError("unknown topic %r" % cmd.get("name"))
+            # A deleted partition's open episodes end with it.
+            for p in t.partitions:
+                p.isr = list(p.replicas)
+                for ep in list(p.open_episodes.values()):
+                    ep["end"] = round(time.time(), 3)
+                    ep["ms"] = int(round((ep["end"] - ep["start"]) * 1000))
+                p.open_episodes.clear()
             for key in [k for k in self.timers if k[0] == "rejoin" and k[2] == cmd["name"]]:
                 self.cancel(key)
             return None
@@ -779,6 +846,11 @@ class Cluster:
                         p.lowest_isr = len(p.isr)
                         p.below_min = len(p.isr) < self.effective_min_isr(t)
             return {"partitions": out}
+        if op == "episodes":
+            out = [dict(ep) for ep in self.episodes]
+            if cmd.get("reset"):
+                self.episodes = [ep for ep in self.episodes if ep["end"] is None]
+            return {"episodes": out}
         if op == "quit":
             self.done.set()
             return None

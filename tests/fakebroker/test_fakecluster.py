@@ -418,6 +418,49 @@ class DynamicsTest(FakeTestCase):
         self.assertEqual(fake.ok(op="state")["pending"], 0)
         self.assertEqual(self.partitions(fake, "orders"), [(0, [0, 1, 2])])
 
+    def test_episodes_record_each_dip_with_the_broker_and_reason_that_began_it(self):
+        fake = self.start("--brokers", "3", "--topic", "orders:1:3:2",
+                          "--dynamics", "lag_ms=0,catchup_ms=0")
+        fake.ok(op="broker", id=1, up=False, reason="rollout")
+        fake.ok(op="settle")
+        self.assertEqual(fake.ok(op="episodes")["episodes"], [])
+        fake.ok(op="broker", id=2, up=False, reason="crash")
+        fake.ok(op="settle")
+        (ep,) = fake.ok(op="episodes")["episodes"]
+        self.assertEqual((ep["kind"], ep["topic"], ep["partition"], ep["lowest"], ep["cause"],
+                          ep["reason"], ep["end"]), ("under_min", "orders", 0, 1, 2, "crash", None))
+        fake.ok(op="broker", id=2, up=True)
+        fake.ok(op="settle")
+        fake.ok(op="broker", id=1, up=True)
+        fake.ok(op="settle")
+        (ep,) = fake.ok(op="episodes", reset=True)["episodes"]
+        self.assertEqual((ep["cause"], ep["reason"]), (2, "crash"))
+        self.assertGreaterEqual(ep["end"], ep["start"])
+        self.assertEqual(fake.ok(op="episodes")["episodes"], [])
+
+    def test_episodes_record_offline_while_no_isr_member_is_up(self):
+        fake = self.start("--brokers", "2", "--topic", "solo:1:2:1",
+                          "--dynamics", "lag_ms=0,catchup_ms=0")
+        fake.ok(op="broker", id=1, up=False)
+        fake.ok(op="settle")
+        fake.ok(op="broker", id=0, up=False)
+        fake.ok(op="settle")
+        (ep,) = fake.ok(op="episodes")["episodes"]
+        self.assertEqual((ep["kind"], ep["cause"], ep["reason"], ep["end"]),
+                         ("offline", 0, None, None))
+        fake.ok(op="broker", id=0, up=True)
+        (ep,) = fake.ok(op="episodes", reset=True)["episodes"]
+        self.assertIsNotNone(ep["end"])
+
+    def test_episodes_open_and_close_on_control_commands(self):
+        fake = self.start("--brokers", "3", "--topic", "orders:1:3:2")
+        fake.ok(op="set_isr", topic="orders", partition=0, isr=[0])
+        fake.ok(op="set_isr", topic="orders", partition=0, isr=[0, 1])
+        fake.ok(op="min_isr", topic="orders", value=3)
+        eps = fake.ok(op="episodes")["episodes"]
+        self.assertEqual([(e["kind"], e["cause"], e["end"] is None) for e in eps],
+                         [("under_min", None, False), ("under_min", None, True)])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

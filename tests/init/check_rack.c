@@ -148,7 +148,7 @@ static void fake_start(struct fake *f, const char *cert, const char *host, char 
         char line[64];
         read_line(f->out, line, sizeof line, now_ms() + 30000);
         ck_assert_msg(strncmp(line, "ready ", 6) == 0, "unexpected first line: %s", line);
-        snprintf(f->port, sizeof f->port, "%s", line + 6);
+        snprintf(f->port, sizeof f->port, "%.15s", line + 6);
 }
 
 /* Stops the server and returns what it printed after "ready": one line per request. */

@@ -1,0 +1,500 @@
+/* The kpa-agent program end to end, as kubelet sees it: a real agent process against
+ * librdkafka's mock cluster (broker down, slow, erroring) and against the protocol-level fake
+ * cluster (ISR lag, leaderless partitions, the preStop gate), over real HTTP. Tests wait on
+ * the agent's logged events (ready, not_ready, live, not_live, reloaded), not on sleeps. */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fakecluster.h"
+#include "kpa/demo.h"
+#include "kpa/kafka.h"
+#include "kpa/snapshot.h"
+#include "testutil.h"
+
+#define EVENT_MS 15000
+
+struct agent {
+        struct tu_child child;
+        int port;
+};
+
+/* Starts kpa-agent with the common fast settings plus extra flags (NULL-terminated). */
+static void agent_start(struct agent *a, const char *bootstrap, int node_id, char *const extra[]) {
+        static char bin[600], boot[300], node[64];
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        snprintf(boot, sizeof boot, "--bootstrap=%s", bootstrap);
+        snprintf(node, sizeof node, "--node-id=%d", node_id);
+        char *argv[32] = { bin, boot, node, "--listen=127.0.0.1:0", "--interval=200ms",
+                           "--check-timeout=1s", "--ready-after=2", "--liveness-window=3s" };
+        size_t n = 8;
+        for (size_t i = 0; extra && extra[i]; i++)
+                argv[n++] = extra[i];
+        argv[n] = NULL;
+        tu_spawn(argv, NULL, &a->child);
+        a->port = tu_wait_agent_port(&a->child, EVENT_MS);
+        ck_assert_int_gt(a->port, 0);
+}
+
+static void expect_event(struct agent *a, const char *event) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "\"event\":\"%s\"", event);
+        ck_assert_msg(tu_wait_line(&a->child, needle, EVENT_MS, NULL, 0) == 0, "no %s event", event);
+}
+
+static cJSON *get_status(struct agent *a) {
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a->port, "GET", "/status", 5000, &body), 200);
+        cJSON *j = cJSON_Parse(body);
+        ck_assert_ptr_nonnull(j);
+        free(body);
+        return j;
+}
+
+static int json_int(cJSON *j, const char *a, const char *b) {
+        cJSON *x = cJSON_GetObjectItemCaseSensitive(j, a);
+        if (b)
+                x = cJSON_GetObjectItemCaseSensitive(x, b);
+        ck_assert_msg(cJSON_IsNumber(x), "%s.%s is not a number", a, b ? b : "");
+        return x->valueint;
+}
+
+static bool json_true(cJSON *j, const char *a, const char *b, const char *c) {
+        cJSON *x = cJSON_GetObjectItemCaseSensitive(j, a);
+        if (b)
+                x = cJSON_GetObjectItemCaseSensitive(x, b);
+        if (c)
+                x = cJSON_GetObjectItemCaseSensitive(x, c);
+        return cJSON_IsTrue(x);
+}
+
+/* Waits until the agent has completed `more` further checks (there is no per-check event:
+ * the counter in /status is the observable). Bounded. */
+static void await_checks(struct agent *a, int more) {
+        cJSON *j = get_status(a);
+        int target = json_int(cJSON_GetObjectItemCaseSensitive(j, "last_check"), "total", NULL) + more;
+        cJSON_Delete(j);
+        for (int i = 0; i < 400; i++) {
+                j = get_status(a);
+                int total = json_int(cJSON_GetObjectItemCaseSensitive(j, "last_check"), "total", NULL);
+                cJSON_Delete(j);
+                if (total >= target)
+                        return;
+                struct timespec ts = { 0, 25 * 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        ck_abort_msg("the agent did not complete %d more checks", more);
+}
+
+START_TEST(mock_cluster_healthy_broker_is_ready_and_live) {
+        struct demo *d;
+        char err[512];
+        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
+        struct agent a;
+        agent_start(&a, demo_bootstrap(d), demo_local_id(d), NULL);
+        expect_event(&a, "ready");
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
+        ck_assert_str_eq(body, "ok");
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/livez", 5000, &body), 200);
+        ck_assert_str_eq(body, "ok");
+        free(body);
+        cJSON *j = get_status(&a);
+        ck_assert_int_eq(json_int(j, "node_id", NULL), 1);
+        ck_assert(json_true(j, "ready", NULL, NULL));
+        /* The demo's topics: 12 + 6 + 1 partitions, every one with a replica on each broker. */
+        ck_assert_int_eq(json_int(j, "partitions", "hosted"), 19);
+        ck_assert_int_eq(json_int(j, "partitions", "in_sync"), 19);
+        ck_assert_int_eq(json_int(j, "broker", "answered_by"), 1);
+        cJSON_Delete(j);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        demo_stop(d);
+}
+END_TEST
+
+/* A check against another broker of the same cluster: proves "the others stay up". */
+static int other_broker_answers(struct demo *d, int32_t id) {
+        struct kafka_conf *conf;
+        struct kafka_client *kc;
+        char err[512];
+        ck_assert_int_eq(kafka_conf_load(NULL, demo_broker_address(d, id), &conf, err, sizeof err), 0);
+        ck_assert_int_eq(kafka_client_new(conf, &(struct kafka_client_opts){ .timeout_ms = 2000, .local_id = id },
+                                          &kc, err, sizeof err), 0);
+        struct kafka_result r;
+        kafka_check(kc, false, &r);
+        int answered = r.rc == 0 ? r.snap->answered_by : -1;
+        snapshot_free(r.snap);
+        kafka_client_free(kc);
+        return answered;
+}
+
+START_TEST(local_broker_down_fails_readyz_then_livez_while_others_answer) {
+        struct demo *d;
+        char err[512];
+        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
+        struct agent a;
+        agent_start(&a, demo_bootstrap(d), 1, NULL);
+        expect_event(&a, "ready");
+        ck_assert_int_eq(demo_broker_set_up(d, 1, false), 0);
+        expect_event(&a, "not_ready");
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz?verbose", 5000, &body), 503);
+        ck_assert_ptr_nonnull(strstr(body, "[-]reachable failed: "));
+        ck_assert_ptr_nonnull(strstr(body, "readyz check failed"));
+        free(body);
+        ck_assert_int_eq(other_broker_answers(d, 2), 2);
+        /* Liveness fails only after the window (3s) without an answer. */
+        expect_event(&a, "not_live");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/livez", 5000, &body), 503);
+        free(body);
+        ck_assert_int_eq(other_broker_answers(d, 3), 3);
+        ck_assert_int_eq(demo_broker_set_up(d, 1, true), 0);
+        expect_event(&a, "live");
+        expect_event(&a, "ready");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        demo_stop(d);
+}
+END_TEST
+
+START_TEST(slow_broker_beyond_the_timeout_is_not_ready_and_recovers) {
+        struct demo *d;
+        char err[512];
+        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
+        struct agent a;
+        agent_start(&a, demo_bootstrap(d), 1, NULL);
+        expect_event(&a, "ready");
+        ck_assert_int_eq(demo_broker_set_rtt(d, 1, 2500), 0);
+        expect_event(&a, "not_ready");
+        cJSON *j = get_status(&a);
+        ck_assert(!json_true(j, "checks", "reachable", "ok"));
+        const char *detail = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(j, "checks"), "reachable"), "detail")->valuestring;
+        ck_assert_msg(strstr(detail, "did not answer within 1000ms"), "%s", detail);
+        cJSON_Delete(j);
+        /* The agent keeps answering probes promptly while checks time out. */
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 500, &body), 503);
+        free(body);
+        ck_assert_int_eq(demo_broker_set_rtt(d, 1, 0), 0);
+        expect_event(&a, "ready");
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        demo_stop(d);
+}
+END_TEST
+
+START_TEST(request_errors_fail_the_check_without_harm_and_clear) {
+        struct demo *d;
+        char err[512];
+        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
+        struct agent a;
+        agent_start(&a, demo_bootstrap(d), 1, NULL);
+        expect_event(&a, "ready");
+        /* A topic-level error with its partitions still listed is not a reason to be unready. */
+        rd_kafka_mock_topic_set_error(demo_mock(d), "orders", RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+        await_checks(&a, 2);
+        cJSON *j = get_status(&a);
+        ck_assert(json_true(j, "ready", NULL, NULL));
+        ck_assert_int_eq(json_int(j, "partitions", "hosted"), 19);
+        cJSON_Delete(j);
+        /* The broker drops every connection at its first request (ApiVersions). */
+        rd_kafka_resp_err_t errs[500];
+        for (size_t i = 0; i < 500; i++)
+                errs[i] = RD_KAFKA_RESP_ERR__TRANSPORT;
+        rd_kafka_mock_push_request_errors_array(demo_mock(d), 18, 500, errs);
+        expect_event(&a, "not_ready");
+        j = get_status(&a);
+        const char *e = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "last_check"), "error")->valuestring;
+        ck_assert_msg(strstr(e, "Disconnected while requesting ApiVersion"), "%s", e);
+        cJSON_Delete(j);
+        rd_kafka_mock_clear_request_errors(demo_mock(d), 18);
+        expect_event(&a, "ready");
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        demo_stop(d);
+}
+END_TEST
+
+START_TEST(check_command_exits_0_when_ready_and_1_when_not) {
+        struct demo *d;
+        char err[512], bin[600], boot[300];
+        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        snprintf(boot, sizeof boot, "--bootstrap=%s", demo_bootstrap(d));
+        char *argv[] = { bin, "check", boot, "--node-id=1", "--check-timeout=1s", NULL };
+        char *out = NULL;
+        ck_assert_int_eq(tu_run(argv, NULL, &out, NULL), 0);
+        cJSON *j = cJSON_Parse(out);
+        ck_assert_ptr_nonnull(j);
+        ck_assert(json_true(j, "ready", NULL, NULL));
+        cJSON_Delete(j);
+        free(out);
+        demo_broker_set_up(d, 1, false);
+        ck_assert_int_eq(tu_run(argv, NULL, &out, NULL), 1);
+        ck_assert_ptr_nonnull(strstr(out, "\"ready\":false"));
+        free(out);
+        char *bad[] = { bin, "check", "--node-id=1", NULL };
+        char *errs = NULL;
+        ck_assert_int_eq(tu_run(bad, NULL, NULL, &errs), 2);
+        ck_assert_str_eq(errs, "kpa-agent: the local broker is unknown (set --bootstrap HOST:PORT or --client-config with bootstrap.servers, or use --demo)\n");
+        free(errs);
+        demo_stop(d);
+}
+END_TEST
+
+static struct fakecluster *fake_start(void) {
+        struct fakecluster *fc;
+        char err[512];
+        const char *args[] = { "--brokers", "3", "--topic", "orders:6:3:2", NULL };
+        ck_assert_msg(fc_start(args, &fc, err, sizeof err) == 0, "%s", err);
+        return fc;
+}
+
+static void fake(struct fakecluster *fc, const char *cmd) {
+        char err[512];
+        ck_assert_msg(fc_cmd(fc, cmd, NULL, err, sizeof err) == 0, "%s: %s", cmd, err);
+}
+
+static void agent_on_fake(struct agent *a, struct fakecluster *fc, char *const extra[]) {
+        char boot[64];
+        snprintf(boot, sizeof boot, "127.0.0.1:%d", fc_port(fc, 0));
+        agent_start(a, boot, 0, extra);
+}
+
+START_TEST(out_of_isr_is_not_ready_naming_the_partition_then_rejoins) {
+        struct fakecluster *fc = fake_start();
+        struct agent a;
+        agent_on_fake(&a, fc, NULL);
+        expect_event(&a, "ready");
+        /* Broker 0 hosts orders-0 (replicas [0,1,2]); it falls out of the ISR. */
+        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":0,\"isr\":[1,2]}");
+        expect_event(&a, "not_ready");
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz?verbose", 5000, &body), 503);
+        ck_assert_msg(strstr(body, "[-]caught_up failed: 1 partition lagging: orders-0 (leader 0, isr [1,2])"), "%s", body);
+        ck_assert_ptr_nonnull(strstr(body, "[+]reachable ok"));
+        free(body);
+        cJSON *j = get_status(&a);
+        ck_assert_int_eq(json_int(j, "partitions", "lagging"), 1);
+        cJSON *lag = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "lagging"), 0);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(lag, "topic")->valuestring, "orders");
+        ck_assert_int_eq(json_int(lag, "partition", NULL), 0);
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(lag, "isr")), 2);
+        cJSON_Delete(j);
+        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":0,\"isr\":[0,1,2]}");
+        expect_event(&a, "ready");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+START_TEST(leaderless_partition_is_reported_and_does_not_block) {
+        struct fakecluster *fc = fake_start();
+        struct agent a;
+        agent_on_fake(&a, fc, NULL);
+        expect_event(&a, "ready");
+        fake(fc, "{\"op\":\"set_leader\",\"topic\":\"orders\",\"partition\":1,\"leader\":-1}");
+        await_checks(&a, 2);
+        cJSON *j = get_status(&a);
+        ck_assert_int_eq(json_int(j, "partitions", "offline"), 1);
+        ck_assert_int_eq(json_int(j, "partitions", "hosted"), 6);
+        ck_assert(json_true(j, "ready", NULL, NULL));
+        cJSON_Delete(j);
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+struct held {
+        int port;
+        const char *path;
+        int status;
+        char *body;
+        long long done_at;
+};
+
+static long long mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *held_get(void *arg) {
+        struct held *h = arg;
+        h->status = tu_http(h->port, "GET", h->path, 30000, &h->body);
+        h->done_at = mono_ms();
+        return NULL;
+}
+
+START_TEST(prestop_waits_until_safe_while_probes_answer_promptly) {
+        struct fakecluster *fc = fake_start();
+        struct agent a;
+        agent_on_fake(&a, fc, NULL);
+        expect_event(&a, "ready");
+        /* orders-2 has ISR [0,1] = min.insync.replicas 2 < 3 replicas, with broker 0 in it:
+         * stopping broker 0 would leave 1 in-sync replica. */
+        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
+        await_checks(&a, 1);
+        struct held h = { .port = a.port, .path = "/prestop" };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, held_get, &h), 0);
+        expect_event(&a, "prestop");
+        long long t0 = mono_ms();
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 1000, &body), 200);
+        free(body);
+        ck_assert_int_lt(mono_ms() - t0, 500);
+        ck_assert_int_eq(h.done_at, 0);
+        long long released = mono_ms();
+        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1,2]}");
+        pthread_join(t, NULL);
+        ck_assert_int_eq(h.status, 200);
+        ck_assert_msg(strncmp(h.body, "safe to stop: ", 14) == 0, "%s", h.body);
+        ck_assert_int_ge(h.done_at, released);
+        free(h.body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+START_TEST(prestop_gives_up_at_its_timeout_with_the_reason) {
+        struct fakecluster *fc = fake_start();
+        struct agent a;
+        agent_on_fake(&a, fc, (char *[]){ "--prestop-timeout=1s", NULL });
+        expect_event(&a, "ready");
+        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
+        await_checks(&a, 1);
+        char *body = NULL;
+        long long t0 = mono_ms();
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
+        long long took = mono_ms() - t0;
+        ck_assert_msg(strstr(body, "gave up waiting after the prestop timeout: ") == body, "%s", body);
+        ck_assert_ptr_nonnull(strstr(body, "orders-2"));
+        ck_assert_int_ge(took, 900);
+        ck_assert_int_lt(took, 4000);
+        free(body);
+        expect_event(&a, "prestop_timeout");
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+START_TEST(sigterm_answers_a_held_prestop_and_exits_0_promptly) {
+        struct fakecluster *fc = fake_start();
+        struct agent a;
+        agent_on_fake(&a, fc, NULL);
+        expect_event(&a, "ready");
+        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
+        await_checks(&a, 1);
+        struct held h = { .port = a.port, .path = "/prestop" };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, held_get, &h), 0);
+        expect_event(&a, "prestop");
+        long long t0 = mono_ms();
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_lt(mono_ms() - t0, 4000);
+        pthread_join(t, NULL);
+        ck_assert_int_eq(h.status, 503);
+        free(h.body);
+        fc_stop(fc);
+}
+END_TEST
+
+START_TEST(http_contract_methods_paths_head_verbose) {
+        struct fakecluster *fc = fake_start();
+        struct agent a;
+        agent_on_fake(&a, fc, NULL);
+        expect_event(&a, "ready");
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "HEAD", "/readyz", 5000, &body), 200);
+        ck_assert_str_eq(body, "");
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "POST", "/readyz", 5000, &body), 405);
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "DELETE", "/status", 5000, &body), 405);
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/healthz", 5000, &body), 404);
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/livez?verbose", 5000, &body), 200);
+        ck_assert_msg(strstr(body, "[+]broker ok") && strstr(body, "livez check passed"), "%s", body);
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/metrics", 5000, &body), 200);
+        ck_assert_ptr_nonnull(strstr(body, "\nkpa_ready 1\n"));
+        ck_assert_ptr_nonnull(strstr(body, "kpa_build_info{version=\""));
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+START_TEST(sighup_reloads_the_client_config_and_a_bad_one_is_kept_out) {
+        struct fakecluster *fc = fake_start();
+        char *dir = tu_mkdtemp(), conf[700], flag[800], text[200];
+        snprintf(conf, sizeof conf, "%s/client.properties", dir);
+        snprintf(flag, sizeof flag, "--client-config=%s", conf);
+        snprintf(text, sizeof text, "# kpa-init\nbootstrap.servers=127.0.0.1:%d\nsecurity.protocol=plaintext\n", fc_port(fc, 0));
+        tu_write(dir, "client.properties", text);
+        char bin[600];
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        char *argv[] = { bin, flag, "--node-id=0", "--listen=127.0.0.1:0", "--interval=200ms", "--ready-after=1", NULL };
+        struct agent a;
+        tu_spawn(argv, NULL, &a.child);
+        a.port = tu_wait_agent_port(&a.child, EVENT_MS);
+        ck_assert_int_gt(a.port, 0);
+        expect_event(&a, "ready");
+        kill(a.child.pid, SIGHUP);
+        expect_event(&a, "reloaded");
+        tu_write(dir, "client.properties", "this is not a property line\n");
+        kill(a.child.pid, SIGHUP);
+        char line[2048];
+        ck_assert_int_eq(tu_wait_line(&a.child, "\"event\":\"reload_failed\"", EVENT_MS, line, sizeof line), 0);
+        ck_assert_ptr_nonnull(strstr(line, "client.properties:1: "));
+        await_checks(&a, 2);
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("agent");
+        TCase *tc = tcase_create("mock");
+        tcase_set_timeout(tc, 90);
+        tcase_add_test(tc, mock_cluster_healthy_broker_is_ready_and_live);
+        tcase_add_test(tc, local_broker_down_fails_readyz_then_livez_while_others_answer);
+        tcase_add_test(tc, slow_broker_beyond_the_timeout_is_not_ready_and_recovers);
+        tcase_add_test(tc, request_errors_fail_the_check_without_harm_and_clear);
+        tcase_add_test(tc, check_command_exits_0_when_ready_and_1_when_not);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("fake");
+        tcase_set_timeout(tc, 90);
+        tcase_add_test(tc, out_of_isr_is_not_ready_naming_the_partition_then_rejoins);
+        tcase_add_test(tc, leaderless_partition_is_reported_and_does_not_block);
+        tcase_add_test(tc, prestop_waits_until_safe_while_probes_answer_promptly);
+        tcase_add_test(tc, prestop_gives_up_at_its_timeout_with_the_reason);
+        tcase_add_test(tc, sigterm_answers_a_held_prestop_and_exits_0_promptly);
+        tcase_add_test(tc, http_contract_methods_paths_head_verbose);
+        tcase_add_test(tc, sighup_reloads_the_client_config_and_a_bad_one_is_kept_out);
+        suite_add_tcase(s, tc);
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
