@@ -8,7 +8,8 @@
  *   n_lag + lag_more == lagging with n_lag <= VERDICT_LAGGING_MAX; good == every applicable
  *   check ok; no snapshot means not reachable and not good; details are NUL-terminated;
  * - verdict: ready implies every applicable check ok (fresh and consecutive included), the
- *   last assessment good, and a check no older than stale_after; live follows the window;
+ *   last assessment good, and a check no older than stale_after; live only after the broker's
+ *   first answer, and then within the liveness window of its last one;
  * - canroll: with a snapshot, safe == (blocking == 0) and blocking equals an independent
  *   count of Strimzi's rule (see canroll.h); no snapshot is never safe;
  * - renderers: every answer fits in RENDER_MAX_BYTES; probes answer 200 exactly when
@@ -282,8 +283,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                            (at < h.last_at_ms || at - h.last_at_ms <= pol.stale_after_ms),
                            "ready without a recent good check");
         }
-        uint64_t since_ref = h.ever_reachable ? h.last_reachable_ms : h.started_ms;
-        FUZZ_CHECK(v.live == (at < since_ref || at - since_ref <= pol.liveness_window_ms), "live %d", v.live);
+        /* Before the broker's first answer it is starting, never live (the startupProbe waits). */
+        bool live = h.ever_reachable &&
+                    (at < h.last_reachable_ms || at - h.last_reachable_ms <= pol.liveness_window_ms);
+        FUZZ_CHECK(v.live == live, "live %d", v.live);
 
         for (int kind = PROBE_LIVEZ; kind <= PROBE_READYZ; kind++) {
                 check_probe(&v, (enum probe_kind) kind, false);
