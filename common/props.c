@@ -84,9 +84,25 @@ static int append_utf8(struct dynbuf *b, uint32_t cp) {
         size_t n;
         if (cp < 0x80) { u[0] = (char) cp; n = 1; }
         else if (cp < 0x800) { u[0] = (char) (0xC0 | (cp >> 6)); u[1] = (char) (0x80 | (cp & 0x3F)); n = 2; }
-        else { u[0] = (char) (0xE0 | (cp >> 12)); u[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
+        else if (cp < 0x10000) { u[0] = (char) (0xE0 | (cp >> 12)); u[1] = (char) (0x80 | ((cp >> 6) & 0x3F));
                u[2] = (char) (0x80 | (cp & 0x3F)); n = 3; }
+        else { u[0] = (char) (0xF0 | (cp >> 18)); u[1] = (char) (0x80 | ((cp >> 12) & 0x3F));
+               u[2] = (char) (0x80 | ((cp >> 6) & 0x3F)); u[3] = (char) (0x80 | (cp & 0x3F)); n = 4; }
         return dynbuf_append(b, u, n);
+}
+
+/* The four hex digits of a \uXXXX escape at text[i] ("\u" included), or -1. */
+static int32_t u_escape(const char *text, size_t len, size_t i) {
+        if (i + 6 > len || text[i] != '\\' || text[i + 1] != 'u')
+                return -1;
+        int32_t cp = 0;
+        for (int k = 2; k < 6; k++) {
+                int h = hexval(text[i + k]);
+                if (h < 0)
+                        return -1;
+                cp = cp * 16 + h;
+        }
+        return cp;
 }
 
 /* Reads one logical line (joining continuations) starting at *pos into out, unescaped except
@@ -143,17 +159,20 @@ static int parse_logical(const char *text, size_t len, size_t *pos, unsigned *li
                         }
                         int r;
                         if (n == 'u') {
-                                if (i + 6 > len)
+                                int32_t cp = u_escape(text, len, i);
+                                if (cp < 0)
                                         return -EINVAL;
-                                uint32_t cp = 0;
-                                for (int k = 2; k < 6; k++) {
-                                        int h = hexval(text[i + k]);
-                                        if (h < 0)
-                                                return -EINVAL;
-                                        cp = cp * 16 + (uint32_t) h;
-                                }
-                                r = append_utf8(cur, cp);
                                 i += 6;
+                                /* Java strings are UTF-16: a character above U+FFFF is written
+                                 * as a surrogate pair, which is one code point in UTF-8 (as
+                                 * props_serialize writes it). An unpaired surrogate is kept
+                                 * as it is. */
+                                int32_t lo = cp >= 0xD800 && cp <= 0xDBFF ? u_escape(text, len, i) : -1;
+                                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                                        i += 6;
+                                }
+                                r = append_utf8(cur, (uint32_t) cp);
                         } else {
                                 char out = n == 't' ? '\t' : n == 'n' ? '\n' : n == 'r' ? '\r'
                                          : n == 'f' ? '\f' : n;
@@ -228,17 +247,25 @@ static int escape_into(struct dynbuf *out, const char *s, bool is_key) {
                 } else if (c < 0x20 || c == 0x7F) {
                         r = dynbuf_printf(out, "\\u%04X", c);
                 } else if (c >= 0x80) {
-                        /* Decode UTF-8 to a code point; invalid bytes pass as Latin-1. */
+                        /* Decode UTF-8 to a code point; invalid bytes pass as Latin-1. Only
+                         * the shortest form of a code point up to U+10FFFF counts as UTF-8:
+                         * an overlong form ("\xC1\x84" for 'D') would otherwise be written
+                         * as another character than the parser reads back, so serializing
+                         * twice would not give the same text. */
+                        static const uint32_t shortest[4] = { 0, 0x80, 0x800, 0x10000 };
                         uint32_t cp = c;
                         size_t extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-                        bool ok = extra > 0;
+                        bool ok = extra > 0 && c <= 0xF4;
                         for (size_t k = 1; ok && k <= extra; k++)
                                 ok = (u[i + k] & 0xC0) == 0x80;
                         if (ok) {
-                                cp = c & (0x3F >> extra);
+                                uint32_t v = c & (0x3F >> extra);
                                 for (size_t k = 1; k <= extra; k++)
-                                        cp = (cp << 6) | (u[i + k] & 0x3F);
-                                i += extra;
+                                        v = (v << 6) | (u[i + k] & 0x3F);
+                                if (v >= shortest[extra] && v <= 0x10FFFF) {
+                                        cp = v;
+                                        i += extra;
+                                }
                         }
                         if (cp > 0xFFFF) {
                                 cp -= 0x10000;

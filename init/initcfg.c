@@ -207,6 +207,15 @@ static int load_listeners(const struct loader *l, struct init_config *c) {
                                  origin(l, v->name), name);
                         return -EINVAL;
                 }
+                /* Variable names are case-sensitive and listener names are not, so
+                 * KPA_ADVERTISED_INTERNAL and KPA_ADVERTISED_internal name one listener: two
+                 * templates for it would be ambiguous, and more than LISTENERS_MAX of them
+                 * would not fit in c->advertised. */
+                if (initcfg_advertised_template(c, x->name)) {
+                        snprintf(errbuf, errlen, "%s sets the advertised address of listener %s a second time",
+                                 origin(l, v->name), x->name);
+                        return -EINVAL;
+                }
                 struct advertised_template *t = &c->advertised[c->n_advertised];
                 snprintf(t->listener, sizeof t->listener, "%s", x->name);
                 t->tmpl = strdup(v->value);

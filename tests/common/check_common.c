@@ -142,6 +142,34 @@ START_TEST(props_serialize_escapes_so_parse_reads_back_the_same) {
 }
 END_TEST
 
+/* Found by fuzz_props: a character above U+FFFF is written as a surrogate pair and must be
+ * read back as the same four UTF-8 bytes, not as two encoded surrogates. */
+START_TEST(props_parse_joins_surrogate_pairs_into_one_code_point) {
+        struct props p = parse_ok("k=\\uD83D\\uDE00 \\uD800x\n");
+        ck_assert_str_eq(props_get(&p, "k"), "\xf0\x9f\x98\x80 \xed\xa0\x80x");
+        struct dynbuf out;
+        dynbuf_init(&out, 1 << 20);
+        ck_assert_int_eq(props_serialize(&p, &out), 0);
+        ck_assert_str_eq(dynbuf_str(&out), "k=\\uD83D\\uDE00 \\uD800x\n");
+        props_free(&p);
+        dynbuf_free(&out);
+}
+END_TEST
+
+/* Found by fuzz_props: an overlong UTF-8 form is not UTF-8, so its bytes are written as
+ * Latin-1 characters; before, "\xC1\x84" was written as 'D' and a second round changed it. */
+START_TEST(props_serialize_writes_overlong_utf8_as_latin1_bytes) {
+        struct props p = { 0 };
+        props_set(&p, "k", "\xc1\x84\xf8\x88\x80\x80\x80");
+        struct dynbuf out;
+        dynbuf_init(&out, 1 << 20);
+        ck_assert_int_eq(props_serialize(&p, &out), 0);
+        ck_assert_str_eq(dynbuf_str(&out), "k=\\u00C1\\u0084\\u00F8\\u0088\\u0080\\u0080\\u0080\n");
+        props_free(&p);
+        dynbuf_free(&out);
+}
+END_TEST
+
 START_TEST(props_set_replaces_in_place_and_remove_deletes) {
         struct props p = parse_ok("a=1\nb=2\nc=3\n");
         props_set(&p, "b", "20");
@@ -308,6 +336,8 @@ int main(void) {
         tcase_add_test(tc, props_parse_reads_separators_comments_and_continuations);
         tcase_add_test(tc, props_parse_rejects_bad_unicode_escape_naming_the_line);
         tcase_add_test(tc, props_serialize_escapes_so_parse_reads_back_the_same);
+        tcase_add_test(tc, props_parse_joins_surrogate_pairs_into_one_code_point);
+        tcase_add_test(tc, props_serialize_writes_overlong_utf8_as_latin1_bytes);
         tcase_add_test(tc, props_set_replaces_in_place_and_remove_deletes);
         suite_add_tcase(s, tc);
         tc = tcase_create("opts");

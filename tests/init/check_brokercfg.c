@@ -106,6 +106,15 @@ START_TEST(a_flag_error_names_the_flag) {
 }
 END_TEST
 
+/* Found by fuzz_initcfg: templates whose names differ only in case name one listener; 17 of
+ * them wrote past c->advertised[LISTENERS_MAX - 1] (over n_advertised). */
+START_TEST(two_advertised_templates_for_one_listener_are_refused) {
+        expect_error((char *[]){ "POD_NAME=kafka-1", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                                 "KPA_ADVERTISED_INTERNAL=a:1", "KPA_ADVERTISED_internal=b:2", NULL },
+                     "KPA_ADVERTISED_internal sets the advertised address of listener INTERNAL a second time");
+}
+END_TEST
+
 struct composed {
         struct init_config c;
         struct identity id;
@@ -305,6 +314,7 @@ int main(void) {
         tcase_add_test(tc, flags_override_environment);
         tcase_add_test(tc, each_bad_input_gets_one_line_naming_it);
         tcase_add_test(tc, a_flag_error_names_the_flag);
+        tcase_add_test(tc, two_advertised_templates_for_one_listener_are_refused);
         suite_add_tcase(s, tc);
         tc = tcase_create("brokercfg");
         tcase_add_test(tc, server_properties_for_a_combined_node);
