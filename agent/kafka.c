@@ -240,9 +240,12 @@ static int conf_parse(struct kafka_conf *c, const char *path, char *text, size_t
 
 /* Keys the check sets itself: a file must not change them, or the local-broker proof (one
  * bootstrap listener, sparse connections) or the log routing would no longer hold. */
+/* Keys the agent sets itself, and plugin.library.paths: librdkafka loads those libraries the
+ * moment the property is set, and a probe sidecar has no business running plugins. */
 static bool key_is_reserved(const char *key) {
         return strcmp(key, "enable.sparse.connections") == 0 || strcmp(key, "log_cb") == 0 ||
-               strcmp(key, "error_cb") == 0 || strcmp(key, "opaque") == 0;
+               strcmp(key, "error_cb") == 0 || strcmp(key, "opaque") == 0 ||
+               strcmp(key, "plugin.library.paths") == 0;
 }
 
 /* Lets librdkafka validate each property now, so a typo is reported with its line once,
@@ -259,8 +262,8 @@ static int conf_validate(const struct kafka_conf *c, const char *path, char *err
                 const struct conf_entry *e = &c->v[i];
                 char es[512];
                 if (key_is_reserved(e->key)) {
-                        snprintf(errbuf, errlen, "%s:%u: %s is set by kpa-agent and may not be "
-                                 "changed", path, e->line, e->key);
+                        snprintf(errbuf, errlen, "%s:%u: %s is set by kpa-agent or not allowed",
+                                 path, e->line, e->key);
                         r = -EINVAL;
                 } else if (rd_kafka_conf_set(rc, e->key, e->value, es, sizeof es) !=
                            RD_KAFKA_CONF_OK) {

@@ -39,10 +39,20 @@ static bool flag_matches(const struct opt_def *d, const char *flag, size_t flen,
         return false;
 }
 
+static bool has_control(const char *v) {
+        for (; *v; v++)
+                if ((unsigned char) *v < 0x20 || *v == 0x7f)
+                        return true;
+        return false;
+}
+
 static int set_value(struct opt_set *s, const struct opt_def *d, const char *name,
                      const char *value, bool from_flag) {
         if (strlen(value) > OPTS_MAX_VALUE)
                 return -E2BIG;
+        /* No input is multi-line, and a value quoted in an error must keep it one line. */
+        if (has_control(value))
+                return -EILSEQ;
         for (size_t i = 0; i < s->n; i++)
                 if (strcmp(s->v[i].name, name) == 0) {
                         char *nv = strdup(value);
@@ -91,8 +101,15 @@ int opts_collect(const struct opt_def *defs, size_t ndefs, char *const envp[], i
                         name[nlen] = '\0';
                         r = set_value(&s, &defs[i], name, eq + 1, false);
                         if (r < 0) {
-                                snprintf(errbuf, errlen, "%s: value too long (at most %d bytes)",
-                                         name, OPTS_MAX_VALUE);
+                                if (r == -EILSEQ)
+                                        snprintf(errbuf, errlen, "%s contains a line break or another control character", name);
+                                else if (r == -E2BIG)
+                                        snprintf(errbuf, errlen, "%s: value too long (at most %d bytes)",
+                                                 name, OPTS_MAX_VALUE);
+                                else
+                                        snprintf(errbuf, errlen, "out of memory");
+                                if (r != -ENOMEM)
+                                        r = -EINVAL;
                                 goto fail;
                         }
                         break;
@@ -106,6 +123,11 @@ int opts_collect(const struct opt_def *defs, size_t ndefs, char *const envp[], i
                         if (!flags_done && strcmp(arg, "--") == 0) {
                                 flags_done = true;
                                 continue;
+                        }
+                        if (has_control(arg)) {
+                                snprintf(errbuf, errlen, "argument %d contains a line break or another control character", a);
+                                r = -EINVAL;
+                                goto fail;
                         }
                         if (arg[0] == '-' && arg[1] != '\0' && !flags_done) {
                                 snprintf(errbuf, errlen, "unknown flag %s (flags are --name)", arg);
@@ -167,8 +189,16 @@ int opts_collect(const struct opt_def *defs, size_t ndefs, char *const envp[], i
                 }
                 r = set_value(&s, d, name, value, true);
                 if (r < 0) {
-                        snprintf(errbuf, errlen, "--%.*s: value too long (at most %d bytes)",
-                                 (int) flen, flag, OPTS_MAX_VALUE);
+                        if (r == -EILSEQ)
+                                snprintf(errbuf, errlen, "--%.*s contains a line break or another control character",
+                                         (int) flen, flag);
+                        else if (r == -E2BIG)
+                                snprintf(errbuf, errlen, "--%.*s: value too long (at most %d bytes)",
+                                         (int) flen, flag, OPTS_MAX_VALUE);
+                        else
+                                snprintf(errbuf, errlen, "out of memory");
+                        if (r != -ENOMEM)
+                                r = -EINVAL;
                         goto fail;
                 }
         }

@@ -50,8 +50,13 @@ int identity_split_pod_name(const char *pod, char ret_sts[64], uint32_t *ret_ord
         if (parse_u64(dash + 1, 0, INT32_MAX, &ord) < 0)
                 return -EINVAL;
         size_t n = (size_t) (dash - pod);
-        memcpy(ret_sts, pod, n);
-        ret_sts[n] = '\0';
+        char sts[64];
+        memcpy(sts, pod, n);
+        sts[n] = '\0';
+        /* The StatefulSet's own name is a DNS label too: "a--1" is not a pod of "a-". */
+        if (!identity_is_dns_label(sts))
+                return -EINVAL;
+        memcpy(ret_sts, sts, n + 1);
         *ret_ordinal = (uint32_t) ord;
         return 0;
 }

@@ -155,11 +155,55 @@ static void bag_alias(const PKCS12_SAFEBAG *bag, char *buf, size_t len) {
         OPENSSL_free(name);
 }
 
+/* A previous store is only worth reading if it was written with our parameters; an
+ * iteration count beyond ours would let a crafted or corrupted file keep kpa-init busy for
+ * hours (PBKDF2 with 2^31 rounds). True when alg is PBES2/PBKDF2 (or a PKCS#12 PBE) with at
+ * most TLS_P12_ITER iterations. */
+static bool pbe_iterations_ok(const X509_ALGOR *alg) {
+        const ASN1_OBJECT *oid;
+        int ptype;
+        const void *pval;
+        if (!alg)
+                return false;
+        X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+        if (ptype != V_ASN1_SEQUENCE)
+                return false;
+        bool ok = false;
+        if (OBJ_obj2nid(oid) == NID_pbes2) {
+                PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter);
+                if (pbe2 && pbe2->keyfunc && OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
+                        PBKDF2PARAM *kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+                                                                     pbe2->keyfunc->parameter);
+                        long iter = kdf && kdf->iter ? ASN1_INTEGER_get(kdf->iter) : -1;
+                        ok = iter >= 1 && iter <= TLS_P12_ITER;
+                        PBKDF2PARAM_free(kdf);
+                }
+                PBE2PARAM_free(pbe2);
+        } else {
+                PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), alg->parameter);
+                long iter = pbe && pbe->iter ? ASN1_INTEGER_get(pbe->iter) : -1;
+                ok = iter >= 1 && iter <= TLS_P12_ITER;
+                PBEPARAM_free(pbe);
+        }
+        return ok;
+}
+
+static bool mac_iterations_ok(const PKCS12 *p12) {
+        const ASN1_INTEGER *iter = NULL;
+        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+        long n = iter ? ASN1_INTEGER_get(iter) : 1;
+        return n >= 1 && n <= TLS_P12_ITER;
+}
+
 static int read_bag(const PKCS12_SAFEBAG *bag, const char *password, struct tls_p12_content *c) {
         switch (PKCS12_SAFEBAG_get_nid(bag)) {
         case NID_pkcs8ShroudedKeyBag: {
                 if (++c->n_keys > 1)
                         return 0;
+                const X509_ALGOR *alg = NULL;
+                X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &alg, NULL);
+                if (!pbe_iterations_ok(alg))
+                        return -EINVAL;
                 PKCS8_PRIV_KEY_INFO *p8 = PKCS12_decrypt_skey(bag, password, -1);
                 if (!p8)
                         return -EINVAL;
@@ -201,7 +245,8 @@ int tls_p12_read(const unsigned char *der, size_t len, const char *password,
         int r = -EINVAL;
         if (!p12 || p != der + len || !c.certs)
                 goto out;
-        if (PKCS12_mac_present(p12) != 1 || PKCS12_verify_mac(p12, password, -1) != 1)
+        if (PKCS12_mac_present(p12) != 1 || !mac_iterations_ok(p12) ||
+            PKCS12_verify_mac(p12, password, -1) != 1)
                 goto out;
         safes = PKCS12_unpack_authsafes(p12);
         if (!safes || sk_PKCS7_num(safes) > 4)
@@ -212,7 +257,8 @@ int tls_p12_read(const unsigned char *der, size_t len, const char *password,
                 int nid = OBJ_obj2nid(p7->type);
                 if (nid == NID_pkcs7_data)
                         bags = PKCS12_unpack_p7data(p7);
-                else if (nid == NID_pkcs7_encrypted)
+                else if (nid == NID_pkcs7_encrypted && p7->d.encrypted && p7->d.encrypted->enc_data &&
+                         pbe_iterations_ok(p7->d.encrypted->enc_data->algorithm))
                         bags = PKCS12_unpack_p7encdata(p7, password, -1);
                 if (!bags)
                         goto out;

@@ -106,7 +106,10 @@ END_TEST
 
 START_TEST(conf_rejects_keys_the_agent_sets_itself) {
         expect_error("bootstrap.servers=a:1\nenable.sparse.connections=false\n", -EINVAL,
-                     ":2: enable.sparse.connections is set by kpa-agent and may not be changed");
+                     ":2: enable.sparse.connections is set by kpa-agent or not allowed");
+        /* librdkafka would load the library the moment the property is set. */
+        expect_error("bootstrap.servers=a:1\nplugin.library.paths=/tmp/evil.so\n", -EINVAL,
+                     ":2: plugin.library.paths is set by kpa-agent or not allowed");
 }
 END_TEST
 

@@ -229,6 +229,17 @@ START_TEST(opts_rejects_unknown_flags_and_missing_values) {
         ck_assert_str_eq(err, "flag --pod-name needs a value");
         char *a3[] = { "prog", "-x", NULL };
         ck_assert_int_eq(opts_collect(test_defs, 4, NULL, 2, a3, &s, err, sizeof err), -EINVAL);
+        /* A value quoted in an error must keep the error one line. */
+        char *a4[] = { "prog", "--pod-name=a\nb", NULL };
+        ck_assert_int_eq(opts_collect(test_defs, 4, NULL, 2, a4, &s, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "--pod-name contains a line break or another control character");
+        char *e5[] = { "KPA_CLUSTER_ID=x\ry", NULL };
+        char *a5[] = { "prog", NULL };
+        ck_assert_int_eq(opts_collect(test_defs, 4, e5, 1, a5, &s, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "KPA_CLUSTER_ID contains a line break or another control character");
+        char *a6[] = { "prog", "check\n", NULL };
+        ck_assert_int_eq(opts_collect(test_defs, 4, NULL, 2, a6, &s, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "argument 1 contains a line break or another control character");
 }
 END_TEST
 

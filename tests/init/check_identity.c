@@ -26,6 +26,7 @@ START_TEST(split_pod_name_refuses_names_without_an_ordinal) {
         ck_assert_int_eq(identity_split_pod_name("kafka-x", sts, &ord), -EINVAL);
         ck_assert_int_eq(identity_split_pod_name("-1", sts, &ord), -EINVAL);
         ck_assert_int_eq(identity_split_pod_name("Kafka-1", sts, &ord), -EINVAL);
+        ck_assert_int_eq(identity_split_pod_name("a--1", sts, &ord), -EINVAL);
         ck_assert_uint_eq(ord, 99);
 }
 END_TEST

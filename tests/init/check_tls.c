@@ -922,6 +922,49 @@ START_TEST(garbage_previous_store_is_replaced_not_refused) {
 }
 END_TEST
 
+/* A previous store whose MAC claims 2^31-1 PBKDF2 rounds would keep kpa-init busy for hours
+ * (found by fuzz_tls): it must be treated as not ours and rebuilt at once. */
+START_TEST(previous_store_with_huge_iteration_count_is_rebuilt_not_ground_through) {
+        char *dir = tls_dir_with(P.ec_leaf, P.inter, P.ec_key_pem, P.root_pem);
+        char *out = tu_mkdtemp();
+        struct tls_request req = req_tls(dir);
+        req.previous_dir = out;
+        struct tls_result first = { 0 }, again = { 0 };
+        build_ok(&req, &first);
+        write_outputs(out, &first);
+        /* Same store, MAC iteration count raised (the MAC no longer matches, but verifying it
+         * would take the full 2^31-1 rounds). */
+        const unsigned char *p = first.keystore;
+        PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long) first.keystore_len);
+        ck_assert_ptr_nonnull(p12);
+        const ASN1_INTEGER *iter = NULL;
+        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+        ck_assert_ptr_nonnull(iter);
+        ck_assert_int_eq(ASN1_INTEGER_set((ASN1_INTEGER *) iter, 0x7fffffff), 1);
+        unsigned char *der = NULL;
+        int len = i2d_PKCS12(p12, &der);
+        ck_assert_int_gt(len, 0);
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", out, TLS_KEYSTORE_FILE);
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(der, 1, (size_t) len, f), (size_t) len);
+        fclose(f);
+        OPENSSL_free(der);
+        PKCS12_free(p12);
+        time_t t0 = time(NULL);
+        build_ok(&req, &again);
+        ck_assert_int_le(time(NULL) - t0, 5);
+        ck_assert(!again.reused);
+        tls_result_free(&first);
+        tls_result_free(&again);
+        tu_rmtree(dir);
+        tu_rmtree(out);
+        free(dir);
+        free(out);
+}
+END_TEST
+
 /* ---- secrets ---- */
 
 static bool all_zero(const void *p, size_t n) {
@@ -1206,6 +1249,7 @@ static Suite *tls_suite(void) {
         tcase_add_test(t, same_inputs_reuse_previous_stores_byte_for_byte);
         tcase_add_test(t, issued_certificate_is_kept_until_two_thirds_of_its_life);
         tcase_add_test(t, garbage_previous_store_is_replaced_not_refused);
+        tcase_add_test(t, previous_store_with_huge_iteration_count_is_rebuilt_not_ground_through);
         tcase_add_test(t, result_wipe_zeroes_every_byte_and_free_clears_the_struct);
         tcase_add_test(t, errors_never_contain_the_password_or_key);
         tcase_add_test(t, password_comes_from_file_then_previous_run_then_random);
