@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <check.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -312,4 +314,35 @@ int tu_http(int port, const char *method, const char *path, int timeout_ms, char
                 *ret_body = strdup(body ? body + 4 : "");
         free(buf);
         return status;
+}
+
+void tu_agent_start(struct tu_agent *a, const char *bootstrap, int node_id, char *const defaults[],
+                    char *const extra[], char *const wrapper[], int timeout_ms) {
+        char bin[600], boot[300], node[64];
+        char *argv[64];
+        size_t n = 0, max = sizeof argv / sizeof argv[0] - 1;
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        snprintf(boot, sizeof boot, "--bootstrap=%s", bootstrap);
+        snprintf(node, sizeof node, "--node-id=%d", node_id);
+        for (size_t i = 0; wrapper && wrapper[i] && n < max; i++)
+                argv[n++] = wrapper[i];
+        argv[n++] = bin;
+        argv[n++] = boot;
+        argv[n++] = node;
+        argv[n++] = "--listen=127.0.0.1:0";
+        for (size_t i = 0; defaults && defaults[i] && n < max; i++)
+                argv[n++] = defaults[i];
+        for (size_t i = 0; extra && extra[i] && n < max; i++)
+                argv[n++] = extra[i];
+        argv[n] = NULL;
+        memset(a, 0, sizeof *a);
+        tu_spawn(argv, NULL, &a->child);
+        a->port = tu_wait_agent_port(&a->child, timeout_ms);
+        ck_assert_msg(a->port > 0, "kpa-agent did not start");
+}
+
+void tu_agent_expect(struct tu_agent *a, const char *event, int timeout_ms) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "\"event\":\"%s\"", event);
+        ck_assert_msg(tu_wait_line(&a->child, needle, timeout_ms, NULL, 0) == 0, "no %s event", event);
 }

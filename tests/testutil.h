@@ -46,3 +46,18 @@ int tu_wait_agent_port(struct tu_child *c, int timeout_ms);
 /* One HTTP/1.1 request to 127.0.0.1:port with Connection: close; returns the status code and
  * the body (new string, may be NULL), or -1 on timeout/error. */
 int tu_http(int port, const char *method, const char *path, int timeout_ms, char **ret_body);
+
+/* A kpa-agent process under test. */
+struct tu_agent {
+        struct tu_child child;
+        int port;              /* its HTTP port, from its "started" line */
+};
+
+/* Starts $KPA_BUILD_DIR/kpa-agent --bootstrap=B --node-id=N --listen=127.0.0.1:0, then the
+ * flags of defaults and of extra (NULL-terminated lists, either may be NULL; a later flag
+ * wins), under the wrapper command when given (e.g. valgrind and its options), and waits up
+ * to timeout_ms for its "started" line. Fails the test otherwise. */
+void tu_agent_start(struct tu_agent *a, const char *bootstrap, int node_id, char *const defaults[],
+                    char *const extra[], char *const wrapper[], int timeout_ms);
+/* Waits for the agent to log "event":"<event>"; fails the test after timeout_ms. */
+void tu_agent_expect(struct tu_agent *a, const char *event, int timeout_ms);

@@ -20,35 +20,19 @@
 
 #define EVENT_MS 15000
 
-struct agent {
-        struct tu_child child;
-        int port;
-};
+/* The common fast settings: a check every 200ms, ready after 2, live for 3s without answers. */
+static char *const fast[] = { "--interval=200ms", "--check-timeout=1s", "--ready-after=2",
+                              "--liveness-window=3s", NULL };
 
-/* Starts kpa-agent with the common fast settings plus extra flags (NULL-terminated). */
-static void agent_start(struct agent *a, const char *bootstrap, int node_id, char *const extra[]) {
-        static char bin[600], boot[300], node[64];
-        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
-        snprintf(boot, sizeof boot, "--bootstrap=%s", bootstrap);
-        snprintf(node, sizeof node, "--node-id=%d", node_id);
-        char *argv[32] = { bin, boot, node, "--listen=127.0.0.1:0", "--interval=200ms",
-                           "--check-timeout=1s", "--ready-after=2", "--liveness-window=3s" };
-        size_t n = 8;
-        for (size_t i = 0; extra && extra[i]; i++)
-                argv[n++] = extra[i];
-        argv[n] = NULL;
-        tu_spawn(argv, NULL, &a->child);
-        a->port = tu_wait_agent_port(&a->child, EVENT_MS);
-        ck_assert_int_gt(a->port, 0);
+static void agent_start(struct tu_agent *a, const char *bootstrap, int node_id, char *const extra[]) {
+        tu_agent_start(a, bootstrap, node_id, fast, extra, NULL, EVENT_MS);
 }
 
-static void expect_event(struct agent *a, const char *event) {
-        char needle[64];
-        snprintf(needle, sizeof needle, "\"event\":\"%s\"", event);
-        ck_assert_msg(tu_wait_line(&a->child, needle, EVENT_MS, NULL, 0) == 0, "no %s event", event);
+static void expect_event(struct tu_agent *a, const char *event) {
+        tu_agent_expect(a, event, EVENT_MS);
 }
 
-static cJSON *get_status(struct agent *a) {
+static cJSON *get_status(struct tu_agent *a) {
         char *body = NULL;
         ck_assert_int_eq(tu_http(a->port, "GET", "/status", 5000, &body), 200);
         cJSON *j = cJSON_Parse(body);
@@ -76,7 +60,7 @@ static bool json_true(cJSON *j, const char *a, const char *b, const char *c) {
 
 /* Waits until the agent has completed `more` further checks (there is no per-check event:
  * the counter in /status is the observable). Bounded. */
-static void await_checks(struct agent *a, int more) {
+static void await_checks(struct tu_agent *a, int more) {
         cJSON *j = get_status(a);
         int target = json_int(cJSON_GetObjectItemCaseSensitive(j, "last_check"), "total", NULL) + more;
         cJSON_Delete(j);
@@ -96,7 +80,7 @@ START_TEST(mock_cluster_healthy_broker_is_ready_and_live) {
         struct demo *d;
         char err[512];
         ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
-        struct agent a;
+        struct tu_agent a;
         agent_start(&a, demo_bootstrap(d), demo_local_id(d), NULL);
         expect_event(&a, "ready");
         char *body = NULL;
@@ -139,7 +123,7 @@ START_TEST(local_broker_down_fails_readyz_then_livez_while_others_answer) {
         struct demo *d;
         char err[512];
         ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
-        struct agent a;
+        struct tu_agent a;
         agent_start(&a, demo_bootstrap(d), 1, NULL);
         expect_event(&a, "ready");
         ck_assert_int_eq(demo_broker_set_up(d, 1, false), 0);
@@ -169,7 +153,7 @@ START_TEST(slow_broker_beyond_the_timeout_is_not_ready_and_recovers) {
         struct demo *d;
         char err[512];
         ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
-        struct agent a;
+        struct tu_agent a;
         agent_start(&a, demo_bootstrap(d), 1, NULL);
         expect_event(&a, "ready");
         ck_assert_int_eq(demo_broker_set_rtt(d, 1, 2500), 0);
@@ -195,7 +179,7 @@ START_TEST(request_errors_fail_the_check_without_harm_and_clear) {
         struct demo *d;
         char err[512];
         ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
-        struct agent a;
+        struct tu_agent a;
         agent_start(&a, demo_bootstrap(d), 1, NULL);
         expect_event(&a, "ready");
         /* A topic-level error with its partitions still listed is not a reason to be unready. */
@@ -257,12 +241,7 @@ static struct fakecluster *fake_start(void) {
         return fc;
 }
 
-static void fake(struct fakecluster *fc, const char *cmd) {
-        char err[512];
-        ck_assert_msg(fc_cmd(fc, cmd, NULL, err, sizeof err) == 0, "%s: %s", cmd, err);
-}
-
-static void agent_on_fake(struct agent *a, struct fakecluster *fc, char *const extra[]) {
+static void agent_on_fake(struct tu_agent *a, struct fakecluster *fc, char *const extra[]) {
         char boot[64];
         snprintf(boot, sizeof boot, "127.0.0.1:%d", fc_port(fc, 0));
         agent_start(a, boot, 0, extra);
@@ -270,11 +249,11 @@ static void agent_on_fake(struct agent *a, struct fakecluster *fc, char *const e
 
 START_TEST(out_of_isr_is_not_ready_naming_the_partition_then_rejoins) {
         struct fakecluster *fc = fake_start();
-        struct agent a;
+        struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
         expect_event(&a, "ready");
         /* Broker 0 hosts orders-0 (replicas [0,1,2]); it falls out of the ISR. */
-        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":0,\"isr\":[1,2]}");
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":0,\"isr\":[1,2]}");
         expect_event(&a, "not_ready");
         char *body = NULL;
         ck_assert_int_eq(tu_http(a.port, "GET", "/readyz?verbose", 5000, &body), 503);
@@ -288,7 +267,7 @@ START_TEST(out_of_isr_is_not_ready_naming_the_partition_then_rejoins) {
         ck_assert_int_eq(json_int(lag, "partition", NULL), 0);
         ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(lag, "isr")), 2);
         cJSON_Delete(j);
-        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":0,\"isr\":[0,1,2]}");
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":0,\"isr\":[0,1,2]}");
         expect_event(&a, "ready");
         ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
         free(body);
@@ -299,10 +278,10 @@ END_TEST
 
 START_TEST(leaderless_partition_is_reported_and_does_not_block) {
         struct fakecluster *fc = fake_start();
-        struct agent a;
+        struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
         expect_event(&a, "ready");
-        fake(fc, "{\"op\":\"set_leader\",\"topic\":\"orders\",\"partition\":1,\"leader\":-1}");
+        fc_must(fc, "{\"op\":\"set_leader\",\"topic\":\"orders\",\"partition\":1,\"leader\":-1}");
         await_checks(&a, 2);
         cJSON *j = get_status(&a);
         ck_assert_int_eq(json_int(j, "partitions", "offline"), 1);
@@ -340,12 +319,12 @@ static void *held_get(void *arg) {
 
 START_TEST(prestop_waits_until_safe_while_probes_answer_promptly) {
         struct fakecluster *fc = fake_start();
-        struct agent a;
+        struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
         expect_event(&a, "ready");
         /* orders-2 has ISR [0,1] = min.insync.replicas 2 < 3 replicas, with broker 0 in it:
          * stopping broker 0 would leave 1 in-sync replica. */
-        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
         await_checks(&a, 1);
         struct held h = { .port = a.port, .path = "/prestop" };
         pthread_t t;
@@ -358,7 +337,7 @@ START_TEST(prestop_waits_until_safe_while_probes_answer_promptly) {
         ck_assert_int_lt(mono_ms() - t0, 500);
         ck_assert_int_eq(h.done_at, 0);
         long long released = mono_ms();
-        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1,2]}");
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1,2]}");
         pthread_join(t, NULL);
         ck_assert_int_eq(h.status, 200);
         ck_assert_msg(strncmp(h.body, "safe to stop: ", 14) == 0, "%s", h.body);
@@ -371,10 +350,10 @@ END_TEST
 
 START_TEST(prestop_gives_up_at_its_timeout_with_the_reason) {
         struct fakecluster *fc = fake_start();
-        struct agent a;
+        struct tu_agent a;
         agent_on_fake(&a, fc, (char *[]){ "--prestop-timeout=1s", NULL });
         expect_event(&a, "ready");
-        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
         await_checks(&a, 1);
         char *body = NULL;
         long long t0 = mono_ms();
@@ -393,10 +372,10 @@ END_TEST
 
 START_TEST(sigterm_answers_a_held_prestop_and_exits_0_promptly) {
         struct fakecluster *fc = fake_start();
-        struct agent a;
+        struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
         expect_event(&a, "ready");
-        fake(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
         await_checks(&a, 1);
         struct held h = { .port = a.port, .path = "/prestop" };
         pthread_t t;
@@ -414,7 +393,7 @@ END_TEST
 
 START_TEST(http_contract_methods_paths_head_verbose) {
         struct fakecluster *fc = fake_start();
-        struct agent a;
+        struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
         expect_event(&a, "ready");
         char *body = NULL;
@@ -449,7 +428,7 @@ START_TEST(sighup_reloads_the_client_config_and_a_bad_one_is_kept_out) {
         char bin[600];
         snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
         char *argv[] = { bin, flag, "--node-id=0", "--listen=127.0.0.1:0", "--interval=200ms", "--ready-after=1", NULL };
-        struct agent a;
+        struct tu_agent a;
         tu_spawn(argv, NULL, &a.child);
         a.port = tu_wait_agent_port(&a.child, EVENT_MS);
         ck_assert_int_gt(a.port, 0);

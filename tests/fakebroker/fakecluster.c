@@ -1,6 +1,8 @@
 /* The C side of the fake Kafka cluster: process handling and the stdin/stdout control lines. */
 #include "fakecluster.h"
 
+#include <check.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -269,4 +271,9 @@ struct fakecluster *fc_stop(struct fakecluster *fc) {
                 close(fc->from_fake);
         free(fc);
         return NULL;
+}
+
+void fc_must(struct fakecluster *fc, const char *json) {
+        char err[512];
+        ck_assert_msg(fc_cmd(fc, json, NULL, err, sizeof err) == 0, "%s: %s", json, err);
 }

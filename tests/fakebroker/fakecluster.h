@@ -39,6 +39,9 @@ int fc_start(const char *const args[], struct fakecluster **ret_fc, char *errbuf
  * *ret_reply (cJSON_Delete); ret_reply may be NULL. */
 int fc_cmd(struct fakecluster *fc, const char *json, cJSON **ret_reply, char *errbuf, size_t errlen);
 
+/* fc_cmd for a command that must succeed: fails the test (Check) with the fake's error. */
+void fc_must(struct fakecluster *fc, const char *json);
+
 /* The port of broker id, or -1. */
 int fc_port(const struct fakecluster *fc, int32_t id);
 

@@ -56,65 +56,44 @@ static void pause_ms(int ms) {
 
 /* ---- the agent process ---- */
 
-struct agent {
-        struct tu_child child;
-        int port;
-        char vg_log[600];      /* memcheck's log file, when run under valgrind */
-};
-
 static bool under_valgrind(void) {
         const char *v = getenv("KPA_FAULTS_VALGRIND");
         return v && *v && strcmp(v, "0") != 0;
 }
 
+struct agent {
+        struct tu_agent proc;
+        char vg_log[600];      /* memcheck's log file, when run under valgrind */
+};
+
+static char *const fast[] = { "--interval=200ms", "--check-timeout=1s", "--ready-after=2",
+                              "--liveness-window=30s", NULL };
+
 /* Starts kpa-agent with fast settings plus extra flags (NULL-terminated); under valgrind, as
  * memcheck's child, with memcheck's report in a file so that stderr carries only the agent's
  * JSON lines. */
 static void agent_start(struct agent *a, const char *bootstrap, int node_id, char *const extra[]) {
-        static char bin[600], boot[300], node[64], vglog[700];
-        char *argv[48];
-        size_t n = 0;
+        static char vglog[700];
         memset(a, 0, sizeof *a);
-        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
-        snprintf(boot, sizeof boot, "--bootstrap=%s", bootstrap);
-        snprintf(node, sizeof node, "--node-id=%d", node_id);
+        char *vg[] = { "/usr/bin/valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                       "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+                       "--track-fds=no", vglog, NULL };
         if (under_valgrind()) {
                 snprintf(a->vg_log, sizeof a->vg_log, "%s/valgrind-agent.%d.log", tu_build_dir(), (int) getpid());
                 snprintf(vglog, sizeof vglog, "--log-file=%s", a->vg_log);
-                argv[n++] = "/usr/bin/valgrind";
-                argv[n++] = "--leak-check=full";
-                argv[n++] = "--show-leak-kinds=definite,indirect";
-                argv[n++] = "--errors-for-leak-kinds=definite,indirect";
-                argv[n++] = "--error-exitcode=99";
-                argv[n++] = "--track-fds=no";
-                argv[n++] = vglog;
         }
-        argv[n++] = bin;
-        argv[n++] = boot;
-        argv[n++] = node;
-        argv[n++] = "--listen=127.0.0.1:0";
-        argv[n++] = "--interval=200ms";
-        argv[n++] = "--check-timeout=1s";
-        argv[n++] = "--ready-after=2";
-        argv[n++] = "--liveness-window=30s";
-        for (size_t i = 0; extra && extra[i] && n < sizeof argv / sizeof argv[0] - 1; i++)
-                argv[n++] = extra[i];
-        argv[n] = NULL;
-        tu_spawn(argv, NULL, &a->child);
-        a->port = tu_wait_agent_port(&a->child, under_valgrind() ? 60000 : EVENT_MS);
-        ck_assert_int_gt(a->port, 0);
+        tu_agent_start(&a->proc, bootstrap, node_id, fast, extra, under_valgrind() ? vg : NULL,
+                       under_valgrind() ? 60000 : EVENT_MS);
 }
 
 static void expect_event(struct agent *a, const char *event, int timeout_ms) {
-        char needle[64];
-        snprintf(needle, sizeof needle, "\"event\":\"%s\"", event);
-        ck_assert_msg(tu_wait_line(&a->child, needle, timeout_ms, NULL, 0) == 0, "no %s event", event);
+        tu_agent_expect(&a->proc, event, timeout_ms);
 }
 
 /* The agent is still running (not exited, not killed by a signal). */
 static void assert_running(struct agent *a) {
         int status;
-        ck_assert_msg(waitpid(a->child.pid, &status, WNOHANG) == 0, "the agent exited (status 0x%x)", status);
+        ck_assert_msg(waitpid(a->proc.child.pid, &status, WNOHANG) == 0, "the agent exited (status 0x%x)", status);
 }
 
 /* VmRSS of pid in KiB. */
@@ -235,7 +214,7 @@ static long long await_readyz(struct agent *a, int want, int timeout_ms) {
         int last = -1;
         while (now_us() - t0 < (long long) timeout_ms * 1000) {
                 long long us;
-                last = probe(NULL, a->port, "/readyz", 1000, &us);
+                last = probe(NULL, a->proc.port, "/readyz", 1000, &us);
                 if (last == want)
                         return (now_us() - t0) / 1000;
                 pause_ms(20);
@@ -259,7 +238,7 @@ static void watch_events(struct agent *a, int ms, int *ready, int *not_ready) {
                 long long left = (end - now_us()) / 1000;
                 if (left <= 0)
                         return;
-                if (tu_wait_line(&a->child, "\"event\":\"", (int) left, line, sizeof line) < 0)
+                if (tu_wait_line(&a->proc.child, "\"event\":\"", (int) left, line, sizeof line) < 0)
                         continue;
                 if (strstr(line, "\"event\":\"not_ready\""))
                         (*not_ready)++;
@@ -318,17 +297,17 @@ START_TEST(local_broker_flapping_keeps_probes_prompt_and_recovers_without_growth
         flap(d, &a, 4, &ready, &not_ready);
         await_readyz(&a, 200, EVENT_MS);
         watch_events(&a, 2000, &ready, &not_ready);
-        long base = rss_kib(a.child.pid);
+        long base = rss_kib(a.proc.child.pid);
 
         ready = not_ready = 0;
         struct prober p;
-        prober_start(&p, a.port, NULL, "/readyz", 20);
+        prober_start(&p, a.proc.port, NULL, "/readyz", 20);
         flap(d, &a, seconds, &ready, &not_ready);
         long long took = await_readyz(&a, 200, EVENT_MS);
         prober_finish(&p, "broker flapping");
         /* Let the last checks' clients and threads finish before measuring. */
         watch_events(&a, 2000, &ready, &not_ready);
-        long after = rss_kib(a.child.pid);
+        long after = rss_kib(a.proc.child.pid);
         fprintf(stderr, "faults: broker flapping %d s: %d not_ready and %d ready events; ready %lld ms after the "
                 "broker came back; RSS %ld KiB before, %ld KiB after (+%ld)\n",
                 seconds, not_ready, ready, took, base, after, after - base);
@@ -337,7 +316,7 @@ START_TEST(local_broker_flapping_keeps_probes_prompt_and_recovers_without_growth
         ck_assert_int_lt(took, RECOVERY_MAX_MS);
         if (RSS_MEANINGFUL)
                 ck_assert_msg(after - base < RSS_MARGIN_KIB, "RSS grew from %ld to %ld KiB", base, after);
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         demo_stop(d);
 }
 END_TEST
@@ -352,7 +331,7 @@ START_TEST(rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers) {
         agent_start(&a, demo_bootstrap(d), 1, NULL);
         expect_event(&a, "ready", EVENT_MS);
         struct prober p;
-        prober_start(&p, a.port, NULL, "/readyz", 20);
+        prober_start(&p, a.proc.port, NULL, "/readyz", 20);
         /* 2.5 s per answer, against a 1 s bound on the whole check. */
         ck_assert_int_eq(demo_broker_set_rtt(d, 1, 2500), 0);
         long long t0 = now_us();
@@ -370,7 +349,7 @@ START_TEST(rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers) {
          * after it times out at 1 s. */
         ck_assert_int_lt(failed_after, 2 * INTERVAL_MS + 2 * 1000 + 1000);
         ck_assert_int_lt(took, RECOVERY_MAX_MS);
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         demo_stop(d);
 }
 END_TEST
@@ -383,7 +362,7 @@ START_TEST(connections_closed_at_apiversions_keep_probes_prompt_and_clear) {
         agent_start(&a, demo_bootstrap(d), 1, NULL);
         expect_event(&a, "ready", EVENT_MS);
         struct prober p;
-        prober_start(&p, a.port, NULL, "/readyz", 20);
+        prober_start(&p, a.proc.port, NULL, "/readyz", 20);
         /* Every connection is dropped at its first request (ApiVersions, key 18). */
         enum { N = 2000 };
         static rd_kafka_resp_err_t errs[N];
@@ -398,17 +377,12 @@ START_TEST(connections_closed_at_apiversions_keep_probes_prompt_and_clear) {
         prober_finish(&p, "ApiVersions transport errors");
         fprintf(stderr, "faults: ApiVersions transport errors: ready %lld ms after they cleared\n", took);
         ck_assert_int_lt(took, RECOVERY_MAX_MS);
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         demo_stop(d);
 }
 END_TEST
 
 /* ---- metadata changing under the agent ---- */
-
-static void fake(struct fakecluster *fc, const char *cmd) {
-        char err[512];
-        ck_assert_msg(fc_cmd(fc, cmd, NULL, err, sizeof err) == 0, "%s: %s", cmd, err);
-}
 
 START_TEST(metadata_changing_at_every_check_keeps_the_verdict_right) {
         struct fakecluster *fc;
@@ -420,7 +394,7 @@ START_TEST(metadata_changing_at_every_check_keeps_the_verdict_right) {
         agent_start(&a, boot, 0, NULL);
         expect_event(&a, "ready", EVENT_MS);
         struct prober p;
-        prober_start(&p, a.port, NULL, "/readyz", 20);
+        prober_start(&p, a.proc.port, NULL, "/readyz", 20);
         /* A change every 100 ms, twice per check interval: ISR shrinking and growing, leaders
          * moving and vanishing, topics (hosted by broker 0) created and deleted. */
         static const char *const churn[] = {
@@ -437,7 +411,7 @@ START_TEST(metadata_changing_at_every_check_keeps_the_verdict_right) {
         };
         size_t n_churn = sizeof churn / sizeof churn[0];
         for (size_t i = 0; i < 6 * n_churn; i++) {
-                fake(fc, churn[i % n_churn]);
+                fc_must(fc, churn[i % n_churn]);
                 pause_ms(100);
         }
         assert_running(&a);
@@ -454,13 +428,13 @@ START_TEST(metadata_changing_at_every_check_keeps_the_verdict_right) {
                   "{\"op\":\"delete_topic\",\"name\":\"late\"}" },
         };
         for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
-                fake(fc, faults[i][0]);
+                fc_must(fc, faults[i][0]);
                 if (i == 0) {
                         long long t = await_readyz(&a, 503, EVENT_MS);
                         fprintf(stderr, "faults: metadata: not ready %lld ms after orders-4 lost broker 0 from its ISR\n", t);
                         ck_assert_int_lt(t, 2 * INTERVAL_MS + 1000 + 1000);
                         char *body = NULL;
-                        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz?verbose", 2000, &body), 503);
+                        ck_assert_int_eq(tu_http(a.proc.port, "GET", "/readyz?verbose", 2000, &body), 503);
                         ck_assert_msg(strstr(body, "orders-4 (leader 0, isr [1,2])") ||
                                       strstr(body, "orders-4 (leader 1, isr [1,2])") ||
                                       strstr(body, "orders-4 (leader 2, isr [1,2])"), "%s", body);
@@ -470,13 +444,13 @@ START_TEST(metadata_changing_at_every_check_keeps_the_verdict_right) {
                         pause_ms(3 * INTERVAL_MS);
                         ck_assert_int_eq(p.last_status, 200);
                 }
-                fake(fc, faults[i][1]);
+                fc_must(fc, faults[i][1]);
                 took = await_readyz(&a, 200, EVENT_MS);
                 fprintf(stderr, "faults: metadata fault %zu: ready %lld ms after it cleared\n", i, took);
                 ck_assert_int_lt(took, RECOVERY_MAX_MS);
         }
         prober_finish(&p, "metadata churn");
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         fc_stop(fc);
 }
 END_TEST
@@ -558,24 +532,24 @@ START_TEST(ten_thousand_idle_connections_from_one_address_leave_other_clients_se
         /* Another pod (one address) opens 10k connections and sends nothing. */
         struct idle_set s;
         long long t0 = now_us();
-        idle_open(&s, a.port, 10000, 9, 1);
+        idle_open(&s, a.proc.port, 10000, 9, 1);
         long long opened = now_us() - t0;
         struct prober p;
-        prober_start(&p, a.port, "127.0.0.2", "/readyz", 20);
+        prober_start(&p, a.proc.port, "127.0.0.2", "/readyz", 20);
         pause_ms(3000);
         prober_finish(&p, "10k idle connections from 127.0.0.9, probes from 127.0.0.2");
         int closed, open;
         idle_census(&s, &closed, &open);
         /* A probe from the flooding address itself is over its per-address limit. */
         long long us;
-        int same = probe("127.0.0.9", a.port, "/readyz", 1000, &us);
+        int same = probe("127.0.0.9", a.proc.port, "/readyz", 1000, &us);
         fprintf(stderr, "faults: 10k idle from one address: opened in %lld ms; after 3 s the agent had closed %d, "
                 "%d not (held by the agent, queued, or still connecting); a probe from that address got %d after %.1f ms\n",
                 opened / 1000, closed, open, same, us / 1000.0);
         ck_assert_int_eq(same, -1);
         idle_close(&s);
         assert_running(&a);
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         demo_stop(d);
 }
 END_TEST
@@ -592,11 +566,11 @@ START_TEST(ten_thousand_idle_connections_from_many_addresses_do_not_starve_probe
          * the total limit of 256, each at most 32 held. Probes come from the node (127.0.0.1). */
         struct idle_set s;
         long long t0 = now_us();
-        idle_open(&s, a.port, 10000, 10, 40);
+        idle_open(&s, a.proc.port, 10000, 10, 40);
         long long opened = now_us() - t0;
         pause_ms(1000);
         struct prober p;
-        prober_start(&p, a.port, NULL, "/readyz", 20);
+        prober_start(&p, a.proc.port, NULL, "/readyz", 20);
         pause_ms(4000);
         int closed, open;
         idle_census(&s, &closed, &open);
@@ -605,7 +579,7 @@ START_TEST(ten_thousand_idle_connections_from_many_addresses_do_not_starve_probe
         prober_finish(&p, "10k idle connections from 40 addresses, probes from 127.0.0.1");
         idle_close(&s);
         assert_running(&a);
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         demo_stop(d);
 }
 END_TEST
@@ -636,7 +610,7 @@ START_TEST(near_the_limit_the_oldest_idle_connections_are_closed_first) {
         struct idle_set s = { calloc(N, sizeof(int)), 0 };
         for (int i = 0; i < N; i++) {
                 struct idle_set one;
-                idle_open(&one, a.port, 1, 20 + i % 10, 1);
+                idle_open(&one, a.proc.port, 1, 20 + i % 10, 1);
                 struct pollfd pfd = { one.fds[0], POLLOUT, 0 };
                 ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
                 s.fds[s.n++] = one.fds[0];
@@ -645,7 +619,7 @@ START_TEST(near_the_limit_the_oldest_idle_connections_are_closed_first) {
                  * (Only below the eviction point: a probe is a connection too.) */
                 if (i % 30 == 29 && i < KEPT) {
                         long long us;
-                        ck_assert_int_eq(probe(NULL, a.port, "/livez", 1000, &us), 200);
+                        ck_assert_int_eq(probe(NULL, a.proc.port, "/livez", 1000, &us), 200);
                 }
         }
         int evicted = 0, first_kept = -1;
@@ -661,10 +635,10 @@ START_TEST(near_the_limit_the_oldest_idle_connections_are_closed_first) {
         ck_assert_int_eq(evicted, N - KEPT);
         ck_assert_int_eq(first_kept, N - KEPT);
         long long us;
-        ck_assert_int_eq(probe(NULL, a.port, "/readyz", 1000, &us), 200);
+        ck_assert_int_eq(probe(NULL, a.proc.port, "/readyz", 1000, &us), 200);
         ck_assert_int_lt(us, PROBE_MAX_US);
         idle_close(&s);
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         demo_stop(d);
 }
 END_TEST
@@ -678,13 +652,13 @@ START_TEST(slow_loris_clients_do_not_delay_probes) {
         agent_start(&a, demo_bootstrap(d), 1, NULL);
         expect_event(&a, "ready", EVENT_MS);
         struct idle_set s;
-        idle_open(&s, a.port, 30, 3, 1);
+        idle_open(&s, a.proc.port, 30, 3, 1);
         for (int i = 0; i < s.n; i++) {
                 struct pollfd pfd = { s.fds[i], POLLOUT, 0 };
                 ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
         }
         struct prober p;
-        prober_start(&p, a.port, NULL, "/readyz", 20);
+        prober_start(&p, a.proc.port, NULL, "/readyz", 20);
         static const char head[] = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
         /* 12 s of trickling: past the 10 s idle timeout, which each byte resets. */
         for (size_t k = 0; k < 6; k++) {
@@ -702,7 +676,7 @@ START_TEST(slow_loris_clients_do_not_delay_probes) {
          * counts silence); the per-address limit (32) and the total limit bound how many. */
         ck_assert_int_eq(open, 30);
         idle_close(&s);
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         demo_stop(d);
 }
 END_TEST
@@ -738,7 +712,7 @@ START_TEST(sigterm_under_load_exits_0_promptly) {
         struct agent a;
         agent_start(&a, demo_bootstrap(d), 1, NULL);
         expect_event(&a, "ready", EVENT_MS);
-        struct loader l = { .port = a.port };
+        struct loader l = { .port = a.proc.port };
         atomic_init(&l.stop, false);
         atomic_init(&l.answered, 0);
         atomic_init(&l.refused, 0);
@@ -748,11 +722,11 @@ START_TEST(sigterm_under_load_exits_0_promptly) {
                 ck_assert_int_eq(pthread_create(&t[i], NULL, loader_main, &l), 0);
         /* And idle connections held open across the stop. */
         struct idle_set s;
-        idle_open(&s, a.port, 20, 5, 1);
+        idle_open(&s, a.proc.port, 20, 5, 1);
         pause_ms(2000);
         int before = atomic_load(&l.answered);
         long long t0 = now_us();
-        int status = tu_stop(&a.child, SIGTERM, 10000);
+        int status = tu_stop(&a.proc.child, SIGTERM, 10000);
         long long took = (now_us() - t0) / 1000;
         atomic_store(&l.stop, true);
         for (int i = 0; i < THREADS; i++)
@@ -792,11 +766,11 @@ START_TEST(agent_under_valgrind_has_no_errors_and_no_leaks) {
                                              "/metrics", "/nope", "/prestop" };
         for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
                 char *body = NULL;
-                ck_assert_int_gt(tu_http(a.port, "GET", paths[i], 30000, &body), 0);
+                ck_assert_int_gt(tu_http(a.proc.port, "GET", paths[i], 30000, &body), 0);
                 free(body);
         }
         char *body = NULL;
-        ck_assert_int_eq(tu_http(a.port, "POST", "/readyz", 30000, &body), 405);
+        ck_assert_int_eq(tu_http(a.proc.port, "POST", "/readyz", 30000, &body), 405);
         free(body);
         ck_assert_int_eq(demo_broker_set_up(d, 1, false), 0);
         expect_event(&a, "not_ready", 120000);
@@ -804,13 +778,13 @@ START_TEST(agent_under_valgrind_has_no_errors_and_no_leaks) {
         expect_event(&a, "ready", 120000);
         /* An idle connection and a half-sent request open at exit. */
         struct idle_set s;
-        idle_open(&s, a.port, 2, 1, 1);
+        idle_open(&s, a.proc.port, 2, 1, 1);
         struct pollfd pfd = { s.fds[1], POLLOUT, 0 };
         ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
         ck_assert_int_eq(send(s.fds[1], "GET /rea", 8, MSG_NOSIGNAL), 8);
-        kill(a.child.pid, SIGHUP);
+        kill(a.proc.child.pid, SIGHUP);
         expect_event(&a, "reloaded", 60000);
-        int status = tu_stop(&a.child, SIGTERM, 60000);
+        int status = tu_stop(&a.proc.child, SIGTERM, 60000);
         idle_close(&s);
         if (status != 0)
                 dump_file(a.vg_log);
