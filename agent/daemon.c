@@ -14,6 +14,7 @@
 #include "kpa/httpd.h"
 #include "kpa/kafka.h"
 #include "kpa/log.h"
+#include "kpa/parse.h"
 #include "kpa/render.h"
 #include "kpa/snapshot.h"
 #include "kpa/verdict.h"
@@ -135,24 +136,30 @@ static void prestop_answer(struct prestop_wait *w, const char *body) {
  * whose deadline passed (with the reason, logged). */
 static void prestop_evaluate(struct agent *a, uint64_t now) {
         const struct canroll_result cr = a->canroll;
-        bool unreachable = !a->answered;
+        /* A broker that has not answered for a whole staleness bound serves no replica any
+         * more (the controller has fenced it and its ISRs have shrunk): stopping it cannot
+         * make things worse, and waiting would only delay its restart. One failed check is
+         * not that: then the last answer's canRoll still decides. */
+        uint64_t silent_since = a->health.ever_reachable ? a->health.last_reachable_ms : a->health.started_ms;
+        bool gone = !a->answered && now - silent_since >= a->policy.stale_after_ms;
         struct prestop_wait *w = a->waiters;
         while (w) {
                 struct prestop_wait *next = w->next;
                 char body[700];
-                if (unreachable) {
-                        /* A broker that does not answer serves no replica: stopping it cannot
-                         * shrink any ISR further, and waiting would only delay its restart. */
-                        snprintf(body, sizeof body, "safe to stop: the local broker is not answering (%s)\n",
-                                 a->last_error[0] ? a->last_error : "no check yet");
+                if (gone) {
+                        char silent[32];
+                        format_duration_ms(now - silent_since, silent, sizeof silent);
+                        snprintf(body, sizeof body, "safe to stop: the local broker has not answered for %s (%s)\n",
+                                 silent, a->last_error[0] ? a->last_error : "no check yet");
                         log_event(LOG_LEVEL_INFO, "prestop_done", "%s", body);
                         prestop_answer(w, body);
-                } else if (cr.safe) {
+                } else if (a->health.ever_reachable && cr.safe) {
                         snprintf(body, sizeof body, "safe to stop: %s\n", cr.reason);
                         log_event(LOG_LEVEL_INFO, "prestop_done", "safe to stop: %s", cr.reason);
                         prestop_answer(w, body);
                 } else if (now >= w->deadline_ms) {
-                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s\n", cr.reason);
+                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s\n",
+                                 a->health.ever_reachable ? cr.reason : "the broker never answered");
                         log_event(LOG_LEVEL_WARN, "prestop_timeout",
                                   "stopping although %d partitions would drop below min.insync.replicas: %s",
                                   cr.blocking, cr.reason);

@@ -32,6 +32,12 @@ static void expect_event(struct tu_agent *a, const char *event) {
         tu_agent_expect(a, event, EVENT_MS);
 }
 
+static long long mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static cJSON *get_status(struct tu_agent *a) {
         char *body = NULL;
         ck_assert_int_eq(tu_http(a->port, "GET", "/status", 5000, &body), 200);
@@ -304,11 +310,6 @@ struct held {
         long long done_at;
 };
 
-static long long mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *held_get(void *arg) {
         struct held *h = arg;
@@ -391,6 +392,30 @@ START_TEST(sigterm_answers_a_held_prestop_and_exits_0_promptly) {
 }
 END_TEST
 
+START_TEST(prestop_lets_a_silent_broker_go_only_after_the_staleness_bound) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        /* --stale-after 3s: a failed check is not "gone"; three seconds of silence are. */
+        agent_on_fake(&a, fc, (char *[]){ "--stale-after=3s", NULL });
+        expect_event(&a, "ready");
+        /* The last answer says stopping broker 0 is unsafe (orders-2 at min ISR with it). */
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
+        await_checks(&a, 1);
+        fc_must(fc, "{\"op\":\"broker\",\"id\":0,\"up\":false}");
+        long long down = mono_ms();
+        expect_event(&a, "not_ready");
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 15000, &body), 200);
+        long long waited = mono_ms() - down;
+        ck_assert_msg(strncmp(body, "safe to stop: the local broker has not answered for ", 52) == 0, "%s", body);
+        ck_assert_int_ge(waited, 2900);
+        ck_assert_int_lt(waited, 8000);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
 START_TEST(http_contract_methods_paths_head_verbose) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
@@ -468,6 +493,7 @@ int main(void) {
         tcase_add_test(tc, prestop_waits_until_safe_while_probes_answer_promptly);
         tcase_add_test(tc, prestop_gives_up_at_its_timeout_with_the_reason);
         tcase_add_test(tc, sigterm_answers_a_held_prestop_and_exits_0_promptly);
+        tcase_add_test(tc, prestop_lets_a_silent_broker_go_only_after_the_staleness_bound);
         tcase_add_test(tc, http_contract_methods_paths_head_verbose);
         tcase_add_test(tc, sighup_reloads_the_client_config_and_a_bad_one_is_kept_out);
         suite_add_tcase(s, tc);
