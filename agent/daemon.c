@@ -40,6 +40,7 @@ struct agent {
         struct httpd *httpd;
         uv_signal_t sig_term, sig_int, sig_hup;
         uv_timer_t prestop_timer;
+        uv_timer_t verdict_timer;   /* logs transitions that no check result brings (staleness) */
         uv_fs_poll_t conf_poll;
         bool conf_poll_on;
 
@@ -197,6 +198,15 @@ static void on_check(struct kafka_result *r, void *data) {
                 prestop_evaluate(a, kafka_now_ms());
 }
 
+/* A verdict can also change without a check result: it goes stale when checks stop
+ * completing. Looking again every interval logs that transition too. */
+static void on_verdict_tick(uv_timer_t *t) {
+        struct agent *a = t->data;
+        struct verdict v;
+        health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
+        log_transitions(a, &v);
+}
+
 static void answer_probe(struct httpd_request *req, struct agent *a, enum probe_kind kind) {
         struct verdict v;
         struct dynbuf b;
@@ -336,6 +346,7 @@ static void agent_stop(struct agent *a, const char *why) {
         close_handle(a, (uv_handle_t *) &a->sig_int);
         close_handle(a, (uv_handle_t *) &a->sig_hup);
         close_handle(a, (uv_handle_t *) &a->prestop_timer);
+        close_handle(a, (uv_handle_t *) &a->verdict_timer);
         if (a->conf_poll_on)
                 close_handle(a, (uv_handle_t *) &a->conf_poll);
         httpd_stop(a->httpd, HTTP_STOP_DEADLINE_MS, on_httpd_closed, a);
@@ -427,6 +438,9 @@ int daemon_run(const struct agent_config *cfg) {
         uv_signal_start(&a.sig_hup, on_signal, SIGHUP);
         uv_timer_init(&loop, &a.prestop_timer);
         a.prestop_timer.data = &a;
+        uv_timer_init(&loop, &a.verdict_timer);
+        a.verdict_timer.data = &a;
+        uv_timer_start(&a.verdict_timer, on_verdict_tick, cfg->interval_ms, cfg->interval_ms);
         if (cfg->client_config) {
                 uv_fs_poll_init(&loop, &a.conf_poll);
                 a.conf_poll.data = &a;

@@ -416,6 +416,26 @@ START_TEST(prestop_lets_a_silent_broker_go_only_after_the_staleness_bound) {
 }
 END_TEST
 
+START_TEST(a_verdict_gone_stale_is_logged_without_a_check_result) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        /* Checks that hang for up to 10s while a verdict is stale after 1.5s: the transition
+         * must be logged before any check result arrives. */
+        agent_on_fake(&a, fc, (char *[]){ "--check-timeout=10s", "--stale-after=1500ms", NULL });
+        expect_event(&a, "ready");
+        fc_must(fc, "{\"op\":\"stall\",\"id\":0,\"on\":true}");
+        long long t0 = mono_ms();
+        char line[4096];
+        ck_assert_int_eq(tu_wait_line(&a.child, "\"event\":\"not_ready\"", 8000, line, sizeof line), 0);
+        ck_assert_int_lt(mono_ms() - t0, 8000);
+        ck_assert_msg(strstr(line, "fresh: last check "), "%s", line);
+        fc_must(fc, "{\"op\":\"stall\",\"id\":0,\"on\":false}");
+        expect_event(&a, "ready");
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 15000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
 START_TEST(http_contract_methods_paths_head_verbose) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
@@ -494,6 +514,7 @@ int main(void) {
         tcase_add_test(tc, prestop_gives_up_at_its_timeout_with_the_reason);
         tcase_add_test(tc, sigterm_answers_a_held_prestop_and_exits_0_promptly);
         tcase_add_test(tc, prestop_lets_a_silent_broker_go_only_after_the_staleness_bound);
+        tcase_add_test(tc, a_verdict_gone_stale_is_logged_without_a_check_result);
         tcase_add_test(tc, http_contract_methods_paths_head_verbose);
         tcase_add_test(tc, sighup_reloads_the_client_config_and_a_bad_one_is_kept_out);
         suite_add_tcase(s, tc);
