@@ -564,8 +564,7 @@ static int32_t broker_id_by_address(const rd_kafka_metadata_t *md, const char *n
         return -1;
 }
 
-/* Copies librdkafka's metadata into a plain snapshot, refusing sizes past our limits. */
-static int snapshot_from_metadata(const rd_kafka_metadata_t *md, int32_t answered_by,
+int kafka_snapshot_from_metadata(const rd_kafka_metadata_t *md, int32_t answered_by,
                                   struct snapshot **ret, char *errbuf, size_t errlen) {
         if (md->broker_cnt < 0 || md->broker_cnt > KAFKA_MAX_BROKERS ||
             md->topic_cnt < 0 || md->topic_cnt > KAFKA_MAX_TOPICS) {
@@ -886,7 +885,7 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
         int32_t answered_by = md->orig_broker_id >= 0 ? md->orig_broker_id
                                                       : broker_id_by_address(md, bs);
         struct snapshot *s = NULL;
-        int r = snapshot_from_metadata(md, answered_by, &s, ret->error, sizeof ret->error);
+        int r = kafka_snapshot_from_metadata(md, answered_by, &s, ret->error, sizeof ret->error);
         rd_kafka_metadata_destroy(md);
         if (r < 0)
                 return r;

@@ -245,35 +245,34 @@ static void status_message(const struct dynbuf *body, char *buf, size_t len) {
         cJSON_Delete(j);
 }
 
-/* Finds the label in a Node object. */
-static int parse_node(const struct rack_query *q, const struct dynbuf *body, char **ret_rack,
-                      char *errbuf, size_t errlen) {
+int rack_parse_node(const char *node_name, const char *label, const char *json, size_t len,
+                    char **ret_rack, char *errbuf, size_t errlen) {
         char nq[QUOTE_MAX * 4 + 8], lq[QUOTE_MAX * 4 + 8];
-        cJSON *j = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
+        cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
         const cJSON *meta = cJSON_GetObjectItemCaseSensitive(j, "metadata");
         if (!cJSON_IsObject(j) || !cJSON_IsObject(meta)) {
                 cJSON_Delete(j);
                 snprintf(errbuf, errlen, "the API server's answer for node \"%s\" is not a Node object",
-                         quote(q->node_name, nq, sizeof nq));
+                         quote(node_name, nq, sizeof nq));
                 return -EPROTO;
         }
         const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
-        const cJSON *v = cJSON_IsObject(labels) ? cJSON_GetObjectItemCaseSensitive(labels, q->label) : NULL;
+        const cJSON *v = cJSON_IsObject(labels) ? cJSON_GetObjectItemCaseSensitive(labels, label) : NULL;
         if (!v) {
                 cJSON_Delete(j);
-                snprintf(errbuf, errlen, "node \"%s\" has no label \"%s\"", quote(q->node_name, nq, sizeof nq),
-                         quote(q->label, lq, sizeof lq));
+                snprintf(errbuf, errlen, "node \"%s\" has no label \"%s\"", quote(node_name, nq, sizeof nq),
+                         quote(label, lq, sizeof lq));
                 return -EINVAL;
         }
         if (!cJSON_IsString(v)) {
                 cJSON_Delete(j);
                 snprintf(errbuf, errlen, "label \"%s\" of node \"%s\" is not a string",
-                         quote(q->label, lq, sizeof lq), quote(q->node_name, nq, sizeof nq));
+                         quote(label, lq, sizeof lq), quote(node_name, nq, sizeof nq));
                 return -EPROTO;
         }
         char origin[2 * (QUOTE_MAX * 4 + 8) + 32];
-        snprintf(origin, sizeof origin, "label \"%s\" of node \"%s\"", quote(q->label, lq, sizeof lq),
-                 quote(q->node_name, nq, sizeof nq));
+        snprintf(origin, sizeof origin, "label \"%s\" of node \"%s\"", quote(label, lq, sizeof lq),
+                 quote(node_name, nq, sizeof nq));
         int r = rack_validate(v->valuestring, origin, errbuf, errlen);
         char *rack = r < 0 ? NULL : strdup(v->valuestring);
         cJSON_Delete(j);
@@ -333,7 +332,8 @@ static enum outcome attempt(CURL *h, const struct rack_query *q, const char *ca_
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
                 status_message(&resp.body, sm, sizeof sm);
                 if (status == 200) {
-                        *r = parse_node(q, &resp.body, ret_rack, errbuf, errlen);
+                        *r = rack_parse_node(q->node_name, q->label, resp.body.data, resp.body.len,
+                                             ret_rack, errbuf, errlen);
                 } else if (status == 401) {
                         snprintf(errbuf, errlen, "the API server refused the service account token (HTTP 401)%s", sm);
                         *r = -EACCES;

@@ -85,6 +85,13 @@ struct kafka_result {
  * Always fills *ret (rc, error); the caller frees ret->snap with snapshot_free. */
 void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result *ret);
 
+/* Copies librdkafka's metadata into a plain snapshot (answered_by recorded), refusing sizes
+ * past the KAFKA_MAX_* limits with -E2BIG; -ENOMEM on allocation failure. Pure: used by
+ * kafka_check and by the fuzzer. */
+struct rd_kafka_metadata;
+int kafka_snapshot_from_metadata(const struct rd_kafka_metadata *md, int32_t answered_by,
+                                 struct snapshot **ret, char *errbuf, size_t errlen);
+
 /* The monotonic clock in milliseconds, as used in struct kafka_result. */
 uint64_t kafka_now_ms(void);
 

@@ -45,6 +45,11 @@ int rack_label_key_validate(const char *label, char *errbuf, size_t errlen);
  *   -EPROTO     the answer is not a Node object
  *   -ETIMEDOUT  no answer within timeout_ms (the last failure is named)
  *   -EIO        TLS verification failure or another transport / HTTP failure */
+/* The label's value in a Node object (the API server's JSON answer), checked as a rack name.
+ * -EPROTO when the answer is not a Node or the label is not a string, -EINVAL when the label
+ * is absent or not a valid rack; the message names the node and the label. */
+int rack_parse_node(const char *node_name, const char *label, const char *json, size_t len,
+                    char **ret_rack, char *errbuf, size_t errlen);
 int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_t errlen);
 
 #endif
