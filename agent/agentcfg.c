@@ -86,7 +86,8 @@ static int node_id_from_file(const char *path, int32_t *ret, char *errbuf, size_
         size_t len;
         int r = fsx_read_file(path, 1024 * 1024, &text, &len);
         if (r < 0) {
-                snprintf(errbuf, errlen, "--broker-config %s cannot be read: %s", path, strerror(-r));
+                snprintf(errbuf, errlen, "--broker-config %s cannot be read: %s", path,
+                         r == -EINVAL ? "not a regular file" : strerror(-r));
                 return -EINVAL;
         }
         struct props p = { 0 };

@@ -14,6 +14,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kpa/fsx.h"
 #include "kpa/log.h"
 #include "kpa/parse.h"
 #include "kpa/secret.h"
@@ -106,48 +107,15 @@ static int bootstrap_check(const char *s, char *errbuf, size_t errlen) {
 
 static int read_small_file(const char *path, char **ret, size_t *ret_len, char *errbuf,
                            size_t errlen) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                int e = errno;
-                snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(e));
-                return -e;
+        int r = fsx_read_file(path, KAFKA_CONF_MAX_BYTES, ret, ret_len);
+        if (r == -EFBIG) {
+                snprintf(errbuf, errlen, "%s: larger than %d bytes", path, KAFKA_CONF_MAX_BYTES);
+                return -E2BIG;
         }
-        char *buf = malloc(KAFKA_CONF_MAX_BYTES + 1);
-        if (!buf) {
-                close(fd);
-                snprintf(errbuf, errlen, "%s: out of memory", path);
-                return -ENOMEM;
-        }
-        size_t len = 0;
-        for (;;) {
-                ssize_t r = read(fd, buf + len, KAFKA_CONF_MAX_BYTES + 1 - len);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0) {
-                        int e = errno;
-                        snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(e));
-                        secret_wipe(buf, len);
-                        free(buf);
-                        close(fd);
-                        return -e;
-                }
-                if (r == 0)
-                        break;
-                len += (size_t) r;
-                if (len > KAFKA_CONF_MAX_BYTES) {
-                        snprintf(errbuf, errlen, "%s: larger than %d bytes", path,
-                                 KAFKA_CONF_MAX_BYTES);
-                        secret_wipe(buf, len);
-                        free(buf);
-                        close(fd);
-                        return -E2BIG;
-                }
-        }
-        close(fd);
-        buf[len] = '\0';
-        *ret = buf;
-        *ret_len = len;
-        return 0;
+        if (r < 0)
+                snprintf(errbuf, errlen, "%s: cannot open: %s", path,
+                         r == -EINVAL ? "not a regular file" : strerror(-r));
+        return r;
 }
 
 static int conf_add(struct kafka_conf *c, const char *key, size_t klen, const char *value,
@@ -396,7 +364,6 @@ void kafka_client_set_conf(struct kafka_client *kc, struct kafka_conf *conf) {
         cache_clear(&kc->cache);
 }
 
-const struct kafka_conf *kafka_client_conf(const struct kafka_client *kc) { return kc->conf; }
 uint64_t kafka_client_timeout_ms(const struct kafka_client *kc) { return kc->o.timeout_ms; }
 
 /* ------------------------------------------------------------------------------------------

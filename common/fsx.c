@@ -11,7 +11,9 @@
 #include "kpa/secret.h"
 
 int fsx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever;
+         * the fstat below refuses anything but a regular file, which ignores the flag. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         struct stat st;
@@ -128,7 +130,6 @@ int fileset_add(struct fileset *fs, const char *name, const void *data, size_t l
 
 size_t fileset_count(const struct fileset *fs) { return fs->n; }
 const char *fileset_name(const struct fileset *fs, size_t i) { return fs->e[i].name; }
-bool fileset_secret(const struct fileset *fs, size_t i) { return fs->e[i].secret; }
 mode_t fileset_mode(const struct fileset *fs, size_t i) { return fs->e[i].mode; }
 const void *fileset_data(const struct fileset *fs, size_t i, size_t *ret_len) {
         *ret_len = fs->e[i].len;

@@ -78,7 +78,7 @@ static int load_template(struct run *r, char *errbuf, size_t errlen) {
         int k = fsx_read_file(r->cfg->config_template, TEMPLATE_MAX, &text, &len);
         if (k < 0) {
                 snprintf(errbuf, errlen, "KPA_CONFIG_TEMPLATE %s cannot be read: %s",
-                         r->cfg->config_template, k == -EFBIG ? "larger than 1 MiB" : strerror(-k));
+                         r->cfg->config_template, k == -EFBIG ? "larger than 1 MiB" : k == -EINVAL ? "not a regular file" : strerror(-k));
                 return -EINVAL;
         }
         k = props_parse(&r->tmpl, text, len, perr, sizeof perr);

@@ -315,6 +315,10 @@ START_TEST(fsx_read_file_enforces_max) {
         ck_assert_int_eq(fsx_read_file(dir, 10, &data, &len), -EISDIR);
         snprintf(path, sizeof path, "%s/missing", dir);
         ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), -ENOENT);
+        /* A FIFO (no writer) is refused at once, not waited on. */
+        snprintf(path, sizeof path, "%s/fifo", dir);
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), -EINVAL);
         tu_rmtree(dir);
         free(dir);
 }
@@ -361,9 +365,5 @@ int main(void) {
         tcase_add_test(tc, fsx_read_file_enforces_max);
         tcase_add_test(tc, secret_random_password_uses_alphanumerics_and_differs);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

@@ -139,6 +139,16 @@ START_TEST(bad_input_exits_2_with_one_line_and_changes_nothing) {
         ck_assert_int_eq(run_init(&e, (char *[]){ "POD_NAME=kafka", NULL }, NULL, NULL, &err), 2);
         ck_assert_str_eq(err, "kpa-init: POD_NAME \"kafka\" has no ordinal suffix (expected <statefulset>-<n>, a DNS label)\n");
         free(err);
+        /* A template that is a FIFO is refused at once, not waited on. */
+        char fifo[700], tmpl[800];
+        snprintf(fifo, sizeof fifo, "%s/template.fifo", e.root);
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        snprintf(tmpl, sizeof tmpl, "KPA_CONFIG_TEMPLATE=%s", fifo);
+        ck_assert_int_eq(run_init(&e, (char *[]){ tmpl, NULL }, NULL, NULL, &err), 2);
+        char want_fifo[1000];
+        snprintf(want_fifo, sizeof want_fifo, "kpa-init: KPA_CONFIG_TEMPLATE %s cannot be read: not a regular file\n", fifo);
+        ck_assert_str_eq(err, want_fifo);
+        free(err);
         /* A volume of another broker is bad input too. */
         tu_write(e.data, "meta.properties", "version=1\nnode.id=7\ncluster.id=" CID "\n");
         ck_assert_int_eq(run_init(&e, NULL, NULL, NULL, &err), 2);
@@ -263,9 +273,5 @@ int main(void) {
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
         tcase_add_test(tc, help_lists_every_input_and_exits_0);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }
