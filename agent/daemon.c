@@ -170,8 +170,9 @@ static void prestop_evaluate(struct agent *a, uint64_t now) {
         }
 }
 
-static void on_check(struct kafka_result *r, void *data) {
-        struct agent *a = data;
+/* Folds one check result into the agent's state (verdict history, what /status shows, the
+ * canRoll answer) and frees its snapshot: the same for the sidecar and the one-shot check. */
+static void agent_apply(struct agent *a, struct kafka_result *r) {
         struct check_outcome o = { .snap = r->rc == 0 ? r->snap : NULL, .error = r->error };
         struct assessment as;
         verdict_assess(&o, a->node_id, a->cfg->scope, &as);
@@ -190,7 +191,11 @@ static void on_check(struct kafka_result *r, void *data) {
         r->snap = snapshot_free(r->snap);
         if (r->note[0])
                 log_event(LOG_LEVEL_DEBUG, "check_note", "%s", r->note);
+}
 
+static void on_check(struct kafka_result *r, void *data) {
+        struct agent *a = data;
+        agent_apply(a, r);
         struct verdict v;
         health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
         log_transitions(a, &v);
@@ -362,15 +367,22 @@ static void on_signal(uv_signal_t *s, int signum) {
                 agent_stop(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-static int start_checker(struct agent *a, char *err, size_t errlen) {
+/* The Kafka client for the local broker: --client-config with --bootstrap (or the demo's)
+ * over its bootstrap.servers; records the listener actually used. */
+static int agent_client(struct agent *a, struct kafka_client **ret, char *err, size_t errlen) {
         struct kafka_conf *conf;
-        struct kafka_client *kc;
         int r = kafka_conf_load(a->cfg->client_config, a->bootstrap[0] ? a->bootstrap : NULL, &conf, err, errlen);
         if (r < 0)
                 return r;
         snprintf(a->bootstrap, sizeof a->bootstrap, "%s", kafka_conf_bootstrap(conf));
         struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id };
-        if ((r = kafka_client_new(conf, &ko, &kc, err, errlen)) < 0)
+        return kafka_client_new(conf, &ko, ret, err, errlen);
+}
+
+static int start_checker(struct agent *a, char *err, size_t errlen) {
+        struct kafka_client *kc;
+        int r = agent_client(a, &kc, err, errlen);
+        if (r < 0)
                 return r;
         struct checker_opts co = { .interval_ms = a->cfg->interval_ms };
         if ((r = checker_new(a->loop, kc, &co, on_check, a, &a->checker, err, errlen)) < 0)
@@ -464,18 +476,10 @@ out:
 int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         struct agent a = { .cfg = cfg, .answered_by = -1 };
         char err[1024];
-        struct kafka_conf *conf = NULL;
         struct kafka_client *kc = NULL;
         int code = 2;
 
-        if (agent_target(&a, err, sizeof err) < 0 ||
-            kafka_conf_load(cfg->client_config, a.bootstrap[0] ? a.bootstrap : NULL, &conf, err, sizeof err) < 0) {
-                fprintf(stderr, "kpa-agent: %s\n", err);
-                goto out;
-        }
-        snprintf(a.bootstrap, sizeof a.bootstrap, "%s", kafka_conf_bootstrap(conf));
-        struct kafka_client_opts ko = { .timeout_ms = cfg->check_timeout_ms, .local_id = a.node_id };
-        if (kafka_client_new(conf, &ko, &kc, err, sizeof err) < 0) {
+        if (agent_target(&a, err, sizeof err) < 0 || agent_client(&a, &kc, err, sizeof err) < 0) {
                 fprintf(stderr, "kpa-agent: %s\n", err);
                 goto out;
         }
@@ -485,18 +489,7 @@ int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         health_init(&a.health, kafka_now_ms());
         struct kafka_result res;
         kafka_check(kc, false, &res);
-        struct check_outcome o = { .snap = res.rc == 0 ? res.snap : NULL, .error = res.error };
-        struct assessment as;
-        verdict_assess(&o, a.node_id, cfg->scope, &as);
-        health_record(&a.health, &as, res.finished_ms);
-        a.last_check_unix_ms = unix_ms();
-        a.last_duration_ms = res.finished_ms - res.started_ms;
-        snprintf(a.last_error, sizeof a.last_error, "%s", res.rc == 0 ? "" : res.error);
-        a.answered = res.rc == 0;
-        a.answered_by = res.snap ? res.snap->answered_by : -1;
-        res.snap = snapshot_free(res.snap);
-        if (as.good)
-                a.last_success_unix_ms = a.last_check_unix_ms;
+        agent_apply(&a, &res);
         struct verdict v;
         struct agent_status st;
         struct dynbuf b;

@@ -20,7 +20,6 @@ int fileset_add(struct fileset *fs, const char *name, const void *data, size_t l
 size_t fileset_count(const struct fileset *fs);
 const char *fileset_name(const struct fileset *fs, size_t i);
 const void *fileset_data(const struct fileset *fs, size_t i, size_t *ret_len);
-bool fileset_secret(const struct fileset *fs, size_t i);
 mode_t fileset_mode(const struct fileset *fs, size_t i);
 /* Writes every entry to a temporary file in the directory (fsynced, with its final mode),
  * then renames them all into place and fsyncs the directory. An entry whose file already

@@ -64,7 +64,6 @@ struct kafka_client *kafka_client_free(struct kafka_client *kc);
 /* Replaces the configuration (ownership of conf passes); the min.insync.replicas cache is
  * dropped since it may come from another cluster. Not while a check runs. */
 void kafka_client_set_conf(struct kafka_client *kc, struct kafka_conf *conf);
-const struct kafka_conf *kafka_client_conf(const struct kafka_client *kc);
 uint64_t kafka_client_timeout_ms(const struct kafka_client *kc);
 
 /* What one check produced. */
