@@ -20,6 +20,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+int tu_run_suite(Suite *s) {
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? 0 : 1;
+}
+
 char *tu_mkdtemp(void) {
         const char *base = getenv("TMPDIR");
         char path[512];

@@ -4,6 +4,12 @@
 
 #include <stddef.h>
 
+#include <check.h>
+
+/* Runs every test of the suite (each in its own child, Check's default) and frees it;
+ * returns the exit status for main: 0 when all passed, 1 otherwise. */
+int tu_run_suite(Suite *s);
+
 /* A fresh private directory under $TMPDIR (or /tmp); the caller removes it with tu_rmtree. */
 char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);

@@ -32,6 +32,16 @@ static void expect_event(struct tu_agent *a, const char *event) {
         tu_agent_expect(a, event, EVENT_MS);
 }
 
+/* The demo cluster (3 brokers, node 1 watched) and a ready agent on it. */
+static struct demo *ready_on_demo(struct tu_agent *a, char *const extra[]) {
+        struct demo *d;
+        char err[512];
+        ck_assert_msg(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err) == 0, "%s", err);
+        agent_start(a, demo_bootstrap(d), 1, extra);
+        expect_event(a, "ready");
+        return d;
+}
+
 static long long mono_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -126,12 +136,8 @@ static int other_broker_answers(struct demo *d, int32_t id) {
 }
 
 START_TEST(local_broker_down_fails_readyz_then_livez_while_others_answer) {
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct tu_agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready");
+        struct demo *d = ready_on_demo(&a, NULL);
         ck_assert_int_eq(demo_broker_set_up(d, 1, false), 0);
         expect_event(&a, "not_ready");
         char *body = NULL;
@@ -156,12 +162,8 @@ START_TEST(local_broker_down_fails_readyz_then_livez_while_others_answer) {
 END_TEST
 
 START_TEST(slow_broker_beyond_the_timeout_is_not_ready_and_recovers) {
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct tu_agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready");
+        struct demo *d = ready_on_demo(&a, NULL);
         ck_assert_int_eq(demo_broker_set_rtt(d, 1, 2500), 0);
         expect_event(&a, "not_ready");
         cJSON *j = get_status(&a);
@@ -182,12 +184,8 @@ START_TEST(slow_broker_beyond_the_timeout_is_not_ready_and_recovers) {
 END_TEST
 
 START_TEST(request_errors_fail_the_check_without_harm_and_clear) {
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct tu_agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready");
+        struct demo *d = ready_on_demo(&a, NULL);
         /* A topic-level error with its partitions still listed is not a reason to be unready. */
         rd_kafka_mock_topic_set_error(demo_mock(d), "orders", RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
         await_checks(&a, 2);
@@ -518,9 +516,5 @@ int main(void) {
         tcase_add_test(tc, http_contract_methods_paths_head_verbose);
         tcase_add_test(tc, sighup_reloads_the_client_config_and_a_bad_one_is_kept_out);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

@@ -106,9 +106,5 @@ int main(void) {
         tcase_add_test(tc, node_id_read_from_broker_config);
         tcase_add_test(tc, bad_flags_get_one_line_naming_them);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

@@ -4,6 +4,7 @@
 
 #include "kpa/canroll.h"
 #include "snapbuild.h"
+#include "testutil.h"
 
 #define LOCAL 1
 
@@ -136,9 +137,5 @@ int main(void) {
         tcase_add_test(tc, canroll_counts_every_blocking_partition_and_lists_what_fits);
         tcase_add_test(tc, canroll_without_metadata_is_not_safe);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

@@ -916,9 +916,5 @@ static Suite *httpd_suite(void) {
 }
 
 int main(void) {
-        SRunner *sr = srunner_create(httpd_suite());
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return tu_run_suite(httpd_suite());
 }

@@ -7,6 +7,7 @@
 
 #include "kpa/render.h"
 #include "snapbuild.h"
+#include "testutil.h"
 
 #define LOCAL 1
 
@@ -521,9 +522,5 @@ int main(void) {
         tcase_add_test(tc, metrics_every_sample_has_help_and_type);
         tcase_add_test(tc, metrics_report_an_answer_that_does_not_fit);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

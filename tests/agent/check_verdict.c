@@ -7,6 +7,7 @@
 #include "kpa/snapshot.h"
 #include "kpa/verdict.h"
 #include "snapbuild.h"
+#include "testutil.h"
 
 #define LOCAL 1
 
@@ -571,9 +572,5 @@ int main(void) {
         tcase_add_test(tc, health_liveness_ignores_other_brokers);
         tcase_add_test(tc, check_names_are_stable);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

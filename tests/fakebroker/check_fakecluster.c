@@ -191,9 +191,5 @@ int main(void) {
         tcase_add_test(tc, rejected_command_is_an_error_with_the_fakes_reason);
         tcase_add_test(tc, bad_arguments_fail_the_start_with_the_fakes_message);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+        return tu_run_suite(s);
 }

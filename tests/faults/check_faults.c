@@ -90,6 +90,16 @@ static void expect_event(struct agent *a, const char *event, int timeout_ms) {
         tu_agent_expect(&a->proc, event, timeout_ms);
 }
 
+/* The demo cluster (3 brokers, node 1 watched) and a ready agent on it. */
+static struct demo *ready_on_demo(struct agent *a, char *const extra[]) {
+        struct demo *d;
+        char err[512];
+        ck_assert_msg(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err) == 0, "%s", err);
+        agent_start(a, demo_bootstrap(d), 1, extra);
+        expect_event(a, "ready", under_valgrind() ? 60000 : EVENT_MS);
+        return d;
+}
+
 /* The agent is still running (not exited, not killed by a signal). */
 static void assert_running(struct agent *a) {
         int status;
@@ -285,12 +295,8 @@ static void flap(struct demo *d, struct agent *a, int seconds, int *ready, int *
 START_TEST(local_broker_flapping_keeps_probes_prompt_and_recovers_without_growth) {
         const char *longrun = getenv("KPA_FAULTS_LONG");
         int seconds = longrun && strcmp(longrun, "1") == 0 ? 60 : 20;
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready", EVENT_MS);
+        struct demo *d = ready_on_demo(&a, NULL);
         int ready = 0, not_ready = 0;
         /* A short warm-up flap first, so that the baseline has every arena and thread stack a
          * failing and a succeeding check use. */
@@ -324,12 +330,8 @@ END_TEST
 /* ---- slow and erroring broker ---- */
 
 START_TEST(rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers) {
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready", EVENT_MS);
+        struct demo *d = ready_on_demo(&a, NULL);
         struct prober p;
         prober_start(&p, a.proc.port, NULL, "/readyz", 20);
         /* 2.5 s per answer, against a 1 s bound on the whole check. */
@@ -355,12 +357,8 @@ START_TEST(rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers) {
 END_TEST
 
 START_TEST(connections_closed_at_apiversions_keep_probes_prompt_and_clear) {
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready", EVENT_MS);
+        struct demo *d = ready_on_demo(&a, NULL);
         struct prober p;
         prober_start(&p, a.proc.port, NULL, "/readyz", 20);
         /* Every connection is dropped at its first request (ApiVersions, key 18). */
@@ -523,12 +521,8 @@ static void idle_close(struct idle_set *s) {
 
 START_TEST(ten_thousand_idle_connections_from_one_address_leave_other_clients_served) {
         ck_assert_int_ge(raise_nofile(), 10500);
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready", EVENT_MS);
+        struct demo *d = ready_on_demo(&a, NULL);
         /* Another pod (one address) opens 10k connections and sends nothing. */
         struct idle_set s;
         long long t0 = now_us();
@@ -556,12 +550,8 @@ END_TEST
 
 START_TEST(ten_thousand_idle_connections_from_many_addresses_do_not_starve_probes) {
         ck_assert_int_ge(raise_nofile(), 10500);
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready", EVENT_MS);
+        struct demo *d = ready_on_demo(&a, NULL);
         /* 40 pods (addresses 127.0.0.10..49), 250 idle connections each: together far over
          * the total limit of 256, each at most 32 held. Probes come from the node (127.0.0.1). */
         struct idle_set s;
@@ -598,12 +588,8 @@ static bool closed_by_agent(int fd, int ms) {
  * connection with no request in progress, so the newest 240 stay and probes are accepted. */
 START_TEST(near_the_limit_the_oldest_idle_connections_are_closed_first) {
         ck_assert_int_ge(raise_nofile(), 1024);
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready", EVENT_MS);
+        struct demo *d = ready_on_demo(&a, NULL);
         /* 300 connections from 10 addresses (30 each, under the per-address limit), each
          * accepted before the next is opened, so that the agent sees them in this order. */
         enum { N = 300, KEPT = 240 };
@@ -645,12 +631,8 @@ END_TEST
 
 /* Slow-loris: request headers one byte every 2 s, from several connections at once. */
 START_TEST(slow_loris_clients_do_not_delay_probes) {
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready", EVENT_MS);
+        struct demo *d = ready_on_demo(&a, NULL);
         struct idle_set s;
         idle_open(&s, a.proc.port, 30, 3, 1);
         for (int i = 0; i < s.n; i++) {
@@ -706,12 +688,8 @@ static void *loader_main(void *arg) {
 }
 
 START_TEST(sigterm_under_load_exits_0_promptly) {
-        struct demo *d;
-        char err[512];
-        ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
         struct agent a;
-        agent_start(&a, demo_bootstrap(d), 1, NULL);
-        expect_event(&a, "ready", EVENT_MS);
+        struct demo *d = ready_on_demo(&a, NULL);
         struct loader l = { .port = a.proc.port };
         atomic_init(&l.stop, false);
         atomic_init(&l.answered, 0);
@@ -821,9 +799,5 @@ int main(void) {
                 tcase_add_test(tc, sigterm_under_load_exits_0_promptly);
                 suite_add_tcase(s, tc);
         }
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

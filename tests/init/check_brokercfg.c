@@ -327,9 +327,5 @@ int main(void) {
         tc = tcase_create("storage");
         tcase_add_test(tc, meta_properties_of_another_broker_or_cluster_is_refused);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

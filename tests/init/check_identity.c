@@ -5,6 +5,7 @@
 
 #include "kpa/identity.h"
 #include "kpa/listeners.h"
+#include "testutil.h"
 
 START_TEST(split_pod_name_takes_the_last_dash_suffix) {
         char sts[64];
@@ -215,9 +216,5 @@ int main(void) {
         tcase_add_test(tc, template_refuses_unknown_unset_and_unbalanced);
         tcase_add_test(tc, split_hostport_handles_ipv6_and_rejects_garbage);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

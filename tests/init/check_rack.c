@@ -528,9 +528,5 @@ int main(void) {
         tcase_add_test(tc, lookup_checks_its_inputs_before_any_request);
         tcase_add_test(tc, lookup_refuses_a_token_that_could_split_the_header_without_echoing_it);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }

@@ -397,9 +397,5 @@ int main(void) {
         tcase_add_test(tc, jaas_refuses_values_it_cannot_represent);
         tcase_add_test(tc, jaas_round_trips_tricky_passwords_through_kafkas_tokenizer);
         suite_add_tcase(s, tc);
-        SRunner *sr = srunner_create(s);
-        srunner_run_all(sr, CK_NORMAL);
-        int failed = srunner_ntests_failed(sr);
-        srunner_free(sr);
-        return failed == 0 ? 0 : 1;
+        return tu_run_suite(s);
 }
