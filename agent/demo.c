@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,22 @@ static int learn_addresses(struct demo *d, char *errbuf, size_t errlen) {
         return r;
 }
 
+/* Starts the mock cluster with every signal blocked in its thread, which inherits the mask of
+ * the thread that creates it. librdkafka blocks signals in the threads of rd_kafka_new, but
+ * not in the mock cluster's: a signal delivered to that thread (the kernel picks any thread
+ * that does not block it, and picks another while one is pending for the main thread, as in
+ * a burst of SIGHUPs) interrupts its poll(), and librdkafka 2.0.2 then ends the thread and
+ * the cluster with "Interrupted system call". The agent's signals are meant for its loop. */
+static rd_kafka_mock_cluster_t *mock_cluster_new(rd_kafka_t *host, int brokers) {
+        sigset_t all, old;
+        sigfillset(&all);
+        if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
+                return NULL;
+        rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(host, brokers);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return mc;
+}
+
 int demo_start(const struct demo_opts *o, struct demo **ret, char *errbuf, size_t errlen) {
         int brokers = o->brokers ? o->brokers : 3;
         int32_t local = o->local_id ? o->local_id : 1;
@@ -105,7 +123,7 @@ int demo_start(const struct demo_opts *o, struct demo **ret, char *errbuf, size_
         d->host = plain_handle(NULL, errbuf, errlen);
         if (!d->host)
                 goto fail;
-        d->mc = rd_kafka_mock_cluster_new(d->host, brokers);
+        d->mc = mock_cluster_new(d->host, brokers);
         if (!d->mc) {
                 snprintf(errbuf, errlen, "demo: cannot start the mock cluster (no loopback "
                          "port?)");

@@ -92,6 +92,37 @@ static void await_checks(struct tu_agent *a, int more) {
         ck_abort_msg("the agent did not complete %d more checks", more);
 }
 
+START_TEST(demo_cluster_survives_a_burst_of_sighups) {
+        char bin[600], line[4096], failure[4096] = "";
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        char *argv[] = { bin, "--demo", "--listen=127.0.0.1:0", "--interval=200ms", "--ready-after=2", NULL };
+        struct tu_agent a;
+        tu_spawn(argv, NULL, &a.child);
+        a.port = tu_wait_agent_port(&a.child, EVENT_MS);
+        ck_assert_int_gt(a.port, 0);
+        expect_event(&a, "ready");
+        /* Signals sent faster than the loop takes them: while one is pending for the main
+         * thread, the kernel hands the next to another thread that does not block it. Each
+         * burst's log lines are read at once, so that the agent never waits on a full pipe. */
+        bool mock_failed = false;
+        for (int burst = 0; burst < 400 && !mock_failed; burst++) {
+                for (int i = 0; i < 20; i++)
+                        kill(a.child.pid, SIGHUP);
+                while (tu_wait_line(&a.child, "\"event\":\"", 5, line, sizeof line) == 0)
+                        if (strstr(line, "Mock cluster failed")) {
+                                mock_failed = true;
+                                snprintf(failure, sizeof failure, "%s", line);
+                        }
+        }
+        ck_assert_msg(!mock_failed, "the demo's mock cluster stopped: %s", failure);
+        await_checks(&a, 3);
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+}
+END_TEST
+
 START_TEST(mock_cluster_healthy_broker_is_ready_and_live) {
         struct demo *d;
         char err[512];
@@ -503,6 +534,7 @@ int main(void) {
         tcase_add_test(tc, slow_broker_beyond_the_timeout_is_not_ready_and_recovers);
         tcase_add_test(tc, request_errors_fail_the_check_without_harm_and_clear);
         tcase_add_test(tc, check_command_exits_0_when_ready_and_1_when_not);
+        tcase_add_test(tc, demo_cluster_survives_a_burst_of_sighups);
         suite_add_tcase(s, tc);
         tc = tcase_create("fake");
         tcase_set_timeout(tc, 90);
