@@ -133,41 +133,58 @@ static void prestop_answer(struct prestop_wait *w, const char *body) {
                 uv_timer_stop(&a->prestop_timer);
 }
 
-/* Decides every held /prestop from the newest check: answer those that are safe, and those
- * whose deadline passed (with the reason, logged). */
-static void prestop_evaluate(struct agent *a, uint64_t now) {
-        const struct canroll_result cr = a->canroll;
+/* What stopping the broker now would mean, from the newest check. */
+enum prestop_verdict {
+        PRESTOP_UNSAFE,        /* why: what blocks (or that the broker never answered) */
+        PRESTOP_SAFE,          /* why: the answer's body */
+};
+
+static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *why, size_t len) {
+        const struct canroll_result *cr = &a->canroll;
         /* A broker that has not answered for a whole staleness bound serves no replica any
          * more (the controller has fenced it and its ISRs have shrunk): stopping it cannot
          * make things worse, and waiting would only delay its restart. One failed check is
          * not that: then the last answer's canRoll still decides. */
         uint64_t silent_since = a->health.ever_reachable ? a->health.last_reachable_ms : a->health.started_ms;
-        bool gone = !a->answered && now - silent_since >= a->policy.stale_after_ms;
-        struct prestop_wait *w = a->waiters;
-        while (w) {
-                struct prestop_wait *next = w->next;
-                char body[700];
-                if (gone) {
-                        char silent[32];
-                        format_duration_ms(now - silent_since, silent, sizeof silent);
-                        snprintf(body, sizeof body, "safe to stop: the local broker has not answered for %s (%s)\n",
-                                 silent, a->last_error[0] ? a->last_error : "no check yet");
-                        log_event(LOG_LEVEL_INFO, "prestop_done", "%s", body);
-                        prestop_answer(w, body);
-                } else if (a->health.ever_reachable && cr.safe) {
-                        snprintf(body, sizeof body, "safe to stop: %s\n", cr.reason);
-                        log_event(LOG_LEVEL_INFO, "prestop_done", "safe to stop: %s", cr.reason);
-                        prestop_answer(w, body);
-                } else if (now >= w->deadline_ms) {
-                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s\n",
-                                 a->health.ever_reachable ? cr.reason : "the broker never answered");
-                        log_event(LOG_LEVEL_WARN, "prestop_timeout",
-                                  "stopping although %d partitions would drop below min.insync.replicas: %s",
-                                  cr.blocking, cr.reason);
-                        prestop_answer(w, body);
-                }
-                w = next;
+        if (!a->answered && now - silent_since >= a->policy.stale_after_ms) {
+                char silent[32];
+                format_duration_ms(now - silent_since, silent, sizeof silent);
+                snprintf(why, len, "safe to stop: the local broker has not answered for %s (%s)\n",
+                         silent, a->last_error[0] ? a->last_error : "no check yet");
+                return PRESTOP_SAFE;
         }
+        if (a->health.ever_reachable && cr->safe) {
+                snprintf(why, len, "safe to stop: %s\n", cr->reason);
+                return PRESTOP_SAFE;
+        }
+        snprintf(why, len, "%s", a->health.ever_reachable ? cr->reason : "the broker never answered");
+        return PRESTOP_UNSAFE;
+}
+
+/* Decides every held /prestop from the newest check: all of them at once when stopping is
+ * safe, else those whose deadline passed (with the reason). Logged once per decision, not
+ * once per request. */
+static void prestop_evaluate(struct agent *a, uint64_t now) {
+        char why[600], body[700];
+        unsigned expired = 0;
+        if (prestop_decide(a, now, why, sizeof why) == PRESTOP_SAFE) {
+                log_event(LOG_LEVEL_INFO, "prestop_done", "%s", why);
+                while (a->waiters)
+                        prestop_answer(a->waiters, why);
+                return;
+        }
+        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s\n", why);
+        for (struct prestop_wait *w = a->waiters, *next; w; w = next) {
+                next = w->next;
+                if (now >= w->deadline_ms) {
+                        prestop_answer(w, body);
+                        expired++;
+                }
+        }
+        if (expired)
+                log_event(LOG_LEVEL_WARN, "prestop_timeout",
+                          "stopping although %d partitions would drop below min.insync.replicas: %s",
+                          a->canroll.blocking, why);
 }
 
 /* Folds one check result into the agent's state (verdict history, what /status shows, the
@@ -251,7 +268,14 @@ static void on_metrics(struct httpd_request *req, void *data) {
         answer_view(req, data, render_metrics, "text/plain; version=0.0.4; charset=utf-8");
 }
 
-static void on_prestop_cancel(struct httpd_request *req, void *arg) {
+static unsigned prestop_held(const struct agent *a) {
+        unsigned n = 0;
+        for (const struct prestop_wait *w = a->waiters; w; w = w->next)
+                n++;
+        return n;
+}
+
+static void on_prestop_cancel(struct httpd_request *req, enum httpd_cancel_reason why, void *arg) {
         struct prestop_wait *w = arg;
         struct agent *a = w->agent;
         (void) req;
@@ -261,6 +285,13 @@ static void on_prestop_cancel(struct httpd_request *req, void *arg) {
                         break;
                 }
         free(w);
+        if (why == HTTPD_CANCEL_GONE)
+                log_event(LOG_LEVEL_DEBUG, "prestop_abandoned", "a client hung up while its /prestop was held");
+        else if (why == HTTPD_CANCEL_EVICTED)
+                log_event(LOG_LEVEL_DEBUG, "prestop_evicted",
+                          "a held /prestop made room for one from a client holding fewer");
+        if (!a->waiters)
+                uv_timer_stop(&a->prestop_timer);
 }
 
 static void on_prestop_tick(uv_timer_t *t) {
@@ -270,18 +301,41 @@ static void on_prestop_tick(uv_timer_t *t) {
                 checker_trigger_now(a->checker, false);
 }
 
+/* A /prestop the HTTP edge cannot hold (every place is taken) is answered at once with what
+ * the newest check says: 200 if stopping is safe, else 503 with what blocks. */
+static void prestop_answer_now(struct agent *a, struct httpd_request *req) {
+        char why[600], body[800];
+        if (prestop_decide(a, kafka_now_ms(), why, sizeof why) == PRESTOP_SAFE) {
+                httpd_respond(req, 200, "text/plain; charset=utf-8", why, strlen(why));
+                return;
+        }
+        snprintf(body, sizeof body, "not waiting: %u /prestop requests are held already; not safe to stop now: %s\n",
+                 prestop_held(a), why);
+        httpd_respond(req, 503, "text/plain; charset=utf-8", body, strlen(body));
+        log_event(LOG_LEVEL_DEBUG, "prestop_refused", "answered a /prestop at once: %u are held already",
+                  prestop_held(a));
+}
+
 static void on_prestop(struct httpd_request *req, void *data) {
         struct agent *a = data;
         struct prestop_wait *w = calloc(1, sizeof *w);
         if (!w) {
-                httpd_respond(req, 200, "text/plain; charset=utf-8", "out of memory: not waiting\n", 27);
+                httpd_respond(req, 503, "text/plain; charset=utf-8", "out of memory: not waiting\n", 27);
+                return;
+        }
+        if (httpd_request_hold(req, on_prestop_cancel, w) < 0) {
+                free(w);
+                prestop_answer_now(a, req);
                 return;
         }
         *w = (struct prestop_wait){ a, req, kafka_now_ms() + a->cfg->prestop_timeout_ms, a->waiters };
         a->waiters = w;
-        httpd_request_on_cancel(req, on_prestop_cancel, w);
-        log_event(LOG_LEVEL_INFO, "prestop", "waiting until stopping node %d leaves every partition at or above min.insync.replicas (at most %llums)",
-                  a->node_id, (unsigned long long) a->cfg->prestop_timeout_ms);
+        /* Every held request waits on the same checks: the wait begins once, the others join. */
+        if (!w->next)
+                log_event(LOG_LEVEL_INFO, "prestop", "waiting until stopping node %d leaves every partition at or above min.insync.replicas (at most %llums)",
+                          a->node_id, (unsigned long long) a->cfg->prestop_timeout_ms);
+        else
+                log_event(LOG_LEVEL_DEBUG, "prestop", "another /prestop joins the wait (%u held)", prestop_held(a));
         /* Decide on fresh metadata, with min.insync.replicas refreshed. */
         checker_trigger_now(a->checker, true);
         if (!uv_is_active((uv_handle_t *) &a->prestop_timer))

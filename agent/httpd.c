@@ -4,7 +4,10 @@
  * thread). The loop watches that one epoll descriptor with a uv_poll_t and keeps a uv_timer_t
  * armed from MHD_get_timeout(); either one calls MHD_run(), which never blocks. Answers that
  * come later (a held /prestop) suspend the connection and resume it when the handler answers,
- * so a held request never stops other connections from being served. */
+ * so a held request never stops other connections from being served; while it is suspended,
+ * MHD does not look at the socket, so a uv_poll_t of ours watches it for the client hanging
+ * up. Held requests are capped (httpd_request_hold), so that they can never take the slots
+ * that probes need. */
 #include "kpa/httpd.h"
 
 #include <arpa/inet.h>
@@ -47,6 +50,14 @@ struct httpd_conn {
         bool evicted;          /* shut down by us; MHD closes it at its next run */
 };
 
+/* Watches a held request's socket for the client hanging up. Allocated apart from the
+ * request, because libuv frees nothing before the close callback and the request may be
+ * completed before that. */
+struct held_watch {
+        uv_poll_t poll;
+        struct httpd_request *r;       /* NULL once stopped */
+};
+
 struct httpd_request {
         struct httpd *h;
         struct httpd_conn *slot;       /* its connection's entry, or NULL */
@@ -54,12 +65,15 @@ struct httpd_request {
         const char *path;      /* MHD's copies, valid until the request completes */
         const char *method;
         bool head;
+        struct in6_addr client;        /* the client's address (IPv4 as v4-mapped) */
         enum req_state state;
         unsigned status;
         struct MHD_Response *resp;
-        void (*cancel_fn)(struct httpd_request *r, void *arg);
+        httpd_cancel_fn cancel_fn;
         void *cancel_arg;
+        bool in_held;          /* one of the server's held requests (httpd_request_hold) */
         struct httpd_request *held_prev, *held_next;
+        struct held_watch *watch;
 };
 
 struct httpd {
@@ -72,7 +86,8 @@ struct httpd {
         size_t n_routes;
         void *userdata;
         uint16_t port;
-        struct httpd_request *held;    /* suspended requests, to answer 503 on stop */
+        struct httpd_request *held_head, *held_tail;   /* held requests, the oldest first */
+        unsigned n_held, max_held;
         size_t in_flight;              /* requests begun and not yet completed */
         unsigned connections;          /* open connections */
         unsigned max_connections;
@@ -337,15 +352,51 @@ static void schedule_run(struct httpd *h) {
                 uv_timer_start(&h->timer, on_timer, 0, 0);
 }
 
+static void on_watch_closed(uv_handle_t *handle) {
+        free(handle->data);
+}
+
+/* Stops watching a held request's socket. uv_poll_stop takes the descriptor out of libuv's
+ * epoll set at once, so MHD may close it as soon as the connection is resumed. */
+static void watch_stop(struct httpd_request *r) {
+        struct held_watch *w = r->watch;
+        if (!w)
+                return;
+        r->watch = NULL;
+        w->r = NULL;
+        uv_poll_stop(&w->poll);
+        uv_close((uv_handle_t *) &w->poll, on_watch_closed);
+}
+
+static void held_link(struct httpd_request *r) {
+        struct httpd *h = r->h;
+        r->in_held = true;
+        r->held_next = NULL;
+        r->held_prev = h->held_tail;
+        if (h->held_tail)
+                h->held_tail->held_next = r;
+        else
+                h->held_head = r;
+        h->held_tail = r;
+        h->n_held++;
+}
+
 static void held_unlink(struct httpd_request *r) {
         struct httpd *h = r->h;
+        if (!r->in_held)
+                return;
         if (r->held_prev)
                 r->held_prev->held_next = r->held_next;
         else
-                h->held = r->held_next;
+                h->held_head = r->held_next;
         if (r->held_next)
                 r->held_next->held_prev = r->held_prev;
+        else
+                h->held_tail = r->held_prev;
         r->held_prev = r->held_next = NULL;
+        r->in_held = false;
+        h->n_held--;
+        watch_stop(r);
 }
 
 /* Builds the answer. close asks MHD to close the connection after it, for answers given
@@ -393,12 +444,12 @@ static void answer(struct httpd_request *r, unsigned status, const char *content
 
         if (was == REQ_ANSWERED)
                 return;
+        held_unlink(r);
         r->status = status;
         r->resp = make_response(content_type, body, len, NULL, close);
         r->state = REQ_ANSWERED;
         log_answer(r);
         if (was == REQ_HELD) {
-                held_unlink(r);
                 MHD_resume_connection(r->conn);
                 schedule_run(h);
         }
@@ -411,13 +462,107 @@ void httpd_respond(struct httpd_request *r, unsigned status, const char *content
         answer(r, status, content_type, body, len, false);
 }
 
-static void cancel_held(struct httpd_request *r) {
-        void (*fn)(struct httpd_request *, void *) = r->cancel_fn;
+/* Runs the cancel callback once, so that the handler forgets r. */
+static void run_cancel(struct httpd_request *r, enum httpd_cancel_reason why) {
+        httpd_cancel_fn fn = r->cancel_fn;
         r->cancel_fn = NULL;
         if (fn)
-                fn(r, r->cancel_arg);
-        static const char msg[] = "shutting down\n";
-        answer(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, msg, sizeof msg - 1, true);
+                fn(r, why, r->cancel_arg);
+}
+
+/* Gives up a held request whose client is still there, with a 503 that says why. */
+static void cancel_held(struct httpd_request *r, enum httpd_cancel_reason why) {
+        static const char stopping[] = "shutting down\n";
+        static const char evicted[] = "not waiting any more: the place went to a client holding fewer requests\n";
+        run_cancel(r, why);
+        if (why == HTTPD_CANCEL_STOPPING)
+                answer(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, stopping, sizeof stopping - 1, true);
+        else
+                answer(r, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, evicted, sizeof evicted - 1, true);
+}
+
+/* The client of a held request hung up: forget the request and let MHD close the connection
+ * (on_access then finds no response to queue, and MHD closes a connection it cannot answer). */
+static void drop_held(struct httpd_request *r) {
+        run_cancel(r, HTTPD_CANCEL_GONE);
+        held_unlink(r);
+        r->state = REQ_ANSWERED;
+        r->resp = NULL;
+        log_event(LOG_LEVEL_DEBUG, "http_abandoned", "the client of a held request hung up; its connection is closed");
+        MHD_resume_connection(r->conn);
+        schedule_run(r->h);
+}
+
+/* A held request's socket reports the peer's end of stream (UV_DISCONNECT is EPOLLRDHUP), a
+ * hang-up or an error. Bytes the client sends after the request are not watched (they would
+ * keep the descriptor readable): only its close counts. */
+static void on_watch(uv_poll_t *p, int status, int events) {
+        struct held_watch *w = p->data;
+        if (!w->r || (status == 0 && !(events & UV_DISCONNECT)))
+                return;
+        drop_held(w->r);
+}
+
+/* Starts watching a held request's socket. Without a watch (out of memory) the request is
+ * still held, and its place freed only when it is answered. */
+static void watch_start(struct httpd_request *r) {
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct held_watch *w = ci ? calloc(1, sizeof *w) : NULL;
+        if (!w)
+                return;
+        if (uv_poll_init(r->h->loop, &w->poll, ci->connect_fd) < 0) {
+                free(w);
+                return;
+        }
+        w->r = r;
+        w->poll.data = w;
+        r->watch = w;
+        uv_poll_start(&w->poll, UV_DISCONNECT, on_watch);
+}
+
+static unsigned held_from(const struct httpd *h, const struct in6_addr *client) {
+        unsigned n = 0;
+        for (const struct httpd_request *q = h->held_head; q; q = q->held_next)
+                if (memcmp(&q->client, client, sizeof *client) == 0)
+                        n++;
+        return n;
+}
+
+/* All places are taken: gives up the oldest held request of the address holding the most,
+ * if that address still holds at least as many as r's once r is in (so no address ever
+ * loses a place to one that ends up holding more, and places never swing back and forth). */
+static bool make_room(struct httpd *h, const struct httpd_request *r) {
+        unsigned mine = held_from(h, &r->client), most = 0;
+        struct httpd_request *victim = NULL;
+        for (struct httpd_request *q = h->held_head; q; q = q->held_next) {
+                unsigned n = held_from(h, &q->client);
+                if (n > most) {
+                        most = n;
+                        victim = q;
+                }
+        }
+        if (!victim || most < mine + 2)
+                return false;
+        log_event(LOG_LEVEL_DEBUG, "http_evict_held",
+                  "%u requests held (the limit): gave up the oldest of a client holding %u for one holding %u",
+                  h->n_held, most, mine);
+        cancel_held(victim, HTTPD_CANCEL_EVICTED);
+        return true;
+}
+
+int httpd_request_hold(struct httpd_request *r, httpd_cancel_fn cancel_fn, void *arg) {
+        struct httpd *h = r->h;
+        if (r->state != REQ_IN_HANDLER || h->stopping)
+                return -EINVAL;
+        if (!r->in_held) {
+                if (h->n_held >= h->max_held && !make_room(h, r))
+                        return -EBUSY;
+                held_link(r);
+        }
+        r->cancel_fn = cancel_fn;
+        r->cancel_arg = arg;
+        return 0;
 }
 
 /* Answers a request without a route handler: errors the server decides on itself. */
@@ -439,8 +584,8 @@ static bool has_body(struct MHD_Connection *conn) {
         return te || (cl && strcmp(cl, "0") != 0);
 }
 
-/* Routes a complete request and runs its handler; a handler that does not answer before it
- * returns holds the request, and its connection is suspended until it does. */
+/* Routes a complete request and runs its handler; a handler that holds its request without
+ * answering it has its connection suspended until it does. */
 static enum MHD_Result dispatch(struct httpd *h, struct httpd_request *r) {
         if (h->stopping)
                 return answer_now(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down\n", NULL, true);
@@ -456,19 +601,42 @@ static enum MHD_Result dispatch(struct httpd *h, struct httpd_request *r) {
         route->fn(r, h->userdata);
         if (r->state == REQ_ANSWERED)
                 return queue_answer(r);
+        if (!r->in_held)
+                return answer_now(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "no answer\n", NULL, true);
         /* A handler that stops the server and keeps its own request would leave it suspended
          * past MHD_stop_daemon, which MHD forbids. */
         if (h->stopping) {
-                cancel_held(r);
+                cancel_held(r, HTTPD_CANCEL_STOPPING);
                 return queue_answer(r);
         }
         r->state = REQ_HELD;
-        r->held_next = h->held;
-        if (h->held)
-                h->held->held_prev = r;
-        h->held = r;
         MHD_suspend_connection(r->conn);
+        watch_start(r);
         return MHD_YES;
+}
+
+/* Sets up the request when MHD first calls on_access for it: the headers are in. */
+static void request_begin(struct httpd *h, struct httpd_request *r, struct MHD_Connection *conn,
+                          const char *url, const char *method) {
+        r->h = h;
+        r->conn = conn;
+        r->path = url;
+        r->method = method;
+        r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->slot = ci ? ci->socket_context : NULL;
+        if (r->slot)
+                r->slot->busy = true;
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6) {
+                r->client = ((const struct sockaddr_in6 *) ci->client_addr)->sin6_addr;
+        } else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+                const struct sockaddr_in *a4 = (const struct sockaddr_in *) ci->client_addr;
+                r->client.s6_addr[10] = r->client.s6_addr[11] = 0xff;
+                memcpy(&r->client.s6_addr[12], &a4->sin_addr, 4);
+        }
+        h->in_flight++;
 }
 
 /* MHD calls this once when the headers are in, again when the whole request is (for GET and
@@ -488,18 +656,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 r = calloc(1, sizeof *r);
                 if (!r)
                         return MHD_NO;
-                r->h = h;
-                r->conn = conn;
-                r->path = url;
-                r->method = method;
-                r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-                const union MHD_ConnectionInfo *ci =
-                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-                r->slot = ci ? ci->socket_context : NULL;
-                if (r->slot)
-                        r->slot->busy = true;
                 *req_cls = r;
-                h->in_flight++;
+                request_begin(h, r, conn, url, method);
                 if (!r->head && strcmp(method, MHD_HTTP_METHOD_GET) != 0)
                         return answer_now(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
                                           "GET, HEAD", true);
@@ -514,7 +672,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         case REQ_NEW:
                 return dispatch(h, r);
         case REQ_ANSWERED:
-                /* No response here means building it failed: close the connection. */
+                /* No response here means building it failed, or the client hung up while
+                 * the request was held: close the connection. */
                 return queue_answer(r);
         case REQ_IN_HANDLER:
         case REQ_HELD:
@@ -533,10 +692,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                 return;
         /* Not reached while MHD keeps the suspended-connection contract; kept so that a held
          * request can never outlive its memory. */
-        if (r->state == REQ_HELD) {
+        if (r->in_held) {
                 held_unlink(r);
-                if (r->cancel_fn)
-                        r->cancel_fn(r, r->cancel_arg);
+                run_cancel(r, HTTPD_CANCEL_GONE);
         }
         if (r->resp)
                 MHD_destroy_response(r->resp);
@@ -626,12 +784,6 @@ bool httpd_request_has_arg(const struct httpd_request *r, const char *key) {
                                              &value, &value_len) == MHD_YES;
 }
 
-void httpd_request_on_cancel(struct httpd_request *r,
-                             void (*cancel_fn)(struct httpd_request *r, void *arg), void *arg) {
-        r->cancel_fn = cancel_fn;
-        r->cancel_arg = arg;
-}
-
 uint16_t httpd_port(const struct httpd *h) {
         return h->port;
 }
@@ -648,6 +800,8 @@ static int resolve_config(const struct httpd_config *cfg, struct httpd_config *r
                 c.idle_timeout_s = HTTPD_DEFAULT_IDLE_TIMEOUT_S;
         if (c.conn_memory_limit == 0)
                 c.conn_memory_limit = HTTPD_DEFAULT_CONN_MEMORY_LIMIT;
+        if (c.max_held == 0)
+                c.max_held = c.max_connections < HTTPD_DEFAULT_MAX_HELD ? c.max_connections : HTTPD_DEFAULT_MAX_HELD;
         if (c.max_connections > HTTPD_MAX_CONNECTIONS_MAX) {
                 set_error(errbuf, errlen, "HTTP connection limit %u is above %u", c.max_connections,
                           HTTPD_MAX_CONNECTIONS_MAX);
@@ -656,6 +810,11 @@ static int resolve_config(const struct httpd_config *cfg, struct httpd_config *r
         if (c.max_per_ip > c.max_connections) {
                 set_error(errbuf, errlen, "HTTP per-client connection limit %u is above the total limit %u",
                           c.max_per_ip, c.max_connections);
+                return -ERANGE;
+        }
+        if (c.max_held > HTTPD_MAX_HELD_MAX || c.max_held > c.max_connections) {
+                set_error(errbuf, errlen, "HTTP held-request limit %u is above %u or the connection limit %u",
+                          c.max_held, HTTPD_MAX_HELD_MAX, c.max_connections);
                 return -ERANGE;
         }
         if (c.idle_timeout_s > HTTPD_IDLE_TIMEOUT_S_MAX) {
@@ -703,6 +862,7 @@ int httpd_start(uv_loop_t *loop, const struct httpd_config *cfg, const struct ht
         h->userdata = userdata;
         h->port = port;
         h->max_connections = c.max_connections;
+        h->max_held = c.max_held;
         h->evict_above = c.max_connections - c.max_connections / HTTPD_EVICT_RESERVE_DIVISOR;
 
         /* MHD_USE_EPOLL without MHD_USE_INTERNAL_POLLING_THREAD: MHD keeps an epoll set and
@@ -760,8 +920,8 @@ void httpd_stop(struct httpd *h, uint64_t deadline_ms, void (*done_cb)(void *arg
         MHD_socket fd = MHD_quiesce_daemon(h->daemon);
         if (fd != MHD_INVALID_SOCKET)
                 close(fd);
-        while (h->held)
-                cancel_held(h->held);
+        while (h->held_head)
+                cancel_held(h->held_head, HTTPD_CANCEL_STOPPING);
         uv_timer_start(&h->deadline, on_deadline, deadline_ms, 0);
         schedule_run(h);
 }

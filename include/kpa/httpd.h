@@ -15,19 +15,33 @@
 #define HTTPD_DEFAULT_MAX_PER_IP 32u
 #define HTTPD_DEFAULT_IDLE_TIMEOUT_S 10u
 #define HTTPD_DEFAULT_CONN_MEMORY_LIMIT ((size_t) 16 * 1024)
+#define HTTPD_DEFAULT_MAX_HELD 32u
 
 /* Bounds httpd_start accepts for each field. */
 #define HTTPD_MAX_CONNECTIONS_MAX 65536u
 #define HTTPD_IDLE_TIMEOUT_S_MAX 3600u
 #define HTTPD_CONN_MEMORY_LIMIT_MIN ((size_t) 4 * 1024)
 #define HTTPD_CONN_MEMORY_LIMIT_MAX ((size_t) 1024 * 1024)
+#define HTTPD_MAX_HELD_MAX 1024u
 
 struct httpd;
 struct httpd_request;
 
 /* Called on the loop for each request whose path matches. The handler answers with
- * httpd_respond, now or later; until it does, the connection is held (not timed out). */
+ * httpd_respond before it returns, or holds the request (httpd_request_hold) and answers it
+ * later; a handler that does neither gets 500 for its request. */
 typedef void (*httpd_handler_fn)(struct httpd_request *req, void *userdata);
+
+/* Why the server gave up a held request. */
+enum httpd_cancel_reason {
+        HTTPD_CANCEL_STOPPING,  /* httpd_stop: the server answers 503 "shutting down" */
+        HTTPD_CANCEL_EVICTED,   /* its place went to a client holding fewer: the server answers 503 */
+        HTTPD_CANCEL_GONE,      /* its client hung up: nothing is answered */
+};
+
+/* Called instead of an answer when the server gives up a held request: r is gone when it
+ * returns, and the handler must not respond to it. */
+typedef void (*httpd_cancel_fn)(struct httpd_request *r, enum httpd_cancel_reason why, void *arg);
 
 struct httpd_route {
         const char *path;      /* exact match, query string excluded, e.g. "/readyz" */
@@ -40,6 +54,8 @@ struct httpd_config {
         unsigned max_per_ip;           /* open connections from one client address; 0: default */
         unsigned idle_timeout_s;       /* a connection silent this long is closed; 0: default */
         size_t conn_memory_limit;      /* bytes per connection for request line + headers; 0: default */
+        unsigned max_held;             /* requests held at once (httpd_request_hold); 0: default,
+                                        * or max_connections if that is smaller */
 };
 
 /* Parses "ADDR:PORT" strictly: a numeric IPv4 address, or a numeric IPv6 address in
@@ -64,11 +80,17 @@ bool httpd_request_has_arg(const struct httpd_request *r, const char *key);
 /* True for HEAD (the handler answers as for GET; the body is not sent). */
 bool httpd_request_is_head(const struct httpd_request *r);
 
-/* Called instead of an answer when the server answers a held request itself (httpd_stop
- * answers 503): r is gone when it returns, and the handler must not respond to it. A handler
- * that keeps a request past its own return sets this so that it can forget the request. */
-void httpd_request_on_cancel(struct httpd_request *r,
-                             void (*cancel_fn)(struct httpd_request *r, void *arg), void *arg);
+/* Keeps r past the handler's return, to be answered later; call only from the handler. Its
+ * connection is suspended meanwhile (no idle timeout, never evicted), but the server watches
+ * for the client hanging up. At most max_held requests are held: when all places are taken,
+ * the oldest held request of the client address holding the most is given up (cancel_fn,
+ * HTTPD_CANCEL_EVICTED) if that address would still hold at least as many as r's; otherwise
+ * the hold is refused. So a client address holding none gets a place unless max_held other
+ * addresses hold one each, and a held request is never given up for an address that would
+ * then hold more than its own. Returns 0, or -EBUSY when refused (the handler then answers
+ * at once), or -EINVAL outside the handler. cancel_fn(r, why, arg) runs if the server gives
+ * r up (see enum httpd_cancel_reason). */
+int httpd_request_hold(struct httpd_request *r, httpd_cancel_fn cancel_fn, void *arg);
 
 /* Answers the request, from the handler or later from any callback on the loop; exactly once.
  * status is a three-digit code; content_type NULL means "text/plain; charset=utf-8"; body is
@@ -78,7 +100,7 @@ void httpd_respond(struct httpd_request *r, unsigned status, const char *content
                    const char *body, size_t len);
 
 /* Stops accepting connections, answers held requests 503 "shutting down" (their cancel
- * callbacks run), lets answers already under way finish for at most deadline_ms, then closes
+ * callbacks run with HTTPD_CANCEL_STOPPING), lets answers already under way finish for at most deadline_ms, then closes
  * every connection and handle. done_cb(arg) runs on the loop when all is closed, after which
  * h is freed. Call once; NULL is accepted (done_cb is then not called). */
 void httpd_stop(struct httpd *h, uint64_t deadline_ms, void (*done_cb)(void *arg), void *arg);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kpa/httpd.h"
+#include "kpa/log.h"
 #include "testutil.h"
 
 #define CLIENT_TIMEOUT_S 10
@@ -43,6 +44,8 @@ struct server {
         struct httpd_request *held[MAX_HELD];
         unsigned n_held;
         unsigned cancelled;
+        unsigned cancel_why[3];        /* by enum httpd_cancel_reason */
+        unsigned refused;              /* holds refused (answered at once) */
         unsigned big_answered;
         bool done;
         /* a request answered by a timer on the loop */
@@ -83,9 +86,10 @@ static void h_json(struct httpd_request *r, void *ud) {
         httpd_respond(r, 503, "application/json", "{\"ready\":false}", 15);
 }
 
-static void on_cancel(struct httpd_request *r, void *arg) {
+static void on_cancel(struct httpd_request *r, enum httpd_cancel_reason why, void *arg) {
         (void) arg;
         pthread_mutex_lock(&S.mu);
+        S.cancel_why[why]++;
         for (unsigned i = 0; i < S.n_held; i++)
                 if (S.held[i] == r)
                         S.held[i] = NULL;
@@ -94,10 +98,18 @@ static void on_cancel(struct httpd_request *r, void *arg) {
         pthread_mutex_unlock(&S.mu);
 }
 
-/* Keeps the request without answering, as /prestop does while it waits. */
+/* Keeps the request without answering, as /prestop does while it waits; answers 503 "busy"
+ * at once when the server refuses to hold it. */
 static void h_hold(struct httpd_request *r, void *ud) {
         (void) ud;
-        httpd_request_on_cancel(r, on_cancel, NULL);
+        if (httpd_request_hold(r, on_cancel, NULL) < 0) {
+                httpd_respond(r, 503, "text/plain", "busy\n", 5);
+                pthread_mutex_lock(&S.mu);
+                S.refused++;
+                pthread_cond_broadcast(&S.cv);
+                pthread_mutex_unlock(&S.mu);
+                return;
+        }
         pthread_mutex_lock(&S.mu);
         ck_assert_uint_lt(S.n_held, MAX_HELD);
         S.held[S.n_held++] = r;
@@ -115,6 +127,7 @@ static void on_later(uv_timer_t *t) {
 /* Answers 1.5 s later, from a timer on the loop. */
 static void h_later(struct httpd_request *r, void *ud) {
         (void) ud;
+        ck_assert_int_eq(httpd_request_hold(r, NULL, NULL), 0);
         S.later_req = r;
         uv_timer_init(&S.loop, &S.later);
         uv_timer_start(&S.later, on_later, 1500, 0);
@@ -130,6 +143,12 @@ static void h_big(struct httpd_request *r, void *ud) {
         note(count_big);
 }
 
+/* Returns without answering or holding: a handler bug the server must not turn into a hang. */
+static void h_forget(struct httpd_request *r, void *ud) {
+        (void) r;
+        (void) ud;
+}
+
 static const struct httpd_route routes[] = {
         { "/livez", h_text },
         { "/readyz", h_text },
@@ -138,6 +157,7 @@ static const struct httpd_route routes[] = {
         { "/hold", h_hold },
         { "/later", h_later },
         { "/big", h_big },
+        { "/forget", h_forget },
 };
 
 static void on_async(uv_async_t *a) {
@@ -177,6 +197,8 @@ static void *loop_thread(void *arg) {
 }
 
 static void start_with(const struct httpd_config *cfg) {
+        if (getenv("KPA_TEST_VERBOSE"))
+                log_setup("check_httpd", LOG_LEVEL_DEBUG);
         char err[256] = "";
         pthread_mutex_init(&S.mu, NULL);
         pthread_cond_init(&S.cv, NULL);
@@ -278,6 +300,22 @@ static int client_connect(int family, uint16_t port) {
         ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
         ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
         ck_assert_int_eq(connect(fd, (struct sockaddr *) &ss, len), 0);
+        return fd;
+}
+
+/* A connection to the server from the IPv4 loopback address src (e.g. "127.0.0.2"). */
+static int client_connect_from(const char *src) {
+        struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
+        struct sockaddr_in from = { .sin_family = AF_INET };
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(httpd_port(S.h)),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        ck_assert_int_eq(inet_pton(AF_INET, src, &from.sin_addr), 1);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &from, sizeof from), 0);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *) &to, sizeof to), 0);
         return fd;
 }
 
@@ -666,6 +704,130 @@ START_TEST(held_request_does_not_delay_another_connection) {
 }
 END_TEST
 
+static bool three_held(void) {
+        return S.n_held >= 3;
+}
+
+static bool one_refused(void) {
+        return S.refused >= 1;
+}
+
+static bool one_gone(void) {
+        return S.cancel_why[HTTPD_CANCEL_GONE] >= 1;
+}
+
+static const char hold_req[] = "GET /hold HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/* Sends /hold from src on a new connection. */
+static int hold_from(const char *src) {
+        int fd = client_connect_from(src);
+        client_send(fd, hold_req, sizeof hold_req - 1);
+        return fd;
+}
+
+START_TEST(holds_beyond_the_limit_are_refused_and_answered_at_once) {
+        struct httpd_config cfg = { .listen = "127.0.0.1:0", .max_held = 2 };
+        struct reply rep;
+        start_with(&cfg);
+        int a = hold_from("127.0.0.1");
+        int b = hold_from("127.0.0.1");
+        wait_until(two_held, "two held requests");
+        /* The same address holds both places: nobody holds more than it would. */
+        int c = hold_from("127.0.0.1");
+        wait_until(one_refused, "the refused hold");
+        client_read_all(c, &rep);
+        ck_assert_int_eq(rep.status, 503);
+        ck_assert_str_eq(rep.body, "busy\n");
+        reply_free(&rep);
+        ck_assert_uint_eq(S.n_held, 2);
+        ck_assert_uint_eq(S.cancelled, 0);
+        ck_assert(silent_for(a, 0) && silent_for(b, 0));
+        stop_server();
+        client_read_all(a, &rep);
+        ck_assert_int_eq(rep.status, 503);
+        reply_free(&rep);
+        close(a);
+        close(b);
+        close(c);
+}
+END_TEST
+
+START_TEST(an_address_holding_none_takes_the_place_of_the_address_holding_most) {
+        struct httpd_config cfg = { .listen = "127.0.0.1:0", .max_held = 2 };
+        struct reply rep;
+        char v[64];
+        start_with(&cfg);
+        int a1 = hold_from("127.0.0.2");
+        wait_until(one_held, "a1 held");
+        int a2 = hold_from("127.0.0.2");
+        wait_until(two_held, "a2 held");
+        /* 127.0.0.3 holds none and 127.0.0.2 both places: the oldest of 127.0.0.2 goes. */
+        int b = hold_from("127.0.0.3");
+        wait_until(three_held, "b held");
+        client_read_all(a1, &rep);
+        ck_assert_int_eq(rep.status, 503);
+        ck_assert_str_eq(rep.body, "not waiting any more: the place went to a client holding fewer requests\n");
+        ck_assert_str_eq(reply_header(&rep, "Connection", v, sizeof v), "close");
+        reply_free(&rep);
+        ck_assert_uint_eq(S.cancel_why[HTTPD_CANCEL_EVICTED], 1);
+        ck_assert_ptr_null(S.held[0]);
+        /* One each now: neither a second one from 127.0.0.3 nor a first from 127.0.0.4 would
+         * leave the other address holding at least as many, so both are refused. */
+        int b2 = hold_from("127.0.0.3");
+        client_read_all(b2, &rep);
+        ck_assert_int_eq(rep.status, 503);
+        ck_assert_str_eq(rep.body, "busy\n");
+        reply_free(&rep);
+        int c = hold_from("127.0.0.4");
+        client_read_all(c, &rep);
+        ck_assert_str_eq(rep.body, "busy\n");
+        reply_free(&rep);
+        ck_assert_uint_eq(S.refused, 2);
+        ck_assert(silent_for(a2, 0) && silent_for(b, 0));
+        stop_server();
+        close(a1);
+        close(a2);
+        close(b);
+        close(b2);
+        close(c);
+}
+END_TEST
+
+START_TEST(a_client_that_hangs_up_on_a_held_request_frees_its_place_and_its_connection) {
+        struct httpd_config cfg = { .listen = "127.0.0.1:0", .max_connections = 2, .max_per_ip = 2, .max_held = 1 };
+        struct reply rep;
+        start_with(&cfg);
+        int a = hold_from("127.0.0.1");
+        wait_until(one_held, "the held request");
+        close(a);
+        wait_until(one_gone, "the hang-up");
+        ck_assert_uint_eq(S.cancelled, 1);
+        /* Its place: another request is held; its connection: a probe is served beside it. */
+        int b = hold_from("127.0.0.1");
+        wait_until(two_held, "the next held request");
+        get("/livez", &rep);
+        ck_assert_int_eq(rep.status, 200);
+        ck_assert_str_eq(rep.body, "ok /livez\n");
+        reply_free(&rep);
+        ck_assert_uint_eq(S.refused, 0);
+        stop_server();
+        close(b);
+}
+END_TEST
+
+START_TEST(a_handler_that_neither_answers_nor_holds_gets_500) {
+        struct reply rep;
+        char v[64];
+        start_server();
+        exchange(AF_INET, "GET /forget HTTP/1.1\r\nHost: x\r\n\r\n", &rep);
+        ck_assert_int_eq(rep.status, 500);
+        ck_assert_str_eq(rep.body, "no answer\n");
+        ck_assert_str_eq(reply_header(&rep, "Connection", v, sizeof v), "close");
+        reply_free(&rep);
+        stop_server();
+}
+END_TEST
+
 START_TEST(oversize_request_line_and_headers_get_4xx_and_server_goes_on) {
         struct httpd_config cfg = { .listen = "127.0.0.1:0", .conn_memory_limit = 8192 };
         struct reply rep;
@@ -905,6 +1067,10 @@ static Suite *httpd_suite(void) {
         tcase_add_test(tc, per_ip_limit_closes_extra_connection_at_once);
         tcase_add_test(tc, idle_timeout_closes_a_silent_or_trickling_connection);
         tcase_add_test(tc, held_request_outlives_the_idle_timeout);
+        tcase_add_test(tc, holds_beyond_the_limit_are_refused_and_answered_at_once);
+        tcase_add_test(tc, an_address_holding_none_takes_the_place_of_the_address_holding_most);
+        tcase_add_test(tc, a_client_that_hangs_up_on_a_held_request_frees_its_place_and_its_connection);
+        tcase_add_test(tc, a_handler_that_neither_answers_nor_holds_gets_500);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("stop");

@@ -32,6 +32,7 @@
 
 #include "fakecluster.h"
 #include "kpa/demo.h"
+#include "kpa/httpd.h"
 #include "testutil.h"
 
 #define EVENT_MS 15000
@@ -663,6 +664,205 @@ START_TEST(slow_loris_clients_do_not_delay_probes) {
 }
 END_TEST
 
+/* ---- held /prestop requests ---- */
+
+/* Drains the agent's stderr on a thread of its own while the test floods the agent: held
+ * /prestop requests are logged, and a full pipe would block the agent's loop on a log write. */
+struct drainer {
+        struct agent *a;
+        atomic_bool stop;
+        pthread_t thread;
+};
+
+static void *drainer_main(void *arg) {
+        struct drainer *d = arg;
+        while (!atomic_load(&d->stop))
+                tu_wait_line(&d->a->proc.child, "\"ts\":", 100, NULL, 0);
+        return NULL;
+}
+
+static void drainer_start(struct drainer *d, struct agent *a) {
+        d->a = a;
+        atomic_init(&d->stop, false);
+        ck_assert_int_eq(pthread_create(&d->thread, NULL, drainer_main, d), 0);
+}
+
+static void drainer_stop(struct drainer *d) {
+        atomic_store(&d->stop, true);
+        pthread_join(d->thread, NULL);
+}
+
+/* Opens per_addr connections from each of 127.0.0.first .. (first + n_addrs - 1), each
+ * sending a /prestop request (as the kubelet's preStop hook does) as soon as it is connected.
+ * One address after the other, 30 ms apart: the flood is of requests, not of connection
+ * attempts (256 SYNs at once overflow any listen queue, and the kernel then drops SYNs,
+ * probes' included, whatever the agent does). Returns how many were sent: connections the
+ * kernel did not complete within 3 s per address (the agent accepts nothing) send nothing. */
+static int prestop_open(struct idle_set *s, int port, int per_addr, int first, int n_addrs) {
+        static const char req[] = "GET /prestop HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+                                  "User-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n";
+        int sent = 0;
+        s->fds = calloc((size_t) (per_addr * n_addrs), sizeof *s->fds);
+        ck_assert_ptr_nonnull(s->fds);
+        s->n = 0;
+        for (int k = 0; k < n_addrs; k++) {
+                struct idle_set one;
+                long long deadline = now_us() + 3000000;
+                idle_open(&one, port, per_addr, first + k, 1);
+                for (int i = 0; i < one.n; i++) {
+                        struct pollfd pfd = { one.fds[i], POLLOUT, 0 };
+                        long long left_ms = (deadline - now_us()) / 1000;
+                        s->fds[s->n++] = one.fds[i];
+                        if (poll(&pfd, 1, left_ms > 0 ? (int) left_ms : 0) != 1)
+                                continue;
+                        ck_assert_int_eq(send(one.fds[i], req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t) (sizeof req - 1));
+                        sent++;
+                }
+                free(one.fds);
+                pause_ms(30);
+        }
+        return sent;
+}
+
+/* Counts the connections of s that have an answer (or were closed) and those still waiting;
+ * every answer must be a 503 that says it did not wait. */
+static void prestop_census(struct idle_set *s, int *ret_answered, int *ret_waiting) {
+        int answered = 0;
+        for (int i = 0; i < s->n; i++) {
+                char buf[1024];
+                ssize_t n = recv(s->fds[i], buf, sizeof buf - 1, MSG_DONTWAIT | MSG_PEEK);
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        continue;
+                answered++;
+                ck_assert_int_gt(n, 0);
+                buf[n] = '\0';
+                ck_assert_msg(strncmp(buf, "HTTP/1.1 503 ", 13) == 0 && strstr(buf, "\r\n\r\nnot waiting"),
+                              "flood answer: %s", buf);
+        }
+        *ret_answered = answered;
+        *ret_waiting = s->n - answered;
+}
+
+/* GET /prestop from 127.0.0.1 on a thread of its own, as the kubelet's preStop hook. */
+struct kubelet_prestop {
+        int port;
+        int status;
+        char *body;
+        atomic_bool done;
+        pthread_t thread;
+};
+
+static void *kubelet_prestop_main(void *arg) {
+        struct kubelet_prestop *k = arg;
+        k->status = tu_http(k->port, "GET", "/prestop", 60000, &k->body);
+        atomic_store(&k->done, true);
+        return NULL;
+}
+
+/* Answers /status's last_check.total, the number of checks the agent completed. */
+static int checks_total(struct agent *a) {
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a->proc.port, "GET", "/status", 5000, &body), 200);
+        cJSON *j = cJSON_Parse(body);
+        free(body);
+        ck_assert_ptr_nonnull(j);
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "last_check"), "total");
+        ck_assert(cJSON_IsNumber(t));
+        int total = t->valueint;
+        cJSON_Delete(j);
+        return total;
+}
+
+static void await_more_checks(struct agent *a, int more) {
+        int target = checks_total(a) + more;
+        long long t0 = now_us();
+        while (checks_total(a) < target) {
+                ck_assert_msg(now_us() - t0 < (long long) EVENT_MS * 1000, "no further checks");
+                pause_ms(20);
+        }
+}
+
+START_TEST(abandoned_and_held_prestop_floods_keep_livez_prompt_and_the_kubelet_prestop_held) {
+        ck_assert_int_ge(raise_nofile(), 4096);
+        struct fakecluster *fc;
+        char err[512], boot[64];
+        const char *args[] = { "--brokers", "3", "--topic", "orders:6:3:2", NULL };
+        ck_assert_msg(fc_start(args, &fc, err, sizeof err) == 0, "%s", err);
+        snprintf(boot, sizeof boot, "127.0.0.1:%d", fc_port(fc, 0));
+        struct agent a;
+        agent_start(&a, boot, 0, (char *[]){ "--prestop-timeout=60s", NULL });
+        expect_event(&a, "ready", EVENT_MS);
+        /* orders-2 at its min.insync.replicas (2 of 3) with broker 0 in the ISR: stopping
+         * broker 0 is not safe, so every /prestop is held. */
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
+        await_more_checks(&a, 2);
+
+        struct drainer dr;
+        drainer_start(&dr, &a);
+        struct prober p;
+        prober_start(&p, a.proc.port, NULL, "/livez", 20);
+        /* 8 addresses x 32 (the per-address limit) = 256 (the connection limit) /prestop
+         * requests, abandoned: the clients hang up, some at once, some once the agent holds
+         * them. Ten waves, each of which alone would take every slot if abandoned requests
+         * kept theirs. */
+        enum { ADDRS = 8, PER_ADDR = 32, WAVES = 10 };
+        int sent = 0;
+        for (int wave = 0; wave < WAVES; wave++) {
+                struct idle_set s;
+                sent += prestop_open(&s, a.proc.port, PER_ADDR, 10, ADDRS);
+                if (wave % 2)
+                        pause_ms(300);
+                idle_close(&s);
+        }
+        pause_ms(1000);
+        fprintf(stderr, "faults: abandoned /prestop flood: %d of %d requests sent\n", sent, WAVES * ADDRS * PER_ADDR);
+        prober_finish(&p, "abandoned /prestop flood from 8 addresses, probes from 127.0.0.1");
+        ck_assert_int_eq(sent, WAVES * ADDRS * PER_ADDR);
+        assert_running(&a);
+
+        /* The same flood, held open. Only HTTPD_DEFAULT_MAX_HELD are held; the rest are
+         * answered at once with 503 "not waiting ...". */
+        prober_start(&p, a.proc.port, NULL, "/livez", 20);
+        struct idle_set held;
+        ck_assert_int_eq(prestop_open(&held, a.proc.port, PER_ADDR, 10, ADDRS), ADDRS * PER_ADDR);
+        int answered = 0, waiting = 0;
+        long long t0 = now_us();
+        do {
+                pause_ms(100);
+                prestop_census(&held, &answered, &waiting);
+        } while (waiting > (int) HTTPD_DEFAULT_MAX_HELD && now_us() - t0 < 10 * 1000000LL);
+        fprintf(stderr, "faults: /prestop flood held open: %d answered at once, %d held\n", answered, waiting);
+        ck_assert_int_eq(waiting, HTTPD_DEFAULT_MAX_HELD);
+
+        /* The kubelet's own preStop, from an address holding none, is held in place of one of
+         * the flood's, and stays held: it is answered only when stopping becomes safe. */
+        struct kubelet_prestop k = { .port = a.proc.port };
+        atomic_init(&k.done, false);
+        ck_assert_int_eq(pthread_create(&k.thread, NULL, kubelet_prestop_main, &k), 0);
+        t0 = now_us();
+        do {
+                pause_ms(100);
+                prestop_census(&held, &answered, &waiting);
+        } while (waiting > (int) HTTPD_DEFAULT_MAX_HELD - 1 && now_us() - t0 < 10 * 1000000LL);
+        ck_assert_int_eq(waiting, HTTPD_DEFAULT_MAX_HELD - 1);
+        pause_ms(2000);
+        ck_assert_msg(!atomic_load(&k.done), "the kubelet's preStop was answered while unsafe: %d %s",
+                      k.status, k.body ? k.body : "");
+        prober_finish(&p, "held /prestop flood from 8 addresses and the kubelet's preStop, probes from 127.0.0.1");
+
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1,2]}");
+        pthread_join(k.thread, NULL);
+        ck_assert_int_eq(k.status, 200);
+        ck_assert_msg(strncmp(k.body, "safe to stop: ", 14) == 0, "%s", k.body);
+        free(k.body);
+        drainer_stop(&dr);
+        idle_close(&held);
+        assert_running(&a);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
 /* ---- SIGTERM under load ---- */
 
 struct loader {
@@ -796,6 +996,7 @@ int main(void) {
                 tcase_add_test(tc, ten_thousand_idle_connections_from_many_addresses_do_not_starve_probes);
                 tcase_add_test(tc, near_the_limit_the_oldest_idle_connections_are_closed_first);
                 tcase_add_test(tc, slow_loris_clients_do_not_delay_probes);
+                tcase_add_test(tc, abandoned_and_held_prestop_floods_keep_livez_prompt_and_the_kubelet_prestop_held);
                 tcase_add_test(tc, sigterm_under_load_exits_0_promptly);
                 suite_add_tcase(s, tc);
         }

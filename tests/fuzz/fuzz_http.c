@@ -45,8 +45,9 @@ static void on_later_fire(uv_timer_t *t) {
         }
 }
 
-static void on_held_cancel(struct httpd_request *r, void *arg) {
+static void on_held_cancel(struct httpd_request *r, enum httpd_cancel_reason why, void *arg) {
         (void) r;
+        (void) why;
         (void) arg;
         held = NULL;
 }
@@ -54,12 +55,11 @@ static void on_held_cancel(struct httpd_request *r, void *arg) {
 /* Answered on a later loop turn, as /prestop is; one at a time (others answered at once). */
 static void on_later(struct httpd_request *r, void *ud) {
         (void) ud;
-        if (held) {
+        if (held || httpd_request_hold(r, on_held_cancel, NULL) < 0) {
                 httpd_respond(r, 200, NULL, "busy", 4);
                 return;
         }
         held = r;
-        httpd_request_on_cancel(r, on_held_cancel, NULL);
         uv_timer_start(&later, on_later_fire, 1, 0);
 }
 
