@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +51,13 @@ struct httpd_conn {
         bool evicted;          /* shut down by us; MHD closes it at its next run */
 };
 
+/* What the request line alone already decides (see on_uri). */
+enum req_refusal {
+        REFUSE_NONE,
+        REFUSE_NUL,            /* %00 in the path */
+        REFUSE_TOO_LONG,       /* target or query argument count over the limits */
+};
+
 /* Watches a held request's socket for the client hanging up. Allocated apart from the
  * request, because libuv frees nothing before the close callback and the request may be
  * completed before that. */
@@ -61,7 +69,10 @@ struct held_watch {
 struct httpd_request {
         struct httpd *h;
         struct httpd_conn *slot;       /* its connection's entry, or NULL */
-        struct MHD_Connection *conn;
+        struct MHD_Connection *conn;   /* NULL until MHD first calls on_access for it */
+        const char *target;    /* the raw request target as on_uri saw it, and its C length */
+        size_t target_len;
+        enum req_refusal refuse;
         const char *path;      /* MHD's copies, valid until the request completes */
         const char *method;
         bool head;
@@ -584,6 +595,24 @@ static bool has_body(struct MHD_Connection *conn) {
         return te || (cl && strcmp(cl, "0") != 0);
 }
 
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value) {
+        unsigned *n = cls;
+        (void) kind;
+        (void) value;
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+                (*n)++;
+        return MHD_YES;
+}
+
+/* MHD believes the first of several Content-Length headers; a proxy in front may believe
+ * another, and then the two disagree on where the next request starts. */
+static bool content_length_repeated(struct MHD_Connection *conn) {
+        unsigned n = 0;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_content_length, &n);
+        return n > 1;
+}
+
 /* Routes a complete request and runs its handler; a handler that holds its request without
  * answering it has its connection suspended until it does. */
 static enum MHD_Result dispatch(struct httpd *h, struct httpd_request *r) {
@@ -615,6 +644,57 @@ static enum MHD_Result dispatch(struct httpd *h, struct httpd_request *r) {
         return MHD_YES;
 }
 
+/* Counts the "&"-separated arguments of a query string the way MHD splits them, stopping
+ * once over max. */
+static size_t count_args(const char *q, size_t max) {
+        size_t n = *q ? 1 : 0;
+        for (; *q && n <= max; q++)
+                if (*q == '&' && q[1])
+                        n++;
+        return n;
+}
+
+/* MHD calls this with the raw request target as soon as the request line is in, before it
+ * splits the query into arguments and before it decodes the path: the one place to see what
+ * decoding hides, and to keep MHD 0.9.75 from a state it does not recover from. That version
+ * stores every query argument in the connection's fixed memory, and when they do not fit it
+ * neither answers nor closes: the connection sits silent until the idle timeout (248 short
+ * arguments do it, or three behind a long one). A target over the limits is refused with
+ * 414, so its arguments are never needed: cutting the query at its first byte here (MHD
+ * itself writes over the "?" next) leaves MHD nothing to store. MHD gives no other hook
+ * before it stores the arguments. The request record starts here; MHD hands it to on_access
+ * and on_completed. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+        struct httpd_request *r = calloc(1, sizeof *r);
+        (void) conn;
+        if (!r)
+                return NULL;
+        r->h = cls;
+        r->target = uri;
+        r->target_len = strlen(uri);
+        const char *q = memchr(uri, '?', r->target_len);
+        size_t path_len = q ? (size_t) (q - uri) : r->target_len;
+        for (size_t i = 0; i + 2 < path_len; i++)
+                if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+                        r->refuse = REFUSE_NUL;
+        if (r->refuse == REFUSE_NONE &&
+            (r->target_len > HTTPD_MAX_TARGET_BYTES || (q && count_args(q + 1, HTTPD_MAX_QUERY_ARGS) > HTTPD_MAX_QUERY_ARGS)))
+                r->refuse = REFUSE_TOO_LONG;
+        if (r->refuse != REFUSE_NONE && q)
+                ((char *) uri)[q - uri + 1] = '\0';
+        return r;
+}
+
+/* The request line held a raw NUL byte inside the target: MHD keeps the target as a C string,
+ * so the path would silently end at the NUL ("/livez<NUL>x" routed as "/livez"). on_uri saw
+ * the same C string; MHD puts the version right after the target's terminator in the same
+ * line buffer, so for a target without a NUL the version starts exactly one byte past the end
+ * of what on_uri saw. Any other layout (a NUL, or an MHD that stores these elsewhere) is
+ * refused: the check fails closed. */
+static bool target_cut_by_nul(const struct httpd_request *r, const char *url, const char *version) {
+        return url != r->target || version != r->target + r->target_len + 1;
+}
+
 /* Sets up the request when MHD first calls on_access for it: the headers are in. */
 static void request_begin(struct httpd *h, struct httpd_request *r, struct MHD_Connection *conn,
                           const char *url, const char *method) {
@@ -643,21 +723,26 @@ static void request_begin(struct httpd *h, struct httpd_request *r, struct MHD_C
  * HEAD: at once), and again after each resume. MHD 0.9.75 closes the connection after any
  * answer queued on the first call ("early", so that it need not read a body), so routes are
  * answered from the second call on, which keeps keep-alive working; only the refusals that
- * must not read a body (405, 413) are answered early. */
+ * must not read on (400, 405, 413, 414) are answered early. */
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **req_cls) {
         struct httpd *h = cls;
         struct httpd_request *r = *req_cls;
-        (void) version;
         (void) upload_data;
 
-        if (!r) {
-                r = calloc(1, sizeof *r);
-                if (!r)
-                        return MHD_NO;
-                *req_cls = r;
+        /* No record means on_uri ran out of memory: nothing was checked, so close. */
+        if (!r)
+                return MHD_NO;
+        if (!r->conn) {
                 request_begin(h, r, conn, url, method);
+                if (r->refuse == REFUSE_NUL || target_cut_by_nul(r, url, version))
+                        return answer_now(r, MHD_HTTP_BAD_REQUEST, "NUL byte in the request target\n", NULL, true);
+                if (r->refuse == REFUSE_TOO_LONG)
+                        return answer_now(r, MHD_HTTP_URI_TOO_LONG,
+                                          "request target too long or too many query arguments\n", NULL, true);
+                if (content_length_repeated(conn))
+                        return answer_now(r, MHD_HTTP_BAD_REQUEST, "more than one Content-Length\n", NULL, true);
                 if (!r->head && strcmp(method, MHD_HTTP_METHOD_GET) != 0)
                         return answer_now(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
                                           "GET, HEAD", true);
@@ -682,6 +767,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
 }
 
+/* Also called for requests that never reached on_access (MHD refused their headers, or the
+ * client went away before the end of them): every record on_uri made ends here. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
         struct httpd *h = cls;
@@ -700,9 +787,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                 MHD_destroy_response(r->resp);
         if (r->slot)
                 r->slot->busy = false;
+        if (r->conn)
+                h->in_flight--;
         free(r);
         *req_cls = NULL;
-        h->in_flight--;
 }
 
 /* Shuts down the oldest connection that has no request in progress (idle between requests,
@@ -872,6 +960,8 @@ int httpd_start(uv_loop_t *loop, const struct httpd_config *cfg, const struct ht
         h->daemon = MHD_start_daemon(
                 MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                 on_access, h,
+                /* First, so that MHD reports problems with the options after it through it. */
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
                 MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) c.max_connections,
                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) c.max_per_ip,
@@ -879,7 +969,7 @@ int httpd_start(uv_loop_t *loop, const struct httpd_config *cfg, const struct ht
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) c.conn_memory_limit,
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+                MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
                 MHD_OPTION_END);
         if (!h->daemon) {
                 free(h);

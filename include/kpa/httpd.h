@@ -1,6 +1,9 @@
 /* The agent's HTTP edge: libmicrohttpd driven by one libuv loop, with no threads of its own.
  * Every callback (route handlers, cancel and done callbacks) runs on that loop. Only GET and
- * HEAD are served; request bodies are never read. */
+ * HEAD are served; request bodies are never read. A request target holding a NUL byte (raw or
+ * %00 in the path) gets 400, one longer than HTTPD_MAX_TARGET_BYTES or with more than
+ * HTTPD_MAX_QUERY_ARGS query arguments 414, more than one Content-Length header 400; each of
+ * these closes the connection. */
 #ifndef KPA_HTTPD_H
 #define KPA_HTTPD_H
 
@@ -16,6 +19,10 @@
 #define HTTPD_DEFAULT_IDLE_TIMEOUT_S 10u
 #define HTTPD_DEFAULT_CONN_MEMORY_LIMIT ((size_t) 16 * 1024)
 #define HTTPD_DEFAULT_MAX_HELD 32u
+
+/* Fixed limits on what a client may send. */
+#define HTTPD_MAX_TARGET_BYTES 2048u   /* request target (path and query) */
+#define HTTPD_MAX_QUERY_ARGS 16u       /* "&"-separated query arguments */
 
 /* Bounds httpd_start accepts for each field. */
 #define HTTPD_MAX_CONNECTIONS_MAX 65536u

@@ -398,11 +398,30 @@ static const char *reply_header(const struct reply *rep, const char *name, char 
 }
 
 /* One request on a fresh connection, read to the end. */
-static void exchange(int family, const char *raw, struct reply *rep) {
+/* One request of len raw bytes (NUL bytes included) on a fresh connection, read to the end. */
+static void exchange_n(int family, const char *raw, size_t len, struct reply *rep) {
         int fd = client_connect(family, httpd_port(S.h));
-        client_send(fd, raw, strlen(raw));
+        client_send(fd, raw, len);
         client_read_all(fd, rep);
         close(fd);
+}
+
+static void exchange(int family, const char *raw, struct reply *rep) {
+        exchange_n(family, raw, strlen(raw), rep);
+}
+
+static long long mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Counts the answers (status lines) in everything a connection received. */
+static int count_answers(const struct reply *rep) {
+        int n = 0;
+        for (const char *p = rep->raw; (p = strstr(p, "HTTP/1.1 ")) != NULL; p += 9)
+                n++;
+        return n;
 }
 
 static void get(const char *target, struct reply *rep) {
@@ -700,6 +719,118 @@ START_TEST(held_request_does_not_delay_another_connection) {
         ck_assert_str_eq(rep.body, "released\n");
         reply_free(&rep);
         ck_assert_uint_eq(S.cancelled, 0);
+        stop_server();
+}
+END_TEST
+
+START_TEST(a_nul_byte_in_the_path_is_400_and_reaches_no_route) {
+        /* An escaped NUL (%00) and a raw one: either would cut the path short as a C string
+         * and make "/livez<NUL>anything" match "/livez". */
+        static const char escaped[] = "GET /livez%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        static const char escaped_more[] = "GET /livez%00/../x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        static const char raw_nul[] = "GET /livez\0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        static const char raw_nul_query[] = "GET /livez\0x?verbose HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        static const struct { const char *raw; size_t len; } reqs[] = {
+                { escaped, sizeof escaped - 1 },
+                { escaped_more, sizeof escaped_more - 1 },
+                { raw_nul, sizeof raw_nul - 1 },
+                { raw_nul_query, sizeof raw_nul_query - 1 },
+        };
+        struct reply rep;
+        char v[64];
+        start_server();
+        for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+                exchange_n(AF_INET, reqs[i].raw, reqs[i].len, &rep);
+                ck_assert_msg(rep.status == 400, "request %zu: %s", i, rep.raw);
+                ck_assert_str_eq(rep.body, "NUL byte in the request target\n");
+                ck_assert_str_eq(reply_header(&rep, "Connection", v, sizeof v), "close");
+                reply_free(&rep);
+        }
+        ck_assert_uint_eq(S.handled, 0);
+        /* A NUL in a query argument's value is the argument's business, not the path's. */
+        get("/livez?x=%00", &rep);
+        ck_assert_int_eq(rep.status, 200);
+        ck_assert_str_eq(rep.body, "ok /livez\n");
+        reply_free(&rep);
+        ck_assert_uint_eq(S.handled, 1);
+        stop_server();
+}
+END_TEST
+
+START_TEST(duplicate_content_length_is_400_and_closes_before_the_next_bytes) {
+        /* The bytes after the headers would be a second request if the first Content-Length
+         * (0) were believed, and a body if the second (5) were: neither may be served. */
+        static const char conflicting[] = "GET /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                                          "Content-Length: 5\r\n\r\n"
+                                          "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        static const char same[] = "GET /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                                   "content-length: 0\r\n\r\n"
+                                   "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        static const char *const reqs[] = { conflicting, same };
+        struct reply rep;
+        char v[64];
+        start_server();
+        for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+                exchange(AF_INET, reqs[i], &rep);
+                ck_assert_msg(rep.status == 400, "request %zu: %s", i, rep.raw);
+                ck_assert_int_eq(count_answers(&rep), 1);
+                ck_assert_str_eq(rep.body, "more than one Content-Length\n");
+                ck_assert_str_eq(reply_header(&rep, "Connection", v, sizeof v), "close");
+                reply_free(&rep);
+        }
+        ck_assert_uint_eq(S.handled, 0);
+        stop_server();
+}
+END_TEST
+
+/* "GET /livez?a&a&...a HTTP/1.1" with n arguments, Connection: close (a new string). */
+static char *request_with_args(int n, size_t first_len) {
+        size_t cap = (size_t) n * 2 + first_len + 128;
+        char *s = malloc(cap);
+        ck_assert_ptr_nonnull(s);
+        size_t off = (size_t) snprintf(s, cap, "GET /livez?");
+        for (int i = 0; i < n; i++) {
+                size_t len = i == 0 ? first_len : 1;
+                if (i > 0)
+                        s[off++] = '&';
+                memset(s + off, 'a', len);
+                off += len;
+        }
+        snprintf(s + off, cap - off, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        return s;
+}
+
+START_TEST(too_many_query_arguments_or_a_long_target_get_414_at_once) {
+        struct reply rep;
+        start_server();
+        /* At the limit: served. */
+        char *req = request_with_args(HTTPD_MAX_QUERY_ARGS, 1);
+        exchange(AF_INET, req, &rep);
+        ck_assert_int_eq(rep.status, 200);
+        reply_free(&rep);
+        free(req);
+        ck_assert_uint_eq(S.handled, 1);
+        /* One more; 248 (a 548-byte request, which libmicrohttpd 0.9.75 left unanswered until
+         * the idle timeout); 5000; and two arguments behind a 16,300-byte one, which leave no
+         * room in the connection's memory for the argument list. */
+        static const struct { int n; size_t first_len; } cases[] = {
+                { HTTPD_MAX_QUERY_ARGS + 1, 1 }, { 248, 1 }, { 5000, 1 }, { 3, 16300 },
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                req = request_with_args(cases[i].n, cases[i].first_len);
+                long long t0 = mono_ms();
+                exchange(AF_INET, req, &rep);
+                long long took = mono_ms() - t0;
+                ck_assert_msg(rep.status == 414 || rep.status == 431, "case %zu (%zu bytes): %d after %lld ms",
+                              i, strlen(req), rep.status, took);
+                ck_assert_msg(took < 2000, "case %zu: answered after %lld ms", i, took);
+                reply_free(&rep);
+                free(req);
+        }
+        ck_assert_uint_eq(S.handled, 1);
+        get("/livez", &rep);
+        ck_assert_int_eq(rep.status, 200);
+        reply_free(&rep);
         stop_server();
 }
 END_TEST
@@ -1063,6 +1194,9 @@ static Suite *httpd_suite(void) {
 
         tc = tcase_create("limits");
         tcase_add_test(tc, oversize_request_line_and_headers_get_4xx_and_server_goes_on);
+        tcase_add_test(tc, a_nul_byte_in_the_path_is_400_and_reaches_no_route);
+        tcase_add_test(tc, duplicate_content_length_is_400_and_closes_before_the_next_bytes);
+        tcase_add_test(tc, too_many_query_arguments_or_a_long_target_get_414_at_once);
         tcase_add_test(tc, connection_limit_queues_extra_connections_until_a_slot_frees);
         tcase_add_test(tc, per_ip_limit_closes_extra_connection_at_once);
         tcase_add_test(tc, idle_timeout_closes_a_silent_or_trickling_connection);

@@ -5,14 +5,19 @@
  * makes no progress.
  *
  * Invariants: whatever the server sends back starts with an HTTP/1.x status line whose code
- * is one the edge gives (200, 400, 404, 405, 413, 414, 431, 505 or MHD's own 4xx/5xx); a
- * route's body is the route's; and after every input a well-formed probe on a new connection
- * is answered 200 "ok" (the server still serves). No crash, leak or hang. */
+ * is one the edge gives (200, 400, 404, 405, 413, 414, 431, 505 or MHD's own 4xx/5xx); and
+ * after every input a well-formed probe on a new connection is answered 200 "ok" (the server
+ * still serves). For the first request, read by an independent parser: a target whose path
+ * holds a NUL byte (raw or %00) never reaches a route; a complete GET whose target is over
+ * HTTPD_MAX_TARGET_BYTES or has more than HTTPD_MAX_QUERY_ARGS arguments is refused with an
+ * answer at once, never left silent; a complete request with two Content-Length headers is
+ * refused, its connection closed and nothing after it answered 200. No crash, leak or hang. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -92,10 +97,11 @@ static int client(void) {
 
 /* Sends data and collects the answer while turning the loop; stops at EOF, or after 10 turns
  * in a row without progress (the input is incomplete and the server waits for more). */
-static size_t exchange(const uint8_t *data, size_t len, char *ret, size_t cap) {
+static size_t exchange_ex(const uint8_t *data, size_t len, char *ret, size_t cap, bool *ret_closed) {
         int fd = client();
         size_t sent = 0, got = 0;
         int idle = 0;
+        bool closed = false;
         while (idle < 10) {
                 bool progress = false;
                 uv_run(&loop, UV_RUN_NOWAIT);
@@ -114,6 +120,7 @@ static size_t exchange(const uint8_t *data, size_t len, char *ret, size_t cap) {
                         if (n == 0 || (n < 0 && errno != EAGAIN) || got + (size_t) (n > 0 ? n : 0) >= cap - 1) {
                                 if (n > 0)
                                         got += (size_t) n;
+                                closed = n <= 0;
                                 break;
                         }
                         if (n > 0) {
@@ -128,7 +135,97 @@ static size_t exchange(const uint8_t *data, size_t len, char *ret, size_t cap) {
         for (int i = 0; i < 5; i++)
                 uv_run(&loop, UV_RUN_NOWAIT);
         ret[got] = '\0';
+        if (ret_closed)
+                *ret_closed = closed;
         return got;
+}
+
+static size_t exchange(const uint8_t *data, size_t len, char *ret, size_t cap) {
+        return exchange_ex(data, len, ret, cap, NULL);
+}
+
+/* The first request of an input as libmicrohttpd splits it: empty lines skipped, lines end
+ * at LF (a CR before it dropped), the target runs from after the first space to the last
+ * space of the request line; then header lines up to an empty one. */
+struct first_request {
+        bool line_complete;     /* the request line ended */
+        bool head_complete;     /* and so did the headers */
+        bool get;               /* method GET, version HTTP/1.1 */
+        const uint8_t *target;
+        size_t target_len;
+        bool path_nul;          /* a raw NUL or "%00" before any "?" */
+        bool raw_nul;           /* a raw NUL anywhere in the target */
+        size_t args;            /* "&"-separated query arguments */
+        unsigned content_lengths;
+};
+
+/* The next line from *p (at most end), without its CR LF; false when no LF ends it. */
+static bool next_line(const uint8_t **p, const uint8_t *end, const uint8_t **ret, size_t *ret_len) {
+        const uint8_t *lf = memchr(*p, '\n', (size_t) (end - *p));
+        if (!lf)
+                return false;
+        size_t n = (size_t) (lf - *p);
+        if (n > 0 && (*p)[n - 1] == '\r')
+                n--;
+        *ret = *p;
+        *ret_len = n;
+        *p = lf + 1;
+        return true;
+}
+
+static void parse_first(const uint8_t *data, size_t len, struct first_request *f) {
+        const uint8_t *p = data, *end = data + len, *line;
+        size_t n;
+        memset(f, 0, sizeof *f);
+        /* MHD takes a line whose first byte is NUL for an empty one, as it does the end of
+         * the headers. */
+        do {
+                if (!next_line(&p, end, &line, &n))
+                        return;
+        } while (n == 0 || line[0] == '\0');
+        f->line_complete = true;
+        const uint8_t *sp1 = memchr(line, ' ', n), *sp2 = line + n;
+        while (sp2 > line && sp2[-1] == ' ')
+                sp2--;
+        while (sp2 > line && sp2[-1] != ' ')
+                sp2--;
+        if (!sp1 || sp2 <= sp1 + 1)
+                return;
+        const uint8_t *t = sp1 + 1;
+        while (t < sp2 - 1 && *t == ' ')
+                t++;
+        f->target = t;
+        f->target_len = (size_t) (sp2 - 1 - t);
+        f->get = (size_t) (sp1 - line) == 3 && memcmp(line, "GET", 3) == 0 &&
+                 (size_t) (line + n - sp2) == 8 && memcmp(sp2, "HTTP/1.1", 8) == 0;
+        const uint8_t *q = memchr(f->target, '?', f->target_len);
+        size_t path_len = q ? (size_t) (q - f->target) : f->target_len;
+        f->raw_nul = memchr(f->target, '\0', f->target_len) != NULL;
+        f->path_nul = memchr(f->target, '\0', path_len) != NULL;
+        for (size_t i = 0; i + 2 < path_len; i++)
+                if (f->target[i] == '%' && f->target[i + 1] == '0' && f->target[i + 2] == '0')
+                        f->path_nul = true;
+        if (q) {
+                const uint8_t *a = q + 1, *tend = f->target + f->target_len;
+                f->args = a < tend ? 1 : 0;
+                for (; a < tend; a++)
+                        if (*a == '&' && a + 1 < tend)
+                                f->args++;
+        }
+        for (;;) {
+                if (!next_line(&p, end, &line, &n))
+                        return;
+                if (n == 0 || line[0] == '\0')
+                        break;
+                if (n >= 15 && strncasecmp((const char *) line, "Content-Length:", 15) == 0)
+                        f->content_lengths++;
+        }
+        f->head_complete = true;
+}
+
+static int status_of(const char *answer) {
+        int code = 0;
+        return sscanf(answer, "HTTP/1.%*1[01] %3d", &code) == 1 ? code : 0;
 }
 
 static bool known_status(int code) {
@@ -141,11 +238,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         setup();
         if (size > 32768)
                 return 0;
-        size_t got = exchange(data, size, answer, sizeof answer);
+        bool closed = false;
+        struct first_request f;
+        parse_first(data, size, &f);
+        size_t got = exchange_ex(data, size, answer, sizeof answer, &closed);
+        int code = 0;
         if (got > 0) {
-                int code = 0;
-                FUZZ_CHECK(sscanf(answer, "HTTP/1.%*1[01] %3d", &code) == 1, "answer without a status line: %.80s", answer);
+                code = status_of(answer);
+                FUZZ_CHECK(code != 0, "answer without a status line: %.80s", answer);
                 FUZZ_CHECK(known_status(code), "status %d", code);
+        }
+        if (f.line_complete && f.target && f.path_nul)
+                FUZZ_CHECK(code != 200, "a target with NUL in its path reached a route: %.80s", answer);
+        /* A raw NUL before the query hides the query from the edge (MHD still splits it);
+         * such a target is refused, but possibly only at the idle timeout. */
+        if (f.head_complete && f.get && f.target && !f.raw_nul &&
+            (f.target_len > HTTPD_MAX_TARGET_BYTES || f.args > HTTPD_MAX_QUERY_ARGS))
+                FUZZ_CHECK(got > 0 && code >= 400, "target of %zu bytes, %zu arguments: %s, %zu bytes of answer",
+                           f.target_len, f.args, closed ? "closed" : "open", got);
+        if (f.head_complete && f.get && f.target && !f.raw_nul && f.content_lengths > 1) {
+                FUZZ_CHECK(got > 0 && code >= 400, "%u Content-Length headers: %.80s", f.content_lengths, answer);
+                /* Refused and closed, so nothing after the headers is served as a request.
+                 * (libmicrohttpd 0.9.75's own refusal of a malformed Content-Length value
+                 * repeats its status line and headers; that is its bug, and harmless.) */
+                FUZZ_CHECK(closed && !strstr(answer, "HTTP/1.1 200"), "%u Content-Length headers: %s: %.200s",
+                           f.content_lengths, closed ? "closed" : "left open", answer);
         }
         static const char probe[] = "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         got = exchange((const uint8_t *) probe, sizeof probe - 1, answer, sizeof answer);
