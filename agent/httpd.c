@@ -234,7 +234,7 @@ static int listen_socket(const char *listen_str, int *ret_fd, uint16_t *ret_port
         struct sockaddr_storage ss;
         socklen_t len;
         char shown[72];
-        int one = 1, zero = 0, r;
+        int one = 1, zero = 0, sndbuf = HTTPD_SOCKET_SNDBUF, rcvbuf = HTTPD_SOCKET_RCVBUF, r;
 
         r = httpd_parse_listen(listen_str, &ss, &len, errbuf, errlen);
         if (r < 0)
@@ -253,6 +253,14 @@ static int listen_socket(const char *listen_str, int *ret_fd, uint16_t *ret_port
          * one listen address fits both single-stack and dual-stack pods. */
         if (ss.ss_family == AF_INET6 &&
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
+                goto fail;
+        /* Fixed socket buffers instead of the kernel's autotuning, which lets a client that
+         * pipelines requests and never reads the answers pin megabytes of kernel memory per
+         * connection. Accepted connections inherit them (set before listen(), the receive
+         * size also sizes the window offered in the handshake). Answers are at most 64 KiB
+         * and requests at most 16 KiB: they only take a few more round trips. */
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
                 goto fail;
         if (bind(fd, (struct sockaddr *) &ss, len) < 0) {
                 r = -errno;

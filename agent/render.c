@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,17 +248,57 @@ static void mw_head(struct mw *w, const char *name, const char *type, const char
         mw_printf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value per the exposition format: backslash, double quote and line feed escaped. */
+/* The length of the well-formed UTF-8 sequence of two to four bytes at s (no overlong form,
+ * no surrogate, at most U+10FFFF) and its code point, or 0. */
+static size_t utf8_len(const unsigned char *s, uint32_t *ret_cp) {
+        size_t n;
+        uint32_t cp;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                n = 2, cp = s[0] & 0x1fu;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                n = 3, cp = s[0] & 0x0fu;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                n = 4, cp = s[0] & 0x07u;
+        else
+                return 0;
+        /* A continuation byte is never NUL: the loop stops at the end of the string. */
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = cp << 6 | (s[i] & 0x3fu);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
+            cp > 0x10ffff)
+                return 0;
+        *ret_cp = cp;
+        return n;
+}
+
+/* A label value per the exposition format: backslash, double quote and line feed escaped.
+ * The format takes any other UTF-8 as it is, but a value comes from the broker's metadata
+ * (topic names) and reaches terminals and log pipelines that show scrapes: every other
+ * control character (C0, DEL, C1) becomes "?", and so does each byte that is not part of
+ * well-formed UTF-8. */
 static void mw_label_value(struct mw *w, const char *s) {
-        for (; *s && !w->err; s++) {
-                if (*s == '\\')
+        const unsigned char *p = (const unsigned char *) s;
+        while (*p && !w->err) {
+                size_t n = 1;
+                uint32_t cp = 0;
+                if (*p == '\\')
                         mw_printf(w, "\\\\");
-                else if (*s == '"')
+                else if (*p == '"')
                         mw_printf(w, "\\\"");
-                else if (*s == '\n')
+                else if (*p == '\n')
                         mw_printf(w, "\\n");
-                else
-                        w->err = dynbuf_append(w->out, s, 1);
+                else if (*p >= 0x20 && *p < 0x7f)
+                        w->err = dynbuf_append(w->out, p, 1);
+                else if (*p >= 0x80 && (n = utf8_len(p, &cp)) > 0 && cp >= 0xa0)
+                        w->err = dynbuf_append(w->out, p, n);
+                else {
+                        n = n ? n : 1;
+                        w->err = dynbuf_append(w->out, "?", 1);
+                }
+                p += n;
         }
 }
 

@@ -20,9 +20,11 @@
 #define HTTPD_DEFAULT_CONN_MEMORY_LIMIT ((size_t) 16 * 1024)
 #define HTTPD_DEFAULT_MAX_HELD 32u
 
-/* Fixed limits on what a client may send. */
+/* Fixed limits on what a client may send or make the kernel keep for it. */
 #define HTTPD_MAX_TARGET_BYTES 2048u   /* request target (path and query) */
 #define HTTPD_MAX_QUERY_ARGS 16u       /* "&"-separated query arguments */
+#define HTTPD_SOCKET_SNDBUF 16384      /* SO_SNDBUF and SO_RCVBUF of every connection */
+#define HTTPD_SOCKET_RCVBUF 16384
 
 /* Bounds httpd_start accepts for each field. */
 #define HTTPD_MAX_CONNECTIONS_MAX 65536u

@@ -455,6 +455,25 @@ START_TEST(metrics_escape_label_values) {
 }
 END_TEST
 
+START_TEST(metrics_label_values_carry_no_control_bytes_or_malformed_utf8) {
+        /* BEL, an ESC sequence, DEL, a C1 CSI (U+009B), a byte that is never UTF-8, a valid
+         * "é", a tab and a line feed (escaped as the format says). A terminal showing a scrape,
+         * or a parser that wants UTF-8, sees none of the raw bytes. */
+        struct snapshot *s = sb_new(1, -1, IDS(1, 2));
+        sb_part(sb_topic(s, "a\a" "b\x1b[31mc\x7f" "d\xc2\x9b" "e\xff" "\xc3\xa9\tf\n", -1), 7, 2, IDS(1, 2), IDS(2));
+        struct check_outcome o = { s, NULL };
+        struct fixture f;
+        fixture_run(&f, &o, SCOPE_LOCAL, 1);
+        snapshot_free(s);
+        f.st.version = "1.0\x1b]0;x\a";
+        char *m = metrics(&f.st);
+        ck_assert_msg(strstr(m, "\nkpa_lagging_partition{topic=\"a?b?[31mc?d?e?\xc3\xa9?f\\n\",partition=\"7\"} 1\n"),
+                      "%s", m);
+        ck_assert_msg(strstr(m, "\nkpa_build_info{version=\"1.0?]0;x?\"} 1\n"), "%s", m);
+        free(m);
+}
+END_TEST
+
 START_TEST(metrics_every_sample_has_help_and_type) {
         struct fixture f;
         fixture_lagging(&f, SCOPE_CLUSTER);
@@ -519,6 +538,7 @@ int main(void) {
         tcase_add_test(tc, metrics_for_a_lagging_cluster_scoped_broker);
         tcase_add_test(tc, metrics_for_an_unreachable_broker);
         tcase_add_test(tc, metrics_escape_label_values);
+        tcase_add_test(tc, metrics_label_values_carry_no_control_bytes_or_malformed_utf8);
         tcase_add_test(tc, metrics_every_sample_has_help_and_type);
         tcase_add_test(tc, metrics_report_an_answer_that_does_not_fit);
         suite_add_tcase(s, tc);

@@ -15,10 +15,12 @@
  * - renderers: every answer fits in RENDER_MAX_BYTES; probes answer 200 exactly when
  *   ready/live, with no control character but '\n'; /status parses back with cJSON with the
  *   same ready, live and partition counts; /metrics lists one kpa_lagging_partition line per
- *   listed lagging partition and every line ends in '\n';
+ *   listed lagging partition, every line ends in '\n', and the whole text is well-formed UTF-8
+ *   (glibc's iconv is the judge) with no control character (C0, DEL, C1) but those line ends;
  * - snapshot_dup gives an equal deep copy. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <iconv.h>
 #include <inttypes.h>
 
 #include "fuzz.h"
@@ -222,6 +224,27 @@ static void check_status(const struct agent_status *st) {
         dynbuf_free(&b);
 }
 
+/* Decodes UTF-8 text with glibc's iconv (which refuses overlong forms, surrogates and code
+ * points past U+10FFFF) and checks that no character is a control character but '\n'. */
+static void check_utf8_without_controls(const char *text, size_t len) {
+        static iconv_t cd = (iconv_t) -1;
+        if (cd == (iconv_t) -1 && (cd = iconv_open("UTF-32LE", "UTF-8")) == (iconv_t) -1)
+                abort();
+        iconv(cd, NULL, NULL, NULL, NULL);
+        char *in = (char *) text;
+        size_t in_left = len;
+        while (in_left > 0) {
+                uint32_t cps[256];
+                char *out = (char *) cps;
+                size_t out_left = sizeof cps;
+                size_t r = iconv(cd, &in, &in_left, &out, &out_left);
+                FUZZ_CHECK(r != (size_t) -1 || errno == E2BIG, "metrics are not UTF-8 at byte %zu", len - in_left);
+                for (size_t i = 0; i < (sizeof cps - out_left) / 4; i++)
+                        FUZZ_CHECK(cps[i] == '\n' || (cps[i] >= 0x20 && cps[i] < 0x7f) || cps[i] >= 0xa0,
+                                   "control character U+%04X in the metrics", (unsigned) cps[i]);
+        }
+}
+
 static void check_metrics(const struct agent_status *st) {
         struct dynbuf b;
         dynbuf_init(&b, RENDER_MAX_BYTES);
@@ -239,6 +262,7 @@ static void check_metrics(const struct agent_status *st) {
         }
         FUZZ_CHECK(lag_lines == st->health->last.n_lag, "%d lagging lines for %d", lag_lines,
                    st->health->last.n_lag);
+        check_utf8_without_controls(b.data, b.len);
         dynbuf_free(&b);
 }
 
