@@ -697,17 +697,17 @@ static void drainer_stop(struct drainer *d) {
  * One address after the other, 30 ms apart: the flood is of requests, not of connection
  * attempts (256 SYNs at once overflow any listen queue, and the kernel then drops SYNs,
  * probes' included, whatever the agent does). Returns how many were sent: connections the
- * kernel did not complete within 3 s per address (the agent accepts nothing) send nothing. */
+ * kernel did not complete within 3 s of the call (the agent accepts nothing) send nothing. */
 static int prestop_open(struct idle_set *s, int port, int per_addr, int first, int n_addrs) {
         static const char req[] = "GET /prestop HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
                                   "User-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n";
         int sent = 0;
+        long long deadline = now_us() + 3000000;
         s->fds = calloc((size_t) (per_addr * n_addrs), sizeof *s->fds);
         ck_assert_ptr_nonnull(s->fds);
         s->n = 0;
         for (int k = 0; k < n_addrs; k++) {
                 struct idle_set one;
-                long long deadline = now_us() + 3000000;
                 idle_open(&one, port, per_addr, first + k, 1);
                 for (int i = 0; i < one.n; i++) {
                         struct pollfd pfd = { one.fds[i], POLLOUT, 0 };
