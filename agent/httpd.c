@@ -678,18 +678,20 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         if (!r)
                 return NULL;
         r->h = cls;
-        r->target = uri;
-        r->target_len = strlen(uri);
-        const char *q = memchr(uri, '?', r->target_len);
-        size_t path_len = q ? (size_t) (q - uri) : r->target_len;
+        /* MHD 0.9.75 refuses a request line without a target before calling this; should
+         * one come, "" is not the path MHD hands on_access, which then refuses it (400). */
+        const char *t = r->target = uri ? uri : "";
+        r->target_len = strlen(t);
+        const char *q = memchr(t, '?', r->target_len);
+        size_t path_len = q ? (size_t) (q - t) : r->target_len;
         for (size_t i = 0; i + 2 < path_len; i++)
-                if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+                if (t[i] == '%' && t[i + 1] == '0' && t[i + 2] == '0')
                         r->refuse = REFUSE_NUL;
         if (r->refuse == REFUSE_NONE &&
             (r->target_len > HTTPD_MAX_TARGET_BYTES || (q && count_args(q + 1, HTTPD_MAX_QUERY_ARGS) > HTTPD_MAX_QUERY_ARGS)))
                 r->refuse = REFUSE_TOO_LONG;
         if (r->refuse != REFUSE_NONE && q)
-                ((char *) uri)[q - uri + 1] = '\0';
+                ((char *) q)[1] = '\0';
         return r;
 }
 
