@@ -91,8 +91,13 @@ def run(cmd, check=True, timeout=120, **kw):
     return r
 
 
+class Fatal(Exception):
+    """Raised by a wait's predicate when waiting longer cannot help (a process died)."""
+
+
 def wait_for(pred, timeout, what, interval=0.1):
-    """Polls pred() until it returns a true value (returned), at most timeout seconds."""
+    """Polls pred() until it returns a true value (returned), at most timeout seconds. A
+    predicate that raises counts as "not yet", except for Fatal, which ends the wait."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
@@ -100,6 +105,8 @@ def wait_for(pred, timeout, what, interval=0.1):
             v = pred()
             if v:
                 return v
+        except Fatal:
+            raise
         except Exception as e:  # a probe that errors is "not yet"; say why at the end
             last = e
         if time.monotonic() > deadline:
@@ -314,8 +321,8 @@ class Pod:
         """The broker's log says it started (a KRaft node's own 'started' line)."""
         def up():
             if not self.broker.alive():
-                raise RuntimeError(f"{self.name}'s broker exited {self.broker.p.returncode}:\n"
-                                   + self.broker.tail())
+                raise Fatal(f"{self.name}'s broker exited {self.broker.p.returncode}:\n"
+                                    + self.broker.tail(15))
             with open(self.broker.logpath, "rb") as f:
                 return b"Kafka Server started" in f.read()
         try:
@@ -716,3 +723,39 @@ def figure(name, **values):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps(rec) + "\n")
+
+
+class Poller:
+    """Polls one agent path every interval seconds, as the kubelet does, on a thread; keeps
+    (monotonic time, status, body) of every answer."""
+
+    def __init__(self, pod, path, interval=0.1, timeout=2.0):
+        self.samples = []
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.pod, self.path, self.interval, self.timeout = pod, path, interval, timeout
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stopped.is_set():
+            t = time.monotonic()
+            code, body = self.pod.get(self.path, self.timeout)
+            with self.lock:
+                self.samples.append((t, code, body))
+            self.stopped.wait(max(0.0, self.interval - (time.monotonic() - t)))
+
+    def first(self, pred, after=0.0):
+        """The first sample at or after `after` for which pred(code, body) holds, or None."""
+        with self.lock:
+            for s in self.samples:
+                if s[0] >= after and pred(s[1], s[2]):
+                    return s
+        return None
+
+    def wait(self, pred, timeout, what, after=0.0):
+        return wait_for(lambda: self.first(pred, after), timeout, what)
+
+    def stop(self):
+        self.stopped.set()
+        self.t.join(timeout=10)

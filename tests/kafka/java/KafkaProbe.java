@@ -5,6 +5,7 @@
 //                  polling DescribeTopics every --interval-ms, until killed
 //   produce        acks=all idempotent producer; prints what was acknowledged and each error
 //   create-topic   creates a topic and waits until every partition has a leader
+//   delete-topic   deletes topics (positional names) and waits for it
 //   alter          IncrementalAlterConfigs SET/DELETE on a broker, the broker default or a topic
 //   describe       prints one config's value and source as JSON
 //
@@ -222,6 +223,14 @@ public final class KafkaProbe {
         return 0;
     }
 
+    private int deleteTopics() throws Exception {
+        try (Admin admin = Admin.create(clientProps())) {
+            admin.deleteTopics(args).all().get(30, TimeUnit.SECONDS);
+        }
+        out("{\"deleted\":" + args.size() + "}");
+        return 0;
+    }
+
     private ConfigResource resource() throws Usage {
         if (opts.containsKey("topic")) return new ConfigResource(ConfigResource.Type.TOPIC, opts.get("topic"));
         if (opts.containsKey("broker")) return new ConfigResource(ConfigResource.Type.BROKER, opts.get("broker"));
@@ -269,6 +278,7 @@ public final class KafkaProbe {
                 case "watch": rc = k.watch(); break;
                 case "produce": rc = k.produce(); break;
                 case "create-topic": rc = k.createTopic(); break;
+                case "delete-topic": rc = k.deleteTopics(); break;
                 case "alter": rc = k.alter(); break;
                 case "describe": rc = k.describe(); break;
                 default: throw new Usage("unknown command \"" + argv[0] + "\"");
