@@ -45,8 +45,6 @@ SUBNET = "10.213.0"
 HOST_IP = SUBNET + ".1"
 CLIENT_IP = SUBNET + ".2"
 LOCK = "/run/kpa-kafka-harness.lock"
-MOUNTPOINTS = ["/etc/kafka/kpa", "/etc/kafka/template", "/var/lib/kafka", "/var/log/kafka",
-               "/opt/kafka/bin"]
 CLUSTER_ID = "nODyLhDqTnGLSkUp0RIG7w"
 NAMESPACE = "kafka"
 DOMAIN = "cluster.local"
@@ -115,17 +113,37 @@ def wait_for(pred, timeout, what, interval=0.1):
         time.sleep(interval)
 
 
-def manifest():
-    """The StatefulSet of k8s/base and the kafka-config ConfigMap, parsed."""
-    with open(os.path.join(REPO, "k8s", "base", "statefulset.yaml")) as f:
-        sts = yaml.safe_load(f)
-    with open(os.path.join(REPO, "k8s", "base", "configmap.yaml")) as f:
-        cm = yaml.safe_load(f)
+_RENDERED = {}
+
+# Volumes declared by container images (Dockerfile VOLUME): a container runtime mounts an
+# anonymous volume at each such path that no volumeMount of the container covers exactly,
+# even inside another mounted volume. The apache/kafka image declares these, owned by its
+# appuser (1000:0) with mode 0775.
+IMAGE_VOLUMES = {"apache/kafka": [("/etc/kafka/secrets", 1000, 0, 0o775),
+                                  ("/var/lib/kafka/data", 1000, 0, 0o775),
+                                  ("/mnt/shared/config", 1000, 0, 0o775)]}
+
+
+def render(kustomization="k8s/base"):
+    """`kubectl kustomize` of a kustomization folder (relative to the repository): its objects."""
+    if kustomization not in _RENDERED:
+        r = run(["kubectl", "kustomize", os.path.join(REPO, kustomization)], timeout=120)
+        _RENDERED[kustomization] = [d for d in yaml.safe_load_all(r.stdout) if d]
+    return _RENDERED[kustomization]
+
+
+def manifest(kustomization="k8s/base", statefulset="kafka"):
+    """The rendered StatefulSet, its containers by name, and the ConfigMaps by name."""
+    objs = render(kustomization)
+    sts = [o for o in objs if o["kind"] == "StatefulSet" and o["metadata"]["name"] == statefulset][0]
     spec = sts["spec"]["template"]["spec"]
-    inits = {c["name"]: c for c in spec["initContainers"]}
-    kafka = [c for c in spec["containers"] if c["name"] == "kafka"][0]
-    return {"sts": sts, "configmap": cm, "init": inits["kpa-init"], "agent": inits["kpa-agent"],
-            "kafka": kafka}
+    containers = {c["name"]: c for c in spec.get("initContainers", []) + spec["containers"]}
+    cms = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    template_cm = [v["configMap"]["name"] for v in spec["volumes"]
+                   if v["name"] == "template" and "configMap" in v][0]
+    return {"sts": sts, "spec": spec, "containers": containers, "configmaps": cms,
+            "configmap": cms[template_cm], "init": containers["kpa-init"],
+            "agent": containers["kpa-agent"], "kafka": containers["kafka"]}
 
 
 def http_get(url, timeout=5.0):
@@ -188,13 +206,18 @@ class Proc:
 
 
 class Pod:
-    """One pod: a network namespace, its folders, and the processes started in it."""
+    """One pod of a rendered StatefulSet: a network namespace, a folder per volume, and its
+    containers' processes, each started with the container's own command, args, env,
+    volumeMounts, securityContext (runAsUser/runAsGroup/fsGroup, readOnlyRootFilesystem) and
+    the image's declared VOLUMEs."""
 
-    def __init__(self, env, sts, ordinal, service=None, extra_env=None, template=None):
+    def __init__(self, env, sts, ordinal, service=None, extra_env=None, template=None,
+                 kustomization="k8s/base", secrets=None, extra_mounts=None):
         self.env = env
         self.sts = sts
         self.ordinal = ordinal
         self.name = f"{sts}-{ordinal}"
+        self.m = manifest(kustomization)
         self.service = service or f"{sts}-headless"
         self.fqdn = f"{self.name}.{self.service}.{NAMESPACE}.svc.{DOMAIN}"
         self.index = len(env.pods)
@@ -202,58 +225,201 @@ class Pod:
         self.ip = f"{SUBNET}.{10 + self.index}"
         self.node = f"node-{self.index}"
         self.extra_env = dict(extra_env or {})
+        self.secrets = dict(secrets or {})
+        # (host folder, path): mounted like a Secret volume in every container.
+        self.extra_mounts = list(extra_mounts or [])
         self.root = os.path.join(env.work, self.name)
-        for d in ("kpa", "template", "data", "logs"):
-            os.makedirs(os.path.join(self.root, d), exist_ok=True)
-        cm = env.manifest["configmap"]["data"]
-        with open(os.path.join(self.root, "template", "server.properties"), "w") as f:
-            f.write(template if template is not None else cm["server.properties"])
-        with open(os.path.join(self.root, "template", "log4j2.yaml"), "w") as f:
-            f.write(cm["log4j2.yaml"])
+        sc = self.m["spec"].get("securityContext", {})
+        self.uid = sc.get("runAsUser", 0)
+        self.gid = sc.get("runAsGroup", self.uid)
+        self.fs_group = sc.get("fsGroup")
+        os.makedirs(self.root, exist_ok=True)
+        self.volumes = {}
+        for v in self.m["spec"]["volumes"]:
+            self.volumes[v["name"]] = self._make_volume(v, template)
+        for claim in self.m["sts"]["spec"].get("volumeClaimTemplates", []):
+            name = claim["metadata"]["name"]
+            self.volumes[name] = self._owned_dir(os.path.join(self.root, "pvc", name))
         self.broker = None
         self.agent = None
         self.agent_port = 8080
         env.pods.append(self)
         env.netns_add(self.ns, self.ip)
 
-    def argv(self, cmd):
-        """cmd run inside this pod: its network namespace and its volumes."""
-        return ["ip", "netns", "exec", self.ns, "unshare", "-m", "--propagation", "private",
-                os.path.join(HERE, "podexec"), self.root, BIN, "--"] + cmd
+    def _owned_dir(self, path):
+        """A folder as the kubelet hands over an emptyDir or a fresh PersistentVolume with
+        fsGroup: group fsGroup, setgid, group-writable."""
+        os.makedirs(path, exist_ok=True)
+        if self.fs_group is not None:
+            os.chown(path, 0, self.fs_group)
+            os.chmod(path, 0o2775)
+        return path
 
-    def base_env(self):
-        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.root,
-             "KPA_KAFKA_LIB": self.env.lib, "LANG": "C.UTF-8"}
-        if "JAVA_HOME" in os.environ:
-            e["JAVA_HOME"] = os.environ["JAVA_HOME"]
-        return e
+    def _secret_volume(self, path, source, mode):
+        """A Secret volume as the kubelet's atomic writer lays it out: the files in a
+        ..<timestamp> folder, ..data pointing at it, and one symlink per key through ..data;
+        files mode defaultMode (0644) and group fsGroup."""
+        os.makedirs(path, exist_ok=True)
+        stamp = "..2026_11_30_00_00_00.000000001"
+        data = os.path.join(path, stamp)
+        os.makedirs(data, exist_ok=True)
+        for key in sorted(os.listdir(source)):
+            src = os.path.join(source, key)
+            if key.startswith(".") or not os.path.isfile(src):
+                continue
+            shutil.copyfile(src, os.path.join(data, key))
+            os.chmod(os.path.join(data, key), mode)
+            if self.fs_group is not None:
+                os.chown(os.path.join(data, key), 0, self.fs_group)
+            if not os.path.lexists(os.path.join(path, key)):
+                os.symlink(os.path.join("..data", key), os.path.join(path, key))
+        if not os.path.lexists(os.path.join(path, "..data")):
+            os.symlink(stamp, os.path.join(path, "..data"))
+        return path
 
-    def init_env(self):
-        """kpa-init's environment: the manifest's, with the downward API filled in."""
+    def _make_volume(self, v, template):
+        path = os.path.join(self.root, "vol", v["name"])
+        if "emptyDir" in v:
+            return self._owned_dir(path)
+        if "configMap" in v:
+            data = dict(self.m["configmaps"][v["configMap"]["name"]]["data"])
+            if template is not None and "server.properties" in data:
+                data["server.properties"] = template
+            os.makedirs(path, exist_ok=True)
+            items = v["configMap"].get("items") or [{"key": k, "path": k} for k in data]
+            for it in items:
+                with open(os.path.join(path, it["path"]), "w") as f:
+                    f.write(data[it["key"]])
+            return path
+        if "secret" in v:
+            name = v["secret"]["secretName"]
+            if name not in self.secrets:
+                raise RuntimeError(f"pod {self.name} mounts Secret {name}: give it to the harness (secrets=)")
+            return self._secret_volume(path, self.secrets[name], v["secret"].get("defaultMode", 0o644))
+        if "projected" in v:
+            # The service-account token and the cluster CA: a placeholder token; kpa-init reads
+            # it only for KPA_RACK_NODE_LABEL, which the real-Kafka tests do not use.
+            os.makedirs(path, exist_ok=True)
+            for f in ("token", "ca.crt", "namespace"):
+                with open(os.path.join(path, f), "w") as out:
+                    out.write(NAMESPACE if f == "namespace" else "")
+            return path
+        raise RuntimeError(f"volume {v['name']}: kind not emulated by the harness")
+
+    def container(self, name):
+        return self.m["containers"][name]
+
+    def mount_args(self, c):
+        """podexec options for container c: its volumeMounts, the image's VOLUMEs not covered
+        by one, the kpa binaries, readOnlyRootFilesystem, the user."""
+        args = ["--hostname", self.name]
+        mounts = []
+        for vm in c.get("volumeMounts", []):
+            src = self.volumes[vm["name"]]
+            if vm.get("subPath"):
+                src = os.path.join(src, vm["subPath"])
+            mounts.append((src, vm["mountPath"], vm.get("readOnly", False)))
+        for i, (src, dst) in enumerate(self.extra_mounts):
+            vol = os.path.join(self.root, "vol", f"extra-{i}")
+            if not os.path.isdir(vol):
+                self._secret_volume(vol, src, 0o644)
+            mounts.append((vol, dst, True))
+        image = c["image"].split("@")[0].rsplit(":", 1)[0] if ":" in c["image"].split("/")[-1] \
+            else c["image"]
+        covered = {m[1] for m in mounts}
+        for i, (path, uid, gid, mode) in enumerate(IMAGE_VOLUMES.get(image, [])):
+            if path not in covered:
+                anon = os.path.join(self.root, "anon", c["name"], str(i))
+                if not os.path.isdir(anon):
+                    os.makedirs(anon)
+                    os.chown(anon, uid, gid)
+                    os.chmod(anon, mode)
+                mounts.append((anon, path, False))
+        # Parents first, so a mount inside another mounted volume lands on top of it.
+        mounts.sort(key=lambda m: m[1].count("/"))
+        done = []
+        for src, dst, ro in mounts:
+            # A mount point inside a volume mounted before is made in that volume (as the
+            # container runtime does), otherwise on the host.
+            outer = [(s, d) for s, d in done if dst.startswith(d.rstrip("/") + "/")]
+            if outer:
+                s_, d_ = max(outer, key=lambda m: len(m[1]))
+                os.makedirs(os.path.join(s_, os.path.relpath(dst, d_)), exist_ok=True)
+            else:
+                self.env.mountpoint(dst)
+            done.append((src, dst))
+            args += ["--bind-ro" if ro else "--bind", src, dst]
+        if image.endswith("kpa") or os.path.basename(image).startswith("kpa"):
+            args += ["--kpa-bin", build_dir()]
+        else:
+            self.env.mountpoint("/opt/kafka/bin")
+            self.env.mountpoint("/opt/kafka/libs")
+            args += ["--bind-ro", BIN, "/opt/kafka/bin", "--bind-ro", self.env.lib, "/opt/kafka/libs"]
+        sc = c.get("securityContext", {})
+        if sc.get("readOnlyRootFilesystem"):
+            args.append("--ro-root")
+        uid = sc.get("runAsUser", self.uid)
+        gid = sc.get("runAsGroup", self.gid)
+        groups = [gid] + ([self.fs_group] if self.fs_group is not None else [])
+        args += ["--user", f"{uid}:{gid}:{','.join(str(g) for g in groups)}"]
+        return args
+
+    def argv(self, cmd, container="kpa-agent", as_root=False):
+        """cmd run inside this pod, as container `container` sees it."""
+        opts = self.mount_args(self.container(container))
+        if as_root:
+            i = opts.index("--user")
+            opts = opts[:i] + opts[i + 2:]
+        return ["ip", "netns", "exec", self.ns, "unshare", "-m", "-u", "--propagation", "private",
+                os.path.join(HERE, "podexec")] + opts + ["--"] + cmd
+
+    def container_env(self, c):
+        """A container's env with the downward API and ConfigMap references resolved."""
         downward = {"metadata.name": self.name, "metadata.namespace": NAMESPACE,
                     "status.podIP": self.ip, "status.hostIP": HOST_IP, "spec.nodeName": self.node}
-        e = self.base_env()
-        for v in self.env.manifest["init"].get("env", []):
+        e = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "HOSTNAME": self.name, "LANG": "C.UTF-8"}
+        if "JAVA_HOME" in os.environ:
+            e["JAVA_HOME"] = os.environ["JAVA_HOME"]
+        for v in c.get("env", []):
             if "value" in v:
                 e[v["name"]] = v["value"]
             elif "fieldRef" in v.get("valueFrom", {}):
                 e[v["name"]] = downward[v["valueFrom"]["fieldRef"]["fieldPath"]]
-            elif v.get("valueFrom", {}).get("configMapKeyRef", {}).get("key") == "cluster.id":
-                e[v["name"]] = CLUSTER_ID
+            elif "configMapKeyRef" in v.get("valueFrom", {}):
+                ref = v["valueFrom"]["configMapKeyRef"]
+                e[v["name"]] = self.m["configmaps"][ref["name"]]["data"][ref["key"]]
+        return e
+
+    def base_env(self):
+        return self.container_env({"env": []})
+
+    def init_env(self):
+        e = self.container_env(self.container("kpa-init"))
         e["KPA_HEADLESS_SERVICE"] = self.service
         e.update(self.extra_env)
         return e
 
     def run_init(self, check=True):
-        r = run(self.argv([os.path.join(build_dir(), "kpa-init")]), check=False,
+        c = self.container("kpa-init")
+        r = run(self.argv(c["command"] + c.get("args", []), "kpa-init"), check=False,
                 env=self.init_env(), timeout=60)
         if check and r.returncode != 0:
             raise RuntimeError(f"kpa-init for {self.name} exited {r.returncode}: {r.stderr.strip()}")
         return r
 
+    @property
+    def kpa_dir(self):
+        """kpa-init's output folder (the volume kpa-init mounts at KPA_OUTPUT_DIR)."""
+        out = self.init_env().get("KPA_OUTPUT_DIR", "/etc/kafka/kpa")
+        for vm in self.container("kpa-init")["volumeMounts"]:
+            if vm["mountPath"] == out:
+                return self.volumes[vm["name"]]
+        raise RuntimeError(f"no volume is mounted at {out} in kpa-init")
+
     def props(self, name="server.properties"):
         out = {}
-        with open(os.path.join(self.root, "kpa", name)) as f:
+        with open(os.path.join(self.kpa_dir, name)) as f:
             for line in f:
                 line = line.rstrip("\n")
                 if line and not line.startswith("#") and "=" in line:
@@ -270,20 +436,19 @@ class Pod:
         return self.props()["process.roles"]
 
     def start_broker(self):
-        """The kafka container, as k8s/base runs it."""
-        k = self.env.manifest["kafka"]
-        e = self.base_env()
-        for v in k.get("env", []):
-            e[v["name"]] = v["value"]
+        """The kafka container, as the rendered StatefulSet runs it."""
+        c = self.container("kafka")
+        e = self.container_env(c)
         e["KAFKA_HEAP_OPTS"] = TEST_HEAP
         e["KAFKA_JVM_PERFORMANCE_OPTS"] = TEST_JVM
-        self.broker = Proc(self.env, f"{self.name}/kafka", self.argv(k["command"] + k["args"]),
+        self.broker = Proc(self.env, f"{self.name}/kafka",
+                           self.argv(c["command"] + c.get("args", []), "kafka"),
                            os.path.join(self.root, "broker.log"), e)
         return self.broker
 
     def agent_args(self, overrides=None):
-        """The kpa-agent sidecar's args from the manifest; overrides replace flags by name."""
-        args = list(self.env.manifest["agent"]["args"])
+        """The kpa-agent sidecar's args; overrides replace flags by name (None removes)."""
+        args = list(self.container("kpa-agent").get("args", []))
         for flag, value in (overrides or {}).items():
             args = [a for a in args if a.split("=", 1)[0] != flag]
             if value is not None:
@@ -291,9 +456,14 @@ class Pod:
         return args
 
     def start_agent(self, overrides=None):
+        c = self.container("kpa-agent")
+        e = self.container_env(c)
+        if os.environ.get("ASAN_OPTIONS"):
+            e["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"]
+            e["UBSAN_OPTIONS"] = os.environ.get("UBSAN_OPTIONS", "")
         self.agent = Proc(self.env, f"{self.name}/kpa-agent",
-                          self.argv([os.path.join(build_dir(), "kpa-agent")] + self.agent_args(overrides)),
-                          os.path.join(self.root, "agent.log"), self.base_env())
+                          self.argv(c["command"] + self.agent_args(overrides), "kpa-agent"),
+                          os.path.join(self.root, "agent.log"), e)
         return self.agent
 
     def get(self, path, timeout=5.0):
@@ -304,11 +474,12 @@ class Pod:
         return json.loads(body) if code == 200 else None
 
     def agent_check(self, extra=None):
-        """`kpa-agent check` in this pod with the sidecar's config files: (rc, JSON)."""
+        """`kpa-agent check` in the sidecar container with its config files: (rc, JSON)."""
+        c = self.container("kpa-agent")
         args = [a for a in self.agent_args() if a.split("=", 1)[0] in
                 ("--broker-config", "--client-config")]
-        r = run(self.argv([os.path.join(build_dir(), "kpa-agent"), "check"] + args + (extra or [])),
-                check=False, env=self.base_env(), timeout=60)
+        r = run(self.argv(c["command"] + ["check"] + args + (extra or []), "kpa-agent"),
+                check=False, env=self.container_env(c), timeout=60)
         try:
             return r.returncode, json.loads(r.stdout)
         except json.JSONDecodeError:
@@ -322,7 +493,7 @@ class Pod:
         def up():
             if not self.broker.alive():
                 raise Fatal(f"{self.name}'s broker exited {self.broker.p.returncode}:\n"
-                                    + self.broker.tail(15))
+                            + self.broker.tail(15))
             with open(self.broker.logpath, "rb") as f:
                 return b"Kafka Server started" in f.read()
         try:
@@ -351,19 +522,30 @@ class Env:
             log(f"waiting for another real-Kafka harness run ({LOCK})")
             fcntl.flock(self.lockf, fcntl.LOCK_EX)
         purge_leftovers()
-        self.work = tempfile.mkdtemp(prefix="kpa-kafka-")
+        # Not under /tmp: the kafka container mounts an emptyDir over /tmp. Traversable by the
+        # pods' non-root users (the manifests' runAsUser).
+        self.work = tempfile.mkdtemp(prefix="kpa-kafka-", dir="/var/tmp")
+        os.chmod(self.work, 0o755)
         atexit.register(self.close)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        for m in MOUNTPOINTS:
-            if not os.path.isdir(m):
-                os.makedirs(m)
-                self.made_mountpoints.append(m)
         run(["ip", "link", "add", f"{PREFIX}br", "type", "bridge"])
         run(["ip", "addr", "add", f"{HOST_IP}/24", "dev", f"{PREFIX}br"])
         run(["ip", "link", "set", f"{PREFIX}br", "up"])
         self.client_ns = f"{PREFIX}c"
         self.netns_add(self.client_ns, CLIENT_IP)
+
+    def mountpoint(self, path):
+        """Makes a missing mount point on the host (a folder, with its missing parents) and
+        remembers it for clean-up."""
+        missing = []
+        p = path
+        while not os.path.exists(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        for m in reversed(missing):
+            os.mkdir(m)
+            self.made_mountpoints.append(m)
 
     def _on_signal(self, signum, frame):
         self.close()
@@ -446,11 +628,6 @@ class Env:
         for m in reversed(self.made_mountpoints):
             try:
                 os.rmdir(m)
-            except OSError:
-                pass
-        for parent in ("/etc/kafka", "/opt/kafka"):
-            try:
-                os.rmdir(parent)
             except OSError:
                 pass
         if os.environ.get("KPA_KAFKA_KEEP") == "1":
@@ -633,7 +810,7 @@ def make_users(folder, users):
 def java_client_config(pod, path, user=None, password=None, protocol="PLAINTEXT"):
     """Java client properties to reach pod's listeners from the client namespace, built from
     kpa-init's outputs (ca.pem, keystore.p12, store.password) the way an application would."""
-    kpa = os.path.join(pod.root, "kpa")
+    kpa = pod.kpa_dir
     lines = [f"security.protocol={protocol}"]
     if "SSL" in protocol:
         lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={kpa}/ca.pem"]
