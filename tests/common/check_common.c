@@ -1,4 +1,4 @@
-/* Suites for the shared modules: parse, dynbuf, props, opts, fsx, secret. */
+/* Suites for the shared modules: parse, dynbuf, props, opts, fsx, secret, sensitive. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "kpa/parse.h"
 #include "kpa/props.h"
 #include "kpa/secret.h"
+#include "kpa/sensitive.h"
 #include "testutil.h"
 
 START_TEST(parse_u64_accepts_exact_decimal_in_range) {
@@ -190,6 +191,58 @@ static const struct opt_def test_defs[] = {
         { "KPA_ADVERTISED_", OPT_FAMILY, "adv" },
 };
 
+START_TEST(sensitive_key_covers_kafka_password_keys_prefixes_and_patterns) {
+        /* Every ConfigDef.Type.PASSWORD key of Kafka 4.1.1 and 4.4.0 (broker and clients). */
+        static const char *const kafka[] = {
+                "delegation.token.secret.key", "sasl.jaas.config",
+                "sasl.oauthbearer.assertion.private.key.passphrase",
+                "sasl.oauthbearer.client.credentials.client.secret", "ssl.key.password",
+                "ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.keystore.password",
+                "ssl.truststore.certificates", "ssl.truststore.password",
+        };
+        for (size_t i = 0; i < sizeof kafka / sizeof *kafka; i++) {
+                char k[256];
+                ck_assert_msg(sensitive_key(kafka[i]), "%s", kafka[i]);
+                snprintf(k, sizeof k, "listener.name.external.%s", kafka[i]);
+                ck_assert_msg(sensitive_key(k), "%s", k);
+                snprintf(k, sizeof k, "listener.name.internal.scram-sha-512.%s", kafka[i]);
+                ck_assert_msg(sensitive_key(k), "%s", k);
+        }
+        static const char *const pattern[] = {
+                "delegation.token.master.key", "password.encoder.secret", "zookeeper.ssl.keystore.password",
+                "listener.name.internal.plain.sasl.jaas.config", "my.plugin.api.key", "my_api_key",
+                "vault-key", "custom.DB.PassWord", "ssl.key.pem", "ssl.certificate.pem",
+                "sasl.oauthbearer.config", "sasl.oauthbearer.client.secret", "sasl.password", "ssl_key",
+                "x.passwd", "key.store.passphrase",
+        };
+        for (size_t i = 0; i < sizeof pattern / sizeof *pattern; i++)
+                ck_assert_msg(sensitive_key(pattern[i]), "%s", pattern[i]);
+        static const char *const plain[] = {
+                "ssl.keystore.location", "ssl.keystore.type", "ssl.truststore.location", "ssl.ca.location",
+                "listeners", "advertised.listeners", "node.id", "sasl.mechanism", "sasl.username",
+                "delegation.token.max.lifetime.ms", "sasl.oauthbearer.assertion.private.key.file",
+                "keystore", "monkey", "ssl.keymanager.algorithm", "sasl.oauthbearer.token.endpoint.url",
+                /* Only a whole dotted component counts as a Kafka key. */
+                "xsasl.jaas.confi", "",
+        };
+        for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+                ck_assert_msg(!sensitive_key(plain[i]), "%s", plain[i]);
+}
+END_TEST
+
+START_TEST(props_serialize_masked_hides_only_the_chosen_values) {
+        struct props p = { 0 };
+        props_set(&p, "a=b", "keep");
+        props_set(&p, "ssl.keystore.password", "hide me");
+        struct dynbuf b;
+        dynbuf_init(&b, 1024);
+        ck_assert_int_eq(props_serialize_masked(&p, sensitive_key, "<masked>", &b), 0);
+        ck_assert_str_eq(dynbuf_str(&b), "a\\=b=keep\nssl.keystore.password=<masked>\n");
+        dynbuf_free(&b);
+        props_free(&p);
+}
+END_TEST
+
 START_TEST(opts_flags_override_env_and_accept_both_spellings) {
         char *envp[] = { "POD_NAME=from-env-0", "KPA_CLUSTER_ID=env", "OTHER=x",
                          "KPA_ADVERTISED_EXTERNAL=a:1", NULL };
@@ -354,6 +407,8 @@ int main(void) {
         tcase_add_test(tc, props_parse_joins_surrogate_pairs_into_one_code_point);
         tcase_add_test(tc, props_serialize_writes_overlong_utf8_as_latin1_bytes);
         tcase_add_test(tc, props_set_replaces_in_place_and_remove_deletes);
+        tcase_add_test(tc, props_serialize_masked_hides_only_the_chosen_values);
+        tcase_add_test(tc, sensitive_key_covers_kafka_password_keys_prefixes_and_patterns);
         suite_add_tcase(s, tc);
         tc = tcase_create("opts");
         tcase_add_test(tc, opts_flags_override_env_and_accept_both_spellings);

@@ -218,6 +218,61 @@ START_TEST(dry_run_prints_masked_and_writes_nothing) {
 }
 END_TEST
 
+/* Template keys that hold secrets: every PASSWORD key of Kafka 4.x (also under a listener
+ * prefix) and keys that look like secrets. Alone, without TLS or SASL, each makes
+ * server.properties 0600, and --dry-run shows none of their values. */
+START_TEST(template_secrets_make_the_file_private_and_are_masked_in_dry_run) {
+        static const char *const keys[] = {
+                "ssl.keystore.key", "ssl.truststore.certificates", "ssl.keystore.certificate.chain",
+                "delegation.token.master.key", "delegation.token.secret.key",
+                "sasl.oauthbearer.assertion.private.key.passphrase",
+                "sasl.oauthbearer.client.credentials.client.secret",
+                "listener.name.external.ssl.keystore.key",
+                "listener.name.external.scram-sha-256.sasl.jaas.config",
+                "my.plugin.api.key", "my.plugin.secret.path", "custom.db.password",
+                /* A key with an escaped '=' and ':' in the file: the mask must not depend on
+                 * how the key is spelled there. */
+                "odd\\=key\\:password",
+        };
+        struct env e;
+        env_setup(&e);
+        char tmpl[800];
+        snprintf(tmpl, sizeof tmpl, "KPA_CONFIG_TEMPLATE=%s/template.properties", e.root);
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+                char text[512];
+                snprintf(text, sizeof text, "num.partitions=3\n%s=leak-%zu-value\n", keys[i], i);
+                tu_write(e.root, "template.properties", text);
+                char *err = NULL, *out = NULL;
+                ck_assert_msg(run_init(&e, (char *[]){ tmpl, NULL }, NULL, NULL, &err) == 0, "%s: %s", keys[i], err);
+                free(err);
+                char path[700], leak[64];
+                struct stat st;
+                snprintf(path, sizeof path, "%s/server.properties", e.out);
+                ck_assert_int_eq(stat(path, &st), 0);
+                ck_assert_msg((st.st_mode & 0777) == 0600, "%s: mode %o", keys[i], (unsigned) (st.st_mode & 0777));
+                snprintf(leak, sizeof leak, "leak-%zu-value", i);
+                char *written = tu_read(e.out, "server.properties");
+                ck_assert_ptr_nonnull(strstr(written, leak));
+                free(written);
+                ck_assert_int_eq(run_init(&e, (char *[]){ tmpl, NULL }, (char *[]){ "--dry-run", NULL }, &out, NULL), 0);
+                ck_assert_msg(strstr(out, leak) == NULL, "%s shown in --dry-run:\n%s", keys[i], out);
+                ck_assert_ptr_nonnull(strstr(out, "==> server.properties (mode 0600)\n"));
+                ck_assert_ptr_nonnull(strstr(out, "=<masked>\n"));
+                ck_assert_ptr_nonnull(strstr(out, "\nnum.partitions=3\n"));
+                free(out);
+        }
+        /* A template without secrets keeps the file world-readable. */
+        tu_write(e.root, "template.properties", "num.partitions=3\nssl.keystore.location=/x/keystore.p12\n");
+        ck_assert_int_eq(run_init(&e, (char *[]){ tmpl, NULL }, NULL, NULL, NULL), 0);
+        char path[700];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/server.properties", e.out);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0644);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(sasl_users_become_jaas_and_agent_credentials) {
         struct env e;
         env_setup(&e);
@@ -270,6 +325,7 @@ int main(void) {
         tcase_add_test(tc, bad_input_exits_2_with_one_line_and_changes_nothing);
         tcase_add_test(tc, write_failure_exits_1_and_leaves_earlier_output_byte_identical);
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
+        tcase_add_test(tc, template_secrets_make_the_file_private_and_are_masked_in_dry_run);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
         tcase_add_test(tc, help_lists_every_input_and_exits_0);
         suite_add_tcase(s, tc);
