@@ -136,8 +136,11 @@ const void *fileset_data(const struct fileset *fs, size_t i, size_t *ret_len) {
         return fs->e[i].data;
 }
 
+/* Does the regular file at e->name hold exactly e's bytes and mode? O_NONBLOCK and O_NOFOLLOW:
+ * the caller has seen a regular file there, but something else may have taken its place
+ * since, and opening a FIFO must not wait for a writer. */
 static bool file_holds(int dirfd, const struct fileset_entry *e) {
-        int fd = openat(dirfd, e->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int fd = openat(dirfd, e->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
                 return false;
         struct stat st;
@@ -158,6 +161,35 @@ static bool file_holds(int dirfd, const struct fileset_entry *e) {
         }
         close(fd);
         return same;
+}
+
+static const char *file_kind(mode_t m) {
+        return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+               : S_ISCHR(m) || S_ISBLK(m) ? "a device" : "not a file";
+}
+
+/* Looks at what stands at e's name before anything is written: nothing, a regular file
+ * (already holding these bytes, or to be replaced), or a symlink (replaced itself, never
+ * followed). Anything else cannot be replaced by a rename and is refused now, so that the
+ * refusal changes nothing and no temporary is ever written. */
+static int check_target(int dirfd, const char *dir, struct fileset_entry *e, char *errbuf, size_t errlen) {
+        struct stat st;
+        if (fstatat(dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                int r = -errno;
+                snprintf(errbuf, errlen, "cannot inspect %s/%s: %s", dir, e->name, strerror(-r));
+                return r;
+        }
+        if (S_ISLNK(st.st_mode))
+                return 0;
+        if (!S_ISREG(st.st_mode)) {
+                snprintf(errbuf, errlen, "cannot replace %s/%s: not a regular file but %s", dir, e->name,
+                         file_kind(st.st_mode));
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+        }
+        e->unchanged = file_holds(dirfd, e);
+        return 0;
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len) {
@@ -192,9 +224,11 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                 snprintf(errbuf, errlen, "output directory %s: %s", fs->dir, strerror(-r));
                 return r;
         }
+        for (size_t i = 0; i < fs->n; i++)
+                if ((r = check_target(dirfd, fs->dir, &fs->e[i], errbuf, errlen)) < 0)
+                        goto fail;
         for (size_t i = 0; i < fs->n; i++) {
                 struct fileset_entry *e = &fs->e[i];
-                e->unchanged = file_holds(dirfd, e);
                 if (e->unchanged)
                         continue;
                 char tmp[300];
@@ -222,19 +256,6 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                         r = -errno;
                 if (r < 0) {
                         snprintf(errbuf, errlen, "cannot write %s/%s: %s", fs->dir, tmp, strerror(-r));
-                        goto fail;
-                }
-        }
-        /* Renames are the point of no return: refuse before the first one if any target
-         * could not be replaced (a directory or other non-file standing in its place). */
-        for (size_t i = 0; i < fs->n; i++) {
-                struct stat st;
-                if (fs->e[i].unchanged || fstatat(dirfd, fs->e[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                        continue;
-                if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-                        r = -EISDIR;
-                        snprintf(errbuf, errlen, "cannot replace %s/%s: not a regular file", fs->dir,
-                                 fs->e[i].name);
                         goto fail;
                 }
         }

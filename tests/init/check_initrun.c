@@ -44,8 +44,11 @@ static void env_teardown(struct env *e) {
         free(e->root);
 }
 
-/* Runs kpa-init with the base identity plus extra variables; returns the exit code. */
-static int run_init(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err) {
+/* Runs kpa-init with the base identity plus extra variables; returns the exit code. With
+ * bound_s, a kpa-init that is still running after that many seconds is killed (-1), so
+ * that a test of something that used to block fails instead of hanging. */
+static int run_init_bounded(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err,
+                            int bound_s) {
         char bin[600], out[700], data[700];
         snprintf(bin, sizeof bin, "%s/kpa-init", tu_build_dir());
         snprintf(out, sizeof out, "KPA_OUTPUT_DIR=%s", e->out);
@@ -55,12 +58,19 @@ static int run_init(const struct env *e, char *const extra[], char *const args[]
         for (size_t i = 0; extra && extra[i]; i++)
                 envp[n++] = extra[i];
         envp[n] = NULL;
-        char *argv[16] = { bin };
-        size_t a = 1;
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", bound_s);
+        char *argv[24] = { "/usr/bin/timeout", "-s", "KILL", secs };
+        size_t a = bound_s > 0 ? 4 : 0;
+        argv[a++] = bin;
         for (size_t i = 0; args && args[i]; i++)
                 argv[a++] = args[i];
         argv[a] = NULL;
         return tu_run(argv, envp, ret_out, ret_err);
+}
+
+static int run_init(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err) {
+        return run_init_bounded(e, extra, args, ret_out, ret_err, 0);
 }
 
 /* Concatenates name + content of every file in dir, sorted, as a fingerprint. */
@@ -75,10 +85,13 @@ static char *snapshot_dir(const char *dir) {
                         char path[900];
                         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
                         struct stat st;
-                        ck_assert_int_eq(stat(path, &st), 0);
-                        len += (size_t) snprintf(buf + len, cap - len, "== %s %o\n", names[i]->d_name,
-                                                 (unsigned) (st.st_mode & 0777));
-                        FILE *f = fopen(path, "rb");
+                        ck_assert_int_eq(lstat(path, &st), 0);
+                        len += (size_t) snprintf(buf + len, cap - len, "== %s %o%s\n", names[i]->d_name,
+                                                 (unsigned) (st.st_mode & 0777),
+                                                 S_ISREG(st.st_mode) ? "" : S_ISDIR(st.st_mode) ? " directory"
+                                                 : S_ISFIFO(st.st_mode) ? " fifo" : " other");
+                        /* Only regular files are read: opening a FIFO would wait for a writer. */
+                        FILE *f = S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
                         if (f) {
                                 size_t got = fread(buf + len, 1, cap - len - 1, f);
                                 /* Stores are binary: keep their bytes comparable as a string. */
@@ -93,6 +106,18 @@ static char *snapshot_dir(const char *dir) {
         }
         free(names);
         return buf;
+}
+
+/* Fails the test if any temporary of kpa-init's naming is left in dir. */
+static void assert_no_temporaries(const char *dir) {
+        struct dirent **names;
+        int n = scandir(dir, &names, NULL, alphasort);
+        ck_assert_int_ge(n, 0);
+        for (int i = 0; i < n; i++) {
+                ck_assert_msg(strstr(names[i]->d_name, "kpa-tmp") == NULL, "left behind: %s", names[i]->d_name);
+                free(names[i]);
+        }
+        free(names);
 }
 
 static char *tls_extra_ca(const struct env *e, char *buf, size_t len) {
@@ -183,14 +208,42 @@ START_TEST(write_failure_exits_1_and_leaves_earlier_output_byte_identical) {
         ck_assert_ptr_null(strstr(after, "zone-b"));
         free(before);
         free(after);
-        /* No temporary is left behind. */
-        struct dirent **names;
-        int n = scandir(e.out, &names, NULL, alphasort);
-        for (int i = 0; i < n; i++) {
-                ck_assert_ptr_null(strstr(names[i]->d_name, "kpa-tmp"));
-                free(names[i]);
+        assert_no_temporaries(e.out);
+        env_teardown(&e);
+}
+END_TEST
+
+/* A FIFO where an output goes is refused at once, as a directory, socket or device is: the
+ * run does not wait for a writer, changes nothing, and leaves no temporary (the keystore's
+ * included) behind. */
+START_TEST(a_fifo_in_the_output_directory_is_refused_at_once) {
+        static const char *const names[] = { "server.properties", "keystore.p12", "ca.pem" };
+        struct env e;
+        env_setup(&e);
+        char ca[700];
+        char *tls[] = { tls_extra_ca(&e, ca, sizeof ca), "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SSL", NULL };
+        char *tls_rack[] = { ca, "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SSL", "KPA_RACK=zone-b", NULL };
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+                ck_assert_int_eq(run_init(&e, tls, NULL, NULL, NULL), 0);
+                char path[700];
+                snprintf(path, sizeof path, "%s/%s", e.out, names[i]);
+                ck_assert_int_eq(unlink(path), 0);
+                ck_assert_int_eq(mkfifo(path, 0644), 0);
+                char *before = snapshot_dir(e.out);
+                char *err = NULL;
+                ck_assert_int_eq(run_init_bounded(&e, tls_rack, NULL, NULL, &err, 60), 1);
+                char want[1000];
+                snprintf(want, sizeof want, "kpa-init: cannot replace %s: not a regular file but a FIFO\n", path);
+                ck_assert_str_eq(err, want);
+                free(err);
+                char *after = snapshot_dir(e.out);
+                ck_assert_str_eq(before, after);
+                ck_assert_ptr_null(strstr(after, "zone-b"));
+                free(before);
+                free(after);
+                assert_no_temporaries(e.out);
+                ck_assert_int_eq(unlink(path), 0);
         }
-        free(names);
         env_teardown(&e);
 }
 END_TEST
@@ -324,6 +377,7 @@ int main(void) {
         tcase_add_test(tc, tls_run_writes_every_file_with_its_mode_and_repeats_byte_for_byte);
         tcase_add_test(tc, bad_input_exits_2_with_one_line_and_changes_nothing);
         tcase_add_test(tc, write_failure_exits_1_and_leaves_earlier_output_byte_identical);
+        tcase_add_test(tc, a_fifo_in_the_output_directory_is_refused_at_once);
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
         tcase_add_test(tc, template_secrets_make_the_file_private_and_are_masked_in_dry_run);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
