@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,6 +88,16 @@ struct fileset_entry {
         bool unchanged;  /* the file already holds these bytes */
 };
 
+/* A temporary is ".<name>.kpa-tmp-<16 hex digits>": hidden, named after its file, and
+ * unpredictable (64 random bits), so no other user can plant anything at the name in advance.
+ * Earlier releases named them ".<name>.kpa-tmp-<pid>"; both forms are ours to clean up. */
+#define TMP_MARK ".kpa-tmp-"
+#define TMP_RANDOM_HEX 16
+#define TMP_LEGACY_PID_MAX 10
+/* How many random names are tried before giving up: a collision of 64 random bits means
+ * that someone is planting names as fast as we draw them. */
+#define TMP_ATTEMPTS 16
+
 struct fileset {
         char *dir;
         struct fileset_entry *e;
@@ -107,6 +120,9 @@ int fileset_add(struct fileset *fs, const char *name, const void *data, size_t l
                 mode_t mode, bool secret) {
         if (strchr(name, '/') || name[0] == '.' || name[0] == '\0')
                 return -EINVAL;
+        /* Its temporary, ".<name>" + TMP_MARK + the random part, must be a valid name too. */
+        if (strlen(name) + 1 + strlen(TMP_MARK) + TMP_RANDOM_HEX > NAME_MAX)
+                return -ENAMETOOLONG;
         for (size_t i = 0; i < fs->n; i++)
                 if (strcmp(fs->e[i].name, name) == 0)
                         return -EEXIST;
@@ -216,6 +232,99 @@ static void fileset_cleanup_temps(struct fileset *fs, int dirfd) {
         }
 }
 
+bool fsx_is_temporary_name(const char *name) {
+        if (name[0] != '.' || name[1] == '.' || name[1] == '\0')
+                return false;
+        /* The last mark: a file name may itself contain one. */
+        const char *mark = NULL;
+        for (const char *p = strstr(name + 1, TMP_MARK); p; p = strstr(p + 1, TMP_MARK))
+                mark = p;
+        if (!mark || mark == name + 1)
+                return false;
+        const char *tail = mark + strlen(TMP_MARK);
+        size_t n = strlen(tail);
+        if (n == TMP_RANDOM_HEX && strspn(tail, "0123456789abcdef") == n)
+                return true;
+        return n >= 1 && n <= TMP_LEGACY_PID_MAX && strspn(tail, "0123456789") == n;
+}
+
+/* Removes what a run killed before it finished left behind: regular files of our naming
+ * owned by our own user. A name of another user, or anything but a regular file, is not one
+ * of ours and stays. */
+static int remove_stale_temporaries(int dirfd, const char *dir, char *errbuf, size_t errlen) {
+        int fd = dup(dirfd);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        if (!d) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                snprintf(errbuf, errlen, "cannot list %s: %s", dir, strerror(-r));
+                return r;
+        }
+        int r = 0;
+        struct dirent *de;
+        while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
+                struct stat st;
+                if (!fsx_is_temporary_name(de->d_name) ||
+                    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+                        continue;
+                if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT) {
+                        r = -errno;
+                        snprintf(errbuf, errlen, "cannot remove the stale temporary %s/%s: %s", dir, de->d_name,
+                                 strerror(-r));
+                }
+        }
+        if (r == 0 && errno != 0) {
+                r = -errno;
+                snprintf(errbuf, errlen, "cannot list %s: %s", dir, strerror(-r));
+        }
+        closedir(d);
+        return r;
+}
+
+static int random_hex(char *ret, size_t digits) {
+        unsigned char raw[TMP_RANDOM_HEX / 2];
+        size_t got = 0;
+        while (got < digits / 2) {
+                ssize_t n = getrandom(raw + got, digits / 2 - got, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                got += (size_t) n;
+        }
+        for (size_t i = 0; i < digits / 2; i++)
+                snprintf(ret + 2 * i, 3, "%02x", raw[i]);
+        return 0;
+}
+
+/* Creates a new file of our naming for name with the given mode: O_EXCL|O_NOFOLLOW, so that a
+ * file, hard link or symlink already standing at the name is never opened or followed; on
+ * such a collision another random name is drawn. Returns the descriptor and the name. */
+static int create_temporary(int dirfd, const char *name, mode_t mode, char **ret_name) {
+        char tmp[NAME_MAX + 1], hex[TMP_RANDOM_HEX + 1];
+        for (int attempt = 0; attempt < TMP_ATTEMPTS; attempt++) {
+                int r = random_hex(hex, TMP_RANDOM_HEX);
+                if (r < 0)
+                        return r;
+                snprintf(tmp, sizeof tmp, ".%s" TMP_MARK "%s", name, hex);
+                int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+                if (fd < 0 && errno == EEXIST)
+                        continue;
+                if (fd < 0)
+                        return -errno;
+                if (!(*ret_name = strdup(tmp))) {
+                        unlinkat(dirfd, tmp, 0);
+                        close(fd);
+                        return -ENOMEM;
+                }
+                return fd;
+        }
+        return -EEXIST;
+}
+
 int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
         int r = 0;
         int dirfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -224,6 +333,8 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                 snprintf(errbuf, errlen, "output directory %s: %s", fs->dir, strerror(-r));
                 return r;
         }
+        if ((r = remove_stale_temporaries(dirfd, fs->dir, errbuf, errlen)) < 0)
+                goto fail;
         for (size_t i = 0; i < fs->n; i++)
                 if ((r = check_target(dirfd, fs->dir, &fs->e[i], errbuf, errlen)) < 0)
                         goto fail;
@@ -231,20 +342,12 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                 struct fileset_entry *e = &fs->e[i];
                 if (e->unchanged)
                         continue;
-                char tmp[300];
-                snprintf(tmp, sizeof tmp, ".%s.kpa-tmp-%ld", e->name, (long) getpid());
-                e->tmp = strdup(tmp);
-                if (!e->tmp) {
-                        r = -ENOMEM;
-                        snprintf(errbuf, errlen, "out of memory");
-                        goto fail;
-                }
                 /* The mode is set at creation, so a secret is never readable by others. */
-                int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                                e->mode);
+                int fd = create_temporary(dirfd, e->name, e->mode, &e->tmp);
                 if (fd < 0) {
-                        r = -errno;
-                        snprintf(errbuf, errlen, "cannot create %s/%s: %s", fs->dir, tmp, strerror(-r));
+                        r = fd;
+                        snprintf(errbuf, errlen, "cannot create a temporary for %s in %s: %s", e->name, fs->dir,
+                                 strerror(-r));
                         goto fail;
                 }
                 r = fchmod(fd, e->mode) < 0 ? -errno : 0;
@@ -255,7 +358,7 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                 if (close(fd) < 0 && r == 0)
                         r = -errno;
                 if (r < 0) {
-                        snprintf(errbuf, errlen, "cannot write %s/%s: %s", fs->dir, tmp, strerror(-r));
+                        snprintf(errbuf, errlen, "cannot write %s/%s: %s", fs->dir, e->tmp, strerror(-r));
                         goto fail;
                 }
         }

@@ -26,6 +26,9 @@ mode_t fileset_mode(const struct fileset *fs, size_t i);
  * holds the same bytes and mode is left untouched. If any temporary cannot be written, all
  * temporaries are removed and no file in the directory has changed. */
 int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen);
+/* Is name one of fileset_commit's temporaries: ".<name>.kpa-tmp-" followed by 16 lower-case
+ * hex digits, or (earlier releases) by a decimal process id of 1 to 10 digits? */
+bool fsx_is_temporary_name(const char *name);
 struct fileset *fileset_free(struct fileset *fs);
 
 #endif

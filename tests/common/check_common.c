@@ -1,4 +1,5 @@
-/* Suites for the shared modules: parse, dynbuf, props, opts, fsx, secret, sensitive. */
+/* Suites for the shared modules: parse, dynbuf, props, opts, secret, sensitive (fsx has its
+ * own suite, check_fsx, which injects faults). */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -7,7 +8,6 @@
 #include <unistd.h>
 
 #include "kpa/dynbuf.h"
-#include "kpa/fsx.h"
 #include "kpa/opts.h"
 #include "kpa/parse.h"
 #include "kpa/props.h"
@@ -296,87 +296,6 @@ START_TEST(opts_rejects_unknown_flags_and_missing_values) {
 }
 END_TEST
 
-START_TEST(fileset_commit_writes_modes_and_skips_identical_files) {
-        char *dir = tu_mkdtemp();
-        struct fileset *fs = fileset_new(dir);
-        ck_assert_int_eq(fileset_add(fs, "a.txt", "hello\n", 6, 0644, false), 0);
-        ck_assert_int_eq(fileset_add(fs, "secret", "pw", 2, 0600, true), 0);
-        ck_assert_int_eq(fileset_add(fs, "a.txt", "x", 1, 0644, false), -EEXIST);
-        ck_assert_int_eq(fileset_add(fs, "../evil", "x", 1, 0644, false), -EINVAL);
-        char err[256] = "";
-        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), 0);
-        fileset_free(fs);
-        char *a = tu_read(dir, "a.txt");
-        ck_assert_str_eq(a, "hello\n");
-        free(a);
-        char path[600];
-        struct stat st, st2;
-        snprintf(path, sizeof path, "%s/secret", dir);
-        ck_assert_int_eq(stat(path, &st), 0);
-        ck_assert_uint_eq(st.st_mode & 0777, 0600);
-        /* The same bytes again leave the file (its inode) alone. */
-        fs = fileset_new(dir);
-        fileset_add(fs, "secret", "pw", 2, 0600, true);
-        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), 0);
-        fileset_free(fs);
-        ck_assert_int_eq(stat(path, &st2), 0);
-        ck_assert_uint_eq(st.st_ino, st2.st_ino);
-        tu_rmtree(dir);
-        free(dir);
-}
-END_TEST
-
-START_TEST(fileset_commit_failure_changes_nothing) {
-        char *dir = tu_mkdtemp();
-        tu_write(dir, "a.txt", "old\n");
-        struct fileset *fs = fileset_new(dir);
-        fileset_add(fs, "a.txt", "new\n", 4, 0644, false);
-        fileset_add(fs, "b.txt", "b\n", 2, 0644, false);
-        /* A directory standing where a temporary must go makes the second write fail. */
-        char blocker[600];
-        snprintf(blocker, sizeof blocker, "%s/.b.txt.kpa-tmp-%ld", dir, (long) getpid());
-        ck_assert_int_eq(mkdir(blocker, 0700), 0);
-        char err[256] = "";
-        ck_assert_int_lt(fileset_commit(fs, err, sizeof err), 0);
-        ck_assert_ptr_nonnull(strstr(err, ".b.txt.kpa-tmp-"));
-        fileset_free(fs);
-        char *a = tu_read(dir, "a.txt");
-        ck_assert_str_eq(a, "old\n");
-        free(a);
-        ck_assert_ptr_null(tu_read(dir, "b.txt"));
-        char tmpa[600];
-        snprintf(tmpa, sizeof tmpa, "%s/.a.txt.kpa-tmp-%ld", dir, (long) getpid());
-        struct stat st;
-        ck_assert_int_eq(stat(tmpa, &st), -1);
-        tu_rmtree(dir);
-        free(dir);
-}
-END_TEST
-
-START_TEST(fsx_read_file_enforces_max) {
-        char *dir = tu_mkdtemp();
-        tu_write(dir, "f", "0123456789");
-        char path[600], *data = NULL;
-        size_t len = 0;
-        snprintf(path, sizeof path, "%s/f", dir);
-        ck_assert_int_eq(fsx_read_file(path, 9, &data, &len), -EFBIG);
-        ck_assert_ptr_null(data);
-        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), 0);
-        ck_assert_uint_eq(len, 10);
-        ck_assert_str_eq(data, "0123456789");
-        free(data);
-        ck_assert_int_eq(fsx_read_file(dir, 10, &data, &len), -EISDIR);
-        snprintf(path, sizeof path, "%s/missing", dir);
-        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), -ENOENT);
-        /* A FIFO (no writer) is refused at once, not waited on. */
-        snprintf(path, sizeof path, "%s/fifo", dir);
-        ck_assert_int_eq(mkfifo(path, 0600), 0);
-        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), -EINVAL);
-        tu_rmtree(dir);
-        free(dir);
-}
-END_TEST
-
 START_TEST(secret_random_password_uses_alphanumerics_and_differs) {
         char a[33], b[33];
         ck_assert_int_eq(secret_random_password(a, 32), 0);
@@ -414,10 +333,7 @@ int main(void) {
         tcase_add_test(tc, opts_flags_override_env_and_accept_both_spellings);
         tcase_add_test(tc, opts_rejects_unknown_flags_and_missing_values);
         suite_add_tcase(s, tc);
-        tc = tcase_create("fsx");
-        tcase_add_test(tc, fileset_commit_writes_modes_and_skips_identical_files);
-        tcase_add_test(tc, fileset_commit_failure_changes_nothing);
-        tcase_add_test(tc, fsx_read_file_enforces_max);
+        tc = tcase_create("secret");
         tcase_add_test(tc, secret_random_password_uses_alphanumerics_and_differs);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);

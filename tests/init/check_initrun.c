@@ -248,6 +248,28 @@ START_TEST(a_fifo_in_the_output_directory_is_refused_at_once) {
 }
 END_TEST
 
+/* A run killed half-way leaves temporaries, some holding key material; the next run removes
+ * those of its own naming (and of earlier releases' naming) and nothing else. */
+START_TEST(a_later_run_removes_the_temporaries_a_killed_run_left) {
+        struct env e;
+        env_setup(&e);
+        tu_write(e.out, ".keystore.p12.kpa-tmp-1", "key material");
+        tu_write(e.out, ".server.properties.kpa-tmp-0123456789abcdef", "ssl.keystore.password=x\n");
+        tu_write(e.out, "notes.kpa-tmp-1", "not ours\n");
+        ck_assert_int_eq(run_init(&e, NULL, NULL, NULL, NULL), 0);
+        struct stat st;
+        char path[700];
+        snprintf(path, sizeof path, "%s/.keystore.p12.kpa-tmp-1", e.out);
+        ck_assert_int_eq(lstat(path, &st), -1);
+        snprintf(path, sizeof path, "%s/.server.properties.kpa-tmp-0123456789abcdef", e.out);
+        ck_assert_int_eq(lstat(path, &st), -1);
+        char *kept = tu_read(e.out, "notes.kpa-tmp-1");
+        ck_assert_str_eq(kept, "not ours\n");
+        free(kept);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(dry_run_prints_masked_and_writes_nothing) {
         struct env e;
         env_setup(&e);
@@ -378,6 +400,7 @@ int main(void) {
         tcase_add_test(tc, bad_input_exits_2_with_one_line_and_changes_nothing);
         tcase_add_test(tc, write_failure_exits_1_and_leaves_earlier_output_byte_identical);
         tcase_add_test(tc, a_fifo_in_the_output_directory_is_refused_at_once);
+        tcase_add_test(tc, a_later_run_removes_the_temporaries_a_killed_run_left);
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
         tcase_add_test(tc, template_secrets_make_the_file_private_and_are_masked_in_dry_run);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
