@@ -1,12 +1,13 @@
 #include "kpa/fsx.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,8 +85,13 @@ struct fileset_entry {
         size_t len;
         mode_t mode;
         bool secret;
-        char *tmp;       /* temporary path while committing */
-        bool unchanged;  /* the file already holds these bytes */
+        /* While committing: */
+        bool unchanged;       /* the file already holds these bytes: left alone */
+        bool existed;         /* something stood at the name before */
+        char *tmp;            /* the new file's temporary name, until renamed into place */
+        char *backup;         /* a second name (hard link) of what stood there, for a rollback */
+        bool renamed;         /* the new file is in place */
+        bool restore_failed;  /* a rollback could not put the backup back: it is kept */
 };
 
 /* A temporary is ".<name>.kpa-tmp-<16 hex digits>": hidden, named after its file, and
@@ -184,27 +190,57 @@ static const char *file_kind(mode_t m) {
                : S_ISCHR(m) || S_ISBLK(m) ? "a device" : "not a file";
 }
 
+/* Is the file (sx) the root of a mount other than the directory's (dx)? A Kubernetes subPath
+ * mount, or any bind mount of a single file, stands there: no rename can replace it. The
+ * kernel says so directly since Linux 5.8 (STATX_ATTR_MOUNT_ROOT, mount ids); before that
+ * only a mount of another file system shows, as a different device. */
+static bool is_mount_point(const struct statx *sx, const struct statx *dx) {
+        if ((sx->stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (sx->stx_attributes & STATX_ATTR_MOUNT_ROOT))
+                return true;
+        if ((sx->stx_mask & STATX_MNT_ID) && (dx->stx_mask & STATX_MNT_ID) && sx->stx_mnt_id != dx->stx_mnt_id)
+                return true;
+        return sx->stx_dev_major != dx->stx_dev_major || sx->stx_dev_minor != dx->stx_dev_minor;
+}
+
+static bool is_frozen(const struct statx *sx) {
+        uint64_t a = STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND;
+        return (sx->stx_attributes_mask & a) && (sx->stx_attributes & a);
+}
+
 /* Looks at what stands at e's name before anything is written: nothing, a regular file
  * (already holding these bytes, or to be replaced), or a symlink (replaced itself, never
- * followed). Anything else cannot be replaced by a rename and is refused now, so that the
- * refusal changes nothing and no temporary is ever written. */
-static int check_target(int dirfd, const char *dir, struct fileset_entry *e, char *errbuf, size_t errlen) {
-        struct stat st;
-        if (fstatat(dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+ * followed). What no rename can replace (a directory, FIFO, socket or device, a mount point,
+ * an immutable file) is refused now, so that the refusal changes nothing and no temporary is
+ * ever written. */
+static int check_target(int dirfd, const char *dir, const struct statx *dx, struct fileset_entry *e, char *errbuf,
+                        size_t errlen) {
+        struct statx sx;
+        if (statx(dirfd, e->name, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MNT_ID, &sx) < 0) {
                 if (errno == ENOENT)
                         return 0;
                 int r = -errno;
                 snprintf(errbuf, errlen, "cannot inspect %s/%s: %s", dir, e->name, strerror(-r));
                 return r;
         }
-        if (S_ISLNK(st.st_mode))
-                return 0;
-        if (!S_ISREG(st.st_mode)) {
-                snprintf(errbuf, errlen, "cannot replace %s/%s: not a regular file but %s", dir, e->name,
-                         file_kind(st.st_mode));
-                return S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+        e->existed = true;
+        mode_t m = sx.stx_mode;
+        if (!S_ISREG(m) && !S_ISLNK(m)) {
+                snprintf(errbuf, errlen, "cannot replace %s/%s: not a regular file but %s", dir, e->name, file_kind(m));
+                return S_ISDIR(m) ? -EISDIR : -EEXIST;
         }
-        e->unchanged = file_holds(dirfd, e);
+        if (S_ISREG(m))
+                e->unchanged = file_holds(dirfd, e);
+        if (e->unchanged)
+                return 0;
+        if (is_mount_point(&sx, dx)) {
+                snprintf(errbuf, errlen, "cannot replace %s/%s: a file is mounted there (a subPath or bind mount); "
+                         "mount the whole directory instead", dir, e->name);
+                return -EBUSY;
+        }
+        if (is_frozen(&sx)) {
+                snprintf(errbuf, errlen, "cannot replace %s/%s: the file is immutable or append-only", dir, e->name);
+                return -EPERM;
+        }
         return 0;
 }
 
@@ -220,16 +256,6 @@ static int write_all(int fd, const unsigned char *p, size_t len) {
                 len -= (size_t) n;
         }
         return 0;
-}
-
-static void fileset_cleanup_temps(struct fileset *fs, int dirfd) {
-        for (size_t i = 0; i < fs->n; i++) {
-                if (fs->e[i].tmp) {
-                        unlinkat(dirfd, fs->e[i].tmp, 0);
-                        free(fs->e[i].tmp);
-                        fs->e[i].tmp = NULL;
-                }
-        }
 }
 
 bool fsx_is_temporary_name(const char *name) {
@@ -325,6 +351,111 @@ static int create_temporary(int dirfd, const char *name, mode_t mode, char **ret
         return -EEXIST;
 }
 
+/* Gives the file at e's name a second name of our naming (a hard link), so that a rollback
+ * can put the very same file back. A name that vanished since it was inspected needs none. */
+static int keep_backup(int dirfd, struct fileset_entry *e) {
+        char bak[NAME_MAX + 1], hex[TMP_RANDOM_HEX + 1];
+        for (int attempt = 0; attempt < TMP_ATTEMPTS; attempt++) {
+                int r = random_hex(hex, TMP_RANDOM_HEX);
+                if (r < 0)
+                        return r;
+                snprintf(bak, sizeof bak, ".%s" TMP_MARK "%s", e->name, hex);
+                if (linkat(dirfd, e->name, dirfd, bak, 0) < 0) {
+                        if (errno == EEXIST)
+                                continue;
+                        if (errno == ENOENT) {
+                                e->existed = false;
+                                return 0;
+                        }
+                        return -errno;
+                }
+                if (!(e->backup = strdup(bak))) {
+                        unlinkat(dirfd, bak, 0);
+                        return -ENOMEM;
+                }
+                return 0;
+        }
+        return -EEXIST;
+}
+
+/* Undoes the renames of entries [0, upto): each backup is renamed back over its name (the
+ * very file that stood there, same inode), and a name that did not exist before is removed.
+ * Returns 0, or the first failure with the entry it concerns in *ret_failed; the backup of
+ * that entry is kept, so the old file is not lost. */
+static int rollback(struct fileset *fs, int dirfd, size_t upto, const struct fileset_entry **ret_failed) {
+        int first = 0;
+        for (size_t j = upto; j-- > 0;) {
+                struct fileset_entry *e = &fs->e[j];
+                if (!e->renamed)
+                        continue;
+                int k = e->backup ? renameat(dirfd, e->backup, dirfd, e->name) : unlinkat(dirfd, e->name, 0);
+                if (k < 0) {
+                        if (first == 0) {
+                                first = -errno;
+                                *ret_failed = e;
+                        }
+                        e->restore_failed = true;
+                        continue;
+                }
+                e->renamed = false;
+                free(e->backup);
+                e->backup = NULL;
+        }
+        /* Make the restored state as durable as the new one would have been. */
+        fsync(dirfd);
+        return first;
+}
+
+/* Removes whatever of a commit is left: temporaries not renamed, backups not needed (a
+ * backup whose restore failed is the only copy of the old file and stays). */
+static void remove_leftovers(struct fileset *fs, int dirfd) {
+        for (size_t i = 0; i < fs->n; i++) {
+                struct fileset_entry *e = &fs->e[i];
+                if (e->tmp)
+                        unlinkat(dirfd, e->tmp, 0);
+                if (e->backup && !e->restore_failed)
+                        unlinkat(dirfd, e->backup, 0);
+                free(e->tmp);
+                free(e->backup);
+                e->tmp = e->backup = NULL;
+        }
+}
+
+static int write_temporary(int dirfd, const char *dir, struct fileset_entry *e, char *errbuf, size_t errlen) {
+        /* The mode is set at creation, so a secret is never readable by others. */
+        int fd = create_temporary(dirfd, e->name, e->mode, &e->tmp);
+        if (fd < 0) {
+                snprintf(errbuf, errlen, "cannot create a temporary for %s in %s: %s", e->name, dir, strerror(-fd));
+                return fd;
+        }
+        int r = fchmod(fd, e->mode) < 0 ? -errno : 0;
+        if (r == 0)
+                r = write_all(fd, e->data, e->len);
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r < 0)
+                snprintf(errbuf, errlen, "cannot write %s/%s: %s", dir, e->tmp, strerror(-r));
+        return r;
+}
+
+/* After a failure at or after the renames: rolls back and describes both the failure (what
+ * the caller put in errbuf) and, if putting a file back failed too, that. */
+static void roll_back_and_explain(struct fileset *fs, int dirfd, size_t upto, char *errbuf, size_t errlen) {
+        const struct fileset_entry *failed = NULL;
+        int k = rollback(fs, dirfd, upto, &failed);
+        if (k < 0) {
+                size_t used = strlen(errbuf);
+                char kept[NAME_MAX + 32] = "";
+                if (failed->backup)
+                        snprintf(kept, sizeof kept, " (the old one is kept as %s)", failed->backup);
+                snprintf(errbuf + used, errlen - used,
+                         "; undoing %s failed too (%s), so %s holds old and new files until kpa-init runs again%s",
+                         failed->name, strerror(-k), fs->dir, kept);
+        }
+}
+
 int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
         int r = 0;
         int dirfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -333,56 +464,62 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                 snprintf(errbuf, errlen, "output directory %s: %s", fs->dir, strerror(-r));
                 return r;
         }
-        if ((r = remove_stale_temporaries(dirfd, fs->dir, errbuf, errlen)) < 0)
-                goto fail;
         for (size_t i = 0; i < fs->n; i++)
-                if ((r = check_target(dirfd, fs->dir, &fs->e[i], errbuf, errlen)) < 0)
-                        goto fail;
+                fs->e[i].unchanged = fs->e[i].existed = false;
+        struct statx dx;
+        if (statx(dirfd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MNT_ID, &dx) < 0) {
+                r = -errno;
+                snprintf(errbuf, errlen, "output directory %s: %s", fs->dir, strerror(-r));
+                goto out;
+        }
+        if ((r = remove_stale_temporaries(dirfd, fs->dir, errbuf, errlen)) < 0)
+                goto out;
+        /* Everything that can be checked or prepared is, before the first rename: what
+         * stands at each name, every new file written and fsynced, every old file given a
+         * backup name. Up to here a failure changes nothing in the directory. */
+        for (size_t i = 0; i < fs->n; i++)
+                if ((r = check_target(dirfd, fs->dir, &dx, &fs->e[i], errbuf, errlen)) < 0)
+                        goto out;
+        for (size_t i = 0; i < fs->n; i++)
+                if (!fs->e[i].unchanged && (r = write_temporary(dirfd, fs->dir, &fs->e[i], errbuf, errlen)) < 0)
+                        goto out;
         for (size_t i = 0; i < fs->n; i++) {
                 struct fileset_entry *e = &fs->e[i];
-                if (e->unchanged)
-                        continue;
-                /* The mode is set at creation, so a secret is never readable by others. */
-                int fd = create_temporary(dirfd, e->name, e->mode, &e->tmp);
-                if (fd < 0) {
-                        r = fd;
-                        snprintf(errbuf, errlen, "cannot create a temporary for %s in %s: %s", e->name, fs->dir,
-                                 strerror(-r));
-                        goto fail;
-                }
-                r = fchmod(fd, e->mode) < 0 ? -errno : 0;
-                if (r == 0)
-                        r = write_all(fd, e->data, e->len);
-                if (r == 0 && fsync(fd) < 0)
-                        r = -errno;
-                if (close(fd) < 0 && r == 0)
-                        r = -errno;
-                if (r < 0) {
-                        snprintf(errbuf, errlen, "cannot write %s/%s: %s", fs->dir, e->tmp, strerror(-r));
-                        goto fail;
+                if (!e->unchanged && e->existed && (r = keep_backup(dirfd, e)) < 0) {
+                        snprintf(errbuf, errlen, "cannot keep a second name of %s/%s for a rollback: %s", fs->dir,
+                                 e->name, strerror(-r));
+                        goto out;
                 }
         }
+        /* A rename that fails even so (another mount appeared, an I/O error) is undone
+         * together with the renames before it, and so is a directory that cannot be fsynced:
+         * the caller is told of a failure only when the directory is as it was. */
         for (size_t i = 0; i < fs->n; i++) {
                 struct fileset_entry *e = &fs->e[i];
                 if (e->unchanged)
                         continue;
                 if (renameat(dirfd, e->tmp, dirfd, e->name) < 0) {
                         r = -errno;
-                        snprintf(errbuf, errlen, "cannot rename %s into place in %s: %s", e->name,
-                                 fs->dir, strerror(-r));
-                        goto fail;
+                        snprintf(errbuf, errlen, "cannot rename %s into place in %s: %s", e->name, fs->dir,
+                                 strerror(-r));
+                        roll_back_and_explain(fs, dirfd, i, errbuf, errlen);
+                        goto out;
                 }
+                e->renamed = true;
                 free(e->tmp);
                 e->tmp = NULL;
         }
         if (fsync(dirfd) < 0) {
                 r = -errno;
                 snprintf(errbuf, errlen, "cannot fsync %s: %s", fs->dir, strerror(-r));
+                roll_back_and_explain(fs, dirfd, fs->n, errbuf, errlen);
+                goto out;
         }
-        close(dirfd);
-        return r;
-fail:
-        fileset_cleanup_temps(fs, dirfd);
+        /* Committed: the backups are not needed any more. */
+out:
+        remove_leftovers(fs, dirfd);
+        for (size_t i = 0; i < fs->n; i++)
+                fs->e[i].renamed = fs->e[i].restore_failed = false;
         close(dirfd);
         return r;
 }
@@ -395,7 +532,6 @@ struct fileset *fileset_free(struct fileset *fs) {
                         secret_wipe(fs->e[i].data, fs->e[i].len);
                 free(fs->e[i].data);
                 free(fs->e[i].name);
-                free(fs->e[i].tmp);
         }
         free(fs->e);
         free(fs->dir);

@@ -84,6 +84,41 @@ static const char *at(const char *dir, const char *name) {
         return b;
 }
 
+/* Every entry of dir, sorted: name, type, mode, inode and content, as one string. Inodes
+ * prove that a rolled-back file is the very same file, not a copy. */
+static char *snapshot(const char *dir) {
+        struct dirent **names;
+        int n = scandir(dir, &names, NULL, alphasort);
+        ck_assert_int_ge(n, 0);
+        size_t cap = 1 << 16, len = 0;
+        char *buf = calloc(1, cap);
+        for (int i = 0; i < n; i++) {
+                const char *name = names[i]->d_name;
+                struct stat st;
+                if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+                        ck_assert_int_eq(lstat(at(dir, name), &st), 0);
+                        len += (size_t) snprintf(buf + len, cap - len, "%s %s %o %lu: ", name,
+                                                 S_ISREG(st.st_mode) ? "file" : S_ISLNK(st.st_mode) ? "link" : "other",
+                                                 (unsigned) (st.st_mode & 07777), (unsigned long) st.st_ino);
+                        if (S_ISREG(st.st_mode)) {
+                                char *c = tu_read(dir, name);
+                                len += (size_t) snprintf(buf + len, cap - len, "%s", c);
+                                free(c);
+                        } else if (S_ISLNK(st.st_mode)) {
+                                char target[512];
+                                ssize_t k = readlink(at(dir, name), target, sizeof target - 1);
+                                ck_assert_int_gt(k, 0);
+                                target[k] = '\0';
+                                len += (size_t) snprintf(buf + len, cap - len, "-> %s", target);
+                        }
+                        len += (size_t) snprintf(buf + len, cap - len, "\n");
+                }
+                free(names[i]);
+        }
+        free(names);
+        return buf;
+}
+
 static int count_temporaries(const char *dir) {
         DIR *d = opendir(dir);
         ck_assert_ptr_nonnull(d);
@@ -93,6 +128,11 @@ static int count_temporaries(const char *dir) {
                 n += fsx_is_temporary_name(de->d_name);
         closedir(d);
         return n;
+}
+
+static void write_mode(const char *dir, const char *name, const char *content, mode_t mode) {
+        tu_write(dir, name, content);
+        ck_assert_int_eq(chmod(at(dir, name), mode), 0);
 }
 
 static void teardown(void) {
@@ -190,6 +230,155 @@ START_TEST(fileset_commit_that_cannot_write_a_temporary_changes_nothing) {
         ck_assert_ptr_null(tu_read(dir, "b.txt"));
         /* a.txt's temporary is gone; the planted directories are not ours and stay. */
         ck_assert_int_eq(count_temporaries(dir), 40);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* --- all or nothing -------------------------------------------------------------------- */
+
+/* An output directory from an earlier run: two files to replace (one 0600), one that stays
+ * the same, a symlink to replace, and a bystander; a fifth file is new. */
+static char *old_output(void) {
+        char *dir = tu_mkdtemp();
+        write_mode(dir, "a.txt", "old a\n", 0644);
+        write_mode(dir, "b.txt", "old b\n", 0600);
+        write_mode(dir, "c.txt", "same\n", 0644);
+        ck_assert_int_eq(symlink("a.txt", at(dir, "d.txt")), 0);
+        write_mode(dir, "notes.txt", "not ours\n", 0644);
+        return dir;
+}
+
+static struct fileset *new_output(const char *dir) {
+        struct fileset *fs = fileset_new(dir);
+        ck_assert_int_eq(fileset_add(fs, "a.txt", "new a\n", 6, 0644, false), 0);
+        ck_assert_int_eq(fileset_add(fs, "b.txt", "new b\n", 6, 0600, true), 0);
+        ck_assert_int_eq(fileset_add(fs, "c.txt", "same\n", 5, 0644, false), 0);
+        ck_assert_int_eq(fileset_add(fs, "d.txt", "new d\n", 6, 0644, false), 0);
+        ck_assert_int_eq(fileset_add(fs, "e.txt", "new e\n", 6, 0644, false), 0);
+        return fs;
+}
+
+/* The worst case of a commit: the Nth rename fails, for every N. Each time every file is
+ * back as it was (the same inode, mode and bytes; the new file gone) and nothing of ours is
+ * left; one rename more than there are files to replace, and the commit succeeds. */
+START_TEST(a_failure_at_each_rename_is_undone_completely) {
+        static const char *const replaced[] = { "a.txt", "b.txt", "d.txt", "e.txt" };
+        int n;
+        for (n = 1;; n++) {
+                char *dir = old_output();
+                char *before = snapshot(dir);
+                struct fileset *fs = new_output(dir);
+                faults_reset();
+                rename_fault.fail_from = n;
+                rename_fault.fail_count = 1;
+                char err[1024] = "";
+                int r = fileset_commit(fs, err, sizeof err);
+                fileset_free(fs);
+                char *after = snapshot(dir);
+                if (r == 0) {
+                        ck_assert_ptr_nonnull(strstr(after, "a.txt file 644 "));
+                        ck_assert_ptr_nonnull(strstr(after, ": new a\n"));
+                        ck_assert_ptr_nonnull(strstr(after, "b.txt file 600 "));
+                        ck_assert_ptr_nonnull(strstr(after, "d.txt file 644 "));
+                        ck_assert_ptr_nonnull(strstr(after, ": new e\n"));
+                        ck_assert_int_eq(count_temporaries(dir), 0);
+                        free(before);
+                        free(after);
+                        tu_rmtree(dir);
+                        free(dir);
+                        break;
+                }
+                ck_assert_int_le(n, 4);
+                ck_assert_int_eq(r, -EIO);
+                char want[1024];
+                snprintf(want, sizeof want, "cannot rename %s into place in %s: Input/output error", replaced[n - 1], dir);
+                ck_assert_str_eq(err, want);
+                ck_assert_str_eq(after, before);
+                ck_assert_int_eq(count_temporaries(dir), 0);
+                free(before);
+                free(after);
+                tu_rmtree(dir);
+                free(dir);
+        }
+        ck_assert_int_eq(n, 5);
+}
+END_TEST
+
+/* A second, independent failure while undoing: the line says which file could not be put
+ * back and where the old one is kept; everything else is undone. */
+START_TEST(a_failed_undo_is_reported_and_keeps_the_old_file) {
+        char *dir = old_output();
+        struct fileset *fs = new_output(dir);
+        /* Rename 3 (d.txt) fails; so does rename 4, the first undo (b.txt, undone before a.txt). */
+        rename_fault.fail_from = 3;
+        rename_fault.fail_count = 2;
+        char err[1024] = "";
+        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), -EIO);
+        fileset_free(fs);
+        char want[1024];
+        snprintf(want, sizeof want, "cannot rename d.txt into place in %s: Input/output error; undoing b.txt failed "
+                 "too (Input/output error), so %s holds old and new files until kpa-init runs again (the old one "
+                 "is kept as .b.txt.kpa-tmp-", dir, dir);
+        ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+        const char *kept = strstr(err, "kept as ") + strlen("kept as ");
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int) (strlen(kept) - 1), kept);
+        ck_assert(fsx_is_temporary_name(name));
+        char *old_b = tu_read(dir, name), *b = tu_read(dir, "b.txt"), *a = tu_read(dir, "a.txt");
+        ck_assert_str_eq(old_b, "old b\n");
+        ck_assert_str_eq(b, "new b\n");
+        ck_assert_str_eq(a, "old a\n");
+        free(old_b);
+        free(b);
+        free(a);
+        ck_assert_ptr_null(tu_read(dir, "e.txt"));
+        ck_assert_int_eq(count_temporaries(dir), 1);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(a_directory_that_cannot_be_fsynced_is_undone) {
+        char *dir = old_output();
+        char *before = snapshot(dir);
+        struct fileset *fs = new_output(dir);
+        dirsync_fault.fail_from = 1;
+        dirsync_fault.fail_count = 1;
+        char err[1024] = "";
+        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), -EIO);
+        fileset_free(fs);
+        char want[1024];
+        snprintf(want, sizeof want, "cannot fsync %s: Input/output error", dir);
+        ck_assert_str_eq(err, want);
+        char *after = snapshot(dir);
+        ck_assert_str_eq(after, before);
+        ck_assert_int_eq(count_temporaries(dir), 0);
+        free(before);
+        free(after);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(an_old_file_that_cannot_get_a_second_name_changes_nothing) {
+        char *dir = old_output();
+        char *before = snapshot(dir);
+        struct fileset *fs = new_output(dir);
+        link_fault.fail_from = 2;
+        link_fault.fail_count = 1;
+        char err[1024] = "";
+        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), -EIO);
+        fileset_free(fs);
+        char want[1024];
+        snprintf(want, sizeof want, "cannot keep a second name of %s/b.txt for a rollback: Input/output error", dir);
+        ck_assert_str_eq(err, want);
+        ck_assert_int_eq(rename_fault.calls, 0);
+        char *after = snapshot(dir);
+        ck_assert_str_eq(after, before);
+        ck_assert_int_eq(count_temporaries(dir), 0);
+        free(before);
+        free(after);
         tu_rmtree(dir);
         free(dir);
 }
@@ -310,6 +499,10 @@ int main(void) {
         tcase_add_checked_fixture(tc, NULL, teardown);
         tcase_add_test(tc, fileset_commit_writes_modes_and_skips_identical_files);
         tcase_add_test(tc, fileset_commit_that_cannot_write_a_temporary_changes_nothing);
+        tcase_add_test(tc, a_failure_at_each_rename_is_undone_completely);
+        tcase_add_test(tc, a_failed_undo_is_reported_and_keeps_the_old_file);
+        tcase_add_test(tc, a_directory_that_cannot_be_fsynced_is_undone);
+        tcase_add_test(tc, an_old_file_that_cannot_get_a_second_name_changes_nothing);
         suite_add_tcase(s, tc);
         tc = tcase_create("temporaries");
         tcase_add_checked_fixture(tc, NULL, teardown);

@@ -44,11 +44,11 @@ static void env_teardown(struct env *e) {
         free(e->root);
 }
 
-/* Runs kpa-init with the base identity plus extra variables; returns the exit code. With
- * bound_s, a kpa-init that is still running after that many seconds is killed (-1), so
- * that a test of something that used to block fails instead of hanging. */
-static int run_init_bounded(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err,
-                            int bound_s) {
+/* Runs kpa-init with the base identity plus extra variables; returns the exit code. With a
+ * wrapper (a NULL-terminated command), kpa-init's path and arguments are appended to it and
+ * it is run instead (timeout, unshare). */
+static int run_init_wrapped(const struct env *e, char *const wrapper[], char *const extra[], char *const args[],
+                            char **ret_out, char **ret_err) {
         char bin[600], out[700], data[700];
         snprintf(bin, sizeof bin, "%s/kpa-init", tu_build_dir());
         snprintf(out, sizeof out, "KPA_OUTPUT_DIR=%s", e->out);
@@ -58,10 +58,10 @@ static int run_init_bounded(const struct env *e, char *const extra[], char *cons
         for (size_t i = 0; extra && extra[i]; i++)
                 envp[n++] = extra[i];
         envp[n] = NULL;
-        char secs[16];
-        snprintf(secs, sizeof secs, "%d", bound_s);
-        char *argv[24] = { "/usr/bin/timeout", "-s", "KILL", secs };
-        size_t a = bound_s > 0 ? 4 : 0;
+        char *argv[40];
+        size_t a = 0;
+        for (size_t i = 0; wrapper && wrapper[i]; i++)
+                argv[a++] = wrapper[i];
         argv[a++] = bin;
         for (size_t i = 0; args && args[i]; i++)
                 argv[a++] = args[i];
@@ -70,7 +70,17 @@ static int run_init_bounded(const struct env *e, char *const extra[], char *cons
 }
 
 static int run_init(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err) {
-        return run_init_bounded(e, extra, args, ret_out, ret_err, 0);
+        return run_init_wrapped(e, NULL, extra, args, ret_out, ret_err);
+}
+
+/* A kpa-init still running after bound_s seconds is killed (-1), so that a test of something
+ * that used to block fails instead of hanging. */
+static int run_init_bounded(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err,
+                            int bound_s) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", bound_s);
+        return run_init_wrapped(e, (char *[]){ "/usr/bin/timeout", "-s", "KILL", secs, NULL }, extra, args, ret_out,
+                                ret_err);
 }
 
 /* Concatenates name + content of every file in dir, sorted, as a fingerprint. */
@@ -216,6 +226,46 @@ END_TEST
 /* A FIFO where an output goes is refused at once, as a directory, socket or device is: the
  * run does not wait for a writer, changes nothing, and leaves no temporary (the keystore's
  * included) behind. */
+/* A file mounted over one output, as a Kubernetes subPath mount of ca.pem does: no rename
+ * can replace it. kpa-init runs in a mount namespace of its own (unshare(1); as another user
+ * than root, in a user namespace too) where ca.pem is bind-mounted over; it must refuse
+ * before it replaces anything else, and the directory as seen from outside is unchanged. */
+START_TEST(an_output_with_a_file_mounted_over_it_is_refused_before_anything_changes) {
+        struct env e;
+        env_setup(&e);
+        char ca[700];
+        char *tls[] = { tls_extra_ca(&e, ca, sizeof ca), "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SSL", NULL };
+        ck_assert_int_eq(run_init(&e, tls, NULL, NULL, NULL), 0);
+        tu_write(e.root, "other-ca.pem", "not the cluster's CA\n");
+        char src[700], dst[700];
+        snprintf(src, sizeof src, "%s/other-ca.pem", e.root);
+        snprintf(dst, sizeof dst, "%s/ca.pem", e.out);
+        char *before = snapshot_dir(e.out);
+        /* A new rack changes server.properties, and RSA instead of EC the keystore: the files
+         * that used to be replaced before the rename of ca.pem failed. */
+        char *changed[] = { ca, "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SSL", "KPA_RACK=zone-b", "KPA_TLS_KEY_TYPE=rsa", NULL };
+        char *as_root[] = { "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                            "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"", "sh", src, dst, NULL };
+        char *as_user[] = { "/usr/bin/unshare", "--map-root-user", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                            "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"", "sh", src, dst, NULL };
+        char *err = NULL;
+        int rc = run_init_wrapped(&e, geteuid() == 0 ? as_root : as_user, changed, NULL, NULL, &err);
+        char want[1000];
+        snprintf(want, sizeof want, "kpa-init: cannot replace %s: a file is mounted there (a subPath or bind mount); "
+                 "mount the whole directory instead\n", dst);
+        ck_assert_msg(rc == 1, "exit %d: %s", rc, err);
+        char *after = snapshot_dir(e.out);
+        ck_assert_msg(strcmp(before, after) == 0, "the output directory changed");
+        ck_assert_ptr_null(strstr(after, "zone-b"));
+        ck_assert_str_eq(err, want);
+        free(err);
+        free(before);
+        free(after);
+        assert_no_temporaries(e.out);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(a_fifo_in_the_output_directory_is_refused_at_once) {
         static const char *const names[] = { "server.properties", "keystore.p12", "ca.pem" };
         struct env e;
@@ -237,7 +287,7 @@ START_TEST(a_fifo_in_the_output_directory_is_refused_at_once) {
                 ck_assert_str_eq(err, want);
                 free(err);
                 char *after = snapshot_dir(e.out);
-                ck_assert_str_eq(before, after);
+                ck_assert_msg(strcmp(before, after) == 0, "the output directory changed");
                 ck_assert_ptr_null(strstr(after, "zone-b"));
                 free(before);
                 free(after);
@@ -399,6 +449,7 @@ int main(void) {
         tcase_add_test(tc, tls_run_writes_every_file_with_its_mode_and_repeats_byte_for_byte);
         tcase_add_test(tc, bad_input_exits_2_with_one_line_and_changes_nothing);
         tcase_add_test(tc, write_failure_exits_1_and_leaves_earlier_output_byte_identical);
+        tcase_add_test(tc, an_output_with_a_file_mounted_over_it_is_refused_before_anything_changes);
         tcase_add_test(tc, a_fifo_in_the_output_directory_is_refused_at_once);
         tcase_add_test(tc, a_later_run_removes_the_temporaries_a_killed_run_left);
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
