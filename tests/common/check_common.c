@@ -306,6 +306,26 @@ START_TEST(secret_random_password_uses_alphanumerics_and_differs) {
 }
 END_TEST
 
+START_TEST(secret_quote_hides_every_part_of_the_secret_and_escapes_the_rest) {
+        char buf[256];
+        const char *tok = "eyJhbGciOiJSUzI1NiJ9.payload.sig";
+        const char *text = "Bearer eyJhbGciOiJSUzI1NiJ9.payload.sig refused";
+        ck_assert_str_eq(secret_quote(text, strlen(text), 200, tok, buf, sizeof buf), "Bearer <hidden> refused");
+        /* A part of 8 bytes is enough; 7 are not. */
+        ck_assert_str_eq(secret_quote("x payload.s y", 13, 200, tok, buf, sizeof buf), "x <hidden> y");
+        ck_assert_str_eq(secret_quote("x payload y", 11, 200, tok, buf, sizeof buf), "x payload y");
+        /* Escapes, NULs, the cut, and a part that runs past the cut. */
+        ck_assert_str_eq(secret_quote("a\"b\\c\x1b\0d", 8, 200, NULL, buf, sizeof buf), "a\\\"b\\\\c\\x1b\\x00d");
+        ck_assert_str_eq(secret_quote("abcdef", 6, 3, NULL, buf, sizeof buf), "abc...");
+        ck_assert_str_eq(secret_quote("ab eyJhbGciOiJSUzI1NiJ9", 23, 6, tok, buf, sizeof buf), "ab <hidden>...");
+        /* A buffer too small: cut with "...", never overrun. */
+        ck_assert_str_eq(secret_quote("abcdefgh", 8, 200, NULL, buf, 7), "abc...");
+        ck_assert(secret_overlaps(text, strlen(text), tok));
+        ck_assert(!secret_overlaps("payload", 7, tok));
+        ck_assert(!secret_overlaps(text, strlen(text), NULL));
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("common");
         TCase *tc = tcase_create("parse");
@@ -335,6 +355,7 @@ int main(void) {
         suite_add_tcase(s, tc);
         tc = tcase_create("secret");
         tcase_add_test(tc, secret_random_password_uses_alphanumerics_and_differs);
+        tcase_add_test(tc, secret_quote_hides_every_part_of_the_secret_and_escapes_the_rest);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }
