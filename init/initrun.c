@@ -127,6 +127,9 @@ static int load_sasl(struct run *r, char *errbuf, size_t errlen) {
         if (!c->sasl_users_dir)
                 return 0;
         int k = sasl_users_load(c->sasl_users_dir, &r->users, errbuf, errlen);
+        /* More users than kpa-init takes is a fault of the input like any other (exit 2). */
+        if (k == -E2BIG)
+                k = -EINVAL;
         if (k < 0)
                 return k;
         if (!any_listener(&c->listeners, security_protocol_uses_sasl))

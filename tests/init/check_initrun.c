@@ -320,6 +320,38 @@ START_TEST(a_later_run_removes_the_temporaries_a_killed_run_left) {
 }
 END_TEST
 
+/* Bad input that used to exit 1 or say only "Invalid argument": each exits 2 with one line
+ * that names the input and what was expected. */
+START_TEST(oversized_or_unreadable_inputs_exit_2_with_one_line) {
+        struct env e;
+        env_setup(&e);
+        char ca[700];
+        char *err = NULL;
+        char *dev_zero[] = { tls_extra_ca(&e, ca, sizeof ca), "KPA_TLS_PASSWORD_FILE=/dev/zero", NULL };
+        ck_assert_int_eq(run_init(&e, dev_zero, NULL, NULL, &err), 2);
+        ck_assert_str_eq(err, "kpa-init: KPA_TLS_PASSWORD_FILE /dev/zero: not a regular file (expected a file holding "
+                              "the TLS store password: 6 to 128 printable ASCII characters)\n");
+        free(err);
+        for (int i = 0; i < 2000; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "user%04d", i);
+                tu_write(e.users, name, "pw\n");
+        }
+        char users[700];
+        snprintf(users, sizeof users, "KPA_SASL_USERS_DIR=%s", e.users);
+        char *many[] = { users, "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SASL_PLAINTEXT", NULL };
+        ck_assert_int_eq(run_init(&e, many, NULL, NULL, &err), 2);
+        char want[1000];
+        snprintf(want, sizeof want, "kpa-init: KPA_SASL_USERS_DIR %s holds more than 1000 users\n", e.users);
+        ck_assert_str_eq(err, want);
+        free(err);
+        char *files = snapshot_dir(e.out);
+        ck_assert_str_eq(files, "");
+        free(files);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(dry_run_prints_masked_and_writes_nothing) {
         struct env e;
         env_setup(&e);
@@ -452,6 +484,7 @@ int main(void) {
         tcase_add_test(tc, an_output_with_a_file_mounted_over_it_is_refused_before_anything_changes);
         tcase_add_test(tc, a_fifo_in_the_output_directory_is_refused_at_once);
         tcase_add_test(tc, a_later_run_removes_the_temporaries_a_killed_run_left);
+        tcase_add_test(tc, oversized_or_unreadable_inputs_exit_2_with_one_line);
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
         tcase_add_test(tc, template_secrets_make_the_file_private_and_are_masked_in_dry_run);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
