@@ -276,37 +276,24 @@ bool fsx_is_temporary_name(const char *name) {
 
 /* Removes what a run killed before it finished left behind: regular files of our naming
  * owned by our own user. A name of another user, or anything but a regular file, is not one
- * of ours and stays. */
-static int remove_stale_temporaries(int dirfd, const char *dir, char *errbuf, size_t errlen) {
+ * of ours and stays. Called after a commit succeeded, so a failing run changes nothing; it is
+ * best effort, as what it cannot remove now the next run removes. */
+static void remove_stale_temporaries(int dirfd) {
         int fd = dup(dirfd);
         DIR *d = fd < 0 ? NULL : fdopendir(fd);
         if (!d) {
-                int r = -errno;
                 if (fd >= 0)
                         close(fd);
-                snprintf(errbuf, errlen, "cannot list %s: %s", dir, strerror(-r));
-                return r;
+                return;
         }
-        int r = 0;
         struct dirent *de;
-        while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
+        while ((de = readdir(d)) != NULL) {
                 struct stat st;
-                if (!fsx_is_temporary_name(de->d_name) ||
-                    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !S_ISREG(st.st_mode) || st.st_uid != geteuid())
-                        continue;
-                if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT) {
-                        r = -errno;
-                        snprintf(errbuf, errlen, "cannot remove the stale temporary %s/%s: %s", dir, de->d_name,
-                                 strerror(-r));
-                }
-        }
-        if (r == 0 && errno != 0) {
-                r = -errno;
-                snprintf(errbuf, errlen, "cannot list %s: %s", dir, strerror(-r));
+                if (fsx_is_temporary_name(de->d_name) && fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISREG(st.st_mode) && st.st_uid == geteuid())
+                        unlinkat(dirfd, de->d_name, 0);
         }
         closedir(d);
-        return r;
 }
 
 static int random_hex(char *ret, size_t digits) {
@@ -472,8 +459,6 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                 snprintf(errbuf, errlen, "output directory %s: %s", fs->dir, strerror(-r));
                 goto out;
         }
-        if ((r = remove_stale_temporaries(dirfd, fs->dir, errbuf, errlen)) < 0)
-                goto out;
         /* Everything that can be checked or prepared is, before the first rename: what
          * stands at each name, every new file written and fsynced, every old file given a
          * backup name. Up to here a failure changes nothing in the directory. */
@@ -515,7 +500,9 @@ int fileset_commit(struct fileset *fs, char *errbuf, size_t errlen) {
                 roll_back_and_explain(fs, dirfd, fs->n, errbuf, errlen);
                 goto out;
         }
-        /* Committed: the backups are not needed any more. */
+        /* Committed: the backups are not needed any more (remove_leftovers below), nor are
+         * the temporaries a killed run left. */
+        remove_stale_temporaries(dirfd);
 out:
         remove_leftovers(fs, dirfd);
         for (size_t i = 0; i < fs->n; i++)
