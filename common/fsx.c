@@ -192,13 +192,15 @@ static const char *file_kind(mode_t m) {
 
 /* Is the file (sx) the root of a mount other than the directory's (dx)? A Kubernetes subPath
  * mount, or any bind mount of a single file, stands there: no rename can replace it. The
- * kernel says so directly since Linux 5.8 (STATX_ATTR_MOUNT_ROOT, mount ids); before that
- * only a mount of another file system shows, as a different device. */
+ * kernel says so directly since Linux 5.8 (STATX_ATTR_MOUNT_ROOT, mount ids). Only without
+ * both is the device compared, which shows a mount of another file system but not a bind
+ * mount from the same one, and is not used otherwise: overlayfs can report the device of an
+ * underlying layer for a file in a directory of the overlay. */
 static bool is_mount_point(const struct statx *sx, const struct statx *dx) {
-        if ((sx->stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (sx->stx_attributes & STATX_ATTR_MOUNT_ROOT))
-                return true;
-        if ((sx->stx_mask & STATX_MNT_ID) && (dx->stx_mask & STATX_MNT_ID) && sx->stx_mnt_id != dx->stx_mnt_id)
-                return true;
+        if (sx->stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+                return sx->stx_attributes & STATX_ATTR_MOUNT_ROOT;
+        if ((sx->stx_mask & STATX_MNT_ID) && (dx->stx_mask & STATX_MNT_ID))
+                return sx->stx_mnt_id != dx->stx_mnt_id;
         return sx->stx_dev_major != dx->stx_dev_major || sx->stx_dev_minor != dx->stx_dev_minor;
 }
 
