@@ -281,17 +281,22 @@ static int escape_into(struct dynbuf *out, const char *s, bool is_key) {
         return r;
 }
 
-int props_serialize(const struct props *p, struct dynbuf *out) {
+int props_serialize_masked(const struct props *p, bool (*hide)(const char *key), const char *mask,
+                           struct dynbuf *out) {
         for (size_t i = 0; i < p->n; i++) {
                 int r = escape_into(out, p->v[i].key, true);
                 if (r == 0)
                         r = dynbuf_append(out, "=", 1);
                 if (r == 0)
-                        r = escape_into(out, p->v[i].value, false);
+                        r = escape_into(out, hide && hide(p->v[i].key) ? mask : p->v[i].value, false);
                 if (r == 0)
                         r = dynbuf_append(out, "\n", 1);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+int props_serialize(const struct props *p, struct dynbuf *out) {
+        return props_serialize_masked(p, NULL, NULL, out);
 }

@@ -55,10 +55,6 @@ int brokercfg_active_listeners(const struct init_config *c, const struct identit
         return 0;
 }
 
-bool brokercfg_key_is_secret(const char *key) {
-        return strstr(key, "password") || strstr(key, "jaas.config") || strstr(key, "secret");
-}
-
 /* A list built as "a,b,c" in a bounded buffer. */
 static int join_listeners(const struct listener_set *ls, bool advertised, struct dynbuf *out) {
         int r = 0;

@@ -16,10 +16,12 @@
 #include "kpa/rack.h"
 #include "kpa/sasl.h"
 #include "kpa/secret.h"
+#include "kpa/sensitive.h"
 #include "kpa/storage.h"
 #include "kpa/tls.h"
 
 #define TEMPLATE_MAX (1024 * 1024)
+#define DRY_RUN_MASK "<masked>"
 
 /* Everything a run holds, so that one function can release (and wipe) it on every path. */
 struct run {
@@ -34,6 +36,7 @@ struct run {
         struct tls_result tls;
         bool have_tls;
         struct fileset *out;
+        struct fileset *shown;   /* --dry-run: the files as shown, secrets masked */
 };
 
 static void run_release(struct run *r) {
@@ -47,6 +50,7 @@ static void run_release(struct run *r) {
         if (r->have_tls)
                 tls_result_free(&r->tls);
         fileset_free(r->out);
+        fileset_free(r->shown);
 }
 
 static int derive_identity(struct run *r, char *errbuf, size_t errlen) {
@@ -123,6 +127,9 @@ static int load_sasl(struct run *r, char *errbuf, size_t errlen) {
         if (!c->sasl_users_dir)
                 return 0;
         int k = sasl_users_load(c->sasl_users_dir, &r->users, errbuf, errlen);
+        /* More users than kpa-init takes is a fault of the input like any other (exit 2). */
+        if (k == -E2BIG)
+                k = -EINVAL;
         if (k < 0)
                 return k;
         if (!any_listener(&c->listeners, security_protocol_uses_sasl))
@@ -201,16 +208,78 @@ static int build_tls(struct run *r, char *errbuf, size_t errlen) {
         return 0;
 }
 
-static int serialize(const struct props *p, const char *header, struct dynbuf *out) {
-        int k = dynbuf_appends(out, header);
-        return k < 0 ? k : props_serialize(p, out);
-}
-
 static bool props_has_secret(const struct props *p) {
         for (size_t i = 0; i < p->n; i++)
-                if (brokercfg_key_is_secret(p->v[i].key))
+                if (sensitive_key(p->v[i].key))
                         return true;
         return false;
+}
+
+/* Adds one output file and, for --dry-run, what is shown of it. */
+static int add_output(struct run *r, const char *name, const void *data, size_t len, mode_t mode, bool secret,
+                      const char *shown, size_t shown_len) {
+        int k = fileset_add(r->out, name, data, len, mode, secret);
+        if (k == 0 && r->shown)
+                k = fileset_add(r->shown, name, shown, shown_len, mode, false);
+        return k;
+}
+
+/* server.properties as written, and as shown with the value of every sensitive key masked.
+ * The mask is applied to the keys before they are escaped, so no spelling of a key in the
+ * file (an escaped '=' or ':' in it) can slip a value past it. */
+static int add_server_properties(struct run *r, const char *header) {
+        struct dynbuf b, shown;
+        bool secret = props_has_secret(&r->server);
+        dynbuf_init(&b, 4 * 1024 * 1024);
+        dynbuf_init(&shown, 4 * 1024 * 1024);
+        int k = dynbuf_appends(&b, header);
+        if (k == 0)
+                k = props_serialize(&r->server, &b);
+        if (k == 0 && r->shown)
+                k = dynbuf_appends(&shown, header);
+        if (k == 0 && r->shown)
+                k = props_serialize_masked(&r->server, sensitive_key, DRY_RUN_MASK, &shown);
+        if (k == 0)
+                k = add_output(r, "server.properties", b.data, b.len, secret ? 0600 : 0644, secret, dynbuf_str(&shown),
+                               shown.len);
+        dynbuf_free_secret(&b);
+        dynbuf_free(&shown);
+        return k;
+}
+
+/* client.properties: librdkafka reads "key=value" literally (no escapes), so a value it
+ * cannot read is refused. */
+static int add_client_properties(struct run *r, const char *header, char *errbuf, size_t errlen) {
+        struct dynbuf b, shown;
+        bool secret = props_has_secret(&r->client);
+        dynbuf_init(&b, 1024 * 1024);
+        dynbuf_init(&shown, 1024 * 1024);
+        int k = dynbuf_appends(&b, header);
+        if (k == 0)
+                k = dynbuf_appends(&shown, header);
+        for (size_t i = 0; k == 0 && i < r->client.n; i++) {
+                const struct prop *p = &r->client.v[i];
+                if (strpbrk(p->value, "\r\n")) {
+                        snprintf(errbuf, errlen, "client.properties value of %s contains a line break", p->key);
+                        k = -EINVAL;
+                        break;
+                }
+                k = dynbuf_printf(&b, "%s=%s\n", p->key, p->value);
+                if (k == 0)
+                        k = dynbuf_printf(&shown, "%s=%s\n", p->key, sensitive_key(p->key) ? DRY_RUN_MASK : p->value);
+        }
+        if (k == 0)
+                k = add_output(r, "client.properties", b.data, b.len, secret ? 0600 : 0644, secret, dynbuf_str(&shown),
+                               shown.len);
+        dynbuf_free_secret(&b);
+        dynbuf_free(&shown);
+        return k;
+}
+
+static int add_store(struct run *r, const char *name, const unsigned char *data, size_t len) {
+        char shown[64];
+        snprintf(shown, sizeof shown, "<PKCS12, %zu bytes>\n", len);
+        return add_output(r, name, data, len, 0600, true, shown, strlen(shown));
 }
 
 static int stage_outputs(struct run *r, char *errbuf, size_t errlen) {
@@ -232,48 +301,32 @@ static int stage_outputs(struct run *r, char *errbuf, size_t errlen) {
         r->out = fileset_new(c->output_dir);
         if (!r->out)
                 return -ENOMEM;
-        struct dynbuf b;
+        if (c->dry_run && !(r->shown = fileset_new(c->output_dir)))
+                return -ENOMEM;
         char header[512];
-        dynbuf_init(&b, 4 * 1024 * 1024);
         snprintf(header, sizeof header,
                  "# Written by kpa-init %s for pod %s/%s: change its inputs, not this file.\n",
                  KPA_VERSION, c->pod_namespace, c->pod_name);
-        k = serialize(&r->server, header, &b);
+        k = add_server_properties(r, header);
         if (k == 0)
-                k = fileset_add(r->out, "server.properties", b.data, b.len,
-                                props_has_secret(&r->server) ? 0600 : 0644, props_has_secret(&r->server));
-        dynbuf_free_secret(&b);
-        dynbuf_init(&b, 1024 * 1024);
-        /* librdkafka reads "key=value" literally: no escapes, so refuse what it cannot read. */
-        if (k == 0)
-                k = dynbuf_appends(&b, header);
-        for (size_t i = 0; k == 0 && i < r->client.n; i++) {
-                if (strpbrk(r->client.v[i].value, "\r\n")) {
-                        snprintf(errbuf, errlen, "client.properties value of %s contains a line break", r->client.v[i].key);
-                        dynbuf_free_secret(&b);
-                        return -EINVAL;
-                }
-                k = dynbuf_printf(&b, "%s=%s\n", r->client.v[i].key, r->client.v[i].value);
-        }
-        if (k == 0)
-                k = fileset_add(r->out, "client.properties", b.data, b.len,
-                                props_has_secret(&r->client) ? 0600 : 0644, props_has_secret(&r->client));
-        dynbuf_free_secret(&b);
+                k = add_client_properties(r, header, errbuf, errlen);
         char cid[64];
         snprintf(cid, sizeof cid, "%s\n", c->cluster_id);
         if (k == 0)
-                k = fileset_add(r->out, "cluster.id", cid, strlen(cid), 0644, false);
+                k = add_output(r, "cluster.id", cid, strlen(cid), 0644, false, cid, strlen(cid));
         if (k == 0 && r->have_tls) {
-                k = fileset_add(r->out, TLS_KEYSTORE_FILE, r->tls.keystore, r->tls.keystore_len, 0600, true);
+                k = add_store(r, TLS_KEYSTORE_FILE, r->tls.keystore, r->tls.keystore_len);
                 if (k == 0)
-                        k = fileset_add(r->out, TLS_TRUSTSTORE_FILE, r->tls.truststore, r->tls.truststore_len, 0600, true);
+                        k = add_store(r, TLS_TRUSTSTORE_FILE, r->tls.truststore, r->tls.truststore_len);
                 if (k == 0)
-                        k = fileset_add(r->out, TLS_CA_PEM_FILE, r->tls.ca_pem, r->tls.ca_pem_len, 0644, false);
+                        k = add_output(r, TLS_CA_PEM_FILE, r->tls.ca_pem, r->tls.ca_pem_len, 0644, false,
+                                       (const char *) r->tls.ca_pem, r->tls.ca_pem_len);
         }
         if (k == 0 && r->have_tls && !c->tls_password_file) {
                 char line[TLS_PASSWORD_MAX + 2];
                 snprintf(line, sizeof line, "%s\n", r->password);
-                k = fileset_add(r->out, TLS_PASSWORD_FILE, line, strlen(line), 0600, true);
+                k = add_output(r, TLS_PASSWORD_FILE, line, strlen(line), 0600, true, DRY_RUN_MASK "\n",
+                               strlen(DRY_RUN_MASK "\n"));
                 secret_wipe(line, sizeof line);
         }
         if (k < 0 && !*errbuf)
@@ -282,34 +335,14 @@ static int stage_outputs(struct run *r, char *errbuf, size_t errlen) {
 }
 
 /* --dry-run: each file as it would be written, with secrets masked. */
-static void print_dry_run(const struct fileset *fs, FILE *out) {
-        for (size_t i = 0; i < fileset_count(fs); i++) {
+static void print_dry_run(const struct fileset *shown, FILE *out) {
+        for (size_t i = 0; i < fileset_count(shown); i++) {
                 size_t len;
-                const char *data = fileset_data(fs, i, &len);
-                const char *name = fileset_name(fs, i);
-                fprintf(out, "==> %s (mode %04o)\n", name, (unsigned) fileset_mode(fs, i));
-                if (strstr(name, ".p12")) {
-                        fprintf(out, "<PKCS12, %zu bytes>\n", len);
-                        continue;
-                }
-                if (strcmp(name, TLS_PASSWORD_FILE) == 0) {
-                        fprintf(out, "<masked>\n");
-                        continue;
-                }
-                const char *p = data, *end = data + len;
-                while (p < end) {
-                        const char *nl = memchr(p, '\n', (size_t) (end - p));
-                        size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
-                        const char *eq = memchr(p, '=', n);
-                        char key[512];
-                        size_t kl = eq ? (size_t) (eq - p) : 0;
-                        snprintf(key, sizeof key, "%.*s", (int) (kl < sizeof key ? kl : sizeof key - 1), p);
-                        if (eq && p[0] != '#' && brokercfg_key_is_secret(key))
-                                fprintf(out, "%s=<masked>\n", key);
-                        else
-                                fprintf(out, "%.*s\n", (int) n, p);
-                        p += n + 1;
-                }
+                const char *data = fileset_data(shown, i, &len);
+                fprintf(out, "==> %s (mode %04o)\n", fileset_name(shown, i), (unsigned) fileset_mode(shown, i));
+                fwrite(data, 1, len, out);
+                if (len > 0 && data[len - 1] != '\n')
+                        fputc('\n', out);
         }
 }
 
@@ -326,7 +359,7 @@ int initrun_execute(const struct init_config *cfg, FILE *dry_out, char *errbuf, 
             (k = stage_outputs(&r, errbuf, errlen)) < 0)
                 goto out;
         if (cfg->dry_run) {
-                print_dry_run(r.out, dry_out);
+                print_dry_run(r.shown, dry_out);
                 goto out;
         }
         struct stat st;

@@ -77,17 +77,22 @@ static bool is_lower_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
+/* Why rack is not a valid rack string, or NULL if it is one. */
+static const char *rack_fault(const char *rack) {
+        size_t n = strlen(rack);
+        if (n == 0)
+                return "it is empty";
+        if (n > RACK_MAX)
+                return "it is longer than 255 characters";
+        for (size_t i = 0; i < n; i++)
+                if (!is_alnum(rack[i]) && rack[i] != '.' && rack[i] != '_' && rack[i] != '-')
+                        return "only A-Z a-z 0-9 . _ - are allowed";
+        return NULL;
+}
+
 int rack_validate(const char *rack, const char *origin, char *errbuf, size_t errlen) {
         char q[QUOTE_MAX * 4 + 8];
-        size_t n = strlen(rack);
-        const char *why = NULL;
-        if (n == 0)
-                why = "it is empty";
-        else if (n > RACK_MAX)
-                why = "it is longer than 255 characters";
-        for (size_t i = 0; !why && i < n; i++)
-                if (!is_alnum(rack[i]) && rack[i] != '.' && rack[i] != '_' && rack[i] != '-')
-                        why = "only A-Z a-z 0-9 . _ - are allowed";
+        const char *why = rack_fault(rack);
         if (!why)
                 return 0;
         snprintf(errbuf, errlen, "%s: \"%s\" is not a valid rack: %s", origin, quote(rack, q, sizeof q), why);
@@ -232,22 +237,24 @@ static int check_query(const struct rack_query *q, char *errbuf, size_t errlen) 
 }
 
 /* The API server reports why it refused a request in a Status object's "message"; it helps
- * the user (it names the service account), so it is quoted, sanitised and cut short. */
-static void status_message(const struct dynbuf *body, char *buf, size_t len) {
+ * the user (it names the service account), so it is quoted, cut short, and any part of the
+ * token in it (a server or proxy that echoes the request) hidden. */
+static void status_message(const struct dynbuf *body, const char *token, char *buf, size_t len) {
         buf[0] = '\0';
         cJSON *j = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
         if (cJSON_IsString(m) && m->valuestring[0]) {
                 /* Long enough for the whole of a typical "forbidden" message. */
                 char qb[STATUS_MAX * 4 + 8];
-                snprintf(buf, len, " (API server: \"%s\")", quote_n(m->valuestring, STATUS_MAX, qb, sizeof qb));
+                snprintf(buf, len, " (API server: \"%s\")",
+                         secret_quote(m->valuestring, strlen(m->valuestring), STATUS_MAX, token, qb, sizeof qb));
         }
         cJSON_Delete(j);
 }
 
-int rack_parse_node(const char *node_name, const char *label, const char *json, size_t len,
+int rack_parse_node(const char *node_name, const char *label, const char *json, size_t len, const char *token,
                     char **ret_rack, char *errbuf, size_t errlen) {
-        char nq[QUOTE_MAX * 4 + 8], lq[QUOTE_MAX * 4 + 8];
+        char nq[QUOTE_MAX * 4 + 8], lq[QUOTE_MAX * 4 + 8], vq[QUOTE_MAX * 4 + 8];
         cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
         const cJSON *meta = cJSON_GetObjectItemCaseSensitive(j, "metadata");
         if (!cJSON_IsObject(j) || !cJSON_IsObject(meta)) {
@@ -258,22 +265,33 @@ int rack_parse_node(const char *node_name, const char *label, const char *json, 
         }
         const cJSON *labels = cJSON_GetObjectItemCaseSensitive(meta, "labels");
         const cJSON *v = cJSON_IsObject(labels) ? cJSON_GetObjectItemCaseSensitive(labels, label) : NULL;
+        int r = 0;
         if (!v) {
-                cJSON_Delete(j);
                 snprintf(errbuf, errlen, "node \"%s\" has no label \"%s\"", quote(node_name, nq, sizeof nq),
                          quote(label, lq, sizeof lq));
-                return -EINVAL;
-        }
-        if (!cJSON_IsString(v)) {
-                cJSON_Delete(j);
+                r = -EINVAL;
+        } else if (!cJSON_IsString(v)) {
                 snprintf(errbuf, errlen, "label \"%s\" of node \"%s\" is not a string",
                          quote(label, lq, sizeof lq), quote(node_name, nq, sizeof nq));
-                return -EPROTO;
+                r = -EPROTO;
+        } else if (secret_overlaps(v->valuestring, strlen(v->valuestring), token)) {
+                /* A server that echoes the request could put the token here, and a rack is
+                 * written to a world-readable file. */
+                snprintf(errbuf, errlen, "label \"%s\" of node \"%s\" holds part of the service account token: "
+                         "the API server's answer is not used", quote(label, lq, sizeof lq),
+                         quote(node_name, nq, sizeof nq));
+                r = -EPROTO;
+        } else {
+                /* The value comes from the server: quoted with any part of the token hidden. */
+                const char *why = rack_fault(v->valuestring);
+                if (why) {
+                        snprintf(errbuf, errlen, "label \"%s\" of node \"%s\": \"%s\" is not a valid rack: %s",
+                                 quote(label, lq, sizeof lq), quote(node_name, nq, sizeof nq),
+                                 secret_quote(v->valuestring, strlen(v->valuestring), QUOTE_MAX, token, vq, sizeof vq),
+                                 why);
+                        r = -EINVAL;
+                }
         }
-        char origin[2 * (QUOTE_MAX * 4 + 8) + 32];
-        snprintf(origin, sizeof origin, "label \"%s\" of node \"%s\"", quote(label, lq, sizeof lq),
-                 quote(node_name, nq, sizeof nq));
-        int r = rack_validate(v->valuestring, origin, errbuf, errlen);
         char *rack = r < 0 ? NULL : strdup(v->valuestring);
         cJSON_Delete(j);
         if (r < 0)
@@ -288,9 +306,10 @@ enum outcome { DONE, RETRY };
 
 /* One GET. Returns DONE with r set (0 and *ret_rack, or an error), or RETRY with the
  * failure described in errbuf and *retry_after_ms set when the server asked for a delay. */
-static enum outcome attempt(CURL *h, const struct rack_query *q, const char *ca_path, uint64_t budget_ms,
-                            int *r, char **ret_rack, uint64_t *retry_after_ms, char *errbuf, size_t errlen) {
-        char nq[QUOTE_MAX * 4 + 8];
+static enum outcome attempt(CURL *h, const struct rack_query *q, const char *ca_path, const char *token,
+                            uint64_t budget_ms, int *r, char **ret_rack, uint64_t *retry_after_ms, char *errbuf,
+                            size_t errlen) {
+        char nq[QUOTE_MAX * 4 + 8], dq[STATUS_MAX * 4 + 8];
         struct response resp = { .too_big = false };
         dynbuf_init(&resp.body, RACK_MAX_RESPONSE);
         char cerr[CURL_ERROR_SIZE] = "";
@@ -302,7 +321,10 @@ static enum outcome attempt(CURL *h, const struct rack_query *q, const char *ca_
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
         CURLcode c = curl_easy_perform(h);
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-        const char *detail = cerr[0] ? cerr : curl_easy_strerror(c);
+        /* curl's own words can carry the server's (a certificate's names, a reply it could
+         * not parse): treated as the server's text. */
+        const char *raw = cerr[0] ? cerr : curl_easy_strerror(c);
+        const char *detail = secret_quote(raw, strlen(raw), STATUS_MAX, token, dq, sizeof dq);
         long status = 0;
         enum outcome o = DONE;
         *retry_after_ms = 0;
@@ -330,9 +352,9 @@ static enum outcome attempt(CURL *h, const struct rack_query *q, const char *ca_
         } else {
                 char sm[STATUS_MAX * 4 + 32];
                 curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-                status_message(&resp.body, sm, sizeof sm);
+                status_message(&resp.body, token, sm, sizeof sm);
                 if (status == 200) {
-                        *r = rack_parse_node(q->node_name, q->label, resp.body.data, resp.body.len,
+                        *r = rack_parse_node(q->node_name, q->label, resp.body.data, resp.body.len, token,
                                              ret_rack, errbuf, errlen);
                 } else if (status == 401) {
                         snprintf(errbuf, errlen, "the API server refused the service account token (HTTP 401)%s", sm);
@@ -394,8 +416,8 @@ int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_
                 return r;
         struct dynbuf auth;
         dynbuf_init(&auth, TOKEN_MAX + 64);
+        /* The token is kept (and wiped at the end) to hide any echo of it in the answers. */
         r = dynbuf_printf(&auth, "Authorization: Bearer %s", token);
-        token = secret_free(token);
         struct curl_slist *headers = NULL, *tmp;
         if (r == 0 && (tmp = curl_slist_append(NULL, dynbuf_str(&auth))) != NULL) {
                 headers = tmp;
@@ -410,18 +432,21 @@ int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_
         dynbuf_free_secret(&auth);
         if (r < 0) {
                 headers_free_secret(headers);
+                secret_free(token);
                 snprintf(errbuf, errlen, "out of memory");
                 return r;
         }
 
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 headers_free_secret(headers);
+                secret_free(token);
                 snprintf(errbuf, errlen, "libcurl could not be initialised");
                 return -EIO;
         }
         CURL *h = curl_easy_init();
         if (!h) {
                 headers_free_secret(headers);
+                secret_free(token);
                 curl_global_cleanup();
                 snprintf(errbuf, errlen, "libcurl could not be initialised");
                 return -ENOMEM;
@@ -451,7 +476,7 @@ int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_
                 uint64_t elapsed = now_ms() - start;
                 uint64_t retry_after = 0;
                 attempts++;
-                enum outcome o = attempt(h, q, ca_path, elapsed < timeout ? timeout - elapsed : 0, &r, &rack,
+                enum outcome o = attempt(h, q, ca_path, token, elapsed < timeout ? timeout - elapsed : 0, &r, &rack,
                                          &retry_after, last, sizeof last);
                 if (o == DONE)
                         break;
@@ -470,6 +495,7 @@ int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_
         }
         curl_easy_cleanup(h);
         headers_free_secret(headers);
+        secret_free(token);
         curl_global_cleanup();
         if (r < 0) {
                 /* A retried failure was described with the attempts above; a final one as is. */

@@ -704,9 +704,20 @@ int tls_password_resolve(const char *password_file, const char *label, const cha
         if (password_file) {
                 r = fsx_read_file(password_file, 4096, &data, &len);
                 if (r < 0) {
-                        snprintf(errbuf, errlen, "%s: %s", label,
-                                 r == -ENOENT ? "file not found" : r == -EFBIG ? "larger than 4 KiB" : strerror(-r));
-                        return r == -ENOENT || r == -EFBIG || r == -EISDIR ? -EINVAL : r;
+                        /* What the user can fix in the input (a path that names no file, or
+                         * names a device, FIFO or folder) is bad input and says what was
+                         * expected; a file that exists but cannot be read is a runtime error. */
+                        const char *why = r == -ENOENT || r == -ENOTDIR ? "file not found"
+                                          : r == -EFBIG ? "larger than 4 KiB"
+                                          : r == -EISDIR || r == -EINVAL ? "not a regular file" : NULL;
+                        if (why) {
+                                snprintf(errbuf, errlen, "%s %s: %s (expected a file holding the TLS store password: "
+                                         "%d to %d printable ASCII characters)", label, password_file, why,
+                                         TLS_PASSWORD_MIN, TLS_PASSWORD_MAX);
+                                return -EINVAL;
+                        }
+                        snprintf(errbuf, errlen, "%s %s cannot be read: %s", label, password_file, strerror(-r));
+                        return r;
                 }
                 /* A Secret created from a file or with echo usually ends in a newline that is
                  * not part of the password. */
@@ -717,8 +728,8 @@ int tls_password_resolve(const char *password_file, const char *label, const cha
                 if (strlen(data) != len || !password_ok(data)) {
                         secret_wipe(data, len);
                         free(data);
-                        snprintf(errbuf, errlen, "%s: the password must be %d to %d printable ASCII characters",
-                                 label, TLS_PASSWORD_MIN, TLS_PASSWORD_MAX);
+                        snprintf(errbuf, errlen, "%s %s: the password must be %d to %d printable ASCII characters",
+                                 label, password_file, TLS_PASSWORD_MIN, TLS_PASSWORD_MAX);
                         return -EINVAL;
                 }
                 *ret_password = data;

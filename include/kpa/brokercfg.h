@@ -33,7 +33,5 @@ int brokercfg_server(const struct broker_inputs *in, struct props *ret, char *er
 /* client.properties (librdkafka): reach the local broker on the inter-broker listener with
  * that listener's security settings. */
 int brokercfg_client(const struct broker_inputs *in, struct props *ret, char *errbuf, size_t errlen);
-/* Does the key hold a secret (for masking and file modes)? */
-bool brokercfg_key_is_secret(const char *key);
 
 #endif

@@ -2,6 +2,7 @@
 #ifndef KPA_PROPS_H
 #define KPA_PROPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kpa/dynbuf.h"
@@ -29,6 +30,10 @@ int props_remove(struct props *p, const char *key);
 /* Writes key=value lines escaped so that java.util.Properties.load reads back exactly
  * these strings (non-ASCII as \uXXXX, since Kafka reads the file as ISO-8859-1). */
 int props_serialize(const struct props *p, struct dynbuf *out);
+/* The same text with the value of every key for which hide() is true replaced by mask (for
+ * showing a file without its secrets). */
+int props_serialize_masked(const struct props *p, bool (*hide)(const char *key), const char *mask,
+                           struct dynbuf *out);
 /* Frees everything; the _secret variant wipes every value first. */
 void props_free(struct props *p);
 void props_free_secret(struct props *p);

@@ -36,7 +36,8 @@ int rack_label_key_validate(const char *label, char *errbuf, size_t errlen);
  * verifying the server against ca_path (certificate and host name), and returns the value of
  * metadata.labels[label] in *ret_rack (caller frees). Connection errors, 429 and 5xx answers
  * are retried with backoff until timeout_ms has passed in total. Errors (detail in errbuf,
- * one line; the token never appears in it):
+ * one line; no part of the token appears in it, even if the server echoes it: text from the
+ * server is quoted, cut short and has every part of the token hidden):
  *   -EINVAL     configuration: an input missing or malformed, the token or CA file missing,
  *               the node lacks the label, or its value is not a valid rack string
  *   -EACCES     401 (token refused) or 403 (the service account may not get nodes; with a hint)
@@ -46,9 +47,11 @@ int rack_label_key_validate(const char *label, char *errbuf, size_t errlen);
  *   -ETIMEDOUT  no answer within timeout_ms (the last failure is named)
  *   -EIO        TLS verification failure or another transport / HTTP failure */
 /* The label's value in a Node object (the API server's JSON answer), checked as a rack name.
- * -EPROTO when the answer is not a Node or the label is not a string, -EINVAL when the label
- * is absent or not a valid rack; the message names the node and the label. */
-int rack_parse_node(const char *node_name, const char *label, const char *json, size_t len,
+ * -EPROTO when the answer is not a Node, the label is not a string, or its value holds a part
+ * of token (secret_overlaps; token may be NULL); -EINVAL when the label is absent or not a
+ * valid rack. The message names the node and the label, and quotes a bad value with every
+ * part of token hidden (secret_quote). */
+int rack_parse_node(const char *node_name, const char *label, const char *json, size_t len, const char *token,
                     char **ret_rack, char *errbuf, size_t errlen);
 int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_t errlen);
 

@@ -1,4 +1,5 @@
-/* Suites for the shared modules: parse, dynbuf, props, opts, fsx, secret. */
+/* Suites for the shared modules: parse, dynbuf, props, opts, secret, sensitive (fsx has its
+ * own suite, check_fsx, which injects faults). */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -7,11 +8,11 @@
 #include <unistd.h>
 
 #include "kpa/dynbuf.h"
-#include "kpa/fsx.h"
 #include "kpa/opts.h"
 #include "kpa/parse.h"
 #include "kpa/props.h"
 #include "kpa/secret.h"
+#include "kpa/sensitive.h"
 #include "testutil.h"
 
 START_TEST(parse_u64_accepts_exact_decimal_in_range) {
@@ -190,6 +191,58 @@ static const struct opt_def test_defs[] = {
         { "KPA_ADVERTISED_", OPT_FAMILY, "adv" },
 };
 
+START_TEST(sensitive_key_covers_kafka_password_keys_prefixes_and_patterns) {
+        /* Every ConfigDef.Type.PASSWORD key of Kafka 4.1.1 and 4.4.0 (broker and clients). */
+        static const char *const kafka[] = {
+                "delegation.token.secret.key", "sasl.jaas.config",
+                "sasl.oauthbearer.assertion.private.key.passphrase",
+                "sasl.oauthbearer.client.credentials.client.secret", "ssl.key.password",
+                "ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.keystore.password",
+                "ssl.truststore.certificates", "ssl.truststore.password",
+        };
+        for (size_t i = 0; i < sizeof kafka / sizeof *kafka; i++) {
+                char k[256];
+                ck_assert_msg(sensitive_key(kafka[i]), "%s", kafka[i]);
+                snprintf(k, sizeof k, "listener.name.external.%s", kafka[i]);
+                ck_assert_msg(sensitive_key(k), "%s", k);
+                snprintf(k, sizeof k, "listener.name.internal.scram-sha-512.%s", kafka[i]);
+                ck_assert_msg(sensitive_key(k), "%s", k);
+        }
+        static const char *const pattern[] = {
+                "delegation.token.master.key", "password.encoder.secret", "zookeeper.ssl.keystore.password",
+                "listener.name.internal.plain.sasl.jaas.config", "my.plugin.api.key", "my_api_key",
+                "vault-key", "custom.DB.PassWord", "ssl.key.pem", "ssl.certificate.pem",
+                "sasl.oauthbearer.config", "sasl.oauthbearer.client.secret", "sasl.password", "ssl_key",
+                "x.passwd", "key.store.passphrase",
+        };
+        for (size_t i = 0; i < sizeof pattern / sizeof *pattern; i++)
+                ck_assert_msg(sensitive_key(pattern[i]), "%s", pattern[i]);
+        static const char *const plain[] = {
+                "ssl.keystore.location", "ssl.keystore.type", "ssl.truststore.location", "ssl.ca.location",
+                "listeners", "advertised.listeners", "node.id", "sasl.mechanism", "sasl.username",
+                "delegation.token.max.lifetime.ms", "sasl.oauthbearer.assertion.private.key.file",
+                "keystore", "monkey", "ssl.keymanager.algorithm", "sasl.oauthbearer.token.endpoint.url",
+                /* Only a whole dotted component counts as a Kafka key. */
+                "xsasl.jaas.confi", "",
+        };
+        for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+                ck_assert_msg(!sensitive_key(plain[i]), "%s", plain[i]);
+}
+END_TEST
+
+START_TEST(props_serialize_masked_hides_only_the_chosen_values) {
+        struct props p = { 0 };
+        props_set(&p, "a=b", "keep");
+        props_set(&p, "ssl.keystore.password", "hide me");
+        struct dynbuf b;
+        dynbuf_init(&b, 1024);
+        ck_assert_int_eq(props_serialize_masked(&p, sensitive_key, "<masked>", &b), 0);
+        ck_assert_str_eq(dynbuf_str(&b), "a\\=b=keep\nssl.keystore.password=<masked>\n");
+        dynbuf_free(&b);
+        props_free(&p);
+}
+END_TEST
+
 START_TEST(opts_flags_override_env_and_accept_both_spellings) {
         char *envp[] = { "POD_NAME=from-env-0", "KPA_CLUSTER_ID=env", "OTHER=x",
                          "KPA_ADVERTISED_EXTERNAL=a:1", NULL };
@@ -243,87 +296,6 @@ START_TEST(opts_rejects_unknown_flags_and_missing_values) {
 }
 END_TEST
 
-START_TEST(fileset_commit_writes_modes_and_skips_identical_files) {
-        char *dir = tu_mkdtemp();
-        struct fileset *fs = fileset_new(dir);
-        ck_assert_int_eq(fileset_add(fs, "a.txt", "hello\n", 6, 0644, false), 0);
-        ck_assert_int_eq(fileset_add(fs, "secret", "pw", 2, 0600, true), 0);
-        ck_assert_int_eq(fileset_add(fs, "a.txt", "x", 1, 0644, false), -EEXIST);
-        ck_assert_int_eq(fileset_add(fs, "../evil", "x", 1, 0644, false), -EINVAL);
-        char err[256] = "";
-        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), 0);
-        fileset_free(fs);
-        char *a = tu_read(dir, "a.txt");
-        ck_assert_str_eq(a, "hello\n");
-        free(a);
-        char path[600];
-        struct stat st, st2;
-        snprintf(path, sizeof path, "%s/secret", dir);
-        ck_assert_int_eq(stat(path, &st), 0);
-        ck_assert_uint_eq(st.st_mode & 0777, 0600);
-        /* The same bytes again leave the file (its inode) alone. */
-        fs = fileset_new(dir);
-        fileset_add(fs, "secret", "pw", 2, 0600, true);
-        ck_assert_int_eq(fileset_commit(fs, err, sizeof err), 0);
-        fileset_free(fs);
-        ck_assert_int_eq(stat(path, &st2), 0);
-        ck_assert_uint_eq(st.st_ino, st2.st_ino);
-        tu_rmtree(dir);
-        free(dir);
-}
-END_TEST
-
-START_TEST(fileset_commit_failure_changes_nothing) {
-        char *dir = tu_mkdtemp();
-        tu_write(dir, "a.txt", "old\n");
-        struct fileset *fs = fileset_new(dir);
-        fileset_add(fs, "a.txt", "new\n", 4, 0644, false);
-        fileset_add(fs, "b.txt", "b\n", 2, 0644, false);
-        /* A directory standing where a temporary must go makes the second write fail. */
-        char blocker[600];
-        snprintf(blocker, sizeof blocker, "%s/.b.txt.kpa-tmp-%ld", dir, (long) getpid());
-        ck_assert_int_eq(mkdir(blocker, 0700), 0);
-        char err[256] = "";
-        ck_assert_int_lt(fileset_commit(fs, err, sizeof err), 0);
-        ck_assert_ptr_nonnull(strstr(err, ".b.txt.kpa-tmp-"));
-        fileset_free(fs);
-        char *a = tu_read(dir, "a.txt");
-        ck_assert_str_eq(a, "old\n");
-        free(a);
-        ck_assert_ptr_null(tu_read(dir, "b.txt"));
-        char tmpa[600];
-        snprintf(tmpa, sizeof tmpa, "%s/.a.txt.kpa-tmp-%ld", dir, (long) getpid());
-        struct stat st;
-        ck_assert_int_eq(stat(tmpa, &st), -1);
-        tu_rmtree(dir);
-        free(dir);
-}
-END_TEST
-
-START_TEST(fsx_read_file_enforces_max) {
-        char *dir = tu_mkdtemp();
-        tu_write(dir, "f", "0123456789");
-        char path[600], *data = NULL;
-        size_t len = 0;
-        snprintf(path, sizeof path, "%s/f", dir);
-        ck_assert_int_eq(fsx_read_file(path, 9, &data, &len), -EFBIG);
-        ck_assert_ptr_null(data);
-        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), 0);
-        ck_assert_uint_eq(len, 10);
-        ck_assert_str_eq(data, "0123456789");
-        free(data);
-        ck_assert_int_eq(fsx_read_file(dir, 10, &data, &len), -EISDIR);
-        snprintf(path, sizeof path, "%s/missing", dir);
-        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), -ENOENT);
-        /* A FIFO (no writer) is refused at once, not waited on. */
-        snprintf(path, sizeof path, "%s/fifo", dir);
-        ck_assert_int_eq(mkfifo(path, 0600), 0);
-        ck_assert_int_eq(fsx_read_file(path, 10, &data, &len), -EINVAL);
-        tu_rmtree(dir);
-        free(dir);
-}
-END_TEST
-
 START_TEST(secret_random_password_uses_alphanumerics_and_differs) {
         char a[33], b[33];
         ck_assert_int_eq(secret_random_password(a, 32), 0);
@@ -331,6 +303,26 @@ START_TEST(secret_random_password_uses_alphanumerics_and_differs) {
         ck_assert_uint_eq(strlen(a), 32);
         ck_assert_uint_eq(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"), 32);
         ck_assert_str_ne(a, b);
+}
+END_TEST
+
+START_TEST(secret_quote_hides_every_part_of_the_secret_and_escapes_the_rest) {
+        char buf[256];
+        const char *tok = "eyJhbGciOiJSUzI1NiJ9.payload.sig";
+        const char *text = "Bearer eyJhbGciOiJSUzI1NiJ9.payload.sig refused";
+        ck_assert_str_eq(secret_quote(text, strlen(text), 200, tok, buf, sizeof buf), "Bearer <hidden> refused");
+        /* A part of 8 bytes is enough; 7 are not. */
+        ck_assert_str_eq(secret_quote("x payload.s y", 13, 200, tok, buf, sizeof buf), "x <hidden> y");
+        ck_assert_str_eq(secret_quote("x payload y", 11, 200, tok, buf, sizeof buf), "x payload y");
+        /* Escapes, NULs, the cut, and a part that runs past the cut. */
+        ck_assert_str_eq(secret_quote("a\"b\\c\x1b\0d", 8, 200, NULL, buf, sizeof buf), "a\\\"b\\\\c\\x1b\\x00d");
+        ck_assert_str_eq(secret_quote("abcdef", 6, 3, NULL, buf, sizeof buf), "abc...");
+        ck_assert_str_eq(secret_quote("ab eyJhbGciOiJSUzI1NiJ9", 23, 6, tok, buf, sizeof buf), "ab <hidden>...");
+        /* A buffer too small: cut with "...", never overrun. */
+        ck_assert_str_eq(secret_quote("abcdefgh", 8, 200, NULL, buf, 7), "abc...");
+        ck_assert(secret_overlaps(text, strlen(text), tok));
+        ck_assert(!secret_overlaps("payload", 7, tok));
+        ck_assert(!secret_overlaps(text, strlen(text), NULL));
 }
 END_TEST
 
@@ -354,16 +346,16 @@ int main(void) {
         tcase_add_test(tc, props_parse_joins_surrogate_pairs_into_one_code_point);
         tcase_add_test(tc, props_serialize_writes_overlong_utf8_as_latin1_bytes);
         tcase_add_test(tc, props_set_replaces_in_place_and_remove_deletes);
+        tcase_add_test(tc, props_serialize_masked_hides_only_the_chosen_values);
+        tcase_add_test(tc, sensitive_key_covers_kafka_password_keys_prefixes_and_patterns);
         suite_add_tcase(s, tc);
         tc = tcase_create("opts");
         tcase_add_test(tc, opts_flags_override_env_and_accept_both_spellings);
         tcase_add_test(tc, opts_rejects_unknown_flags_and_missing_values);
         suite_add_tcase(s, tc);
-        tc = tcase_create("fsx");
-        tcase_add_test(tc, fileset_commit_writes_modes_and_skips_identical_files);
-        tcase_add_test(tc, fileset_commit_failure_changes_nothing);
-        tcase_add_test(tc, fsx_read_file_enforces_max);
+        tc = tcase_create("secret");
         tcase_add_test(tc, secret_random_password_uses_alphanumerics_and_differs);
+        tcase_add_test(tc, secret_quote_hides_every_part_of_the_secret_and_escapes_the_rest);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

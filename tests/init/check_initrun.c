@@ -44,8 +44,11 @@ static void env_teardown(struct env *e) {
         free(e->root);
 }
 
-/* Runs kpa-init with the base identity plus extra variables; returns the exit code. */
-static int run_init(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err) {
+/* Runs kpa-init with the base identity plus extra variables; returns the exit code. With a
+ * wrapper (a NULL-terminated command), kpa-init's path and arguments are appended to it and
+ * it is run instead (timeout, unshare). */
+static int run_init_wrapped(const struct env *e, char *const wrapper[], char *const extra[], char *const args[],
+                            char **ret_out, char **ret_err) {
         char bin[600], out[700], data[700];
         snprintf(bin, sizeof bin, "%s/kpa-init", tu_build_dir());
         snprintf(out, sizeof out, "KPA_OUTPUT_DIR=%s", e->out);
@@ -55,12 +58,29 @@ static int run_init(const struct env *e, char *const extra[], char *const args[]
         for (size_t i = 0; extra && extra[i]; i++)
                 envp[n++] = extra[i];
         envp[n] = NULL;
-        char *argv[16] = { bin };
-        size_t a = 1;
+        char *argv[40];
+        size_t a = 0;
+        for (size_t i = 0; wrapper && wrapper[i]; i++)
+                argv[a++] = wrapper[i];
+        argv[a++] = bin;
         for (size_t i = 0; args && args[i]; i++)
                 argv[a++] = args[i];
         argv[a] = NULL;
         return tu_run(argv, envp, ret_out, ret_err);
+}
+
+static int run_init(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err) {
+        return run_init_wrapped(e, NULL, extra, args, ret_out, ret_err);
+}
+
+/* A kpa-init still running after bound_s seconds is killed (-1), so that a test of something
+ * that used to block fails instead of hanging. */
+static int run_init_bounded(const struct env *e, char *const extra[], char *const args[], char **ret_out, char **ret_err,
+                            int bound_s) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", bound_s);
+        return run_init_wrapped(e, (char *[]){ "/usr/bin/timeout", "-s", "KILL", secs, NULL }, extra, args, ret_out,
+                                ret_err);
 }
 
 /* Concatenates name + content of every file in dir, sorted, as a fingerprint. */
@@ -75,10 +95,13 @@ static char *snapshot_dir(const char *dir) {
                         char path[900];
                         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
                         struct stat st;
-                        ck_assert_int_eq(stat(path, &st), 0);
-                        len += (size_t) snprintf(buf + len, cap - len, "== %s %o\n", names[i]->d_name,
-                                                 (unsigned) (st.st_mode & 0777));
-                        FILE *f = fopen(path, "rb");
+                        ck_assert_int_eq(lstat(path, &st), 0);
+                        len += (size_t) snprintf(buf + len, cap - len, "== %s %o%s\n", names[i]->d_name,
+                                                 (unsigned) (st.st_mode & 0777),
+                                                 S_ISREG(st.st_mode) ? "" : S_ISDIR(st.st_mode) ? " directory"
+                                                 : S_ISFIFO(st.st_mode) ? " fifo" : " other");
+                        /* Only regular files are read: opening a FIFO would wait for a writer. */
+                        FILE *f = S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
                         if (f) {
                                 size_t got = fread(buf + len, 1, cap - len - 1, f);
                                 /* Stores are binary: keep their bytes comparable as a string. */
@@ -93,6 +116,18 @@ static char *snapshot_dir(const char *dir) {
         }
         free(names);
         return buf;
+}
+
+/* Fails the test if any temporary of kpa-init's naming is left in dir. */
+static void assert_no_temporaries(const char *dir) {
+        struct dirent **names;
+        int n = scandir(dir, &names, NULL, alphasort);
+        ck_assert_int_ge(n, 0);
+        for (int i = 0; i < n; i++) {
+                ck_assert_msg(strstr(names[i]->d_name, "kpa-tmp") == NULL, "left behind: %s", names[i]->d_name);
+                free(names[i]);
+        }
+        free(names);
 }
 
 static char *tls_extra_ca(const struct env *e, char *buf, size_t len) {
@@ -183,14 +218,136 @@ START_TEST(write_failure_exits_1_and_leaves_earlier_output_byte_identical) {
         ck_assert_ptr_null(strstr(after, "zone-b"));
         free(before);
         free(after);
-        /* No temporary is left behind. */
-        struct dirent **names;
-        int n = scandir(e.out, &names, NULL, alphasort);
-        for (int i = 0; i < n; i++) {
-                ck_assert_ptr_null(strstr(names[i]->d_name, "kpa-tmp"));
-                free(names[i]);
+        assert_no_temporaries(e.out);
+        env_teardown(&e);
+}
+END_TEST
+
+/* A FIFO where an output goes is refused at once, as a directory, socket or device is: the
+ * run does not wait for a writer, changes nothing, and leaves no temporary (the keystore's
+ * included) behind. */
+/* A file mounted over one output, as a Kubernetes subPath mount of ca.pem does: no rename
+ * can replace it. kpa-init runs in a mount namespace of its own (unshare(1); as another user
+ * than root, in a user namespace too) where ca.pem is bind-mounted over; it must refuse
+ * before it replaces anything else, and the directory as seen from outside is unchanged. */
+START_TEST(an_output_with_a_file_mounted_over_it_is_refused_before_anything_changes) {
+        struct env e;
+        env_setup(&e);
+        char ca[700];
+        char *tls[] = { tls_extra_ca(&e, ca, sizeof ca), "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SSL", NULL };
+        ck_assert_int_eq(run_init(&e, tls, NULL, NULL, NULL), 0);
+        tu_write(e.root, "other-ca.pem", "not the cluster's CA\n");
+        char src[700], dst[700];
+        snprintf(src, sizeof src, "%s/other-ca.pem", e.root);
+        snprintf(dst, sizeof dst, "%s/ca.pem", e.out);
+        char *before = snapshot_dir(e.out);
+        /* A new rack changes server.properties, and RSA instead of EC the keystore: the files
+         * that used to be replaced before the rename of ca.pem failed. */
+        char *changed[] = { ca, "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SSL", "KPA_RACK=zone-b", "KPA_TLS_KEY_TYPE=rsa", NULL };
+        char *as_root[] = { "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                            "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"", "sh", src, dst, NULL };
+        char *as_user[] = { "/usr/bin/unshare", "--map-root-user", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                            "mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"", "sh", src, dst, NULL };
+        char *err = NULL;
+        int rc = run_init_wrapped(&e, geteuid() == 0 ? as_root : as_user, changed, NULL, NULL, &err);
+        char want[1000];
+        snprintf(want, sizeof want, "kpa-init: cannot replace %s: a file is mounted there (a subPath or bind mount); "
+                 "mount the whole directory instead\n", dst);
+        ck_assert_msg(rc == 1, "exit %d: %s", rc, err);
+        char *after = snapshot_dir(e.out);
+        ck_assert_msg(strcmp(before, after) == 0, "the output directory changed");
+        ck_assert_ptr_null(strstr(after, "zone-b"));
+        ck_assert_str_eq(err, want);
+        free(err);
+        free(before);
+        free(after);
+        assert_no_temporaries(e.out);
+        env_teardown(&e);
+}
+END_TEST
+
+START_TEST(a_fifo_in_the_output_directory_is_refused_at_once) {
+        static const char *const names[] = { "server.properties", "keystore.p12", "ca.pem" };
+        struct env e;
+        env_setup(&e);
+        char ca[700];
+        char *tls[] = { tls_extra_ca(&e, ca, sizeof ca), "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SSL", NULL };
+        char *tls_rack[] = { ca, "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SSL", "KPA_RACK=zone-b", NULL };
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+                ck_assert_int_eq(run_init(&e, tls, NULL, NULL, NULL), 0);
+                char path[700];
+                snprintf(path, sizeof path, "%s/%s", e.out, names[i]);
+                ck_assert_int_eq(unlink(path), 0);
+                ck_assert_int_eq(mkfifo(path, 0644), 0);
+                char *before = snapshot_dir(e.out);
+                char *err = NULL;
+                ck_assert_int_eq(run_init_bounded(&e, tls_rack, NULL, NULL, &err, 60), 1);
+                char want[1000];
+                snprintf(want, sizeof want, "kpa-init: cannot replace %s: not a regular file but a FIFO\n", path);
+                ck_assert_str_eq(err, want);
+                free(err);
+                char *after = snapshot_dir(e.out);
+                ck_assert_msg(strcmp(before, after) == 0, "the output directory changed");
+                ck_assert_ptr_null(strstr(after, "zone-b"));
+                free(before);
+                free(after);
+                assert_no_temporaries(e.out);
+                ck_assert_int_eq(unlink(path), 0);
         }
-        free(names);
+        env_teardown(&e);
+}
+END_TEST
+
+/* A run killed half-way leaves temporaries, some holding key material; the next run removes
+ * those of its own naming (and of earlier releases' naming) and nothing else. */
+START_TEST(a_later_run_removes_the_temporaries_a_killed_run_left) {
+        struct env e;
+        env_setup(&e);
+        tu_write(e.out, ".keystore.p12.kpa-tmp-1", "key material");
+        tu_write(e.out, ".server.properties.kpa-tmp-0123456789abcdef", "ssl.keystore.password=x\n");
+        tu_write(e.out, "notes.kpa-tmp-1", "not ours\n");
+        ck_assert_int_eq(run_init(&e, NULL, NULL, NULL, NULL), 0);
+        struct stat st;
+        char path[700];
+        snprintf(path, sizeof path, "%s/.keystore.p12.kpa-tmp-1", e.out);
+        ck_assert_int_eq(lstat(path, &st), -1);
+        snprintf(path, sizeof path, "%s/.server.properties.kpa-tmp-0123456789abcdef", e.out);
+        ck_assert_int_eq(lstat(path, &st), -1);
+        char *kept = tu_read(e.out, "notes.kpa-tmp-1");
+        ck_assert_str_eq(kept, "not ours\n");
+        free(kept);
+        env_teardown(&e);
+}
+END_TEST
+
+/* Bad input that used to exit 1 or say only "Invalid argument": each exits 2 with one line
+ * that names the input and what was expected. */
+START_TEST(oversized_or_unreadable_inputs_exit_2_with_one_line) {
+        struct env e;
+        env_setup(&e);
+        char ca[700];
+        char *err = NULL;
+        char *dev_zero[] = { tls_extra_ca(&e, ca, sizeof ca), "KPA_TLS_PASSWORD_FILE=/dev/zero", NULL };
+        ck_assert_int_eq(run_init(&e, dev_zero, NULL, NULL, &err), 2);
+        ck_assert_str_eq(err, "kpa-init: KPA_TLS_PASSWORD_FILE /dev/zero: not a regular file (expected a file holding "
+                              "the TLS store password: 6 to 128 printable ASCII characters)\n");
+        free(err);
+        for (int i = 0; i < 2000; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "user%04d", i);
+                tu_write(e.users, name, "pw\n");
+        }
+        char users[700];
+        snprintf(users, sizeof users, "KPA_SASL_USERS_DIR=%s", e.users);
+        char *many[] = { users, "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SASL_PLAINTEXT", NULL };
+        ck_assert_int_eq(run_init(&e, many, NULL, NULL, &err), 2);
+        char want[1000];
+        snprintf(want, sizeof want, "kpa-init: KPA_SASL_USERS_DIR %s holds more than 1000 users\n", e.users);
+        ck_assert_str_eq(err, want);
+        free(err);
+        char *files = snapshot_dir(e.out);
+        ck_assert_str_eq(files, "");
+        free(files);
         env_teardown(&e);
 }
 END_TEST
@@ -214,6 +371,61 @@ START_TEST(dry_run_prints_masked_and_writes_nothing) {
         char *files = snapshot_dir(e.out);
         ck_assert_str_eq(files, "");
         free(files);
+        env_teardown(&e);
+}
+END_TEST
+
+/* Template keys that hold secrets: every PASSWORD key of Kafka 4.x (also under a listener
+ * prefix) and keys that look like secrets. Alone, without TLS or SASL, each makes
+ * server.properties 0600, and --dry-run shows none of their values. */
+START_TEST(template_secrets_make_the_file_private_and_are_masked_in_dry_run) {
+        static const char *const keys[] = {
+                "ssl.keystore.key", "ssl.truststore.certificates", "ssl.keystore.certificate.chain",
+                "delegation.token.master.key", "delegation.token.secret.key",
+                "sasl.oauthbearer.assertion.private.key.passphrase",
+                "sasl.oauthbearer.client.credentials.client.secret",
+                "listener.name.external.ssl.keystore.key",
+                "listener.name.external.scram-sha-256.sasl.jaas.config",
+                "my.plugin.api.key", "my.plugin.secret.path", "custom.db.password",
+                /* A key with an escaped '=' and ':' in the file: the mask must not depend on
+                 * how the key is spelled there. */
+                "odd\\=key\\:password",
+        };
+        struct env e;
+        env_setup(&e);
+        char tmpl[800];
+        snprintf(tmpl, sizeof tmpl, "KPA_CONFIG_TEMPLATE=%s/template.properties", e.root);
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+                char text[512];
+                snprintf(text, sizeof text, "num.partitions=3\n%s=leak-%zu-value\n", keys[i], i);
+                tu_write(e.root, "template.properties", text);
+                char *err = NULL, *out = NULL;
+                ck_assert_msg(run_init(&e, (char *[]){ tmpl, NULL }, NULL, NULL, &err) == 0, "%s: %s", keys[i], err);
+                free(err);
+                char path[700], leak[64];
+                struct stat st;
+                snprintf(path, sizeof path, "%s/server.properties", e.out);
+                ck_assert_int_eq(stat(path, &st), 0);
+                ck_assert_msg((st.st_mode & 0777) == 0600, "%s: mode %o", keys[i], (unsigned) (st.st_mode & 0777));
+                snprintf(leak, sizeof leak, "leak-%zu-value", i);
+                char *written = tu_read(e.out, "server.properties");
+                ck_assert_ptr_nonnull(strstr(written, leak));
+                free(written);
+                ck_assert_int_eq(run_init(&e, (char *[]){ tmpl, NULL }, (char *[]){ "--dry-run", NULL }, &out, NULL), 0);
+                ck_assert_msg(strstr(out, leak) == NULL, "%s shown in --dry-run:\n%s", keys[i], out);
+                ck_assert_ptr_nonnull(strstr(out, "==> server.properties (mode 0600)\n"));
+                ck_assert_ptr_nonnull(strstr(out, "=<masked>\n"));
+                ck_assert_ptr_nonnull(strstr(out, "\nnum.partitions=3\n"));
+                free(out);
+        }
+        /* A template without secrets keeps the file world-readable. */
+        tu_write(e.root, "template.properties", "num.partitions=3\nssl.keystore.location=/x/keystore.p12\n");
+        ck_assert_int_eq(run_init(&e, (char *[]){ tmpl, NULL }, NULL, NULL, NULL), 0);
+        char path[700];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/server.properties", e.out);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0644);
         env_teardown(&e);
 }
 END_TEST
@@ -269,7 +481,12 @@ int main(void) {
         tcase_add_test(tc, tls_run_writes_every_file_with_its_mode_and_repeats_byte_for_byte);
         tcase_add_test(tc, bad_input_exits_2_with_one_line_and_changes_nothing);
         tcase_add_test(tc, write_failure_exits_1_and_leaves_earlier_output_byte_identical);
+        tcase_add_test(tc, an_output_with_a_file_mounted_over_it_is_refused_before_anything_changes);
+        tcase_add_test(tc, a_fifo_in_the_output_directory_is_refused_at_once);
+        tcase_add_test(tc, a_later_run_removes_the_temporaries_a_killed_run_left);
+        tcase_add_test(tc, oversized_or_unreadable_inputs_exit_2_with_one_line);
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
+        tcase_add_test(tc, template_secrets_make_the_file_private_and_are_masked_in_dry_run);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
         tcase_add_test(tc, help_lists_every_input_and_exits_0);
         suite_add_tcase(s, tc);

@@ -355,6 +355,90 @@ START_TEST(lookup_refuses_a_server_signed_by_another_ca) {
 }
 END_TEST
 
+/* Fails the test if text holds any run of 8 bytes of token (a part that could identify it). */
+static void assert_no_part_of(const char *text, const char *token) {
+        size_t n = strlen(text), t = strlen(token);
+        for (size_t i = 0; i + 8 <= n; i++)
+                for (size_t k = 0; k + 8 <= t; k++)
+                        ck_assert_msg(memcmp(text + i, token + k, 8) != 0, "part of the token at %zu: %s", i, text);
+}
+
+/* A server (or a proxy in front of it) that quotes the request back: the 401 explanation
+ * holds the token kpa-init sent, a long one, after a terminal escape sequence. The message
+ * keeps the server's words, with the escape replaced, the token hidden and the rest cut. */
+START_TEST(lookup_hides_a_token_the_server_echoes_in_a_401_answer) {
+        char token[700] = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.";
+        for (size_t i = strlen(token); i < 640; i++)
+                token[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[(i * 7 + i / 64) % 64];
+        token[640] = '\0';
+        char line[720];
+        snprintf(line, sizeof line, "%s\n", token);
+        tu_write(scratch, "token", line);
+        struct fake f;
+        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", LABELS, "--echo-token", NULL });
+        struct rack_query q = query("127.0.0.1", f.port);
+        char err[1024] = "", *rack = NULL;
+        int r = rack_lookup(&q, &rack, err, sizeof err);
+        free(fake_stop(&f));
+        ck_assert_int_eq(r, -EACCES);
+        assert_no_part_of(err, token);
+        ck_assert_str_eq(err, "the API server refused the service account token (HTTP 401) (API server: "
+                              "\"Unauthorized \\x1b[31m(request had Authorization: Bearer <hidden>...\")");
+}
+END_TEST
+
+/* The same in a 5xx answer, which is retried and then quoted in the give-up line. */
+START_TEST(lookup_hides_a_token_the_server_echoes_in_a_500_answer) {
+        struct fake f;
+        fake_start(&f, "server", "127.0.0.1",
+                   (char *const[]){ "--mode", "flaky", "--fail-first", "1000", "--echo-token", NULL });
+        struct rack_query q = query("127.0.0.1", f.port);
+        q.timeout_ms = 1000;
+        char err[1024] = "", *rack = NULL;
+        int r = rack_lookup(&q, &rack, err, sizeof err);
+        free(fake_stop(&f));
+        ck_assert_int_eq(r, -EIO);
+        assert_no_part_of(err, TOKEN);
+        ck_assert_msg(strstr(err, " ms: HTTP 500 (API server: \"etcd leader changed \\x1b[31m(request had Authorization: "
+                                  "Bearer <hidden>)\")") != NULL, "%s", err);
+}
+END_TEST
+
+/* A label value that is the token (a valid rack string: a JWT is base64url and dots) would be
+ * written to server.properties, a world-readable file: it is refused, and not shown. */
+START_TEST(lookup_refuses_a_label_value_holding_the_token_without_showing_it) {
+        static const char *const values[] = { TOKEN, "zone-" TOKEN, "zone a " TOKEN };
+        for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+                char labels[256];
+                snprintf(labels, sizeof labels, "{\"" ZONE "\":\"%s\"}", values[i]);
+                struct fake f;
+                fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", labels, NULL });
+                struct rack_query q = query("127.0.0.1", f.port);
+                char err[1024] = "", *rack = NULL;
+                int r = rack_lookup(&q, &rack, err, sizeof err);
+                free(fake_stop(&f));
+                ck_assert_msg(r == -EPROTO, "%s: %d %s", values[i], r, rack ? rack : err);
+                ck_assert_str_eq(err, "label \"topology.kubernetes.io/zone\" of node \"n1\" holds part of the service "
+                                      "account token: the API server's answer is not used");
+                ck_assert_ptr_null(rack);
+        }
+}
+END_TEST
+
+/* Control characters in a label value are shown escaped, never raw. */
+START_TEST(lookup_shows_control_characters_of_a_bad_label_value_escaped) {
+        struct fake f;
+        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", "{\"" ZONE "\":\"eu\\u001b[2Jwest\\u0007\"}", NULL });
+        struct rack_query q = query("127.0.0.1", f.port);
+        char err[1024] = "", *rack = NULL;
+        int r = rack_lookup(&q, &rack, err, sizeof err);
+        free(fake_stop(&f));
+        ck_assert_int_eq(r, -EINVAL);
+        ck_assert_str_eq(err, "label \"topology.kubernetes.io/zone\" of node \"n1\": \"eu\\x1b[2Jwest\\x07\" is not a "
+                              "valid rack: only A-Z a-z 0-9 . _ - are allowed");
+}
+END_TEST
+
 START_TEST(lookup_refuses_a_certificate_for_another_host) {
         struct fake f;
         fake_start(&f, "wrong", "127.0.0.1", (char *const[]){ "--labels", LABELS, NULL });
@@ -517,6 +601,10 @@ int main(void) {
         tcase_add_test(tc, lookup_reports_a_missing_label_as_configuration_error);
         tcase_add_test(tc, lookup_refuses_a_label_value_that_is_not_a_rack);
         tcase_add_test(tc, lookup_explains_403_with_the_rbac_hint_and_does_not_retry);
+        tcase_add_test(tc, lookup_hides_a_token_the_server_echoes_in_a_401_answer);
+        tcase_add_test(tc, lookup_hides_a_token_the_server_echoes_in_a_500_answer);
+        tcase_add_test(tc, lookup_refuses_a_label_value_holding_the_token_without_showing_it);
+        tcase_add_test(tc, lookup_shows_control_characters_of_a_bad_label_value_escaped);
         tcase_add_test(tc, lookup_reports_an_unknown_node_without_retrying);
         tcase_add_test(tc, lookup_retries_500_until_the_server_answers);
         tcase_add_test(tc, lookup_gives_up_on_persistent_500_within_the_timeout);

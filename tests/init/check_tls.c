@@ -1032,10 +1032,25 @@ START_TEST(password_comes_from_file_then_previous_run_then_random) {
         free(pw);
         tu_write(dir, "pw", "abc\n");
         ck_assert_int_eq(tls_password_resolve(path, "KPA_TLS_PASSWORD_FILE", dir, &pw, err, sizeof err), -EINVAL);
-        ck_assert_str_eq(err, "KPA_TLS_PASSWORD_FILE: the password must be 6 to 128 printable ASCII characters");
-        snprintf(path, sizeof path, "%s/missing", dir);
-        ck_assert_int_eq(tls_password_resolve(path, "KPA_TLS_PASSWORD_FILE", dir, &pw, err, sizeof err), -EINVAL);
-        ck_assert_str_eq(err, "KPA_TLS_PASSWORD_FILE: file not found");
+        char want[1200];
+        snprintf(want, sizeof want, "KPA_TLS_PASSWORD_FILE %s: the password must be 6 to 128 printable ASCII characters", path);
+        ck_assert_str_eq(err, want);
+        /* A path that names no file, a device, a FIFO or a folder: bad input, one line that
+         * names it and says what was expected. */
+        static const char *const kinds[][2] = { { "missing", "file not found" }, { "/dev/zero", "not a regular file" },
+                                                { "fifo", "not a regular file" }, { "", "not a regular file" } };
+        snprintf(path, sizeof path, "%s/fifo", dir);
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+        for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+                if (kinds[i][0][0] == '/')
+                        snprintf(path, sizeof path, "%s", kinds[i][0]);
+                else
+                        snprintf(path, sizeof path, "%s/%s", dir, kinds[i][0]);
+                ck_assert_int_eq(tls_password_resolve(path, "KPA_TLS_PASSWORD_FILE", dir, &pw, err, sizeof err), -EINVAL);
+                snprintf(want, sizeof want, "KPA_TLS_PASSWORD_FILE %s: %s (expected a file holding the TLS store password: "
+                         "6 to 128 printable ASCII characters)", path, kinds[i][1]);
+                ck_assert_str_eq(err, want);
+        }
 
         ck_assert_int_eq(tls_password_resolve(NULL, "KPA_TLS_PASSWORD_FILE", dir, &pw, err, sizeof err), 0);
         ck_assert_uint_eq(strlen(pw), TLS_GENERATED_PASSWORD_LEN);

@@ -29,6 +29,9 @@ def main():
     ap.add_argument("--mode", default="ok",
                     choices=["ok", "forbidden", "flaky", "oversize", "oversize-chunked"])
     ap.add_argument("--fail-first", type=int, default=0, help="flaky: answer 500 this many times")
+    ap.add_argument("--echo-token", action="store_true",
+                    help="misbehave: quote the request's Authorization header, after a terminal "
+                         "escape sequence, in every Status message")
     args = ap.parse_args()
     labels = json.loads(args.labels)
     state = {"requests": 0}
@@ -46,25 +49,30 @@ def main():
             self.end_headers()
             self.wfile.write(body)
 
+        def status(self, code, reason, message):
+            if args.echo_token:
+                message += " \x1b[31m(request had Authorization: %s)" % self.headers.get("Authorization")
+            return status(code, reason, message)
+
         def do_GET(self):
             state["requests"] += 1
             auth_ok = self.headers.get("Authorization") == "Bearer " + args.token
             print("request %s auth=%s" % (self.path, "ok" if auth_ok else "bad"), flush=True)
             if not auth_ok:
-                self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+                self.send_json(401, self.status(401, "Unauthorized", "Unauthorized"))
                 return
             prefix = "/api/v1/nodes/"
             name = self.path[len(prefix):] if self.path.startswith(prefix) else None
             if args.mode == "forbidden":
-                self.send_json(403, status(403, "Forbidden",
+                self.send_json(403, self.status(403, "Forbidden",
                                'nodes "%s" is forbidden: User "system:serviceaccount:kafka:kafka" '
                                'cannot get resource "nodes" in API group "" at the cluster scope' % name))
                 return
             if args.mode == "flaky" and state["requests"] <= args.fail_first:
-                self.send_json(500, status(500, "InternalError", "etcd leader changed"))
+                self.send_json(500, self.status(500, "InternalError", "etcd leader changed"))
                 return
             if name != args.node:
-                self.send_json(404, status(404, "NotFound", 'nodes "%s" not found' % name))
+                self.send_json(404, self.status(404, "NotFound", 'nodes "%s" not found' % name))
                 return
             node = {"kind": "Node", "apiVersion": "v1",
                     "metadata": {"name": name, "labels": labels},
