@@ -1,38 +1,18 @@
 #include "kpa/kafka.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
-#include "kpa/fsx.h"
 #include "kpa/log.h"
-#include "kpa/parse.h"
-#include "kpa/secret.h"
-
-/* ------------------------------------------------------------------------------------------
- * Client configuration */
-
-struct conf_entry {
-        char *key;
-        char *value;
-        unsigned line;
-};
-
-struct kafka_conf {
-        struct conf_entry *v;
-        size_t n;
-        char *bootstrap;        /* "host:port", exactly as librdkafka names the node */
-};
+#include "kpa/minisr.h"
 
 uint64_t kafka_now_ms(void) {
         struct timespec ts;
@@ -40,291 +20,14 @@ uint64_t kafka_now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-struct kafka_conf *kafka_conf_free(struct kafka_conf *c) {
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < c->n; i++) {
-                free(c->v[i].key);
-                secret_free(c->v[i].value);
-        }
-        free(c->v);
-        free(c->bootstrap);
-        free(c);
-        return NULL;
-}
-
-const char *kafka_conf_bootstrap(const struct kafka_conf *c) { return c->bootstrap; }
-
-const char *kafka_conf_get(const struct kafka_conf *c, const char *key) {
-        for (size_t i = 0; i < c->n; i++)
-                if (strcmp(c->v[i].key, key) == 0)
-                        return c->v[i].value;
-        return NULL;
-}
-
-/* Properties whose values librdkafka itself treats as sensitive, or that name key material:
- * their values never reach an error message, not even through librdkafka's errstr. */
-static bool key_is_sensitive(const char *key) {
-        static const char *const marks[] = { "password", "secret", ".pem", "sasl.username",
-                                             "oauthbearer.config", "ssl.key", "ssl_key" };
-        for (size_t i = 0; i < sizeof marks / sizeof *marks; i++)
-                if (strstr(key, marks[i]))
-                        return true;
-        return false;
-}
-
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f'; }
-
-/* Checks that s is one "host:port" (IPv6 as "[addr]:port"), the form librdkafka uses as the
- * node name of a bootstrap broker, so that the answering broker's name compares equal. */
-static int bootstrap_check(const char *s, char *errbuf, size_t errlen) {
-        if (strchr(s, ',')) {
-                snprintf(errbuf, errlen, "bootstrap \"%s\" names several listeners; it must be "
-                         "exactly the local broker's one host:port", s);
-                return -EINVAL;
-        }
-        if (strstr(s, "://")) {
-                snprintf(errbuf, errlen, "bootstrap \"%s\": give host:port without a protocol "
-                         "prefix (set security.protocol in the client config)", s);
-                return -EINVAL;
-        }
-        const char *colon = strrchr(s, ':');
-        uint64_t port;
-        bool bracketed = s[0] == '[';
-        if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0 ||
-            (bracketed && colon[-1] != ']') || (!bracketed && memchr(s, ':', (size_t) (colon - s)))) {
-                snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port (IPv6 as [addr]:port)",
-                         s);
-                return -EINVAL;
-        }
-        for (const char *p = s; *p; p++)
-                if (is_space(*p) || *p == '\n' || *p == '/') {
-                        snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port", s);
-                        return -EINVAL;
-                }
-        return 0;
-}
-
-static int read_small_file(const char *path, char **ret, size_t *ret_len, char *errbuf,
-                           size_t errlen) {
-        int r = fsx_read_file(path, KAFKA_CONF_MAX_BYTES, ret, ret_len);
-        if (r == -EFBIG) {
-                snprintf(errbuf, errlen, "%s: larger than %d bytes", path, KAFKA_CONF_MAX_BYTES);
-                return -E2BIG;
-        }
-        if (r < 0)
-                snprintf(errbuf, errlen, "%s: cannot open: %s", path,
-                         r == -EINVAL ? "not a regular file" : strerror(-r));
-        return r;
-}
-
-static int conf_add(struct kafka_conf *c, const char *key, size_t klen, const char *value,
-                    size_t vlen, unsigned line) {
-        struct conf_entry *grown = realloc(c->v, (c->n + 1) * sizeof *grown);
-        if (!grown)
-                return -ENOMEM;
-        c->v = grown;
-        char *k = strndup(key, klen), *v = strndup(value, vlen);
-        if (!k || !v) {
-                free(k);
-                secret_free(v);
-                return -ENOMEM;
-        }
-        c->v[c->n++] = (struct conf_entry){ k, v, line };
-        return 0;
-}
-
-/* Parses "key=value" lines. The file is librdkafka's format (as kcat's -F reads it), not
- * Java properties: no escapes or continuations, so a malformed line is an error, never a
- * silently different value. */
-static int conf_parse(struct kafka_conf *c, const char *path, char *text, size_t len,
-                      char *errbuf, size_t errlen) {
-        unsigned line = 0;
-        size_t pos = 0;
-        while (pos < len) {
-                line++;
-                char *start = text + pos;
-                char *nl = memchr(start, '\n', len - pos);
-                size_t llen = nl ? (size_t) (nl - start) : len - pos;
-                pos += llen + (nl ? 1 : 0);
-
-                if (memchr(start, '\0', llen)) {
-                        snprintf(errbuf, errlen, "%s:%u: NUL byte in line", path, line);
-                        return -EINVAL;
-                }
-                /* Trim the line, then skip blanks and comments. */
-                while (llen && is_space(*start)) {
-                        start++;
-                        llen--;
-                }
-                while (llen && is_space(start[llen - 1]))
-                        llen--;
-                if (llen == 0 || start[0] == '#')
-                        continue;
-
-                char *eq = memchr(start, '=', llen);
-                if (!eq) {
-                        snprintf(errbuf, errlen, "%s:%u: expected key=value", path, line);
-                        return -EINVAL;
-                }
-                size_t klen = (size_t) (eq - start);
-                while (klen && is_space(start[klen - 1]))
-                        klen--;
-                if (klen == 0) {
-                        snprintf(errbuf, errlen, "%s:%u: empty key before '='", path, line);
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < klen; i++)
-                        if (is_space(start[i])) {
-                                snprintf(errbuf, errlen, "%s:%u: space inside key \"%.*s\"",
-                                         path, line, (int) klen, start);
-                                return -EINVAL;
-                        }
-                char *val = eq + 1;
-                size_t vlen = llen - (size_t) (val - start);
-                while (vlen && is_space(*val)) {
-                        val++;
-                        vlen--;
-                }
-                for (size_t i = 0; i < c->n; i++)
-                        if (strlen(c->v[i].key) == klen && memcmp(c->v[i].key, start, klen) == 0) {
-                                snprintf(errbuf, errlen, "%s:%u: duplicate key \"%.*s\" (first "
-                                         "set on line %u)", path, line, (int) klen, start,
-                                         c->v[i].line);
-                                return -EINVAL;
-                        }
-                if (c->n >= KAFKA_CONF_MAX_ENTRIES) {
-                        snprintf(errbuf, errlen, "%s:%u: more than %d properties", path, line,
-                                 KAFKA_CONF_MAX_ENTRIES);
-                        return -E2BIG;
-                }
-                if (conf_add(c, start, klen, val, vlen, line) < 0) {
-                        snprintf(errbuf, errlen, "%s: out of memory", path);
-                        return -ENOMEM;
-                }
-        }
-        return 0;
-}
-
-/* Keys the check sets itself: a file must not change them, or the local-broker proof (one
- * bootstrap listener, sparse connections) or the log routing would no longer hold. */
-/* Keys the agent sets itself, and plugin.library.paths: librdkafka loads those libraries the
- * moment the property is set, and a probe sidecar has no business running plugins. */
-static bool key_is_reserved(const char *key) {
-        return strcmp(key, "enable.sparse.connections") == 0 || strcmp(key, "log_cb") == 0 ||
-               strcmp(key, "error_cb") == 0 || strcmp(key, "opaque") == 0 ||
-               strcmp(key, "plugin.library.paths") == 0;
-}
-
-/* Lets librdkafka validate each property now, so a typo is reported with its line once,
- * at load, instead of failing every check. */
-static int conf_validate(const struct kafka_conf *c, const char *path, char *errbuf,
-                         size_t errlen) {
-        rd_kafka_conf_t *rc = rd_kafka_conf_new();
-        if (!rc) {
-                snprintf(errbuf, errlen, "out of memory");
-                return -ENOMEM;
-        }
-        int r = 0;
-        for (size_t i = 0; i < c->n && r == 0; i++) {
-                const struct conf_entry *e = &c->v[i];
-                char es[512];
-                if (key_is_reserved(e->key)) {
-                        snprintf(errbuf, errlen, "%s:%u: %s is set by kpa-agent or not allowed",
-                                 path, e->line, e->key);
-                        r = -EINVAL;
-                } else if (rd_kafka_conf_set(rc, e->key, e->value, es, sizeof es) !=
-                           RD_KAFKA_CONF_OK) {
-                        if (key_is_sensitive(e->key))
-                                snprintf(errbuf, errlen, "%s:%u: invalid value for %s", path,
-                                         e->line, e->key);
-                        else
-                                snprintf(errbuf, errlen, "%s:%u: %s", path, e->line, es);
-                        r = -EINVAL;
-                }
-                secret_wipe(es, sizeof es);
-        }
-        rd_kafka_conf_destroy(rc);
-        return r;
-}
-
-int kafka_conf_load(const char *path, const char *bootstrap_override, struct kafka_conf **ret,
-                    char *errbuf, size_t errlen) {
-        struct kafka_conf *c = calloc(1, sizeof *c);
-        if (!c) {
-                snprintf(errbuf, errlen, "out of memory");
-                return -ENOMEM;
-        }
-        int r = 0;
-        if (path) {
-                char *text = NULL;
-                size_t len = 0;
-                r = read_small_file(path, &text, &len, errbuf, errlen);
-                if (r == 0) {
-                        r = conf_parse(c, path, text, len, errbuf, errlen);
-                        secret_wipe(text, len);
-                        free(text);
-                }
-                if (r == 0)
-                        r = conf_validate(c, path, errbuf, errlen);
-                if (r < 0)
-                        goto fail;
-        }
-
-        const char *bs = bootstrap_override ? bootstrap_override
-                                            : kafka_conf_get(c, "bootstrap.servers");
-        if (!bs || !*bs) {
-                snprintf(errbuf, errlen, "no bootstrap address: give --bootstrap or set "
-                         "bootstrap.servers in the client config");
-                r = -EINVAL;
-                goto fail;
-        }
-        r = bootstrap_check(bs, errbuf, errlen);
-        if (r < 0)
-                goto fail;
-        c->bootstrap = strdup(bs);
-        if (!c->bootstrap) {
-                snprintf(errbuf, errlen, "out of memory");
-                r = -ENOMEM;
-                goto fail;
-        }
-        *ret = c;
-        return 0;
-fail:
-        kafka_conf_free(c);
-        return r;
-}
-
 /* ------------------------------------------------------------------------------------------
- * Check context and min.insync.replicas cache */
-
-struct minisr_entry {
-        char *topic;
-        int min_isr;
-};
-
-struct minisr_cache {
-        struct minisr_entry *v;     /* sorted by topic */
-        size_t n;
-        int default_min_isr;
-        bool fetched_ok;            /* the last attempt succeeded */
-        bool attempted;
-        uint64_t attempted_ms;
-        char note[KAFKA_NOTE_MAX];  /* why values are unknown, from the last attempt */
-};
+ * Check context */
 
 struct kafka_client {
         struct kafka_conf *conf;
         struct kafka_client_opts o;
-        struct minisr_cache cache;
+        struct minisr_cache *cache;
 };
-
-static void cache_clear(struct minisr_cache *mc) {
-        for (size_t i = 0; i < mc->n; i++)
-                free(mc->v[i].topic);
-        free(mc->v);
-        *mc = (struct minisr_cache){ .default_min_isr = -1 };
-}
 
 int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
                      struct kafka_client **ret, char *errbuf, size_t errlen) {
@@ -335,16 +38,19 @@ int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
                 return -EINVAL;
         }
         struct kafka_client *kc = calloc(1, sizeof *kc);
-        if (!kc) {
+        struct minisr_cache *mc = minisr_cache_new();
+        if (!kc || !mc) {
                 snprintf(errbuf, errlen, "out of memory");
+                free(kc);
+                minisr_cache_free(mc);
                 kafka_conf_free(conf);
                 return -ENOMEM;
         }
         kc->conf = conf;
         kc->o = *o;
+        kc->cache = mc;
         if (kc->o.config_ttl_ms == 0)
                 kc->o.config_ttl_ms = 5 * 60 * 1000;
-        cache_clear(&kc->cache);
         *ret = kc;
         return 0;
 }
@@ -352,7 +58,7 @@ int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
 struct kafka_client *kafka_client_free(struct kafka_client *kc) {
         if (!kc)
                 return NULL;
-        cache_clear(&kc->cache);
+        minisr_cache_free(kc->cache);
         kafka_conf_free(kc->conf);
         free(kc);
         return NULL;
@@ -361,7 +67,7 @@ struct kafka_client *kafka_client_free(struct kafka_client *kc) {
 void kafka_client_set_conf(struct kafka_client *kc, struct kafka_conf *conf) {
         kafka_conf_free(kc->conf);
         kc->conf = conf;
-        cache_clear(&kc->cache);
+        minisr_cache_clear(kc->cache);
 }
 
 uint64_t kafka_client_timeout_ms(const struct kafka_client *kc) { return kc->o.timeout_ms; }
@@ -403,21 +109,6 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
         log_fields(l, "rdkafka", f, "%s", buf);
 }
 
-static int set_prop(rd_kafka_conf_t *rc, const char *key, const char *value, char *errbuf,
-                    size_t errlen) {
-        char es[512];
-        int r = 0;
-        if (rd_kafka_conf_set(rc, key, value, es, sizeof es) != RD_KAFKA_CONF_OK) {
-                if (key_is_sensitive(key))
-                        snprintf(errbuf, errlen, "client config: invalid value for %s", key);
-                else
-                        snprintf(errbuf, errlen, "client config: %.400s", es);
-                r = -EINVAL;
-        }
-        secret_wipe(es, sizeof es);
-        return r;
-}
-
 static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events *ev,
                               char *errbuf, size_t errlen) {
         rd_kafka_conf_t *rc = rd_kafka_conf_new();
@@ -445,15 +136,14 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
                 { "reconnect.backoff.max.ms", "500" },
         };
         for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
-                if (set_prop(rc, defaults[i][0], defaults[i][1], errbuf, errlen) < 0)
+                if (kafka_conf_set(rc, defaults[i][0], defaults[i][1], errbuf, errlen) < 0)
                         goto fail;
-        for (size_t i = 0; i < kc->conf->n; i++)
-                if (set_prop(rc, kc->conf->v[i].key, kc->conf->v[i].value, errbuf, errlen) < 0)
-                        goto fail;
+        if (kafka_conf_apply(kc->conf, rc, errbuf, errlen) < 0)
+                goto fail;
         /* The proof rests on these two: the only broker known at start is the local
          * listener, and no other broker is connected unless a request needs it. */
-        if (set_prop(rc, "bootstrap.servers", kc->conf->bootstrap, errbuf, errlen) < 0 ||
-            set_prop(rc, "enable.sparse.connections", "true", errbuf, errlen) < 0)
+        if (kafka_conf_set(rc, "bootstrap.servers", kafka_conf_bootstrap(kc->conf), errbuf, errlen) < 0 ||
+            kafka_conf_set(rc, "enable.sparse.connections", "true", errbuf, errlen) < 0)
                 goto fail;
         rd_kafka_conf_set_log_cb(rc, on_log);
         rd_kafka_conf_set_error_cb(rc, on_error);
@@ -618,193 +308,11 @@ nomem:
 }
 
 /* ------------------------------------------------------------------------------------------
- * min.insync.replicas through DescribeConfigs */
-
-static int entry_cmp(const void *a, const void *b) {
-        return strcmp(((const struct minisr_entry *) a)->topic,
-                      ((const struct minisr_entry *) b)->topic);
-}
-
-static const struct minisr_entry *cache_find(const struct minisr_cache *mc, const char *topic) {
-        struct minisr_entry key = { .topic = (char *) topic };
-        return mc->n ? bsearch(&key, mc->v, mc->n, sizeof *mc->v, entry_cmp) : NULL;
-}
-
-static bool topic_hosted(const struct snap_topic *t, int32_t local_id) {
-        if (local_id < 0)
-                return true;
-        for (int j = 0; j < t->n_partitions; j++)
-                for (int k = 0; k < t->partitions[j].n_replicas; k++)
-                        if (t->partitions[j].replicas[k] == local_id)
-                                return true;
-        return false;
-}
-
-/* The values are reused for the TTL so that the hot path is one Metadata request. A fetch
- * is due when asked for (e.g. by /prestop), when the TTL ran out, or, when the last fetch
- * worked, once a hosted topic is missing from the cache and the last attempt is older than
- * a tenth of the TTL (a new topic should not wait the whole TTL). */
-static bool configs_due(const struct kafka_client *kc, const struct snapshot *s, bool want,
-                        uint64_t now) {
-        const struct minisr_cache *mc = &kc->cache;
-        int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
-        if (want || !mc->attempted || now - mc->attempted_ms >= kc->o.config_ttl_ms)
-                return true;
-        if (!mc->fetched_ok || now - mc->attempted_ms < kc->o.config_ttl_ms / 10)
-                return false;
-        for (int i = 0; i < s->n_topics; i++)
-                if (s->topics[i].err == 0 && topic_hosted(&s->topics[i], local) &&
-                    !cache_find(mc, s->topics[i].name))
-                        return true;
-        return false;
-}
-
-static int parse_min_isr(const rd_kafka_ConfigResource_t *res) {
-        size_t n;
-        const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res, &n);
-        for (size_t i = 0; i < n; i++) {
-                const char *name = rd_kafka_ConfigEntry_name(entries[i]);
-                const char *value = rd_kafka_ConfigEntry_value(entries[i]);
-                int64_t v;
-                if (name && value && strcmp(name, "min.insync.replicas") == 0 &&
-                    parse_i64(value, 1, KAFKA_MAX_REPLICAS, &v) == 0)
-                        return (int) v;
-        }
-        return -1;
-}
-
-/* Fills mc from one DescribeConfigs round trip; the BROKER resource makes librdkafka send
- * the whole request to the local node. Returns 0, or -errno with note set. */
-static int configs_fetch(rd_kafka_t *rk, const struct kafka_client *kc, const struct snapshot *s,
-                         uint64_t deadline, struct minisr_cache *mc) {
-        /* Without a BROKER resource librdkafka would route the request to the controller,
-         * which in KRaft is just some broker (or unknown, waiting out the whole deadline):
-         * only the local node, by its configured id or by the id that answered, is asked. */
-        int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
-        if (local < 0) {
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas unknown: the local "
-                         "node id is not known");
-                return -ENOENT;
-        }
-        size_t cap = (size_t) s->n_topics + 1, nres = 0;
-        rd_kafka_ConfigResource_t **res = calloc(cap, sizeof *res);
-        rd_kafka_AdminOptions_t *ao = NULL;
-        rd_kafka_queue_t *q = NULL;
-        rd_kafka_event_t *ev = NULL;
-        int r = -ENOMEM;
-        char es[256];
-
-        if (!res)
-                goto out;
-        char id[16];
-        snprintf(id, sizeof id, "%" PRId32, local);
-        if (!(res[nres] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id)))
-                goto out;
-        nres++;
-        /* librdkafka refuses an empty name (NULL); such a topic just stays unknown. */
-        for (int i = 0; i < s->n_topics; i++)
-                if (s->topics[i].err == 0 && s->topics[i].name[0] &&
-                    topic_hosted(&s->topics[i], local) &&
-                    (res[nres] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
-                                                             s->topics[i].name)))
-                        nres++;
-        uint64_t now = kafka_now_ms();
-        int remain = deadline > now ? (int) (deadline - now) : 0;
-        if (remain <= 0) {
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: no time "
-                         "left in the check");
-                r = -ETIMEDOUT;
-                goto out;
-        }
-        ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-        q = rd_kafka_queue_new(rk);
-        if (!ao || !q)
-                goto out;
-        if (rd_kafka_AdminOptions_set_request_timeout(ao, remain, es, sizeof es)) {
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: %.200s", es);
-                r = -EINVAL;
-                goto out;
-        }
-        rd_kafka_DescribeConfigs(rk, res, nres, ao, q);
-        /* A little beyond the request timeout, so that librdkafka's own timeout result
-         * arrives rather than ours. */
-        ev = rd_kafka_queue_poll(q, remain + 100);
-        if (!ev) {
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: "
-                         "DescribeConfigs timed out");
-                r = -ETIMEDOUT;
-                goto out;
-        }
-        if (rd_kafka_event_error(ev)) {
-                rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas unknown: %s",
-                         rd_kafka_event_error_string(ev));
-                r = e == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ? -EOPNOTSUPP : -EIO;
-                goto out;
-        }
-        const rd_kafka_DescribeConfigs_result_t *dr = rd_kafka_event_DescribeConfigs_result(ev);
-        size_t n = 0;
-        const rd_kafka_ConfigResource_t **rs =
-                dr ? rd_kafka_DescribeConfigs_result_resources(dr, &n) : NULL;
-        struct minisr_cache nc = { .default_min_isr = -1 };
-        nc.v = calloc(n ? n : 1, sizeof *nc.v);
-        if (!nc.v)
-                goto out;
-        int failed = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (rd_kafka_ConfigResource_error(rs[i])) {
-                        failed++;
-                        continue;
-                }
-                int v = parse_min_isr(rs[i]);
-                if (rd_kafka_ConfigResource_type(rs[i]) == RD_KAFKA_RESOURCE_BROKER) {
-                        nc.default_min_isr = v;
-                } else if (v > 0) {
-                        nc.v[nc.n].topic = strdup(rd_kafka_ConfigResource_name(rs[i]));
-                        if (!nc.v[nc.n].topic) {
-                                cache_clear(&nc);
-                                goto out;
-                        }
-                        nc.v[nc.n++].min_isr = v;
-                }
-        }
-        qsort(nc.v, nc.n, sizeof *nc.v, entry_cmp);
-        if (failed)
-                snprintf(nc.note, sizeof nc.note, "min.insync.replicas unknown for %d of %zu "
-                         "resources (DescribeConfigs reported errors)", failed, n);
-        cache_clear(mc);
-        *mc = nc;
-        r = 0;
-out:
-        if (r == -ENOMEM)
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: out of "
-                         "memory");
-        if (ev)
-                rd_kafka_event_destroy(ev);
-        if (q)
-                rd_kafka_queue_destroy(q);
-        if (ao)
-                rd_kafka_AdminOptions_destroy(ao);
-        for (size_t i = 0; i < nres; i++)
-                rd_kafka_ConfigResource_destroy(res[i]);
-        free(res);
-        return r;
-}
-
-static void configs_apply(const struct minisr_cache *mc, struct snapshot *s) {
-        s->default_min_isr = mc->default_min_isr;
-        for (int i = 0; i < s->n_topics; i++) {
-                const struct minisr_entry *e = cache_find(mc, s->topics[i].name);
-                s->topics[i].min_isr = e ? e->min_isr : -1;
-        }
-}
-
-/* ------------------------------------------------------------------------------------------
  * The check */
 
 static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_events *ev,
                           uint64_t deadline, bool want_configs, struct kafka_result *ret) {
-        const char *bs = kc->conf->bootstrap;
+        const char *bs = kafka_conf_bootstrap(kc->conf);
         const rd_kafka_metadata_t *md = NULL;
         uint64_t now = kafka_now_ms();
         int remain = deadline > now ? (int) (deadline - now) : 1;
@@ -858,16 +366,14 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                 return r;
 
         now = kafka_now_ms();
-        if (configs_due(kc, s, want_configs, now)) {
-                kc->cache.note[0] = '\0';
-                int cr = configs_fetch(rk, kc, s, deadline, &kc->cache);
-                kc->cache.attempted = true;
-                kc->cache.attempted_ms = now;
-                kc->cache.fetched_ok = cr == 0;
+        int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
+        if (minisr_due(kc->cache, s, local, want_configs, now, kc->o.config_ttl_ms)) {
+                uint64_t t = kafka_now_ms();
+                minisr_fetch(kc->cache, rk, s, local, now, deadline > t ? (int) (deadline - t) : 0);
                 ret->configs_fetched = true;
         }
-        configs_apply(&kc->cache, s);
-        snprintf(ret->note, sizeof ret->note, "%s", kc->cache.note);
+        minisr_apply(kc->cache, s);
+        snprintf(ret->note, sizeof ret->note, "%s", minisr_note(kc->cache));
         ret->snap = s;
         return 0;
 }

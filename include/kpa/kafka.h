@@ -17,36 +17,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpa/kafkaconf.h"
+#include "kpa/minisr.h"
 #include "kpa/snapshot.h"
 
-/* Limits on what a client.properties file and a Metadata reply may make us hold. */
-#define KAFKA_CONF_MAX_BYTES (64 * 1024)
-#define KAFKA_CONF_MAX_ENTRIES 256
+/* Limits on what a Metadata reply may make us hold. */
 #define KAFKA_MAX_BROKERS 10000
 #define KAFKA_MAX_TOPICS 100000
 #define KAFKA_MAX_PARTITIONS 1000000   /* over all topics */
 #define KAFKA_MAX_REPLICAS 1000        /* per partition, replicas and ISR alike */
 
 #define KAFKA_ERR_MAX 512
-#define KAFKA_NOTE_MAX 256
-
-/* librdkafka client properties (parsed once) plus the bootstrap address of the local broker. */
-struct kafka_conf;
-
-/* Reads a librdkafka properties file (path may be NULL: no file) of "key=value" lines, blank
- * lines and "#" comments; spaces around key and value are dropped. Each property is checked
- * with librdkafka. bootstrap_override, when not NULL, replaces the file's bootstrap.servers;
- * the result must name exactly one host:port (the local listener). 0, or -EINVAL/-E2BIG/
- * -errno with "FILE:LINE: why" (or "why" when no line is at fault) in errbuf; no secret value
- * is ever copied into errbuf. */
-int kafka_conf_load(const char *path, const char *bootstrap_override, struct kafka_conf **ret,
-                    char *errbuf, size_t errlen);
-/* Wipes the values (they may hold passwords) and frees; accepts NULL; returns NULL. */
-struct kafka_conf *kafka_conf_free(struct kafka_conf *c);
-const char *kafka_conf_bootstrap(const struct kafka_conf *c);
-/* The value set for key in the file (after the override), or NULL. Not for secrets' sake:
- * tests and the /status page use it for security.protocol and the like. */
-const char *kafka_conf_get(const struct kafka_conf *c, const char *key);
+#define KAFKA_NOTE_MAX MINISR_NOTE_MAX
 
 struct kafka_client_opts {
         uint64_t timeout_ms;         /* the whole check: connect, Metadata, DescribeConfigs */

@@ -1,4 +1,4 @@
-/* kpa-agent's client.properties (agent/kafka.c kafka_conf_load): librdkafka "key=value" lines,
+/* kpa-agent's client.properties (agent/kafkaconf.c kafka_conf_load): librdkafka "key=value" lines,
  * each checked with rd_kafka_conf_set. The first byte chooses whether a --bootstrap override
  * (a string read as fz_str, see fuzz.h) is given; the rest is the file, written to a private
  * temporary file (the loader opens its path itself).

@@ -1,0 +1,304 @@
+/* client.properties for the agent's librdkafka handles: parsed, checked by librdkafka once at
+ * load, and applied to every check's fresh handle. */
+#include "kpa/kafkaconf.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpa/fsx.h"
+#include "kpa/parse.h"
+#include "kpa/secret.h"
+
+struct conf_entry {
+        char *key;
+        char *value;
+        unsigned line;
+};
+
+struct kafka_conf {
+        struct conf_entry *v;
+        size_t n;
+        char *bootstrap;        /* "host:port", exactly as librdkafka names the node */
+};
+
+struct kafka_conf *kafka_conf_free(struct kafka_conf *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n; i++) {
+                free(c->v[i].key);
+                secret_free(c->v[i].value);
+        }
+        free(c->v);
+        free(c->bootstrap);
+        free(c);
+        return NULL;
+}
+
+const char *kafka_conf_bootstrap(const struct kafka_conf *c) { return c->bootstrap; }
+
+const char *kafka_conf_get(const struct kafka_conf *c, const char *key) {
+        for (size_t i = 0; i < c->n; i++)
+                if (strcmp(c->v[i].key, key) == 0)
+                        return c->v[i].value;
+        return NULL;
+}
+
+/* Properties whose values librdkafka itself treats as sensitive, or that name key material:
+ * their values never reach an error message, not even through librdkafka's errstr. */
+static bool key_is_sensitive(const char *key) {
+        static const char *const marks[] = { "password", "secret", ".pem", "sasl.username",
+                                             "oauthbearer.config", "ssl.key", "ssl_key" };
+        for (size_t i = 0; i < sizeof marks / sizeof *marks; i++)
+                if (strstr(key, marks[i]))
+                        return true;
+        return false;
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f'; }
+
+/* Checks that s is one "host:port" (IPv6 as "[addr]:port"), the form librdkafka uses as the
+ * node name of a bootstrap broker, so that the answering broker's name compares equal. */
+static int bootstrap_check(const char *s, char *errbuf, size_t errlen) {
+        if (strchr(s, ',')) {
+                snprintf(errbuf, errlen, "bootstrap \"%s\" names several listeners; it must be "
+                         "exactly the local broker's one host:port", s);
+                return -EINVAL;
+        }
+        if (strstr(s, "://")) {
+                snprintf(errbuf, errlen, "bootstrap \"%s\": give host:port without a protocol "
+                         "prefix (set security.protocol in the client config)", s);
+                return -EINVAL;
+        }
+        const char *colon = strrchr(s, ':');
+        uint64_t port;
+        bool bracketed = s[0] == '[';
+        if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0 ||
+            (bracketed && colon[-1] != ']') || (!bracketed && memchr(s, ':', (size_t) (colon - s)))) {
+                snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port (IPv6 as [addr]:port)",
+                         s);
+                return -EINVAL;
+        }
+        for (const char *p = s; *p; p++)
+                if (is_space(*p) || *p == '\n' || *p == '/') {
+                        snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port", s);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static int read_small_file(const char *path, char **ret, size_t *ret_len, char *errbuf,
+                           size_t errlen) {
+        int r = fsx_read_file(path, KAFKA_CONF_MAX_BYTES, ret, ret_len);
+        if (r == -EFBIG) {
+                snprintf(errbuf, errlen, "%s: larger than %d bytes", path, KAFKA_CONF_MAX_BYTES);
+                return -E2BIG;
+        }
+        if (r < 0)
+                snprintf(errbuf, errlen, "%s: cannot open: %s", path,
+                         r == -EINVAL ? "not a regular file" : strerror(-r));
+        return r;
+}
+
+static int conf_add(struct kafka_conf *c, const char *key, size_t klen, const char *value,
+                    size_t vlen, unsigned line) {
+        struct conf_entry *grown = realloc(c->v, (c->n + 1) * sizeof *grown);
+        if (!grown)
+                return -ENOMEM;
+        c->v = grown;
+        char *k = strndup(key, klen), *v = strndup(value, vlen);
+        if (!k || !v) {
+                free(k);
+                secret_free(v);
+                return -ENOMEM;
+        }
+        c->v[c->n++] = (struct conf_entry){ k, v, line };
+        return 0;
+}
+
+/* Parses "key=value" lines. The file is librdkafka's format (as kcat's -F reads it), not
+ * Java properties: no escapes or continuations, so a malformed line is an error, never a
+ * silently different value. */
+static int conf_parse(struct kafka_conf *c, const char *path, char *text, size_t len,
+                      char *errbuf, size_t errlen) {
+        unsigned line = 0;
+        size_t pos = 0;
+        while (pos < len) {
+                line++;
+                char *start = text + pos;
+                char *nl = memchr(start, '\n', len - pos);
+                size_t llen = nl ? (size_t) (nl - start) : len - pos;
+                pos += llen + (nl ? 1 : 0);
+
+                if (memchr(start, '\0', llen)) {
+                        snprintf(errbuf, errlen, "%s:%u: NUL byte in line", path, line);
+                        return -EINVAL;
+                }
+                /* Trim the line, then skip blanks and comments. */
+                while (llen && is_space(*start)) {
+                        start++;
+                        llen--;
+                }
+                while (llen && is_space(start[llen - 1]))
+                        llen--;
+                if (llen == 0 || start[0] == '#')
+                        continue;
+
+                char *eq = memchr(start, '=', llen);
+                if (!eq) {
+                        snprintf(errbuf, errlen, "%s:%u: expected key=value", path, line);
+                        return -EINVAL;
+                }
+                size_t klen = (size_t) (eq - start);
+                while (klen && is_space(start[klen - 1]))
+                        klen--;
+                if (klen == 0) {
+                        snprintf(errbuf, errlen, "%s:%u: empty key before '='", path, line);
+                        return -EINVAL;
+                }
+                for (size_t i = 0; i < klen; i++)
+                        if (is_space(start[i])) {
+                                snprintf(errbuf, errlen, "%s:%u: space inside key \"%.*s\"",
+                                         path, line, (int) klen, start);
+                                return -EINVAL;
+                        }
+                char *val = eq + 1;
+                size_t vlen = llen - (size_t) (val - start);
+                while (vlen && is_space(*val)) {
+                        val++;
+                        vlen--;
+                }
+                for (size_t i = 0; i < c->n; i++)
+                        if (strlen(c->v[i].key) == klen && memcmp(c->v[i].key, start, klen) == 0) {
+                                snprintf(errbuf, errlen, "%s:%u: duplicate key \"%.*s\" (first "
+                                         "set on line %u)", path, line, (int) klen, start,
+                                         c->v[i].line);
+                                return -EINVAL;
+                        }
+                if (c->n >= KAFKA_CONF_MAX_ENTRIES) {
+                        snprintf(errbuf, errlen, "%s:%u: more than %d properties", path, line,
+                                 KAFKA_CONF_MAX_ENTRIES);
+                        return -E2BIG;
+                }
+                if (conf_add(c, start, klen, val, vlen, line) < 0) {
+                        snprintf(errbuf, errlen, "%s: out of memory", path);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* Keys the check sets itself: a file must not change them, or the local-broker proof (one
+ * bootstrap listener, sparse connections) or the log routing would no longer hold. */
+/* Keys the agent sets itself, and plugin.library.paths: librdkafka loads those libraries the
+ * moment the property is set, and a probe sidecar has no business running plugins. */
+static bool key_is_reserved(const char *key) {
+        return strcmp(key, "enable.sparse.connections") == 0 || strcmp(key, "log_cb") == 0 ||
+               strcmp(key, "error_cb") == 0 || strcmp(key, "opaque") == 0 ||
+               strcmp(key, "plugin.library.paths") == 0;
+}
+
+/* Lets librdkafka validate each property now, so a typo is reported with its line once,
+ * at load, instead of failing every check. */
+static int conf_validate(const struct kafka_conf *c, const char *path, char *errbuf,
+                         size_t errlen) {
+        rd_kafka_conf_t *rc = rd_kafka_conf_new();
+        if (!rc) {
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        int r = 0;
+        for (size_t i = 0; i < c->n && r == 0; i++) {
+                const struct conf_entry *e = &c->v[i];
+                char es[512];
+                if (key_is_reserved(e->key)) {
+                        snprintf(errbuf, errlen, "%s:%u: %s is set by kpa-agent or not allowed",
+                                 path, e->line, e->key);
+                        r = -EINVAL;
+                } else if (rd_kafka_conf_set(rc, e->key, e->value, es, sizeof es) !=
+                           RD_KAFKA_CONF_OK) {
+                        if (key_is_sensitive(e->key))
+                                snprintf(errbuf, errlen, "%s:%u: invalid value for %s", path,
+                                         e->line, e->key);
+                        else
+                                snprintf(errbuf, errlen, "%s:%u: %s", path, e->line, es);
+                        r = -EINVAL;
+                }
+                secret_wipe(es, sizeof es);
+        }
+        rd_kafka_conf_destroy(rc);
+        return r;
+}
+
+int kafka_conf_load(const char *path, const char *bootstrap_override, struct kafka_conf **ret,
+                    char *errbuf, size_t errlen) {
+        struct kafka_conf *c = calloc(1, sizeof *c);
+        if (!c) {
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        int r = 0;
+        if (path) {
+                char *text = NULL;
+                size_t len = 0;
+                r = read_small_file(path, &text, &len, errbuf, errlen);
+                if (r == 0) {
+                        r = conf_parse(c, path, text, len, errbuf, errlen);
+                        secret_wipe(text, len);
+                        free(text);
+                }
+                if (r == 0)
+                        r = conf_validate(c, path, errbuf, errlen);
+                if (r < 0)
+                        goto fail;
+        }
+
+        const char *bs = bootstrap_override ? bootstrap_override
+                                            : kafka_conf_get(c, "bootstrap.servers");
+        if (!bs || !*bs) {
+                snprintf(errbuf, errlen, "no bootstrap address: give --bootstrap or set "
+                         "bootstrap.servers in the client config");
+                r = -EINVAL;
+                goto fail;
+        }
+        r = bootstrap_check(bs, errbuf, errlen);
+        if (r < 0)
+                goto fail;
+        c->bootstrap = strdup(bs);
+        if (!c->bootstrap) {
+                snprintf(errbuf, errlen, "out of memory");
+                r = -ENOMEM;
+                goto fail;
+        }
+        *ret = c;
+        return 0;
+fail:
+        kafka_conf_free(c);
+        return r;
+}
+
+
+int kafka_conf_set(rd_kafka_conf_t *rc, const char *key, const char *value, char *errbuf,
+                   size_t errlen) {
+        char es[512];
+        int r = 0;
+        if (rd_kafka_conf_set(rc, key, value, es, sizeof es) != RD_KAFKA_CONF_OK) {
+                if (key_is_sensitive(key))
+                        snprintf(errbuf, errlen, "client config: invalid value for %s", key);
+                else
+                        snprintf(errbuf, errlen, "client config: %.400s", es);
+                r = -EINVAL;
+        }
+        secret_wipe(es, sizeof es);
+        return r;
+}
+
+int kafka_conf_apply(const struct kafka_conf *c, rd_kafka_conf_t *rc, char *errbuf,
+                     size_t errlen) {
+        for (size_t i = 0; i < c->n; i++)
+                if (kafka_conf_set(rc, c->v[i].key, c->v[i].value, errbuf, errlen) < 0)
+                        return -EINVAL;
+        return 0;
+}
