@@ -11,6 +11,7 @@
 /* A partition lists at most this many replicas (kafka.h's KAFKA_MAX_REPLICAS): a larger
  * min.insync.replicas cannot be meant. */
 #define MINISR_MAX 1000
+#define MINISR_KEY "min.insync.replicas"
 
 struct minisr_entry {
         char *topic;
@@ -93,11 +94,24 @@ static int parse_min_isr(const rd_kafka_ConfigResource_t *res) {
                 const char *name = rd_kafka_ConfigEntry_name(entries[i]);
                 const char *value = rd_kafka_ConfigEntry_value(entries[i]);
                 int64_t v;
-                if (name && value && strcmp(name, "min.insync.replicas") == 0 &&
+                if (name && value && strcmp(name, MINISR_KEY) == 0 &&
                     parse_i64(value, 1, MINISR_MAX, &v) == 0)
                         return (int) v;
         }
         return -1;
+}
+
+/* A resource that asks for min.insync.replicas only. librdkafka 2.0.2 sends the names set
+ * on a resource as DescribeConfigs' ConfigurationKeys (all configs when there are none); the
+ * value is not sent, but librdkafka requires one. A broker then answers one entry per
+ * resource (about 100 bytes) instead of every config it has (several KiB per topic). */
+static rd_kafka_ConfigResource_t *resource_new(rd_kafka_ResourceType_t type, const char *name) {
+        rd_kafka_ConfigResource_t *r = rd_kafka_ConfigResource_new(type, name);
+        if (r && rd_kafka_ConfigResource_set_config(r, MINISR_KEY, "") != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                rd_kafka_ConfigResource_destroy(r);
+                return NULL;
+        }
+        return r;
 }
 
 /* Without a BROKER resource librdkafka would route the request to the controller, which in
@@ -122,15 +136,14 @@ static int fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot 
                 goto out;
         char id[16];
         snprintf(id, sizeof id, "%" PRId32, local);
-        if (!(res[nres] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id)))
+        if (!(res[nres] = resource_new(RD_KAFKA_RESOURCE_BROKER, id)))
                 goto out;
         nres++;
         /* librdkafka refuses an empty name (NULL); such a topic just stays unknown. */
         for (int i = 0; i < s->n_topics; i++)
                 if (s->topics[i].err == 0 && s->topics[i].name[0] &&
                     topic_hosted(&s->topics[i], local) &&
-                    (res[nres] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
-                                                             s->topics[i].name)))
+                    (res[nres] = resource_new(RD_KAFKA_RESOURCE_TOPIC, s->topics[i].name)))
                         nres++;
         if (remain <= 0) {
                 snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: no time "

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fakecluster.h"
 #include "kpa/demo.h"
 #include "kpa/kafka.h"
 #include "kpa/log.h"
@@ -415,6 +416,58 @@ START_TEST(check_reports_a_client_config_librdkafka_cannot_use) {
 }
 END_TEST
 
+/* ---- checks against the fake cluster (tests/fakebroker: DescribeConfigs as Kafka answers it) */
+
+static struct fakecluster *fake;
+
+static void fake_setup(void) {
+        char eb[512];
+        log_setup("check_kafka", LOG_LEVEL_WARN);
+        /* orders has a replica on every broker; solo only on broker 0. */
+        const char *args[] = { "--brokers", "3", "--topic", "orders:6:3:2", "--topic", "solo:1:1",
+                               "--min-isr", "2", NULL };
+        ck_assert_msg(fc_start(args, &fake, eb, sizeof eb) == 0, "%s", eb);
+}
+
+static void fake_teardown(void) { fake = fc_stop(fake); }
+
+static struct kafka_client *client_on_fake(int32_t id, uint64_t timeout_ms) {
+        char bs[64];
+        snprintf(bs, sizeof bs, "127.0.0.1:%d", fc_port(fake, id));
+        return client_for(bs, id, timeout_ms);
+}
+
+START_TEST(describeconfigs_asks_the_local_node_for_min_insync_replicas_only) {
+        struct kafka_client *kc = client_on_fake(1, 5000);
+        struct kafka_result r;
+        kafka_check(kc, true, &r);
+        assert_ok(&r);
+        ck_assert(r.configs_fetched);
+        ck_assert_int_eq(find_topic(r.snap, "orders")->min_isr, 2);
+        ck_assert_int_eq(r.snap->default_min_isr, 2);
+        snapshot_free(r.snap);
+
+        char eb[512];
+        cJSON *log = NULL;
+        ck_assert_msg(fc_cmd(fake, "{\"op\":\"describe_configs_log\"}", &log, eb, sizeof eb) == 0,
+                      "%s", eb);
+        cJSON *reqs = cJSON_GetObjectItemCaseSensitive(log, "requests");
+        ck_assert_int_eq(cJSON_GetArraySize(reqs), 1);
+        cJSON *req = cJSON_GetArrayItem(reqs, 0);
+        ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(req, "broker")->valueint, 1);
+        /* The BROKER resource of node 1 (type 4) and the one topic it hosts (type 2), each
+         * asking for exactly one key: solo lives on broker 0 only. */
+        cJSON *res = cJSON_GetObjectItemCaseSensitive(req, "resources");
+        ck_assert_int_eq(cJSON_GetArraySize(res), 2);
+        char *got = cJSON_PrintUnformatted(res);
+        ck_assert_str_eq(got, "[{\"type\":4,\"name\":\"1\",\"keys\":[\"min.insync.replicas\"]},"
+                              "{\"type\":2,\"name\":\"orders\",\"keys\":[\"min.insync.replicas\"]}]");
+        free(got);
+        cJSON_Delete(log);
+        kafka_client_free(kc);
+}
+END_TEST
+
 static Suite *kafka_suite(void) {
         Suite *s = suite_create("kafka");
         TCase *tc = tcase_create("conf");
@@ -443,6 +496,12 @@ static Suite *kafka_suite(void) {
         tcase_add_test(tc, check_fails_when_bootstrap_is_another_node_than_the_local_id);
         tcase_add_test(tc, check_with_unknown_local_id_accepts_the_listener_and_names_its_node);
         tcase_add_test(tc, check_reports_a_client_config_librdkafka_cannot_use);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("fake");
+        tcase_add_checked_fixture(tc, fake_setup, fake_teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, describeconfigs_asks_the_local_node_for_min_insync_replicas_only);
         suite_add_tcase(s, tc);
         return s;
 }
