@@ -22,6 +22,7 @@
 #define PRESTOP_RECHECK_MS 1000
 #define HTTP_STOP_DEADLINE_MS 2000
 #define CONF_POLL_MS 5000
+#define DEMO_MIN_ISR 2
 
 struct prestop_wait {
         struct agent *agent;
@@ -49,6 +50,7 @@ struct agent {
         /* canRoll over the last answered check; the snapshot itself is not kept, so that only
          * one cluster's metadata is in memory at a time. */
         struct canroll_result canroll;
+        char min_isr_note[KAFKA_NOTE_MAX];   /* why min.insync.replicas values are unknown */
         bool answered;
         int64_t last_check_unix_ms, last_success_unix_ms;
         uint64_t last_duration_ms;
@@ -76,6 +78,8 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .last_error = a->last_error, .answered_by = a->answered_by,
                 .rtt_ms = a->answered ? (int64_t) a->last_duration_ms : -1,
                 .last_success_unix_ms = a->last_success_unix_ms,
+                .canroll = a->health.ever_reachable ? &a->canroll : NULL,
+                .min_isr_note = a->min_isr_note,
         };
 }
 
@@ -146,7 +150,7 @@ static void prestop_evaluate(struct agent *a, uint64_t now) {
         struct prestop_wait *w = a->waiters;
         while (w) {
                 struct prestop_wait *next = w->next;
-                char body[700];
+                char body[1024];
                 if (gone) {
                         char silent[32];
                         format_duration_ms(now - silent_since, silent, sizeof silent);
@@ -159,11 +163,12 @@ static void prestop_evaluate(struct agent *a, uint64_t now) {
                         log_event(LOG_LEVEL_INFO, "prestop_done", "safe to stop: %s", cr.reason);
                         prestop_answer(w, body);
                 } else if (now >= w->deadline_ms) {
-                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s\n",
-                                 a->health.ever_reachable ? cr.reason : "the broker never answered");
-                        log_event(LOG_LEVEL_WARN, "prestop_timeout",
-                                  "stopping although %d partitions would drop below min.insync.replicas: %s",
-                                  cr.blocking, cr.reason);
+                        /* An unknown min.insync.replicas holds the stop: say why it is unknown. */
+                        bool why = cr.unknown > 0 && a->min_isr_note[0];
+                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s%s%s\n",
+                                 a->health.ever_reachable ? cr.reason : "the broker never answered",
+                                 why ? "; " : "", why ? a->min_isr_note : "");
+                        log_event(LOG_LEVEL_WARN, "prestop_timeout", "%.*s", (int) strlen(body) - 1, body);
                         prestop_answer(w, body);
                 }
                 w = next;
@@ -189,8 +194,15 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
                         a->last_success_unix_ms = a->last_check_unix_ms;
         }
         r->snap = snapshot_free(r->snap);
-        if (r->note[0])
-                log_event(LOG_LEVEL_DEBUG, "check_note", "%s", r->note);
+        /* The gate holds while min.insync.replicas is unknown, so a change of why is worth a
+         * line (not every check: the values are fetched every few minutes). */
+        if (a->answered && strcmp(r->note, a->min_isr_note) != 0) {
+                if (r->note[0])
+                        log_event(LOG_LEVEL_WARN, "min_isr_unknown", "/prestop holds while %s", r->note);
+                else
+                        log_event(LOG_LEVEL_INFO, "min_isr_known", "min.insync.replicas read again");
+                snprintf(a->min_isr_note, sizeof a->min_isr_note, "%s", r->note);
+        }
 }
 
 static void on_check(struct kafka_result *r, void *data) {
@@ -375,7 +387,10 @@ static int agent_client(struct agent *a, struct kafka_client **ret, char *err, s
         if (r < 0)
                 return r;
         snprintf(a->bootstrap, sizeof a->bootstrap, "%s", kafka_conf_bootstrap(conf));
-        struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id };
+        /* The mock cluster has no DescribeConfigs: the demo takes a typical production value
+         * so that its /prestop answers as a healthy cluster's would. */
+        struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id,
+                                        .fixed_min_isr = a->demo ? DEMO_MIN_ISR : 0 };
         return kafka_client_new(conf, &ko, ret, err, errlen);
 }
 

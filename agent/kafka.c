@@ -365,6 +365,13 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
         if (r < 0)
                 return r;
 
+        if (kc->o.fixed_min_isr > 0) {
+                s->default_min_isr = kc->o.fixed_min_isr;
+                for (int i = 0; i < s->n_topics; i++)
+                        s->topics[i].min_isr = kc->o.fixed_min_isr;
+                ret->snap = s;
+                return 0;
+        }
         now = kafka_now_ms();
         int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
         if (minisr_due(kc->cache, s, local, want_configs, now, kc->o.config_ttl_ms)) {

@@ -186,9 +186,16 @@ static int fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot 
         if (!nc.v)
                 goto out;
         int failed = 0;
+        char first[160] = "";
         for (size_t i = 0; i < n; i++) {
                 if (rd_kafka_ConfigResource_error(rs[i])) {
-                        failed++;
+                        /* The broker's own text, bounded: it says e.g. which ACL is missing. */
+                        if (!failed++) {
+                                const char *text = rd_kafka_ConfigResource_error_string(rs[i]);
+                                snprintf(first, sizeof first, "%.60s: %.90s",
+                                         rd_kafka_ConfigResource_name(rs[i]),
+                                         text ? text : rd_kafka_err2str(rd_kafka_ConfigResource_error(rs[i])));
+                        }
                         continue;
                 }
                 int v = parse_min_isr(rs[i]);
@@ -206,7 +213,7 @@ static int fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot 
         qsort(nc.v, nc.n, sizeof *nc.v, entry_cmp);
         if (failed)
                 snprintf(nc.note, sizeof nc.note, "min.insync.replicas unknown for %d of %zu "
-                         "resources (DescribeConfigs reported errors)", failed, n);
+                         "resources (DescribeConfigs reported errors, first %s)", failed, n, first);
         minisr_cache_clear(mc);
         *mc = nc;
         r = 0;
@@ -230,6 +237,10 @@ int minisr_fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot 
                  int32_t local_id, uint64_t now_ms, int remain_ms) {
         mc->note[0] = '\0';
         int r = fetch(mc, rk, s, local_id, remain_ms);
+        /* The note quotes the broker's error texts; it goes into one-line answers and logs. */
+        for (char *p = mc->note; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = ' ';
         mc->attempted = true;
         mc->attempted_ms = now_ms;
         mc->fetched_ok = r == 0;

@@ -34,6 +34,10 @@ struct kafka_client_opts {
         uint64_t timeout_ms;         /* the whole check: connect, Metadata, DescribeConfigs */
         int32_t local_id;            /* the local node id, -1 when not known */
         uint64_t config_ttl_ms;      /* how long min.insync.replicas values are reused; 0: 5m */
+        /* > 0: no DescribeConfigs is sent and every topic's min.insync.replicas is taken to be
+         * this. Only for librdkafka's mock cluster (--demo), which has no DescribeConfigs: a
+         * real broker's values are always asked for, and unknown ones hold /prestop. */
+        int fixed_min_isr;
 };
 
 /* A check context: the configuration and the min.insync.replicas cache. */

@@ -369,6 +369,50 @@ START_TEST(prestop_gives_up_at_its_timeout_with_the_reason) {
 }
 END_TEST
 
+START_TEST(prestop_holds_while_min_isr_is_unknown_and_says_why) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        agent_on_fake(&a, fc, (char *[]){ "--prestop-timeout=1500ms", NULL });
+        expect_event(&a, "ready");
+        /* As for a client without DescribeConfigs ACLs: every resource answers an error. Every
+         * ISR is complete, so a fallback to a default of 1 would call this safe at once. */
+        fc_must(fc, "{\"op\":\"describe_configs_error\",\"error\":29}");
+        char *body = NULL;
+        long long t0 = mono_ms();
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
+        long long took = mono_ms() - t0;
+        ck_assert_str_eq(body, "gave up waiting after the prestop timeout: min.insync.replicas is "
+                         "unknown for 6 hosted partitions, so stopping is not known to be safe: "
+                         "orders-0 isr=3 min=? replicas=3, orders-1 isr=3 min=? replicas=3, "
+                         "orders-2 isr=3 min=? replicas=3, orders-3 isr=3 min=? replicas=3, "
+                         "orders-4 isr=3 min=? replicas=3, orders-5 isr=3 min=? replicas=3; "
+                         "min.insync.replicas unknown for 2 of 2 resources (DescribeConfigs "
+                         "reported errors, first 0: fake: error 29 by request)\n");
+        ck_assert_int_ge(took, 1400);
+        free(body);
+        expect_event(&a, "prestop_timeout");
+        /* /status says the same; readiness does not depend on it. */
+        cJSON *j = get_status(&a);
+        ck_assert(json_true(j, "ready", NULL, NULL));
+        ck_assert(!json_true(j, "safe_to_stop", "safe", NULL));
+        ck_assert_int_eq(json_int(j, "safe_to_stop", "min_isr_unknown"), 6);
+        cJSON *note = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "safe_to_stop"),
+                                                       "min_isr_note");
+        ck_assert_str_eq(note->valuestring, "min.insync.replicas unknown for 2 of 2 resources "
+                         "(DescribeConfigs reported errors, first 0: fake: error 29 by request)");
+        cJSON_Delete(j);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
+        free(body);
+        /* Readable again: released at once. */
+        fc_must(fc, "{\"op\":\"describe_configs_error\",\"error\":null}");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
+        ck_assert_str_eq(body, "safe to stop: no hosted partition would drop below min.insync.replicas (6 hosted)\n");
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
 START_TEST(sigterm_answers_a_held_prestop_and_exits_0_promptly) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
@@ -510,6 +554,7 @@ int main(void) {
         tcase_add_test(tc, leaderless_partition_is_reported_and_does_not_block);
         tcase_add_test(tc, prestop_waits_until_safe_while_probes_answer_promptly);
         tcase_add_test(tc, prestop_gives_up_at_its_timeout_with_the_reason);
+        tcase_add_test(tc, prestop_holds_while_min_isr_is_unknown_and_says_why);
         tcase_add_test(tc, sigterm_answers_a_held_prestop_and_exits_0_promptly);
         tcase_add_test(tc, prestop_lets_a_silent_broker_go_only_after_the_staleness_bound);
         tcase_add_test(tc, a_verdict_gone_stale_is_logged_without_a_check_result);

@@ -52,6 +52,8 @@ same connection, or on stdout for stdin commands. Commands:
     {"op":"lowest_isr","reset":false}                     per partition: smallest ISR size seen and
                                                           whether it ever fell below min.insync
     {"op":"episodes","reset":false}                       every violation episode recorded (below)
+    {"op":"describe_configs_error","error":29}            answer every DescribeConfigs resource with
+                                                          this error code (null: answer normally)
     {"op":"describe_configs_log","reset":false}           the last 16 DescribeConfigs requests:
                                                           the broker asked and each resource's
                                                           type, name and config keys (null: all)
@@ -252,6 +254,9 @@ class Cluster:
         self.episodes = []
         # The resources of the last DescribeConfigs requests, as asked (bounded).
         self.describe_log = []
+        # When set, every DescribeConfigs resource is answered with this error code (e.g.
+        # 29 TOPIC_AUTHORIZATION_FAILED, as for a client without DescribeConfigs ACLs).
+        self.describe_error = None
 
     # ---- model building -------------------------------------------------------------
 
@@ -610,6 +615,10 @@ class Cluster:
         broker_syn = [(MIN_ISR_KEY, str(self.default_min_isr), bsrc)]
         out = []
         for rtype, rname, keys in resources:
+            if self.describe_error is not None:
+                out.append((self.describe_error, "fake: error %d by request" % self.describe_error,
+                            rtype, rname, []))
+                continue
             wanted = keys is None or MIN_ISR_KEY in keys
             if rtype == RESOURCE_TOPIC:
                 t = self.topics.get(rname)
@@ -863,6 +872,9 @@ class Cluster:
             if cmd.get("reset"):
                 self.episodes = [ep for ep in self.episodes if ep["end"] is None]
             return {"episodes": out}
+        if op == "describe_configs_error":
+            self.describe_error = want_int(cmd, "error", 1, 32767, nullable=True)
+            return None
         if op == "describe_configs_log":
             out = self.describe_log
             if cmd.get("reset"):
