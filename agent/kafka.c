@@ -166,9 +166,15 @@ fail:
 /* Turns the last transport error into a hint the way kcat does: what probably went wrong,
  * and which setting to look at. Never quotes a configuration value. */
 static const char *hint_for(const char *detail, bool timed_out) {
+        /* Kafka 4.x binds a broker listener only once the controllers have unfenced the
+         * broker (it registered and caught up with the metadata log; its log says "Waiting
+         * for the broker to be unfenced"), so a refused connection is the normal state of a
+         * starting broker, not only of a stopped one. */
         if (strstr(detail, "Connection refused"))
-                return "nothing accepts connections there: is the broker running, and is "
-                       "--bootstrap its listener?";
+                return "nothing accepts connections there yet: Kafka 4.x opens the listener only "
+                       "once the broker is unfenced (registered with the controllers and caught "
+                       "up with the metadata log), normal during start-up; if it lasts, see the "
+                       "broker's log and check --bootstrap";
         if (strstr(detail, "resolve") || strstr(detail, "Name or service not known"))
                 return "the host name does not resolve: check --bootstrap";
         /* Checked before TLS: librdkafka's own text for this case mentions SSL listeners. */
