@@ -57,7 +57,9 @@ static bool key_is_sensitive(const char *key) {
         return false;
 }
 
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f'; }
+/* Whitespace around keys and at the start of values: what rd_kafka_conf_set() (isspace)
+ * and Java's Properties (space, tab, form feed) drop, CR and LF aside (line ends). */
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\f' || c == '\v'; }
 
 /* Checks that s is one "host:port" (IPv6 as "[addr]:port"), the form librdkafka uses as the
  * node name of a bootstrap broker, so that the answering broker's name compares equal. */
@@ -82,7 +84,7 @@ static int bootstrap_check(const char *s, char *errbuf, size_t errlen) {
                 return -EINVAL;
         }
         for (const char *p = s; *p; p++)
-                if (is_space(*p) || *p == '\n' || *p == '/') {
+                if (is_blank(*p) || *p == '\n' || *p == '\r' || *p == '/') {
                         snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port", s);
                         return -EINVAL;
                 }
@@ -118,9 +120,17 @@ static int conf_add(struct kafka_conf *c, const char *key, size_t klen, const ch
         return 0;
 }
 
-/* Parses "key=value" lines. The file is librdkafka's format (as kcat's -F reads it), not
- * Java properties: no escapes or continuations, so a malformed line is an error, never a
- * silently different value. */
+/* Parses "key=value" lines, reading a value as librdkafka and Kafka's own tools would take
+ * it (see README, --client-config):
+ * - a line ends at LF; a CR right before it is dropped (a file edited on Windows);
+ * - blank lines and lines whose first non-blank character is '#' are skipped;
+ * - the key is the text before the first '=', without blanks around it;
+ * - the value is the rest of the line without its leading blanks and WITH its trailing ones:
+ *   rd_kafka_conf_set() drops leading whitespace of a string value itself and keeps trailing
+ *   whitespace, and Java's Properties.load() does the same, so a password that ends in spaces
+ *   reaches the broker intact (kcat -F is the odd one out: it trims the end of each line).
+ * No escapes or continuations: a backslash is an ordinary character, and a malformed line is
+ * an error, never a silently different value. */
 static int conf_parse(struct kafka_conf *c, const char *path, char *text, size_t len,
                       char *errbuf, size_t errlen) {
         unsigned line = 0;
@@ -136,13 +146,18 @@ static int conf_parse(struct kafka_conf *c, const char *path, char *text, size_t
                         snprintf(errbuf, errlen, "%s:%u: NUL byte in line", path, line);
                         return -EINVAL;
                 }
-                /* Trim the line, then skip blanks and comments. */
-                while (llen && is_space(*start)) {
+                if (llen && start[llen - 1] == '\r')
+                        llen--;
+                /* Java ends a line at a lone CR too: refuse what two readers would split
+                 * differently. */
+                if (memchr(start, '\r', llen)) {
+                        snprintf(errbuf, errlen, "%s:%u: carriage return inside the line", path, line);
+                        return -EINVAL;
+                }
+                while (llen && is_blank(*start)) {
                         start++;
                         llen--;
                 }
-                while (llen && is_space(start[llen - 1]))
-                        llen--;
                 if (llen == 0 || start[0] == '#')
                         continue;
 
@@ -152,21 +167,23 @@ static int conf_parse(struct kafka_conf *c, const char *path, char *text, size_t
                         return -EINVAL;
                 }
                 size_t klen = (size_t) (eq - start);
-                while (klen && is_space(start[klen - 1]))
+                while (klen && is_blank(start[klen - 1]))
                         klen--;
                 if (klen == 0) {
                         snprintf(errbuf, errlen, "%s:%u: empty key before '='", path, line);
                         return -EINVAL;
                 }
+                /* Only the key's first word is quoted: in "sasl.password hunter2=x" the rest
+                 * may well be the password. */
                 for (size_t i = 0; i < klen; i++)
-                        if (is_space(start[i])) {
-                                snprintf(errbuf, errlen, "%s:%u: space inside key \"%.*s\"",
-                                         path, line, (int) klen, start);
+                        if (is_blank(start[i])) {
+                                snprintf(errbuf, errlen, "%s:%u: space inside key \"%.*s ...\"",
+                                         path, line, (int) i, start);
                                 return -EINVAL;
                         }
                 char *val = eq + 1;
                 size_t vlen = llen - (size_t) (val - start);
-                while (vlen && is_space(*val)) {
+                while (vlen && is_blank(*val)) {
                         val++;
                         vlen--;
                 }

@@ -213,6 +213,17 @@ static bool props_has_secret(const struct props *p) {
         return false;
 }
 
+/* Where a client.properties value comes from, for a message that must not show it. */
+static void client_value_origin(const struct init_config *c, const char *key, char *buf, size_t len) {
+        if (strcmp(key, "sasl.password") == 0)
+                snprintf(buf, len, "the password of KPA_SASL_AGENT_USER \"%s\" in KPA_SASL_USERS_DIR",
+                         c->sasl_agent_user);
+        else if (strcmp(key, "ssl.keystore.password") == 0)
+                snprintf(buf, len, "the store password (KPA_TLS_PASSWORD_FILE)");
+        else
+                snprintf(buf, len, "the client.properties value of %s", key);
+}
+
 static int stage_outputs(struct run *r, char *errbuf, size_t errlen) {
         const struct init_config *c = r->cfg;
         const struct sasl_user *agent = r->jaas_server ? sasl_users_find(&r->users, c->sasl_agent_user) : NULL;
@@ -250,6 +261,18 @@ static int stage_outputs(struct run *r, char *errbuf, size_t errlen) {
         for (size_t i = 0; k == 0 && i < r->client.n; i++) {
                 if (strpbrk(r->client.v[i].value, "\r\n")) {
                         snprintf(errbuf, errlen, "client.properties value of %s contains a line break", r->client.v[i].key);
+                        dynbuf_free_secret(&b);
+                        return -EINVAL;
+                }
+                /* librdkafka's rd_kafka_conf_set() drops a string value's leading whitespace
+                 * (Java's Properties too), so kpa-agent would log in with another password;
+                 * trailing whitespace is kept by both and written as is. */
+                if (r->client.v[i].value[0] && strchr(" \t\f\v", r->client.v[i].value[0])) {
+                        char origin[400];
+                        client_value_origin(c, r->client.v[i].key, origin, sizeof origin);
+                        snprintf(errbuf, errlen, "%s starts with whitespace, which librdkafka drops from "
+                                 "client.properties values: kpa-agent could not use it (choose one that "
+                                 "does not start with a blank)", origin);
                         dynbuf_free_secret(&b);
                         return -EINVAL;
                 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fakecluster.h"
 #include "kpa/demo.h"
@@ -52,10 +53,11 @@ START_TEST(conf_reads_keys_values_comments_and_blank_lines) {
         struct kafka_conf *c = NULL;
         ck_assert_int_eq(load("# written by kpa-init\n"
                               "\n"
-                              "  security.protocol = SASL_PLAINTEXT  \n"
+                              "  security.protocol = SASL_PLAINTEXT\n"
                               "sasl.mechanism=PLAIN\r\n"
                               "sasl.username=admin\n"
                               "sasl.password=p=ss word\n"
+                              "   \t\n"
                               "bootstrap.servers=kafka-0.kafka:9092",
                               NULL, &c, eb, sizeof eb), 0);
         ck_assert_str_eq(eb, "");
@@ -65,6 +67,58 @@ START_TEST(conf_reads_keys_values_comments_and_blank_lines) {
         ck_assert_str_eq(kafka_conf_bootstrap(c), "kafka-0.kafka:9092");
         ck_assert_ptr_null(kafka_conf_get(c, "# written by kpa-init"));
         kafka_conf_free(c);
+}
+END_TEST
+
+/* librdkafka (rd_kafka_conf_set) and Java's Properties both drop the blanks at the start of a
+ * value and keep those at its end: a password ending in spaces must reach the broker whole. */
+START_TEST(conf_keeps_trailing_blanks_of_a_value_and_drops_leading_ones) {
+        char eb[512] = "";
+        struct kafka_conf *c = NULL;
+        ck_assert_int_eq(load("sasl.password=  pw with spaces  \n"
+                              "sasl.username=\tadmin\t\r\n"
+                              "client.id=a\\b\n"
+                              "bootstrap.servers=a:1\n", NULL, &c, eb, sizeof eb), 0);
+        ck_assert_str_eq(kafka_conf_get(c, "sasl.password"), "pw with spaces  ");
+        ck_assert_str_eq(kafka_conf_get(c, "sasl.username"), "admin\t");
+        /* No escapes: a backslash is itself. */
+        ck_assert_str_eq(kafka_conf_get(c, "client.id"), "a\\b");
+        kafka_conf_free(c);
+}
+END_TEST
+
+/* kpa-init writes client.properties and kpa-agent reads it: the two agree on every byte of a
+ * password, blanks inside and at the end included. */
+START_TEST(conf_reads_back_the_password_kpa_init_wrote) {
+        char users[600], out[600], data[600], bin[600], e_users[700], e_out[700], e_data[700];
+        snprintf(users, sizeof users, "%s/users", dir);
+        snprintf(out, sizeof out, "%s/out", dir);
+        snprintf(data, sizeof data, "%s/data", dir);
+        ck_assert_int_eq(mkdir(users, 0700), 0);
+        ck_assert_int_eq(mkdir(out, 0700), 0);
+        ck_assert_int_eq(mkdir(data, 0700), 0);
+        tu_write(users, "kafka", "a p\\ss=word \t \n");
+        snprintf(bin, sizeof bin, "%s/kpa-init", tu_build_dir());
+        snprintf(e_users, sizeof e_users, "KPA_SASL_USERS_DIR=%s", users);
+        snprintf(e_out, sizeof e_out, "KPA_OUTPUT_DIR=%s", out);
+        snprintf(e_data, sizeof e_data, "KPA_LOG_DIRS=%s", data);
+        char *envp[] = { "POD_NAME=kafka-1", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=MkU3OEVBNTcwNTJENDM2Qg",
+                         e_users, e_out, e_data, "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SASL_PLAINTEXT", NULL };
+        char *argv[] = { bin, NULL };
+        ck_assert_int_eq(tu_run(argv, envp, NULL, NULL), 0);
+        char p[700], eb[512] = "";
+        snprintf(p, sizeof p, "%s/client.properties", out);
+        struct kafka_conf *c = NULL;
+        ck_assert_msg(kafka_conf_load(p, NULL, &c, eb, sizeof eb) == 0, "%s", eb);
+        ck_assert_str_eq(kafka_conf_get(c, "sasl.password"), "a p\\ss=word \t ");
+        ck_assert_str_eq(kafka_conf_get(c, "sasl.username"), "kafka");
+        kafka_conf_free(c);
+}
+END_TEST
+
+START_TEST(conf_rejects_a_carriage_return_inside_a_line) {
+        /* Java would end the line there and read another value. */
+        expect_error("sasl.password=ab\rcd\n", -EINVAL, ":1: carriage return inside the line");
 }
 END_TEST
 
@@ -89,7 +143,7 @@ END_TEST
 
 START_TEST(conf_rejects_empty_and_spaced_keys) {
         expect_error("=x\n", -EINVAL, ":1: empty key before '='");
-        expect_error("# c\nssl ca=x\n", -EINVAL, ":2: space inside key \"ssl ca\"");
+        expect_error("# c\nssl ca=x\n", -EINVAL, ":2: space inside key \"ssl ...\"");
 }
 END_TEST
 
@@ -118,7 +172,9 @@ START_TEST(conf_errors_never_quote_a_value) {
         /* A malformed line may hold a password: messages name the line and the key only. */
         expect_error("sasl.password hunter2\n", -EINVAL, ":1: expected key=value");
         expect_error("sasl password=hunter2\n", -EINVAL,
-                     ":1: space inside key \"sasl password\"");
+                     ":1: space inside key \"sasl ...\"");
+        expect_error("sasl.password hunter2=x\n", -EINVAL,
+                     ":1: space inside key \"sasl.password ...\"");
         expect_error("sasl.password=hunter2\nsasl.password=hunter3\n", -EINVAL,
                      ":2: duplicate key \"sasl.password\" (first set on line 1)");
 }
@@ -476,6 +532,9 @@ static Suite *kafka_suite(void) {
         TCase *tc = tcase_create("conf");
         tcase_add_checked_fixture(tc, conf_setup, conf_teardown);
         tcase_add_test(tc, conf_reads_keys_values_comments_and_blank_lines);
+        tcase_add_test(tc, conf_keeps_trailing_blanks_of_a_value_and_drops_leading_ones);
+        tcase_add_test(tc, conf_rejects_a_carriage_return_inside_a_line);
+        tcase_add_test(tc, conf_reads_back_the_password_kpa_init_wrote);
         tcase_add_test(tc, conf_bootstrap_override_replaces_the_file_value);
         tcase_add_test(tc, conf_rejects_a_line_without_equals_with_file_and_line);
         tcase_add_test(tc, conf_rejects_empty_and_spaced_keys);
