@@ -394,15 +394,20 @@ static int agent_client(struct agent *a, struct kafka_client **ret, char *err, s
         return kafka_client_new(conf, &ko, ret, err, errlen);
 }
 
-static int start_checker(struct agent *a, char *err, size_t errlen) {
-        struct kafka_client *kc;
-        int r = agent_client(a, &kc, err, errlen);
-        if (r < 0)
-                return r;
+/* Takes ownership of kc. */
+static int start_checker(struct agent *a, struct kafka_client *kc, char *err, size_t errlen) {
         struct checker_opts co = { .interval_ms = a->cfg->interval_ms };
+        int r;
         if ((r = checker_new(a->loop, kc, &co, on_check, a, &a->checker, err, errlen)) < 0)
                 return r;
         return checker_start(a->checker);
+}
+
+/* The one line for bad input, naming the flag when the message is about its file. */
+static void bad_input_line(const struct agent_config *cfg, const char *err) {
+        const char *cc = cfg->client_config;
+        bool about_file = cc && strncmp(err, cc, strlen(cc)) == 0 && err[strlen(cc)] == ':';
+        fprintf(stderr, "kpa-agent: %s%s\n", about_file ? "--client-config " : "", err);
 }
 
 /* Fills node id and bootstrap from the configuration, or from the demo cluster. */
@@ -443,12 +448,22 @@ int daemon_run(const struct agent_config *cfg) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "%s", err);
                 goto out;
         }
+        /* A client config that cannot be read or is malformed is bad input, like a bad flag:
+         * one plain line and exit 2, before anything is bound or logged. */
+        struct kafka_client *kc = NULL;
+        if ((r = agent_client(&a, &kc, err, sizeof err)) < 0) {
+                bad_input_line(cfg, err);
+                a.demo = demo_stop(a.demo);
+                uv_loop_close(&loop);
+                return r == -ENOMEM ? 1 : 2;
+        }
         struct httpd_config hc = { .listen = cfg->listen };
         if ((r = httpd_start(&loop, &hc, routes, sizeof routes / sizeof routes[0], &a, &a.httpd, err, sizeof err)) < 0) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "--listen %s: %s", cfg->listen, err);
+                kafka_client_free(kc);
                 goto out;
         }
-        if ((r = start_checker(&a, err, sizeof err)) < 0) {
+        if ((r = start_checker(&a, kc, err, sizeof err)) < 0) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "%s", err);
                 httpd_stop(a.httpd, 0, NULL, NULL);
                 if (a.checker)
@@ -495,7 +510,7 @@ int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         int code = 2;
 
         if (agent_target(&a, err, sizeof err) < 0 || agent_client(&a, &kc, err, sizeof err) < 0) {
-                fprintf(stderr, "kpa-agent: %s\n", err);
+                bad_input_line(cfg, err);
                 goto out;
         }
         /* One check decides: the consecutive-checks rule cannot apply to a single run. */

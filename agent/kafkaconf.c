@@ -61,31 +61,46 @@ static bool key_is_sensitive(const char *key) {
  * and Java's Properties (space, tab, form feed) drop, CR and LF aside (line ends). */
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\f' || c == '\v'; }
 
-/* Checks that s is one "host:port" (IPv6 as "[addr]:port"), the form librdkafka uses as the
- * node name of a bootstrap broker, so that the answering broker's name compares equal. */
-static int bootstrap_check(const char *s, char *errbuf, size_t errlen) {
+/* s for a one-line message: control bytes as '?', at most about 100 bytes. */
+static void shown(const char *s, char *buf, size_t len) {
+        size_t n = 0;
+        for (; *s && n + 4 < len && n < 100; s++)
+                buf[n++] = (unsigned char) *s < 0x20 || *s == 0x7f ? '?' : *s;
+        if (*s && n + 4 <= len) {
+                memcpy(buf + n, "...", 3);
+                n += 3;
+        }
+        buf[n] = '\0';
+}
+
+/* One "host:port" (IPv6 as "[addr]:port"), the form librdkafka uses as the node name of a
+ * bootstrap broker, so that the answering broker's name compares equal. */
+int kafka_conf_bootstrap_check(const char *s, char *errbuf, size_t errlen) {
+        char q[128];
+        shown(s, q, sizeof q);
         if (strchr(s, ',')) {
                 snprintf(errbuf, errlen, "bootstrap \"%s\" names several listeners; it must be "
-                         "exactly the local broker's one host:port", s);
+                         "exactly the local broker's one host:port", q);
                 return -EINVAL;
         }
         if (strstr(s, "://")) {
                 snprintf(errbuf, errlen, "bootstrap \"%s\": give host:port without a protocol "
-                         "prefix (set security.protocol in the client config)", s);
+                         "prefix (set security.protocol in the client config)", q);
                 return -EINVAL;
         }
         const char *colon = strrchr(s, ':');
         uint64_t port;
         bool bracketed = s[0] == '[';
         if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0 ||
-            (bracketed && colon[-1] != ']') || (!bracketed && memchr(s, ':', (size_t) (colon - s)))) {
+            (bracketed && (colon[-1] != ']' || colon - s < 3)) ||
+            (!bracketed && memchr(s, ':', (size_t) (colon - s)))) {
                 snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port (IPv6 as [addr]:port)",
-                         s);
+                         q);
                 return -EINVAL;
         }
         for (const char *p = s; *p; p++)
-                if (is_blank(*p) || *p == '\n' || *p == '\r' || *p == '/') {
-                        snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port", s);
+                if (is_blank(*p) || (unsigned char) *p < 0x20 || *p == 0x7f || *p == '/') {
+                        snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port", q);
                         return -EINVAL;
                 }
         return 0;
@@ -207,14 +222,22 @@ static int conf_parse(struct kafka_conf *c, const char *path, char *text, size_t
         return 0;
 }
 
-/* Keys the check sets itself: a file must not change them, or the local-broker proof (one
- * bootstrap listener, sparse connections) or the log routing would no longer hold. */
-/* Keys the agent sets itself, and plugin.library.paths: librdkafka loads those libraries the
- * moment the property is set, and a probe sidecar has no business running plugins. */
-static bool key_is_reserved(const char *key) {
-        return strcmp(key, "enable.sparse.connections") == 0 || strcmp(key, "log_cb") == 0 ||
-               strcmp(key, "error_cb") == 0 || strcmp(key, "opaque") == 0 ||
-               strcmp(key, "plugin.library.paths") == 0;
+/* Why a key may not come from the file, or NULL. The check sets some keys itself: a file
+ * must not change them, or the local-broker proof (one bootstrap listener, sparse
+ * connections) or the log routing would no longer hold. Others make librdkafka load a library
+ * (the moment the property is set) or run a shell command (at every client creation, that is
+ * every check): a probe sidecar has no business running code a file names. */
+static const char *key_refused(const char *key) {
+        static const char *const own[] = { "enable.sparse.connections", "log_cb", "error_cb",
+                                           "opaque" };
+        for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+                if (strcmp(key, own[i]) == 0)
+                        return "is set by kpa-agent";
+        if (strcmp(key, "plugin.library.paths") == 0 || strcmp(key, "ssl.engine.location") == 0)
+                return "is not allowed: librdkafka would load that library into kpa-agent";
+        if (strcmp(key, "sasl.kerberos.kinit.cmd") == 0)
+                return "is not allowed: librdkafka would run that command at every check";
+        return NULL;
 }
 
 /* Lets librdkafka validate each property now, so a typo is reported with its line once,
@@ -230,9 +253,9 @@ static int conf_validate(const struct kafka_conf *c, const char *path, char *err
         for (size_t i = 0; i < c->n && r == 0; i++) {
                 const struct conf_entry *e = &c->v[i];
                 char es[512];
-                if (key_is_reserved(e->key)) {
-                        snprintf(errbuf, errlen, "%s:%u: %s is set by kpa-agent or not allowed",
-                                 path, e->line, e->key);
+                const char *refused = key_refused(e->key);
+                if (refused) {
+                        snprintf(errbuf, errlen, "%s:%u: %s %s", path, e->line, e->key, refused);
                         r = -EINVAL;
                 } else if (rd_kafka_conf_set(rc, e->key, e->value, es, sizeof es) !=
                            RD_KAFKA_CONF_OK) {
@@ -280,7 +303,7 @@ int kafka_conf_load(const char *path, const char *bootstrap_override, struct kaf
                 r = -EINVAL;
                 goto fail;
         }
-        r = bootstrap_check(bs, errbuf, errlen);
+        r = kafka_conf_bootstrap_check(bs, errbuf, errlen);
         if (r < 0)
                 goto fail;
         c->bootstrap = strdup(bs);

@@ -30,6 +30,10 @@ const char *kafka_conf_bootstrap(const struct kafka_conf *c);
  * tests and the /status page use it for security.protocol and the like. */
 const char *kafka_conf_get(const struct kafka_conf *c, const char *key);
 
+/* Checks that s is one "host:port" (IPv6 as "[addr]:port"), the form librdkafka uses as the
+ * node name of a bootstrap broker. 0 or -EINVAL with the reason in errbuf. */
+int kafka_conf_bootstrap_check(const char *s, char *errbuf, size_t errlen);
+
 /* Sets one property on rc; on failure errbuf says why, without the value of a sensitive key.
  * 0 or -EINVAL. */
 int kafka_conf_set(rd_kafka_conf_t *rc, const char *key, const char *value, char *errbuf,

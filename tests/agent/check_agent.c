@@ -237,6 +237,33 @@ START_TEST(check_command_exits_0_when_ready_and_1_when_not) {
 }
 END_TEST
 
+/* Bad input is refused before anything starts: exit 2 and one plain line, as for a bad flag
+ * (not exit 1 with JSON log lines). */
+START_TEST(bad_listen_bootstrap_or_client_config_exit_2_with_one_line) {
+        char bin[600], missing[700];
+        char *dir = tu_mkdtemp();
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        snprintf(missing, sizeof missing, "--client-config=%s/none.properties", dir);
+        struct { char *argv[6]; char want[800]; } cases[3] = {
+                { { bin, "--node-id=1", "--bootstrap=127.0.0.1:9092", "--listen=0.0.0.0:99999", NULL },
+                  "kpa-agent: --listen: listen address \"0.0.0.0:99999\": port \"99999\" is not a number in 0..65535\n" },
+                { { bin, "--node-id=1", "--bootstrap=kafka-0", NULL },
+                  "kpa-agent: --bootstrap: bootstrap \"kafka-0\" is not host:port (IPv6 as [addr]:port)\n" },
+                { { bin, "--node-id=1", missing, "--listen=127.0.0.1:0", NULL }, "" },
+        };
+        snprintf(cases[2].want, sizeof cases[2].want, "kpa-agent: --client-config %s/none.properties: "
+                 "cannot open: No such file or directory\n", dir);
+        for (size_t i = 0; i < 3; i++) {
+                char *err = NULL;
+                ck_assert_int_eq(tu_run(cases[i].argv, NULL, NULL, &err), 2);
+                ck_assert_str_eq(err, cases[i].want);
+                free(err);
+        }
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 static struct fakecluster *fake_start(void) {
         struct fakecluster *fc;
         char err[512];
@@ -547,6 +574,7 @@ int main(void) {
         tcase_add_test(tc, slow_broker_beyond_the_timeout_is_not_ready_and_recovers);
         tcase_add_test(tc, request_errors_fail_the_check_without_harm_and_clear);
         tcase_add_test(tc, check_command_exits_0_when_ready_and_1_when_not);
+        tcase_add_test(tc, bad_listen_bootstrap_or_client_config_exit_2_with_one_line);
         suite_add_tcase(s, tc);
         tc = tcase_create("fake");
         tcase_set_timeout(tc, 90);

@@ -159,12 +159,21 @@ START_TEST(conf_rejects_properties_librdkafka_does_not_know) {
 }
 END_TEST
 
-START_TEST(conf_rejects_keys_the_agent_sets_itself) {
+START_TEST(conf_rejects_keys_the_agent_sets_and_keys_that_run_code) {
         expect_error("bootstrap.servers=a:1\nenable.sparse.connections=false\n", -EINVAL,
-                     ":2: enable.sparse.connections is set by kpa-agent or not allowed");
+                     ":2: enable.sparse.connections is set by kpa-agent");
         /* librdkafka would load the library the moment the property is set. */
         expect_error("bootstrap.servers=a:1\nplugin.library.paths=/tmp/evil.so\n", -EINVAL,
-                     ":2: plugin.library.paths is set by kpa-agent or not allowed");
+                     ":2: plugin.library.paths is not allowed: librdkafka would load that "
+                     "library into kpa-agent");
+        expect_error("ssl.engine.location=/tmp/evil.so\n", -EINVAL,
+                     ":1: ssl.engine.location is not allowed: librdkafka would load that "
+                     "library into kpa-agent");
+        /* ... or run the command (through /bin/sh) whenever a client is made. */
+        expect_error("bootstrap.servers=a:1\nsasl.mechanism=GSSAPI\n"
+                     "sasl.kerberos.kinit.cmd=touch /tmp/pwned\n", -EINVAL,
+                     ":3: sasl.kerberos.kinit.cmd is not allowed: librdkafka would run that "
+                     "command at every check");
 }
 END_TEST
 
@@ -540,7 +549,7 @@ static Suite *kafka_suite(void) {
         tcase_add_test(tc, conf_rejects_empty_and_spaced_keys);
         tcase_add_test(tc, conf_rejects_duplicate_keys);
         tcase_add_test(tc, conf_rejects_properties_librdkafka_does_not_know);
-        tcase_add_test(tc, conf_rejects_keys_the_agent_sets_itself);
+        tcase_add_test(tc, conf_rejects_keys_the_agent_sets_and_keys_that_run_code);
         tcase_add_test(tc, conf_errors_never_quote_a_value);
         tcase_add_test(tc, conf_requires_exactly_one_bootstrap_listener);
         tcase_add_test(tc, conf_rejects_files_past_the_size_limit);
