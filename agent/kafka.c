@@ -78,6 +78,7 @@ uint64_t kafka_client_timeout_ms(const struct kafka_client *kc) { return kc->o.t
 /* What librdkafka reported while the check ran, read on the checking thread only (error
  * events are served by rd_kafka_poll on that thread). */
 struct check_events {
+        struct kafka_conf *conf;    /* the values to hide in librdkafka's texts */
         char last_error[320];
         rd_kafka_resp_err_t last_err;
 };
@@ -89,24 +90,32 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
         if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && ev->last_error[0])
                 return;
         ev->last_err = (rd_kafka_resp_err_t) err;
-        snprintf(ev->last_error, sizeof ev->last_error, "%s", reason);
+        kafka_conf_redact(ev->conf, reason, ev->last_error, sizeof ev->last_error);
 }
 
 /* librdkafka's own lines are supporting detail: every failure that matters also ends up in
  * the check's result, which the agent reports and logs on change. So its errors are logged
  * at info (a broker that is down for minutes would otherwise write a warning every check),
  * and its notices and debug output at debug. Only critical conditions stay errors. */
+/* Every check makes a new client, which repeats its configuration warnings, and a broker that
+ * stays down repeats its connection errors at every check: such a line is logged once an hour
+ * per configuration (kafka_conf_log_once). No line shows a value of the client config. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
         enum log_level l = level <= LOG_CRIT ? LOG_LEVEL_ERROR
                            : level <= LOG_WARNING ? LOG_LEVEL_INFO
                                                   : LOG_LEVEL_DEBUG;
+        struct check_events *ev = rd_kafka_opaque(rk);
+        char text[1024];
+        kafka_conf_redact(ev->conf, buf, text, sizeof text);
+        if (level <= LOG_WARNING && !kafka_conf_log_once(ev->conf, text, kafka_now_ms()))
+                return;
         cJSON *f = cJSON_CreateObject();
         if (f) {
                 cJSON_AddStringToObject(f, "fac", fac);
                 cJSON_AddStringToObject(f, "client", rd_kafka_name(rk));
                 cJSON_AddNumberToObject(f, "syslog_level", level);
         }
-        log_fields(l, "rdkafka", f, "%s", buf);
+        log_fields(l, "rdkafka", f, "%s", text);
 }
 
 static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events *ev,
@@ -154,7 +163,9 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
         if (!rk) {
                 /* rd_kafka_new did not take the configuration. */
                 rd_kafka_conf_destroy(rc);
-                snprintf(errbuf, errlen, "cannot create the Kafka client: %.400s", es);
+                char shown[512];
+                kafka_conf_redact(kc->conf, es, shown, sizeof shown);
+                snprintf(errbuf, errlen, "cannot create the Kafka client: %.400s", shown);
                 return NULL;
         }
         return rk;
@@ -394,7 +405,7 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
 void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result *ret) {
         *ret = (struct kafka_result){ .started_ms = kafka_now_ms() };
         uint64_t deadline = ret->started_ms + kc->o.timeout_ms;
-        struct check_events ev = { .last_error = "" };
+        struct check_events ev = { .conf = kc->conf, .last_error = "" };
 
         rd_kafka_t *rk = handle_new(kc, &ev, ret->error, sizeof ret->error);
         if (!rk) {

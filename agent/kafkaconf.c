@@ -3,10 +3,13 @@
 #include "kpa/kafkaconf.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kpa/fsx.h"
 #include "kpa/parse.h"
@@ -18,15 +21,37 @@ struct conf_entry {
         unsigned line;
 };
 
+/* A librdkafka line already logged under this configuration (see kafka_conf_log_once). */
+struct seen_line {
+        uint64_t hash;
+        uint64_t at_ms;
+};
+
 struct kafka_conf {
         struct conf_entry *v;
         size_t n;
         char *bootstrap;        /* "host:port", exactly as librdkafka names the node */
+        /* The values kafka_conf_redact hides, longest first (pointers into v). */
+        const char **hide;
+        size_t n_hide;
+        /* Every check's handle holds a reference: a handle still stopping after its check
+         * gave up (see kafka.c) may log through this configuration after a reload. */
+        atomic_int refs;
+        pthread_mutex_t lock;   /* guards seen: librdkafka logs from its own threads */
+        struct seen_line seen[KAFKA_CONF_SEEN_MAX];
+        size_t n_seen;
 };
 
+struct kafka_conf *kafka_conf_ref(struct kafka_conf *c) {
+        atomic_fetch_add(&c->refs, 1);
+        return c;
+}
+
 struct kafka_conf *kafka_conf_free(struct kafka_conf *c) {
-        if (!c)
+        if (!c || atomic_fetch_sub(&c->refs, 1) > 1)
                 return NULL;
+        pthread_mutex_destroy(&c->lock);
+        free(c->hide);
         for (size_t i = 0; i < c->n; i++) {
                 free(c->v[i].key);
                 secret_free(c->v[i].value);
@@ -55,6 +80,26 @@ static bool key_is_sensitive(const char *key) {
                 if (strstr(key, marks[i]))
                         return true;
         return false;
+}
+
+/* librdkafka's own message when it refuses key=value, if that message cannot show the value:
+ * its texts for an unknown key, a bool or an empty value, an unsupported property name only
+ * the key; the others ("Invalid value \"…\"", "Unsupported value \"…\"", "value N is outside
+ * allowed range", a validator's "…: VALUE") quote the value, so they are replaced by our own
+ * line (the value is never shown, whether or not it is a secret). */
+static void set_error_text(const char *key, const char *value, rd_kafka_conf_res_t res,
+                           const char *es, char *out, size_t outlen) {
+        char exact[300];
+        snprintf(exact, sizeof exact, "Invalid value for configuration property \"%s\"", key);
+        bool value_free = res == RD_KAFKA_CONF_UNKNOWN ||
+                          strstr(es, "cannot be set to empty value") ||
+                          strncmp(es, "Expected bool value for ", 24) == 0 ||
+                          strstr(es, "not supported in this build") ||
+                          strcmp(es, exact) == 0;
+        if (value_free && !(value[0] && strstr(es, value)))
+                snprintf(out, outlen, "%.500s", es);
+        else
+                snprintf(out, outlen, "librdkafka refuses the value of %s (not shown)", key);
 }
 
 /* Whitespace around keys and at the start of values: what rd_kafka_conf_set() (isspace)
@@ -257,19 +302,118 @@ static int conf_validate(const struct kafka_conf *c, const char *path, char *err
                 if (refused) {
                         snprintf(errbuf, errlen, "%s:%u: %s %s", path, e->line, e->key, refused);
                         r = -EINVAL;
-                } else if (rd_kafka_conf_set(rc, e->key, e->value, es, sizeof es) !=
-                           RD_KAFKA_CONF_OK) {
-                        if (key_is_sensitive(e->key))
-                                snprintf(errbuf, errlen, "%s:%u: invalid value for %s", path,
-                                         e->line, e->key);
-                        else
-                                snprintf(errbuf, errlen, "%s:%u: %s", path, e->line, es);
-                        r = -EINVAL;
+                } else {
+                        rd_kafka_conf_res_t res = rd_kafka_conf_set(rc, e->key, e->value, es, sizeof es);
+                        if (res != RD_KAFKA_CONF_OK) {
+                                char why[600];
+                                set_error_text(e->key, e->value, res, es, why, sizeof why);
+                                snprintf(errbuf, errlen, "%s:%u: %s", path, e->line, why);
+                                r = -EINVAL;
+                        }
                 }
                 secret_wipe(es, sizeof es);
         }
         rd_kafka_conf_destroy(rc);
         return r;
+}
+
+/* Values worth hiding in librdkafka's texts: every value of a sensitive key, and every other
+ * value of at least 5 bytes (long enough not to be a word of librdkafka's own text) that is
+ * not a number or a boolean. Not the bootstrap address: the agent names it in every failed
+ * check and on /status. */
+static bool worth_hiding(const struct conf_entry *e) {
+        if (strcmp(e->key, "bootstrap.servers") == 0 || strcmp(e->key, "metadata.broker.list") == 0 ||
+            !e->value[0])
+                return false;
+        if (key_is_sensitive(e->key))
+                return true;
+        size_t n = strlen(e->value);
+        return n >= 5 && strspn(e->value, "0123456789") != n && strcasecmp(e->value, "false") != 0;
+}
+
+static int by_length_desc(const void *a, const void *b) {
+        size_t la = strlen(*(const char *const *) a), lb = strlen(*(const char *const *) b);
+        return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+static int hide_list(struct kafka_conf *c) {
+        c->hide = calloc(c->n ? c->n : 1, sizeof *c->hide);
+        if (!c->hide)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n; i++)
+                if (worth_hiding(&c->v[i]))
+                        c->hide[c->n_hide++] = c->v[i].value;
+        qsort(c->hide, c->n_hide, sizeof *c->hide, by_length_desc);
+        return 0;
+}
+
+void kafka_conf_redact(const struct kafka_conf *c, const char *text, char *out, size_t outlen) {
+        static const char mark[] = "(value hidden)";
+        size_t o = 0;
+        if (!outlen)
+                return;
+        for (const char *p = text; *p && o + 1 < outlen;) {
+                size_t hit = 0;
+                for (size_t i = 0; i < c->n_hide && !hit; i++) {
+                        size_t n = strlen(c->hide[i]);
+                        if (strncmp(p, c->hide[i], n) == 0)
+                                hit = n;
+                }
+                if (!hit) {
+                        out[o++] = *p++;
+                        continue;
+                }
+                size_t m = sizeof mark - 1 < outlen - 1 - o ? sizeof mark - 1 : outlen - 1 - o;
+                memcpy(out + o, mark, m);
+                o += m;
+                p += hit;
+        }
+        out[o] = '\0';
+}
+
+/* FNV-1a over the line with each run of digits as one '#' and librdkafka's "N identical error(s) suppressed"
+ * count left out, so that the same event with another duration, port or count is one line. */
+static uint64_t line_hash(const char *s) {
+        uint64_t h = 14695981039346656037ULL;
+        for (; *s; s++) {
+                if (strncmp(s, ", ", 2) == 0) {
+                        const char *q = s + 2;
+                        while (*q >= '0' && *q <= '9')
+                                q++;
+                        if (q > s + 2 && strncmp(q, " identical error(s) suppressed", 30) == 0) {
+                                s = q + 29;
+                                continue;
+                        }
+                }
+                bool digit = *s >= '0' && *s <= '9';
+                h = (h ^ (unsigned char) (digit ? '#' : *s)) * 1099511628211ULL;
+                while (digit && s[1] >= '0' && s[1] <= '9')
+                        s++;
+        }
+        return h;
+}
+
+bool kafka_conf_log_once(struct kafka_conf *c, const char *line, uint64_t now_ms) {
+        uint64_t h = line_hash(line);
+        bool emit = true;
+        pthread_mutex_lock(&c->lock);
+        size_t oldest = 0;
+        for (size_t i = 0; i < c->n_seen; i++) {
+                if (c->seen[i].hash == h) {
+                        emit = now_ms - c->seen[i].at_ms >= KAFKA_CONF_SEEN_AGAIN_MS;
+                        if (emit)
+                                c->seen[i].at_ms = now_ms;
+                        pthread_mutex_unlock(&c->lock);
+                        return emit;
+                }
+                if (c->seen[i].at_ms < c->seen[oldest].at_ms)
+                        oldest = i;
+        }
+        /* A new line: remember it, in place of the longest-remembered one when full. */
+        size_t slot = c->n_seen < KAFKA_CONF_SEEN_MAX ? c->n_seen++ : oldest;
+        c->seen[slot] = (struct seen_line){ h, now_ms };
+        pthread_mutex_unlock(&c->lock);
+        return emit;
 }
 
 int kafka_conf_load(const char *path, const char *bootstrap_override, struct kafka_conf **ret,
@@ -279,6 +423,8 @@ int kafka_conf_load(const char *path, const char *bootstrap_override, struct kaf
                 snprintf(errbuf, errlen, "out of memory");
                 return -ENOMEM;
         }
+        atomic_init(&c->refs, 1);
+        pthread_mutex_init(&c->lock, NULL);
         int r = 0;
         if (path) {
                 char *text = NULL;
@@ -307,7 +453,7 @@ int kafka_conf_load(const char *path, const char *bootstrap_override, struct kaf
         if (r < 0)
                 goto fail;
         c->bootstrap = strdup(bs);
-        if (!c->bootstrap) {
+        if (!c->bootstrap || hide_list(c) < 0) {
                 snprintf(errbuf, errlen, "out of memory");
                 r = -ENOMEM;
                 goto fail;
@@ -324,11 +470,11 @@ int kafka_conf_set(rd_kafka_conf_t *rc, const char *key, const char *value, char
                    size_t errlen) {
         char es[512];
         int r = 0;
-        if (rd_kafka_conf_set(rc, key, value, es, sizeof es) != RD_KAFKA_CONF_OK) {
-                if (key_is_sensitive(key))
-                        snprintf(errbuf, errlen, "client config: invalid value for %s", key);
-                else
-                        snprintf(errbuf, errlen, "client config: %.400s", es);
+        rd_kafka_conf_res_t res = rd_kafka_conf_set(rc, key, value, es, sizeof es);
+        if (res != RD_KAFKA_CONF_OK) {
+                char why[600];
+                set_error_text(key, value, res, es, why, sizeof why);
+                snprintf(errbuf, errlen, "client config: %s", why);
                 r = -EINVAL;
         }
         secret_wipe(es, sizeof es);

@@ -2,10 +2,12 @@
  * cluster on loopback (the demo cluster). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fakecluster.h"
 #include "kpa/demo.h"
@@ -178,6 +180,17 @@ START_TEST(conf_rejects_keys_the_agent_sets_and_keys_that_run_code) {
 END_TEST
 
 START_TEST(conf_errors_never_quote_a_value) {
+        /* librdkafka's own messages for these quote the value ("Invalid value \"bogus\" ...",
+         * "value 99999999 is outside allowed range"): replaced. */
+        expect_error("security.protocol=bogus\n", -EINVAL,
+                     ":1: librdkafka refuses the value of security.protocol (not shown)");
+        expect_error("socket.timeout.ms=99999999\n", -EINVAL,
+                     ":1: librdkafka refuses the value of socket.timeout.ms (not shown)");
+        expect_error("compression.codec=zstd-ish\n", -EINVAL,
+                     ":1: librdkafka refuses the value of compression.codec (not shown)");
+        /* Those that cannot show the value are kept: they say what is expected. */
+        expect_error("enable.idempotence=maybe\n", -EINVAL,
+                     ":1: Expected bool value for \"enable.idempotence\": true or false");
         /* A malformed line may hold a password: messages name the line and the key only. */
         expect_error("sasl.password hunter2\n", -EINVAL, ":1: expected key=value");
         expect_error("sasl password=hunter2\n", -EINVAL,
@@ -210,6 +223,51 @@ START_TEST(conf_requires_exactly_one_bootstrap_listener) {
         snprintf(missing, sizeof missing, "%s/none", dir);
         ck_assert_int_eq(kafka_conf_load(missing, "a:1", &c, eb, sizeof eb), -ENOENT);
         ck_assert_str_eq(eb, want);
+}
+END_TEST
+
+START_TEST(redact_hides_values_of_the_file_in_librdkafka_texts) {
+        char eb[512] = "", out[256];
+        struct kafka_conf *c = NULL;
+        ck_assert_int_eq(load("bootstrap.servers=kafka-0:9092\nsecurity.protocol=plaintext\n"
+                              "sasl.mechanism=PLAIN\nsasl.username=ab\nsasl.password=hunter2  \n"
+                              "socket.timeout.ms=10000\n", NULL, &c, eb, sizeof eb), 0);
+        /* librdkafka's own warning, repeated at every check before: the mechanism is hidden. */
+        kafka_conf_redact(c, "Configuration property `sasl.mechanism` set to `PLAIN` but "
+                          "`security.protocol` is not configured for SASL", out, sizeof out);
+        ck_assert_str_eq(out, "Configuration property `sasl.mechanism` set to `(value hidden)` but "
+                              "`security.protocol` is not configured for SASL");
+        /* Secrets whatever their length; numbers and the bootstrap address are shown. */
+        kafka_conf_redact(c, "user ab pw hunter2   at kafka-0:9092 after 10000ms", out, sizeof out);
+        ck_assert_str_eq(out, "user (value hidden) pw (value hidden) at kafka-0:9092 after 10000ms");
+        /* Cut to fit, terminated. */
+        kafka_conf_redact(c, "hunter2  hunter2  ", out, 10);
+        ck_assert_str_eq(out, "(value hi");
+        kafka_conf_free(c);
+}
+END_TEST
+
+START_TEST(a_repeated_librdkafka_line_is_logged_once_per_configuration) {
+        char eb[512] = "";
+        struct kafka_conf *c = NULL;
+        ck_assert_int_eq(load("bootstrap.servers=a:1\n", NULL, &c, eb, sizeof eb), 0);
+        ck_assert(kafka_conf_log_once(c, "Connect to ipv4#10.0.0.1:9092 failed (after 0ms)", 1000));
+        /* The same event with other numbers, or a suppressed-repeats count, is the same line. */
+        ck_assert(!kafka_conf_log_once(c, "Connect to ipv4#10.0.0.1:9092 failed (after 12ms)", 2000));
+        ck_assert(!kafka_conf_log_once(c, "Connect to ipv4#10.0.0.1:9092 failed (after 3ms, "
+                                       "1 identical error(s) suppressed)", 3000));
+        ck_assert(kafka_conf_log_once(c, "Connect to ipv4#10.0.0.1:9092 failed: other", 3000));
+        /* Again after an hour. */
+        ck_assert(kafka_conf_log_once(c, "Connect to ipv4#10.0.0.1:9092 failed (after 0ms)",
+                                      1000 + KAFKA_CONF_SEEN_AGAIN_MS));
+        /* A bounded memory: past KAFKA_CONF_SEEN_MAX lines the oldest is forgotten. */
+        char line[64];
+        for (int i = 0; i < KAFKA_CONF_SEEN_MAX; i++) {
+                snprintf(line, sizeof line, "line %c%c", 'a' + i % 26, 'a' + i / 26);
+                ck_assert(kafka_conf_log_once(c, line, 5000000 + (uint64_t) i));
+        }
+        ck_assert(kafka_conf_log_once(c, "Connect to ipv4#10.0.0.1:9092 failed: other", 6000000));
+        kafka_conf_free(c);
 }
 END_TEST
 
@@ -536,6 +594,48 @@ START_TEST(describeconfigs_asks_the_local_node_for_min_insync_replicas_only) {
 }
 END_TEST
 
+/* librdkafka warns about the configuration at every client it makes, so at every check, and
+ * quotes a value in doing so: logged once, with the value hidden. */
+START_TEST(a_configuration_warning_is_logged_once_without_its_value) {
+        char *d = tu_mkdtemp(), p[600], eb[512], logpath[600];
+        snprintf(p, sizeof p, "%s/client.properties", d);
+        snprintf(logpath, sizeof logpath, "%s/stderr", d);
+        tu_write(d, "client.properties", "security.protocol=plaintext\nsasl.mechanism=PLAIN\n");
+        struct kafka_conf *c = NULL;
+        struct kafka_client *kc = NULL;
+        ck_assert_msg(kafka_conf_load(p, demo_bootstrap(demo), &c, eb, sizeof eb) == 0, "%s", eb);
+        ck_assert_int_eq(kafka_client_new(c, &(struct kafka_client_opts){ .timeout_ms = 5000,
+                                          .local_id = 1 }, &kc, eb, sizeof eb), 0);
+        log_setup("check_kafka", LOG_LEVEL_INFO);
+        fflush(stderr);
+        int saved = dup(2), fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ck_assert(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
+        for (int i = 0; i < 3; i++) {
+                struct kafka_result r;
+                kafka_check(kc, false, &r);
+                assert_ok(&r);
+                snapshot_free(r.snap);
+        }
+        fflush(stderr);
+        dup2(saved, 2);
+        close(fd);
+        close(saved);
+        char *text = tu_read(d, "stderr");
+        ck_assert_ptr_nonnull(text);
+        int warnings = 0;
+        for (const char *q = text; (q = strstr(q, "Configuration property `sasl.mechanism` set to "));
+             q++)
+                warnings++;
+        ck_assert_msg(warnings == 1, "%d warnings in:\n%s", warnings, text);
+        ck_assert_ptr_nonnull(strstr(text, "set to `(value hidden)` but `security.protocol`"));
+        ck_assert_msg(!strstr(text, "PLAIN"), "%s", text);
+        free(text);
+        kafka_client_free(kc);
+        tu_rmtree(d);
+        free(d);
+}
+END_TEST
+
 static Suite *kafka_suite(void) {
         Suite *s = suite_create("kafka");
         TCase *tc = tcase_create("conf");
@@ -553,6 +653,8 @@ static Suite *kafka_suite(void) {
         tcase_add_test(tc, conf_errors_never_quote_a_value);
         tcase_add_test(tc, conf_requires_exactly_one_bootstrap_listener);
         tcase_add_test(tc, conf_rejects_files_past_the_size_limit);
+        tcase_add_test(tc, redact_hides_values_of_the_file_in_librdkafka_texts);
+        tcase_add_test(tc, a_repeated_librdkafka_line_is_logged_once_per_configuration);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("mock");
@@ -567,6 +669,7 @@ static Suite *kafka_suite(void) {
         tcase_add_test(tc, check_fails_when_bootstrap_is_another_node_than_the_local_id);
         tcase_add_test(tc, check_with_unknown_local_id_accepts_the_listener_and_names_its_node);
         tcase_add_test(tc, check_reports_a_client_config_librdkafka_cannot_use);
+        tcase_add_test(tc, a_configuration_warning_is_logged_once_without_its_value);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("fake");
