@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 #include "kpa/log.h"
 #include "kpa/minisr.h"
+#include "kpa/resolve.h"
 
 uint64_t kafka_now_ms(void) {
         struct timespec ts;
@@ -95,9 +98,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 
 /* librdkafka's own lines are supporting detail: every failure that matters also ends up in
  * the check's result, which the agent reports and logs on change. So its errors are logged
- * at info (a broker that is down for minutes would otherwise write a warning every check),
- * and its notices and debug output at debug. Only critical conditions stay errors. */
-/* Every check makes a new client, which repeats its configuration warnings, and a broker that
+ * at info, and its notices and debug output at debug; only critical conditions stay errors.
+ * Every check makes a new client, which repeats its configuration warnings, and a broker that
  * stays down repeats its connection errors at every check: such a line is logged once an hour
  * per configuration (kafka_conf_log_once). No line shows a value of the client config. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
@@ -402,19 +404,173 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
         return 0;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * The handle's life, bounded
+ *
+ * librdkafka resolves and connects on its own broker threads, and rd_kafka_destroy() joins
+ * them: a thread stuck in getaddrinfo() (a DNS server that never answers) holds destroy for
+ * as long as the resolver's timeouts say, far beyond the check's deadline. So destroy runs on
+ * a thread of its own; the check waits for it until the deadline plus KAFKA_TEARDOWN_GRACE_MS
+ * and otherwise leaves it to finish in the background. The handle's callback state lives on
+ * the heap with a reference to the configuration, and is freed by whichever of the check and
+ * the reaper lets go last. At most KAFKA_MAX_STOPPING handles may be left stopping at once;
+ * past that a check fails at once rather than pile up clients. */
+
+static atomic_int stopping;     /* handles whose destroy outlived their check */
+
+struct handle_ctx {
+        struct check_events ev;     /* the handle's opaque; ev.conf holds a reference */
+        rd_kafka_t *rk;
+        pthread_mutex_t lock;
+        pthread_cond_t destroyed_cond;
+        bool destroyed, abandoned;
+        int refs;
+};
+
+static struct handle_ctx *ctx_new(struct kafka_conf *conf) {
+        struct handle_ctx *c = calloc(1, sizeof *c);
+        pthread_condattr_t ca;
+        if (!c || pthread_condattr_init(&ca) != 0) {
+                free(c);
+                return NULL;
+        }
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->destroyed_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&c->lock, NULL);
+        c->ev.conf = kafka_conf_ref(conf);
+        c->refs = 1;
+        return c;
+}
+
+static void ctx_release(struct handle_ctx *c) {
+        pthread_mutex_lock(&c->lock);
+        bool last = --c->refs == 0;
+        pthread_mutex_unlock(&c->lock);
+        if (!last)
+                return;
+        kafka_conf_free(c->ev.conf);
+        pthread_cond_destroy(&c->destroyed_cond);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+}
+
+static void *reap(void *arg) {
+        struct handle_ctx *c = arg;
+        /* A producer with nothing queued has nothing to flush: destroy only joins librdkafka's
+         * threads, which wake up on the terminate op (unless one is blocked in a lookup). */
+        rd_kafka_destroy(c->rk);
+        pthread_mutex_lock(&c->lock);
+        c->destroyed = true;
+        bool abandoned = c->abandoned;
+        pthread_cond_signal(&c->destroyed_cond);
+        pthread_mutex_unlock(&c->lock);
+        if (abandoned)
+                atomic_fetch_sub(&stopping, 1);
+        ctx_release(c);
+        return NULL;
+}
+
+/* Destroys the handle, waiting until until_ms at most. false: it is still stopping. */
+static bool handle_destroy(struct handle_ctx *c, uint64_t until_ms) {
+        pthread_t t;
+        pthread_attr_t ta;
+        c->refs++;   /* the reaper's; no other thread knows c yet */
+        int e = pthread_attr_init(&ta);
+        if (e == 0) {
+                pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+                e = pthread_create(&t, &ta, reap, c);
+                pthread_attr_destroy(&ta);
+        }
+        if (e != 0) {
+                /* No thread: destroy here, unbounded, rather than leak the handle. */
+                c->refs--;
+                rd_kafka_destroy(c->rk);
+                ctx_release(c);
+                return true;
+        }
+        struct timespec ts = { .tv_sec = (time_t) (until_ms / 1000),
+                               .tv_nsec = (long) (until_ms % 1000) * 1000000L };
+        pthread_mutex_lock(&c->lock);
+        int w = 0;
+        while (!c->destroyed && w != ETIMEDOUT)
+                w = pthread_cond_timedwait(&c->destroyed_cond, &c->lock, &ts);
+        bool done = c->destroyed;
+        if (!done) {
+                c->abandoned = true;
+                atomic_fetch_add(&stopping, 1);
+        }
+        pthread_mutex_unlock(&c->lock);
+        ctx_release(c);
+        return done;
+}
+
+int kafka_stopping_handles(void) { return atomic_load(&stopping); }
+
+/* "host:port" or "[v6]:port" into its parts (kafka_conf_bootstrap_check has vetted it). */
+static void split_hostport(const char *bs, char *host, size_t len, uint16_t *port) {
+        const char *colon = strrchr(bs, ':');
+        size_t n = (size_t) (colon - bs);
+        const char *h = bs;
+        if (bs[0] == '[') {
+                h = bs + 1;
+                n -= 2;
+        }
+        snprintf(host, len, "%.*s", (int) n, h);
+        *port = (uint16_t) strtoul(colon + 1, NULL, 10);
+}
+
+/* The bootstrap host, resolved within the deadline before librdkafka is given it: a lookup
+ * that hangs then costs one thread (see resolve.h) instead of a whole client, and the check
+ * says what is wrong. librdkafka resolves the name again itself (it needs the name, not an
+ * address: TLS verifies the broker's certificate against it). */
+static int bootstrap_resolve(const struct kafka_client *kc, uint64_t deadline,
+                             struct resolve_addrs *ret, struct kafka_result *res) {
+        const char *bs = kafka_conf_bootstrap(kc->conf);
+        char host[300], why[400];
+        uint16_t port;
+        split_hostport(bs, host, sizeof host, &port);
+        uint64_t now = kafka_now_ms();
+        int r = resolve_host(host, port, deadline > now ? deadline - now : 1, ret, why, sizeof why);
+        if (r == 0)
+                return 0;
+        const char *hint = r == -ENOENT ? "the host name does not resolve: check --bootstrap"
+                           : r == -EAGAIN ? "the DNS server failed to answer: check the pod's DNS"
+                                          : "the DNS server did not answer in time: check the "
+                                            "pod's DNS (its /etc/resolv.conf and the cluster DNS)";
+        set_error(res, "local broker %s did not answer within %" PRIu64 "ms: %s; hint: %s", bs,
+                  kc->o.timeout_ms, why, hint);
+        return r == -ETIMEDOUT || r == -EBUSY ? -ETIMEDOUT : -EIO;
+}
+
 void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result *ret) {
         *ret = (struct kafka_result){ .started_ms = kafka_now_ms() };
         uint64_t deadline = ret->started_ms + kc->o.timeout_ms;
-        struct check_events ev = { .conf = kc->conf, .last_error = "" };
+        struct resolve_addrs addrs;
+        struct handle_ctx *ctx = NULL;
 
-        rd_kafka_t *rk = handle_new(kc, &ev, ret->error, sizeof ret->error);
-        if (!rk) {
+        int left = atomic_load(&stopping);
+        if (left >= KAFKA_MAX_STOPPING) {
+                set_error(ret, "local broker %s not asked: the clients of %d earlier checks are "
+                          "still stopping (blocked in librdkafka, e.g. in a name lookup)",
+                          kafka_conf_bootstrap(kc->conf), left);
+                ret->rc = -EBUSY;
+        } else if ((ret->rc = bootstrap_resolve(kc, deadline, &addrs, ret)) < 0) {
+                /* said why */
+        } else if (!(ctx = ctx_new(kc->conf))) {
+                set_error(ret, "out of memory");
+                ret->rc = -ENOMEM;
+        } else if (!(ctx->rk = handle_new(kc, &ctx->ev, ret->error, sizeof ret->error))) {
                 ret->rc = -EINVAL;
+                ctx_release(ctx);
         } else {
-                ret->rc = metadata_check(kc, rk, &ev, deadline, want_configs, ret);
-                /* A producer with nothing queued has nothing to flush: destroy only joins
-                 * librdkafka's threads, which wake up on the terminate op. */
-                rd_kafka_destroy(rk);
+                ret->rc = metadata_check(kc, ctx->rk, &ctx->ev, deadline, want_configs, ret);
+                if (!handle_destroy(ctx, deadline + KAFKA_TEARDOWN_GRACE_MS) && ret->rc < 0) {
+                        size_t n = strlen(ret->error);
+                        snprintf(ret->error + n, sizeof ret->error - n, " (its client is still "
+                                 "stopping in the background: librdkafka is blocked, e.g. in a "
+                                 "name lookup)");
+                }
         }
         ret->finished_ms = kafka_now_ms();
 }

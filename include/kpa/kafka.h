@@ -8,8 +8,9 @@
  * this guarantee: when its local connection drops, librdkafka connects to any broker it has
  * learned and would keep answering from there.
  *
- * kafka_check() blocks (up to the check timeout plus the handle's teardown) and is meant to
- * run on a worker thread; one struct kafka_client must not be used by two checks at once. */
+ * kafka_check() blocks up to the check timeout plus KAFKA_TEARDOWN_GRACE_MS, name resolution
+ * and the handle's teardown included (see kafka.c "The handle's life, bounded"), and is meant
+ * to run on a worker thread; one struct kafka_client must not be used by two checks at once. */
 #ifndef KPA_KAFKA_H
 #define KPA_KAFKA_H
 
@@ -28,6 +29,10 @@
 #define KAFKA_MAX_REPLICAS 1000        /* per partition, replicas and ISR alike */
 
 #define KAFKA_ERR_MAX 512
+/* How long past its deadline a check waits for its librdkafka client to stop, and how many
+ * clients may be left stopping in the background before checks refuse to start. */
+#define KAFKA_TEARDOWN_GRACE_MS 250
+#define KAFKA_MAX_STOPPING 4
 #define KAFKA_NOTE_MAX MINISR_NOTE_MAX
 
 struct kafka_client_opts {
@@ -76,6 +81,9 @@ void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result
 struct rd_kafka_metadata;
 int kafka_snapshot_from_metadata(const struct rd_kafka_metadata *md, int32_t answered_by,
                                  struct snapshot **ret, char *errbuf, size_t errlen);
+
+/* Clients of finished checks that are still stopping in the background. */
+int kafka_stopping_handles(void);
 
 /* The monotonic clock in milliseconds, as used in struct kafka_result. */
 uint64_t kafka_now_ms(void);

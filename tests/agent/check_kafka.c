@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "fakecluster.h"
+#include "faultdns.h"
 #include "kpa/demo.h"
 #include "kpa/kafka.h"
 #include "kpa/log.h"
+#include "kpa/resolve.h"
 #include "testutil.h"
 
 /* Kafka API keys (the protocol's numbers; librdkafka keeps its enum private). */
@@ -636,6 +638,61 @@ START_TEST(a_configuration_warning_is_logged_once_without_its_value) {
 }
 END_TEST
 
+/* ---- a DNS server that never answers (faultdns.h: namespaces of the test's own) ------------ */
+
+#define DNS_TIMEOUT_MS 1000
+/* The bound a check must keep: its timeout, the teardown grace, and slack for a loaded
+ * 2-core machine under ASan. Without the bound a check waited for the resolver's 30 s. */
+#define DNS_BOUND_MS (DNS_TIMEOUT_MS + KAFKA_TEARDOWN_GRACE_MS + 1500)
+
+static struct kafka_client *client_for_name(const char *bootstrap) {
+        return client_for(bootstrap, 1, DNS_TIMEOUT_MS);
+}
+
+START_TEST(check_is_bounded_when_dns_never_answers) {
+        tu_dns_isolate(0);
+        log_setup("check_kafka", LOG_LEVEL_WARN);
+        struct kafka_client *kc = client_for_name("kafka-1.kafka-headless.silent.test:9092");
+        for (int i = 0; i < RESOLVE_MAX_PENDING + 1; i++) {
+                struct kafka_result r;
+                kafka_check(kc, false, &r);
+                ck_assert_int_eq(r.rc, -ETIMEDOUT);
+                ck_assert_ptr_null(r.snap);
+                ck_assert_msg(r.finished_ms - r.started_ms <= DNS_BOUND_MS, "check %d took %llums", i,
+                              (unsigned long long) (r.finished_ms - r.started_ms));
+                if (i < RESOLVE_MAX_PENDING)
+                        ck_assert_str_eq(r.error, "local broker kafka-1.kafka-headless.silent.test:9092 did not "
+                                         "answer within 1000ms: cannot resolve kafka-1.kafka-headless.silent."
+                                         "test: no answer within 1000ms; hint: the DNS server did not answer "
+                                         "in time: check the pod's DNS (its /etc/resolv.conf and the cluster DNS)");
+                else    /* Lookups still hanging are not piled up: this one fails at once. */
+                        ck_assert_msg(strstr(r.error, "cannot resolve kafka-1.kafka-headless.silent.test: 4 "
+                                             "earlier lookups are still waiting for an answer"), "%s", r.error);
+        }
+        ck_assert_int_eq(resolve_pending(), RESOLVE_MAX_PENDING);
+        kafka_client_free(kc);
+}
+END_TEST
+
+START_TEST(check_is_bounded_when_librdkafkas_own_lookup_hangs) {
+        /* The agent's own lookup (A and AAAA) is answered; the same lookup by librdkafka's
+         * broker thread right after is not, so rd_kafka_destroy() would wait 30 s for it. */
+        tu_dns_isolate(2);
+        log_setup("check_kafka", LOG_LEVEL_WARN);
+        struct kafka_client *kc = client_for_name("kafka-1.kafka-headless.silent.test:9092");
+        struct kafka_result r;
+        kafka_check(kc, false, &r);
+        ck_assert_int_eq(r.rc, -ETIMEDOUT);
+        ck_assert_msg(r.finished_ms - r.started_ms <= DNS_BOUND_MS, "took %llums",
+                      (unsigned long long) (r.finished_ms - r.started_ms));
+        ck_assert_int_ge(tu_dns_queries(), 3);
+        ck_assert_msg(strstr(r.error, " (its client is still stopping in the background: librdkafka is "
+                             "blocked, e.g. in a name lookup)"), "%s", r.error);
+        ck_assert_int_eq(kafka_stopping_handles(), 1);
+        kafka_client_free(kc);
+}
+END_TEST
+
 static Suite *kafka_suite(void) {
         Suite *s = suite_create("kafka");
         TCase *tc = tcase_create("conf");
@@ -670,6 +727,12 @@ static Suite *kafka_suite(void) {
         tcase_add_test(tc, check_with_unknown_local_id_accepts_the_listener_and_names_its_node);
         tcase_add_test(tc, check_reports_a_client_config_librdkafka_cannot_use);
         tcase_add_test(tc, a_configuration_warning_is_logged_once_without_its_value);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("dns");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, check_is_bounded_when_dns_never_answers);
+        tcase_add_test(tc, check_is_bounded_when_librdkafkas_own_lookup_hangs);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("fake");
