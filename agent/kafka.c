@@ -1,7 +1,9 @@
 #include "kpa/kafka.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -329,8 +331,69 @@ nomem:
 /* ------------------------------------------------------------------------------------------
  * The check */
 
+/* The node that answered at the bootstrap listener when librdkafka could not tell: the one
+ * broker whose advertised host:port resolves to an address the bootstrap resolved to (the
+ * local node's first). Resolution runs within the check's deadline, at most
+ * LISTENER_LOOKUPS_MAX advertised hosts (those on the bootstrap's port). -1 with why (one
+ * line) when no broker, or more than one, matches: then nothing proves which broker
+ * answered, and a check that must be the local broker's fails. */
+#define LISTENER_LOOKUPS_MAX 16
+
+static int32_t listener_node(const rd_kafka_metadata_t *md, const char *bs,
+                             const struct resolve_addrs *bootstrap, int32_t local_id,
+                             uint64_t deadline, char *why, size_t whylen) {
+        int port = bootstrap->v[0].ss_family == AF_INET
+                           ? ntohs(((const struct sockaddr_in *) &bootstrap->v[0])->sin_port)
+                           : ntohs(((const struct sockaddr_in6 *) &bootstrap->v[0])->sin6_port);
+        int32_t found = -1;
+        int lookups = 0, matches = 0;
+        const char *local_at = NULL;
+        int local_port = 0;
+        /* Two rounds: the local node's advertised address first, then the others. */
+        for (int round = 0; round < 2 && matches < 2; round++)
+                for (int i = 0; i < md->broker_cnt && matches < 2; i++) {
+                        const rd_kafka_metadata_broker_t *b = &md->brokers[i];
+                        if (b->id == local_id) {
+                                local_at = b->host;
+                                local_port = b->port;
+                        }
+                        if ((round == 0) != (b->id == local_id) || b->port != port || !b->host ||
+                            lookups >= LISTENER_LOOKUPS_MAX)
+                                continue;
+                        lookups++;
+                        struct resolve_addrs a;
+                        char e[300];
+                        uint64_t now = kafka_now_ms();
+                        if (resolve_host(b->host, (uint16_t) b->port, deadline > now ? deadline - now : 1,
+                                         &a, e, sizeof e) == 0 &&
+                            resolve_overlap(&a, bootstrap)) {
+                                found = b->id;
+                                matches++;
+                        }
+                        /* The local node matched: no other can be the same listener. */
+                        if (round == 0 && matches)
+                                return found;
+                }
+        if (matches == 1)
+                return found;
+        if (matches > 1)
+                snprintf(why, whylen, "cannot tell which node answered at %s: several brokers "
+                         "advertise addresses that resolve to it", bs);
+        else if (local_at)
+                snprintf(why, whylen, "cannot tell which node answered at %s: it is no broker's "
+                         "advertised address and does not resolve to one; the local node %" PRId32
+                         " advertises %.200s:%d: use that as --bootstrap", bs,
+                         local_id, local_at, local_port);
+        else
+                snprintf(why, whylen, "cannot tell which node answered at %s: it is no broker's "
+                         "advertised address and does not resolve to one, and the local node %" PRId32
+                         " is not among the brokers", bs, local_id);
+        return -1;
+}
+
 static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_events *ev,
-                          uint64_t deadline, bool want_configs, struct kafka_result *ret) {
+                          const struct resolve_addrs *bootstrap, uint64_t deadline,
+                          bool want_configs, struct kafka_result *ret) {
         const char *bs = kafka_conf_bootstrap(kc->conf);
         const rd_kafka_metadata_t *md = NULL;
         uint64_t now = kafka_now_ms();
@@ -357,18 +420,15 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
         }
 
         /* The proof: the reply came from the bootstrap (local) listener, or from a broker
-         * librdkafka knows as the local node id. librdkafka gives the bootstrap broker its
-         * node id when the id's advertised address is the bootstrap address itself. */
+         * librdkafka knows as the local node id; and the node that answered at the listener
+         * is the local node. librdkafka gives the bootstrap broker its node id when that
+         * node's advertised address is spelled exactly as the bootstrap address; otherwise
+         * (localhost for 127.0.0.1, an IP for a name) the resolved addresses decide, never
+         * the spelling: a listener that is not provably the local node fails the check. */
         char node[300];
         int32_t local_id = kc->o.local_id, orig_id = md->orig_broker_id;
         broker_nodename(md->orig_broker_name ? md->orig_broker_name : "", node, sizeof node);
         bool from_listener = strcmp(node, bs) == 0;
-        if (from_listener && local_id >= 0 && orig_id >= 0 && orig_id != local_id) {
-                set_error(ret, "the listener %s is node %" PRId32 ", not the local node %" PRId32
-                          ": --bootstrap points at another broker", bs, orig_id, local_id);
-                rd_kafka_metadata_destroy(md);
-                return -EPROTO;
-        }
         if (!from_listener && !(local_id >= 0 && orig_id == local_id)) {
                 set_error(ret, "metadata was answered by %s (node %" PRId32 "), not by the local "
                           "listener %s", md->orig_broker_name ? md->orig_broker_name : "?",
@@ -376,8 +436,22 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                 rd_kafka_metadata_destroy(md);
                 return -EPROTO;
         }
-        int32_t answered_by = md->orig_broker_id >= 0 ? md->orig_broker_id
-                                                      : broker_id_by_address(md, bs);
+        int32_t answered_by = orig_id >= 0 ? orig_id : broker_id_by_address(md, bs);
+        if (answered_by < 0) {
+                char why[KAFKA_ERR_MAX];
+                answered_by = listener_node(md, bs, bootstrap, local_id, deadline, why, sizeof why);
+                if (answered_by < 0 && local_id >= 0) {
+                        set_error(ret, "%s", why);
+                        rd_kafka_metadata_destroy(md);
+                        return -EPROTO;
+                }
+        }
+        if (local_id >= 0 && answered_by >= 0 && answered_by != local_id) {
+                set_error(ret, "the listener %s is node %" PRId32 ", not the local node %" PRId32
+                          ": --bootstrap points at another broker", bs, answered_by, local_id);
+                rd_kafka_metadata_destroy(md);
+                return -EPROTO;
+        }
         struct snapshot *s = NULL;
         int r = kafka_snapshot_from_metadata(md, answered_by, &s, ret->error, sizeof ret->error);
         rd_kafka_metadata_destroy(md);
@@ -564,7 +638,7 @@ void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result
                 ret->rc = -EINVAL;
                 ctx_release(ctx);
         } else {
-                ret->rc = metadata_check(kc, ctx->rk, &ctx->ev, deadline, want_configs, ret);
+                ret->rc = metadata_check(kc, ctx->rk, &ctx->ev, &addrs, deadline, want_configs, ret);
                 if (!handle_destroy(ctx, deadline + KAFKA_TEARDOWN_GRACE_MS) && ret->rc < 0) {
                         size_t n = strlen(ret->error);
                         snprintf(ret->error + n, sizeof ret->error - n, " (its client is still "

@@ -1,6 +1,11 @@
 /* Suites for the Kafka edge: client.properties parsing and checks against librdkafka's mock
  * cluster on loopback (the demo cluster). */
 #include <check.h>
+#include <sys/socket.h>
+#include <pthread.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -509,6 +514,125 @@ START_TEST(check_fails_when_bootstrap_is_another_node_than_the_local_id) {
 }
 END_TEST
 
+/* The port of "127.0.0.1:PORT". */
+static int port_of(const char *addr) {
+        return atoi(strrchr(addr, ':') + 1);
+}
+
+START_TEST(check_refuses_another_broker_however_the_bootstrap_is_spelled) {
+        /* librdkafka names the answering node only when the bootstrap is spelled as the node
+         * advertises itself (127.0.0.1:P); spelled localhost:P the node was unknown and the
+         * answer of broker 2 counted as broker 1's. */
+        char bs[64], want[300];
+        snprintf(bs, sizeof bs, "localhost:%d", port_of(demo_broker_address(demo, 2)));
+        struct kafka_client *kc = client_for(bs, 1, 5000);
+        struct kafka_result r;
+        kafka_check(kc, false, &r);
+        ck_assert_int_eq(r.rc, -EPROTO);
+        ck_assert_ptr_null(r.snap);
+        snprintf(want, sizeof want, "the listener %s is node 2, not the local node 1: --bootstrap "
+                 "points at another broker", bs);
+        ck_assert_str_eq(r.error, want);
+        kafka_client_free(kc);
+
+        /* The same spelling for the local broker itself is fine. */
+        snprintf(bs, sizeof bs, "localhost:%d", port_of(demo_broker_address(demo, 1)));
+        kc = client_for(bs, 1, 5000);
+        kafka_check(kc, false, &r);
+        assert_ok(&r);
+        ck_assert_int_eq(r.snap->answered_by, 1);
+        snapshot_free(r.snap);
+        kafka_client_free(kc);
+
+        /* Without a local id the answering node is named all the same. */
+        snprintf(bs, sizeof bs, "localhost:%d", port_of(demo_broker_address(demo, 3)));
+        kc = client_for(bs, -1, 5000);
+        kafka_check(kc, false, &r);
+        assert_ok(&r);
+        ck_assert_int_eq(r.snap->answered_by, 3);
+        snapshot_free(r.snap);
+        kafka_client_free(kc);
+}
+END_TEST
+
+/* A TCP forwarder from a port of its own to target: a listener no broker advertises. */
+struct forwarder {
+        int listen_fd, port, target;
+};
+
+static void *pump(void *arg) {
+        int *fds = arg, a = fds[0], b = fds[1];
+        free(fds);
+        struct pollfd p[2] = { { a, POLLIN, 0 }, { b, POLLIN, 0 } };
+        char buf[16384];
+        while (poll(p, 2, -1) > 0) {
+                int from = p[0].revents ? 0 : 1;
+                ssize_t n = read(p[from].fd, buf, sizeof buf);
+                if (n <= 0 || write(p[1 - from].fd, buf, (size_t) n) != n)
+                        break;
+        }
+        close(a);
+        close(b);
+        return NULL;
+}
+
+static void *forward_loop(void *arg) {
+        struct forwarder *f = arg;
+        for (;;) {
+                int c = accept(f->listen_fd, NULL, NULL);
+                if (c < 0)
+                        return NULL;
+                int t = socket(AF_INET, SOCK_STREAM, 0);
+                struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t) f->target),
+                                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                if (t < 0 || connect(t, (struct sockaddr *) &sin, sizeof sin) < 0) {
+                        close(c);
+                        if (t >= 0)
+                                close(t);
+                        continue;
+                }
+                int *fds = malloc(2 * sizeof *fds);
+                fds[0] = c;
+                fds[1] = t;
+                pthread_t th;
+                pthread_create(&th, NULL, pump, fds);
+                pthread_detach(th);
+        }
+}
+
+static void forwarder_start(struct forwarder *f, int target) {
+        f->target = target;
+        f->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t sl = sizeof sin;
+        ck_assert(f->listen_fd >= 0 && bind(f->listen_fd, (struct sockaddr *) &sin, sizeof sin) == 0 &&
+                  listen(f->listen_fd, 16) == 0 &&
+                  getsockname(f->listen_fd, (struct sockaddr *) &sin, &sl) == 0);
+        f->port = ntohs(sin.sin_port);
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, forward_loop, f), 0);
+        pthread_detach(th);
+}
+
+START_TEST(check_fails_closed_when_no_broker_is_the_listener) {
+        /* A port-forward to broker 1: it answers, but its address is no broker's, so nothing
+         * proves which node answered. */
+        static struct forwarder f;
+        forwarder_start(&f, port_of(demo_broker_address(demo, 1)));
+        char bs[64], want[400];
+        snprintf(bs, sizeof bs, "127.0.0.1:%d", f.port);
+        struct kafka_client *kc = client_for(bs, 1, 5000);
+        struct kafka_result r;
+        kafka_check(kc, false, &r);
+        ck_assert_int_eq(r.rc, -EPROTO);
+        snprintf(want, sizeof want, "cannot tell which node answered at %s: it is no broker's advertised "
+                 "address and does not resolve to one; the local node 1 advertises %s: use that as "
+                 "--bootstrap", bs, demo_broker_address(demo, 1));
+        ck_assert_str_eq(r.error, want);
+        kafka_client_free(kc);
+}
+END_TEST
+
 START_TEST(check_with_unknown_local_id_accepts_the_listener_and_names_its_node) {
         struct kafka_client *kc = client_for(demo_broker_address(demo, 3), -1, 5000);
         struct kafka_result r;
@@ -725,6 +849,8 @@ static Suite *kafka_suite(void) {
         tcase_add_test(tc, topic_errors_in_metadata_are_reported_in_the_snapshot);
         tcase_add_test(tc, check_fails_when_bootstrap_is_another_node_than_the_local_id);
         tcase_add_test(tc, check_with_unknown_local_id_accepts_the_listener_and_names_its_node);
+        tcase_add_test(tc, check_refuses_another_broker_however_the_bootstrap_is_spelled);
+        tcase_add_test(tc, check_fails_closed_when_no_broker_is_the_listener);
         tcase_add_test(tc, check_reports_a_client_config_librdkafka_cannot_use);
         tcase_add_test(tc, a_configuration_warning_is_logged_once_without_its_value);
         suite_add_tcase(s, tc);
