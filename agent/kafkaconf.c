@@ -21,6 +21,14 @@ struct conf_entry {
         unsigned line;
 };
 
+/* A value kafka_conf_redact hides: a secret wherever it appears, any other value only as a
+ * whole word (PLAIN, not the PLAIN of SASL_PLAINTEXT). */
+struct hidden {
+        const char *value;      /* points into v */
+        size_t len;
+        bool secret;
+};
+
 /* A librdkafka line already logged under this configuration (see kafka_conf_log_once). */
 struct seen_line {
         uint64_t hash;
@@ -31,8 +39,8 @@ struct kafka_conf {
         struct conf_entry *v;
         size_t n;
         char *bootstrap;        /* "host:port", exactly as librdkafka names the node */
-        /* The values kafka_conf_redact hides, longest first (pointers into v). */
-        const char **hide;
+        /* The values kafka_conf_redact hides, longest first. */
+        struct hidden *hide;
         size_t n_hide;
         /* Every check's handle holds a reference: a handle still stopping after its check
          * gave up (see kafka.c) may log through this configuration after a reload. */
@@ -332,7 +340,7 @@ static bool worth_hiding(const struct conf_entry *e) {
 }
 
 static int by_length_desc(const void *a, const void *b) {
-        size_t la = strlen(*(const char *const *) a), lb = strlen(*(const char *const *) b);
+        size_t la = ((const struct hidden *) a)->len, lb = ((const struct hidden *) b)->len;
         return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
@@ -342,9 +350,15 @@ static int hide_list(struct kafka_conf *c) {
                 return -ENOMEM;
         for (size_t i = 0; i < c->n; i++)
                 if (worth_hiding(&c->v[i]))
-                        c->hide[c->n_hide++] = c->v[i].value;
+                        c->hide[c->n_hide++] = (struct hidden){ c->v[i].value, strlen(c->v[i].value),
+                                                                key_is_sensitive(c->v[i].key) };
         qsort(c->hide, c->n_hide, sizeof *c->hide, by_length_desc);
         return 0;
+}
+
+static bool word_char(char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '_';
 }
 
 void kafka_conf_redact(const struct kafka_conf *c, const char *text, char *out, size_t outlen) {
@@ -355,9 +369,10 @@ void kafka_conf_redact(const struct kafka_conf *c, const char *text, char *out, 
         for (const char *p = text; *p && o + 1 < outlen;) {
                 size_t hit = 0;
                 for (size_t i = 0; i < c->n_hide && !hit; i++) {
-                        size_t n = strlen(c->hide[i]);
-                        if (strncmp(p, c->hide[i], n) == 0)
-                                hit = n;
+                        const struct hidden *h = &c->hide[i];
+                        if (strncmp(p, h->value, h->len) == 0 &&
+                            (h->secret || ((p == text || !word_char(p[-1])) && !word_char(p[h->len]))))
+                                hit = h->len;
                 }
                 if (!hit) {
                         out[o++] = *p++;

@@ -41,8 +41,9 @@ const char *kafka_conf_get(const struct kafka_conf *c, const char *key);
 
 /* Copies text (a librdkafka log line or error) into out, cut to fit, with every value of the
  * file hidden as "(value hidden)": every value of a sensitive key (password, secret, key
- * material, sasl.username), and every other value of 5 bytes or more that is not a number
- * or a boolean (a mechanism, a path, ...). The bootstrap address is shown. */
+ * material, sasl.username) wherever it appears, and every other value of 5 bytes or more that
+ * is not a number or a boolean (a mechanism, a path, ...) where it is a whole word. The
+ * bootstrap address is shown. */
 void kafka_conf_redact(const struct kafka_conf *c, const char *text, char *out, size_t outlen);
 /* Whether a librdkafka line (already redacted) is to be logged now: false when the same line,
  * digits aside, was logged under this configuration within KAFKA_CONF_SEEN_AGAIN_MS. Every

@@ -241,9 +241,14 @@ START_TEST(redact_hides_values_of_the_file_in_librdkafka_texts) {
                               "socket.timeout.ms=10000\n", NULL, &c, eb, sizeof eb), 0);
         /* librdkafka's own warning, repeated at every check before: the mechanism is hidden. */
         kafka_conf_redact(c, "Configuration property `sasl.mechanism` set to `PLAIN` but "
-                          "`security.protocol` is not configured for SASL", out, sizeof out);
+                          "`security.protocol` is not configured for SASL: recommend setting "
+                          "`security.protocol` to SASL_SSL or SASL_PLAINTEXT", out, sizeof out);
         ck_assert_str_eq(out, "Configuration property `sasl.mechanism` set to `(value hidden)` but "
-                              "`security.protocol` is not configured for SASL");
+                              "`security.protocol` is not configured for SASL: recommend setting "
+                              "`security.protocol` to SASL_SSL or SASL_PLAINTEXT");
+        /* A secret is hidden inside a word too. */
+        kafka_conf_redact(c, "xhunter2  y", out, sizeof out);
+        ck_assert_str_eq(out, "x(value hidden)y");
         /* Secrets whatever their length; numbers and the bootstrap address are shown. */
         kafka_conf_redact(c, "user ab pw hunter2   at kafka-0:9092 after 10000ms", out, sizeof out);
         ck_assert_str_eq(out, "user (value hidden) pw (value hidden) at kafka-0:9092 after 10000ms");

@@ -15,7 +15,7 @@ BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build/dev}
 WORK=${WORK:-/tmp/ka-work}
 CLUSTER_ID=${CLUSTER_ID:-MkU3OEVBNTcwNTJENDM2Qg}
 BR=kabr NET=10.82.0
-N=${2:-3}
+N=${N:-${2:-3}}
 SUFFIX=kafka-headless.kafka.svc.cluster.local
 
 hosts() {
@@ -57,6 +57,9 @@ L4J
 
 start() {
         local i=$1 d=$WORK/pod$1
+        if [ -f $d/broker.pid ] && kill -0 "$(cat $d/broker.pid)" 2>/dev/null; then
+                echo "broker $i already runs (pid $(cat $d/broker.pid))"; return 0
+        fi
         ip netns exec ka$i java -Xmx384m -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile=$WORK/log4j2.properties \
                 kafka.Kafka $d/out/server.properties >>$d/broker.log 2>&1 &
         echo $! > $d/broker.pid
