@@ -9,6 +9,28 @@
 #   tests/kafka/manual-agentfix.sh down       # kill our JVMs by pid, remove namespaces
 #
 # Needs root, iproute2, Java 17 and the jars in $KAFKA_LIB (default /tmp/kpom/lib-4.4.0).
+# KPA_INIT_ENV adds kpa-init variables (space-separated NAME=VALUE, no spaces in values), e.g.
+#   KPA_INIT_ENV="KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+#                 KPA_SASL_USERS_DIR=/tmp/ka-sasl/users KPA_SASL_AGENT_USER=probe
+#                 KPA_CONFIG_TEMPLATE=/tmp/ka-sasl/template.properties"
+#
+# The agent checks run by hand with it (commands and results in the h-agentfix report):
+#  - DescribeConfigs size: `kpa-agent check` with debug=protocol in the client config; the
+#    DescribeConfigsResponse of broker 0 (2 topics) fell from 34684 to 322 bytes.
+#  - /prestop on node 0 held while broker 2 is stopped (orders min.insync.replicas=2 on the
+#    topic; then events with the cluster-wide default set to 2 by ConfigCommand
+#    --entity-default) and released once broker 2 was back in the ISR (11.1 s / 10.9 s).
+#  - With StandardAuthorizer and the agent's user allowed Describe but not DescribeConfigs:
+#    /prestop holds to its timeout saying "min=?" and "Cluster authorization failed", /readyz
+#    stays 200; once DescribeConfigs is allowed /prestop answers "safe to stop" at once.
+#  - A SASL password ending in spaces (KPA_SASL_USERS_DIR/probe = "pr0be pw  "): the old agent
+#    failed "Invalid username or password", the new one authenticates.
+#  - Start-up: every check refused ("nothing accepts connections there yet ...") until 2 ms
+#    after the broker log's "The broker has been unfenced".
+#  - --node-id 1 --bootstrap 10.82.0.12:9092 (broker 2's IP) in ka1: old agent ready, new one
+#    "is node 2, not the local node 1"; localhost:9092 fails closed, 10.82.0.11:9092 passes.
+#  - /etc/netns/ka1/resolv.conf naming an address nobody has, --check-timeout 2s and a name
+#    outside the hosts file: old check 6.1 s, new 2.0 s ("cannot resolve ...").
 set -euo pipefail
 KAFKA_LIB=${KAFKA_LIB:-/tmp/kpom/lib-4.4.0}
 BUILD=${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build/dev}
@@ -79,6 +101,10 @@ down() {
                 [ -f $d/broker.pid ] && kill -KILL "$(cat $d/broker.pid)" 2>/dev/null || true
         done
         for ns in $(ip netns list | awk '{print $1}' | grep -E '^ka[0-9]$'); do ip netns del $ns; rm -rf /etc/netns/$ns; done
+        # A deleted namespace may outlive its name for a while: drop our end of each veth.
+        for v in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^kav[0-9]+$'); do
+                ip link del $v 2>/dev/null || true
+        done
         ip link del $BR 2>/dev/null || true
 }
 
