@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "kpa/fsx.h"
+#include "kpa/httpd.h"
+#include "kpa/kafkaconf.h"
 #include "kpa/opts.h"
 #include "kpa/parse.h"
 #include "kpa/props.h"
@@ -122,6 +124,32 @@ static int load(const struct loader *l, struct agent_config *c) {
             (r = duration(l, "KPA_STALE_AFTER", 3 * c->interval_ms + c->check_timeout_ms, 100, 86400000,
                           &c->stale_after_ms)) < 0)
                 return r;
+        /* Just before each check ends the verdict is one interval (and the check) old: a
+         * bound at or below the interval would call every verdict stale between checks. */
+        if (value(l, "KPA_STALE_AFTER") && c->stale_after_ms <= c->interval_ms) {
+                char o2[64], iv[32];
+                format_duration_ms(c->interval_ms, iv, sizeof iv);
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not longer than %s %s: the verdict "
+                         "is one interval old just before each check ends, so it would go stale "
+                         "between checks", opts_origin(l->set, "KPA_STALE_AFTER", o, sizeof o),
+                         value(l, "KPA_STALE_AFTER"),
+                         value(l, "KPA_INTERVAL") ? opts_origin(l->set, "KPA_INTERVAL", o2, sizeof o2)
+                                                  : "the interval", iv);
+                return -EINVAL;
+        }
+        /* Bad addresses are bad input, refused here with one line rather than at bind or
+         * at the first check. */
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        char why[256];
+        if (httpd_parse_listen(c->listen, &ss, &sl, why, sizeof why) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s: %s", opts_origin(l->set, "KPA_LISTEN", o, sizeof o), why);
+                return -EINVAL;
+        }
+        if (c->bootstrap && kafka_conf_bootstrap_check(c->bootstrap, why, sizeof why) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s: %s", opts_origin(l->set, "KPA_BOOTSTRAP", o, sizeof o), why);
+                return -EINVAL;
+        }
         uint64_t n = 2;
         if ((v = value(l, "KPA_READY_AFTER")) && parse_u64(v, 1, 1000, &n) < 0) {
                 snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a whole number from 1 to 1000",

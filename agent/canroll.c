@@ -13,17 +13,7 @@ static bool ids_contain(const int32_t *ids, int n, int32_t id) {
         return false;
 }
 
-/* The topic's own setting wins; a broker default applies to topics without one; Kafka's own
- * default is 1. */
-static int min_isr_for(const struct snapshot *s, const struct snap_topic *t) {
-        if (t->min_isr >= 1)
-                return t->min_isr;
-        if (s->default_min_isr >= 1)
-                return s->default_min_isr;
-        return 1;
-}
-
-enum block { BLOCK_NONE, BLOCK_ALREADY_UNDER, BLOCK_WOULD_DROP };
+enum block { BLOCK_NONE, BLOCK_ALREADY_UNDER, BLOCK_WOULD_DROP, BLOCK_UNKNOWN_MIN };
 
 /* Strimzi's KafkaAvailability, in its order: a partition with no more replicas than its
  * min.insync.replicas loses availability whenever any replica stops, so waiting cannot help and
@@ -31,6 +21,8 @@ enum block { BLOCK_NONE, BLOCK_ALREADY_UNDER, BLOCK_WOULD_DROP };
  * minimum and we hold a replica (we may be what brings it back), or when it sits exactly at the
  * minimum and we are one of the in-sync replicas. */
 static enum block partition_blocks(const struct snap_partition *p, int min_isr, int32_t local) {
+        if (min_isr < 1)
+                return BLOCK_UNKNOWN_MIN;
         if (p->n_replicas <= min_isr)
                 return BLOCK_NONE;
         if (p->n_isr < min_isr)
@@ -49,14 +41,14 @@ void canroll_evaluate(const struct snapshot *s, int32_t local_id, struct canroll
         }
 
         /* The blocking partitions, leaving room in reason for the count in front. */
-        char list[sizeof ret->reason - 80];
+        char list[sizeof ret->reason - 128];
         size_t len = 0;
         bool full = false;
         int hosted = 0;
         list[0] = '\0';
         for (int i = 0; i < s->n_topics; i++) {
                 const struct snap_topic *t = &s->topics[i];
-                int min_isr = min_isr_for(s, t);
+                int min_isr = t->min_isr;
                 for (int j = 0; j < t->n_partitions; j++) {
                         const struct snap_partition *p = &t->partitions[j];
                         if (!ids_contain(p->replicas, p->n_replicas, local_id))
@@ -66,12 +58,16 @@ void canroll_evaluate(const struct snapshot *s, int32_t local_id, struct canroll
                         if (b == BLOCK_NONE)
                                 continue;
                         ret->blocking++;
+                        if (b == BLOCK_UNKNOWN_MIN)
+                                ret->unknown++;
                         if (full)
                                 continue;
-                        char entry[sizeof ret->reason];
-                        int n = snprintf(entry, sizeof entry, "%s%s-%" PRId32 " isr=%d min=%d "
+                        char entry[sizeof ret->reason], min[16] = "?";
+                        if (b != BLOCK_UNKNOWN_MIN)
+                                snprintf(min, sizeof min, "%d", min_isr);
+                        int n = snprintf(entry, sizeof entry, "%s%s-%" PRId32 " isr=%d min=%s "
                                          "replicas=%d%s", len ? ", " : "", t->name ? t->name : "",
-                                         p->id, p->n_isr, min_isr, p->n_replicas,
+                                         p->id, p->n_isr, min, p->n_replicas,
                                          b == BLOCK_ALREADY_UNDER ? " (already under min)" : "");
                         /* Keep room for ", ..." behind the last entry that fits. */
                         if (n < 0 || len + (size_t) n + sizeof ELLIPSIS > sizeof list) {
@@ -89,8 +85,19 @@ void canroll_evaluate(const struct snapshot *s, int32_t local_id, struct canroll
                 snprintf(ret->reason, sizeof ret->reason,
                          "no hosted partition would drop below min.insync.replicas (%d hosted)",
                          hosted);
-        else
+        else if (ret->unknown == 0)
                 snprintf(ret->reason, sizeof ret->reason,
                          "stopping would leave %d %s below min.insync.replicas: %s",
                          ret->blocking, ret->blocking == 1 ? "partition" : "partitions", list);
+        else if (ret->unknown == ret->blocking)
+                snprintf(ret->reason, sizeof ret->reason,
+                         "min.insync.replicas is unknown for %d hosted %s, so stopping is not "
+                         "known to be safe: %s", ret->unknown,
+                         ret->unknown == 1 ? "partition" : "partitions", list);
+        else
+                snprintf(ret->reason, sizeof ret->reason,
+                         "stopping would leave %d %s below min.insync.replicas, and it is "
+                         "unknown for %d more: %s", ret->blocking - ret->unknown,
+                         ret->blocking - ret->unknown == 1 ? "partition" : "partitions",
+                         ret->unknown, list);
 }

@@ -22,6 +22,7 @@
 #define PRESTOP_RECHECK_MS 1000
 #define HTTP_STOP_DEADLINE_MS 2000
 #define CONF_POLL_MS 5000
+#define DEMO_MIN_ISR 2
 
 struct prestop_wait {
         struct agent *agent;
@@ -49,6 +50,7 @@ struct agent {
         /* canRoll over the last answered check; the snapshot itself is not kept, so that only
          * one cluster's metadata is in memory at a time. */
         struct canroll_result canroll;
+        char min_isr_note[KAFKA_NOTE_MAX];   /* why min.insync.replicas values are unknown */
         bool answered;
         int64_t last_check_unix_ms, last_success_unix_ms;
         uint64_t last_duration_ms;
@@ -76,6 +78,8 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .last_error = a->last_error, .answered_by = a->answered_by,
                 .rtt_ms = a->answered ? (int64_t) a->last_duration_ms : -1,
                 .last_success_unix_ms = a->last_success_unix_ms,
+                .canroll = a->health.ever_reachable ? &a->canroll : NULL,
+                .min_isr_note = a->min_isr_note,
         };
 }
 
@@ -157,7 +161,10 @@ static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *
                 snprintf(why, len, "safe to stop: %s\n", cr->reason);
                 return PRESTOP_SAFE;
         }
-        snprintf(why, len, "%s", a->health.ever_reachable ? cr->reason : "the broker never answered");
+        /* An unknown min.insync.replicas holds the stop: say why it is unknown. */
+        bool note = a->health.ever_reachable && cr->unknown > 0 && a->min_isr_note[0];
+        snprintf(why, len, "%s%s%s", a->health.ever_reachable ? cr->reason : "the broker never answered",
+                 note ? "; " : "", note ? a->min_isr_note : "");
         return PRESTOP_UNSAFE;
 }
 
@@ -165,7 +172,7 @@ static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *
  * safe, else those whose deadline passed (with the reason). Logged once per decision, not
  * once per request. */
 static void prestop_evaluate(struct agent *a, uint64_t now) {
-        char why[600], body[700];
+        char why[1100], body[1200];
         unsigned expired = 0;
         if (prestop_decide(a, now, why, sizeof why) == PRESTOP_SAFE) {
                 log_event(LOG_LEVEL_INFO, "prestop_done", "%s", why);
@@ -183,7 +190,7 @@ static void prestop_evaluate(struct agent *a, uint64_t now) {
         }
         if (expired)
                 log_event(LOG_LEVEL_WARN, "prestop_timeout",
-                          "stopping although %d partitions would drop below min.insync.replicas: %s",
+                          "stopping before it is known to be safe (%d partitions blocking): %s",
                           a->canroll.blocking, why);
 }
 
@@ -206,8 +213,15 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
                         a->last_success_unix_ms = a->last_check_unix_ms;
         }
         r->snap = snapshot_free(r->snap);
-        if (r->note[0])
-                log_event(LOG_LEVEL_DEBUG, "check_note", "%s", r->note);
+        /* The gate holds while min.insync.replicas is unknown, so a change of why is worth a
+         * line (not every check: the values are fetched every few minutes). */
+        if (a->answered && strcmp(r->note, a->min_isr_note) != 0) {
+                if (r->note[0])
+                        log_event(LOG_LEVEL_WARN, "min_isr_unknown", "/prestop holds while %s", r->note);
+                else
+                        log_event(LOG_LEVEL_INFO, "min_isr_known", "min.insync.replicas read again");
+                snprintf(a->min_isr_note, sizeof a->min_isr_note, "%s", r->note);
+        }
 }
 
 static void on_check(struct kafka_result *r, void *data) {
@@ -429,19 +443,27 @@ static int agent_client(struct agent *a, struct kafka_client **ret, char *err, s
         if (r < 0)
                 return r;
         snprintf(a->bootstrap, sizeof a->bootstrap, "%s", kafka_conf_bootstrap(conf));
-        struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id };
+        /* The mock cluster has no DescribeConfigs: the demo takes a typical production value
+         * so that its /prestop answers as a healthy cluster's would. */
+        struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id,
+                                        .fixed_min_isr = a->demo ? DEMO_MIN_ISR : 0 };
         return kafka_client_new(conf, &ko, ret, err, errlen);
 }
 
-static int start_checker(struct agent *a, char *err, size_t errlen) {
-        struct kafka_client *kc;
-        int r = agent_client(a, &kc, err, errlen);
-        if (r < 0)
-                return r;
+/* Takes ownership of kc. */
+static int start_checker(struct agent *a, struct kafka_client *kc, char *err, size_t errlen) {
         struct checker_opts co = { .interval_ms = a->cfg->interval_ms };
+        int r;
         if ((r = checker_new(a->loop, kc, &co, on_check, a, &a->checker, err, errlen)) < 0)
                 return r;
         return checker_start(a->checker);
+}
+
+/* The one line for bad input, naming the flag when the message is about its file. */
+static void bad_input_line(const struct agent_config *cfg, const char *err) {
+        const char *cc = cfg->client_config;
+        bool about_file = cc && strncmp(err, cc, strlen(cc)) == 0 && err[strlen(cc)] == ':';
+        fprintf(stderr, "kpa-agent: %s%s\n", about_file ? "--client-config " : "", err);
 }
 
 /* Fills node id and bootstrap from the configuration, or from the demo cluster. */
@@ -482,12 +504,22 @@ int daemon_run(const struct agent_config *cfg) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "%s", err);
                 goto out;
         }
+        /* A client config that cannot be read or is malformed is bad input, like a bad flag:
+         * one plain line and exit 2, before anything is bound or logged. */
+        struct kafka_client *kc = NULL;
+        if ((r = agent_client(&a, &kc, err, sizeof err)) < 0) {
+                bad_input_line(cfg, err);
+                a.demo = demo_stop(a.demo);
+                uv_loop_close(&loop);
+                return r == -ENOMEM ? 1 : 2;
+        }
         struct httpd_config hc = { .listen = cfg->listen };
         if ((r = httpd_start(&loop, &hc, routes, sizeof routes / sizeof routes[0], &a, &a.httpd, err, sizeof err)) < 0) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "--listen %s: %s", cfg->listen, err);
+                kafka_client_free(kc);
                 goto out;
         }
-        if ((r = start_checker(&a, err, sizeof err)) < 0) {
+        if ((r = start_checker(&a, kc, err, sizeof err)) < 0) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "%s", err);
                 httpd_stop(a.httpd, 0, NULL, NULL);
                 if (a.checker)
@@ -534,7 +566,7 @@ int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         int code = 2;
 
         if (agent_target(&a, err, sizeof err) < 0 || agent_client(&a, &kc, err, sizeof err) < 0) {
-                fprintf(stderr, "kpa-agent: %s\n", err);
+                bad_input_line(cfg, err);
                 goto out;
         }
         /* One check decides: the consecutive-checks rule cannot apply to a single run. */

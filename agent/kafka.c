@@ -1,38 +1,23 @@
 #include "kpa/kafka.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
-#include "kpa/fsx.h"
 #include "kpa/log.h"
-#include "kpa/parse.h"
-#include "kpa/secret.h"
-
-/* ------------------------------------------------------------------------------------------
- * Client configuration */
-
-struct conf_entry {
-        char *key;
-        char *value;
-        unsigned line;
-};
-
-struct kafka_conf {
-        struct conf_entry *v;
-        size_t n;
-        char *bootstrap;        /* "host:port", exactly as librdkafka names the node */
-};
+#include "kpa/minisr.h"
+#include "kpa/resolve.h"
 
 uint64_t kafka_now_ms(void) {
         struct timespec ts;
@@ -40,291 +25,14 @@ uint64_t kafka_now_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-struct kafka_conf *kafka_conf_free(struct kafka_conf *c) {
-        if (!c)
-                return NULL;
-        for (size_t i = 0; i < c->n; i++) {
-                free(c->v[i].key);
-                secret_free(c->v[i].value);
-        }
-        free(c->v);
-        free(c->bootstrap);
-        free(c);
-        return NULL;
-}
-
-const char *kafka_conf_bootstrap(const struct kafka_conf *c) { return c->bootstrap; }
-
-const char *kafka_conf_get(const struct kafka_conf *c, const char *key) {
-        for (size_t i = 0; i < c->n; i++)
-                if (strcmp(c->v[i].key, key) == 0)
-                        return c->v[i].value;
-        return NULL;
-}
-
-/* Properties whose values librdkafka itself treats as sensitive, or that name key material:
- * their values never reach an error message, not even through librdkafka's errstr. */
-static bool key_is_sensitive(const char *key) {
-        static const char *const marks[] = { "password", "secret", ".pem", "sasl.username",
-                                             "oauthbearer.config", "ssl.key", "ssl_key" };
-        for (size_t i = 0; i < sizeof marks / sizeof *marks; i++)
-                if (strstr(key, marks[i]))
-                        return true;
-        return false;
-}
-
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f'; }
-
-/* Checks that s is one "host:port" (IPv6 as "[addr]:port"), the form librdkafka uses as the
- * node name of a bootstrap broker, so that the answering broker's name compares equal. */
-static int bootstrap_check(const char *s, char *errbuf, size_t errlen) {
-        if (strchr(s, ',')) {
-                snprintf(errbuf, errlen, "bootstrap \"%s\" names several listeners; it must be "
-                         "exactly the local broker's one host:port", s);
-                return -EINVAL;
-        }
-        if (strstr(s, "://")) {
-                snprintf(errbuf, errlen, "bootstrap \"%s\": give host:port without a protocol "
-                         "prefix (set security.protocol in the client config)", s);
-                return -EINVAL;
-        }
-        const char *colon = strrchr(s, ':');
-        uint64_t port;
-        bool bracketed = s[0] == '[';
-        if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0 ||
-            (bracketed && colon[-1] != ']') || (!bracketed && memchr(s, ':', (size_t) (colon - s)))) {
-                snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port (IPv6 as [addr]:port)",
-                         s);
-                return -EINVAL;
-        }
-        for (const char *p = s; *p; p++)
-                if (is_space(*p) || *p == '\n' || *p == '/') {
-                        snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port", s);
-                        return -EINVAL;
-                }
-        return 0;
-}
-
-static int read_small_file(const char *path, char **ret, size_t *ret_len, char *errbuf,
-                           size_t errlen) {
-        int r = fsx_read_file(path, KAFKA_CONF_MAX_BYTES, ret, ret_len);
-        if (r == -EFBIG) {
-                snprintf(errbuf, errlen, "%s: larger than %d bytes", path, KAFKA_CONF_MAX_BYTES);
-                return -E2BIG;
-        }
-        if (r < 0)
-                snprintf(errbuf, errlen, "%s: cannot open: %s", path,
-                         r == -EINVAL ? "not a regular file" : strerror(-r));
-        return r;
-}
-
-static int conf_add(struct kafka_conf *c, const char *key, size_t klen, const char *value,
-                    size_t vlen, unsigned line) {
-        struct conf_entry *grown = realloc(c->v, (c->n + 1) * sizeof *grown);
-        if (!grown)
-                return -ENOMEM;
-        c->v = grown;
-        char *k = strndup(key, klen), *v = strndup(value, vlen);
-        if (!k || !v) {
-                free(k);
-                secret_free(v);
-                return -ENOMEM;
-        }
-        c->v[c->n++] = (struct conf_entry){ k, v, line };
-        return 0;
-}
-
-/* Parses "key=value" lines. The file is librdkafka's format (as kcat's -F reads it), not
- * Java properties: no escapes or continuations, so a malformed line is an error, never a
- * silently different value. */
-static int conf_parse(struct kafka_conf *c, const char *path, char *text, size_t len,
-                      char *errbuf, size_t errlen) {
-        unsigned line = 0;
-        size_t pos = 0;
-        while (pos < len) {
-                line++;
-                char *start = text + pos;
-                char *nl = memchr(start, '\n', len - pos);
-                size_t llen = nl ? (size_t) (nl - start) : len - pos;
-                pos += llen + (nl ? 1 : 0);
-
-                if (memchr(start, '\0', llen)) {
-                        snprintf(errbuf, errlen, "%s:%u: NUL byte in line", path, line);
-                        return -EINVAL;
-                }
-                /* Trim the line, then skip blanks and comments. */
-                while (llen && is_space(*start)) {
-                        start++;
-                        llen--;
-                }
-                while (llen && is_space(start[llen - 1]))
-                        llen--;
-                if (llen == 0 || start[0] == '#')
-                        continue;
-
-                char *eq = memchr(start, '=', llen);
-                if (!eq) {
-                        snprintf(errbuf, errlen, "%s:%u: expected key=value", path, line);
-                        return -EINVAL;
-                }
-                size_t klen = (size_t) (eq - start);
-                while (klen && is_space(start[klen - 1]))
-                        klen--;
-                if (klen == 0) {
-                        snprintf(errbuf, errlen, "%s:%u: empty key before '='", path, line);
-                        return -EINVAL;
-                }
-                for (size_t i = 0; i < klen; i++)
-                        if (is_space(start[i])) {
-                                snprintf(errbuf, errlen, "%s:%u: space inside key \"%.*s\"",
-                                         path, line, (int) klen, start);
-                                return -EINVAL;
-                        }
-                char *val = eq + 1;
-                size_t vlen = llen - (size_t) (val - start);
-                while (vlen && is_space(*val)) {
-                        val++;
-                        vlen--;
-                }
-                for (size_t i = 0; i < c->n; i++)
-                        if (strlen(c->v[i].key) == klen && memcmp(c->v[i].key, start, klen) == 0) {
-                                snprintf(errbuf, errlen, "%s:%u: duplicate key \"%.*s\" (first "
-                                         "set on line %u)", path, line, (int) klen, start,
-                                         c->v[i].line);
-                                return -EINVAL;
-                        }
-                if (c->n >= KAFKA_CONF_MAX_ENTRIES) {
-                        snprintf(errbuf, errlen, "%s:%u: more than %d properties", path, line,
-                                 KAFKA_CONF_MAX_ENTRIES);
-                        return -E2BIG;
-                }
-                if (conf_add(c, start, klen, val, vlen, line) < 0) {
-                        snprintf(errbuf, errlen, "%s: out of memory", path);
-                        return -ENOMEM;
-                }
-        }
-        return 0;
-}
-
-/* Keys the check sets itself: a file must not change them, or the local-broker proof (one
- * bootstrap listener, sparse connections) or the log routing would no longer hold. */
-/* Keys the agent sets itself, and plugin.library.paths: librdkafka loads those libraries the
- * moment the property is set, and a probe sidecar has no business running plugins. */
-static bool key_is_reserved(const char *key) {
-        return strcmp(key, "enable.sparse.connections") == 0 || strcmp(key, "log_cb") == 0 ||
-               strcmp(key, "error_cb") == 0 || strcmp(key, "opaque") == 0 ||
-               strcmp(key, "plugin.library.paths") == 0;
-}
-
-/* Lets librdkafka validate each property now, so a typo is reported with its line once,
- * at load, instead of failing every check. */
-static int conf_validate(const struct kafka_conf *c, const char *path, char *errbuf,
-                         size_t errlen) {
-        rd_kafka_conf_t *rc = rd_kafka_conf_new();
-        if (!rc) {
-                snprintf(errbuf, errlen, "out of memory");
-                return -ENOMEM;
-        }
-        int r = 0;
-        for (size_t i = 0; i < c->n && r == 0; i++) {
-                const struct conf_entry *e = &c->v[i];
-                char es[512];
-                if (key_is_reserved(e->key)) {
-                        snprintf(errbuf, errlen, "%s:%u: %s is set by kpa-agent or not allowed",
-                                 path, e->line, e->key);
-                        r = -EINVAL;
-                } else if (rd_kafka_conf_set(rc, e->key, e->value, es, sizeof es) !=
-                           RD_KAFKA_CONF_OK) {
-                        if (key_is_sensitive(e->key))
-                                snprintf(errbuf, errlen, "%s:%u: invalid value for %s", path,
-                                         e->line, e->key);
-                        else
-                                snprintf(errbuf, errlen, "%s:%u: %s", path, e->line, es);
-                        r = -EINVAL;
-                }
-                secret_wipe(es, sizeof es);
-        }
-        rd_kafka_conf_destroy(rc);
-        return r;
-}
-
-int kafka_conf_load(const char *path, const char *bootstrap_override, struct kafka_conf **ret,
-                    char *errbuf, size_t errlen) {
-        struct kafka_conf *c = calloc(1, sizeof *c);
-        if (!c) {
-                snprintf(errbuf, errlen, "out of memory");
-                return -ENOMEM;
-        }
-        int r = 0;
-        if (path) {
-                char *text = NULL;
-                size_t len = 0;
-                r = read_small_file(path, &text, &len, errbuf, errlen);
-                if (r == 0) {
-                        r = conf_parse(c, path, text, len, errbuf, errlen);
-                        secret_wipe(text, len);
-                        free(text);
-                }
-                if (r == 0)
-                        r = conf_validate(c, path, errbuf, errlen);
-                if (r < 0)
-                        goto fail;
-        }
-
-        const char *bs = bootstrap_override ? bootstrap_override
-                                            : kafka_conf_get(c, "bootstrap.servers");
-        if (!bs || !*bs) {
-                snprintf(errbuf, errlen, "no bootstrap address: give --bootstrap or set "
-                         "bootstrap.servers in the client config");
-                r = -EINVAL;
-                goto fail;
-        }
-        r = bootstrap_check(bs, errbuf, errlen);
-        if (r < 0)
-                goto fail;
-        c->bootstrap = strdup(bs);
-        if (!c->bootstrap) {
-                snprintf(errbuf, errlen, "out of memory");
-                r = -ENOMEM;
-                goto fail;
-        }
-        *ret = c;
-        return 0;
-fail:
-        kafka_conf_free(c);
-        return r;
-}
-
 /* ------------------------------------------------------------------------------------------
- * Check context and min.insync.replicas cache */
-
-struct minisr_entry {
-        char *topic;
-        int min_isr;
-};
-
-struct minisr_cache {
-        struct minisr_entry *v;     /* sorted by topic */
-        size_t n;
-        int default_min_isr;
-        bool fetched_ok;            /* the last attempt succeeded */
-        bool attempted;
-        uint64_t attempted_ms;
-        char note[KAFKA_NOTE_MAX];  /* why values are unknown, from the last attempt */
-};
+ * Check context */
 
 struct kafka_client {
         struct kafka_conf *conf;
         struct kafka_client_opts o;
-        struct minisr_cache cache;
+        struct minisr_cache *cache;
 };
-
-static void cache_clear(struct minisr_cache *mc) {
-        for (size_t i = 0; i < mc->n; i++)
-                free(mc->v[i].topic);
-        free(mc->v);
-        *mc = (struct minisr_cache){ .default_min_isr = -1 };
-}
 
 int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
                      struct kafka_client **ret, char *errbuf, size_t errlen) {
@@ -335,16 +43,19 @@ int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
                 return -EINVAL;
         }
         struct kafka_client *kc = calloc(1, sizeof *kc);
-        if (!kc) {
+        struct minisr_cache *mc = minisr_cache_new();
+        if (!kc || !mc) {
                 snprintf(errbuf, errlen, "out of memory");
+                free(kc);
+                minisr_cache_free(mc);
                 kafka_conf_free(conf);
                 return -ENOMEM;
         }
         kc->conf = conf;
         kc->o = *o;
+        kc->cache = mc;
         if (kc->o.config_ttl_ms == 0)
                 kc->o.config_ttl_ms = 5 * 60 * 1000;
-        cache_clear(&kc->cache);
         *ret = kc;
         return 0;
 }
@@ -352,7 +63,7 @@ int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
 struct kafka_client *kafka_client_free(struct kafka_client *kc) {
         if (!kc)
                 return NULL;
-        cache_clear(&kc->cache);
+        minisr_cache_free(kc->cache);
         kafka_conf_free(kc->conf);
         free(kc);
         return NULL;
@@ -361,7 +72,7 @@ struct kafka_client *kafka_client_free(struct kafka_client *kc) {
 void kafka_client_set_conf(struct kafka_client *kc, struct kafka_conf *conf) {
         kafka_conf_free(kc->conf);
         kc->conf = conf;
-        cache_clear(&kc->cache);
+        minisr_cache_clear(kc->cache);
 }
 
 uint64_t kafka_client_timeout_ms(const struct kafka_client *kc) { return kc->o.timeout_ms; }
@@ -372,6 +83,7 @@ uint64_t kafka_client_timeout_ms(const struct kafka_client *kc) { return kc->o.t
 /* What librdkafka reported while the check ran, read on the checking thread only (error
  * events are served by rd_kafka_poll on that thread). */
 struct check_events {
+        struct kafka_conf *conf;    /* the values to hide in librdkafka's texts */
         char last_error[320];
         rd_kafka_resp_err_t last_err;
 };
@@ -383,39 +95,31 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
         if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && ev->last_error[0])
                 return;
         ev->last_err = (rd_kafka_resp_err_t) err;
-        snprintf(ev->last_error, sizeof ev->last_error, "%s", reason);
+        kafka_conf_redact(ev->conf, reason, ev->last_error, sizeof ev->last_error);
 }
 
 /* librdkafka's own lines are supporting detail: every failure that matters also ends up in
  * the check's result, which the agent reports and logs on change. So its errors are logged
- * at info (a broker that is down for minutes would otherwise write a warning every check),
- * and its notices and debug output at debug. Only critical conditions stay errors. */
+ * at info, and its notices and debug output at debug; only critical conditions stay errors.
+ * Every check makes a new client, which repeats its configuration warnings, and a broker that
+ * stays down repeats its connection errors at every check: such a line is logged once an hour
+ * per configuration (kafka_conf_log_once). No line shows a value of the client config. */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
         enum log_level l = level <= LOG_CRIT ? LOG_LEVEL_ERROR
                            : level <= LOG_WARNING ? LOG_LEVEL_INFO
                                                   : LOG_LEVEL_DEBUG;
+        struct check_events *ev = rd_kafka_opaque(rk);
+        char text[1024];
+        kafka_conf_redact(ev->conf, buf, text, sizeof text);
+        if (level <= LOG_WARNING && !kafka_conf_log_once(ev->conf, text, kafka_now_ms()))
+                return;
         cJSON *f = cJSON_CreateObject();
         if (f) {
                 cJSON_AddStringToObject(f, "fac", fac);
                 cJSON_AddStringToObject(f, "client", rd_kafka_name(rk));
                 cJSON_AddNumberToObject(f, "syslog_level", level);
         }
-        log_fields(l, "rdkafka", f, "%s", buf);
-}
-
-static int set_prop(rd_kafka_conf_t *rc, const char *key, const char *value, char *errbuf,
-                    size_t errlen) {
-        char es[512];
-        int r = 0;
-        if (rd_kafka_conf_set(rc, key, value, es, sizeof es) != RD_KAFKA_CONF_OK) {
-                if (key_is_sensitive(key))
-                        snprintf(errbuf, errlen, "client config: invalid value for %s", key);
-                else
-                        snprintf(errbuf, errlen, "client config: %.400s", es);
-                r = -EINVAL;
-        }
-        secret_wipe(es, sizeof es);
-        return r;
+        log_fields(l, "rdkafka", f, "%s", text);
 }
 
 static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events *ev,
@@ -445,15 +149,14 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
                 { "reconnect.backoff.max.ms", "500" },
         };
         for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
-                if (set_prop(rc, defaults[i][0], defaults[i][1], errbuf, errlen) < 0)
+                if (kafka_conf_set(rc, defaults[i][0], defaults[i][1], errbuf, errlen) < 0)
                         goto fail;
-        for (size_t i = 0; i < kc->conf->n; i++)
-                if (set_prop(rc, kc->conf->v[i].key, kc->conf->v[i].value, errbuf, errlen) < 0)
-                        goto fail;
+        if (kafka_conf_apply(kc->conf, rc, errbuf, errlen) < 0)
+                goto fail;
         /* The proof rests on these two: the only broker known at start is the local
          * listener, and no other broker is connected unless a request needs it. */
-        if (set_prop(rc, "bootstrap.servers", kc->conf->bootstrap, errbuf, errlen) < 0 ||
-            set_prop(rc, "enable.sparse.connections", "true", errbuf, errlen) < 0)
+        if (kafka_conf_set(rc, "bootstrap.servers", kafka_conf_bootstrap(kc->conf), errbuf, errlen) < 0 ||
+            kafka_conf_set(rc, "enable.sparse.connections", "true", errbuf, errlen) < 0)
                 goto fail;
         rd_kafka_conf_set_log_cb(rc, on_log);
         rd_kafka_conf_set_error_cb(rc, on_error);
@@ -464,7 +167,9 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
         if (!rk) {
                 /* rd_kafka_new did not take the configuration. */
                 rd_kafka_conf_destroy(rc);
-                snprintf(errbuf, errlen, "cannot create the Kafka client: %.400s", es);
+                char shown[512];
+                kafka_conf_redact(kc->conf, es, shown, sizeof shown);
+                snprintf(errbuf, errlen, "cannot create the Kafka client: %.400s", shown);
                 return NULL;
         }
         return rk;
@@ -476,9 +181,15 @@ fail:
 /* Turns the last transport error into a hint the way kcat does: what probably went wrong,
  * and which setting to look at. Never quotes a configuration value. */
 static const char *hint_for(const char *detail, bool timed_out) {
+        /* Kafka 4.x binds a broker listener only once the controllers have unfenced the
+         * broker (it registered and caught up with the metadata log; its log says "Waiting
+         * for the broker to be unfenced"), so a refused connection is the normal state of a
+         * starting broker, not only of a stopped one. */
         if (strstr(detail, "Connection refused"))
-                return "nothing accepts connections there: is the broker running, and is "
-                       "--bootstrap its listener?";
+                return "nothing accepts connections there yet: Kafka 4.x opens the listener only "
+                       "once the broker is unfenced (registered with the controllers and caught "
+                       "up with the metadata log), normal during start-up; if it lasts, see the "
+                       "broker's log and check --bootstrap";
         if (strstr(detail, "resolve") || strstr(detail, "Name or service not known"))
                 return "the host name does not resolve: check --bootstrap";
         /* Checked before TLS: librdkafka's own text for this case mentions SSL listeners. */
@@ -618,193 +329,72 @@ nomem:
 }
 
 /* ------------------------------------------------------------------------------------------
- * min.insync.replicas through DescribeConfigs */
+ * The check */
 
-static int entry_cmp(const void *a, const void *b) {
-        return strcmp(((const struct minisr_entry *) a)->topic,
-                      ((const struct minisr_entry *) b)->topic);
-}
+/* The node that answered at the bootstrap listener when librdkafka could not tell: the one
+ * broker whose advertised host:port resolves to an address the bootstrap resolved to (the
+ * local node's first). Resolution runs within the check's deadline, at most
+ * LISTENER_LOOKUPS_MAX advertised hosts (those on the bootstrap's port). -1 with why (one
+ * line) when no broker, or more than one, matches: then nothing proves which broker
+ * answered, and a check that must be the local broker's fails. */
+#define LISTENER_LOOKUPS_MAX 16
 
-static const struct minisr_entry *cache_find(const struct minisr_cache *mc, const char *topic) {
-        struct minisr_entry key = { .topic = (char *) topic };
-        return mc->n ? bsearch(&key, mc->v, mc->n, sizeof *mc->v, entry_cmp) : NULL;
-}
-
-static bool topic_hosted(const struct snap_topic *t, int32_t local_id) {
-        if (local_id < 0)
-                return true;
-        for (int j = 0; j < t->n_partitions; j++)
-                for (int k = 0; k < t->partitions[j].n_replicas; k++)
-                        if (t->partitions[j].replicas[k] == local_id)
-                                return true;
-        return false;
-}
-
-/* The values are reused for the TTL so that the hot path is one Metadata request. A fetch
- * is due when asked for (e.g. by /prestop), when the TTL ran out, or, when the last fetch
- * worked, once a hosted topic is missing from the cache and the last attempt is older than
- * a tenth of the TTL (a new topic should not wait the whole TTL). */
-static bool configs_due(const struct kafka_client *kc, const struct snapshot *s, bool want,
-                        uint64_t now) {
-        const struct minisr_cache *mc = &kc->cache;
-        int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
-        if (want || !mc->attempted || now - mc->attempted_ms >= kc->o.config_ttl_ms)
-                return true;
-        if (!mc->fetched_ok || now - mc->attempted_ms < kc->o.config_ttl_ms / 10)
-                return false;
-        for (int i = 0; i < s->n_topics; i++)
-                if (s->topics[i].err == 0 && topic_hosted(&s->topics[i], local) &&
-                    !cache_find(mc, s->topics[i].name))
-                        return true;
-        return false;
-}
-
-static int parse_min_isr(const rd_kafka_ConfigResource_t *res) {
-        size_t n;
-        const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res, &n);
-        for (size_t i = 0; i < n; i++) {
-                const char *name = rd_kafka_ConfigEntry_name(entries[i]);
-                const char *value = rd_kafka_ConfigEntry_value(entries[i]);
-                int64_t v;
-                if (name && value && strcmp(name, "min.insync.replicas") == 0 &&
-                    parse_i64(value, 1, KAFKA_MAX_REPLICAS, &v) == 0)
-                        return (int) v;
-        }
+static int32_t listener_node(const rd_kafka_metadata_t *md, const char *bs,
+                             const struct resolve_addrs *bootstrap, int32_t local_id,
+                             uint64_t deadline, char *why, size_t whylen) {
+        int port = bootstrap->v[0].ss_family == AF_INET
+                           ? ntohs(((const struct sockaddr_in *) &bootstrap->v[0])->sin_port)
+                           : ntohs(((const struct sockaddr_in6 *) &bootstrap->v[0])->sin6_port);
+        int32_t found = -1;
+        int lookups = 0, matches = 0;
+        const char *local_at = NULL;
+        int local_port = 0;
+        /* Two rounds: the local node's advertised address first, then the others. */
+        for (int round = 0; round < 2 && matches < 2; round++)
+                for (int i = 0; i < md->broker_cnt && matches < 2; i++) {
+                        const rd_kafka_metadata_broker_t *b = &md->brokers[i];
+                        if (b->id == local_id) {
+                                local_at = b->host;
+                                local_port = b->port;
+                        }
+                        if ((round == 0) != (b->id == local_id) || b->port != port || !b->host ||
+                            lookups >= LISTENER_LOOKUPS_MAX)
+                                continue;
+                        lookups++;
+                        struct resolve_addrs a;
+                        char e[300];
+                        uint64_t now = kafka_now_ms();
+                        if (resolve_host(b->host, (uint16_t) b->port, deadline > now ? deadline - now : 1,
+                                         &a, e, sizeof e) == 0 &&
+                            resolve_overlap(&a, bootstrap)) {
+                                found = b->id;
+                                matches++;
+                        }
+                        /* The local node matched: no other can be the same listener. */
+                        if (round == 0 && matches)
+                                return found;
+                }
+        if (matches == 1)
+                return found;
+        if (matches > 1)
+                snprintf(why, whylen, "cannot tell which node answered at %s: several brokers "
+                         "advertise addresses that resolve to it", bs);
+        else if (local_at)
+                snprintf(why, whylen, "cannot tell which node answered at %s: it is no broker's "
+                         "advertised address and does not resolve to one; the local node %" PRId32
+                         " advertises %.200s:%d: use that as --bootstrap", bs,
+                         local_id, local_at, local_port);
+        else
+                snprintf(why, whylen, "cannot tell which node answered at %s: it is no broker's "
+                         "advertised address and does not resolve to one, and the local node %" PRId32
+                         " is not among the brokers", bs, local_id);
         return -1;
 }
 
-/* Fills mc from one DescribeConfigs round trip; the BROKER resource makes librdkafka send
- * the whole request to the local node. Returns 0, or -errno with note set. */
-static int configs_fetch(rd_kafka_t *rk, const struct kafka_client *kc, const struct snapshot *s,
-                         uint64_t deadline, struct minisr_cache *mc) {
-        /* Without a BROKER resource librdkafka would route the request to the controller,
-         * which in KRaft is just some broker (or unknown, waiting out the whole deadline):
-         * only the local node, by its configured id or by the id that answered, is asked. */
-        int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
-        if (local < 0) {
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas unknown: the local "
-                         "node id is not known");
-                return -ENOENT;
-        }
-        size_t cap = (size_t) s->n_topics + 1, nres = 0;
-        rd_kafka_ConfigResource_t **res = calloc(cap, sizeof *res);
-        rd_kafka_AdminOptions_t *ao = NULL;
-        rd_kafka_queue_t *q = NULL;
-        rd_kafka_event_t *ev = NULL;
-        int r = -ENOMEM;
-        char es[256];
-
-        if (!res)
-                goto out;
-        char id[16];
-        snprintf(id, sizeof id, "%" PRId32, local);
-        if (!(res[nres] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id)))
-                goto out;
-        nres++;
-        /* librdkafka refuses an empty name (NULL); such a topic just stays unknown. */
-        for (int i = 0; i < s->n_topics; i++)
-                if (s->topics[i].err == 0 && s->topics[i].name[0] &&
-                    topic_hosted(&s->topics[i], local) &&
-                    (res[nres] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC,
-                                                             s->topics[i].name)))
-                        nres++;
-        uint64_t now = kafka_now_ms();
-        int remain = deadline > now ? (int) (deadline - now) : 0;
-        if (remain <= 0) {
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: no time "
-                         "left in the check");
-                r = -ETIMEDOUT;
-                goto out;
-        }
-        ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-        q = rd_kafka_queue_new(rk);
-        if (!ao || !q)
-                goto out;
-        if (rd_kafka_AdminOptions_set_request_timeout(ao, remain, es, sizeof es)) {
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: %.200s", es);
-                r = -EINVAL;
-                goto out;
-        }
-        rd_kafka_DescribeConfigs(rk, res, nres, ao, q);
-        /* A little beyond the request timeout, so that librdkafka's own timeout result
-         * arrives rather than ours. */
-        ev = rd_kafka_queue_poll(q, remain + 100);
-        if (!ev) {
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: "
-                         "DescribeConfigs timed out");
-                r = -ETIMEDOUT;
-                goto out;
-        }
-        if (rd_kafka_event_error(ev)) {
-                rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas unknown: %s",
-                         rd_kafka_event_error_string(ev));
-                r = e == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ? -EOPNOTSUPP : -EIO;
-                goto out;
-        }
-        const rd_kafka_DescribeConfigs_result_t *dr = rd_kafka_event_DescribeConfigs_result(ev);
-        size_t n = 0;
-        const rd_kafka_ConfigResource_t **rs =
-                dr ? rd_kafka_DescribeConfigs_result_resources(dr, &n) : NULL;
-        struct minisr_cache nc = { .default_min_isr = -1 };
-        nc.v = calloc(n ? n : 1, sizeof *nc.v);
-        if (!nc.v)
-                goto out;
-        int failed = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (rd_kafka_ConfigResource_error(rs[i])) {
-                        failed++;
-                        continue;
-                }
-                int v = parse_min_isr(rs[i]);
-                if (rd_kafka_ConfigResource_type(rs[i]) == RD_KAFKA_RESOURCE_BROKER) {
-                        nc.default_min_isr = v;
-                } else if (v > 0) {
-                        nc.v[nc.n].topic = strdup(rd_kafka_ConfigResource_name(rs[i]));
-                        if (!nc.v[nc.n].topic) {
-                                cache_clear(&nc);
-                                goto out;
-                        }
-                        nc.v[nc.n++].min_isr = v;
-                }
-        }
-        qsort(nc.v, nc.n, sizeof *nc.v, entry_cmp);
-        if (failed)
-                snprintf(nc.note, sizeof nc.note, "min.insync.replicas unknown for %d of %zu "
-                         "resources (DescribeConfigs reported errors)", failed, n);
-        cache_clear(mc);
-        *mc = nc;
-        r = 0;
-out:
-        if (r == -ENOMEM)
-                snprintf(mc->note, sizeof mc->note, "min.insync.replicas not fetched: out of "
-                         "memory");
-        if (ev)
-                rd_kafka_event_destroy(ev);
-        if (q)
-                rd_kafka_queue_destroy(q);
-        if (ao)
-                rd_kafka_AdminOptions_destroy(ao);
-        for (size_t i = 0; i < nres; i++)
-                rd_kafka_ConfigResource_destroy(res[i]);
-        free(res);
-        return r;
-}
-
-static void configs_apply(const struct minisr_cache *mc, struct snapshot *s) {
-        s->default_min_isr = mc->default_min_isr;
-        for (int i = 0; i < s->n_topics; i++) {
-                const struct minisr_entry *e = cache_find(mc, s->topics[i].name);
-                s->topics[i].min_isr = e ? e->min_isr : -1;
-        }
-}
-
-/* ------------------------------------------------------------------------------------------
- * The check */
-
 static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_events *ev,
-                          uint64_t deadline, bool want_configs, struct kafka_result *ret) {
-        const char *bs = kc->conf->bootstrap;
+                          const struct resolve_addrs *bootstrap, uint64_t deadline,
+                          bool want_configs, struct kafka_result *ret) {
+        const char *bs = kafka_conf_bootstrap(kc->conf);
         const rd_kafka_metadata_t *md = NULL;
         uint64_t now = kafka_now_ms();
         int remain = deadline > now ? (int) (deadline - now) : 1;
@@ -830,18 +420,15 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
         }
 
         /* The proof: the reply came from the bootstrap (local) listener, or from a broker
-         * librdkafka knows as the local node id. librdkafka gives the bootstrap broker its
-         * node id when the id's advertised address is the bootstrap address itself. */
+         * librdkafka knows as the local node id; and the node that answered at the listener
+         * is the local node. librdkafka gives the bootstrap broker its node id when that
+         * node's advertised address is spelled exactly as the bootstrap address; otherwise
+         * (localhost for 127.0.0.1, an IP for a name) the resolved addresses decide, never
+         * the spelling: a listener that is not provably the local node fails the check. */
         char node[300];
         int32_t local_id = kc->o.local_id, orig_id = md->orig_broker_id;
         broker_nodename(md->orig_broker_name ? md->orig_broker_name : "", node, sizeof node);
         bool from_listener = strcmp(node, bs) == 0;
-        if (from_listener && local_id >= 0 && orig_id >= 0 && orig_id != local_id) {
-                set_error(ret, "the listener %s is node %" PRId32 ", not the local node %" PRId32
-                          ": --bootstrap points at another broker", bs, orig_id, local_id);
-                rd_kafka_metadata_destroy(md);
-                return -EPROTO;
-        }
         if (!from_listener && !(local_id >= 0 && orig_id == local_id)) {
                 set_error(ret, "metadata was answered by %s (node %" PRId32 "), not by the local "
                           "listener %s", md->orig_broker_name ? md->orig_broker_name : "?",
@@ -849,42 +436,215 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                 rd_kafka_metadata_destroy(md);
                 return -EPROTO;
         }
-        int32_t answered_by = md->orig_broker_id >= 0 ? md->orig_broker_id
-                                                      : broker_id_by_address(md, bs);
+        int32_t answered_by = orig_id >= 0 ? orig_id : broker_id_by_address(md, bs);
+        if (answered_by < 0) {
+                char why[KAFKA_ERR_MAX];
+                answered_by = listener_node(md, bs, bootstrap, local_id, deadline, why, sizeof why);
+                if (answered_by < 0 && local_id >= 0) {
+                        set_error(ret, "%s", why);
+                        rd_kafka_metadata_destroy(md);
+                        return -EPROTO;
+                }
+        }
+        if (local_id >= 0 && answered_by >= 0 && answered_by != local_id) {
+                set_error(ret, "the listener %s is node %" PRId32 ", not the local node %" PRId32
+                          ": --bootstrap points at another broker", bs, answered_by, local_id);
+                rd_kafka_metadata_destroy(md);
+                return -EPROTO;
+        }
         struct snapshot *s = NULL;
         int r = kafka_snapshot_from_metadata(md, answered_by, &s, ret->error, sizeof ret->error);
         rd_kafka_metadata_destroy(md);
         if (r < 0)
                 return r;
 
+        if (kc->o.fixed_min_isr > 0) {
+                s->default_min_isr = kc->o.fixed_min_isr;
+                for (int i = 0; i < s->n_topics; i++)
+                        s->topics[i].min_isr = kc->o.fixed_min_isr;
+                ret->snap = s;
+                return 0;
+        }
         now = kafka_now_ms();
-        if (configs_due(kc, s, want_configs, now)) {
-                kc->cache.note[0] = '\0';
-                int cr = configs_fetch(rk, kc, s, deadline, &kc->cache);
-                kc->cache.attempted = true;
-                kc->cache.attempted_ms = now;
-                kc->cache.fetched_ok = cr == 0;
+        int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
+        if (minisr_due(kc->cache, s, local, want_configs, now, kc->o.config_ttl_ms)) {
+                uint64_t t = kafka_now_ms();
+                minisr_fetch(kc->cache, rk, s, local, now, deadline > t ? (int) (deadline - t) : 0);
                 ret->configs_fetched = true;
         }
-        configs_apply(&kc->cache, s);
-        snprintf(ret->note, sizeof ret->note, "%s", kc->cache.note);
+        minisr_apply(kc->cache, s);
+        snprintf(ret->note, sizeof ret->note, "%s", minisr_note(kc->cache));
         ret->snap = s;
         return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The handle's life, bounded
+ *
+ * librdkafka resolves and connects on its own broker threads, and rd_kafka_destroy() joins
+ * them: a thread stuck in getaddrinfo() (a DNS server that never answers) holds destroy for
+ * as long as the resolver's timeouts say, far beyond the check's deadline. So destroy runs on
+ * a thread of its own; the check waits for it until the deadline plus KAFKA_TEARDOWN_GRACE_MS
+ * and otherwise leaves it to finish in the background. The handle's callback state lives on
+ * the heap with a reference to the configuration, and is freed by whichever of the check and
+ * the reaper lets go last. At most KAFKA_MAX_STOPPING handles may be left stopping at once;
+ * past that a check fails at once rather than pile up clients. */
+
+static atomic_int stopping;     /* handles whose destroy outlived their check */
+
+struct handle_ctx {
+        struct check_events ev;     /* the handle's opaque; ev.conf holds a reference */
+        rd_kafka_t *rk;
+        pthread_mutex_t lock;
+        pthread_cond_t destroyed_cond;
+        bool destroyed, abandoned;
+        int refs;
+};
+
+static struct handle_ctx *ctx_new(struct kafka_conf *conf) {
+        struct handle_ctx *c = calloc(1, sizeof *c);
+        pthread_condattr_t ca;
+        if (!c || pthread_condattr_init(&ca) != 0) {
+                free(c);
+                return NULL;
+        }
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->destroyed_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&c->lock, NULL);
+        c->ev.conf = kafka_conf_ref(conf);
+        c->refs = 1;
+        return c;
+}
+
+static void ctx_release(struct handle_ctx *c) {
+        pthread_mutex_lock(&c->lock);
+        bool last = --c->refs == 0;
+        pthread_mutex_unlock(&c->lock);
+        if (!last)
+                return;
+        kafka_conf_free(c->ev.conf);
+        pthread_cond_destroy(&c->destroyed_cond);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+}
+
+static void *reap(void *arg) {
+        struct handle_ctx *c = arg;
+        /* A producer with nothing queued has nothing to flush: destroy only joins librdkafka's
+         * threads, which wake up on the terminate op (unless one is blocked in a lookup). */
+        rd_kafka_destroy(c->rk);
+        pthread_mutex_lock(&c->lock);
+        c->destroyed = true;
+        bool abandoned = c->abandoned;
+        pthread_cond_signal(&c->destroyed_cond);
+        pthread_mutex_unlock(&c->lock);
+        if (abandoned)
+                atomic_fetch_sub(&stopping, 1);
+        ctx_release(c);
+        return NULL;
+}
+
+/* Destroys the handle, waiting until until_ms at most. false: it is still stopping. */
+static bool handle_destroy(struct handle_ctx *c, uint64_t until_ms) {
+        pthread_t t;
+        pthread_attr_t ta;
+        c->refs++;   /* the reaper's; no other thread knows c yet */
+        int e = pthread_attr_init(&ta);
+        if (e == 0) {
+                pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+                e = pthread_create(&t, &ta, reap, c);
+                pthread_attr_destroy(&ta);
+        }
+        if (e != 0) {
+                /* No thread: destroy here, unbounded, rather than leak the handle. */
+                c->refs--;
+                rd_kafka_destroy(c->rk);
+                ctx_release(c);
+                return true;
+        }
+        struct timespec ts = { .tv_sec = (time_t) (until_ms / 1000),
+                               .tv_nsec = (long) (until_ms % 1000) * 1000000L };
+        pthread_mutex_lock(&c->lock);
+        int w = 0;
+        while (!c->destroyed && w != ETIMEDOUT)
+                w = pthread_cond_timedwait(&c->destroyed_cond, &c->lock, &ts);
+        bool done = c->destroyed;
+        if (!done) {
+                c->abandoned = true;
+                atomic_fetch_add(&stopping, 1);
+        }
+        pthread_mutex_unlock(&c->lock);
+        ctx_release(c);
+        return done;
+}
+
+int kafka_stopping_handles(void) { return atomic_load(&stopping); }
+
+/* "host:port" or "[v6]:port" into its parts (kafka_conf_bootstrap_check has vetted it). */
+static void split_hostport(const char *bs, char *host, size_t len, uint16_t *port) {
+        const char *colon = strrchr(bs, ':');
+        size_t n = (size_t) (colon - bs);
+        const char *h = bs;
+        if (bs[0] == '[') {
+                h = bs + 1;
+                n -= 2;
+        }
+        snprintf(host, len, "%.*s", (int) n, h);
+        *port = (uint16_t) strtoul(colon + 1, NULL, 10);
+}
+
+/* The bootstrap host, resolved within the deadline before librdkafka is given it: a lookup
+ * that hangs then costs one thread (see resolve.h) instead of a whole client, and the check
+ * says what is wrong. librdkafka resolves the name again itself (it needs the name, not an
+ * address: TLS verifies the broker's certificate against it). */
+static int bootstrap_resolve(const struct kafka_client *kc, uint64_t deadline,
+                             struct resolve_addrs *ret, struct kafka_result *res) {
+        const char *bs = kafka_conf_bootstrap(kc->conf);
+        char host[300], why[400];
+        uint16_t port;
+        split_hostport(bs, host, sizeof host, &port);
+        uint64_t now = kafka_now_ms();
+        int r = resolve_host(host, port, deadline > now ? deadline - now : 1, ret, why, sizeof why);
+        if (r == 0)
+                return 0;
+        const char *hint = r == -ENOENT ? "the host name does not resolve: check --bootstrap"
+                           : r == -EAGAIN ? "the DNS server failed to answer: check the pod's DNS"
+                                          : "the DNS server did not answer in time: check the "
+                                            "pod's DNS (its /etc/resolv.conf and the cluster DNS)";
+        set_error(res, "local broker %s did not answer within %" PRIu64 "ms: %s; hint: %s", bs,
+                  kc->o.timeout_ms, why, hint);
+        return r == -ETIMEDOUT || r == -EBUSY ? -ETIMEDOUT : -EIO;
 }
 
 void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result *ret) {
         *ret = (struct kafka_result){ .started_ms = kafka_now_ms() };
         uint64_t deadline = ret->started_ms + kc->o.timeout_ms;
-        struct check_events ev = { .last_error = "" };
+        struct resolve_addrs addrs;
+        struct handle_ctx *ctx = NULL;
 
-        rd_kafka_t *rk = handle_new(kc, &ev, ret->error, sizeof ret->error);
-        if (!rk) {
+        int left = atomic_load(&stopping);
+        if (left >= KAFKA_MAX_STOPPING) {
+                set_error(ret, "local broker %s not asked: the clients of %d earlier checks are "
+                          "still stopping (blocked in librdkafka, e.g. in a name lookup)",
+                          kafka_conf_bootstrap(kc->conf), left);
+                ret->rc = -EBUSY;
+        } else if ((ret->rc = bootstrap_resolve(kc, deadline, &addrs, ret)) < 0) {
+                /* said why */
+        } else if (!(ctx = ctx_new(kc->conf))) {
+                set_error(ret, "out of memory");
+                ret->rc = -ENOMEM;
+        } else if (!(ctx->rk = handle_new(kc, &ctx->ev, ret->error, sizeof ret->error))) {
                 ret->rc = -EINVAL;
+                ctx_release(ctx);
         } else {
-                ret->rc = metadata_check(kc, rk, &ev, deadline, want_configs, ret);
-                /* A producer with nothing queued has nothing to flush: destroy only joins
-                 * librdkafka's threads, which wake up on the terminate op. */
-                rd_kafka_destroy(rk);
+                ret->rc = metadata_check(kc, ctx->rk, &ctx->ev, &addrs, deadline, want_configs, ret);
+                if (!handle_destroy(ctx, deadline + KAFKA_TEARDOWN_GRACE_MS) && ret->rc < 0) {
+                        size_t n = strlen(ret->error);
+                        snprintf(ret->error + n, sizeof ret->error - n, " (its client is still "
+                                 "stopping in the background: librdkafka is blocked, e.g. in a "
+                                 "name lookup)");
+                }
         }
         ret->finished_ms = kafka_now_ms();
 }

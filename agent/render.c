@@ -194,6 +194,18 @@ static void status_last_check(struct jb *b, cJSON *root, const struct agent_stat
         }
 }
 
+/* What /prestop would decide from the last answer (Strimzi's canRoll), and why
+ * min.insync.replicas is unknown when it is. */
+static void status_safe_to_stop(struct jb *b, cJSON *root, const struct agent_status *st) {
+        cJSON *o = jb_obj(b, root, "safe_to_stop");
+        const struct canroll_result *cr = st->canroll;
+        jb_bool(b, o, "safe", cr && cr->safe);
+        jb_num(b, o, "blocking", cr ? cr->blocking : 0);
+        jb_num(b, o, "min_isr_unknown", cr ? cr->unknown : 0);
+        jb_str(b, o, "reason", cr ? cr->reason : "the local broker has not answered yet");
+        jb_str(b, o, "min_isr_note", st->min_isr_note && st->min_isr_note[0] ? st->min_isr_note : NULL);
+}
+
 int render_status_json(const struct agent_status *st, struct dynbuf *out) {
         struct jb b = { false };
         cJSON *root = jb_check(&b, cJSON_CreateObject());
@@ -205,6 +217,7 @@ int render_status_json(const struct agent_status *st, struct dynbuf *out) {
         status_checks(&b, root, st->verdict);
         status_partitions(&b, root, st);
         status_last_check(&b, root, st);
+        status_safe_to_stop(&b, root, st);
 
         cJSON *broker = jb_obj(&b, root, "broker");
         if (st->answered_by >= 0)

@@ -215,6 +215,17 @@ static bool props_has_secret(const struct props *p) {
         return false;
 }
 
+/* Where a client.properties value comes from, for a message that must not show it. */
+static void client_value_origin(const struct init_config *c, const char *key, char *buf, size_t len) {
+        if (strcmp(key, "sasl.password") == 0)
+                snprintf(buf, len, "the password of KPA_SASL_AGENT_USER \"%s\" in KPA_SASL_USERS_DIR",
+                         c->sasl_agent_user);
+        else if (strcmp(key, "ssl.keystore.password") == 0)
+                snprintf(buf, len, "the store password (KPA_TLS_PASSWORD_FILE)");
+        else
+                snprintf(buf, len, "the client.properties value of %s", key);
+}
+
 /* Adds one output file and, for --dry-run, what is shown of it. */
 static int add_output(struct run *r, const char *name, const void *data, size_t len, mode_t mode, bool secret,
                       const char *shown, size_t shown_len) {
@@ -264,6 +275,18 @@ static int add_client_properties(struct run *r, const char *header, char *errbuf
                         k = -EINVAL;
                         break;
                 }
+                /* librdkafka's rd_kafka_conf_set() drops a string value's leading whitespace
+                 * (Java's Properties too), so kpa-agent would log in with another password;
+                 * trailing whitespace is kept by both and written as is. */
+                if (p->value[0] && strchr(" \t\f\v", p->value[0])) {
+                        char origin[400];
+                        client_value_origin(r->cfg, p->key, origin, sizeof origin);
+                        snprintf(errbuf, errlen, "%s starts with whitespace, which librdkafka drops from "
+                                 "client.properties values: kpa-agent could not use it (choose one that "
+                                 "does not start with a blank)", origin);
+                        k = -EINVAL;
+                        break;
+                }
                 k = dynbuf_printf(&b, "%s=%s\n", p->key, p->value);
                 if (k == 0)
                         k = dynbuf_printf(&shown, "%s=%s\n", p->key, sensitive_key(p->key) ? DRY_RUN_MASK : p->value);
@@ -281,6 +304,7 @@ static int add_store(struct run *r, const char *name, const unsigned char *data,
         snprintf(shown, sizeof shown, "<PKCS12, %zu bytes>\n", len);
         return add_output(r, name, data, len, 0600, true, shown, strlen(shown));
 }
+
 
 static int stage_outputs(struct run *r, char *errbuf, size_t errlen) {
         const struct init_config *c = r->cfg;

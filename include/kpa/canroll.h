@@ -9,8 +9,10 @@
 
 struct canroll_result {
         bool safe;
-        int blocking;              /* partitions that forbid stopping now */
-        char reason[512];          /* the first blocking partitions, e.g. "orders-3 isr=2 min=2 replicas=3" */
+        int blocking;              /* partitions that forbid stopping now, unknown included */
+        int unknown;               /* of those, partitions whose min.insync.replicas is unknown */
+        char reason[512];          /* the first blocking partitions, e.g. "orders-3 isr=2 min=2
+                                    * replicas=3", "orders-4 isr=3 min=? replicas=3" */
 };
 
 /* A partition hosted by local (local in its replicas) blocks when |replicas| > minISR and
@@ -18,7 +20,12 @@ struct canroll_result {
  *   |ISR| == minISR and local is in the ISR.
  * A partition with |replicas| <= minISR never blocks: it loses availability whenever any
  * replica stops, so waiting cannot help (Strimzi's KafkaAvailability checks this first).
- * minISR is the topic's min_isr, else the snapshot's default_min_isr, else 1.
+ * minISR is the topic's min_isr: the value DescribeConfigs reports for the topic, which is
+ * already the broker or cluster default when the topic sets none. When it is unknown (the
+ * request failed, the topic is newer than the values, or the value is missing), every hosted
+ * partition of the topic blocks, as Strimzi's canRoll refuses to roll without it: the gate
+ * fails closed and the reason says so ("min=?"). The snapshot's default_min_isr is never used
+ * in its place: a topic may override it either way.
  * A NULL snapshot (no metadata) is never safe; the caller decides what to do then. */
 void canroll_evaluate(const struct snapshot *s, int32_t local_id, struct canroll_result *ret);
 

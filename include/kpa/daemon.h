@@ -7,7 +7,9 @@
 
 #include "kpa/agentcfg.h"
 
-/* Runs until SIGTERM/SIGINT; returns the process exit code. Errors at start-up are logged. */
+/* Runs until SIGTERM/SIGINT; returns the process exit code. A client config that cannot be
+ * read is bad input: one "kpa-agent: ..." line on stderr and 2. Other start-up errors are
+ * logged and give 1. */
 int daemon_run(const struct agent_config *cfg);
 /* One check, the /status JSON on out; returns 0 when ready, 1 when not, 2 on bad config. */
 int daemon_check_once(const struct agent_config *cfg, FILE *out);

@@ -8,8 +8,9 @@
  * this guarantee: when its local connection drops, librdkafka connects to any broker it has
  * learned and would keep answering from there.
  *
- * kafka_check() blocks (up to the check timeout plus the handle's teardown) and is meant to
- * run on a worker thread; one struct kafka_client must not be used by two checks at once. */
+ * kafka_check() blocks up to the check timeout plus KAFKA_TEARDOWN_GRACE_MS, name resolution
+ * and the handle's teardown included (see kafka.c "The handle's life, bounded"), and is meant
+ * to run on a worker thread; one struct kafka_client must not be used by two checks at once. */
 #ifndef KPA_KAFKA_H
 #define KPA_KAFKA_H
 
@@ -17,41 +18,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpa/kafkaconf.h"
+#include "kpa/minisr.h"
 #include "kpa/snapshot.h"
 
-/* Limits on what a client.properties file and a Metadata reply may make us hold. */
-#define KAFKA_CONF_MAX_BYTES (64 * 1024)
-#define KAFKA_CONF_MAX_ENTRIES 256
+/* Limits on what a Metadata reply may make us hold. */
 #define KAFKA_MAX_BROKERS 10000
 #define KAFKA_MAX_TOPICS 100000
 #define KAFKA_MAX_PARTITIONS 1000000   /* over all topics */
 #define KAFKA_MAX_REPLICAS 1000        /* per partition, replicas and ISR alike */
 
 #define KAFKA_ERR_MAX 512
-#define KAFKA_NOTE_MAX 256
-
-/* librdkafka client properties (parsed once) plus the bootstrap address of the local broker. */
-struct kafka_conf;
-
-/* Reads a librdkafka properties file (path may be NULL: no file) of "key=value" lines, blank
- * lines and "#" comments; spaces around key and value are dropped. Each property is checked
- * with librdkafka. bootstrap_override, when not NULL, replaces the file's bootstrap.servers;
- * the result must name exactly one host:port (the local listener). 0, or -EINVAL/-E2BIG/
- * -errno with "FILE:LINE: why" (or "why" when no line is at fault) in errbuf; no secret value
- * is ever copied into errbuf. */
-int kafka_conf_load(const char *path, const char *bootstrap_override, struct kafka_conf **ret,
-                    char *errbuf, size_t errlen);
-/* Wipes the values (they may hold passwords) and frees; accepts NULL; returns NULL. */
-struct kafka_conf *kafka_conf_free(struct kafka_conf *c);
-const char *kafka_conf_bootstrap(const struct kafka_conf *c);
-/* The value set for key in the file (after the override), or NULL. Not for secrets' sake:
- * tests and the /status page use it for security.protocol and the like. */
-const char *kafka_conf_get(const struct kafka_conf *c, const char *key);
+/* How long past its deadline a check waits for its librdkafka client to stop, and how many
+ * clients may be left stopping in the background before checks refuse to start. */
+#define KAFKA_TEARDOWN_GRACE_MS 250
+#define KAFKA_MAX_STOPPING 4
+#define KAFKA_NOTE_MAX MINISR_NOTE_MAX
 
 struct kafka_client_opts {
         uint64_t timeout_ms;         /* the whole check: connect, Metadata, DescribeConfigs */
         int32_t local_id;            /* the local node id, -1 when not known */
         uint64_t config_ttl_ms;      /* how long min.insync.replicas values are reused; 0: 5m */
+        /* > 0: no DescribeConfigs is sent and every topic's min.insync.replicas is taken to be
+         * this. Only for librdkafka's mock cluster (--demo), which has no DescribeConfigs: a
+         * real broker's values are always asked for, and unknown ones hold /prestop. */
+        int fixed_min_isr;
 };
 
 /* A check context: the configuration and the min.insync.replicas cache. */
@@ -90,6 +81,9 @@ void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result
 struct rd_kafka_metadata;
 int kafka_snapshot_from_metadata(const struct rd_kafka_metadata *md, int32_t answered_by,
                                  struct snapshot **ret, char *errbuf, size_t errlen);
+
+/* Clients of finished checks that are still stopping in the background. */
+int kafka_stopping_handles(void);
 
 /* The monotonic clock in milliseconds, as used in struct kafka_result. */
 uint64_t kafka_now_ms(void);

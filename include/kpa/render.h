@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kpa/canroll.h"
 #include "kpa/dynbuf.h"
 #include "kpa/verdict.h"
 
@@ -27,6 +28,8 @@ struct agent_status {
         int32_t answered_by;              /* node id that answered the last check, -1: unknown */
         int64_t rtt_ms;                   /* round trip of the last metadata request, -1: unknown */
         int64_t last_success_unix_ms;     /* wall clock of the last good check; 0: none yet */
+        const struct canroll_result *canroll;  /* over the last answer; NULL: none yet */
+        const char *min_isr_note;         /* why min.insync.replicas is unknown; NULL or "" */
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };

@@ -268,6 +268,33 @@ START_TEST(check_command_exits_0_when_ready_and_1_when_not) {
 }
 END_TEST
 
+/* Bad input is refused before anything starts: exit 2 and one plain line, as for a bad flag
+ * (not exit 1 with JSON log lines). */
+START_TEST(bad_listen_bootstrap_or_client_config_exit_2_with_one_line) {
+        char bin[600], missing[700];
+        char *dir = tu_mkdtemp();
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        snprintf(missing, sizeof missing, "--client-config=%s/none.properties", dir);
+        struct { char *argv[6]; char want[800]; } cases[3] = {
+                { { bin, "--node-id=1", "--bootstrap=127.0.0.1:9092", "--listen=0.0.0.0:99999", NULL },
+                  "kpa-agent: --listen: listen address \"0.0.0.0:99999\": port \"99999\" is not a number in 0..65535\n" },
+                { { bin, "--node-id=1", "--bootstrap=kafka-0", NULL },
+                  "kpa-agent: --bootstrap: bootstrap \"kafka-0\" is not host:port (IPv6 as [addr]:port)\n" },
+                { { bin, "--node-id=1", missing, "--listen=127.0.0.1:0", NULL }, "" },
+        };
+        snprintf(cases[2].want, sizeof cases[2].want, "kpa-agent: --client-config %s/none.properties: "
+                 "cannot open: No such file or directory\n", dir);
+        for (size_t i = 0; i < 3; i++) {
+                char *err = NULL;
+                ck_assert_int_eq(tu_run(cases[i].argv, NULL, NULL, &err), 2);
+                ck_assert_str_eq(err, cases[i].want);
+                free(err);
+        }
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 static struct fakecluster *fake_start(void) {
         struct fakecluster *fc;
         char err[512];
@@ -395,6 +422,50 @@ START_TEST(prestop_gives_up_at_its_timeout_with_the_reason) {
         ck_assert_int_lt(took, 4000);
         free(body);
         expect_event(&a, "prestop_timeout");
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+START_TEST(prestop_holds_while_min_isr_is_unknown_and_says_why) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        agent_on_fake(&a, fc, (char *[]){ "--prestop-timeout=1500ms", NULL });
+        expect_event(&a, "ready");
+        /* As for a client without DescribeConfigs ACLs: every resource answers an error. Every
+         * ISR is complete, so a fallback to a default of 1 would call this safe at once. */
+        fc_must(fc, "{\"op\":\"describe_configs_error\",\"error\":29}");
+        char *body = NULL;
+        long long t0 = mono_ms();
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
+        long long took = mono_ms() - t0;
+        ck_assert_str_eq(body, "gave up waiting after the prestop timeout: min.insync.replicas is "
+                         "unknown for 6 hosted partitions, so stopping is not known to be safe: "
+                         "orders-0 isr=3 min=? replicas=3, orders-1 isr=3 min=? replicas=3, "
+                         "orders-2 isr=3 min=? replicas=3, orders-3 isr=3 min=? replicas=3, "
+                         "orders-4 isr=3 min=? replicas=3, orders-5 isr=3 min=? replicas=3; "
+                         "min.insync.replicas unknown for 2 of 2 resources (DescribeConfigs "
+                         "reported errors, first 0: fake: error 29 by request)\n");
+        ck_assert_int_ge(took, 1400);
+        free(body);
+        expect_event(&a, "prestop_timeout");
+        /* /status says the same; readiness does not depend on it. */
+        cJSON *j = get_status(&a);
+        ck_assert(json_true(j, "ready", NULL, NULL));
+        ck_assert(!json_true(j, "safe_to_stop", "safe", NULL));
+        ck_assert_int_eq(json_int(j, "safe_to_stop", "min_isr_unknown"), 6);
+        cJSON *note = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "safe_to_stop"),
+                                                       "min_isr_note");
+        ck_assert_str_eq(note->valuestring, "min.insync.replicas unknown for 2 of 2 resources "
+                         "(DescribeConfigs reported errors, first 0: fake: error 29 by request)");
+        cJSON_Delete(j);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 200);
+        free(body);
+        /* Readable again: released at once. */
+        fc_must(fc, "{\"op\":\"describe_configs_error\",\"error\":null}");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
+        ck_assert_str_eq(body, "safe to stop: no hosted partition would drop below min.insync.replicas (6 hosted)\n");
+        free(body);
         ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
         fc_stop(fc);
 }
@@ -535,6 +606,7 @@ int main(void) {
         tcase_add_test(tc, request_errors_fail_the_check_without_harm_and_clear);
         tcase_add_test(tc, check_command_exits_0_when_ready_and_1_when_not);
         tcase_add_test(tc, demo_cluster_survives_a_burst_of_sighups);
+        tcase_add_test(tc, bad_listen_bootstrap_or_client_config_exit_2_with_one_line);
         suite_add_tcase(s, tc);
         tc = tcase_create("fake");
         tcase_set_timeout(tc, 90);
@@ -542,6 +614,7 @@ int main(void) {
         tcase_add_test(tc, leaderless_partition_is_reported_and_does_not_block);
         tcase_add_test(tc, prestop_waits_until_safe_while_probes_answer_promptly);
         tcase_add_test(tc, prestop_gives_up_at_its_timeout_with_the_reason);
+        tcase_add_test(tc, prestop_holds_while_min_isr_is_unknown_and_says_why);
         tcase_add_test(tc, sigterm_answers_a_held_prestop_and_exits_0_promptly);
         tcase_add_test(tc, prestop_lets_a_silent_broker_go_only_after_the_staleness_bound);
         tcase_add_test(tc, a_verdict_gone_stale_is_logged_without_a_check_result);

@@ -98,6 +98,33 @@ START_TEST(bad_flags_get_one_line_naming_them) {
 }
 END_TEST
 
+START_TEST(bad_addresses_are_refused_at_load) {
+        expect((char *[]){ "kpa-agent", "--demo", "--listen=0.0.0.0:99999", NULL },
+               "--listen: listen address \"0.0.0.0:99999\": port \"99999\" is not a number in 0..65535");
+        expect((char *[]){ "kpa-agent", "--node-id=1", "--bootstrap=kafka-0", NULL },
+               "--bootstrap: bootstrap \"kafka-0\" is not host:port (IPv6 as [addr]:port)");
+        expect((char *[]){ "kpa-agent", "--node-id=1", "--bootstrap=SSL://a:1", NULL },
+               "--bootstrap: bootstrap \"SSL://a:1\": give host:port without a protocol prefix (set "
+               "security.protocol in the client config)");
+}
+END_TEST
+
+START_TEST(stale_after_must_be_longer_than_the_interval) {
+        expect((char *[]){ "kpa-agent", "--demo", "--interval=5s", "--stale-after=5s", NULL },
+               "--stale-after \"5s\" is not longer than --interval 5s: the verdict is one interval old "
+               "just before each check ends, so it would go stale between checks");
+        expect((char *[]){ "kpa-agent", "--demo", "--stale-after=2s", NULL },
+               "--stale-after \"2s\" is not longer than the interval 5s: the verdict is one interval old "
+               "just before each check ends, so it would go stale between checks");
+        struct agent_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", "--demo", "--interval=1s",
+                                                             "--stale-after=1001ms", NULL }, &c, err), 0);
+        ck_assert_uint_eq(c.stale_after_ms, 1001);
+        agentcfg_free(&c);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("agentcfg");
         TCase *tc = tcase_create("agentcfg");
@@ -105,6 +132,8 @@ int main(void) {
         tcase_add_test(tc, env_values_and_check_command);
         tcase_add_test(tc, node_id_read_from_broker_config);
         tcase_add_test(tc, bad_flags_get_one_line_naming_them);
+        tcase_add_test(tc, bad_addresses_are_refused_at_load);
+        tcase_add_test(tc, stale_after_must_be_longer_than_the_interval);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

@@ -57,29 +57,55 @@ START_TEST(canroll_no_more_replicas_than_min_never_blocks) {
         ck_assert(one(2, -1, IDS(1, 2), IDS(1, 2)).safe);
         ck_assert(one(2, -1, IDS(1, 2), IDS(2)).safe);
         ck_assert(one(2, -1, IDS(1, 2), IDS(1)).safe);
-        /* RF 1 with the default min 1, even when the ISR is empty. */
-        ck_assert(one(-1, -1, IDS(1), IDS(1)).safe);
-        ck_assert(one(-1, -1, IDS(1), NOIDS).safe);
+        /* RF 1 with min 1, even when the ISR is empty. */
+        ck_assert(one(1, -1, IDS(1), IDS(1)).safe);
+        ck_assert(one(1, -1, IDS(1), NOIDS).safe);
 }
 END_TEST
 
-START_TEST(canroll_min_isr_falls_back_to_broker_default_then_one) {
-        /* Topic unknown, broker default 2: at the minimum with local in the ISR. */
-        struct canroll_result r = one(-1, 2, IDS(1, 2, 3), IDS(1, 2));
+START_TEST(canroll_unknown_min_isr_blocks_every_hosted_partition) {
+        /* Unknown (DescribeConfigs failed or gave no value): fail closed, even with a full ISR
+         * or a single replica, and even when the broker default is known. */
+        struct canroll_result r = one(-1, 2, IDS(1, 2, 3), IDS(1, 2, 3));
         ck_assert(!r.safe);
-        ck_assert_msg(strstr(r.reason, "orders-0 isr=2 min=2 replicas=3") != NULL, "%s", r.reason);
-        /* Neither known: 1, so an ISR of just the local broker blocks. */
-        r = one(-1, -1, IDS(1, 2, 3), IDS(1));
-        ck_assert(!r.safe);
-        ck_assert_msg(strstr(r.reason, "orders-0 isr=1 min=1 replicas=3") != NULL, "%s", r.reason);
-        ck_assert(one(-1, -1, IDS(1, 2, 3), IDS(1, 2)).safe);
-        /* The topic's own setting wins over the default. */
-        r = one(3, 2, IDS(1, 2, 3, 4), IDS(1, 2, 3));
-        ck_assert(!r.safe);
-        ck_assert_msg(strstr(r.reason, "isr=3 min=3 replicas=4") != NULL, "%s", r.reason);
-        ck_assert(one(1, 2, IDS(1, 2, 3), IDS(1, 2)).safe);
+        ck_assert_int_eq(r.blocking, 1);
+        ck_assert_int_eq(r.unknown, 1);
+        ck_assert_str_eq(r.reason, "min.insync.replicas is unknown for 1 hosted partition, so "
+                                   "stopping is not known to be safe: orders-0 isr=3 min=? replicas=3");
+        ck_assert(!one(-1, -1, IDS(1), IDS(1)).safe);
         /* Zero is not a valid setting and counts as unknown. */
-        ck_assert(!one(0, 0, IDS(1, 2, 3), IDS(1)).safe);
+        r = one(0, 1, IDS(1, 2, 3), IDS(1, 2, 3));
+        ck_assert(!r.safe);
+        ck_assert_int_eq(r.unknown, 1);
+}
+END_TEST
+
+START_TEST(canroll_uses_the_topic_value_never_the_broker_default) {
+        /* DescribeConfigs reports a topic's effective value: an override beats the default
+         * in either direction. */
+        struct canroll_result r = one(3, 2, IDS(1, 2, 3, 4), IDS(1, 2, 3));
+        ck_assert(!r.safe);
+        ck_assert_str_eq(r.reason, "stopping would leave 1 partition below min.insync.replicas: "
+                                   "orders-0 isr=3 min=3 replicas=4");
+        ck_assert(one(1, 2, IDS(1, 2, 3), IDS(1, 2)).safe);
+}
+END_TEST
+
+START_TEST(canroll_reason_names_both_kinds_when_mixed) {
+        struct snapshot *s = sb_new(1, 2, IDS(1, 2, 3));
+        sb_part(sb_topic(s, "orders", 2), 0, 2, IDS(1, 2, 3), IDS(1, 2));
+        struct snap_topic *t = sb_topic(s, "fresh", -1);
+        sb_part(t, 0, 2, IDS(1, 2, 3), IDS(1, 2, 3));
+        sb_part(t, 1, 2, IDS(1, 2, 3), IDS(1, 2, 3));
+        struct canroll_result r;
+        canroll_evaluate(s, LOCAL, &r);
+        ck_assert(!r.safe);
+        ck_assert_int_eq(r.blocking, 3);
+        ck_assert_int_eq(r.unknown, 2);
+        ck_assert_str_eq(r.reason, "stopping would leave 1 partition below min.insync.replicas, and "
+                                   "it is unknown for 2 more: orders-0 isr=2 min=2 replicas=3, "
+                                   "fresh-0 isr=3 min=? replicas=3, fresh-1 isr=3 min=? replicas=3");
+        snapshot_free(s);
 }
 END_TEST
 
@@ -98,7 +124,7 @@ END_TEST
 
 START_TEST(canroll_counts_every_blocking_partition_and_lists_what_fits) {
         struct snapshot *s = sb_new(1, 2, IDS(1, 2, 3));
-        struct snap_topic *t = sb_topic(s, "a-topic-with-quite-a-long-name", -1);
+        struct snap_topic *t = sb_topic(s, "a-topic-with-quite-a-long-name", 2);
         for (int i = 0; i < 50; i++)
                 sb_part(t, i, 2, IDS(1, 2, 3), IDS(1, 2));
         sb_part(t, 50, 2, IDS(1, 2, 3), IDS(1, 2, 3));
@@ -132,7 +158,9 @@ int main(void) {
         tcase_add_test(tc, canroll_isr_at_min_without_local_is_safe);
         tcase_add_test(tc, canroll_already_under_min_with_local_replica_blocks);
         tcase_add_test(tc, canroll_no_more_replicas_than_min_never_blocks);
-        tcase_add_test(tc, canroll_min_isr_falls_back_to_broker_default_then_one);
+        tcase_add_test(tc, canroll_unknown_min_isr_blocks_every_hosted_partition);
+        tcase_add_test(tc, canroll_uses_the_topic_value_never_the_broker_default);
+        tcase_add_test(tc, canroll_reason_names_both_kinds_when_mixed);
         tcase_add_test(tc, canroll_ignores_partitions_the_local_broker_does_not_host);
         tcase_add_test(tc, canroll_counts_every_blocking_partition_and_lists_what_fits);
         tcase_add_test(tc, canroll_without_metadata_is_not_safe);

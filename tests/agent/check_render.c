@@ -316,6 +316,35 @@ START_TEST(status_json_reports_the_error_and_unknowns_as_null) {
 }
 END_TEST
 
+START_TEST(status_json_says_why_stopping_is_not_known_to_be_safe) {
+        struct fixture f;
+        fixture_ready(&f);
+        /* No answer yet: not safe, and no note. */
+        cJSON *j = status(&f.st);
+        ck_assert(cJSON_IsFalse(at(j, "safe_to_stop.safe")));
+        ck_assert_str_eq(str(j, "safe_to_stop.reason"), "the local broker has not answered yet");
+        ck_assert(cJSON_IsNull(at(j, "safe_to_stop.min_isr_note")));
+        cJSON_Delete(j);
+
+        struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
+        sb_part(sb_topic(s, "orders", -1), 0, 1, IDS(1, 2, 3), IDS(1, 2, 3));
+        struct canroll_result cr;
+        canroll_evaluate(s, LOCAL, &cr);
+        snapshot_free(s);
+        f.st.canroll = &cr;
+        f.st.min_isr_note = "min.insync.replicas unknown: Broker: Cluster authorization failed";
+        j = status(&f.st);
+        ck_assert(cJSON_IsFalse(at(j, "safe_to_stop.safe")));
+        ck_assert_int_eq((int) num(j, "safe_to_stop.blocking"), 1);
+        ck_assert_int_eq((int) num(j, "safe_to_stop.min_isr_unknown"), 1);
+        ck_assert_str_eq(str(j, "safe_to_stop.reason"), "min.insync.replicas is unknown for 1 hosted "
+                         "partition, so stopping is not known to be safe: orders-0 isr=3 min=? replicas=3");
+        ck_assert_str_eq(str(j, "safe_to_stop.min_isr_note"),
+                         "min.insync.replicas unknown: Broker: Cluster authorization failed");
+        cJSON_Delete(j);
+}
+END_TEST
+
 START_TEST(status_json_caps_the_lagging_list) {
         struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
         struct snap_topic *t = sb_topic(s, "big", -1);
@@ -530,6 +559,7 @@ int main(void) {
         tcase_add_test(tc, status_json_describes_a_lagging_broker);
         tcase_add_test(tc, status_json_leaves_out_checks_that_do_not_apply);
         tcase_add_test(tc, status_json_reports_the_error_and_unknowns_as_null);
+        tcase_add_test(tc, status_json_says_why_stopping_is_not_known_to_be_safe);
         tcase_add_test(tc, status_json_caps_the_lagging_list);
         tcase_add_test(tc, rfc3339_formats_utc_with_milliseconds);
         suite_add_tcase(s, tc);

@@ -52,6 +52,11 @@ same connection, or on stdout for stdin commands. Commands:
     {"op":"lowest_isr","reset":false}                     per partition: smallest ISR size seen and
                                                           whether it ever fell below min.insync
     {"op":"episodes","reset":false}                       every violation episode recorded (below)
+    {"op":"describe_configs_error","error":29}            answer every DescribeConfigs resource with
+                                                          this error code (null: answer normally)
+    {"op":"describe_configs_log","reset":false}           the last 16 DescribeConfigs requests:
+                                                          the broker asked and each resource's
+                                                          type, name and config keys (null: all)
     {"op":"quit"}
 
 Cluster dynamics (opt-in, --dynamics lag_ms=N,catchup_ms=N[,step_ms=N]): lag_ms after a
@@ -129,6 +134,9 @@ SOURCE_STATIC_BROKER_CONFIG = 4
 SOURCE_DEFAULT_CONFIG = 5
 
 MIN_ISR_KEY = "min.insync.replicas"
+# What {"op":"describe_configs_log"} keeps: the last requests, the first resources of each.
+DESCRIBE_LOG_MAX = 16
+DESCRIBE_LOG_RESOURCES = 64
 
 # Limits on everything a peer or a test controls.
 MAX_REQUEST_BYTES = 1 << 20
@@ -244,6 +252,11 @@ class Cluster:
         self.settled = None
         self.done = None
         self.episodes = []
+        # The resources of the last DescribeConfigs requests, as asked (bounded).
+        self.describe_log = []
+        # When set, every DescribeConfigs resource is answered with this error code (e.g.
+        # 29 TOPIC_AUTHORIZATION_FAILED, as for a client without DescribeConfigs ACLs).
+        self.describe_error = None
 
     # ---- model building -------------------------------------------------------------
 
@@ -593,11 +606,19 @@ class Cluster:
 
     def describe_configs(self, b, v, req):
         resources = req[0] or []
+        self.describe_log.append({"broker": b.id, "resources": [
+            {"type": rtype, "name": rname, "keys": None if keys is None else list(keys)}
+            for rtype, rname, keys in resources[:DESCRIBE_LOG_RESOURCES]]})
+        del self.describe_log[:-DESCRIBE_LOG_MAX]
         include_synonyms = v >= 1 and bool(req[1])
         bsrc = SOURCE_STATIC_BROKER_CONFIG if self.default_min_isr_set else SOURCE_DEFAULT_CONFIG
         broker_syn = [(MIN_ISR_KEY, str(self.default_min_isr), bsrc)]
         out = []
         for rtype, rname, keys in resources:
+            if self.describe_error is not None:
+                out.append((self.describe_error, "fake: error %d by request" % self.describe_error,
+                            rtype, rname, []))
+                continue
             wanted = keys is None or MIN_ISR_KEY in keys
             if rtype == RESOURCE_TOPIC:
                 t = self.topics.get(rname)
@@ -851,6 +872,14 @@ class Cluster:
             if cmd.get("reset"):
                 self.episodes = [ep for ep in self.episodes if ep["end"] is None]
             return {"episodes": out}
+        if op == "describe_configs_error":
+            self.describe_error = want_int(cmd, "error", 1, 32767, nullable=True)
+            return None
+        if op == "describe_configs_log":
+            out = self.describe_log
+            if cmd.get("reset"):
+                self.describe_log = []
+            return {"requests": out}
         if op == "quit":
             self.done.set()
             return None

@@ -11,7 +11,8 @@
  *   last assessment good, and a check no older than stale_after; live only after the broker's
  *   first answer, and then within the liveness window of its last one;
  * - canroll: with a snapshot, safe == (blocking == 0) and blocking equals an independent
- *   count of Strimzi's rule (see canroll.h); no snapshot is never safe;
+ *   count of Strimzi's rule, an unknown min.insync.replicas blocking (see canroll.h); no
+ *   snapshot is never safe;
  * - renderers: every answer fits in RENDER_MAX_BYTES; probes answer 200 exactly when
  *   ready/live, with no control character but '\n'; /status parses back with cJSON with the
  *   same ready, live and partition counts; /metrics lists one kpa_lagging_partition line per
@@ -131,9 +132,6 @@ static void check_assessment(const struct snapshot *s, int32_t local, enum ready
                            partitions, urp);
 }
 
-static int min_isr_for(const struct snapshot *s, const struct snap_topic *t) {
-        return t->min_isr >= 1 ? t->min_isr : s->default_min_isr >= 1 ? s->default_min_isr : 1;
-}
 
 static void check_canroll(const struct snapshot *s, int32_t local) {
         struct canroll_result cr;
@@ -144,19 +142,28 @@ static void check_canroll(const struct snapshot *s, int32_t local) {
                 return;
         }
         FUZZ_CHECK(cr.safe == (cr.blocking == 0), "safe %d with %d blocking", cr.safe, cr.blocking);
-        int blocking = 0;
+        int blocking = 0, unknown = 0;
         for (int i = 0; i < s->n_topics; i++) {
                 const struct snap_topic *t = &s->topics[i];
-                int m = min_isr_for(s, t);
+                int m = t->min_isr;
                 for (int j = 0; j < t->n_partitions; j++) {
                         const struct snap_partition *p = &t->partitions[j];
-                        if (!contains(p->replicas, p->n_replicas, local) || p->n_replicas <= m)
+                        if (!contains(p->replicas, p->n_replicas, local))
+                                continue;
+                        /* Unknown (below 1): fails closed, whatever the default. */
+                        if (m < 1) {
+                                blocking++;
+                                unknown++;
+                                continue;
+                        }
+                        if (p->n_replicas <= m)
                                 continue;
                         if (p->n_isr < m || (p->n_isr == m && contains(p->isr, p->n_isr, local)))
                                 blocking++;
                 }
         }
-        FUZZ_CHECK(cr.blocking == blocking, "blocking %d, expected %d", cr.blocking, blocking);
+        FUZZ_CHECK(cr.blocking == blocking && cr.unknown == unknown, "blocking %d (%d unknown), expected %d (%d)",
+                   cr.blocking, cr.unknown, blocking, unknown);
 }
 
 static void check_dup(const struct snapshot *s) {

@@ -462,6 +462,35 @@ START_TEST(sasl_users_become_jaas_and_agent_credentials) {
 }
 END_TEST
 
+/* client.properties is read by librdkafka (kpa-agent, kcat): a value's trailing blanks are
+ * kept and written as they are, leading ones would be dropped by librdkafka: refused. */
+START_TEST(client_properties_keep_trailing_blanks_and_refuse_leading_ones) {
+        struct env e;
+        env_setup(&e);
+        char users[700];
+        snprintf(users, sizeof users, "KPA_SASL_USERS_DIR=%s", e.users);
+        char *extra[] = { users, "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SASL_PLAINTEXT", "KPA_SASL_AGENT_USER=alice", NULL };
+        tu_write(e.users, "alice", "alice-pw  \n");
+        ck_assert_int_eq(run_init(&e, extra, NULL, NULL, NULL), 0);
+        char *client = tu_read(e.out, "client.properties");
+        ck_assert_ptr_nonnull(strstr(client, "\nsasl.username=alice\nsasl.password=alice-pw  \n"));
+        free(client);
+        char *before = snapshot_dir(e.out);
+        tu_write(e.users, "alice", " alice-pw\n");
+        char *err = NULL;
+        ck_assert_int_eq(run_init(&e, extra, NULL, NULL, &err), 2);
+        ck_assert_str_eq(err, "kpa-init: the password of KPA_SASL_AGENT_USER \"alice\" in KPA_SASL_USERS_DIR "
+                              "starts with whitespace, which librdkafka drops from client.properties values: "
+                              "kpa-agent could not use it (choose one that does not start with a blank)\n");
+        free(err);
+        char *after = snapshot_dir(e.out);
+        ck_assert_str_eq(before, after);
+        free(before);
+        free(after);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(help_lists_every_input_and_exits_0) {
         struct env e;
         env_setup(&e);
@@ -488,6 +517,7 @@ int main(void) {
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
         tcase_add_test(tc, template_secrets_make_the_file_private_and_are_masked_in_dry_run);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
+        tcase_add_test(tc, client_properties_keep_trailing_blanks_and_refuse_leading_ones);
         tcase_add_test(tc, help_lists_every_input_and_exits_0);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
