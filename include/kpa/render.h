@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "kpa/dynbuf.h"
+#include "kpa/quorum.h"
 #include "kpa/verdict.h"
 
 #define RENDER_MAX_BYTES (64 * 1024)
@@ -27,6 +28,11 @@ struct agent_status {
         int32_t answered_by;              /* node id that answered the last check, -1: unknown */
         int64_t rtt_ms;                   /* round trip of the last metadata request, -1: unknown */
         int64_t last_success_unix_ms;     /* wall clock of the last good check; 0: none yet */
+        /* A controller-only node: the quorum as the last check saw it and what the stop gate
+         * answers on it; /status and /metrics then show these instead of partitions. NULL for
+         * a broker. */
+        const struct quorum_view *quorum;
+        const struct quorum_stop *quorum_stop;
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };
