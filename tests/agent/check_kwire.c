@@ -2,10 +2,11 @@
  * exact bytes of every request, decoding of hand-assembled answers byte by byte, and every
  * refusal of a malformed answer. The byte vectors follow the schemas in Kafka 4.1.1's and
  * 4.4.0's kafka-clients jar (common/message/DescribeQuorum*.json, Sasl*.json,
- * RequestHeader.json, ResponseHeader.json); the DescribeQuorum answer of a real 4.4.0 leader
- * is the last vector. */
+ * RequestHeader.json, ResponseHeader.json); the last vectors are DescribeQuorum answers of real
+ * 4.4.0 and 4.1.1 controllers (tests/agent/vectors/). */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kpa/kwire.h"
@@ -418,6 +419,85 @@ START_TEST(kwire_quorum_v1_round_trip_has_no_directory_ids_or_nodes) {
 }
 END_TEST
 
+/* Answers of real Kafka 4.4.0 and 4.1.1 controllers to kwire_quorum_request_v2_bytes'
+ * request, saved by tests/kafka/manual-quorum.sh --dump-answers (3 controllers, broker 100 an
+ * observer). */
+static uint8_t *vector(const char *name, size_t *ret_len) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/agent/vectors/%s", tu_source_dir(), name);
+        FILE *f = fopen(path, "rb");
+        ck_assert_msg(f != NULL, "cannot open %s", path);
+        static uint8_t buf[4096];
+        *ret_len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        return buf;
+}
+
+START_TEST(kwire_quorum_decodes_a_real_kafka_4_4_leader_answer) {
+        size_t len;
+        uint8_t *frame = vector("describequorum-v2-kafka-4.4.0-leader.bin", &len);
+        ck_assert_uint_eq(len, 505);
+        struct kwire_quorum q;
+        char err[256] = "";
+        ck_assert_int_eq(kwire_quorum_decode_response(frame, len, 2, 7, &q, err, sizeof err), 0);
+        ck_assert_int_eq(q.error_code, 0);
+        ck_assert_str_eq(q.error_message, "");   /* Kafka sends "" here, not null */
+        ck_assert(q.have_partition);
+        ck_assert_int_eq(q.leader_id, 2);
+        ck_assert_int_eq(q.leader_epoch, 1);
+        ck_assert_int_eq(q.high_watermark, 26);
+        ck_assert_int_eq(q.n_voters, 3);
+        static const int64_t ts[3] = { 1795999975953, 1795999975937, 1795999976008 };
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(q.voters[i].id, i);
+                ck_assert_int_eq(q.voters[i].log_end_offset, 26);
+                ck_assert_int_eq(q.voters[i].last_fetch_ms, ts[i]);
+                ck_assert_int_eq(q.voters[i].last_caught_up_ms, ts[i]);
+        }
+        ck_assert_int_eq(q.n_observers, 1);
+        ck_assert_int_eq(q.observers[0].id, 100);
+        ck_assert_int_eq(q.observers[0].directory_id[0], 0x51);
+        ck_assert_int_eq(q.observers[0].directory_id[15], 0x35);
+        ck_assert_int_eq(q.n_nodes, 3);
+}
+END_TEST
+
+START_TEST(kwire_quorum_decodes_a_real_kafka_4_1_leader_answer) {
+        size_t len;
+        uint8_t *frame = vector("describequorum-v2-kafka-4.1.1-leader.bin", &len);
+        struct kwire_quorum q;
+        char err[256] = "";
+        ck_assert_int_eq(kwire_quorum_decode_response(frame, len, 2, 7, &q, err, sizeof err), 0);
+        ck_assert_int_eq(q.leader_id, 1);
+        ck_assert_int_eq(q.leader_epoch, 1);
+        ck_assert_int_eq(q.high_watermark, 26);
+        ck_assert_int_eq(q.n_voters, 3);
+        ck_assert_int_eq(q.voters[1].id, 1);
+        ck_assert_int_eq(q.voters[1].last_caught_up_ms, 1796000044538);   /* the leader's clock */
+        ck_assert_int_eq(q.voters[2].last_caught_up_ms, 1796000044289);
+        ck_assert_int_eq(q.n_observers, 1);
+        ck_assert_int_eq(q.n_nodes, 3);
+}
+END_TEST
+
+START_TEST(kwire_quorum_decodes_a_real_kafka_4_4_follower_answer) {
+        size_t len;
+        uint8_t *frame = vector("describequorum-v2-kafka-4.4.0-follower.bin", &len);
+        struct kwire_quorum q;
+        char err[256] = "";
+        ck_assert_int_eq(kwire_quorum_decode_response(frame, len, 2, 7, &q, err, sizeof err), 0);
+        ck_assert_int_eq(q.error_code, 0);
+        ck_assert(q.have_partition);
+        ck_assert_int_eq(q.partition_error_code, KWIRE_ERR_NOT_LEADER_OR_FOLLOWER);
+        ck_assert_msg(strncmp(q.partition_error_message, "For requests intended only for the leader", 41) == 0,
+                      "%s", q.partition_error_message);
+        /* Defaults, not a leader: the agent never reads them from such an answer. */
+        ck_assert_int_eq(q.leader_id, 0);
+        ck_assert_int_eq(q.n_voters, 0);
+        ck_assert_int_eq(q.n_nodes, 0);
+}
+END_TEST
+
 /* ---- SASL ---- */
 
 START_TEST(kwire_sasl_handshake_request_bytes_and_answer) {
@@ -494,6 +574,9 @@ int main(void) {
         tcase_add_test(tc, kwire_quorum_other_topic_or_partition_or_twice_is_refused);
         tcase_add_test(tc, kwire_quorum_voters_past_the_bound_are_refused_observers_only_counted);
         tcase_add_test(tc, kwire_quorum_v1_round_trip_has_no_directory_ids_or_nodes);
+        tcase_add_test(tc, kwire_quorum_decodes_a_real_kafka_4_4_leader_answer);
+        tcase_add_test(tc, kwire_quorum_decodes_a_real_kafka_4_1_leader_answer);
+        tcase_add_test(tc, kwire_quorum_decodes_a_real_kafka_4_4_follower_answer);
         tcase_add_test(tc, kwire_sasl_handshake_request_bytes_and_answer);
         tcase_add_test(tc, kwire_sasl_plain_request_bytes_and_answers);
         suite_add_tcase(s, tc);

@@ -21,8 +21,11 @@
 #
 #   sudo tests/kafka/manual-quorum.sh [--kafka 4.4.0|4.1.1] [--security plaintext|ssl|sasl_ssl]
 #                                     [--client-auth required] [--build DIR] [--keep]
+#                                     [--dump-answers DIR]
 # --security ssl: SSL on both listeners, certificates issued by kpa-init from a throw-away CA
 # (KPA_TLS_CA_DIR, made here with openssl); sasl_ssl: SASL_SSL (PLAIN) on both listeners.
+# --dump-answers DIR (plaintext only): saves the raw DescribeQuorum v2 answers (frames without
+# their size) of the leader and of a follower, for the codec's test vectors.
 # --client-auth required: KPA_TLS_CLIENT_AUTH=required (mutual TLS: the agent presents the pod's
 # keystore.p12, as kpa-init's client.properties says).
 # Needs /tmp/kpom/lib-<version>/ (the Kafka jars), Java 17, curl, openssl, and a build folder
@@ -34,6 +37,7 @@ SECURITY=plaintext
 BUILD=build/dev
 KEEP=0
 CLIENT_AUTH=none
+DUMP=""
 while [ $# -gt 0 ]; do
         case "$1" in
         --kafka) KAFKA=$2; shift 2 ;;
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
         --build) BUILD=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
         --client-auth) CLIENT_AUTH=$2; shift 2 ;;
+        --dump-answers) DUMP=$2; shift 2 ;;
         *) echo "usage: $0 [--kafka VERSION] [--security plaintext|ssl|sasl_ssl] [--build DIR] [--keep]" >&2; exit 2 ;;
         esac
 done
@@ -244,6 +249,33 @@ fi
 ip netns exec kq0 java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$RUN/log4j2-tools.properties" \
         -cp "$LIB/*" org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-controller "${HOSTS[0]}:9093" \
         --command-config "$cmdcfg" describe --replication 2>/dev/null || true
+
+if [ -n "$DUMP" ] && [ "$SECURITY" = plaintext ]; then
+        mkdir -p "$DUMP"
+        for i in 0 1 2; do
+                role=$([ "$i" = "$LEADER" ] && echo leader || echo follower)
+                # The request is check_kwire's vector: DescribeQuorum v2, correlation id 7.
+                ip netns exec kq$i python3 - "${HOSTS[$i]}" "$DUMP/describequorum-v2-$KAFKA-$role-$i.bin" <<'PY'
+import socket, struct, sys
+name = b"__cluster_metadata"
+body = struct.pack(">hhih", 55, 2, 7, 9) + b"kpa-agent" + b"\x00" + b"\x02" + bytes([len(name) + 1]) + name \
+       + b"\x02" + struct.pack(">i", 0) + b"\x00\x00\x00"
+s = socket.create_connection((sys.argv[1], 9093), timeout=5)
+s.sendall(struct.pack(">i", len(body)) + body)
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise SystemExit("closed")
+        b += c
+    return b
+n = struct.unpack(">i", read(4))[0]
+open(sys.argv[2], "wb").write(read(n))
+PY
+        done
+        log "saved the raw answers in $DUMP"
+fi
 
 # ---- 2. stop a follower controller: the others' /prestop hold ----
 STOP=-1
