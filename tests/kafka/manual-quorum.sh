@@ -21,9 +21,11 @@
 #
 #   sudo tests/kafka/manual-quorum.sh [--kafka 4.4.0|4.1.1] [--security plaintext|ssl|sasl_ssl]
 #                                     [--client-auth required] [--build DIR] [--keep]
-#                                     [--dump-answers DIR]
+#                                     [--dump-answers DIR] [--stop follower|leader] [--signal TERM|KILL]
 # --security ssl: SSL on both listeners, certificates issued by kpa-init from a throw-away CA
 # (KPA_TLS_CA_DIR, made here with openssl); sasl_ssl: SASL_SSL (PLAIN) on both listeners.
+# --stop leader stops the quorum's leader instead of a follower (the others elect a new one);
+# --signal KILL makes the stop a crash instead of a controlled shutdown.
 # --dump-answers DIR (plaintext only): saves the raw DescribeQuorum v2 answers (frames without
 # their size) of the leader and of a follower, for the codec's test vectors.
 # --client-auth required: KPA_TLS_CLIENT_AUTH=required (mutual TLS: the agent presents the pod's
@@ -38,6 +40,8 @@ BUILD=build/dev
 KEEP=0
 CLIENT_AUTH=none
 DUMP=""
+STOP_WHO=follower
+SIG=TERM
 while [ $# -gt 0 ]; do
         case "$1" in
         --kafka) KAFKA=$2; shift 2 ;;
@@ -46,6 +50,8 @@ while [ $# -gt 0 ]; do
         --keep) KEEP=1; shift ;;
         --client-auth) CLIENT_AUTH=$2; shift 2 ;;
         --dump-answers) DUMP=$2; shift 2 ;;
+        --stop) STOP_WHO=$2; shift 2 ;;
+        --signal) SIG=$2; shift 2 ;;
         *) echo "usage: $0 [--kafka VERSION] [--security plaintext|ssl|sasl_ssl] [--build DIR] [--keep]" >&2; exit 2 ;;
         esac
 done
@@ -277,16 +283,18 @@ PY
         log "saved the raw answers in $DUMP"
 fi
 
-# ---- 2. stop a follower controller: the others' /prestop hold ----
-STOP=-1
-for i in 0 1 2; do [ "$i" != "$LEADER" ] && { STOP=$i; break; }; done
+# ---- 2. stop a controller: the others' /prestop hold ----
+STOP=$LEADER
+if [ "$STOP_WHO" = follower ]; then
+        for i in 0 1 2; do [ "$i" != "$LEADER" ] && { STOP=$i; break; }; done
+fi
 OTHERS=()
 for i in 0 1 2; do [ "$i" != "$STOP" ] && OTHERS+=("$i"); done
 T_STOP=$(now)
-kill -TERM "${JVM[$STOP]}"
+kill -"$SIG" "${JVM[$STOP]}"
 wait "${JVM[$STOP]}" 2>/dev/null || true
 unset "JVM[$STOP]"
-log "stopped controller $STOP (SIGTERM, exited after $(since "$T_STOP") s)"
+log "stopped controller $STOP, the $STOP_WHO (SIG$SIG, exited after $(since "$T_STOP") s)"
 # Wait until both remaining agents see the quorum without a spare caught-up voter.
 for i in "${OTHERS[@]}"; do
         deadline=$(( $(date +%s) + 60 ))
@@ -309,7 +317,7 @@ for i in "${OTHERS[@]}"; do
                 exit 1
         fi
         log "${PODS[$i]}: /prestop still held after 5 s; /status says:"
-        status_json "$i" | python3 -c 'import json,sys; q=json.load(sys.stdin)["quorum"]; print("   ", q["safe_to_stop"]["reason"])'
+        status_json "$i" | python3 -c 'import json,sys; q=json.load(sys.stdin)["quorum"]; print("    leader %s epoch %s: %s" % (q.get("leader"), q.get("epoch"), q["safe_to_stop"]["reason"]))'
 done
 
 # ---- 3. start it again: released ----
@@ -325,4 +333,4 @@ done
 wait_http "$STOP" /readyz 200 120
 log "${PODS[$STOP]}: /readyz 200 again $(since "$T_RESTART") s after the restart"
 grep -h '"event":"\(prestop\|prestop_done\|not_ready\|ready\)"' "$RUN"/kafka-controller-*/agent.log | cut -c1-220 | tail -12
-log "PASS (Kafka $KAFKA, $SECURITY, client auth $CLIENT_AUTH)"
+log "PASS (Kafka $KAFKA, $SECURITY, client auth $CLIENT_AUTH, SIG$SIG to the $STOP_WHO)"
