@@ -249,10 +249,11 @@ static int ask(struct ctlcheck *c, const char *host, uint16_t port, uint64_t dea
         if (r == 0)
                 r = kconn_exchange(k, req, len, KWIRE_QUORUM_RESPONSE_MAX, deadline_ms, &resp, &rlen, err, errlen);
         if (r == 0) {
-                char why[CTLCHECK_ERR_MAX];
+                /* A decoding error is one line of at most KWIRE_ERR_MAX plus its prefix. */
+                char why[KWIRE_ERR_MAX + 64];
                 r = kwire_quorum_decode_response(resp, rlen, KWIRE_QUORUM_VERSION, corr, &c->scratch, why, sizeof why);
                 if (r < 0)
-                        snprintf(err, errlen, "%s:%u: %s", host, (unsigned) port, why);
+                        snprintf(err, errlen, "%.*s:%u: %s", KCONN_HOST_MAX, host, (unsigned) port, why);
         }
         free(resp);
         kconn_close(k);
