@@ -10,6 +10,7 @@
 #include "kpa/opts.h"
 #include "kpa/parse.h"
 #include "kpa/props.h"
+#include "kpa/quorum.h"
 
 static const struct opt_def agent_opts[] = {
         { "KPA_LISTEN", OPT_VALUE, "HTTP address for probes, ADDR:PORT or [v6]:PORT (default 0.0.0.0:8080)" },
@@ -24,6 +25,7 @@ static const struct opt_def agent_opts[] = {
         { "KPA_LIVENESS_WINDOW", OPT_VALUE, "how long the broker may be unreachable before /livez fails (default 60s)" },
         { "KPA_PRESTOP_TIMEOUT", OPT_VALUE, "how long /prestop waits for safe-to-stop (default 120s)" },
         { "KPA_READY_SCOPE", OPT_VALUE, "local (default) or cluster (also wait for zero under-replicated partitions)" },
+        { "KPA_CAUGHT_UP_WITHIN", OPT_VALUE, "controller-only node: a voter caught up with the quorum leader at most this long ago counts as caught up (default 1.5 x controller.quorum.fetch.timeout.ms, 3s)" },
         { "KPA_LOG_LEVEL", OPT_VALUE, "error, warn, info (default) or debug" },
         { "KPA_DEMO", OPT_SWITCH, "watch an embedded librdkafka mock cluster (no broker needed)" },
         { "KPA_HELP", OPT_SWITCH, "show this help" },
@@ -41,6 +43,7 @@ void agentcfg_free(struct agent_config *c) {
         free(c->bootstrap);
         free(c->broker_config);
         free(c->client_config);
+        free(c->controllers);
         memset(c, 0, sizeof *c);
 }
 
@@ -83,7 +86,39 @@ static int copy(const struct loader *l, const char *env, const char *def, char *
         return 0;
 }
 
-static int node_id_from_file(const char *path, int32_t *ret, char *errbuf, size_t errlen) {
+/* Whether process.roles ("broker", "controller", or both, comma-separated) names only the
+ * controller role. -EINVAL for any other role or an empty list. */
+static int roles_controller_only(const char *roles, bool *ret) {
+        bool broker = false, controller = false, any = false;
+        const char *p = roles;
+        while (*p) {
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                size_t n = strcspn(p, ", \t");
+                if (n == 6 && strncmp(p, "broker", 6) == 0)
+                        broker = any = true;
+                else if (n == 10 && strncmp(p, "controller", 10) == 0)
+                        controller = any = true;
+                else if (n > 0)
+                        return -EINVAL;
+                p += n;
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (*p && *p != ',')
+                        return -EINVAL;
+                if (*p == ',')
+                        p++;
+        }
+        if (!any)
+                return -EINVAL;
+        *ret = controller && !broker;
+        return 0;
+}
+
+/* What the agent takes from kpa-init's server.properties: node.id, and for a controller-only
+ * node (process.roles=controller) the controllers and Kafka's fetch timeout. */
+static int broker_config_load(const char *path, struct agent_config *c, char *errbuf,
+                              size_t errlen) {
         char *text = NULL, perr[128];
         size_t len;
         int r = fsx_read_file(path, 1024 * 1024, &text, &len);
@@ -102,9 +137,39 @@ static int node_id_from_file(const char *path, int32_t *ret, char *errbuf, size_
                 props_free_secret(&p);
                 return -EINVAL;
         }
+        c->node_id = (int32_t) id;
+        r = 0;
+        const char *roles = props_get(&p, "process.roles");
+        if (roles && roles_controller_only(roles, &c->controller) < 0) {
+                snprintf(errbuf, errlen, "--broker-config %s: process.roles \"%.100s\" is not broker, controller or "
+                         "broker,controller", path, roles);
+                r = -EINVAL;
+        }
+        if (r == 0 && c->controller) {
+                uint64_t fetch = QUORUM_DEFAULT_FETCH_TIMEOUT_MS;
+                const char *ft = props_get(&p, "controller.quorum.fetch.timeout.ms");
+                c->controllers = calloc(1, sizeof *c->controllers);
+                char why[512];
+                if (!c->controllers) {
+                        snprintf(errbuf, errlen, "out of memory");
+                        r = -ENOMEM;
+                } else if (ctlcheck_parse_endpoints(props_get(&p, "controller.quorum.voters"),
+                                                    props_get(&p, "controller.quorum.bootstrap.servers"),
+                                                    c->controllers, why, sizeof why) < 0) {
+                        snprintf(errbuf, errlen, "--broker-config %s: %s", path, why);
+                        r = -EINVAL;
+                } else if (ft && parse_u64(ft, 1, 3600000, &fetch) < 0) {
+                        snprintf(errbuf, errlen, "--broker-config %s: controller.quorum.fetch.timeout.ms \"%.40s\" is "
+                                 "not a number of milliseconds", path, ft);
+                        r = -EINVAL;
+                }
+                /* Kafka's leader resigns when a majority has not fetched within 1.5 x the fetch
+                 * timeout: the same window bounds "caught up" (see quorum.h). */
+                uint64_t bound = fetch * 3 / 2;
+                c->caught_up_within_ms = bound < 100 ? 100 : bound > 600000 ? 600000 : bound;
+        }
         props_free_secret(&p);
-        *ret = (int32_t) id;
-        return 0;
+        return r;
 }
 
 static int load(const struct loader *l, struct agent_config *c) {
@@ -195,11 +260,21 @@ static int load(const struct loader *l, struct agent_config *c) {
                 }
                 c->node_id = (int32_t) id;
         } else if (c->broker_config) {
-                if ((r = node_id_from_file(c->broker_config, &c->node_id, l->errbuf, l->errlen)) < 0)
+                if ((r = broker_config_load(c->broker_config, c, l->errbuf, l->errlen)) < 0)
                         return r;
         } else if (!c->demo) {
                 snprintf(l->errbuf, l->errlen, "the local node id is unknown (set --node-id, or --broker-config to kpa-init's server.properties, or use --demo)");
                 return -EINVAL;
+        }
+        if (c->controller) {
+                if (c->demo) {
+                        snprintf(l->errbuf, l->errlen, "--demo watches a mock cluster of brokers, but --broker-config "
+                                 "%s is a controller's (process.roles=controller)", c->broker_config);
+                        return -EINVAL;
+                }
+                if ((r = duration(l, "KPA_CAUGHT_UP_WITHIN", c->caught_up_within_ms, 100, 600000,
+                                  &c->caught_up_within_ms)) < 0)
+                        return r;
         }
         if (!c->demo && !c->bootstrap && !c->client_config) {
                 snprintf(l->errbuf, l->errlen, "the local broker is unknown (set --bootstrap HOST:PORT or --client-config with bootstrap.servers, or use --demo)");

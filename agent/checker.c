@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* One check on the threadpool. It lives on the heap, apart from the checker, so that a check
  * still running when checker_stop gives up can finish on its own and free itself. */
@@ -10,8 +11,10 @@ struct job {
         uv_work_t req;
         struct checker *owner;      /* NULL once orphaned */
         struct kafka_client *kc;    /* borrowed from the owner; owned once orphaned */
+        struct ctlcheck *cc;        /* a controller's check instead of kc, likewise */
         bool want_configs;
         struct kafka_result res;
+        struct ctlcheck_result *cres;   /* with cc */
 };
 
 struct checker {
@@ -19,9 +22,11 @@ struct checker {
         uv_timer_t tick;
         uv_timer_t deadline;        /* bounds checker_stop's wait for a running check */
         struct kafka_client *kc;
+        struct ctlcheck *cc;        /* controller-only node: this check instead of kc */
         struct kafka_conf *pending_conf;
         struct checker_opts o;
         checker_result_cb cb;
+        checker_ctl_result_cb ccb;
         void *data;
         struct job *job;            /* the check in flight, if any */
         bool pending_trigger, want_configs, stopping;
@@ -34,18 +39,25 @@ struct checker {
 
 static void job_work(uv_work_t *req) {
         struct job *j = req->data;
-        kafka_check(j->kc, j->want_configs, &j->res);
+        if (j->cc)
+                ctlcheck_run(j->cc, j->cres);
+        else
+                kafka_check(j->kc, j->want_configs, &j->res);
 }
 
 static void job_free(struct job *j) {
         snapshot_free(j->res.snap);
-        if (!j->owner)
+        if (!j->owner) {
                 kafka_client_free(j->kc);
+                ctlcheck_free(j->cc);
+        }
+        free(j->cres);
         free(j);
 }
 
 static void finish_stop(struct checker *c, int status);
 static void start_check(struct checker *c);
+static void set_conf_now(struct checker *c, struct kafka_conf *conf);
 
 static void job_done(uv_work_t *req, int status) {
         struct job *j = req->data;
@@ -64,7 +76,10 @@ static void job_done(uv_work_t *req, int status) {
         /* Only checker_stop cancels, so a cancelled job never gets here. */
         (void) status;
         c->stats.finished++;
-        c->cb(&j->res, c->data);
+        if (j->cc)
+                c->ccb(j->cres, c->data);
+        else
+                c->cb(&j->res, c->data);
         j->res.snap = NULL;
         job_free(j);
         /* The callback may have stopped the checker. */
@@ -73,30 +88,48 @@ static void job_done(uv_work_t *req, int status) {
 }
 
 static void deliver_failure(struct checker *c, int rc, const char *what) {
+        c->stats.finished++;
+        if (c->cc) {
+                /* Static: too large for the loop thread's stack frame, and only ever used here,
+                 * on the loop thread, for the duration of the call. */
+                static struct ctlcheck_result cr;
+                memset(&cr, 0, sizeof cr);
+                cr.rc = rc;
+                cr.started_ms = cr.finished_ms = kconn_now_ms();
+                snprintf(cr.error, sizeof cr.error, "cannot start a check: %s", what);
+                snprintf(cr.leader_error, sizeof cr.leader_error, "cannot start a check: %s", what);
+                c->ccb(&cr, c->data);
+                return;
+        }
         struct kafka_result r = { .rc = rc, .started_ms = kafka_now_ms() };
         r.finished_ms = r.started_ms;
         snprintf(r.error, sizeof r.error, "cannot start a check: %s", what);
-        c->stats.finished++;
         c->cb(&r, c->data);
 }
 
 static void start_check(struct checker *c) {
         c->pending_trigger = false;
         if (c->pending_conf) {
-                kafka_client_set_conf(c->kc, c->pending_conf);
+                set_conf_now(c, c->pending_conf);
                 c->pending_conf = NULL;
         }
         struct job *j = calloc(1, sizeof *j);
+        if (j && c->cc && !(j->cres = malloc(sizeof *j->cres))) {
+                free(j);
+                j = NULL;
+        }
         if (!j) {
                 deliver_failure(c, -ENOMEM, "out of memory");
                 return;
         }
         j->owner = c;
         j->kc = c->kc;
+        j->cc = c->cc;
         j->want_configs = c->want_configs;
         j->req.data = j;
         int r = uv_queue_work(c->loop, &j->req, job_work, job_done);
         if (r < 0) {
+                free(j->cres);
                 free(j);
                 deliver_failure(c, r, uv_strerror(r));
                 return;
@@ -105,6 +138,13 @@ static void start_check(struct checker *c) {
         c->job = j;
         c->stats.running = true;
         c->stats.started++;
+}
+
+static void set_conf_now(struct checker *c, struct kafka_conf *conf) {
+        if (c->cc)
+                ctlcheck_set_conf(c->cc, conf);
+        else
+                kafka_client_set_conf(c->kc, conf);
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -116,23 +156,29 @@ static void on_tick(uv_timer_t *t) {
         start_check(c);
 }
 
-int checker_new(uv_loop_t *loop, struct kafka_client *kc, const struct checker_opts *o,
-                checker_result_cb cb, void *data, struct checker **ret, char *errbuf,
-                size_t errlen) {
-        if (!kc || !cb || o->interval_ms == 0) {
+/* Either kc with cb, or cc with ccb. */
+static int checker_create(uv_loop_t *loop, struct kafka_client *kc, struct ctlcheck *cc,
+                          const struct checker_opts *o, checker_result_cb cb,
+                          checker_ctl_result_cb ccb, void *data, struct checker **ret,
+                          char *errbuf, size_t errlen) {
+        if (!(kc && cb) == !(cc && ccb) || o->interval_ms == 0) {
                 snprintf(errbuf, errlen, "checker: a client, a callback and an interval > 0 "
                          "are needed");
                 kafka_client_free(kc);
+                ctlcheck_free(cc);
                 return -EINVAL;
         }
         struct checker *c = calloc(1, sizeof *c);
         if (!c) {
                 snprintf(errbuf, errlen, "out of memory");
                 kafka_client_free(kc);
+                ctlcheck_free(cc);
                 return -ENOMEM;
         }
         c->loop = loop;
         c->kc = kc;
+        c->cc = cc;
+        c->ccb = ccb;
         c->o = *o;
         if (c->o.stop_grace_ms == 0)
                 c->o.stop_grace_ms = 2000;
@@ -145,6 +191,7 @@ int checker_new(uv_loop_t *loop, struct kafka_client *kc, const struct checker_o
                 /* uv_timer_init only fails before touching the loop, so nothing to close. */
                 snprintf(errbuf, errlen, "checker: %s", uv_strerror(r));
                 kafka_client_free(kc);
+                ctlcheck_free(cc);
                 free(c);
                 return r;
         }
@@ -153,6 +200,18 @@ int checker_new(uv_loop_t *loop, struct kafka_client *kc, const struct checker_o
         c->open_handles = 2;
         *ret = c;
         return 0;
+}
+
+int checker_new(uv_loop_t *loop, struct kafka_client *kc, const struct checker_opts *o,
+                checker_result_cb cb, void *data, struct checker **ret, char *errbuf,
+                size_t errlen) {
+        return checker_create(loop, kc, NULL, o, cb, NULL, data, ret, errbuf, errlen);
+}
+
+int checker_new_controller(uv_loop_t *loop, struct ctlcheck *cc, const struct checker_opts *o,
+                           checker_ctl_result_cb cb, void *data, struct checker **ret,
+                           char *errbuf, size_t errlen) {
+        return checker_create(loop, NULL, cc, o, NULL, cb, data, ret, errbuf, errlen);
 }
 
 int checker_start(struct checker *c) {
@@ -175,7 +234,7 @@ void checker_set_conf(struct checker *c, struct kafka_conf *conf) {
                 kafka_conf_free(c->pending_conf);
                 c->pending_conf = conf;
         } else {
-                kafka_client_set_conf(c->kc, conf);
+                set_conf_now(c, conf);
         }
 }
 
@@ -189,6 +248,7 @@ static void on_closed(uv_handle_t *h) {
         void *data = c->closed_data;
         int status = c->stop_status;
         kafka_client_free(c->kc);
+        ctlcheck_free(c->cc);
         kafka_conf_free(c->pending_conf);
         free(c);
         if (cb)
@@ -210,6 +270,7 @@ static void on_stop_deadline(uv_timer_t *t) {
                 c->job->owner = NULL;
                 c->job = NULL;
                 c->kc = NULL;
+                c->cc = NULL;
         }
         finish_stop(c, -ETIMEDOUT);
 }
@@ -228,6 +289,7 @@ void checker_stop(struct checker *c, checker_closed_cb cb, void *data) {
         /* A check still waiting for a threadpool thread is cancelled (job_done then runs
          * with UV_ECANCELED); one already running is waited for, up to its deadline. */
         uv_cancel((uv_req_t *) &c->job->req);
-        uint64_t wait = kafka_client_timeout_ms(c->kc) + c->o.stop_grace_ms;
+        uint64_t wait = (c->cc ? ctlcheck_timeout_ms(c->cc) : kafka_client_timeout_ms(c->kc)) +
+                        c->o.stop_grace_ms;
         uv_timer_start(&c->deadline, on_stop_deadline, wait, 0);
 }

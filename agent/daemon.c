@@ -9,12 +9,14 @@
 
 #include "kpa/canroll.h"
 #include "kpa/checker.h"
+#include "kpa/ctlcheck.h"
 #include "kpa/demo.h"
 #include "kpa/dynbuf.h"
 #include "kpa/httpd.h"
 #include "kpa/kafka.h"
 #include "kpa/log.h"
 #include "kpa/parse.h"
+#include "kpa/quorum.h"
 #include "kpa/render.h"
 #include "kpa/snapshot.h"
 #include "kpa/verdict.h"
@@ -29,6 +31,7 @@ struct prestop_wait {
         struct httpd_request *req;
         uint64_t deadline_ms;
         struct prestop_wait *next;
+        uint64_t requested_ms;      /* a controller's gate decides only on checks started later */
 };
 
 struct agent {
@@ -61,6 +64,13 @@ struct agent {
         struct prestop_wait *waiters;
         bool stopping;
         int pending_closes;
+
+        /* A controller-only node (cfg->controller): the quorum instead of partitions. */
+        struct quorum_policy qpolicy;
+        struct quorum_view quorum;
+        struct quorum_stop qstop;
+        int64_t ctl_rtt_ms;
+        uint64_t last_started_ms;   /* when the last applied check started (monotonic ms) */
 };
 
 static int64_t unix_ms(void) {
@@ -81,6 +91,11 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .canroll = a->health.ever_reachable ? &a->canroll : NULL,
                 .min_isr_note = a->min_isr_note,
         };
+        if (a->cfg->controller) {
+                ret->quorum = &a->quorum;
+                ret->quorum_stop = &a->qstop;
+                ret->rtt_ms = a->answered ? a->ctl_rtt_ms : -1;
+        }
 }
 
 /* Lists the failing checks of a verdict in one line, for the log. */
@@ -137,6 +152,33 @@ static void prestop_answer(struct prestop_wait *w, const char *body) {
                 uv_timer_stop(&a->prestop_timer);
 }
 
+/* A controller's gate: release on a check that started after the request and found a caught-up
+ * majority without this node; hold otherwise, also when the quorum is unknown (quorum.h). A
+ * silent controller is not released early: the leader's view already counts it as lagging,
+ * so the rule is the same whether it answers or not. */
+static void prestop_evaluate_controller(struct agent *a, uint64_t now) {
+        struct prestop_wait *w = a->waiters;
+        while (w) {
+                struct prestop_wait *next = w->next;
+                bool decided = a->health.have_last && a->last_started_ms >= w->requested_ms;
+                const char *reason = decided ? a->qstop.reason : "no check has completed since the request";
+                char body[700];
+                if (decided && a->qstop.safe) {
+                        snprintf(body, sizeof body, "safe to stop: %s\n", reason);
+                        log_event(LOG_LEVEL_INFO, "prestop_done", "safe to stop: %s", reason);
+                        prestop_answer(w, body);
+                } else if (now >= w->deadline_ms) {
+                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s\n",
+                                 a->health.have_last ? a->qstop.reason : "no check has completed");
+                        log_event(LOG_LEVEL_WARN, "prestop_timeout", "stopping controller %d although "
+                                  "the quorum may lose its caught-up majority: %s", a->node_id,
+                                  a->health.have_last ? a->qstop.reason : "no check has completed");
+                        prestop_answer(w, body);
+                }
+                w = next;
+        }
+}
+
 /* What stopping the broker now would mean, from the newest check. */
 enum prestop_verdict {
         PRESTOP_UNSAFE,        /* why: what blocks (or that the broker never answered) */
@@ -174,6 +216,10 @@ static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *
 static void prestop_evaluate(struct agent *a, uint64_t now) {
         char why[1100], body[1200];
         unsigned expired = 0;
+        if (a->cfg->controller) {
+                prestop_evaluate_controller(a, now);
+                return;
+        }
         if (prestop_decide(a, now, why, sizeof why) == PRESTOP_SAFE) {
                 log_event(LOG_LEVEL_INFO, "prestop_done", "%s", why);
                 while (a->waiters)
@@ -224,9 +270,42 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
         }
 }
 
+/* The same for a controller-only node's check: the quorum decides readiness and the gate. */
+static void agent_apply_controller(struct agent *a, const struct ctlcheck_result *r) {
+        struct quorum_observation o = { .local_answered = r->rc == 0, .local_error = r->error,
+                                        .leader = r->have_leader ? &r->leader : NULL,
+                                        .leader_error = r->leader_error };
+        struct assessment as;
+        quorum_assess(&o, a->node_id, &a->qpolicy, &as, &a->quorum);
+        quorum_stop_evaluate(&a->quorum, a->node_id, &a->qstop);
+        health_record(&a->health, &as, r->finished_ms);
+
+        a->last_check_unix_ms = unix_ms();
+        a->last_started_ms = r->started_ms;
+        a->last_duration_ms = r->finished_ms - r->started_ms;
+        snprintf(a->last_error, sizeof a->last_error, "%.*s", (int) sizeof a->last_error - 1, r->rc != 0 ? r->error : r->have_leader ? "" : r->leader_error);
+        a->answered = r->rc == 0;
+        a->answered_by = -1;
+        a->ctl_rtt_ms = (int64_t) r->local_rtt_ms;
+        if (as.good)
+                a->last_success_unix_ms = a->last_check_unix_ms;
+}
+
+static void after_check(struct agent *a);
+
 static void on_check(struct kafka_result *r, void *data) {
         struct agent *a = data;
         agent_apply(a, r);
+        after_check(a);
+}
+
+static void on_ctl_check(struct ctlcheck_result *r, void *data) {
+        struct agent *a = data;
+        agent_apply_controller(a, r);
+        after_check(a);
+}
+
+static void after_check(struct agent *a) {
         struct verdict v;
         health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
         log_transitions(a, &v);
@@ -342,14 +421,18 @@ static void on_prestop(struct httpd_request *req, void *data) {
                 prestop_answer_now(a, req);
                 return;
         }
-        *w = (struct prestop_wait){ a, req, kafka_now_ms() + a->cfg->prestop_timeout_ms, a->waiters };
+        uint64_t now = kafka_now_ms();
+        *w = (struct prestop_wait){ a, req, now + a->cfg->prestop_timeout_ms, a->waiters, now };
         a->waiters = w;
         /* Every held request waits on the same checks: the wait begins once, the others join. */
-        if (!w->next)
-                log_event(LOG_LEVEL_INFO, "prestop", "waiting until stopping node %d leaves every partition at or above min.insync.replicas (at most %llums)",
+        if (w->next)
+                log_event(LOG_LEVEL_DEBUG, "prestop", "another /prestop joins the wait (%u held)", prestop_held(a));
+        else if (a->cfg->controller)
+                log_event(LOG_LEVEL_INFO, "prestop", "waiting until stopping controller %d leaves a caught-up majority of the quorum's voters (at most %llums)",
                           a->node_id, (unsigned long long) a->cfg->prestop_timeout_ms);
         else
-                log_event(LOG_LEVEL_DEBUG, "prestop", "another /prestop joins the wait (%u held)", prestop_held(a));
+                log_event(LOG_LEVEL_INFO, "prestop", "waiting until stopping node %d leaves every partition at or above min.insync.replicas (at most %llums)",
+                          a->node_id, (unsigned long long) a->cfg->prestop_timeout_ms);
         /* Decide on fresh metadata, with min.insync.replicas refreshed. */
         checker_trigger_now(a->checker, true);
         if (!uv_is_active((uv_handle_t *) &a->prestop_timer))
@@ -365,9 +448,12 @@ static const struct httpd_route routes[] = {
 };
 
 static void reload_conf(struct agent *a, const char *why) {
-        struct kafka_conf *conf;
+        struct kafka_conf *conf = NULL;
         char err[KAFKA_ERR_MAX];
-        if (kafka_conf_load(a->cfg->client_config, a->bootstrap, &conf, err, sizeof err) < 0) {
+        struct kconn_security sec;
+        if (kafka_conf_load(a->cfg->client_config, a->bootstrap, &conf, err, sizeof err) < 0 ||
+            (a->cfg->controller && ctlcheck_security(conf, &sec, err, sizeof err) < 0)) {
+                kafka_conf_free(conf);
                 log_event(LOG_LEVEL_ERROR, "reload_failed", "keeping the previous Kafka client configuration: %s", err);
                 return;
         }
@@ -435,14 +521,21 @@ static void on_signal(uv_signal_t *s, int signum) {
                 agent_stop(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-/* The Kafka client for the local broker: --client-config with --bootstrap (or the demo's)
- * over its bootstrap.servers; records the listener actually used. */
+/* The client configuration: --client-config with --bootstrap (or the demo's) over its
+ * bootstrap.servers; records the listener actually used. */
+static int agent_conf(struct agent *a, struct kafka_conf **ret, char *err, size_t errlen) {
+        int r = kafka_conf_load(a->cfg->client_config, a->bootstrap[0] ? a->bootstrap : NULL, ret, err, errlen);
+        if (r == 0)
+                snprintf(a->bootstrap, sizeof a->bootstrap, "%s", kafka_conf_bootstrap(*ret));
+        return r;
+}
+
+/* The Kafka client for the local broker. */
 static int agent_client(struct agent *a, struct kafka_client **ret, char *err, size_t errlen) {
         struct kafka_conf *conf;
-        int r = kafka_conf_load(a->cfg->client_config, a->bootstrap[0] ? a->bootstrap : NULL, &conf, err, errlen);
+        int r = agent_conf(a, &conf, err, errlen);
         if (r < 0)
                 return r;
-        snprintf(a->bootstrap, sizeof a->bootstrap, "%s", kafka_conf_bootstrap(conf));
         /* The mock cluster has no DescribeConfigs: the demo takes a typical production value
          * so that its /prestop answers as a healthy cluster's would. */
         struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id,
@@ -450,10 +543,35 @@ static int agent_client(struct agent *a, struct kafka_client **ret, char *err, s
         return kafka_client_new(conf, &ko, ret, err, errlen);
 }
 
-/* Takes ownership of kc. */
-static int start_checker(struct agent *a, struct kafka_client *kc, char *err, size_t errlen) {
+/* The quorum check of a controller-only node. */
+static int agent_ctlcheck(struct agent *a, struct ctlcheck **ret, char *err, size_t errlen) {
+        struct kafka_conf *conf;
+        int r = agent_conf(a, &conf, err, errlen);
+        if (r < 0)
+                return r;
+        a->qpolicy = (struct quorum_policy){ .caught_up_max_ms = a->cfg->caught_up_within_ms };
+        struct ctlcheck_opts o = { .local_id = a->node_id, .timeout_ms = a->cfg->check_timeout_ms,
+                                   .peers = a->cfg->controllers };
+        return ctlcheck_new(conf, &o, ret, err, errlen);
+}
+
+/* The role's check: a controller-only node's quorum check, else the Metadata check. */
+static int agent_check_new(struct agent *a, struct kafka_client **ret_kc, struct ctlcheck **ret_cc,
+                           char *err, size_t errlen) {
+        *ret_kc = NULL;
+        *ret_cc = NULL;
+        return a->cfg->controller ? agent_ctlcheck(a, ret_cc, err, errlen) : agent_client(a, ret_kc, err, errlen);
+}
+
+/* Takes ownership of kc or cc, whichever agent_check_new made. */
+static int start_checker(struct agent *a, struct kafka_client *kc, struct ctlcheck *cc, char *err, size_t errlen) {
         struct checker_opts co = { .interval_ms = a->cfg->interval_ms };
         int r;
+        if (cc) {
+                if ((r = checker_new_controller(a->loop, cc, &co, on_ctl_check, a, &a->checker, err, errlen)) < 0)
+                        return r;
+                return checker_start(a->checker);
+        }
         if ((r = checker_new(a->loop, kc, &co, on_check, a, &a->checker, err, errlen)) < 0)
                 return r;
         return checker_start(a->checker);
@@ -493,7 +611,8 @@ int daemon_run(const struct agent_config *cfg) {
         if (uv_loop_init(&loop) < 0)
                 return 1;
         a.loop = &loop;
-        a.policy = (struct health_policy){ .ready_after = cfg->ready_after,
+        a.policy = (struct health_policy){ .subject = cfg->controller ? "controller" : "broker",
+                                           .ready_after = cfg->ready_after,
                                            .stale_after_ms = cfg->stale_after_ms,
                                            .liveness_window_ms = cfg->liveness_window_ms };
         health_init(&a.health, kafka_now_ms());
@@ -507,7 +626,8 @@ int daemon_run(const struct agent_config *cfg) {
         /* A client config that cannot be read or is malformed is bad input, like a bad flag:
          * one plain line and exit 2, before anything is bound or logged. */
         struct kafka_client *kc = NULL;
-        if ((r = agent_client(&a, &kc, err, sizeof err)) < 0) {
+        struct ctlcheck *cc = NULL;
+        if ((r = agent_check_new(&a, &kc, &cc, err, sizeof err)) < 0) {
                 bad_input_line(cfg, err);
                 a.demo = demo_stop(a.demo);
                 uv_loop_close(&loop);
@@ -517,9 +637,10 @@ int daemon_run(const struct agent_config *cfg) {
         if ((r = httpd_start(&loop, &hc, routes, sizeof routes / sizeof routes[0], &a, &a.httpd, err, sizeof err)) < 0) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "--listen %s: %s", cfg->listen, err);
                 kafka_client_free(kc);
+                ctlcheck_free(cc);
                 goto out;
         }
-        if ((r = start_checker(&a, kc, err, sizeof err)) < 0) {
+        if ((r = start_checker(&a, kc, cc, err, sizeof err)) < 0) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "%s", err);
                 httpd_stop(a.httpd, 0, NULL, NULL);
                 if (a.checker)
@@ -546,8 +667,9 @@ int daemon_run(const struct agent_config *cfg) {
                 if (!a.conf_poll_on)
                         close_handle(&a, (uv_handle_t *) &a.conf_poll);
         }
-        log_event(LOG_LEVEL_INFO, "started", "kpa-agent %s serving probes on %s (port %u), watching node %d at %s every %llums",
-                  KPA_VERSION, cfg->listen, (unsigned) httpd_port(a.httpd), a.node_id, a.bootstrap,
+        log_event(LOG_LEVEL_INFO, "started", "kpa-agent %s serving probes on %s (port %u), watching %s %d at %s every %llums",
+                  KPA_VERSION, cfg->listen, (unsigned) httpd_port(a.httpd),
+                  cfg->controller ? "controller" : "node", a.node_id, a.bootstrap,
                   (unsigned long long) cfg->interval_ms);
         uv_run(&loop, UV_RUN_DEFAULT);
         code = 0;
@@ -563,23 +685,38 @@ int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         struct agent a = { .cfg = cfg, .answered_by = -1 };
         char err[1024];
         struct kafka_client *kc = NULL;
+        struct ctlcheck *cc = NULL;
+        struct ctlcheck_result *cres = NULL;
         int code = 2;
 
-        if (agent_target(&a, err, sizeof err) < 0 || agent_client(&a, &kc, err, sizeof err) < 0) {
+        if (agent_target(&a, err, sizeof err) < 0 || agent_check_new(&a, &kc, &cc, err, sizeof err) < 0) {
                 bad_input_line(cfg, err);
                 goto out;
         }
         /* One check decides: the consecutive-checks rule cannot apply to a single run. */
-        a.policy = (struct health_policy){ .ready_after = 1, .stale_after_ms = UINT64_MAX / 2,
+        a.policy = (struct health_policy){ .subject = cfg->controller ? "controller" : "broker",
+                                           .ready_after = 1, .stale_after_ms = UINT64_MAX / 2,
                                            .liveness_window_ms = cfg->liveness_window_ms };
         health_init(&a.health, kafka_now_ms());
-        struct kafka_result res;
-        kafka_check(kc, false, &res);
-        agent_apply(&a, &res);
+        uint64_t finished;
+        if (cc) {
+                if (!(cres = malloc(sizeof *cres))) {
+                        fprintf(stderr, "kpa-agent: out of memory\n");
+                        goto out;
+                }
+                ctlcheck_run(cc, cres);
+                agent_apply_controller(&a, cres);
+                finished = cres->finished_ms;
+        } else {
+                struct kafka_result res;
+                kafka_check(kc, false, &res);
+                agent_apply(&a, &res);
+                finished = res.finished_ms;
+        }
         struct verdict v;
         struct agent_status st;
         struct dynbuf b;
-        health_verdict(&a.health, &a.policy, res.finished_ms, &v);
+        health_verdict(&a.health, &a.policy, finished, &v);
         agent_status_view(&a, &v, &st);
         dynbuf_init(&b, RENDER_MAX_BYTES);
         if (render_status_json(&st, &b) == 0)
@@ -588,6 +725,8 @@ int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         code = v.ready ? 0 : 1;
 out:
         kafka_client_free(kc);
+        ctlcheck_free(cc);
+        free(cres);
         demo_stop(a.demo);
         return code;
 }

@@ -43,7 +43,7 @@ int render_probe(const struct verdict *v, enum probe_kind kind, bool verbose, st
         if (pass && !verbose)
                 return (r = dynbuf_appends(out, "ok")) < 0 ? r : status;
         if (kind == PROBE_LIVEZ) {
-                if ((r = probe_line(out, "broker", v->live, v->live_detail)) < 0)
+                if ((r = probe_line(out, v->live_name ? v->live_name : "broker", v->live, v->live_detail)) < 0)
                         return r;
         } else {
                 for (int i = 0; i < CHECK_COUNT; i++) {
@@ -206,29 +206,87 @@ static void status_safe_to_stop(struct jb *b, cJSON *root, const struct agent_st
         jb_str(b, o, "min_isr_note", st->min_isr_note && st->min_isr_note[0] ? st->min_isr_note : NULL);
 }
 
+static void status_member(struct jb *b, cJSON *o, const struct quorum_member *m) {
+        jb_num(b, o, "id", m->id);
+        jb_bool(b, o, "caught_up", m->caught_up);
+        jb_num(b, o, "log_end_offset", (double) m->log_end_offset);
+        if (m->lag >= 0)
+                jb_num(b, o, "lag", (double) m->lag);
+        else
+                jb_str(b, o, "lag", NULL);
+        if (m->caught_up_age_ms >= 0)
+                jb_num(b, o, "caught_up_ms_ago", (double) m->caught_up_age_ms);
+        else
+                jb_str(b, o, "caught_up_ms_ago", NULL);
+        if (m->fetch_age_ms >= 0)
+                jb_num(b, o, "fetched_ms_ago", (double) m->fetch_age_ms);
+        else
+                jb_str(b, o, "fetched_ms_ago", NULL);
+}
+
+/* A controller's "quorum": the leader's view of every voter, and the stop gate's answer. */
+static void status_quorum(struct jb *b, cJSON *root, const struct agent_status *st) {
+        const struct quorum_view *v = st->quorum;
+        cJSON *q = jb_obj(b, root, "quorum");
+        jb_bool(b, q, "known", v->known);
+        if (!v->known) {
+                jb_str(b, q, "reason", v->unknown_reason);
+        } else {
+                jb_num(b, q, "leader", v->leader_id);
+                jb_num(b, q, "epoch", v->leader_epoch);
+                jb_num(b, q, "high_watermark", (double) v->high_watermark);
+                jb_num(b, q, "majority", v->majority);
+                jb_num(b, q, "caught_up_voters", v->caught_up_voters);
+                jb_num(b, q, "caught_up_bound_ms", (double) v->caught_up_max_ms);
+                jb_str(b, q, "local_role", quorum_role_name(v->local_role));
+                cJSON *voters = jb_arr(b, q, "voters");
+                for (int i = 0; voters && i < v->n_voters; i++) {
+                        cJSON *o = jb_check(b, cJSON_CreateObject());
+                        if (!o)
+                                break;
+                        cJSON_AddItemToArray(voters, o);
+                        status_member(b, o, &v->voters[i]);
+                }
+                jb_num(b, q, "observers", v->n_observers);
+        }
+        if (st->quorum_stop) {
+                cJSON *s = jb_obj(b, q, "safe_to_stop");
+                jb_bool(b, s, "safe", st->quorum_stop->safe);
+                jb_str(b, s, "reason", st->quorum_stop->reason);
+        }
+}
+
 int render_status_json(const struct agent_status *st, struct dynbuf *out) {
         struct jb b = { false };
         cJSON *root = jb_check(&b, cJSON_CreateObject());
         jb_num(&b, root, "node_id", st->node_id);
+        if (st->quorum)
+                jb_str(&b, root, "role", "controller");
         jb_str(&b, root, "version", st->version ? st->version : "");
-        jb_str(&b, root, "scope", scope_name(st->scope));
+        if (!st->quorum)
+                jb_str(&b, root, "scope", scope_name(st->scope));
         jb_bool(&b, root, "ready", st->verdict->ready);
         jb_bool(&b, root, "live", st->verdict->live);
         status_checks(&b, root, st->verdict);
-        status_partitions(&b, root, st);
+        if (st->quorum)
+                status_quorum(&b, root, st);
+        else
+                status_partitions(&b, root, st);
         status_last_check(&b, root, st);
         status_safe_to_stop(&b, root, st);
 
-        cJSON *broker = jb_obj(&b, root, "broker");
-        if (st->answered_by >= 0)
-                jb_num(&b, broker, "answered_by", st->answered_by);
-        else
-                jb_str(&b, broker, "answered_by", NULL);
+        cJSON *broker = jb_obj(&b, root, st->quorum ? "controller" : "broker");
+        if (!st->quorum) {
+                if (st->answered_by >= 0)
+                        jb_num(&b, broker, "answered_by", st->answered_by);
+                else
+                        jb_str(&b, broker, "answered_by", NULL);
+        }
         if (st->rtt_ms >= 0)
                 jb_num(&b, broker, "rtt_ms", (double) st->rtt_ms);
         else
                 jb_str(&b, broker, "rtt_ms", NULL);
-        jb_str(&b, broker, "bootstrap", st->bootstrap ? st->bootstrap : "");
+        jb_str(&b, broker, st->quorum ? "listener" : "bootstrap", st->bootstrap ? st->bootstrap : "");
 
         char *text = b.oom ? NULL : cJSON_PrintUnformatted(root);
         cJSON_Delete(root);
@@ -322,15 +380,73 @@ static void mw_seconds(struct mw *w, int64_t ms) {
         mw_printf(w, "%" PRId64 ".%03d\n", ms / 1000, (int) (ms % 1000));
 }
 
+/* A broker's hosted partitions (and the cluster's, with scope cluster). */
+static void metrics_partitions(struct mw *w, const struct agent_status *st) {
+        const struct assessment *a = &st->health->last;
+        mw_head(w, "kpa_partitions", "gauge", "Partitions with a replica on the local broker, by state, at the last check.");
+        mw_printf(w, "kpa_partitions{state=\"hosted\"} %d\n", a->hosted);
+        mw_printf(w, "kpa_partitions{state=\"in_sync\"} %d\n", a->in_sync);
+        mw_printf(w, "kpa_partitions{state=\"lagging\"} %d\n", a->lagging);
+        mw_printf(w, "kpa_partitions{state=\"offline\"} %d\n", a->offline);
+
+        mw_head(w, "kpa_lagging_partition", "gauge", "Hosted partitions where the local broker is out of the ISR (at most 20 listed).");
+        for (int i = 0; i < a->n_lag; i++) {
+                mw_printf(w, "kpa_lagging_partition{topic=\"");
+                mw_label_value(w, a->lag[i].topic);
+                mw_printf(w, "\",partition=\"%" PRId32 "\"} 1\n", a->lag[i].partition);
+        }
+
+        if (st->scope == SCOPE_CLUSTER) {
+                mw_head(w, "kpa_cluster_under_replicated_partitions", "gauge", "Partitions with a leader and fewer in-sync replicas than replicas, cluster-wide.");
+                mw_printf(w, "kpa_cluster_under_replicated_partitions %d\n", a->cluster_under_replicated);
+        }
+}
+
+/* A controller's quorum, as the leader described it at the last check. */
+static void metrics_quorum(struct mw *w, const struct agent_status *st) {
+        const struct quorum_view *q = st->quorum;
+        mw_head(w, "kpa_quorum_known", "gauge", "1 if a controller answered as the quorum leader at the last check.");
+        mw_printf(w, "kpa_quorum_known %d\n", q->known ? 1 : 0);
+        if (q->known) {
+                mw_head(w, "kpa_quorum_leader", "gauge", "Node id of the quorum leader.");
+                mw_printf(w, "kpa_quorum_leader %" PRId32 "\n", q->leader_id);
+                mw_head(w, "kpa_quorum_leader_epoch", "gauge", "The quorum leader's epoch.");
+                mw_printf(w, "kpa_quorum_leader_epoch %" PRId32 "\n", q->leader_epoch);
+                mw_head(w, "kpa_quorum_high_watermark", "gauge", "The metadata log's high watermark on the leader.");
+                mw_printf(w, "kpa_quorum_high_watermark %" PRId64 "\n", q->high_watermark);
+                mw_head(w, "kpa_quorum_voters", "gauge", "Voters by state, as the leader sees them.");
+                mw_printf(w, "kpa_quorum_voters{state=\"caught_up\"} %d\n", q->caught_up_voters);
+                mw_printf(w, "kpa_quorum_voters{state=\"lagging\"} %d\n", q->n_voters - q->caught_up_voters);
+                mw_head(w, "kpa_quorum_voter_lag_records", "gauge", "Records each voter is behind the leader's log end (voters the leader has an offset for).");
+                for (int i = 0; i < q->n_voters; i++)
+                        if (q->voters[i].lag >= 0)
+                                mw_printf(w, "kpa_quorum_voter_lag_records{voter=\"%" PRId32 "\"} %" PRId64 "\n",
+                                          q->voters[i].id, q->voters[i].lag);
+                mw_head(w, "kpa_quorum_voter_caught_up_age_seconds", "gauge", "How long ago each voter was last caught up, on the leader's clock (voters caught up at least once).");
+                for (int i = 0; i < q->n_voters; i++)
+                        if (q->voters[i].caught_up_age_ms >= 0) {
+                                mw_printf(w, "kpa_quorum_voter_caught_up_age_seconds{voter=\"%" PRId32 "\"} ", q->voters[i].id);
+                                mw_seconds(w, q->voters[i].caught_up_age_ms);
+                        }
+        }
+        if (st->quorum_stop) {
+                mw_head(w, "kpa_quorum_safe_to_stop", "gauge", "1 if stopping this controller now keeps a caught-up majority of voters.");
+                mw_printf(w, "kpa_quorum_safe_to_stop %d\n", st->quorum_stop->safe ? 1 : 0);
+        }
+}
+
 int render_metrics(const struct agent_status *st, struct dynbuf *out) {
         struct mw w = { out, 0 };
         const struct verdict *v = st->verdict;
         const struct health *h = st->health;
         const struct assessment *a = &h->last;
+        const char *who = v->live_name ? v->live_name : "broker";
 
-        mw_head(&w, "kpa_ready", "gauge", "1 if the local broker is ready (every readiness check passes).");
+        mw_printf(&w, "# HELP kpa_ready 1 if the local %s is ready (every readiness check passes).\n"
+                      "# TYPE kpa_ready gauge\n", who);
         mw_printf(&w, "kpa_ready %d\n", v->ready ? 1 : 0);
-        mw_head(&w, "kpa_live", "gauge", "1 if the local broker answered within the liveness window.");
+        mw_printf(&w, "# HELP kpa_live 1 if the local %s answered within the liveness window.\n"
+                      "# TYPE kpa_live gauge\n", who);
         mw_printf(&w, "kpa_live %d\n", v->live ? 1 : 0);
 
         mw_head(&w, "kpa_readiness_check", "gauge", "1 if the named readiness check passes, 0 if it fails.");
@@ -339,23 +455,10 @@ int render_metrics(const struct agent_status *st, struct dynbuf *out) {
                         mw_printf(&w, "kpa_readiness_check{check=\"%s\"} %d\n",
                                   check_name((enum check_id) i), v->checks[i].ok ? 1 : 0);
 
-        mw_head(&w, "kpa_partitions", "gauge", "Partitions with a replica on the local broker, by state, at the last check.");
-        mw_printf(&w, "kpa_partitions{state=\"hosted\"} %d\n", a->hosted);
-        mw_printf(&w, "kpa_partitions{state=\"in_sync\"} %d\n", a->in_sync);
-        mw_printf(&w, "kpa_partitions{state=\"lagging\"} %d\n", a->lagging);
-        mw_printf(&w, "kpa_partitions{state=\"offline\"} %d\n", a->offline);
-
-        mw_head(&w, "kpa_lagging_partition", "gauge", "Hosted partitions where the local broker is out of the ISR (at most 20 listed).");
-        for (int i = 0; i < a->n_lag; i++) {
-                mw_printf(&w, "kpa_lagging_partition{topic=\"");
-                mw_label_value(&w, a->lag[i].topic);
-                mw_printf(&w, "\",partition=\"%" PRId32 "\"} 1\n", a->lag[i].partition);
-        }
-
-        if (st->scope == SCOPE_CLUSTER) {
-                mw_head(&w, "kpa_cluster_under_replicated_partitions", "gauge", "Partitions with a leader and fewer in-sync replicas than replicas, cluster-wide.");
-                mw_printf(&w, "kpa_cluster_under_replicated_partitions %d\n", a->cluster_under_replicated);
-        }
+        if (st->quorum)
+                metrics_quorum(&w, st);
+        else
+                metrics_partitions(&w, st);
 
         mw_head(&w, "kpa_consecutive_good_checks", "gauge", "Good checks in a row (reset by a bad one).");
         mw_printf(&w, "kpa_consecutive_good_checks %u\n", h->consecutive_good);
@@ -366,7 +469,8 @@ int render_metrics(const struct agent_status *st, struct dynbuf *out) {
         mw_printf(&w, "kpa_checks_total{result=\"ok\"} %" PRIu64 "\n", h->checks_total - h->checks_failed);
         mw_printf(&w, "kpa_checks_total{result=\"failed\"} %" PRIu64 "\n", h->checks_failed);
 
-        mw_head(&w, "kpa_broker_reachable", "gauge", "1 if the local broker answered the last check.");
+        mw_printf(&w, "# HELP kpa_broker_reachable 1 if the local %s answered the last check.\n"
+                      "# TYPE kpa_broker_reachable gauge\n", who);
         mw_printf(&w, "kpa_broker_reachable %d\n", h->have_last && a->reachable ? 1 : 0);
         if (st->rtt_ms >= 0) {
                 mw_head(&w, "kpa_broker_rtt_seconds", "gauge", "Round trip of the last metadata request.");

@@ -256,6 +256,9 @@ void verdict_assess(const struct check_outcome *o, int32_t local_id, enum ready_
         for (int i = 0; i < CHECK_COUNT; i++)
                 ret->checks[i].applies = true;
         ret->checks[CHECK_CLUSTER_URP].applies = scope == SCOPE_CLUSTER;
+        /* The quorum's checks are a controller's (quorum.c), not a broker's. */
+        ret->checks[CHECK_LEADER].applies = false;
+        ret->checks[CHECK_VOTER].applies = false;
         /* These two are about the sequence of checks, not one check: health_verdict decides. */
         ret->checks[CHECK_FRESH].applies = false;
         ret->checks[CHECK_CONSECUTIVE].applies = false;
@@ -321,12 +324,13 @@ void health_record(struct health *h, const struct assessment *a, uint64_t now_ms
 static void verdict_live(const struct health *h, const struct health_policy *p, uint64_t now_ms,
                          struct verdict *v) {
         char age[32], window[32];
+        const char *who = v->live_name;
         format_duration_ms(p->liveness_window_ms, window, sizeof window);
         if (!h->ever_reachable) {
                 v->live = false;
                 age_format(elapsed(now_ms, h->started_ms), age, sizeof age);
                 snprintf(v->live_detail, sizeof v->live_detail,
-                         "starting: the broker has not answered yet (%s since the agent started)", age);
+                         "starting: the %s has not answered yet (%s since the agent started)", who, age);
                 return;
         }
         uint64_t since = elapsed(now_ms, h->last_reachable_ms);
@@ -334,15 +338,16 @@ static void verdict_live(const struct health *h, const struct health_policy *p, 
         age_format(since, age, sizeof age);
         if (v->live)
                 snprintf(v->live_detail, sizeof v->live_detail,
-                         "broker answered %s ago (window %s)", age, window);
+                         "%s answered %s ago (window %s)", who, age, window);
         else
                 snprintf(v->live_detail, sizeof v->live_detail,
-                         "broker has not answered for %s (window %s)", age, window);
+                         "%s has not answered for %s (window %s)", who, age, window);
 }
 
 void health_verdict(const struct health *h, const struct health_policy *p, uint64_t now_ms,
                     struct verdict *ret) {
         memset(ret, 0, sizeof *ret);
+        ret->live_name = p->subject ? p->subject : "broker";
         struct check_result *fresh = &ret->checks[CHECK_FRESH];
         struct check_result *consec = &ret->checks[CHECK_CONSECUTIVE];
 
@@ -381,6 +386,8 @@ const char *check_name(enum check_id id) {
         static const char *const names[CHECK_COUNT] = {
                 [CHECK_REACHABLE] = "reachable",
                 [CHECK_REGISTERED] = "registered",
+                [CHECK_LEADER] = "leader",
+                [CHECK_VOTER] = "voter",
                 [CHECK_CAUGHT_UP] = "caught_up",
                 [CHECK_CLUSTER_URP] = "cluster_urp",
                 [CHECK_FRESH] = "fresh",

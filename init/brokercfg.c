@@ -180,8 +180,9 @@ int brokercfg_client(const struct broker_inputs *in, struct props *ret, char *er
         for (size_t i = 0; i < in->active->n; i++)
                 if (strcmp(in->active->v[i].name, c->inter_broker_listener) == 0)
                         l = &in->active->v[i];
-        /* A controller-only node has no broker listener: the agent then talks to the
-         * controller listener, which answers Metadata about the quorum. */
+        /* A controller-only node has no broker listener and serves no Metadata: its agent
+         * asks the controller listener for DescribeQuorum (kpa-agent's controller mode), with
+         * this listener's TLS and SASL settings, which every controller listener shares. */
         if (!l)
                 for (size_t i = 0; i < in->active->n && !l; i++)
                         l = &in->active->v[i];

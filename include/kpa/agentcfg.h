@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kpa/ctlcheck.h"
 #include "kpa/log.h"
 #include "kpa/verdict.h"
 
@@ -24,6 +25,11 @@ struct agent_config {
         unsigned ready_after;
         enum ready_scope scope;
         enum log_level log_level;
+        /* process.roles=controller in --broker-config: a controller-only node, checked through
+         * the quorum (ctlcheck, quorum.h) instead of Metadata. */
+        bool controller;
+        struct ctlcheck_endpoints *controllers;   /* with controller: every controller */
+        uint64_t caught_up_within_ms;             /* with controller: quorum_policy's bound */
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

@@ -31,7 +31,7 @@ struct broker_inputs {
  * identity (broker.id, zookeeper.connect). */
 int brokercfg_server(const struct broker_inputs *in, struct props *ret, char *errbuf, size_t errlen);
 /* client.properties (librdkafka): reach the local broker on the inter-broker listener with
- * that listener's security settings. */
+ * that listener's security settings; a controller-only node's names its controller listener. */
 int brokercfg_client(const struct broker_inputs *in, struct props *ret, char *errbuf, size_t errlen);
 
 #endif

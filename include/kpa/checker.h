@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include "kpa/ctlcheck.h"
 #include "kpa/kafka.h"
 
 struct checker_opts {
@@ -37,6 +38,13 @@ struct checker_stats {
 int checker_new(uv_loop_t *loop, struct kafka_client *kc, const struct checker_opts *o,
                 checker_result_cb cb, void *data, struct checker **ret, char *errbuf,
                 size_t errlen);
+/* The same runner over a controller-only node's check (ctlcheck) instead of the Metadata
+ * check: takes ownership of cc (also on failure). The callee owns nothing in r; r is only
+ * valid during the call. want_configs has no meaning there and is ignored. */
+typedef void (*checker_ctl_result_cb)(struct ctlcheck_result *r, void *data);
+int checker_new_controller(uv_loop_t *loop, struct ctlcheck *cc, const struct checker_opts *o,
+                           checker_ctl_result_cb cb, void *data, struct checker **ret,
+                           char *errbuf, size_t errlen);
 /* Starts ticking; the first check starts at once. 0 or a uv error. */
 int checker_start(struct checker *c);
 /* Starts a check now, or right after the running one ends (for start-up, SIGHUP, /prestop).

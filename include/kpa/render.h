@@ -10,6 +10,7 @@
 
 #include "kpa/canroll.h"
 #include "kpa/dynbuf.h"
+#include "kpa/quorum.h"
 #include "kpa/verdict.h"
 
 #define RENDER_MAX_BYTES (64 * 1024)
@@ -30,6 +31,11 @@ struct agent_status {
         int64_t last_success_unix_ms;     /* wall clock of the last good check; 0: none yet */
         const struct canroll_result *canroll;  /* over the last answer; NULL: none yet */
         const char *min_isr_note;         /* why min.insync.replicas is unknown; NULL or "" */
+        /* A controller-only node: the quorum as the last check saw it and what the stop gate
+         * answers on it; /status and /metrics then show these instead of partitions. NULL for
+         * a broker. */
+        const struct quorum_view *quorum;
+        const struct quorum_stop *quorum_stop;
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };

@@ -14,10 +14,15 @@
 
 enum ready_scope { SCOPE_LOCAL, SCOPE_CLUSTER };
 
+/* A broker's checks are reachable, registered, caught_up (cluster_urp with scope cluster); a
+ * controller-only node's are reachable, leader, voter, caught_up (quorum.h). */
 enum check_id {
         CHECK_REACHABLE,   /* the local listener answered within the timeout */
         CHECK_REGISTERED,  /* the local node id is in the metadata's broker list */
-        CHECK_CAUGHT_UP,   /* in ISR for every hosted partition that has a leader */
+        CHECK_LEADER,      /* controller: a controller answered as the quorum's leader */
+        CHECK_VOTER,       /* controller: the local node is a voter or observer of that leader */
+        CHECK_CAUGHT_UP,   /* broker: in ISR for every hosted partition that has a leader;
+                              controller: caught up with the quorum leader */
         CHECK_CLUSTER_URP, /* scope cluster: no under-replicated partition anywhere */
         CHECK_FRESH,       /* the last check finished recently (decided at probe time) */
         CHECK_CONSECUTIVE, /* enough consecutive good checks (decided by health_record) */
@@ -63,6 +68,7 @@ void verdict_assess(const struct check_outcome *o, int32_t local_id, enum ready_
                     struct assessment *ret);
 
 struct health_policy {
+        const char *subject;           /* what answers: "broker" (NULL) or "controller" */
         unsigned ready_after;          /* consecutive good checks needed */
         uint64_t stale_after_ms;       /* an assessment older than this is never ready */
         uint64_t liveness_window_ms;   /* how long the broker may be unreachable while live */
@@ -86,6 +92,7 @@ struct verdict {
         bool ready;
         bool live;
         struct check_result checks[CHECK_COUNT];  /* last assessment's, plus fresh and consecutive */
+        const char *live_name;         /* the liveness check's name: the policy's subject */
         char live_detail[VERDICT_DETAIL_MAX];
 };
 

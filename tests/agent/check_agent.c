@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fakecluster.h"
+#include "fakequorum.h"
 #include "kpa/demo.h"
 #include "kpa/kafka.h"
 #include "kpa/snapshot.h"
@@ -596,6 +597,204 @@ START_TEST(sighup_reloads_the_client_config_and_a_bad_one_is_kept_out) {
 }
 END_TEST
 
+/* ---- a controller-only node, against the fake quorum (fakequorum.h) ---- */
+
+/* kpa-init's server.properties of controller `local` of the fake quorum, in dir. */
+static void controller_config(const char *dir, struct fq *q, int local) {
+        char voters[512], text[1024];
+        fq_voters(q, voters, sizeof voters);
+        snprintf(text, sizeof text, "node.id=%d\nprocess.roles=controller\ncontroller.quorum.voters=%s\n"
+                 "controller.listener.names=CONTROLLER\nlisteners=CONTROLLER://:%d\n", q->nodes[local].id, voters,
+                 q->nodes[local].port);
+        tu_write(dir, "server.properties", text);
+}
+
+/* A kpa-agent for controller `local`: --broker-config names the role and the controllers. */
+static void agent_on_quorum(struct tu_agent *a, const char *dir, struct fq *q, int local, char *const extra[]) {
+        char bin[600], cfg[600], boot[64];
+        controller_config(dir, q, local);
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        snprintf(cfg, sizeof cfg, "--broker-config=%s/server.properties", dir);
+        snprintf(boot, sizeof boot, "--bootstrap=127.0.0.1:%d", q->nodes[local].port);
+        char *argv[32] = { bin, cfg, boot, "--listen=127.0.0.1:0" };
+        int n = 4;
+        for (int i = 0; fast[i]; i++)
+                argv[n++] = fast[i];
+        for (int i = 0; extra && extra[i]; i++)
+                argv[n++] = extra[i];
+        argv[n] = NULL;
+        memset(a, 0, sizeof *a);
+        tu_spawn(argv, NULL, &a->child);
+        a->port = tu_wait_agent_port(&a->child, EVENT_MS);
+        ck_assert_msg(a->port > 0, "kpa-agent did not start");
+}
+
+START_TEST(controller_is_ready_and_its_probes_speak_of_the_quorum) {
+        static struct fq q;
+        char *dir = tu_mkdtemp(), *body = NULL;
+        struct tu_agent a;
+        fq_start(&q, 3, 0, 2);
+        agent_on_quorum(&a, dir, &q, 1, NULL);
+        expect_event(&a, "ready");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz?verbose", 5000, &body), 200);
+        ck_assert_str_eq(body, "[+]reachable ok\n[+]leader ok\n[+]voter ok\n[+]caught_up ok\n[+]fresh ok\n"
+                               "[+]consecutive ok\nreadyz check passed\n");
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/livez?verbose", 5000, &body), 200);
+        ck_assert_str_eq(body, "[+]controller ok\nlivez check passed\n");
+        free(body);
+        cJSON *j = get_status(&a);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "role")->valuestring, "controller");
+        ck_assert_int_eq(json_int(cJSON_GetObjectItemCaseSensitive(j, "quorum"), "leader", NULL), 2);
+        ck_assert_int_eq(json_int(cJSON_GetObjectItemCaseSensitive(j, "quorum"), "caught_up_voters", NULL), 3);
+        ck_assert(json_true(j, "quorum", "safe_to_stop", "safe"));
+        cJSON_Delete(j);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/metrics", 5000, &body), 200);
+        ck_assert_ptr_nonnull(strstr(body, "\nkpa_quorum_leader 2\n"));
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fq_stop(&q);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(controller_prestop_holds_while_another_voter_lags_then_releases) {
+        static struct fq q;
+        char *dir = tu_mkdtemp();
+        struct tu_agent a;
+        fq_start(&q, 3, 0, 0);
+        agent_on_quorum(&a, dir, &q, 1, NULL);
+        expect_event(&a, "ready");
+        /* Voter 2 stops fetching: node 1 is still ready, but stopping it would leave only the
+         * leader caught up. */
+        fq_lock(&q);
+        q.age[2] = 45000;
+        fq_unlock(&q);
+        await_checks(&a, 1);
+        struct held h = { .port = a.port, .path = "/prestop" };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, held_get, &h), 0);
+        expect_event(&a, "prestop");
+        await_checks(&a, 2);
+        ck_assert_int_eq(h.done_at, 0);
+        cJSON *j = get_status(&a);
+        cJSON *stop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "quorum"), "safe_to_stop");
+        ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(stop, "safe")));
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(stop, "reason")->valuestring,
+                         "stopping node 1 would leave 1 of 3 voters caught up (majority 2): voter 2 last caught up "
+                         "45s ago (100 records behind)");
+        ck_assert(json_true(j, "ready", NULL, NULL));
+        cJSON_Delete(j);
+        long long released = mono_ms();
+        fq_lock(&q);
+        q.age[2] = 100;
+        fq_unlock(&q);
+        pthread_join(t, NULL);
+        ck_assert_int_eq(h.status, 200);
+        ck_assert_str_eq(h.body, "safe to stop: stopping node 1 leaves 2 of 3 voters caught up (majority 2)\n");
+        ck_assert_int_ge(h.done_at, released);
+        free(h.body);
+        expect_event(&a, "prestop_done");
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fq_stop(&q);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(controller_prestop_holds_without_a_leader_until_its_timeout) {
+        static struct fq q;
+        char *dir = tu_mkdtemp(), *body = NULL;
+        struct tu_agent a;
+        fq_start(&q, 3, 0, -1);
+        agent_on_quorum(&a, dir, &q, 1, (char *[]){ "--prestop-timeout=1s", NULL });
+        expect_event(&a, "not_ready");
+        long long t0 = mono_ms();
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
+        long long took = mono_ms() - t0;
+        char want[512];
+        snprintf(want, sizeof want, "gave up waiting after the prestop timeout: the quorum's state is unknown, so stopping "
+                 "might take its majority: no controller answered as the quorum leader: 127.0.0.1:%d (this node) "
+                 "answered NOT_LEADER_OR_FOLLOWER; 127.0.0.1:%d answered NOT_LEADER_OR_FOLLOWER; 127.0.0.1:%d answered "
+                 "NOT_LEADER_OR_FOLLOWER\n", q.nodes[1].port, q.nodes[0].port, q.nodes[2].port);
+        ck_assert_str_eq(body, want);
+        ck_assert_int_ge(took, 900);
+        ck_assert_int_lt(took, 4000);
+        free(body);
+        expect_event(&a, "prestop_timeout");
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fq_stop(&q);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(controller_down_fails_readyz_then_livez_and_recovers) {
+        static struct fq q;
+        char *dir = tu_mkdtemp(), *body = NULL;
+        struct tu_agent a;
+        fq_start(&q, 3, 0, 0);
+        agent_on_quorum(&a, dir, &q, 1, NULL);
+        expect_event(&a, "ready");
+        fq_set_mode(&q, 1, FQ_DOWN);
+        expect_event(&a, "not_ready");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 5000, &body), 503);
+        char want[256];
+        snprintf(want, sizeof want, "[-]reachable failed: cannot connect to 127.0.0.1:%d: Connection refused; hint: ",
+                 q.nodes[1].port);
+        ck_assert_msg(strncmp(body, want, strlen(want)) == 0, "%s", body);
+        free(body);
+        expect_event(&a, "not_live");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/livez", 5000, &body), 503);
+        ck_assert_msg(strstr(body, "[-]controller failed: controller has not answered for ") == body, "%s", body);
+        free(body);
+        fq_set_mode(&q, 1, FQ_UP);
+        expect_event(&a, "ready");
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fq_stop(&q);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(controller_check_command_exits_0_when_ready_and_1_when_not) {
+        static struct fq q;
+        char *dir = tu_mkdtemp(), *out = NULL, *err = NULL;
+        fq_start(&q, 3, 0, 0);
+        controller_config(dir, &q, 1);
+        char bin[600], cfg[600], boot[64];
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        snprintf(cfg, sizeof cfg, "--broker-config=%s/server.properties", dir);
+        snprintf(boot, sizeof boot, "--bootstrap=127.0.0.1:%d", q.nodes[1].port);
+        char *argv[] = { bin, "check", cfg, boot, "--check-timeout=2s", NULL };
+        ck_assert_int_eq(tu_run(argv, NULL, &out, &err), 0);
+        cJSON *j = cJSON_Parse(out);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(j, "role")->valuestring, "controller");
+        ck_assert(json_true(j, "ready", NULL, NULL));
+        cJSON_Delete(j);
+        free(out);
+        free(err);
+        fq_lock(&q);
+        q.age[1] = FQ_NEVER;
+        fq_unlock(&q);
+        ck_assert_int_eq(tu_run(argv, NULL, &out, &err), 1);
+        ck_assert_ptr_nonnull(strstr(out, "not caught up with leader 0: never caught up in epoch 3"));
+        free(out);
+        free(err);
+        /* A controller's server.properties without the controllers is bad input: exit 2. */
+        tu_write(dir, "server.properties", "node.id=1\nprocess.roles=controller\n");
+        ck_assert_int_eq(tu_run(argv, NULL, &out, &err), 2);
+        ck_assert_msg(strstr(err, "neither controller.quorum.voters nor controller.quorum.bootstrap.servers is set") != NULL, "%s", err);
+        free(out);
+        free(err);
+        fq_stop(&q);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("agent");
         TCase *tc = tcase_create("mock");
@@ -620,6 +819,14 @@ int main(void) {
         tcase_add_test(tc, a_verdict_gone_stale_is_logged_without_a_check_result);
         tcase_add_test(tc, http_contract_methods_paths_head_verbose);
         tcase_add_test(tc, sighup_reloads_the_client_config_and_a_bad_one_is_kept_out);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("controller");
+        tcase_set_timeout(tc, 90);
+        tcase_add_test(tc, controller_is_ready_and_its_probes_speak_of_the_quorum);
+        tcase_add_test(tc, controller_prestop_holds_while_another_voter_lags_then_releases);
+        tcase_add_test(tc, controller_prestop_holds_without_a_leader_until_its_timeout);
+        tcase_add_test(tc, controller_down_fails_readyz_then_livez_and_recovers);
+        tcase_add_test(tc, controller_check_command_exits_0_when_ready_and_1_when_not);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

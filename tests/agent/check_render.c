@@ -543,6 +543,151 @@ START_TEST(metrics_report_an_answer_that_does_not_fit) {
 }
 END_TEST
 
+/* ---- a controller-only node ---- */
+
+/* A controller (node 1) in a quorum led by 0: voter 2 caught up 45s ago, so node 1 is ready
+ * but not safe to stop. Health fed with 2 good checks; verdict 2s after the last. */
+struct cfixture {
+        struct health h;
+        struct verdict v;
+        struct agent_status st;
+        struct quorum_view q;
+        struct quorum_stop stop;
+};
+
+static void cfixture_run(struct cfixture *f, bool leader_known) {
+        static const struct health_policy cpolicy = { .subject = "controller", .ready_after = 2,
+                                                      .stale_after_ms = 15000, .liveness_window_ms = 60000 };
+        struct kwire_quorum k = { .have_partition = true, .leader_id = 0, .leader_epoch = 4, .high_watermark = 812,
+                                  .n_voters = 3, .n_observers = 1 };
+        k.voters[0] = (struct kwire_replica){ 0, { 0 }, 812, 5000000, 5000000 };
+        k.voters[1] = (struct kwire_replica){ 1, { 0 }, 812, 4999800, 4999800 };
+        k.voters[2] = (struct kwire_replica){ 2, { 0 }, 700, 4955000, 4955000 };
+        struct quorum_observation o = { .local_answered = true, .leader = leader_known ? &k : NULL,
+                                        .leader_error = "ctl-0:9093: no answer before the deadline" };
+        struct quorum_policy p = { .caught_up_max_ms = 3000 };
+        struct assessment a;
+        quorum_assess(&o, LOCAL, &p, &a, &f->q);
+        quorum_stop_evaluate(&f->q, LOCAL, &f->stop);
+        health_init(&f->h, 1000);
+        health_record(&f->h, &a, 6000);
+        health_record(&f->h, &a, 11000);
+        health_verdict(&f->h, &cpolicy, 13000, &f->v);
+        f->st = (struct agent_status){
+                .node_id = LOCAL, .bootstrap = "ctl-1.kq:9093", .version = "0.1.0", .health = &f->h,
+                .verdict = &f->v, .last_check_unix_ms = 1714564800123, .last_check_duration_ms = 7,
+                .answered_by = -1, .rtt_ms = 7, .last_success_unix_ms = 1714564800123,
+                .quorum = &f->q, .quorum_stop = &f->stop,
+        };
+}
+
+START_TEST(controller_probes_list_the_quorum_checks) {
+        struct cfixture f;
+        struct dynbuf b;
+        cfixture_run(&f, true);
+        ck_assert(f.v.ready);
+        ck_assert_int_eq(probe(&f.v, PROBE_READYZ, true, &b), 200);
+        ck_assert_str_eq(dynbuf_str(&b),
+                         "[+]reachable ok\n"
+                         "[+]leader ok\n"
+                         "[+]voter ok\n"
+                         "[+]caught_up ok\n"
+                         "[+]fresh ok\n"
+                         "[+]consecutive ok\n"
+                         "readyz check passed\n");
+        dynbuf_free(&b);
+        ck_assert_int_eq(probe(&f.v, PROBE_LIVEZ, true, &b), 200);
+        ck_assert_str_eq(dynbuf_str(&b), "[+]controller ok\nlivez check passed\n");
+        dynbuf_free(&b);
+
+        cfixture_run(&f, false);
+        ck_assert_int_eq(probe(&f.v, PROBE_READYZ, false, &b), 503);
+        ck_assert_str_eq(dynbuf_str(&b),
+                         "[-]leader failed: no controller answered as the quorum leader: ctl-0:9093: no answer before the deadline\n"
+                         "[-]voter failed: not checked: the quorum leader is unknown\n"
+                         "[-]caught_up failed: not checked: the quorum leader is unknown\n"
+                         "[-]consecutive failed: 0 of 2 consecutive good checks\n"
+                         "readyz check failed\n");
+        dynbuf_free(&b);
+}
+END_TEST
+
+START_TEST(controller_status_shows_the_quorum_and_the_stop_gate) {
+        struct cfixture f;
+        cfixture_run(&f, true);
+        cJSON *j = status(&f.st);
+        ck_assert_str_eq(str(j, "role"), "controller");
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(j, "scope"));
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(j, "partitions"));
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(j, "broker"));
+        ck_assert_int_eq(cJSON_GetArraySize(at(j, "checks")), 6);
+        ck_assert_str_eq(str(j, "checks.caught_up.detail"), "caught up with leader 0 200ms ago (bound 3s), 0 records behind");
+        ck_assert_str_eq(str(j, "liveness.detail"), "controller answered 2s ago (window 1m)");
+        ck_assert(cJSON_IsTrue(at(j, "quorum.known")));
+        ck_assert_int_eq((int) num(j, "quorum.leader"), 0);
+        ck_assert_int_eq((int) num(j, "quorum.epoch"), 4);
+        ck_assert_int_eq((int) num(j, "quorum.high_watermark"), 812);
+        ck_assert_int_eq((int) num(j, "quorum.majority"), 2);
+        ck_assert_int_eq((int) num(j, "quorum.caught_up_voters"), 2);
+        ck_assert_int_eq((int) num(j, "quorum.caught_up_bound_ms"), 3000);
+        ck_assert_str_eq(str(j, "quorum.local_role"), "voter");
+        ck_assert_int_eq((int) num(j, "quorum.observers"), 1);
+        cJSON *v2 = cJSON_GetArrayItem(at(j, "quorum.voters"), 2);
+        ck_assert_int_eq((int) num(v2, "id"), 2);
+        ck_assert(cJSON_IsFalse(at(v2, "caught_up")));
+        ck_assert_int_eq((int) num(v2, "lag"), 112);
+        ck_assert_int_eq((int) num(v2, "caught_up_ms_ago"), 45000);
+        ck_assert_int_eq((int) num(v2, "fetched_ms_ago"), 45000);
+        ck_assert(cJSON_IsFalse(at(j, "quorum.safe_to_stop.safe")));
+        ck_assert_str_eq(str(j, "quorum.safe_to_stop.reason"), "stopping node 1 would leave 1 of 3 voters caught up "
+                         "(majority 2): voter 2 last caught up 45s ago (112 records behind)");
+        ck_assert_str_eq(str(j, "controller.listener"), "ctl-1.kq:9093");
+        ck_assert_int_eq((int) num(j, "controller.rtt_ms"), 7);
+        cJSON_Delete(j);
+
+        cfixture_run(&f, false);
+        j = status(&f.st);
+        ck_assert(cJSON_IsFalse(at(j, "quorum.known")));
+        ck_assert_str_eq(str(j, "quorum.reason"), "no controller answered as the quorum leader: ctl-0:9093: no answer before the deadline");
+        ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(at(j, "quorum"), "voters"));
+        ck_assert(cJSON_IsFalse(at(j, "quorum.safe_to_stop.safe")));
+        cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(controller_metrics_describe_the_quorum) {
+        struct cfixture f;
+        cfixture_run(&f, true);
+        char *m = metrics(&f.st);
+        static const char *const want[] = {
+                "# HELP kpa_ready 1 if the local controller is ready (every readiness check passes).\n",
+                "\nkpa_readiness_check{check=\"leader\"} 1\n",
+                "\nkpa_readiness_check{check=\"voter\"} 1\n",
+                "\nkpa_quorum_known 1\n",
+                "\nkpa_quorum_leader 0\n",
+                "\nkpa_quorum_leader_epoch 4\n",
+                "\nkpa_quorum_high_watermark 812\n",
+                "\nkpa_quorum_voters{state=\"caught_up\"} 2\n",
+                "\nkpa_quorum_voters{state=\"lagging\"} 1\n",
+                "\nkpa_quorum_voter_lag_records{voter=\"2\"} 112\n",
+                "\nkpa_quorum_voter_caught_up_age_seconds{voter=\"1\"} 0.200\n",
+                "\nkpa_quorum_voter_caught_up_age_seconds{voter=\"2\"} 45.000\n",
+                "\nkpa_quorum_safe_to_stop 0\n",
+                "# HELP kpa_broker_reachable 1 if the local controller answered the last check.\n",
+                "\nkpa_broker_reachable 1\n",
+        };
+        for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+                ck_assert_msg(strstr(m, want[i]) != NULL, "missing %s in\n%s", want[i], m);
+        ck_assert_ptr_null(strstr(m, "kpa_partitions"));
+        free(m);
+        cfixture_run(&f, false);
+        m = metrics(&f.st);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_quorum_known 0\n"));
+        ck_assert_ptr_null(strstr(m, "kpa_quorum_leader "));
+        free(m);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("render");
         TCase *tc = tcase_create("probe");
@@ -571,6 +716,9 @@ int main(void) {
         tcase_add_test(tc, metrics_label_values_carry_no_control_bytes_or_malformed_utf8);
         tcase_add_test(tc, metrics_every_sample_has_help_and_type);
         tcase_add_test(tc, metrics_report_an_answer_that_does_not_fit);
+        tcase_add_test(tc, controller_probes_list_the_quorum_checks);
+        tcase_add_test(tc, controller_status_shows_the_quorum_and_the_stop_gate);
+        tcase_add_test(tc, controller_metrics_describe_the_quorum);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

@@ -8,7 +8,10 @@
  * - on success: every duration within its documented bounds, ready_after 1-1000, a listen
  *   address, a node id >= 0 unless in demo mode, and outside demo mode a way to reach the
  *   broker (--bootstrap or --client-config);
- * - with --broker-config, the node id is the file's node.id. */
+ * - with --broker-config, the node id is the file's node.id, and the agent watches a
+ *   controller exactly when the file's process.roles names the controller role alone (an
+ *   independent reading of the list); then it has 1-64 controllers and a caught-up bound
+ *   within 100ms-10m, and --demo is refused. */
 #include <errno.h>
 
 #include "fuzz.h"
@@ -76,6 +79,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 const char *v = props_get(&p, "node.id");
                 /* node.id may have leading zeros in the file. */
                 FUZZ_CHECK(v && strtoll(v, NULL, 10) == c.node_id, "node.id \"%s\" read as %s", v ? v : "", num);
+                const char *roles = props_get(&p, "process.roles");
+                bool only_controller = false;
+                if (roles) {
+                        /* Independently: strip blanks, then compare the whole list. */
+                        char flat[64];
+                        size_t n = 0;
+                        for (const char *q = roles; *q && n + 1 < sizeof flat; q++)
+                                if (*q != ' ' && *q != '\t')
+                                        flat[n++] = *q;
+                        flat[n] = '\0';
+                        only_controller = strcmp(flat, "controller") == 0 || strcmp(flat, "controller,controller") == 0;
+                }
+                FUZZ_CHECK(c.controller == only_controller, "controller %d for process.roles \"%s\"", c.controller,
+                           roles ? roles : "");
+                if (c.controller) {
+                        FUZZ_CHECK(!c.demo, "demo with a controller");
+                        FUZZ_CHECK(c.controllers && c.controllers->n >= 1 && c.controllers->n <= CTLCHECK_MAX_ENDPOINTS,
+                                   "controllers");
+                        FUZZ_CHECK(c.caught_up_within_ms >= 100 && c.caught_up_within_ms <= 600000, "bound %llu",
+                                   (unsigned long long) c.caught_up_within_ms);
+                }
                 props_free(&p);
         }
         agentcfg_free(&c);

@@ -1,0 +1,732 @@
+#include "kpa/kconn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pkcs12.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "kpa/fsx.h"
+#include "kpa/kwire_sasl.h"
+#include "kpa/parse.h"
+#include "kpa/secret.h"
+
+#define CLIENT_ID "kpa-agent"
+
+struct kconn {
+        int fd;
+        SSL_CTX *ctx;
+        SSL *ssl;
+        int32_t correlation;
+        char peer[KCONN_HOST_MAX + 8];   /* "host:port", for messages */
+};
+
+uint64_t kconn_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static int remaining_ms(uint64_t deadline_ms) {
+        uint64_t now = kconn_now_ms();
+        if (now >= deadline_ms)
+                return 0;
+        uint64_t left = deadline_ms - now;
+        return left > INT32_MAX ? INT32_MAX : (int) left;
+}
+
+int kconn_split_hostport(const char *s, char host[KCONN_HOST_MAX], uint16_t *ret_port) {
+        const char *colon = strrchr(s, ':');
+        uint64_t port;
+        if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0)
+                return -EINVAL;
+        const char *h = s;
+        size_t n = (size_t) (colon - s);
+        if (s[0] == '[') {
+                if (n < 3 || colon[-1] != ']')
+                        return -EINVAL;
+                h++;
+                n -= 2;
+        } else if (memchr(s, ':', n)) {
+                return -EINVAL;   /* an IPv6 address needs brackets */
+        }
+        if (n == 0 || n >= KCONN_HOST_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) h[i] <= ' ' || h[i] == '/' || h[i] == 0x7f)
+                        return -EINVAL;
+        memcpy(host, h, n);
+        host[n] = '\0';
+        *ret_port = (uint16_t) port;
+        return 0;
+}
+
+/* ---- name resolution with a deadline ----
+ *
+ * getaddrinfo() has no timeout, and a resolver that does not answer holds it for the
+ * resolv.conf timeouts (tens of seconds). So a lookup runs on a thread of its own; the caller
+ * waits only until its deadline. The job is shared by both sides and freed by whichever lets
+ * go of it last, so an abandoned lookup finishes and cleans up by itself. */
+
+struct lookup {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int refs;
+        bool done;
+        int rc;
+        struct addrinfo *res;
+        char host[KCONN_HOST_MAX];
+        char service[8];
+};
+
+static atomic_int pending_lookups;
+
+static void lookup_unref(struct lookup *l) {
+        pthread_mutex_lock(&l->mu);
+        bool last = --l->refs == 0;
+        pthread_mutex_unlock(&l->mu);
+        if (!last)
+                return;
+        if (l->res)
+                freeaddrinfo(l->res);
+        pthread_cond_destroy(&l->cv);
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+}
+
+static void *lookup_run(void *arg) {
+        struct lookup *l = arg;
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                  .ai_flags = AI_ADDRCONFIG };
+        struct addrinfo *res = NULL;
+        int rc = getaddrinfo(l->host, l->service, &hints, &res);
+        pthread_mutex_lock(&l->mu);
+        l->rc = rc;
+        l->res = res;
+        l->done = true;
+        pthread_cond_signal(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        atomic_fetch_sub(&pending_lookups, 1);
+        lookup_unref(l);
+        return NULL;
+}
+
+static int resolve(const char *host, uint16_t port, uint64_t deadline_ms, struct addrinfo **ret,
+                   char *errbuf, size_t errlen) {
+        char service[8];
+        snprintf(service, sizeof service, "%u", (unsigned) port);
+        /* An address needs no lookup and no thread. */
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+        if (getaddrinfo(host, service, &hints, ret) == 0)
+                return 0;
+
+        if (atomic_fetch_add(&pending_lookups, 1) >= KCONN_MAX_PENDING_LOOKUPS) {
+                atomic_fetch_sub(&pending_lookups, 1);
+                snprintf(errbuf, errlen, "cannot resolve %s: %d earlier lookups are still waiting "
+                         "for the DNS server", host, KCONN_MAX_PENDING_LOOKUPS);
+                return -EAGAIN;
+        }
+        struct lookup *l = calloc(1, sizeof *l);
+        if (!l) {
+                atomic_fetch_sub(&pending_lookups, 1);
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&l->cv, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&l->mu, NULL);
+        l->refs = 2;
+        snprintf(l->host, sizeof l->host, "%s", host);
+        memcpy(l->service, service, sizeof service);
+
+        pthread_attr_t attr;
+        pthread_t t;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int r = pthread_create(&t, &attr, lookup_run, l);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                atomic_fetch_sub(&pending_lookups, 1);
+                l->refs = 1;
+                lookup_unref(l);
+                snprintf(errbuf, errlen, "cannot resolve %s: no thread for the lookup: %s", host,
+                         strerror(r));
+                return -r;
+        }
+
+        struct timespec until = { .tv_sec = (time_t) (deadline_ms / 1000),
+                                  .tv_nsec = (long) (deadline_ms % 1000) * 1000000 };
+        pthread_mutex_lock(&l->mu);
+        while (!l->done && pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT)
+                ;
+        bool done = l->done;
+        int rc = l->rc;
+        struct addrinfo *res = l->res;
+        if (done)
+                l->res = NULL;
+        pthread_mutex_unlock(&l->mu);
+        lookup_unref(l);
+
+        if (!done) {
+                snprintf(errbuf, errlen, "cannot resolve %s: no answer from the DNS server "
+                         "before the deadline", host);
+                return -ETIMEDOUT;
+        }
+        if (rc != 0) {
+                snprintf(errbuf, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+                return rc == EAI_NONAME || rc == EAI_NODATA ? -ENOENT : -EHOSTUNREACH;
+        }
+        *ret = res;
+        return 0;
+}
+
+/* ---- TCP ---- */
+
+static int wait_fd(int fd, short events, uint64_t deadline_ms) {
+        for (;;) {
+                int left = remaining_ms(deadline_ms);
+                if (left == 0)
+                        return -ETIMEDOUT;
+                struct pollfd p = { .fd = fd, .events = events };
+                int n = poll(&p, 1, left);
+                if (n > 0)
+                        return 0;
+                if (n < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+static int connect_one(const struct addrinfo *ai, uint64_t deadline_ms, int *ret_fd) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                        ai->ai_protocol);
+        if (fd < 0)
+                return -errno;
+        int r = 0;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+                if (errno != EINPROGRESS)
+                        r = -errno;
+                else if ((r = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
+                        int soerr = 0;
+                        socklen_t sl = sizeof soerr;
+                        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+                                r = -errno;
+                        else if (soerr != 0)
+                                r = -soerr;
+                }
+        }
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        *ret_fd = fd;
+        return 0;
+}
+
+static const char *connect_hint(int r) {
+        switch (r) {
+        case -ECONNREFUSED: return "; hint: nothing listens there: is the controller running, and is this its controller listener?";
+        case -ETIMEDOUT: return "; hint: no answer at all: a firewall or NetworkPolicy, or the node is down";
+        case -EHOSTUNREACH:
+        case -ENETUNREACH: return "; hint: no route to the address";
+        default: return "";
+        }
+}
+
+/* ---- TLS ---- */
+
+/* OpenSSL's queued errors as one line (the last and most specific first), then cleared. */
+static void ssl_errors(char *buf, size_t len) {
+        unsigned long e;
+        size_t used = 0;
+        buf[0] = '\0';
+        while ((e = ERR_get_error()) != 0) {
+                char one[256];
+                ERR_error_string_n(e, one, sizeof one);
+                /* "error:0A000086:SSL routines::certificate verify failed": keep the reason. */
+                const char *reason = strrchr(one, ':');
+                reason = reason ? reason + 1 : one;
+                int n = snprintf(buf + used, len - used, "%s%s", used ? "; " : "", reason);
+                if (n < 0 || (size_t) n >= len - used)
+                        break;
+                used += (size_t) n;
+        }
+}
+
+static int load_p12(SSL_CTX *ctx, const char *path, const char *password, char *errbuf,
+                    size_t errlen) {
+        char *data = NULL;
+        size_t len = 0;
+        int r = fsx_read_file(path, KCONN_KEYFILE_MAX, &data, &len);
+        if (r < 0) {
+                snprintf(errbuf, errlen, "ssl.keystore.location %s cannot be read: %s", path,
+                         r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                return -EINVAL;
+        }
+        const unsigned char *p = (const unsigned char *) data;
+        PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long) len);
+        EVP_PKEY *key = NULL;
+        X509 *cert = NULL;
+        STACK_OF(X509) *chain = NULL;
+        r = 0;
+        if (!p12 || !PKCS12_parse(p12, password ? password : "", &key, &cert, &chain) || !key || !cert) {
+                char why[256];
+                ssl_errors(why, sizeof why);
+                snprintf(errbuf, errlen, "ssl.keystore.location %s: not a PKCS12 store that opens "
+                         "with ssl.keystore.password (%s)", path, why[0] ? why : "no key or certificate");
+                r = -EINVAL;
+        } else if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+                   SSL_CTX_check_private_key(ctx) != 1) {
+                snprintf(errbuf, errlen, "ssl.keystore.location %s: its key does not match its certificate", path);
+                r = -EINVAL;
+        }
+        for (int i = 0; r == 0 && chain && i < sk_X509_num(chain); i++)
+                if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1) {
+                        snprintf(errbuf, errlen, "ssl.keystore.location %s: cannot use its chain", path);
+                        r = -EINVAL;
+                }
+        sk_X509_pop_free(chain, X509_free);
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        PKCS12_free(p12);
+        secret_wipe(data, len);
+        free(data);
+        ERR_clear_error();
+        return r;
+}
+
+static int key_password_cb(char *buf, int size, int rwflag, void *u) {
+        (void) rwflag;
+        const char *pw = u;
+        if (!pw || size <= 0)
+                return 0;
+        size_t n = strlen(pw);
+        if (n > (size_t) size)
+                n = (size_t) size;
+        memcpy(buf, pw, n);
+        return (int) n;
+}
+
+static int tls_context(const struct kconn_security *sec, SSL_CTX **ret, char *errbuf,
+                       size_t errlen) {
+        SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx) {
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        int r = 0;
+        if (sec->ca_file ? SSL_CTX_load_verify_locations(ctx, sec->ca_file, NULL) != 1
+                         : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+                char why[256];
+                ssl_errors(why, sizeof why);
+                snprintf(errbuf, errlen, "ssl.ca.location %s: no CA certificate could be loaded (%s)",
+                         sec->ca_file ? sec->ca_file : "(default)", why);
+                r = -EINVAL;
+        }
+        SSL_CTX_set_verify(ctx, sec->skip_verify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+        if (r == 0 && sec->keystore_p12) {
+                r = load_p12(ctx, sec->keystore_p12, sec->keystore_password, errbuf, errlen);
+        } else if (r == 0 && sec->cert_pem) {
+                SSL_CTX_set_default_passwd_cb(ctx, key_password_cb);
+                SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *) sec->key_password);
+                if (SSL_CTX_use_certificate_chain_file(ctx, sec->cert_pem) != 1) {
+                        snprintf(errbuf, errlen, "ssl.certificate.location %s: no certificate could be loaded", sec->cert_pem);
+                        r = -EINVAL;
+                } else if (SSL_CTX_use_PrivateKey_file(ctx, sec->key_pem ? sec->key_pem : sec->cert_pem,
+                                                       SSL_FILETYPE_PEM) != 1 ||
+                           SSL_CTX_check_private_key(ctx) != 1) {
+                        snprintf(errbuf, errlen, "ssl.key.location %s: no key matching the certificate "
+                                 "could be loaded (or ssl.key.password is wrong)",
+                                 sec->key_pem ? sec->key_pem : sec->cert_pem);
+                        r = -EINVAL;
+                }
+                SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+        }
+        ERR_clear_error();
+        if (r < 0) {
+                SSL_CTX_free(ctx);
+                return r;
+        }
+        *ret = ctx;
+        return 0;
+}
+
+/* Waits for what OpenSSL asked for after a non-blocking call; 1 to call again, else < 0. */
+static int ssl_wait(struct kconn *c, int ret, uint64_t deadline_ms) {
+        int e = SSL_get_error(c->ssl, ret);
+        if (e == SSL_ERROR_WANT_READ)
+                return wait_fd(c->fd, POLLIN, deadline_ms) == 0 ? 1 : -ETIMEDOUT;
+        if (e == SSL_ERROR_WANT_WRITE)
+                return wait_fd(c->fd, POLLOUT, deadline_ms) == 0 ? 1 : -ETIMEDOUT;
+        if (e == SSL_ERROR_ZERO_RETURN)
+                return -EPIPE;
+        if (e == SSL_ERROR_SYSCALL)
+                return errno ? -errno : -EPIPE;
+        return -EPROTO;
+}
+
+/* OpenSSL's socket BIO writes with write(2), which raises SIGPIPE when the peer has gone, and
+ * the agent's threads must not depend on how the process disposes of that signal. This BIO is
+ * the socket BIO with send(MSG_NOSIGNAL), nothing else. */
+static int nosig_write(BIO *b, const char *p, int n) {
+        int fd = (int) (intptr_t) BIO_get_data(b);
+        BIO_clear_retry_flags(b);
+        ssize_t k = send(fd, p, (size_t) n, MSG_NOSIGNAL);
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                BIO_set_retry_write(b);
+        return (int) k;
+}
+
+static int nosig_read(BIO *b, char *p, int n) {
+        int fd = (int) (intptr_t) BIO_get_data(b);
+        BIO_clear_retry_flags(b);
+        ssize_t k = recv(fd, p, (size_t) n, 0);
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                BIO_set_retry_read(b);
+        return (int) k;
+}
+
+static long nosig_ctrl(BIO *b, int cmd, long num, void *ptr) {
+        (void) b;
+        (void) num;
+        (void) ptr;
+        return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int nosig_create(BIO *b) {
+        BIO_set_init(b, 1);
+        return 1;
+}
+
+static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
+
+static void nosig_init(void) {
+        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "kpa socket");
+        if (m && BIO_meth_set_write(m, nosig_write) && BIO_meth_set_read(m, nosig_read) &&
+            BIO_meth_set_ctrl(m, nosig_ctrl) && BIO_meth_set_create(m, nosig_create))
+                nosig_method = m;
+        else
+                BIO_meth_free(m);
+}
+
+static BIO *nosig_bio(int fd) {
+        pthread_once(&nosig_once, nosig_init);
+        BIO *b = nosig_method ? BIO_new(nosig_method) : NULL;
+        if (b)
+                BIO_set_data(b, (void *) (intptr_t) fd);
+        return b;
+}
+
+static bool is_ip_literal(const char *host) {
+        unsigned char b[16];
+        return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
+}
+
+static int tls_start(struct kconn *c, const char *host, const struct kconn_security *sec,
+                     uint64_t deadline_ms, char *errbuf, size_t errlen) {
+        int r = tls_context(sec, &c->ctx, errbuf, errlen);
+        if (r < 0)
+                return r;
+        c->ssl = SSL_new(c->ctx);
+        BIO *bio = c->ssl ? nosig_bio(c->fd) : NULL;
+        if (!bio) {
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        /* The SSL object owns the BIO from here on (one BIO for both directions). */
+        SSL_set_bio(c->ssl, bio, bio);
+        bool ip = is_ip_literal(host);
+        if (!ip)
+                SSL_set_tlsext_host_name(c->ssl, host);
+        if (!sec->skip_verify && !sec->skip_hostname) {
+                X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+                if (ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1 : SSL_set1_host(c->ssl, host) != 1) {
+                        snprintf(errbuf, errlen, "cannot verify host name %s", host);
+                        return -EINVAL;
+                }
+        }
+        for (;;) {
+                ERR_clear_error();
+                int n = SSL_connect(c->ssl);
+                if (n == 1)
+                        return 0;
+                r = ssl_wait(c, n, deadline_ms);
+                if (r == 1)
+                        continue;
+                break;
+        }
+        char why[256];
+        ssl_errors(why, sizeof why);
+        long vr = SSL_get_verify_result(c->ssl);
+        if (r == -ETIMEDOUT)
+                snprintf(errbuf, errlen, "TLS handshake with %s did not finish before the deadline", c->peer);
+        else if (vr != X509_V_OK)
+                snprintf(errbuf, errlen, "TLS handshake with %s failed: certificate verify failed: %s; "
+                         "hint: is ssl.ca.location the CA that issued the controller's certificate, "
+                         "and does it cover %s?", c->peer, X509_verify_cert_error_string(vr), host);
+        else if (r == -EPIPE || r == -ECONNRESET)
+                snprintf(errbuf, errlen, "TLS handshake with %s failed: the connection was closed%s%s; "
+                         "hint: a listener that requires a client certificate closes like this "
+                         "without one", c->peer, why[0] ? ": " : "", why);
+        else
+                snprintf(errbuf, errlen, "TLS handshake with %s failed: %s; hint: is the listener "
+                         "SSL or SASL_SSL?", c->peer, why[0] ? why : strerror(-r));
+        return r == -ETIMEDOUT ? r : -EPROTO;
+}
+
+/* ---- frames ---- */
+
+static int io_write(struct kconn *c, const uint8_t *p, size_t len, uint64_t deadline_ms) {
+        while (len > 0) {
+                ssize_t n;
+                if (c->ssl) {
+                        ERR_clear_error();
+                        int k = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int) len);
+                        if (k <= 0) {
+                                int r = ssl_wait(c, k, deadline_ms);
+                                if (r == 1)
+                                        continue;
+                                return r;
+                        }
+                        n = k;
+                } else {
+                        n = send(c->fd, p, len, MSG_NOSIGNAL);
+                        if (n < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                        return -errno;
+                                int r = wait_fd(c->fd, POLLOUT, deadline_ms);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+static int io_read(struct kconn *c, uint8_t *p, size_t len, uint64_t deadline_ms) {
+        while (len > 0) {
+                ssize_t n;
+                if (c->ssl) {
+                        ERR_clear_error();
+                        int k = SSL_read(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int) len);
+                        if (k <= 0) {
+                                int r = ssl_wait(c, k, deadline_ms);
+                                if (r == 1)
+                                        continue;
+                                return r;
+                        }
+                        n = k;
+                } else {
+                        n = recv(c->fd, p, len, 0);
+                        if (n == 0)
+                                return -EPIPE;
+                        if (n < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                        return -errno;
+                                int r = wait_fd(c->fd, POLLIN, deadline_ms);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+static void io_error(const struct kconn *c, int r, const char *doing, char *errbuf, size_t errlen) {
+        if (r == -ETIMEDOUT)
+                snprintf(errbuf, errlen, "%s did not answer %s before the deadline", c->peer, doing);
+        else if (r == -EPIPE || r == -ECONNRESET)
+                snprintf(errbuf, errlen, "%s closed the connection %s; hint: a listener closes "
+                         "like this when its security protocol (TLS, SASL) differs from "
+                         "client.properties' security.protocol", c->peer, doing);
+        else
+                snprintf(errbuf, errlen, "%s: %s %s", c->peer, strerror(-r), doing);
+}
+
+int32_t kconn_next_correlation(struct kconn *c) {
+        if (c->correlation == INT32_MAX)
+                c->correlation = 0;
+        return ++c->correlation;
+}
+
+int kconn_exchange(struct kconn *c, const uint8_t *req, size_t req_len, size_t max,
+                   uint64_t deadline_ms, uint8_t **ret, size_t *ret_len, char *errbuf,
+                   size_t errlen) {
+        int r = io_write(c, req, req_len, deadline_ms);
+        if (r < 0) {
+                io_error(c, r, "while sending a request", errbuf, errlen);
+                return r;
+        }
+        uint8_t sz[4];
+        if ((r = io_read(c, sz, 4, deadline_ms)) < 0) {
+                io_error(c, r, "(no answer)", errbuf, errlen);
+                return r;
+        }
+        uint32_t n = (uint32_t) sz[0] << 24 | (uint32_t) sz[1] << 16 | (uint32_t) sz[2] << 8 | sz[3];
+        if (n < 4 || n > max) {
+                snprintf(errbuf, errlen, "%s answered a frame of %u bytes (expected 4 to %zu); "
+                         "hint: is this a Kafka listener?", c->peer, n, max);
+                return -EPROTO;
+        }
+        uint8_t *buf = malloc(n);
+        if (!buf) {
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        if ((r = io_read(c, buf, n, deadline_ms)) < 0) {
+                io_error(c, r, "in the middle of an answer", errbuf, errlen);
+                free(buf);
+                return r;
+        }
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+/* ---- SASL PLAIN ---- */
+
+static int sasl_plain(struct kconn *c, const struct kconn_security *sec, uint64_t deadline_ms,
+                      char *errbuf, size_t errlen) {
+        uint8_t req[KWIRE_SASL_PLAIN_REQUEST_MAX], *resp = NULL;
+        size_t len, rlen;
+        char why[KWIRE_ERR_MAX + 64];
+        int32_t corr = kconn_next_correlation(c);
+        int r = kwire_sasl_handshake_encode(corr, CLIENT_ID, "PLAIN", req, sizeof req, &len);
+        if (r == 0)
+                r = kconn_exchange(c, req, len, KWIRE_SASL_RESPONSE_MAX, deadline_ms, &resp, &rlen,
+                                   errbuf, errlen);
+        if (r < 0) {
+                if (r == -EPIPE)
+                        snprintf(errbuf, errlen, "%s closed the connection at the SASL handshake; "
+                                 "hint: is the listener SASL_PLAINTEXT or SASL_SSL as "
+                                 "client.properties says?", c->peer);
+                return r;
+        }
+        struct kwire_sasl_handshake h;
+        r = kwire_sasl_handshake_decode(resp, rlen, corr, &h, why, sizeof why);
+        free(resp);
+        if (r < 0) {
+                snprintf(errbuf, errlen, "%s: %s", c->peer, why);
+                return r;
+        }
+        if (h.error_code != 0 || !h.plain_enabled) {
+                snprintf(errbuf, errlen, "%s does not offer SASL PLAIN (error %s, it offers [%s]); "
+                         "hint: sasl.enabled.mechanisms of the listener", c->peer,
+                         kwire_error_name(h.error_code), h.mechanisms);
+                return -EACCES;
+        }
+
+        corr = kconn_next_correlation(c);
+        r = kwire_sasl_plain_encode(corr, CLIENT_ID, sec->sasl_user ? sec->sasl_user : "",
+                                    sec->sasl_password ? sec->sasl_password : "", req, sizeof req, &len);
+        if (r < 0) {
+                secret_wipe(req, sizeof req);
+                snprintf(errbuf, errlen, "sasl.username and sasl.password must each be 1 to %d bytes",
+                         KWIRE_SASL_PLAIN_FIELD_MAX);
+                return -EINVAL;
+        }
+        r = kconn_exchange(c, req, len, KWIRE_SASL_RESPONSE_MAX, deadline_ms, &resp, &rlen, errbuf, errlen);
+        secret_wipe(req, sizeof req);
+        if (r < 0)
+                return r;
+        struct kwire_sasl_authenticate a;
+        r = kwire_sasl_authenticate_decode(resp, rlen, corr, &a, why, sizeof why);
+        free(resp);
+        if (r < 0) {
+                snprintf(errbuf, errlen, "%s: %s", c->peer, why);
+                return r;
+        }
+        if (a.error_code != 0) {
+                /* Kafka's message names neither the password nor, for PLAIN, the user. */
+                snprintf(errbuf, errlen, "%s refused the SASL PLAIN credentials of client.properties "
+                         "(%s: %s)", c->peer, kwire_error_name(a.error_code),
+                         a.error_message[0] ? a.error_message : "no message");
+                return -EACCES;
+        }
+        return 0;
+}
+
+/* ---- open / close ---- */
+
+int kconn_open(const char *host, uint16_t port, const struct kconn_security *sec,
+               uint64_t deadline_ms, struct kconn **ret, char *errbuf, size_t errlen) {
+        struct kconn *c = calloc(1, sizeof *c);
+        if (!c) {
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        c->fd = -1;
+        bool v6 = strchr(host, ':') != NULL;
+        snprintf(c->peer, sizeof c->peer, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", (unsigned) port);
+
+        struct addrinfo *res = NULL;
+        int r = resolve(host, port, deadline_ms, &res, errbuf, errlen);
+        if (r < 0)
+                goto fail;
+        r = -EHOSTUNREACH;
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+                r = connect_one(ai, deadline_ms, &c->fd);
+                if (r == 0 || r == -ETIMEDOUT)
+                        break;
+        }
+        freeaddrinfo(res);
+        if (r < 0) {
+                snprintf(errbuf, errlen, "cannot connect to %s: %s%s", c->peer,
+                         r == -ETIMEDOUT ? "no answer before the deadline" : strerror(-r), connect_hint(r));
+                goto fail;
+        }
+        if (sec->tls && (r = tls_start(c, host, sec, deadline_ms, errbuf, errlen)) < 0)
+                goto fail;
+        if (sec->sasl_plain && (r = sasl_plain(c, sec, deadline_ms, errbuf, errlen)) < 0)
+                goto fail;
+        *ret = c;
+        return 0;
+fail:
+        kconn_close(c);
+        return r;
+}
+
+struct kconn *kconn_close(struct kconn *c) {
+        if (!c)
+                return NULL;
+        if (c->ssl)
+                SSL_free(c->ssl);
+        if (c->ctx)
+                SSL_CTX_free(c->ctx);
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c);
+        return NULL;
+}
