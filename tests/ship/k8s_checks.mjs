@@ -1,0 +1,548 @@
+// The checks of k8s/ (validate_k8s.mjs runs them on the repository's renderings; the tests in
+// k8s_checks.test.mjs run them on renderings with a known defect, to prove each one can fail).
+//
+// Every object is validated against the upstream OpenAPI schema (kubernetes-models; cert-
+// manager's kinds with @kubernetes-models/cert-manager), and unknown fields are refused too,
+// as `kubectl apply` does with strict field validation. Then, for every workload running
+// kpa-init or kpa-agent: each --flag and variable they are given is one the program accepts,
+// each probe and preStop hook aimed at kpa-agent uses one of its endpoints on its port, and
+// the grace period covers the preStop bound.
+//
+// A check never throws for a defect of the manifests: it adds one line to ctx.failures,
+// "<rendering> <Kind>/<name>: <what is wrong>".
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { get } from "node:http";
+import { createServer } from "node:net";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+// The state of one run: where the packages and programs are, and what was found.
+let modules, build;
+let failures = [];
+const fail = (where, msg) => failures.push(`${where}: ${msg}`);
+
+// ---- Schemas -------------------------------------------------------------------------------
+
+// The model module of an apiVersion/kind, or null when no package models it.
+function modelFile(apiVersion, kind) {
+  const groupPath = apiVersion.includes("/") ? apiVersion : `v1`;
+  for (const pkg of ["kubernetes-models", "@kubernetes-models/cert-manager"]) {
+    const f = join(modules, pkg, groupPath, `${kind}.js`);
+    if (existsSync(f)) return f;
+  }
+  return null;
+}
+
+// Field names, from the packages' TypeScript declarations: each model's .d.ts declares
+// `export declare class <Kind> ... { "field"?: Type; ... }`, with Type an Array<...>, a map
+// { [key: string]: ... }, an inline object, a named type imported from another file, or a
+// scalar. The compiled JSON-schema validators accept unknown fields; this walk refuses them.
+const declCache = new Map();
+function declaration(file) {
+  if (declCache.has(file)) return declCache.get(file);
+  let decl = null;
+  if (existsSync(file)) {
+    const text = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+    const imports = new Map();
+    for (const m of text.matchAll(/import \{ (\w+) \} from "([^"]+)";/g)) imports.set(m[1], m[2]);
+    // A model's class lists every field, inherited ones included; a file without a class
+    // declares a plain interface.
+    let start = text.search(/export declare class \w+ extends Model<\w+> implements \w+ \{/);
+    if (start < 0) start = text.search(/export interface \w+(?: extends [\w, ]+)? \{/);
+    if (start >= 0) {
+      const open = text.indexOf("{", start);
+      decl = { file, imports, type: null };
+      decl.type = parseType(text.slice(open, matching(text, open) + 1), decl);
+    }
+  }
+  declCache.set(file, decl);
+  return decl;
+}
+function matching(s, open) {
+  let depth = 0;
+  for (let i = open; i < s.length; i++) {
+    if (s[i] === "{" || s[i] === "<") depth++;
+    else if (s[i] === "}" || s[i] === ">") if (--depth === 0) return i;
+  }
+  throw new Error("unbalanced declaration");
+}
+function parseType(t, decl) {
+  t = t.trim();
+  let m;
+  if ((m = /^Array<([\s\S]*)>$/.exec(t))) return { array: parseType(m[1], decl) };
+  if ((m = /^\{\s*\[key: string\]:\s*([\s\S]*?);?\s*\}$/.exec(t))) return { map: parseType(m[1], decl) };
+  if (t.startsWith("{") && matching(t, 0) === t.length - 1) {
+    const props = new Map();
+    const body = t.slice(1, -1);
+    let i = 0;
+    const re = /"([^"]+)"\??:\s*/y;
+    while (i < body.length) {
+      if (/\s/.test(body[i])) { i++; continue; }
+      re.lastIndex = i;
+      const p = re.exec(body);
+      if (!p) break;                       // methods, constructors: not data
+      let j = re.lastIndex, depth = 0;
+      for (; j < body.length; j++) {
+        if ("{<(".includes(body[j])) depth++;
+        else if ("}>)".includes(body[j])) depth--;
+        else if (body[j] === ";" && depth === 0) break;
+      }
+      props.set(p[1], { src: body.slice(re.lastIndex, j), type: undefined });
+      i = j + 1;
+    }
+    return { props, decl };
+  }
+  if (/^I\w+$/.test(t) && decl.imports.has(t)) return { ref: t, decl };
+  return { leaf: t };
+}
+function resolveRef(ref, decl) {
+  const spec = decl.imports.get(ref);
+  const file = spec.startsWith(".")
+    ? join(dirname(decl.file), spec.replace(/\.js$/, ".d.ts"))
+    : join(modules, `${spec}.d.ts`);
+  const d = declaration(file);
+  return d ? d.type : { leaf: ref };
+}
+function checkFields(value, type, path, where) {
+  if (value === null || value === undefined || !type) return;
+  if (type.ref) return checkFields(value, resolveRef(type.ref, type.decl), path, where);
+  if (type.array && Array.isArray(value))
+    return value.forEach((v, i) => checkFields(v, type.array, `${path}[${i}]`, where));
+  if (type.map && typeof value === "object")
+    return Object.entries(value).forEach(([k, v]) => checkFields(v, type.map, `${path}.${k}`, where));
+  if (type.props && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      const p = type.props.get(k);
+      if (!p) {
+        fail(where, `${path}: unknown field "${k}"`);
+        continue;
+      }
+      if (p.type === undefined) p.type = parseType(p.src, type.decl);
+      checkFields(v, p.type, `${path}.${k}`, where);
+    }
+  }
+}
+async function validateObject(obj, where) {
+  if (!obj || typeof obj !== "object" || !obj.apiVersion || !obj.kind) {
+    fail(where, "not a Kubernetes object (apiVersion and kind expected)");
+    return;
+  }
+  const file = modelFile(obj.apiVersion, obj.kind);
+  if (!file) {
+    fail(where, `no schema for ${obj.apiVersion} ${obj.kind}`);
+    return;
+  }
+  const mod = await import(pathToFileURL(file));
+  const Model = mod[obj.kind];
+  try {
+    new Model(obj).validate();
+  } catch (e) {
+    fail(where, `schema: ${e.message}`);
+  }
+  checkFields(obj, declaration(file.replace(/\.js$/, ".d.ts")).type, obj.kind, where);
+}
+
+// ---- kpa's programs ------------------------------------------------------------------------
+
+// --help: lines "  --flag VALUE", then the description, then "      env NAME"; a family
+// shows as "--advertised-<name> VALUE" and "env KPA_ADVERTISED_<NAME>".
+function programHelp(name) {
+  const bin = join(build, name);
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: build the programs first`);
+  let out;
+  try {
+    out = execFileSync(bin, ["--help"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    out = `${e.stdout ?? ""}${e.stderr ?? ""}`;
+  }
+  const opts = [];
+  let cur = null;
+  for (const line of out.split("\n")) {
+    let m;
+    if ((m = /^  --([a-z0-9-]+?)(<name>)?( VALUE)?\s*$/.exec(line))) {
+      cur = { flag: m[1], family: !!m[2], value: !!m[3], help: "", env: null };
+      opts.push(cur);
+    } else if (cur && (m = /^      env ([A-Z0-9_]+?)(<NAME>)?\s*$/.exec(line))) {
+      cur.env = m[1];
+    } else if (cur && /^      \S/.test(line)) {
+      cur.help += line.trim();
+    }
+  }
+  if (opts.length < 5 || opts.some((o) => !o.env))
+    throw new Error(`${name} --help is not in the expected format:\n${out}`);
+  const def = (flag) => /\(default ([^)]+)\)/.exec(opts.find((o) => o.flag === flag)?.help ?? "")?.[1];
+  return { name, opts, def };
+}
+
+function findOpt(help, { flag, env }) {
+  for (const o of help.opts) {
+    if (flag !== undefined) {
+      if (o.family ? flag.startsWith(o.flag) && flag.length > o.flag.length : flag === o.flag) return o;
+    } else if (o.family ? env.startsWith(o.env) && env.length > o.env.length : env === o.env) {
+      return o;
+    }
+  }
+  return null;
+}
+
+// The options a container gives its program: {name: value} from env and --flags (flags win).
+function containerOptions(c, help, where) {
+  const values = new Map();
+  for (const e of c.env ?? []) {
+    const o = findOpt(help, { env: e.name });
+    if (!o) fail(where, `${help.name} does not accept the variable ${e.name}`);
+    else values.set(o.family ? e.name : o.env, e.value ?? (e.valueFrom ? "<from the API>" : ""));
+  }
+  if (c.envFrom) fail(where, `envFrom on a ${help.name} container cannot be checked: list the variables`);
+  const args = [...(c.command ?? []).slice(1), ...(c.args ?? [])];
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([^=]+)(?:=(.*))?$/s.exec(args[i]);
+    if (!m) {
+      fail(where, `${help.name} argument "${args[i]}" is not a --flag`);
+      continue;
+    }
+    const o = findOpt(help, { flag: m[1] });
+    if (!o) {
+      fail(where, `${help.name} does not accept --${m[1]}`);
+      continue;
+    }
+    let v = m[2];
+    if (v === undefined) v = o.value ? args[++i] : "true";
+    if (v === undefined) fail(where, `${help.name} --${m[1]} needs a value`);
+    values.set(o.family ? `${o.env}${m[1].slice(o.flag.length).toUpperCase().replace(/-/g, "_")}` : o.env, v);
+  }
+  return values;
+}
+
+function durationSeconds(s) {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(s ?? "");
+  if (!m) return NaN;
+  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]];
+}
+
+// The agent's endpoints, asked of a running kpa-agent (--demo: an embedded mock cluster).
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+function httpStatus(port, path) {
+  return new Promise((resolve) => {
+    const req = get({ host: "127.0.0.1", port, path, timeout: 3000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on("error", () => resolve(0));
+    req.on("timeout", () => { req.destroy(); resolve(0); });
+  });
+}
+async function agentEndpoints(paths) {
+  const port = await freePort();
+  const child = spawn(join(build, "kpa-agent"),
+    ["--demo", `--listen=127.0.0.1:${port}`, "--prestop-timeout=0s"], { stdio: "ignore" });
+  const status = new Map();
+  try {
+    const deadline = Date.now() + 10000;
+    while ((await httpStatus(port, "/status")) === 0) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error("kpa-agent --demo did not start serving");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const p of paths) status.set(p, await httpStatus(port, p));
+  } finally {
+    child.kill("SIGTERM");
+  }
+  return status;
+}
+
+// ---- Cross-check of the workloads ----------------------------------------------------------
+
+const PROBES = ["startupProbe", "livenessProbe", "readinessProbe"];
+
+function checkWorkload(obj, where, ctx, objs) {
+  const { helps, usedPaths } = ctx;
+  const spec = obj.spec?.template?.spec;
+  if (!spec) return;
+  const all = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+  const program = (c) => basename((c.command ?? [])[0] ?? "");
+  const init = all.find((c) => program(c) === "kpa-init");
+  const agent = all.find((c) => program(c) === "kpa-agent");
+  if (!init && !agent) return;
+  const initOpts = init ? containerOptions(init, helps.init, `${where} ${init.name}`) : new Map();
+  const agentOpts = agent ? containerOptions(agent, helps.agent, `${where} ${agent.name}`) : new Map();
+  if (!init || !agent) {
+    fail(where, "kpa-init and kpa-agent are expected together");
+    return;
+  }
+  dryRunInit(obj, spec, init, objs, `${where} ${init.name}`, ctx.stats);
+  const w = `${where} ${agent.name}`;
+  if (!(spec.initContainers ?? []).includes(agent) || agent.restartPolicy !== "Always")
+    fail(w, "kpa-agent is not a native sidecar (an init container with restartPolicy: Always)");
+  if (spec.initContainers.indexOf(init) > spec.initContainers.indexOf(agent))
+    fail(w, "kpa-agent starts before kpa-init has written its configuration");
+
+  // The agent's port: its --listen, else the default its --help states.
+  const listen = agentOpts.get("KPA_LISTEN") ?? helps.agent.def("listen");
+  const port = Number(/:(\d+)$/.exec(listen ?? "")?.[1]);
+  if (!port) fail(w, `cannot tell kpa-agent's port from --listen "${listen}"`);
+  if (!(agent.ports ?? []).some((p) => p.containerPort === port))
+    fail(w, `kpa-agent listens on ${port} but declares no containerPort ${port}`);
+
+  // kpa-agent reads what kpa-init writes, through one shared volume.
+  const out = initOpts.get("KPA_OUTPUT_DIR") ?? helps.init.def("output-dir");
+  const outVol = (init.volumeMounts ?? []).find((m) => m.mountPath === out)?.name;
+  if (!outVol) fail(`${where} ${init.name}`, `no volume is mounted at kpa-init's output ${out}`);
+  for (const [key, file] of [["KPA_BROKER_CONFIG", "server.properties"], ["KPA_CLIENT_CONFIG", "client.properties"]]) {
+    if (agentOpts.get(key) !== `${out}/${file}`) fail(w, `${key} is not ${out}/${file}`);
+  }
+  for (const c of all.filter((x) => x !== init)) {
+    if (!(c.volumeMounts ?? []).some((m) => m.name === outVol && m.mountPath === out))
+      fail(`${where} ${c.name}`, `does not mount kpa-init's output volume at ${out}`);
+  }
+
+  // Probes and hooks aimed at the agent: its port, its endpoints, plain HTTP.
+  const httpActions = (c) => [
+    ...PROBES.map((p) => [p, c[p]?.httpGet]),
+    ["preStop", c.lifecycle?.preStop?.httpGet],
+    ["postStart", c.lifecycle?.postStart?.httpGet],
+  ].filter(([, h]) => h);
+  for (const c of all) {
+    for (const [what, h] of httpActions(c)) {
+      const p = typeof h.port === "number" ? h.port : (c.ports ?? []).find((x) => x.name === h.port)?.containerPort;
+      const wc = `${where} ${c.name} ${what}`;
+      if (p !== port) fail(wc, `port ${h.port} is not kpa-agent's ${port}`);
+      if (h.scheme && h.scheme !== "HTTP") fail(wc, `kpa-agent serves HTTP, not ${h.scheme}`);
+      usedPaths.push({ where: wc, path: h.path ?? "/" });
+    }
+  }
+  // Which endpoint answers for whom: the agent's own probes must not depend on the broker.
+  for (const p of PROBES) {
+    const path = agent[p]?.httpGet?.path;
+    if (path === "/livez" || path === "/readyz") fail(`${w} ${p}`, `${path} answers for the broker, not for kpa-agent`);
+  }
+  const broker = (spec.containers ?? []).find((c) => c.name === "kafka");
+  if (!broker) {
+    fail(where, "no broker container named kafka");
+    return;
+  }
+  const want = { startupProbe: "/livez", livenessProbe: "/livez", readinessProbe: "/readyz" };
+  for (const [p, path] of Object.entries(want))
+    if (broker[p]?.httpGet?.path !== path) fail(`${where} kafka ${p}`, `expected httpGet ${path} on kpa-agent`);
+  if (broker.lifecycle?.preStop?.httpGet?.path !== "/prestop")
+    fail(`${where} kafka`, "expected a preStop httpGet /prestop on kpa-agent");
+  const script = [...(broker.command ?? []), ...(broker.args ?? [])].join(" ");
+  for (const f of ["server.properties", "cluster.id"])
+    if (!script.includes(`${out}/${f}`)) fail(`${where} kafka`, `does not use kpa-init's ${out}/${f}`);
+
+  checkStorage(obj, spec, init, broker, initOpts.get("KPA_LOG_DIRS") ?? helps.init.def("log-dirs"), where);
+
+  // The grace period covers the preStop bound plus the broker's controlled shutdown.
+  const prestop = durationSeconds(agentOpts.get("KPA_PRESTOP_TIMEOUT") ?? helps.agent.def("prestop-timeout"));
+  const grace = spec.terminationGracePeriodSeconds ?? 30;
+  if (!(grace >= prestop + 30))
+    fail(where, `terminationGracePeriodSeconds ${grace} does not cover --prestop-timeout (${prestop}s) + 30s of controlled shutdown`);
+}
+
+// ---- Storage -------------------------------------------------------------------------------
+
+// The VOLUMEs each image declares. containerd (EKS, GKE, AKS, kind, k3s) mounts an anonymous
+// volume at every such path that no volume of the pod is mounted at exactly, on top of what
+// the pod mounts above it: a PVC mounted at /var/lib/kafka gets /var/lib/kafka/data hidden by
+// an anonymous volume owned by the image's user. apache/kafka, from its Dockerfile
+// (docker/jvm/Dockerfile, 3.7 to 4.x): VOLUME ["/etc/kafka/secrets", "/var/lib/kafka/data",
+// "/mnt/shared/config"]. The kpa image: the VOLUME lines of docker/Dockerfile.
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const IMAGE_VOLUMES = new Map([["apache/kafka", ["/etc/kafka/secrets", "/var/lib/kafka/data", "/mnt/shared/config"]]]);
+function kpaImageVolumes() {
+  const out = [];
+  for (const m of readFileSync(join(REPO, "docker", "Dockerfile"), "utf8").matchAll(/^VOLUME\s+(.+)$/gm)) {
+    const v = m[1].trim();
+    out.push(...(v.startsWith("[") ? JSON.parse(v) : v.split(/\s+/)));
+  }
+  return out;
+}
+// "docker.io/apache/kafka:4.1.1" -> "apache/kafka": the repository without registry or tag.
+export function imageRepository(image) {
+  let rest = image.split("@")[0];
+  const parts = rest.split("/");
+  if (parts.length > 1 && (/[.:]/.test(parts[0]) || parts[0] === "localhost")) parts.shift();
+  rest = parts.join("/").replace(/:[^:/]+$/, "");
+  return rest.replace(/^library\//, "");
+}
+function imageVolumes(c, where) {
+  const program = basename((c.command ?? [])[0] ?? "");
+  if (program === "kpa-init" || program === "kpa-agent") return kpaImageVolumes();
+  const vols = IMAGE_VOLUMES.get(imageRepository(c.image ?? ""));
+  if (!vols) fail(where, `the VOLUMEs of image ${c.image} are not known: add them to IMAGE_VOLUMES`);
+  return vols ?? [];
+}
+const under = (path, dir) => path === dir || path.startsWith(`${dir.replace(/\/$/, "")}/`);
+
+// The deepest of the container's mounts and its image's VOLUMEs that holds path.
+function holder(c, path, where) {
+  let best = null;
+  for (const m of c.volumeMounts ?? [])
+    if (under(path, m.mountPath) && (!best || m.mountPath.length > best.path.length))
+      best = { path: m.mountPath, mount: m };
+  for (const v of imageVolumes(c, where))
+    if (under(path, v) && (!best || v.length > best.path.length)) best = { path: v, imageVolume: true };
+  return best;
+}
+
+function checkStorage(obj, spec, init, broker, logDirs, where) {
+  const all = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+  // No image VOLUME inside a mounted volume: it would hide that part of the volume.
+  for (const c of all) {
+    for (const v of imageVolumes(c, `${where} ${c.name}`)) {
+      for (const m of c.volumeMounts ?? []) {
+        if (v !== m.mountPath && under(v, m.mountPath))
+          fail(`${where} ${c.name}`, `image ${c.image} declares VOLUME ${v} inside volume ${m.name} (mounted at ${m.mountPath}): ` +
+            `the container runtime mounts an anonymous volume over ${v}, hiding that part of ${m.name}; mount ${m.name} at ${v} or below it`);
+      }
+    }
+  }
+  // The log dirs: on a PVC, below its mount point, writable by the broker, and seen by
+  // kpa-init on the same volume at the same path.
+  const claims = new Set((obj.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name));
+  for (const v of spec.volumes ?? []) if (v.persistentVolumeClaim) claims.add(v.name);
+  const wb = `${where} ${broker.name}`;
+  for (const dir of (logDirs ?? "").split(",").filter(Boolean)) {
+    const h = holder(broker, dir, wb);
+    if (!h || h.imageVolume) {
+      fail(wb, `log dir ${dir} is ${h ? `in the image's anonymous VOLUME ${h.path}` : "on the container's own filesystem"}, not on a PersistentVolumeClaim`);
+      continue;
+    }
+    if (!claims.has(h.mount.name)) fail(wb, `log dir ${dir} is on volume ${h.mount.name}, which is not a PersistentVolumeClaim`);
+    if (dir.replace(/\/$/, "") === h.path.replace(/\/$/, ""))
+      fail(wb, `log dir ${dir} is the mount point of volume ${h.mount.name}: a filesystem's lost+found would sit among ` +
+        `Kafka's partition folders and Kafka refuses to start; use a folder below it`);
+    if (h.mount.readOnly) fail(wb, `log dir ${dir} is on a read-only mount`);
+    const hi = holder(init, dir, `${where} ${init.name}`);
+    if (!hi?.mount || hi.mount.name !== h.mount.name || hi.path !== h.path || hi.mount.readOnly !== true)
+      fail(`${where} ${init.name}`, `does not see log dir ${dir} where the broker does (volume ${h.mount.name} at ${h.path}, read-only): ` +
+        `its check that an existing volume belongs to this node.id and cluster would read another folder`);
+  }
+}
+
+// kpa-init itself judges the inputs a manifest gives it: a dry run (KPA_DRY_RUN) with the
+// container's variables, downward API values made up, ConfigMap keys looked up in the same
+// rendering, and every mounted path moved into a scratch folder. Inputs that need a cluster
+// (Secrets with keys, the API server) are not there: such workloads are reported, not run.
+const NEEDS_CLUSTER = ["KPA_TLS_DIR", "KPA_TLS_CA_DIR", "KPA_SASL_USERS_DIR", "KPA_RACK_NODE_LABEL"];
+function dryRunInit(obj, spec, init, objs, where, stats) {
+  const needs = (init.env ?? []).map((e) => e.name).filter((n) => NEEDS_CLUSTER.includes(n));
+  if (needs.length) {
+    stats.dryRunsSkipped.push(`${where} (${needs.join(", ")})`);
+    return;
+  }
+  const scratch = mkdtempSync(join(tmpdir(), "kpa-dryrun-"));
+  try {
+    const mounts = [];
+    for (const m of init.volumeMounts ?? []) {
+      const vol = (spec.volumes ?? []).find((v) => v.name === m.name);
+      const dir = join(scratch, `m${mounts.length}`);
+      mkdirSync(dir, { recursive: true });
+      if (vol?.configMap) {
+        const cm = objs.find((o) => o.kind === "ConfigMap" && o.metadata?.name === vol.configMap.name);
+        if (!cm) fail(where, `ConfigMap ${vol.configMap.name} is not in this rendering`);
+        for (const it of vol.configMap.items ?? Object.keys(cm?.data ?? {}).map((k) => ({ key: k, path: k })))
+          writeFileSync(join(dir, it.path), cm?.data?.[it.key] ?? "");
+      }
+      mounts.push([m.mountPath, dir]);
+    }
+    mounts.sort((a, b) => b[0].length - a[0].length);
+    const remap = (v) => {
+      for (const [from, to] of mounts) if (v === from || v.startsWith(`${from}/`)) return to + v.slice(from.length);
+      return v;
+    };
+    const field = {
+      "metadata.name": `${obj.metadata.name}-0`,
+      "metadata.namespace": obj.metadata.namespace ?? "default",
+      "status.podIP": "192.0.2.10",
+      "status.hostIP": "192.0.2.1",
+      "spec.nodeName": "node-a",
+    };
+    const env = { PATH: process.env.PATH, KPA_DRY_RUN: "true" };
+    for (const e of init.env ?? []) {
+      let v = e.value;
+      const ref = e.valueFrom;
+      if (ref?.fieldRef) v = field[ref.fieldRef.fieldPath];
+      else if (ref?.configMapKeyRef)
+        v = objs.find((o) => o.kind === "ConfigMap" && o.metadata?.name === ref.configMapKeyRef.name)?.data?.[ref.configMapKeyRef.key];
+      if (v === undefined) {
+        fail(where, `cannot give kpa-init a value for ${e.name} in a dry run`);
+        return;
+      }
+      env[e.name] = remap(v).split(",").map(remap).join(",");
+    }
+    const args = [...(init.command ?? []).slice(1), ...(init.args ?? [])].map(remap);
+    try {
+      execFileSync(join(build, "kpa-init"), args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      stats.dryRuns++;
+    } catch (e) {
+      fail(where, `kpa-init refuses the manifest's inputs: ${(e.stderr || e.message).trim()}`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+// ---- Entry points --------------------------------------------------------------------------
+
+// modules: node_modules installed with `npm ci` from tests/ship/package-lock.json; buildDir:
+// the build folder with kpa-init and kpa-agent (their --help and a running agent are the
+// reference for flags, variables, endpoints and the listen port).
+export async function setup(opts) {
+  modules = opts.modules;
+  build = opts.build;
+  const { parseAllDocuments } = await import(pathToFileURL(join(modules, "yaml/dist/index.js")));
+  const helps = { init: programHelp("kpa-init"), agent: programHelp("kpa-agent") };
+  return { parseAllDocuments, helps, usedPaths: [], stats: { objects: 0, dryRuns: 0, dryRunsSkipped: [] } };
+}
+
+// The objects of a multi-document YAML text (kubectl kustomize output); YAML errors, duplicate
+// keys among them, are failures of the rendering.
+export function parseRendering(ctx, name, text) {
+  const objs = [];
+  for (const doc of ctx.parseAllDocuments(text, { uniqueKeys: true })) {
+    if (doc.errors.length) fail(name, `YAML: ${doc.errors[0].message.split("\n")[0]}`);
+    else if (doc.toJS() !== null) objs.push(doc.toJS());
+  }
+  return objs;
+}
+
+// Runs every check on the objects of one rendering; returns the failures found (they are
+// also kept for allFailures()).
+export async function checkRendering(ctx, name, objs, opts = {}) {
+  const before = failures.length;
+  for (const obj of objs) {
+    const where = `${name} ${obj?.kind}/${obj?.metadata?.name}`;
+    ctx.stats.objects++;
+    await validateObject(obj, where);
+    if (["StatefulSet", "Deployment", "DaemonSet"].includes(obj?.kind))
+      checkWorkload(obj, where, ctx, objs);
+  }
+  return failures.slice(before);
+}
+
+// The probe and hook paths the workloads aim at kpa-agent, asked of a running kpa-agent.
+export async function checkAgentPaths(ctx) {
+  const before = failures.length;
+  if (ctx.usedPaths.length === 0) fail("manifests", "no probe or hook aimed at kpa-agent was found");
+  const status = await agentEndpoints([...new Set(ctx.usedPaths.map((u) => u.path))]);
+  for (const u of ctx.usedPaths) {
+    const s = status.get(u.path);
+    if (!(s >= 200 && s < 600) || s === 404 || s === 405)
+      fail(u.where, `kpa-agent answers ${u.path} with ${s || "no answer"} (not an endpoint)`);
+  }
+  return failures.slice(before);
+}
+
+export function allFailures() {
+  return failures;
+}

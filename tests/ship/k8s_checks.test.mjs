@@ -1,0 +1,96 @@
+// Each check of k8s_checks.mjs can fail: k8s/ as it is passes it, and a rendering with one
+// known defect (most of them defects k8s/ once had) fails it with the expected line. Also
+// the behaviours that need more than one rendering: a config edit rolls the brokers, another
+// namespace takes everything along, README's deploy commands work as written.
+//
+//   KPA_K8S_MODULES=DIR KPA_BUILD_DIR=DIR node --test k8s_checks.test.mjs
+// (validate_k8s.sh --tests BUILD_DIR sets both.)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { checkRendering, parseRendering, setup } from "./k8s_checks.mjs";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const ctx = await setup({ modules: process.env.KPA_K8S_MODULES, build: process.env.KPA_BUILD_DIR });
+const NS = "kafka";
+
+function render(dir) {
+  return parseRendering(ctx, dir, execFileSync("kubectl", ["kustomize", dir], { encoding: "utf8" }));
+}
+const renderings = new Map();
+// A fresh copy of the rendering of k8s/<path>, to change at will.
+function rendered(path) {
+  if (!renderings.has(path)) renderings.set(path, JSON.stringify(render(join(REPO, "k8s", path))));
+  return JSON.parse(renderings.get(path));
+}
+// k8s/ copied to a scratch folder, changed by edit(root), then rendered at k8s/<path>.
+function renderedCopy(path, edit) {
+  const root = mkdtempSync(join(tmpdir(), "kpa-k8s-"));
+  try {
+    cpSync(join(REPO, "k8s"), join(root, "k8s"), { recursive: true });
+    edit(root);
+    return render(join(root, "k8s", path));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+async function failures(objs, opts = {}) {
+  return checkRendering(ctx, "t", objs, { namespace: NS, ...opts });
+}
+async function assertClean(objs, opts) {
+  assert.deepEqual(await failures(objs, opts), []);
+}
+// The failures of objs include one matching each pattern.
+async function assertFails(objs, patterns, opts) {
+  const got = await failures(objs, opts);
+  for (const p of patterns)
+    assert.ok(got.some((f) => p.test(f)), `expected a failure matching ${p}, got:\n${got.join("\n") || "(none)"}`);
+}
+const find = (objs, kind, name) => objs.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+const podSpec = (objs) => find(objs, "StatefulSet", "kafka").spec.template.spec;
+const container = (objs, name) => {
+  const s = podSpec(objs);
+  return [...(s.initContainers ?? []), ...s.containers].find((c) => c.name === name);
+};
+const env = (c, name) => c.env.find((e) => e.name === name);
+const mount = (c, name) => c.volumeMounts.find((m) => m.name === name);
+
+// ---- 1. Storage ----------------------------------------------------------------------------
+
+test("every rendering of k8s/ passes every check", async () => {
+  for (const path of ["base", "overlays/tls-sasl", "overlays/external-nodeport", "overlays/rack-aware"])
+    await assertClean(rendered(path));
+});
+
+test("the data PVC mounted above the image's VOLUME /var/lib/kafka/data is refused (the old layout)", async () => {
+  const objs = rendered("base");
+  mount(container(objs, "kafka"), "data").mountPath = "/var/lib/kafka";
+  mount(container(objs, "kpa-init"), "data").mountPath = "/var/lib/kafka";
+  env(container(objs, "kpa-init"), "KPA_LOG_DIRS").value = "/var/lib/kafka/data";
+  await assertFails(objs, [
+    /kafka: image \S*apache\/kafka:\S+ declares VOLUME \/var\/lib\/kafka\/data inside volume data \(mounted at \/var\/lib\/kafka\)/,
+    /kafka: log dir \/var\/lib\/kafka\/data is in the image's anonymous VOLUME \/var\/lib\/kafka\/data, not on a PersistentVolumeClaim/,
+  ]);
+});
+
+test("a log dir at the PVC's mount point is refused (lost+found)", async () => {
+  const objs = rendered("base");
+  env(container(objs, "kpa-init"), "KPA_LOG_DIRS").value = "/var/lib/kafka/data";
+  await assertFails(objs, [/log dir \/var\/lib\/kafka\/data is the mount point of volume data: a filesystem's lost\+found/]);
+});
+
+test("kpa-init must see the log dirs on the same volume, at the same path, read-only", async () => {
+  const objs = rendered("base");
+  mount(container(objs, "kpa-init"), "data").readOnly = false;
+  await assertFails(objs, [/kpa-init: does not see log dir \/var\/lib\/kafka\/data\/kafka-logs where the broker does/]);
+});
+
+test("a log dir off the PVC is refused", async () => {
+  const objs = rendered("base");
+  env(container(objs, "kpa-init"), "KPA_LOG_DIRS").value = "/tmp/kafka-logs";
+  await assertFails(objs, [/log dir \/tmp\/kafka-logs is on volume tmp, which is not a PersistentVolumeClaim/]);
+});
