@@ -144,6 +144,44 @@ async function validateObject(obj, where) {
   checkFields(obj, declaration(file.replace(/\.js$/, ".d.ts")).type, obj.kind, where);
 }
 
+// ---- Namespaces ----------------------------------------------------------------------------
+
+// Whether a kind lives in a namespace, for the kinds manifests here may hold (the API server's
+// discovery says it, and no cluster runs here). A kind in neither list is a failure: add it.
+const NAMESPACED = new Set(["ConfigMap", "Secret", "Service", "ServiceAccount", "StatefulSet", "Deployment",
+  "DaemonSet", "Job", "CronJob", "Pod", "PersistentVolumeClaim", "PodDisruptionBudget", "NetworkPolicy", "Role",
+  "RoleBinding", "Issuer", "Certificate"]);
+const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+  "PersistentVolume", "StorageClass", "PriorityClass", "ClusterIssuer"]);
+
+// Every namespaced object of a release lands in the release's namespace: an object without
+// one goes to whatever namespace kubectl's context names (usually default), where an Issuer's
+// Secret or a NodePort Service's endpoints are of no use to the brokers.
+function checkNamespace(obj, where, ns) {
+  const have = obj?.metadata?.namespace;
+  if (NAMESPACED.has(obj?.kind)) {
+    if (have !== ns) fail(where, `namespace ${have ?? "(none: kubectl's current namespace)"}, expected the release namespace ${ns}`);
+  } else if (CLUSTER_SCOPED.has(obj?.kind)) {
+    if (have !== undefined) fail(where, `a cluster-scoped ${obj.kind} has namespace ${have}`);
+    if (obj.kind === "Namespace" && obj.metadata?.name !== ns) fail(where, `a Namespace other than the release namespace ${ns}`);
+  } else {
+    fail(where, `cannot tell whether a ${obj?.kind} is namespaced: add it to NAMESPACED or CLUSTER_SCOPED`);
+  }
+  // A binding's service accounts are this release's.
+  if (obj?.kind === "RoleBinding" || obj?.kind === "ClusterRoleBinding") {
+    for (const s of obj.subjects ?? [])
+      if (s.kind === "ServiceAccount" && s.namespace !== ns)
+        fail(where, `binds ServiceAccount ${s.name} in namespace ${s.namespace ?? "(none)"}, expected ${ns}`);
+  }
+  // Service names in a certificate are this namespace's (NAME.NS.svc[.DOMAIN]).
+  if (obj?.kind === "Certificate") {
+    for (const d of obj.spec?.dnsNames ?? []) {
+      const m = /(?:^|\.)([^.]+)\.svc(?:\.|$)/.exec(d);
+      if (m && m[1] !== ns) fail(where, `dnsName ${d} names namespace ${m[1]}, expected ${ns}`);
+    }
+  }
+}
+
 // ---- kpa's programs ------------------------------------------------------------------------
 
 // --help: lines "  --flag VALUE", then the description, then "      env NAME"; a family
@@ -524,6 +562,7 @@ export async function checkRendering(ctx, name, objs, opts = {}) {
     const where = `${name} ${obj?.kind}/${obj?.metadata?.name}`;
     ctx.stats.objects++;
     await validateObject(obj, where);
+    if (opts.namespace) checkNamespace(obj, where, opts.namespace);
     if (["StatefulSet", "Deployment", "DaemonSet"].includes(obj?.kind))
       checkWorkload(obj, where, ctx, objs);
   }

@@ -94,3 +94,38 @@ test("a log dir off the PVC is refused", async () => {
   env(container(objs, "kpa-init"), "KPA_LOG_DIRS").value = "/tmp/kafka-logs";
   await assertFails(objs, [/log dir \/tmp\/kafka-logs is on volume tmp, which is not a PersistentVolumeClaim/]);
 });
+
+// ---- 2. Namespaces -------------------------------------------------------------------------
+
+// The overlays as they were: no namespace of their own.
+const withoutOverlayNamespace = (overlay) => (root) => {
+  const f = join(root, "k8s", "overlays", overlay, "kustomization.yaml");
+  writeFileSync(f, readFileSync(f, "utf8").replace(/^namespace: .*$/m, ""));
+};
+
+test("tls-sasl's Issuers and Certificates land in the release namespace (and so Secret kafka-tls)", async () => {
+  const objs = renderedCopy("overlays/tls-sasl", withoutOverlayNamespace("tls-sasl"));
+  await assertFails(objs, ["Issuer/kafka-selfsigned", "Certificate/kafka-ca", "Issuer/kafka-ca", "Certificate/kafka-tls"].map(
+    (o) => new RegExp(`${o}: namespace \\(none: kubectl's current namespace\\), expected the release namespace kafka`)));
+  const cert = find(rendered("overlays/tls-sasl"), "Certificate", "kafka-tls");
+  assert.equal(cert.metadata.namespace, NS);
+  assert.equal(cert.spec.secretName, "kafka-tls");
+});
+
+test("external-nodeport's Services land in the release namespace", async () => {
+  const objs = renderedCopy("overlays/external-nodeport", withoutOverlayNamespace("external-nodeport"));
+  await assertFails(objs, [0, 1, 2].map(
+    (i) => new RegExp(`Service/kafka-${i}-external: namespace \\(none: kubectl's current namespace\\)`)));
+});
+
+test("a certificate's Service names are in the release namespace", async () => {
+  const objs = rendered("overlays/tls-sasl");
+  find(objs, "Certificate", "kafka-tls").spec.dnsNames.push("kafka-bootstrap.prod.svc.cluster.local");
+  await assertFails(objs, [/dnsName kafka-bootstrap\.prod\.svc\.cluster\.local names namespace prod, expected kafka/]);
+});
+
+test("a kind whose scope is unknown is refused rather than passed", async () => {
+  const objs = rendered("base");
+  objs.push({ apiVersion: "v1", kind: "ReplicationController", metadata: { name: "x", namespace: NS }, spec: {} });
+  await assertFails(objs, [/cannot tell whether a ReplicationController is namespaced/]);
+});
