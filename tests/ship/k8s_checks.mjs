@@ -386,6 +386,33 @@ function checkWorkload(obj, where, ctx, objs) {
     fail(where, `terminationGracePeriodSeconds ${grace} does not cover --prestop-timeout (${prestop}s) + 30s of controlled shutdown`);
 }
 
+// ---- Services ------------------------------------------------------------------------------
+
+// Whether a Service's selector picks pods of a StatefulSet: its labels, or one pod's name
+// label that the StatefulSet controller adds (statefulset.kubernetes.io/pod-name: NAME-N).
+function selects(selector, sts) {
+  const labels = sts.spec?.template?.metadata?.labels ?? {};
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([k, v]) =>
+    k === "statefulset.kubernetes.io/pod-name"
+      ? new RegExp(`^${sts.metadata.name}-\\d+$`).test(v) && Number(v.slice(sts.metadata.name.length + 1)) < (sts.spec.replicas ?? 1)
+      : labels[k] === v);
+}
+const runsKpa = (w) => [...(w.spec?.template?.spec?.initContainers ?? []), ...(w.spec?.template?.spec?.containers ?? [])]
+  .some((c) => /(^|\/)kpa-agent$/.test((c.command ?? [])[0] ?? ""));
+
+// Every Service in front of kpa brokers publishes them ready or not. kpa-agent's readiness
+// means caught up, to gate the rolling update; a broker that is catching up still serves and
+// leads partitions. A Service that followed it would cut clients off those partitions (a
+// per-broker Service), or go empty when no broker is caught up (a bootstrap Service; with
+// --ready-scope cluster, whenever any partition is under-replicated).
+function checkBrokerService(svc, where, objs) {
+  const sts = objs.filter((o) => o.kind === "StatefulSet" && runsKpa(o) && selects(svc.spec?.selector, o));
+  if (sts.length && svc.spec?.publishNotReadyAddresses !== true)
+    fail(where, `selects the brokers of StatefulSet ${sts[0].metadata.name} but follows readiness: kpa's readiness is a ` +
+      `rollout gate (caught up), not "serving"; set publishNotReadyAddresses: true`);
+}
+
 // ---- Storage -------------------------------------------------------------------------------
 
 // The VOLUMEs each image declares. containerd (EKS, GKE, AKS, kind, k3s) mounts an anonymous
@@ -565,6 +592,7 @@ export async function checkRendering(ctx, name, objs, opts = {}) {
     if (opts.namespace) checkNamespace(obj, where, opts.namespace);
     if (["StatefulSet", "Deployment", "DaemonSet"].includes(obj?.kind))
       checkWorkload(obj, where, ctx, objs);
+    if (obj?.kind === "Service") checkBrokerService(obj, where, objs);
   }
   return failures.slice(before);
 }

@@ -129,3 +129,33 @@ test("a kind whose scope is unknown is refused rather than passed", async () => 
   objs.push({ apiVersion: "v1", kind: "ReplicationController", metadata: { name: "x", namespace: NS }, spec: {} });
   await assertFails(objs, [/cannot tell whether a ReplicationController is namespaced/]);
 });
+
+// ---- 3. Services and readiness -------------------------------------------------------------
+
+test("a per-broker external Service that follows readiness is refused (the old external-nodeport)", async () => {
+  const objs = rendered("overlays/external-nodeport");
+  for (let i = 0; i < 3; i++) {
+    const svc = find(objs, "Service", `kafka-${i}-external`);
+    assert.equal(svc.spec.publishNotReadyAddresses, true);
+    delete svc.spec.publishNotReadyAddresses;
+  }
+  await assertFails(objs, [0, 1, 2].map((i) =>
+    new RegExp(`Service/kafka-${i}-external: selects the brokers of StatefulSet kafka but follows readiness`)));
+});
+
+test("kafka-bootstrap publishes every broker that runs, ready or not", async () => {
+  const objs = rendered("base");
+  const svc = find(objs, "Service", "kafka-bootstrap");
+  assert.equal(svc.spec.publishNotReadyAddresses, true);
+  svc.spec.publishNotReadyAddresses = false;
+  await assertFails(objs, [/Service\/kafka-bootstrap: selects the brokers of StatefulSet kafka but follows readiness/]);
+});
+
+test("a Service that selects no broker is left alone", async () => {
+  const objs = rendered("base");
+  objs.push({ apiVersion: "v1", kind: "Service", metadata: { name: "other", namespace: NS },
+    spec: { selector: { "app.kubernetes.io/name": "other" }, ports: [{ port: 80 }] } });
+  objs.push({ apiVersion: "v1", kind: "Service", metadata: { name: "kafka-9-external", namespace: NS },
+    spec: { selector: { "statefulset.kubernetes.io/pod-name": "kafka-9" }, ports: [{ port: 80 }] } });
+  await assertClean(objs);
+});
