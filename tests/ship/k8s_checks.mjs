@@ -377,6 +377,7 @@ function checkWorkload(obj, where, ctx, objs) {
   for (const f of ["server.properties", "cluster.id"])
     if (!script.includes(`${out}/${f}`)) fail(`${where} kafka`, `does not use kpa-init's ${out}/${f}`);
 
+  checkConfigHashes(spec, objs, where);
   checkStorage(obj, spec, init, broker, initOpts.get("KPA_LOG_DIRS") ?? helps.init.def("log-dirs"), where);
 
   // The grace period covers the preStop bound plus the broker's controlled shutdown.
@@ -384,6 +385,29 @@ function checkWorkload(obj, where, ctx, objs) {
   const grace = spec.terminationGracePeriodSeconds ?? 30;
   if (!(grace >= prestop + 30))
     fail(where, `terminationGracePeriodSeconds ${grace} does not cover --prestop-timeout (${prestop}s) + 30s of controlled shutdown`);
+}
+
+// ---- Config rollouts ------------------------------------------------------------------------
+
+// The ConfigMaps the pod template reads and this rendering holds carry a hash of their content
+// in their name (kustomize's configMapGenerator: NAME-<10 characters of its alphabet>), so that
+// an edit changes the pod template and the brokers roll. A ConfigMap of a fixed name can
+// change under running brokers and reach each one only at its next restart, unannounced.
+function checkConfigHashes(spec, objs, where) {
+  const names = new Set();
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap) names.add(v.configMap.name);
+    for (const p of v.projected?.sources ?? []) if (p.configMap) names.add(p.configMap.name);
+  }
+  for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+    for (const e of c.env ?? []) if (e.valueFrom?.configMapKeyRef) names.add(e.valueFrom.configMapKeyRef.name);
+    for (const e of c.envFrom ?? []) if (e.configMapRef) names.add(e.configMapRef.name);
+  }
+  for (const n of names) {
+    if (!objs.some((o) => o.kind === "ConfigMap" && o.metadata?.name === n)) continue;
+    if (!/-[bcdfghjklmnpqrstvwxz2456789]{10}$/.test(n))
+      fail(where, `ConfigMap ${n} has no content hash in its name: an edit would not roll the brokers (use a configMapGenerator)`);
+  }
 }
 
 // ---- Services ------------------------------------------------------------------------------

@@ -159,3 +159,59 @@ test("a Service that selects no broker is left alone", async () => {
     spec: { selector: { "statefulset.kubernetes.io/pod-name": "kafka-9" }, ports: [{ port: 80 }] } });
   await assertClean(objs);
 });
+
+// ---- 4. Config changes roll the brokers ----------------------------------------------------
+
+const appendTo = (file, text) => (root) => {
+  const f = join(root, "k8s", "base", file);
+  writeFileSync(f, readFileSync(f, "utf8") + text);
+};
+const replaceIn = (file, from, to) => (root) => {
+  const f = join(root, "k8s", "base", file);
+  const before = readFileSync(f, "utf8");
+  assert.ok(from.test(before), `${file} has no ${from}`);
+  writeFileSync(f, before.replace(from, to));
+};
+const both = (...edits) => (root) => edits.forEach((e) => e(root));
+// The pod template (what the StatefulSet controller compares) and the ConfigMap a volume or a
+// variable of the pod names, after edit.
+function afterEdit(edit) {
+  const objs = renderedCopy("base", edit);
+  const tmpl = find(objs, "StatefulSet", "kafka").spec.template;
+  const cm = (name) => find(objs, "ConfigMap", name);
+  const vol = tmpl.spec.volumes.find((v) => v.name === "template").configMap.name;
+  const idRef = tmpl.spec.initContainers.find((c) => c.name === "kpa-init").env
+    .find((e) => e.name === "KPA_CLUSTER_ID").valueFrom.configMapKeyRef.name;
+  return { tmpl: JSON.stringify(tmpl), template: cm(vol), clusterId: cm(idRef) };
+}
+
+test("an edit of server.properties or log4j2.yaml changes the pod template, so the brokers roll", () => {
+  const base = afterEdit(() => {});
+  const sp = afterEdit(appendTo("config/server.properties", "log.retention.hours=72\n"));
+  assert.notEqual(sp.tmpl, base.tmpl);
+  assert.match(sp.template.data["server.properties"], /^log\.retention\.hours=72$/m);
+  assert.equal(sp.clusterId.metadata.name, base.clusterId.metadata.name);
+  const lg = afterEdit(replaceIn("config/log4j2.yaml", /level: INFO/, "level: DEBUG"));
+  assert.notEqual(lg.tmpl, base.tmpl);
+  assert.equal(lg.clusterId.metadata.name, base.clusterId.metadata.name);
+});
+
+test("an edit of cluster.id changes the pod template too (kpa-init then stops the rollout at the first broker)", () => {
+  const base = afterEdit(() => {});
+  const id = afterEdit(replaceIn("kustomization.yaml", /cluster\.id=\S+/, "cluster.id=AAAAAAAAAAAAAAAAAAAAAA"));
+  assert.notEqual(id.tmpl, base.tmpl);
+  assert.equal(id.clusterId.data["cluster.id"], "AAAAAAAAAAAAAAAAAAAAAA");
+  assert.equal(id.template.metadata.name, base.template.metadata.name);
+});
+
+test("without the content hash an edit would not roll the brokers, and the check says so", async () => {
+  const noHash = replaceIn("kustomization.yaml", /^configMapGenerator:$/m,
+    "generatorOptions:\n  disableNameSuffixHash: true\nconfigMapGenerator:");
+  const base = afterEdit(noHash);
+  const sp = afterEdit(both(noHash, appendTo("config/server.properties", "log.retention.hours=72\n")));
+  assert.equal(sp.tmpl, base.tmpl);
+  await assertFails(renderedCopy("base", noHash), [
+    /StatefulSet\/kafka: ConfigMap kafka-config has no content hash in its name/,
+    /StatefulSet\/kafka: ConfigMap kafka-cluster-id has no content hash in its name/,
+  ]);
+});
