@@ -157,7 +157,12 @@ const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding"
 // Every namespaced object of a release lands in the release's namespace: an object without
 // one goes to whatever namespace kubectl's context names (usually default), where an Issuer's
 // Secret or a NodePort Service's endpoints are of no use to the brokers.
-function checkNamespace(obj, where, ns) {
+//
+// Cluster-scoped objects of a release (namespacedClusterNames) end in "-<namespace>", so that
+// two installs neither share nor overwrite them: deleting one install would delete a shared
+// ClusterRole, and a second install would rebind a shared ClusterRoleBinding to its own
+// account. A binding's roleRef names a role of the same rendering.
+function checkNamespace(obj, where, ns, namespacedClusterNames, objs) {
   const have = obj?.metadata?.namespace;
   if (NAMESPACED.has(obj?.kind)) {
     if (have !== ns) fail(where, `namespace ${have ?? "(none: kubectl's current namespace)"}, expected the release namespace ${ns}`);
@@ -167,8 +172,14 @@ function checkNamespace(obj, where, ns) {
   } else {
     fail(where, `cannot tell whether a ${obj?.kind} is namespaced: add it to NAMESPACED or CLUSTER_SCOPED`);
   }
+  if (namespacedClusterNames && CLUSTER_SCOPED.has(obj?.kind) && !["Namespace", "CustomResourceDefinition"].includes(obj.kind)
+      && !obj.metadata?.name?.endsWith(`-${ns}`))
+    fail(where, `a cluster-scoped ${obj.kind} whose name does not end in -${ns}: a second install in another namespace would share or overwrite it`);
   // A binding's service accounts are this release's.
   if (obj?.kind === "RoleBinding" || obj?.kind === "ClusterRoleBinding") {
+    const r = obj.roleRef ?? {};
+    if (!objs.some((o) => o.kind === r.kind && o.metadata?.name === r.name && (r.kind !== "Role" || o.metadata?.namespace === ns)))
+      fail(where, `roleRef ${r.kind}/${r.name} is not in this rendering`);
     for (const s of obj.subjects ?? [])
       if (s.kind === "ServiceAccount" && s.namespace !== ns)
         fail(where, `binds ServiceAccount ${s.name} in namespace ${s.namespace ?? "(none)"}, expected ${ns}`);
@@ -378,6 +389,9 @@ function checkWorkload(obj, where, ctx, objs) {
     if (!script.includes(`${out}/${f}`)) fail(`${where} kafka`, `does not use kpa-init's ${out}/${f}`);
 
   checkConfigHashes(spec, objs, where);
+  if (spec.enableServiceLinks !== false)
+    fail(where, "enableServiceLinks is not false: a Service named jmx in the namespace would set JMX_PORT=tcp://…, and the broker's JVM refuses to start");
+  checkImages(all, where);
   checkStorage(obj, spec, init, broker, initOpts.get("KPA_LOG_DIRS") ?? helps.init.def("log-dirs"), where);
 
   // The grace period covers the preStop bound plus the broker's controlled shutdown.
@@ -385,6 +399,30 @@ function checkWorkload(obj, where, ctx, objs) {
   const grace = spec.terminationGracePeriodSeconds ?? 30;
   if (!(grace >= prestop + 30))
     fail(where, `terminationGracePeriodSeconds ${grace} does not cover --prestop-timeout (${prestop}s) + 30s of controlled shutdown`);
+}
+
+// ---- Images --------------------------------------------------------------------------------
+
+// Every image by its full name, a registry host and a tag (not latest) or a digest: runtimes
+// that refuse short names start it, and a restart runs what was tested. The broker's image is
+// the Kafka release the real-Kafka tests run as "shipped" (tests/kafka/versions).
+function shippedKafka() {
+  const lines = readFileSync(join(REPO, "tests", "kafka", "versions"), "utf8").split("\n")
+    .map((l) => l.split("#")[0].trim().split(/\s+/)).filter((f) => f[1] === "shipped");
+  return lines.length === 1 ? lines[0][0] : null;
+}
+function checkImages(containers, where) {
+  for (const c of containers) {
+    const w = `${where} ${c.name}`;
+    const image = c.image ?? "";
+    const first = image.split("/")[0];
+    if (!image.includes("/") || !(/[.:]/.test(first) || first === "localhost"))
+      fail(w, `image ${image} has no registry host: name it fully (e.g. docker.io/…, registry.example.com/…)`);
+    const tag = /:([^:/@]+)(@|$)/.exec(image)?.[1];
+    if (!image.includes("@sha256:") && (!tag || tag === "latest")) fail(w, `image ${image} is not pinned: give it a tag other than latest, or a digest`);
+    if (c.name === "kafka" && imageRepository(image) === "apache/kafka" && tag !== shippedKafka())
+      fail(w, `image ${image} is not apache/kafka:${shippedKafka()}, the release tests/kafka/versions ships and the real-Kafka tests run`);
+  }
 }
 
 // ---- Config rollouts ------------------------------------------------------------------------
@@ -613,7 +651,7 @@ export async function checkRendering(ctx, name, objs, opts = {}) {
     const where = `${name} ${obj?.kind}/${obj?.metadata?.name}`;
     ctx.stats.objects++;
     await validateObject(obj, where);
-    if (opts.namespace) checkNamespace(obj, where, opts.namespace);
+    if (opts.namespace) checkNamespace(obj, where, opts.namespace, opts.namespacedClusterNames !== false, objs);
     if (["StatefulSet", "Deployment", "DaemonSet"].includes(obj?.kind))
       checkWorkload(obj, where, ctx, objs);
     if (obj?.kind === "Service") checkBrokerService(obj, where, objs);

@@ -7,8 +7,8 @@
 // (validate_k8s.sh --tests BUILD_DIR sets both.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -214,4 +214,217 @@ test("without the content hash an edit would not roll the brokers, and the check
     /StatefulSet\/kafka: ConfigMap kafka-config has no content hash in its name/,
     /StatefulSet\/kafka: ConfigMap kafka-cluster-id has no content hash in its name/,
   ]);
+});
+
+// ---- 5. Smaller items ----------------------------------------------------------------------
+
+test("service links are off (a Service named jmx would set JMX_PORT and stop the JVM)", async () => {
+  const objs = rendered("base");
+  assert.equal(podSpec(objs).enableServiceLinks, false);
+  delete podSpec(objs).enableServiceLinks;
+  await assertFails(objs, [/StatefulSet\/kafka: enableServiceLinks is not false/]);
+});
+
+test("images are fully named and pinned, and the broker's is the shipped tested release", async () => {
+  const objs = rendered("base");
+  assert.equal(container(objs, "kpa-init").image, "registry.example.com/kpa:0.1.0");
+  assert.equal(container(objs, "kpa-agent").image, "registry.example.com/kpa:0.1.0");
+  const versions = readFileSync(join(REPO, "tests", "kafka", "versions"), "utf8");
+  const shipped = /^(\S+) shipped$/m.exec(versions)[1];
+  assert.equal(container(objs, "kafka").image, `docker.io/apache/kafka:${shipped}`);
+  container(objs, "kpa-init").image = "kpa:0.1.0";
+  container(objs, "kpa-agent").image = "registry.example.com/kpa:latest";
+  container(objs, "kafka").image = "docker.io/apache/kafka:4.0.0";
+  await assertFails(objs, [
+    /kpa-init: image kpa:0\.1\.0 has no registry host/,
+    /kpa-agent: image registry\.example\.com\/kpa:latest is not pinned/,
+    new RegExp(`kafka: image docker\\.io/apache/kafka:4\\.0\\.0 is not apache/kafka:${shipped.replace(/\./g, "\\.")}`),
+  ]);
+});
+
+// A kustomization of our own beside k8s/ in a copy of it, rendered.
+function renderedAbove(kustomization, edit = () => {}) {
+  const root = mkdtempSync(join(tmpdir(), "kpa-k8s-"));
+  try {
+    cpSync(join(REPO, "k8s"), join(root, "k8s"), { recursive: true });
+    edit(root);
+    const dir = join(root, "mine");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "kustomization.yaml"), kustomization);
+    return render(dir);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+const onlyNamespace = (ns, path) => `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: ${ns}
+resources:
+  - ../k8s/${path}
+`;
+
+test("a kustomization that only sets namespace: moves everything, the ClusterRoleBinding's account too", async () => {
+  for (const path of ["base", "overlays/external-nodeport", "overlays/rack-aware"]) {
+    const objs = renderedAbove(onlyNamespace("other", path));
+    assert.deepEqual(await failures(objs, { namespace: "other", namespacedClusterNames: false }), [], path);
+    const crb = find(objs, "ClusterRoleBinding");
+    assert.deepEqual(crb.subjects, [{ kind: "ServiceAccount", name: "kafka", namespace: "other" }]);
+    assert.equal(find(objs, "Namespace").metadata.name, "other");
+  }
+});
+
+test("with the subject's namespace written in rbac.yaml, the ClusterRoleBinding would bind kafka's account", async () => {
+  const objs = renderedAbove(onlyNamespace("other", "base"), (root) => {
+    const f = join(root, "k8s", "base", "rbac.yaml");
+    writeFileSync(f, readFileSync(f, "utf8").replace(/^    name: kafka\n(?![\s\S]*^    name: kafka$)/m, "    name: kafka\n    namespace: kafka\n"));
+  });
+  await assertFails(objs, [/ClusterRoleBinding\/\S+: binds ServiceAccount kafka in namespace kafka, expected other/],
+    { namespace: "other", namespacedClusterNames: false });
+});
+
+test("tls-sasl under another namespace keeps kafka's names in its certificate (README says to patch them)", async () => {
+  const objs = renderedAbove(onlyNamespace("other", "overlays/tls-sasl"));
+  await assertFails(objs, [/Certificate\/kafka-tls: dnsName \*\.kafka-headless\.kafka\.svc\.cluster\.local names namespace kafka, expected other/],
+    { namespace: "other", namespacedClusterNames: false });
+});
+
+// README's fenced blocks of one language between two headings.
+function readmeBlocks(from, to, lang) {
+  const text = readFileSync(join(REPO, "README.md"), "utf8");
+  const a = text.indexOf(from), b = text.indexOf(to, a);
+  assert.ok(a >= 0 && b > a, `README has no section ${from} .. ${to}`);
+  const out = [];
+  for (const m of text.slice(a, b).matchAll(new RegExp(`^( *)\`\`\`${lang}\\n([\\s\\S]*?)^\\1\`\`\`$`, "gm")))
+    out.push(m[2].split("\n").map((l) => l.slice(m[1].length)).join("\n"));
+  return out;
+}
+
+test("README's second install (Another namespace) names its cluster-scoped objects for its namespace", async () => {
+  const [k] = readmeBlocks("### Another namespace", "### Checked offline", "yaml");
+  const ns = /^namespace: (\S+)$/m.exec(k)[1];
+  const objs = renderedAbove(k);
+  await assertClean(objs, { namespace: ns });
+  const first = rendered("base");
+  const clusterNames = (o) => o.filter((x) => ["ClusterRole", "ClusterRoleBinding"].includes(x.kind)).map((x) => x.metadata.name);
+  assert.deepEqual(clusterNames(objs), [`kafka-kpa-node-reader-${ns}`, `kafka-kpa-node-reader-${ns}`]);
+  assert.equal(clusterNames(first).filter((n) => clusterNames(objs).includes(n)).length, 0);
+  assert.equal(find(objs, "ClusterRoleBinding").roleRef.name, `kafka-kpa-node-reader-${ns}`);
+});
+
+// README's commands from "The image" to "Upgrade safely", run as written by bash in a copy of
+// the repository, with stand-ins for kubectl, docker and curl that record each call; kubectl's
+// `apply -k DIR` renders DIR with the real `kubectl kustomize`. Each call is then checked
+// against what was applied: its namespace, the objects, labels, containers, ports and Secrets
+// it names.
+test("README's deploy and upgrade commands work as written against the rendered objects", async () => {
+  const blocks = [...readmeBlocks("## The image", "## Deploy on Kubernetes", "sh"),
+    ...readmeBlocks("## Deploy on Kubernetes", "## Upgrade safely", "sh"),
+    ...readmeBlocks("## Upgrade safely", "### Measured", "sh")];
+  // Your registry, as README asks you to set it: another one than the manifests' placeholder,
+  // so that the test sees README's sed take effect.
+  const script = blocks.join("\n").replace(/^REGISTRY=\S+/gm, "REGISTRY=registry.kpa-test.example");
+  assert.equal(script.match(/^REGISTRY=/gm)?.length, 2, "README sets REGISTRY in The image and in Deploy");
+  const expectedKubectl = script.split("\n").filter((l) => /^\s*kubectl\s/.test(l)).length;
+  assert.ok(expectedKubectl >= 8, `only ${expectedKubectl} kubectl commands found in README`);
+  assert.doesNotMatch(script, /^\s*kustomize\s/m, "README needs a standalone kustomize binary");
+
+  const root = mkdtempSync(join(tmpdir(), "kpa-readme-"));
+  try {
+    cpSync(join(REPO, "k8s"), join(root, "k8s"), { recursive: true });
+    const bin = join(root, ".bin");
+    mkdirSync(bin);
+    const realKubectl = execFileSync("bash", ["-c", "command -v kubectl"], { encoding: "utf8" }).trim();
+    const standIn = (name, extra = "") => {
+      writeFileSync(join(bin, name), `#!/bin/bash
+(IFS=$'\\x1f'; printf '%s\\n' "${name}$IFS$*") >>"$KPA_FAKE_LOG"
+${extra}
+exit 0
+`);
+      chmodSync(join(bin, name), 0o755);
+    };
+    standIn("kubectl", `if [ "$1" = apply ] && [ "$2" = -k ]; then { echo ---; "$KPA_REAL_KUBECTL" kustomize "$3"; } >>"$KPA_FAKE_APPLIED" || exit 1; fi`);
+    standIn("docker");
+    standIn("curl");
+    const log = join(root, "calls"), applied = join(root, "applied.yaml");
+    writeFileSync(log, "");
+    writeFileSync(applied, "");
+    // The exit status is that of the last pipeline (a grep that the stand-ins give nothing
+    // to find); every command's complaint goes to stderr, which must stay empty.
+    const run = spawnSync("bash", ["-c", script], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, KPA_FAKE_LOG: log, KPA_FAKE_APPLIED: applied,
+        KPA_REAL_KUBECTL: realKubectl } });
+    assert.equal(run.stderr, "", "README's commands complained");
+    const calls = readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => l.split("\x1f"));
+    const objs = parseRendering(ctx, "README", readFileSync(applied, "utf8"));
+    const kubectl = calls.filter((c) => c[0] === "kubectl");
+    assert.equal(kubectl.length, expectedKubectl, `kubectl calls made:\n${kubectl.map((c) => c.join(" ")).join("\n")}`);
+
+    // The image built is the one the manifests run, and the cluster id is a new, valid one.
+    const built = calls.find((c) => c[0] === "docker" && c[1] === "build");
+    const tag = built[built.indexOf("-t") + 1];
+    const sts = objs.filter((o) => o.kind === "StatefulSet");
+    for (const o of sts)
+      for (const c of o.spec.template.spec.initContainers) assert.equal(c.image, tag, `${c.name} runs ${c.image}, README builds ${tag}`);
+    assert.ok(calls.some((c) => c[0] === "docker" && c[1] === "push" && c[2] === tag));
+    const ids = objs.filter((o) => o.kind === "ConfigMap" && o.data?.["cluster.id"]).map((o) => o.data["cluster.id"]);
+    const original = /cluster\.id=(\S+)/.exec(readFileSync(join(REPO, "k8s", "base", "kustomization.yaml"), "utf8"))[1];
+    assert.ok(ids.length > 0);
+    for (const id of ids) {
+      assert.match(id, /^[A-Za-z0-9_-]{22}$/);
+      assert.notEqual(id, original);
+    }
+
+    const namespaces = new Set(objs.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name));
+    const inNs = (ns, kind, name) => objs.find((o) => o.kind === kind && o.metadata.name === name && o.metadata.namespace === ns);
+    const podsOf = (ns) => objs.filter((o) => o.kind === "StatefulSet" && o.metadata.namespace === ns);
+    const pod = (ns, name) => podsOf(ns).find((o) => name.startsWith(`${o.metadata.name}-`)
+      && Number(name.slice(o.metadata.name.length + 1)) < o.spec.replicas);
+    const containers = (w) => [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers];
+    for (const c of kubectl) {
+      const line = c.join(" ");
+      const args = c.slice(1);
+      const opt = (...names) => {
+        const i = args.findIndex((a) => names.includes(a));
+        if (i < 0) return undefined;
+        const v = args[i + 1];
+        args.splice(i, 2);
+        return v;
+      };
+      if (args[0] === "apply" && args[1] === "-k") continue;
+      const ns = opt("-n", "--namespace");
+      assert.ok(ns, `${line}: no -n (it would act in kubectl's current namespace)`);
+      assert.ok(namespaces.has(ns), `${line}: namespace ${ns} is not the release's`);
+      const sel = opt("-l", "--selector"), container = opt("-c", "--container");
+      const pos = args.filter((a) => !a.startsWith("-"));
+      const kinds = { statefulset: "StatefulSet", pod: "Pod" };
+      const ref = (r) => {
+        const [k, name] = r.split("/");
+        if (kinds[k] === "Pod") assert.ok(pod(ns, name), `${line}: no pod ${name} in ${ns}`);
+        else assert.ok(inNs(ns, kinds[k], name), `${line}: no ${k} ${name} in ${ns}`);
+        return name;
+      };
+      if (pos[0] === "rollout" && ["status", "restart"].includes(pos[1])) ref(pos[2]);
+      else if (pos[0] === "get" && pos[1] === "pods") {
+        const want = Object.fromEntries(sel.split(",").map((kv) => kv.split("=")));
+        assert.ok(podsOf(ns).some((w) => Object.entries(want).every(([k, v]) => w.spec.template.metadata.labels[k] === v)),
+          `${line}: selector ${sel} matches no broker pod's labels`);
+      } else if (pos[0] === "port-forward") {
+        const name = ref(pos[1]);
+        const remote = Number(pos[2].split(":").pop());
+        assert.ok(containers(pod(ns, name)).some((x) => (x.ports ?? []).some((p) => p.containerPort === remote)),
+          `${line}: pod ${name} has no port ${remote}`);
+      } else if (pos[0] === "logs") {
+        const w = pod(ns, pos[1]);
+        assert.ok(w, `${line}: no pod ${pos[1]} in ${ns}`);
+        assert.ok(containers(w).some((x) => x.name === container), `${line}: pod ${pos[1]} has no container ${container}`);
+      } else if (pos[0] === "create" && pos[1] === "secret" && pos[2] === "generic") {
+        assert.ok(podsOf(ns).some((w) => (w.spec.template.spec.volumes ?? []).some((v) => v.secret?.secretName === pos[3])),
+          `${line}: no pod in ${ns} mounts Secret ${pos[3]}`);
+      } else {
+        assert.fail(`${line}: a command this test does not know: teach it to check that one`);
+      }
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
