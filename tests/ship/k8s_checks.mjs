@@ -11,7 +11,7 @@
 // A check never throws for a defect of the manifests: it adds one line to ctx.failures,
 // "<rendering> <Kind>/<name>: <what is wrong>".
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { get } from "node:http";
 import { createServer } from "node:net";
@@ -142,6 +142,136 @@ async function validateObject(obj, where) {
     fail(where, `schema: ${e.message}`);
   }
   checkFields(obj, declaration(file.replace(/\.js$/, ".d.ts")).type, obj.kind, where);
+}
+
+// ---- The official schemas ------------------------------------------------------------------
+
+// The Kubernetes API's own schemas, for each supported minor: the upstream OpenAPI definitions
+// as JSON Schema, every object closed to unknown fields (kubernetes-validate's "-strict"
+// _definitions.json, tests/ship/k8s-schemas.txt), validated with Ajv. cert-manager's kinds:
+// the openAPIV3Schema of its CRDs (tests/ship/schemas/), closed the same way, as the API
+// server's strict field validation (kubectl apply's default) refuses unknown fields of custom
+// resources too. Their CEL rules (x-kubernetes-validations) are not evaluated.
+const DEFS_ID = "https://kubernetes.io/api/_definitions.json";
+let official = [];
+
+// An openAPIV3Schema as JSON Schema: nullable and x-kubernetes-int-or-string spelled out, an
+// object with properties closed unless it preserves unknown fields, descriptions dropped.
+function crdSchema(node) {
+  if (Array.isArray(node)) return node.map(crdSchema);
+  if (!node || typeof node !== "object") return node;
+  const out = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === "description") continue;
+    if (k === "properties" || k === "patternProperties")
+      out[k] = Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, crdSchema(pv)]));
+    else if (["items", "additionalProperties", "not"].includes(k) && typeof v === "object") out[k] = crdSchema(v);
+    else if (["allOf", "anyOf", "oneOf"].includes(k)) out[k] = v.map(crdSchema);
+    else out[k] = v;
+  }
+  if (out["x-kubernetes-int-or-string"] && !out.anyOf && !out.oneOf) {
+    delete out.type;
+    out.anyOf = [{ type: "integer" }, { type: "string" }];
+  }
+  if (out.nullable === true && out.type) out.type = [out.type, "null"];
+  if (out.type === "object" && out.properties && out.additionalProperties === undefined && !out["x-kubernetes-preserve-unknown-fields"])
+    out.additionalProperties = false;
+  return out;
+}
+
+async function loadOfficial(schemasDir, minors, crdDir) {
+  const Ajv2020 = (await import(pathToFileURL(join(modules, "ajv/dist/2020.js")))).default;
+  const { parseAllDocuments } = await import(pathToFileURL(join(modules, "yaml/dist/index.js")));
+  const crds = [];
+  for (const f of crdDir ? readdirSync(crdDir).filter((n) => n.endsWith(".yaml")).sort() : []) {
+    for (const doc of parseAllDocuments(readFileSync(join(crdDir, f), "utf8"))) {
+      const crd = doc.toJS();
+      if (crd?.kind !== "CustomResourceDefinition") continue;
+      (crd.spec.scope === "Namespaced" ? NAMESPACED : CLUSTER_SCOPED).add(crd.spec.names.kind);
+      for (const v of crd.spec.versions) crds.push({ gvk: `${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, schema: v.schema.openAPIV3Schema });
+    }
+  }
+  const out = [];
+  for (const minor of minors) {
+    const defs = JSON.parse(readFileSync(join(schemasDir, `v${minor}`, "_definitions.json"), "utf8"));
+    if (defs.$id !== DEFS_ID) throw new Error(`${schemasDir}/v${minor}/_definitions.json: $id ${defs.$id}, expected ${DEFS_ID}`);
+    const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+    ajv.addSchema(defs);
+    const byGvk = new Map();
+    for (const [name, d] of Object.entries(defs.$defs))
+      for (const g of d["x-kubernetes-group-version-kind"] ?? [])
+        byGvk.set(`${g.group ? `${g.group}/` : ""}${g.version}/${g.kind}`, { $ref: `${DEFS_ID}#/$defs/${name}` });
+    for (const c of crds) {
+      const schema = crdSchema(c.schema);
+      schema.properties = { ...schema.properties, metadata: { $ref: `${DEFS_ID}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta` } };
+      byGvk.set(c.gvk, schema);
+    }
+    out.push({ minor, ajv, defs: defs.$defs, byGvk, compiled: new Map() });
+  }
+  return out;
+}
+
+function ajvMessage(e) {
+  const at = e.instancePath || "/";
+  if (e.keyword === "additionalProperties") return `${at}: unknown field "${e.params.additionalProperty}"`;
+  if (e.keyword === "required") return `${at}: missing required field "${e.params.missingProperty}"`;
+  if (e.keyword === "enum") return `${at}: ${e.message} (${e.params.allowedValues.join(", ")})`;
+  return `${at}: ${e.message}`;
+}
+
+function validateOfficial(obj, where) {
+  for (const o of official) {
+    const gvk = `${obj.apiVersion}/${obj.kind}`;
+    const schema = o.byGvk.get(gvk);
+    if (!schema) {
+      fail(where, `Kubernetes ${o.minor} has no ${obj.apiVersion} ${obj.kind} (and no CRD here defines it)`);
+      continue;
+    }
+    if (!o.compiled.has(gvk)) o.compiled.set(gvk, o.ajv.compile(schema));
+    const validate = o.compiled.get(gvk);
+    if (!validate(obj)) {
+      // The branches of a oneOf each complain; the first few lines say enough.
+      const msgs = [...new Set(validate.errors.filter((e) => e.keyword !== "oneOf" && e.keyword !== "anyOf").map(ajvMessage))];
+      for (const m of msgs.slice(0, 5)) fail(where, `Kubernetes ${o.minor} schema: ${m}`);
+    }
+  }
+  if (official.length) checkListKeys(obj, official[official.length - 1], where);
+}
+
+// Duplicates the API server refuses that a schema cannot express: two entries of one list
+// with the same key (x-kubernetes-list-map-keys, else the strategic-merge key: env names,
+// container names, mount paths, volume names, ports with their protocol), or two equal items
+// of a set. Duplicate keys of a YAML map are refused when the YAML is parsed.
+function checkListKeys(obj, o, where) {
+  const resolve = (s) => {
+    for (let i = 0; s?.$ref && i < 50; i++) s = s.$ref.startsWith(`${DEFS_ID}#/$defs/`) || s.$ref.startsWith("#/$defs/")
+      ? o.defs[s.$ref.split("/$defs/")[1]] : null;
+    return s;
+  };
+  const walk = (v, s, path) => {
+    s = resolve(s);
+    if (!s || v === null || typeof v !== "object") return;
+    if (Array.isArray(v)) {
+      const keys = s["x-kubernetes-list-map-keys"] ?? (s["x-kubernetes-patch-merge-key"] ? [s["x-kubernetes-patch-merge-key"]] : null);
+      const seen = new Map();
+      v.forEach((item, i) => {
+        let k = null;
+        if (keys && item && typeof item === "object") k = JSON.stringify(keys.map((n) => item[n] ?? (n === "protocol" ? "TCP" : null)));
+        else if (s["x-kubernetes-list-type"] === "set") k = JSON.stringify(item);
+        if (k !== null) {
+          if (seen.has(k)) fail(where, `${path}[${i}] repeats ${path}[${seen.get(k)}] (same ${keys ? keys.join("+") : "value"}): the API server refuses duplicates`);
+          else seen.set(k, i);
+        }
+        walk(item, s.items, `${path}[${i}]`);
+      });
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      const sub = s.properties?.[k] ?? (typeof s.additionalProperties === "object" ? s.additionalProperties : null);
+      walk(x, sub, `${path}.${k}`);
+    }
+  };
+  walk(obj, o.byGvk.get(`${obj.apiVersion}/${obj.kind}`), obj.kind);
 }
 
 // ---- Namespaces ----------------------------------------------------------------------------
@@ -621,14 +751,16 @@ function dryRunInit(obj, spec, init, objs, where, stats) {
 
 // ---- Entry points --------------------------------------------------------------------------
 
-// modules: node_modules installed with `npm ci` from tests/ship/package-lock.json; buildDir:
-// the build folder with kpa-init and kpa-agent (their --help and a running agent are the
-// reference for flags, variables, endpoints and the listen port).
+// modules: node_modules installed with `npm ci` from tests/ship/package-lock.json; build: the
+// build folder with kpa-init and kpa-agent (their --help and a running agent are the
+// reference for flags, variables, endpoints and the listen port); schemas: a folder with
+// v<minor>/_definitions.json for each of minors; crds: a folder of CRD files.
 export async function setup(opts) {
   modules = opts.modules;
   build = opts.build;
   const { parseAllDocuments } = await import(pathToFileURL(join(modules, "yaml/dist/index.js")));
   const helps = { init: programHelp("kpa-init"), agent: programHelp("kpa-agent") };
+  official = await loadOfficial(opts.schemas, opts.minors, opts.crds);
   return { parseAllDocuments, helps, usedPaths: [], stats: { objects: 0, dryRuns: 0, dryRunsSkipped: [] } };
 }
 
@@ -651,6 +783,7 @@ export async function checkRendering(ctx, name, objs, opts = {}) {
     const where = `${name} ${obj?.kind}/${obj?.metadata?.name}`;
     ctx.stats.objects++;
     await validateObject(obj, where);
+    if (obj?.apiVersion && obj?.kind) validateOfficial(obj, where);
     if (opts.namespace) checkNamespace(obj, where, opts.namespace, opts.namespacedClusterNames !== false, objs);
     if (["StatefulSet", "Deployment", "DaemonSet"].includes(obj?.kind))
       checkWorkload(obj, where, ctx, objs);

@@ -3,8 +3,9 @@
 // the behaviours that need more than one rendering: a config edit rolls the brokers, another
 // namespace takes everything along, README's deploy commands work as written.
 //
-//   KPA_K8S_MODULES=DIR KPA_BUILD_DIR=DIR node --test k8s_checks.test.mjs
-// (validate_k8s.sh --tests BUILD_DIR sets both.)
+//   KPA_K8S_MODULES=DIR KPA_BUILD_DIR=DIR KPA_K8S_SCHEMAS=DIR KPA_K8S_MINORS=1.29,1.37 \
+//   KPA_K8S_CRDS=DIR node --test k8s_checks.test.mjs
+// (validate_k8s.sh --tests BUILD_DIR sets them all.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -15,7 +16,8 @@ import { fileURLToPath } from "node:url";
 import { checkRendering, parseRendering, setup } from "./k8s_checks.mjs";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const ctx = await setup({ modules: process.env.KPA_K8S_MODULES, build: process.env.KPA_BUILD_DIR });
+const ctx = await setup({ modules: process.env.KPA_K8S_MODULES, build: process.env.KPA_BUILD_DIR,
+  schemas: process.env.KPA_K8S_SCHEMAS, minors: process.env.KPA_K8S_MINORS.split(","), crds: process.env.KPA_K8S_CRDS });
 const NS = "kafka";
 
 function render(dir) {
@@ -427,4 +429,86 @@ exit 0
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+// ---- 7. The official schemas ---------------------------------------------------------------
+
+test("an unknown field is refused by the official schemas of every supported minor", async () => {
+  const objs = rendered("base");
+  container(objs, "kafka").volumeMount = [];                // a typo of volumeMounts
+  find(objs, "Service", "kafka-bootstrap").spec.publishNotReadyAdresses = true;
+  find(objs, "StatefulSet", "kafka").status2 = {};
+  const got = await failures(objs);
+  for (const minor of process.env.KPA_K8S_MINORS.split(",")) {
+    for (const p of [
+      new RegExp(`StatefulSet/kafka: Kubernetes ${minor} schema: /spec/template/spec/containers/0: unknown field "volumeMount"`),
+      new RegExp(`Service/kafka-bootstrap: Kubernetes ${minor} schema: /spec: unknown field "publishNotReadyAdresses"`),
+      new RegExp(`StatefulSet/kafka: Kubernetes ${minor} schema: /: unknown field "status2"`),
+    ]) assert.ok(got.some((f) => p.test(f)), `expected ${p} in:\n${got.join("\n")}`);
+  }
+});
+
+test("a field newer than the oldest supported minor is refused by its schema only", async () => {
+  const [oldest, newest] = [process.env.KPA_K8S_MINORS.split(",")[0], process.env.KPA_K8S_MINORS.split(",").pop()];
+  const objs = rendered("base");
+  podSpec(objs).resources = { limits: { memory: "3Gi" } };   // pod-level resources: Kubernetes 1.32
+  const got = await failures(objs);
+  assert.ok(got.some((f) => f.includes(`Kubernetes ${oldest} schema: /spec/template/spec: unknown field "resources"`)), got.join("\n"));
+  assert.ok(!got.some((f) => f.includes(`Kubernetes ${newest} schema`)), got.join("\n"));
+});
+
+test("wrong types and missing required fields are refused", async () => {
+  const objs = rendered("base");
+  find(objs, "PodDisruptionBudget", "kafka").spec.maxUnavailable = true;
+  delete container(objs, "kafka").name;
+  await assertFails(objs, [
+    /PodDisruptionBudget\/kafka: Kubernetes \S+ schema: \/spec\/maxUnavailable: must be (string|integer)/,
+    /StatefulSet\/kafka: Kubernetes \S+ schema: \/spec\/template\/spec\/containers\/0: missing required field "name"/,
+  ]);
+});
+
+test("cert-manager's objects are validated against its CRDs: unknown fields, enums", async () => {
+  const objs = rendered("overlays/tls-sasl");
+  const cert = find(objs, "Certificate", "kafka-tls");
+  cert.spec.privateKey.algorithm = "DSA";
+  cert.spec.dnsName = ["x"];
+  find(objs, "Issuer", "kafka-ca").spec.ca.secret = "kafka-ca";
+  await assertFails(objs, [
+    /Certificate\/kafka-tls: Kubernetes \S+ schema: \/spec\/privateKey\/algorithm: must be equal to one of the allowed values \(RSA, ECDSA, Ed25519\)/,
+    /Certificate\/kafka-tls: Kubernetes \S+ schema: \/spec: unknown field "dnsName"/,
+    /Issuer\/kafka-ca: Kubernetes \S+ schema: \/spec\/ca: unknown field "secret"/,
+  ]);
+});
+
+test("a kind no schema defines is refused", async () => {
+  const objs = rendered("base");
+  objs.push({ apiVersion: "policy/v1beta1", kind: "PodDisruptionBudget", metadata: { name: "old", namespace: NS }, spec: {} });
+  await assertFails(objs, [/PodDisruptionBudget\/old: Kubernetes \S+ has no policy\/v1beta1 PodDisruptionBudget/]);
+});
+
+test("duplicate list entries are refused: env names, mount paths, ports with their protocol", async () => {
+  const objs = rendered("base");
+  const init = container(objs, "kpa-init");
+  init.env.push({ name: "KPA_LOG_DIRS", value: "/tmp/x" });
+  const kafka = container(objs, "kafka");
+  kafka.volumeMounts.push({ name: "tmp", mountPath: "/var/log/kafka" });
+  kafka.ports.push({ name: "tcp-other", containerPort: 9092, protocol: "TCP" });
+  kafka.ports.push({ name: "udp-internal", containerPort: 9093, protocol: "UDP" });   // allowed: another protocol
+  const got = await failures(objs);
+  const i = init.env.length - 1, m = kafka.volumeMounts.length - 1, p = kafka.ports.length - 2;
+  for (const want of [
+    `spec.template.spec.initContainers[0].env[${i}] repeats`,
+    `spec.template.spec.containers[0].volumeMounts[${m}] repeats`,
+    `spec.template.spec.containers[0].ports[${p}] repeats StatefulSet.spec.template.spec.containers[0].ports[0] (same containerPort+protocol)`,
+  ]) assert.ok(got.some((f) => f.includes(want)), `expected "${want}" in:\n${got.join("\n")}`);
+  assert.ok(!got.some((f) => f.includes(`ports[${p + 1}] repeats`)), got.join("\n"));
+});
+
+test("a duplicate key in a YAML map is refused when the rendering is parsed", async () => {
+  const before = (await import("./k8s_checks.mjs")).allFailures().length;
+  const objs = parseRendering(ctx, "dup", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\n");
+  const got = (await import("./k8s_checks.mjs")).allFailures().slice(before);
+  assert.equal(objs.length, 0);
+  assert.equal(got.length, 1);
+  assert.match(got[0], /^dup: YAML: Map keys must be unique/);
 });

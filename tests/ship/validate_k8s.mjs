@@ -6,6 +6,8 @@
 // --modules:   node_modules installed with `npm ci` from tests/ship/package-lock.json.
 // --build:     build folder with kpa-init and kpa-agent.
 // --namespace: the release namespace of the NAME=FILE arguments that follow it.
+// KPA_K8S_SCHEMAS, KPA_K8S_MINORS (1.29,1.37), KPA_K8S_CRDS: the official schemas
+// (validate_k8s.sh fetches them; k8s_checks.mjs, "The official schemas").
 // NAME=FILE:   a multi-document YAML file (kubectl kustomize output) and the name to report.
 // Exit status 1 on any failure, with one line each.
 import { readFileSync } from "node:fs";
@@ -26,7 +28,8 @@ if (!modules || !build || inputs.length === 0) {
   process.exit(2);
 }
 
-const ctx = await setup({ modules, build });
+const ctx = await setup({ modules, build, schemas: process.env.KPA_K8S_SCHEMAS,
+  minors: process.env.KPA_K8S_MINORS.split(","), crds: process.env.KPA_K8S_CRDS });
 for (const [name, file, ns] of inputs) {
   const objs = parseRendering(ctx, name, readFileSync(file, "utf8"));
   await checkRendering(ctx, name, objs, { namespace: ns });

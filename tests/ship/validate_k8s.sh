@@ -41,7 +41,38 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         (cd "$npmdir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) >&2
         echo "$want" >"$stamp"
 fi
+
+# The official Kubernetes API schemas (tests/ship/k8s-schemas.txt): one pinned wheel from PyPI,
+# downloaded once per pin with its hash checked; only the _definitions.json of each supported
+# minor is kept. The oldest minor kpa supports (native sidecars), and the newest the wheel has.
+minors="1.29 1.37"
+schemas="$build/k8s-schemas"
+sstamp="$schemas/.kpa-pin.sha256"
+swant=$( (sha256sum "$here/tests/ship/k8s-schemas.txt"; echo "$minors") | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$sstamp" 2>/dev/null)" != "$swant" ]; then
+        rm -rf "$schemas"
+        mkdir -p "$schemas/wheel"
+        python3 -m pip --version >/dev/null 2>&1 || { echo "FAIL: python3 -m pip is not available (needed for the Kubernetes schemas)" >&2; exit 1; }
+        python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+                --require-hashes -r "$here/tests/ship/k8s-schemas.txt" -d "$schemas/wheel" >&2
+        python3 - "$schemas" $minors <<'EOF'
+import glob, os, sys, zipfile
+out = sys.argv[1]
+with zipfile.ZipFile(glob.glob(os.path.join(out, "wheel", "*.whl"))[0]) as z:
+    for minor in sys.argv[2:]:
+        member = f"kubernetes_validate/kubernetes-json-schema/v{minor}.0-local-strict/_definitions.json"
+        if member not in z.namelist():
+            sys.exit(f"FAIL: the schemas wheel has no Kubernetes {minor} ({member})")
+        os.makedirs(os.path.join(out, f"v{minor}"))
+        with open(os.path.join(out, f"v{minor}", "_definitions.json"), "wb") as f:
+            f.write(z.read(member))
+EOF
+        rm -rf "$schemas/wheel"
+        echo "$swant" >"$sstamp"
+fi
 flock -u 9
+crds="$here/tests/ship/schemas/cert-manager-v1.21.1"
+export KPA_K8S_SCHEMAS="$schemas" KPA_K8S_MINORS="${minors// /,}" KPA_K8S_CRDS="$crds"
 
 if [ "$mode" = tests ]; then
         KPA_K8S_MODULES="$npmdir/node_modules" KPA_BUILD_DIR="$build" \
