@@ -43,7 +43,7 @@ class Topology:
             t0 = h.time.monotonic()
             for p in cls.pods:
                 p.run_init()
-            cls.digests = {p.name: digest(os.path.join(p.root, "kpa")) for p in cls.pods}
+            cls.digests = {p.name: digest(p.kpa_dir) for p in cls.pods}
             cls.brokers = [p for p in cls.pods if "broker" in p.roles]
             for p in cls.pods:
                 p.start_broker()
@@ -86,7 +86,7 @@ class Topology:
 
     def test_kafka_init_files_are_used_unmodified(self):
         for p in self.pods:
-            self.assertEqual(digest(os.path.join(p.root, "kpa")), self.digests[p.name], p.name)
+            self.assertEqual(digest(p.kpa_dir), self.digests[p.name], p.name)
 
     def test_produce_and_consume_with_kpa_init_client_properties(self):
         topic = f"topology-{self.LETTER}"
@@ -149,8 +149,9 @@ class SaslSslIssuedFromCa(Topology, unittest.TestCase):
         users = h.make_users(os.path.join(env.work, "secrets", "users"), USERS)
         extra = {"KPA_LISTENERS": "INTERNAL://:9092,CONTROLLER://:9093,CLIENT://:9094",
                  "KPA_SECURITY_PROTOCOL_MAP": "INTERNAL:SASL_SSL,CONTROLLER:SSL,CLIENT:SASL_SSL",
-                 "KPA_TLS_CA_DIR": ca, "KPA_SASL_USERS_DIR": users}
-        return [env.pod("kafka", i, extra_env=extra) for i in range(3)]
+                 "KPA_TLS_CA_DIR": "/etc/kafka/ca", "KPA_SASL_USERS_DIR": "/etc/kafka/sasl-users"}
+        mounts = [(ca, "/etc/kafka/ca"), (users, "/etc/kafka/sasl-users")]
+        return [env.pod("kafka", i, extra_env=extra, extra_mounts=mounts) for i in range(3)]
 
     def test_client_listener_takes_a_password_with_spaces(self):
         # alice's password begins and ends with a space: SASL/PLAIN must get it byte for byte.
@@ -174,17 +175,17 @@ class CertManagerSecretMutualTls(Topology, unittest.TestCase):
             "*.kafka-headless.kafka.svc.cluster.local", "*.kafka-headless.kafka.svc",
             "kafka-bootstrap.kafka.svc.cluster.local", "kafka-bootstrap.kafka.svc"])
         users = h.make_users(os.path.join(env.work, "secrets", "users"), USERS)
-        extra = {"KPA_LISTENERS": "INTERNAL://:9092,CONTROLLER://:9093,MTLS://:9094",
-                 "KPA_SECURITY_PROTOCOL_MAP": "INTERNAL:SASL_SSL,CONTROLLER:SSL,MTLS:SSL",
-                 "KPA_TLS_DIR": tls, "KPA_TLS_CLIENT_AUTH": "required",
-                 "KPA_SASL_USERS_DIR": users, "KPA_SASL_INTER_BROKER_USER": "kafka"}
-        return [env.pod("kafka", i, extra_env=extra) for i in range(3)]
+        # The tls-sasl overlay as rendered: its listeners, KPA_TLS_DIR from Secret kafka-tls,
+        # KPA_TLS_CLIENT_AUTH=required, SASL users from Secret kafka-sasl-users.
+        secrets = {"kafka-tls": tls, "kafka-sasl-users": users}
+        return [env.pod("kafka", i, kustomization="k8s/overlays/tls-sasl", secrets=secrets)
+                for i in range(3)]
 
     def test_mtls_listener_refuses_a_client_without_certificate(self):
         path = os.path.join(self.env.work, "nocert.properties")
         with open(path, "w") as f:
             f.write(f"security.protocol=SSL\nssl.truststore.type=PEM\n"
-                    f"ssl.truststore.location={self.brokers[0].root}/kpa/ca.pem\n")
+                    f"ssl.truststore.location={self.brokers[0].kpa_dir}/ca.pem\n")
         r = h.run(self.env.probe_argv("describe", "--bootstrap", f"{self.brokers[0].fqdn}:9094",
                                       "--broker-default", "x", "--key", "min.insync.replicas",
                                       "--command-config", path), check=False, timeout=120)
@@ -199,10 +200,8 @@ class ExternalListenerTemplate(Topology, unittest.TestCase):
 
     @staticmethod
     def build(env):
-        extra = {"KPA_LISTENERS": "INTERNAL://:9092,CONTROLLER://:9093,EXTERNAL://:9094",
-                 "KPA_SECURITY_PROTOCOL_MAP": "INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,EXTERNAL:PLAINTEXT",
-                 "KPA_ADVERTISED_EXTERNAL": "{host_ip}:{31090+ordinal}"}
-        pods = [env.pod("kafka", i, extra_env=extra) for i in range(3)]
+        # The external-nodeport overlay as rendered.
+        pods = [env.pod("kafka", i, kustomization="k8s/overlays/external-nodeport") for i in range(3)]
         for p in pods:
             h.NodePort(env, 31090 + p.ordinal, p.ip, 9094)
         return pods
