@@ -124,6 +124,17 @@ IMAGE_VOLUMES = {"apache/kafka": [("/etc/kafka/secrets", 1000, 0, 0o775),
                                   ("/mnt/shared/config", 1000, 0, 0o775)]}
 
 
+def image_repository(image):
+    """"docker.io/apache/kafka:4.1.1" -> "apache/kafka": without registry host, tag, digest."""
+    parts = image.split("@")[0].split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    if ":" in parts[-1]:
+        parts[-1] = parts[-1].rsplit(":", 1)[0]
+    name = "/".join(parts)
+    return name[len("library/"):] if name.startswith("library/") else name
+
+
 def render(kustomization="k8s/base"):
     """`kubectl kustomize` of a kustomization folder (relative to the repository): its objects."""
     if kustomization not in _RENDERED:
@@ -324,8 +335,7 @@ class Pod:
             if not os.path.isdir(vol):
                 self._secret_volume(vol, src, 0o644)
             mounts.append((vol, dst, True))
-        image = c["image"].split("@")[0].rsplit(":", 1)[0] if ":" in c["image"].split("/")[-1] \
-            else c["image"]
+        image = image_repository(c["image"])
         covered = {m[1] for m in mounts}
         for i, (path, uid, gid, mode) in enumerate(IMAGE_VOLUMES.get(image, [])):
             if path not in covered:
