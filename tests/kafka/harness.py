@@ -597,9 +597,9 @@ class Env:
         return self.client_argv(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
                                  f"{self.probe_classes}:{self.lib}/*", "KafkaProbe"] + list(args))
 
-    def probe(self, *args, timeout=120, check=True):
+    def probe(self, *args, timeout=120, check=True, stdin=None):
         """Runs KafkaProbe once in the client namespace; its JSON answer."""
-        r = run(self.probe_argv(*args), check=check, timeout=timeout)
+        r = run(self.probe_argv(*args), check=check, timeout=timeout, input=stdin)
         return json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else None
 
     def tool(self, script, *args, timeout=120, check=True):

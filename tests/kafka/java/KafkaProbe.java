@@ -4,10 +4,13 @@
 //   watch          prints one JSON line per partition state change (leader, ISR, ELR),
 //                  polling DescribeTopics every --interval-ms, until killed
 //   produce        acks=all idempotent producer; prints what was acknowledged and each error
+//   send           produces the lines of stdin as values (acks=all); prints the count
+//   consume        reads a topic from the beginning until --count records; prints the values
 //   create-topic   creates a topic and waits until every partition has a leader
 //   delete-topic   deletes topics (positional names) and waits for it
 //   alter          IncrementalAlterConfigs SET/DELETE on a broker, the broker default or a topic
 //   describe       prints one config's value and source as JSON
+//   acl            allows --principal the --operation on --resource-type --name (LITERAL)
 //
 // Every command takes --bootstrap HOST:PORT and optionally --command-config FILE (Java client
 // properties: security settings). Exit 0 on success, 1 on a Kafka error, 2 on bad usage.
@@ -33,6 +36,9 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -41,6 +47,8 @@ import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.ApiException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 
 public final class KafkaProbe {
     private static final class Usage extends Exception {
@@ -189,6 +197,53 @@ public final class KafkaProbe {
         return errors.isEmpty() ? 0 : 1;
     }
 
+    private int send() throws Exception {
+        String topic = need("topic");
+        Properties p = clientProps();
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        long n = 0;
+        try (KafkaProducer<String, String> prod = new KafkaProducer<>(p);
+             java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                prod.send(new ProducerRecord<>(topic, line)).get(30, TimeUnit.SECONDS);
+                n++;
+            }
+        }
+        out("{\"sent\":" + n + "}");
+        return 0;
+    }
+
+    private int consume() throws Exception {
+        String topic = need("topic");
+        int count = num("count", 1);
+        Properties p = clientProps();
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        List<String> values = new ArrayList<>();
+        long deadline = System.currentTimeMillis() + num("timeout-ms", 60000);
+        try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p)) {
+            List<org.apache.kafka.common.TopicPartition> tps = new ArrayList<>();
+            for (org.apache.kafka.common.PartitionInfo pi : c.partitionsFor(topic))
+                tps.add(new org.apache.kafka.common.TopicPartition(topic, pi.partition()));
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            while (values.size() < count && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<String, String> r : c.poll(java.time.Duration.ofMillis(500)))
+                    values.add(r.value());
+            }
+        }
+        Collections.sort(values);
+        StringBuilder b = new StringBuilder("{\"values\":[");
+        for (int i = 0; i < values.size(); i++) b.append(i == 0 ? "" : ",").append(json(values.get(i)));
+        out(b.append("]}").toString());
+        return values.size() == count ? 0 : 1;
+    }
+
     private Map<String, String> pairs() throws Usage {
         Map<String, String> m = new LinkedHashMap<>();
         for (String a : args) {
@@ -253,6 +308,20 @@ public final class KafkaProbe {
         return 0;
     }
 
+    private int acl() throws Exception {
+        org.apache.kafka.common.resource.ResourcePattern rp = new org.apache.kafka.common.resource.ResourcePattern(
+            org.apache.kafka.common.resource.ResourceType.fromString(need("resource-type")), need("name"),
+            org.apache.kafka.common.resource.PatternType.LITERAL);
+        org.apache.kafka.common.acl.AccessControlEntry ace = new org.apache.kafka.common.acl.AccessControlEntry(
+            need("principal"), "*", org.apache.kafka.common.acl.AclOperation.fromString(need("operation")),
+            org.apache.kafka.common.acl.AclPermissionType.ALLOW);
+        try (Admin admin = Admin.create(clientProps())) {
+            admin.createAcls(List.of(new org.apache.kafka.common.acl.AclBinding(rp, ace))).all().get(30, TimeUnit.SECONDS);
+        }
+        out("{\"acl\":" + json(rp + " " + ace) + "}");
+        return 0;
+    }
+
     private int describe() throws Exception {
         ConfigResource r = resource();
         String key = need("key");
@@ -277,10 +346,13 @@ public final class KafkaProbe {
             switch (argv[0]) {
                 case "watch": rc = k.watch(); break;
                 case "produce": rc = k.produce(); break;
+                case "send": rc = k.send(); break;
+                case "consume": rc = k.consume(); break;
                 case "create-topic": rc = k.createTopic(); break;
                 case "delete-topic": rc = k.deleteTopics(); break;
                 case "alter": rc = k.alter(); break;
                 case "describe": rc = k.describe(); break;
+                case "acl": rc = k.acl(); break;
                 default: throw new Usage("unknown command \"" + argv[0] + "\"");
             }
         } catch (Usage u) {
