@@ -60,7 +60,7 @@ class GateFailsClosed(unittest.TestCase):
         self.assertRegex(body, r"min\.insync\.replicas is unknown for 3 hosted partitions")
         self.assertGreaterEqual(held, 5.0)
         status = pod.status()
-        self.assertEqual(status["prestop"]["min_isr_unknown"], 3, status.get("prestop"))
+        self.assertEqual(status["safe_to_stop"]["min_isr_unknown"], 3, status.get("safe_to_stop"))
         # The same agent releases at once when its user may read the configs.
         for rtype, name in (("topic", "*"), ("cluster", "kafka-cluster")):
             self.env.probe("acl", "--bootstrap", self.boot, "--command-config", self.admin,
