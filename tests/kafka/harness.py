@@ -389,8 +389,9 @@ class Pod:
                     "status.podIP": self.ip, "status.hostIP": HOST_IP, "spec.nodeName": self.node}
         e = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
              "HOSTNAME": self.name, "LANG": "C.UTF-8"}
-        if "JAVA_HOME" in os.environ:
-            e["JAVA_HOME"] = os.environ["JAVA_HOME"]
+        for k in ("JAVA_HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                e[k] = os.environ[k]
         for v in c.get("env", []):
             if "value" in v:
                 e[v["name"]] = v["value"]
@@ -468,9 +469,6 @@ class Pod:
     def start_agent(self, overrides=None):
         c = self.container("kpa-agent")
         e = self.container_env(c)
-        if os.environ.get("ASAN_OPTIONS"):
-            e["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"]
-            e["UBSAN_OPTIONS"] = os.environ.get("UBSAN_OPTIONS", "")
         self.agent = Proc(self.env, f"{self.name}/kpa-agent",
                           self.argv(c["command"] + self.agent_args(overrides), "kpa-agent"),
                           os.path.join(self.root, "agent.log"), e)
