@@ -481,6 +481,18 @@ class Pod:
         code, body = self.get("/status")
         return json.loads(body) if code == 200 else None
 
+    def prestop_async(self, timeout=200):
+        """GET /prestop on a thread, as the kubelet's preStop hook does: (thread, result);
+        result gets code, body and the monotonic time of the answer."""
+        result = {}
+
+        def go():
+            result["code"], result["body"] = self.get("/prestop", timeout=timeout)
+            result["at"] = time.monotonic()
+        t = threading.Thread(target=go, daemon=True)
+        t.start()
+        return t, result
+
     def agent_check(self, extra=None):
         """`kpa-agent check` in the sidecar container with its config files: (rc, JSON)."""
         c = self.container("kpa-agent")

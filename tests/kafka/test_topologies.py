@@ -10,6 +10,7 @@ reaches /readyz 200. Peer: real Apache Kafka brokers (KPA_KAFKA_VERSION).
 """
 import hashlib
 import os
+import signal
 import unittest
 
 import harness as h
@@ -145,6 +146,26 @@ class SeparateControllers(Topology, unittest.TestCase):
         ctl = [env.pod("kafka-controller", i, extra_env=extra) for i in range(3)]
         brk = [env.pod("kafka", i, extra_env=extra) for i in range(3)]
         return ctl + brk
+
+    def test_controller_prestop_holds_while_another_voter_is_down(self):
+        # Stopping a second controller of three would leave no caught-up majority.
+        ctl = [p for p in self.pods if p.roles == "controller"]
+        stopped, asked = ctl[2], ctl[0]
+        self.assertEqual(stopped.broker.stop(signal.SIGTERM, timeout=120), 143)
+        h.wait_for(lambda: asked.status()["quorum"]["safe_to_stop"]["safe"] is False, 60,
+                   f"{asked.name}'s /status to show the quorum unsafe to stop")
+        t, result = asked.prestop_async()
+        t.join(timeout=8)
+        self.assertTrue(t.is_alive(), f"/prestop answered while a voter is down: {result}")
+        restarted = h.time.monotonic()
+        stopped.start_broker()
+        stopped.wait_broker_up(timeout=180)
+        t.join(timeout=120)
+        self.assertFalse(t.is_alive(), "/prestop still held after the voter came back")
+        self.assertEqual(result["code"], 200)
+        self.assertTrue(result["body"].startswith("safe to stop"), result["body"])
+        h.figure("controller_prestop_release_after_restart", seconds=round(result["at"] - restarted, 1))
+        stopped.wait_ready(timeout=120)
 
     def test_node_ids_do_not_overlap(self):
         ids = [p.node_id for p in self.pods]

@@ -6,7 +6,6 @@ watcher (Kafka's Java AdminClient, every 100 ms) through a broker that is not be
 import os
 import re
 import signal
-import threading
 import time
 import unittest
 
@@ -123,16 +122,6 @@ class RealVerdicts(unittest.TestCase):
         h.figure("isr_complete_to_readyz_200", seconds=round(ready[0] - t_isr, 2),
                  catch_up_s=round(t_isr - restarted, 1), interval="5s", ready_after=2)
 
-    def prestop_in_background(self, pod):
-        result = {}
-
-        def go():
-            result["code"], result["body"] = pod.get("/prestop", timeout=200)
-            result["at"] = time.monotonic()
-        t = threading.Thread(target=go, daemon=True)
-        t.start()
-        return t, result
-
     def gate_case(self, topics, expect_hold):
         """Stops broker 1; asks broker 0's /prestop; restarts broker 1. Returns facts."""
         stopped, asked, watch_via = self.pods[1], self.pods[0], self.pods[2]
@@ -141,7 +130,7 @@ class RealVerdicts(unittest.TestCase):
         watcher.wait(in_isr_everywhere(stopped.node_id, topics), 60, "the initial ISR")
         self.assertEqual(stopped.broker.stop(signal.SIGTERM, timeout=120), 143)
         watcher.wait(out_of_isr_somewhere(stopped.node_id, topics), 60, "broker 1 leaving the ISR")
-        t, result = self.prestop_in_background(asked)
+        t, result = asked.prestop_async()
         if not expect_hold:
             t.join(timeout=60)
             self.assertFalse(t.is_alive(), "/prestop held although the stop is safe")
