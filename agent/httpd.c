@@ -30,10 +30,11 @@
 /* The longest piece of client-supplied text (a path) that may reach a log line. */
 #define HTTPD_LOG_PATH_MAX 64
 #define HTTPD_DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
-/* Near the connection limit, each new connection evicts the oldest one that has no request
- * in progress; "near" leaves this fraction of the limit free (256: evict above 240), so that
- * MHD never reaches the limit, never stops accepting, and a new probe is never left waiting in
- * the kernel's listen queue behind connections that others hold open and idle. */
+/* Near the connection limit, each new connection evicts the oldest one that is not waiting
+ * on a held request (see evict_one); "near" leaves this fraction of the limit free (256:
+ * evict above 240), so that MHD never reaches the limit, never stops accepting, and a new
+ * probe is never left waiting in the kernel's listen queue behind connections that others
+ * hold open, idle or not reading. Held requests (at most max_held) are never evicted. */
 #define HTTPD_EVICT_RESERVE_DIVISOR 16
 
 enum req_state {
@@ -48,6 +49,8 @@ struct httpd_conn {
         struct MHD_Connection *conn;
         struct httpd_conn *prev, *next;
         bool busy;             /* a complete request is in progress (being answered, or held) */
+        bool answering;        /* its answer is queued: being sent, or stuck on a client that
+                                * does not read */
         bool evicted;          /* shut down by us; MHD closes it at its next run */
 };
 
@@ -452,6 +455,8 @@ static enum MHD_Result queue_answer(struct httpd_request *r) {
         enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
         MHD_destroy_response(r->resp);
         r->resp = NULL;
+        if (ok == MHD_YES && r->slot)
+                r->slot->answering = true;
         return ok;
 }
 
@@ -779,14 +784,25 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
 /* Also called for requests that never reached on_access (MHD refused their headers, or the
  * client went away before the end of them): every record on_uri made ends here. */
+/* A connection MHD gives up on while the client reads nothing (idle timeout) or that we
+ * evicted is closed with a reset: a normal close would leave the kernel holding its unsent
+ * answer (up to the send buffer) in an orphaned socket, probing a zero window for minutes. A
+ * completed answer is never cut this way: MHD closes those as completed. */
+static void abort_on_close(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct linger now = { .l_onoff = 1, .l_linger = 0 };
+        if (ci)
+                setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
         struct httpd *h = cls;
         struct httpd_request *r = *req_cls;
-        (void) conn;
-        (void) toe;
         if (!r)
                 return;
+        if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED || (r->slot && r->slot->evicted))
+                abort_on_close(conn);
         /* Not reached while MHD keeps the suspended-connection contract; kept so that a held
          * request can never outlive its memory. */
         if (r->in_held) {
@@ -796,20 +812,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         if (r->resp)
                 MHD_destroy_response(r->resp);
         if (r->slot)
-                r->slot->busy = false;
+                r->slot->busy = r->slot->answering = false;
         if (r->conn)
                 h->in_flight--;
         free(r);
         *req_cls = NULL;
 }
 
-/* Shuts down the oldest connection that has no request in progress (idle between requests,
- * silent since it was opened, or still trickling its headers), except keep. Only shutdown():
- * the descriptor stays MHD's, and MHD sees the end of the stream at its next run and closes
- * the connection through its usual path (and so calls on_connection and on_completed). */
-static void evict_oldest_idle(struct httpd *h, const struct httpd_conn *keep) {
+/* Shuts down the oldest connection, except keep, that is not waiting on its handler (a held
+ * request): idle between requests, silent since it was opened, still trickling its headers,
+ * or still sending an answer. An answer to a client that reads takes milliseconds, so an old
+ * connection with one under way is stuck on a client that pipelines requests and never
+ * reads, which would otherwise keep it until the idle timeout. Oldest first, so that a new
+ * connection (a probe whose request is not read yet) is never taken before the older ones.
+ * Only shutdown(): the descriptor stays MHD's, and MHD sees the end of the stream (or fails
+ * its next write) at its next run and closes the connection through its usual path (and so
+ * calls on_connection and on_completed). */
+static void evict_one(struct httpd *h, const struct httpd_conn *keep) {
         for (struct httpd_conn *c = h->conns_head; c; c = c->next) {
-                if (c == keep || c->busy || c->evicted)
+                if (c == keep || c->evicted || (c->busy && !c->answering))
                         continue;
                 const union MHD_ConnectionInfo *ci =
                         MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -818,8 +839,8 @@ static void evict_oldest_idle(struct httpd *h, const struct httpd_conn *keep) {
                 c->evicted = true;
                 shutdown(ci->connect_fd, SHUT_RDWR);
                 log_event(LOG_LEVEL_DEBUG, "http_evict",
-                          "closed the oldest idle connection: %u connections open, limit %u",
-                          h->connections, h->max_connections);
+                          "closed the oldest connection not waiting on a held request (%s): %u connections open, limit %u",
+                          c->busy ? "answer under way" : "idle", h->connections, h->max_connections);
                 return;
         }
 }
@@ -848,7 +869,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                         *socket_context = c;
                 }
                 if (h->connections > h->evict_above)
-                        evict_oldest_idle(h, c);
+                        evict_one(h, c);
                 return;
         }
         if (c) {

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -504,27 +505,25 @@ static void idle_open(struct idle_set *s, int port, int n, int first, int n_addr
 }
 
 /* As idle_open, in batches of at most 100 (below the agent's listen backlog of 128; a multiple
- * of n_addrs, so that the addresses still take turns), each waited for
- * (at most 2 s) until its handshakes completed: the probes then measure the agent holding or
- * refusing the connections, not the kernel dropping SYNs (and probes' SYNs among them) when
- * 10,000 arrive at once and overflow the listen queue of a starved process. */
+ * of n_addrs, so that the addresses still take turns), each followed by a request from
+ * 127.0.0.3 that is answered only once the agent has accepted every connection queued before
+ * it: the listen queue never overflows. The probes then measure the agent holding or refusing
+ * the connections, not the kernel dropping SYNs (and probes' SYNs among them, which wait 1 s
+ * to be sent again) when 10,000 arrive at once at a starved process. */
 static void idle_open_paced(struct idle_set *s, int port, int n, int first, int n_addrs) {
+        int size = n_addrs < 100 ? 100 - 100 % n_addrs : n_addrs;
         s->fds = calloc((size_t) n, sizeof *s->fds);
         ck_assert_ptr_nonnull(s->fds);
         s->n = 0;
-        int size = n_addrs < 100 ? 100 - 100 % n_addrs : n_addrs;
         for (int done = 0; done < n; done += size) {
                 struct idle_set batch;
                 int k = n - done < size ? n - done : size;
+                long long us;
                 idle_open(&batch, port, k, first, n_addrs);
-                long long deadline = now_us() + 2000000;
-                for (int i = 0; i < batch.n; i++) {
-                        struct pollfd pfd = { batch.fds[i], POLLOUT, 0 };
-                        long long left_ms = (deadline - now_us()) / 1000;
-                        poll(&pfd, 1, left_ms > 0 ? (int) left_ms : 0);
+                for (int i = 0; i < batch.n; i++)
                         s->fds[s->n++] = batch.fds[i];
-                }
                 free(batch.fds);
+                ck_assert_int_eq(probe("127.0.0.3", port, "/livez", 5000, &us), 200);
         }
 }
 
@@ -558,15 +557,16 @@ START_TEST(ten_thousand_idle_connections_from_one_address_leave_other_clients_se
         long long t0 = now_us();
         idle_open_paced(&s, a.proc.port, 10000, 9, 1);
         long long opened = now_us() - t0;
+        /* A probe from the flooding address itself is over its per-address limit (asked at
+         * once: the connections it holds would end at the 10 s idle timeout). */
+        long long us;
+        int same = probe("127.0.0.9", a.proc.port, "/readyz", 1000, &us);
         struct prober p;
         prober_start(&p, a.proc.port, "127.0.0.2", "/readyz", 20);
         pause_ms(3000);
         prober_finish(&p, "10k idle connections from 127.0.0.9, probes from 127.0.0.2");
         int closed, open;
         idle_census(&s, &closed, &open);
-        /* A probe from the flooding address itself is over its per-address limit. */
-        long long us;
-        int same = probe("127.0.0.9", a.proc.port, "/readyz", 1000, &us);
         fprintf(stderr, "faults: 10k idle from one address: opened in %lld ms; after 3 s the agent had closed %d, "
                 "%d not (held by the agent, queued, or still connecting); a probe from that address got %d after %.1f ms\n",
                 opened / 1000, closed, open, same, us / 1000.0);
@@ -688,6 +688,72 @@ START_TEST(slow_loris_clients_do_not_delay_probes) {
          * counts silence); the per-address limit (32) and the total limit bound how many. */
         ck_assert_int_eq(open, 30);
         idle_close(&s);
+        ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
+        demo_stop(d);
+}
+END_TEST
+
+/* 8 addresses x 32 connections, each pipelining /metrics requests and reading nothing, with
+ * a small receive buffer: each connection's answers get stuck after a few, and such a
+ * connection is busy (an answer under way) until the idle timeout. Near the limit the oldest
+ * of them must make room for new connections, or probes wait in the listen queue for that
+ * timeout. (Few answers per connection, one address every 150 ms: the test is about
+ * connections, not about the CPU that answering a flood of requests takes.) */
+START_TEST(clients_that_pipeline_and_never_read_do_not_starve_probes) {
+        ck_assert_int_ge(raise_nofile(), 4096);
+        struct agent a;
+        struct demo *d = ready_on_demo(&a, NULL);
+        /* About 20 answers of a few KiB fill the agent's send buffer and the client's 4 KiB:
+         * 64 leave every connection stuck. */
+        enum { ADDRS = 8, PER_ADDR = 32, PIPELINED = 64 };
+        static const char one[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        char burst[PIPELINED * (sizeof one - 1)];
+        for (int i = 0; i < PIPELINED; i++)
+                memcpy(burst + (size_t) i * (sizeof one - 1), one, sizeof one - 1);
+        struct prober p;
+        prober_start(&p, a.proc.port, NULL, "/livez", 20);
+        struct idle_set s = { calloc(ADDRS * PER_ADDR, sizeof(int)), 0 };
+        ck_assert_ptr_nonnull(s.fds);
+        struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t) a.proc.port),
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int stuck = 0;
+        for (int k = 0; k < ADDRS; k++) {
+                for (int i = 0; i < PER_ADDR; i++) {
+                        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), small = 4096;
+                        struct sockaddr_in src = { .sin_family = AF_INET,
+                                                   .sin_addr.s_addr = htonl((127u << 24) | (unsigned) (30 + k)) };
+                        ck_assert_int_ge(fd, 0);
+                        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+                        ck_assert_int_eq(bind(fd, (struct sockaddr *) &src, sizeof src), 0);
+                        ck_assert_int_eq(connect(fd, (struct sockaddr *) &dst, sizeof dst), 0);
+                        ck_assert_int_eq(send(fd, burst, sizeof burst, MSG_NOSIGNAL), (ssize_t) sizeof burst);
+                        s.fds[s.n++] = fd;
+                        /* Its first answer is here: the agent is answering it before the next
+                         * connection comes (else a new connection, not read yet, looks idle). */
+                        struct pollfd pfd = { fd, POLLIN, 0 };
+                        ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+                }
+                pause_ms(150);
+        }
+        pause_ms(4000);
+        /* Connections with answers waiting in the client's buffer (the agent could not send
+         * them all), and those the agent ended (its end of stream is there, behind them). */
+        int closed = 0;
+        for (int i = 0; i < s.n; i++) {
+                int queued = 0;
+                struct pollfd pfd = { s.fds[i], POLLRDHUP, 0 };
+                ioctl(s.fds[i], FIONREAD, &queued);
+                stuck += queued > 0;
+                closed += poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+        }
+        fprintf(stderr, "faults: %d clients pipelining %d /metrics and never reading: %d with answers waiting, "
+                "%d ended by the agent\n", ADDRS * PER_ADDR, PIPELINED, stuck, closed);
+        prober_finish(&p, "clients pipelining /metrics and never reading, probes from 127.0.0.1");
+        /* Every connection was stuck, and above 240 each new one ended an old one. */
+        ck_assert_int_eq(stuck, ADDRS * PER_ADDR);
+        ck_assert_int_ge(closed, ADDRS * PER_ADDR - 240);
+        idle_close(&s);
+        assert_running(&a);
         ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);
         demo_stop(d);
 }
@@ -1025,6 +1091,7 @@ int main(void) {
                 tcase_add_test(tc, ten_thousand_idle_connections_from_many_addresses_do_not_starve_probes);
                 tcase_add_test(tc, near_the_limit_the_oldest_idle_connections_are_closed_first);
                 tcase_add_test(tc, slow_loris_clients_do_not_delay_probes);
+                tcase_add_test(tc, clients_that_pipeline_and_never_read_do_not_starve_probes);
                 tcase_add_test(tc, abandoned_and_held_prestop_floods_keep_livez_prompt_and_the_kubelet_prestop_held);
                 tcase_add_test(tc, sigterm_under_load_exits_0_promptly);
                 suite_add_tcase(s, tc);
