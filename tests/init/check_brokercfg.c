@@ -46,6 +46,32 @@ START_TEST(defaults_follow_the_statefulset_name) {
 }
 END_TEST
 
+START_TEST(separate_controllers_move_the_default_broker_offset_to_100) {
+        char *env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_CONTROLLER_STATEFULSET=kraft", NULL };
+        struct init_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load(env, 0, NULL, &c, err), 0);
+        ck_assert_uint_eq(c.node_id_offset, 100);
+        ck_assert_uint_eq(c.controller_node_id_offset, 0);
+        ck_assert_str_eq(c.controller_service, "kraft-headless");
+        initcfg_free(&c);
+        /* An explicit offset keeps its meaning (volumes formatted with it stay valid). */
+        char *explicit_env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                                 "KPA_CONTROLLER_STATEFULSET=kraft", "KPA_CONTROLLER_NODE_ID_OFFSET=9000",
+                                 "KPA_NODE_ID_OFFSET=0", NULL };
+        ck_assert_int_eq(load(explicit_env, 0, NULL, &c, err), 0);
+        ck_assert_uint_eq(c.node_id_offset, 0);
+        ck_assert_uint_eq(c.controller_node_id_offset, 9000);
+        initcfg_free(&c);
+        /* Combined mode: brokers and controllers are the same nodes, from 0. */
+        char *combined[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID, NULL };
+        ck_assert_int_eq(load(combined, 0, NULL, &c, err), 0);
+        ck_assert_uint_eq(c.node_id_offset, 0);
+        initcfg_free(&c);
+}
+END_TEST
+
 START_TEST(flags_override_environment) {
         char *env[] = { "POD_NAME=kafka-1", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID, NULL };
         char *argv[] = { "prog", "--pod-name", "kafka-4", "--node-id-offset=10", "--dry-run", NULL };
@@ -312,6 +338,7 @@ int main(void) {
         TCase *tc = tcase_create("initcfg");
         tcase_add_test(tc, defaults_follow_the_statefulset_name);
         tcase_add_test(tc, flags_override_environment);
+        tcase_add_test(tc, separate_controllers_move_the_default_broker_offset_to_100);
         tcase_add_test(tc, each_bad_input_gets_one_line_naming_it);
         tcase_add_test(tc, a_flag_error_names_the_flag);
         tcase_add_test(tc, two_advertised_templates_for_one_listener_are_refused);

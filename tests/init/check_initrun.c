@@ -163,6 +163,31 @@ START_TEST(bad_input_exits_2_with_one_line_and_changes_nothing) {
 }
 END_TEST
 
+START_TEST(overlapping_node_id_offsets_exit_2_and_write_nothing) {
+        struct env e;
+        env_setup(&e);
+        char *err = NULL;
+        ck_assert_int_eq(run_init(&e, (char *[]){ "POD_NAME=kafka-0", "KPA_CONTROLLER_STATEFULSET=kraft",
+                                                  "KPA_NODE_ID_OFFSET=0", NULL }, NULL, NULL, &err), 2);
+        ck_assert_str_eq(err, "kpa-init: broker and controller node ids overlap: broker pod kafka-0 would get "
+                              "node.id 0 (KPA_NODE_ID_OFFSET 0 + ordinal 0), the node.id of controller pod kraft-0 "
+                              "(KPA_CONTROLLER_NODE_ID_OFFSET 0 + ordinal 0), and Kafka refuses a broker whose "
+                              "node.id is a voter; set KPA_NODE_ID_OFFSET to at least 3 (the default with "
+                              "KPA_CONTROLLER_STATEFULSET is 100)\n");
+        free(err);
+        char *files = snapshot_dir(e.out);
+        ck_assert_str_eq(files, "");
+        free(files);
+        /* The defaults do not overlap: brokers from 100, controllers 0-2. */
+        char *out = NULL;
+        ck_assert_int_eq(run_init(&e, (char *[]){ "POD_NAME=kafka-0", "KPA_CONTROLLER_STATEFULSET=kraft", NULL },
+                                  (char *[]){ "--dry-run", NULL }, &out, NULL), 0);
+        ck_assert_ptr_nonnull(strstr(out, "\nnode.id=100\nprocess.roles=broker\ncontroller.quorum.voters=0@kraft-0."));
+        free(out);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(write_failure_exits_1_and_leaves_earlier_output_byte_identical) {
         struct env e;
         env_setup(&e);
@@ -268,6 +293,7 @@ int main(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, tls_run_writes_every_file_with_its_mode_and_repeats_byte_for_byte);
         tcase_add_test(tc, bad_input_exits_2_with_one_line_and_changes_nothing);
+        tcase_add_test(tc, overlapping_node_id_offsets_exit_2_and_write_nothing);
         tcase_add_test(tc, write_failure_exits_1_and_leaves_earlier_output_byte_identical);
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
