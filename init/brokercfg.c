@@ -162,6 +162,25 @@ int brokercfg_server(const struct broker_inputs *in, struct props *ret, char *er
                 const struct listener *cl = listeners_find((struct listener_set *) &c->listeners, c->controller_listener);
                 if (r == 0 && cl && security_protocol_uses_sasl(cl->proto))
                         r = props_set(&p, "sasl.mechanism.controller.protocol", "PLAIN");
+                /* A broker-only node reaches the controllers through a client whose JAAS
+                 * context Kafka looks up as the server's for the controller listener
+                 * (JaasContext.loadServerContext: listener.name.<controller>.plain.sasl.jaas.config,
+                 * else a 'controller.KafkaServer' JAAS file entry), and fails to start without
+                 * one. It needs only its own credentials there: no user_<name> entries, as it
+                 * serves nothing on that listener. */
+                if (r == 0 && cl && security_protocol_uses_sasl(cl->proto) && !(id->roles & ROLES_CONTROLLER)) {
+                        char lname[LISTENER_NAME_MAX], key[LISTENER_NAME_MAX + 64];
+                        if (!in->jaas_client) {
+                                props_free_secret(&p);
+                                dynbuf_free(&b);
+                                snprintf(errbuf, errlen, "listener %s uses SASL but no client JAAS configuration was given for it",
+                                         cl->name);
+                                return -EINVAL;
+                        }
+                        lower_into(lname, sizeof lname, cl->name);
+                        snprintf(key, sizeof key, "listener.name.%s.plain.sasl.jaas.config", lname);
+                        r = props_set(&p, key, in->jaas_client);
+                }
         }
 
         for (size_t i = 0; in->tmpl && i < in->tmpl->n && r == 0; i++)

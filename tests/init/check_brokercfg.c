@@ -285,6 +285,95 @@ START_TEST(tls_and_sasl_keys_and_client_properties) {
 }
 END_TEST
 
+/* Kafka 4.x broker-only nodes look up the controller client's JAAS as the server context of
+ * the controller listener; without it they exit at start-up ("Could not find a 'KafkaServer'
+ * or 'controller.KafkaServer' entry in the JAAS configuration"). */
+START_TEST(broker_only_node_gets_client_jaas_for_a_sasl_controller_listener) {
+        char *env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_CONTROLLER_STATEFULSET=kraft",
+                        "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SASL_SSL,CONTROLLER:SASL_SSL",
+                        "KPA_TLS_DIR=/tls", "KPA_SASL_USERS_DIR=/users", "KPA_OUTPUT_DIR=/out", NULL };
+        struct composed x;
+        compose(env, &x);
+        struct props out;
+        struct broker_inputs in = { .cfg = &x.c, .id = &x.id, .active = &x.active, .store_password = "s3cret",
+                                    .jaas_server = "SERVER-JAAS", .jaas_client = "CLIENT-JAAS",
+                                    .agent_user = "kafka", .agent_password = "pw" };
+        char err[512] = "";
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        struct dynbuf b;
+        dynbuf_init(&b, 1 << 20);
+        props_serialize(&out, &b);
+        ck_assert_str_eq(dynbuf_str(&b),
+                "node.id=100\n"
+                "process.roles=broker\n"
+                "controller.quorum.voters=0@kraft-0.kraft-headless.prod.svc.cluster.local:9093,1@kraft-1.kraft-headless.prod.svc.cluster.local:9093,2@kraft-2.kraft-headless.prod.svc.cluster.local:9093\n"
+                "controller.listener.names=CONTROLLER\n"
+                "listeners=INTERNAL://:9092\n"
+                "advertised.listeners=INTERNAL://kafka-0.kafka-headless.prod.svc.cluster.local:9092\n"
+                "listener.security.protocol.map=INTERNAL:SASL_SSL,CONTROLLER:SASL_SSL\n"
+                "inter.broker.listener.name=INTERNAL\n"
+                "log.dirs=/var/lib/kafka/data\n"
+                "ssl.keystore.location=/out/keystore.p12\n"
+                "ssl.keystore.password=s3cret\n"
+                "ssl.key.password=s3cret\n"
+                "ssl.keystore.type=PKCS12\n"
+                "ssl.truststore.location=/out/truststore.p12\n"
+                "ssl.truststore.password=s3cret\n"
+                "ssl.truststore.type=PKCS12\n"
+                "ssl.client.auth=none\n"
+                "listener.name.internal.sasl.enabled.mechanisms=PLAIN\n"
+                "listener.name.internal.plain.sasl.jaas.config=SERVER-JAAS\n"
+                "sasl.enabled.mechanisms=PLAIN\n"
+                "sasl.mechanism.inter.broker.protocol=PLAIN\n"
+                "sasl.mechanism.controller.protocol=PLAIN\n"
+                "listener.name.controller.plain.sasl.jaas.config=CLIENT-JAAS\n");
+        dynbuf_free(&b);
+        props_free(&out);
+        /* Without the client JAAS, the composition refuses rather than write a config the
+         * broker cannot start with. */
+        in.jaas_client = NULL;
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "listener CONTROLLER uses SASL but no client JAAS configuration was given for it");
+        initcfg_free(&x.c);
+}
+END_TEST
+
+START_TEST(only_the_controller_listener_uses_sasl_on_a_broker_only_node) {
+        char *env[] = { "POD_NAME=kafka-4", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+                        "KPA_SASL_USERS_DIR=/users", NULL };
+        struct composed x;
+        compose(env, &x);
+        ck_assert_int_eq(x.id.roles, ROLES_BROKER);
+        struct props out;
+        struct broker_inputs in = { .cfg = &x.c, .id = &x.id, .active = &x.active,
+                                    .jaas_server = "SERVER-JAAS", .jaas_client = "CLIENT-JAAS" };
+        char err[512] = "";
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_str_eq(props_get(&out, "listener.name.controller.plain.sasl.jaas.config"), "CLIENT-JAAS");
+        ck_assert_str_eq(props_get(&out, "sasl.mechanism.controller.protocol"), "PLAIN");
+        /* It serves no SASL listener: nothing server-side. */
+        ck_assert_ptr_null(props_get(&out, "listener.name.controller.sasl.enabled.mechanisms"));
+        ck_assert_ptr_null(props_get(&out, "sasl.enabled.mechanisms"));
+        ck_assert_ptr_null(props_get(&out, "sasl.mechanism.inter.broker.protocol"));
+        props_free(&out);
+        initcfg_free(&x.c);
+        /* A combined node serves the controller listener: the server JAAS, which holds its
+         * own credentials for the client side too. */
+        env[0] = "POD_NAME=kafka-0";
+        compose(env, &x);
+        ck_assert_int_eq(x.id.roles, ROLES_COMBINED);
+        in = (struct broker_inputs){ .cfg = &x.c, .id = &x.id, .active = &x.active,
+                                     .jaas_server = "SERVER-JAAS", .jaas_client = "CLIENT-JAAS" };
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_str_eq(props_get(&out, "listener.name.controller.plain.sasl.jaas.config"), "SERVER-JAAS");
+        ck_assert_str_eq(props_get(&out, "listener.name.controller.sasl.enabled.mechanisms"), "PLAIN");
+        props_free(&out);
+        initcfg_free(&x.c);
+}
+END_TEST
+
 START_TEST(template_keys_that_contradict_kraft_are_refused) {
         char *env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID, NULL };
         struct composed x;
@@ -348,6 +437,8 @@ int main(void) {
         tcase_add_test(tc, broker_only_node_drops_the_controller_listener);
         tcase_add_test(tc, controller_only_node_keeps_only_the_controller_listener);
         tcase_add_test(tc, tls_and_sasl_keys_and_client_properties);
+        tcase_add_test(tc, broker_only_node_gets_client_jaas_for_a_sasl_controller_listener);
+        tcase_add_test(tc, only_the_controller_listener_uses_sasl_on_a_broker_only_node);
         tcase_add_test(tc, template_keys_that_contradict_kraft_are_refused);
         tcase_add_test(tc, advertised_address_must_be_host_port);
         suite_add_tcase(s, tc);

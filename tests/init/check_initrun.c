@@ -275,6 +275,32 @@ START_TEST(sasl_users_become_jaas_and_agent_credentials) {
 }
 END_TEST
 
+START_TEST(broker_only_node_writes_its_own_credentials_for_a_sasl_controller_listener) {
+        struct env e;
+        env_setup(&e);
+        char users[700];
+        snprintf(users, sizeof users, "KPA_SASL_USERS_DIR=%s", e.users);
+        char *extra[] = { users, "POD_NAME=kafka-0", "KPA_CONTROLLER_STATEFULSET=kraft",
+                          "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT", NULL };
+        ck_assert_int_eq(run_init(&e, extra, NULL, NULL, NULL), 0);
+        char *server = tu_read(e.out, "server.properties");
+        ck_assert_ptr_nonnull(strstr(server, "\nprocess.roles=broker\n"));
+        ck_assert_ptr_nonnull(strstr(server,
+                "\nsasl.mechanism.controller.protocol=PLAIN\n"
+                "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+                "username=\"kafka\" password=\"broker-pw\";\n"));
+        /* Other users' passwords have no business on a node that serves no SASL listener. */
+        ck_assert_ptr_null(strstr(server, "alice"));
+        struct stat st;
+        char path[700];
+        snprintf(path, sizeof path, "%s/server.properties", e.out);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0600);
+        free(server);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(help_lists_every_input_and_exits_0) {
         struct env e;
         env_setup(&e);
@@ -297,6 +323,7 @@ int main(void) {
         tcase_add_test(tc, write_failure_exits_1_and_leaves_earlier_output_byte_identical);
         tcase_add_test(tc, dry_run_prints_masked_and_writes_nothing);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
+        tcase_add_test(tc, broker_only_node_writes_its_own_credentials_for_a_sasl_controller_listener);
         tcase_add_test(tc, help_lists_every_input_and_exits_0);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
