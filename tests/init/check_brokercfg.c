@@ -218,7 +218,8 @@ END_TEST
 
 START_TEST(controller_only_node_keeps_only_the_controller_listener) {
         char *env[] = { "POD_NAME=kraft-1", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
-                        "KPA_CONTROLLER_STATEFULSET=kraft", "KPA_CONTROLLER_NODE_ID_OFFSET=9000", NULL };
+                        "KPA_CONTROLLER_STATEFULSET=kraft", "KPA_CONTROLLER_NODE_ID_OFFSET=9000",
+                        "KPA_MIN_INSYNC_REPLICAS=2", NULL };
         struct composed x;
         compose(env, &x);
         struct props out, client;
@@ -229,6 +230,7 @@ START_TEST(controller_only_node_keeps_only_the_controller_listener) {
         ck_assert_str_eq(props_get(&out, "process.roles"), "controller");
         ck_assert_str_eq(props_get(&out, "listeners"), "CONTROLLER://:9093");
         ck_assert_ptr_null(props_get(&out, "inter.broker.listener.name"));
+        ck_assert_str_eq(props_get(&out, "min.insync.replicas"), "2");
         ck_assert_int_eq(brokercfg_client(&in, &client, err, sizeof err), 0);
         ck_assert_str_eq(props_get(&client, "bootstrap.servers"), "kraft-1.kraft-headless.prod.svc.cluster.local:9093");
         props_free(&out);
@@ -374,6 +376,85 @@ START_TEST(only_the_controller_listener_uses_sasl_on_a_broker_only_node) {
 }
 END_TEST
 
+/* ELR (KIP-966, default on clusters formatted by 4.1+): the first active controller turns its
+ * own static min.insync.replicas into the cluster-wide value; a controller-only node that
+ * states none would make it 1 whatever the brokers' template says. */
+START_TEST(controller_only_node_without_min_insync_replicas_is_refused) {
+        char *env[] = { "POD_NAME=kraft-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_CONTROLLER_STATEFULSET=kraft", NULL };
+        struct composed x;
+        compose(env, &x);
+        struct props tmpl = { 0 }, out;
+        props_set(&tmpl, "num.partitions", "6");
+        struct broker_inputs in = { .cfg = &x.c, .id = &x.id, .active = &x.active, .tmpl = &tmpl };
+        char err[600] = "";
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "controller-only node kraft-0 has no min.insync.replicas: on a new Kafka 4.1+ cluster "
+                              "(ELR, KIP-966) the first active controller's value becomes the cluster-wide "
+                              "min.insync.replicas and the brokers' own is ignored; set KPA_MIN_INSYNC_REPLICAS (or "
+                              "min.insync.replicas in KPA_CONFIG_TEMPLATE) to the brokers' value");
+        /* From the template (as Kafka reads an int: trimmed), it is a derived key. */
+        props_set(&tmpl, "min.insync.replicas", " 2 ");
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        struct dynbuf b;
+        dynbuf_init(&b, 1 << 20);
+        props_serialize(&out, &b);
+        ck_assert_str_eq(dynbuf_str(&b),
+                "node.id=0\n"
+                "process.roles=controller\n"
+                "controller.quorum.voters=0@kraft-0.kraft-headless.prod.svc.cluster.local:9093,1@kraft-1.kraft-headless.prod.svc.cluster.local:9093,2@kraft-2.kraft-headless.prod.svc.cluster.local:9093\n"
+                "controller.listener.names=CONTROLLER\n"
+                "listeners=CONTROLLER://:9093\n"
+                "advertised.listeners=CONTROLLER://kraft-0.kraft-headless.prod.svc.cluster.local:9093\n"
+                "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+                "log.dirs=/var/lib/kafka/data\n"
+                "min.insync.replicas=2\n"
+                "num.partitions=6\n");
+        dynbuf_free(&b);
+        props_free(&out);
+        props_free(&tmpl);
+        initcfg_free(&x.c);
+}
+END_TEST
+
+START_TEST(min_insync_replicas_goes_to_every_node_and_conflicts_are_refused) {
+        /* A broker-only node of a separate-controller cluster: used while ELR is off. */
+        char *env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_CONTROLLER_STATEFULSET=kraft", "KPA_MIN_INSYNC_REPLICAS=2", NULL };
+        struct composed x;
+        compose(env, &x);
+        struct props tmpl = { 0 }, out;
+        struct broker_inputs in = { .cfg = &x.c, .id = &x.id, .active = &x.active, .tmpl = &tmpl };
+        char err[600] = "";
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_str_eq(props_get(&out, "min.insync.replicas"), "2");
+        props_free(&out);
+        props_set(&tmpl, "min.insync.replicas", "2");
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_str_eq(props_get(&out, "min.insync.replicas"), "2");
+        props_free(&out);
+        props_set(&tmpl, "min.insync.replicas", "1");
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "KPA_CONFIG_TEMPLATE sets min.insync.replicas=1 but KPA_MIN_INSYNC_REPLICAS is 2 (keep one of them)");
+        props_set(&tmpl, "min.insync.replicas", "two\n");
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "KPA_CONFIG_TEMPLATE sets min.insync.replicas to \"two?\" (expected a whole number from 1 to 2147483647)");
+        props_free(&tmpl);
+        initcfg_free(&x.c);
+        /* A broker states none: Kafka's default applies, nothing is written. */
+        char *none[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                         "KPA_CONTROLLER_STATEFULSET=kraft", NULL };
+        compose(none, &x);
+        in = (struct broker_inputs){ .cfg = &x.c, .id = &x.id, .active = &x.active };
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_ptr_null(props_get(&out, "min.insync.replicas"));
+        props_free(&out);
+        initcfg_free(&x.c);
+        expect_error((char *[]){ "POD_NAME=kafka-0", "POD_NAMESPACE=p", "KPA_CLUSTER_ID=" CID, "KPA_MIN_INSYNC_REPLICAS=0", NULL },
+                     "KPA_MIN_INSYNC_REPLICAS \"0\" is not a whole number from 1 to 2147483647");
+}
+END_TEST
+
 START_TEST(template_keys_that_contradict_kraft_are_refused) {
         char *env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID, NULL };
         struct composed x;
@@ -440,6 +521,8 @@ int main(void) {
         tcase_add_test(tc, broker_only_node_gets_client_jaas_for_a_sasl_controller_listener);
         tcase_add_test(tc, only_the_controller_listener_uses_sasl_on_a_broker_only_node);
         tcase_add_test(tc, template_keys_that_contradict_kraft_are_refused);
+        tcase_add_test(tc, controller_only_node_without_min_insync_replicas_is_refused);
+        tcase_add_test(tc, min_insync_replicas_goes_to_every_node_and_conflicts_are_refused);
         tcase_add_test(tc, advertised_address_must_be_host_port);
         suite_add_tcase(s, tc);
         tc = tcase_create("storage");

@@ -18,6 +18,9 @@
 #   elr-min-isr         3 controllers whose template says min.insync.replicas=2 + 3 brokers
 #                       with no template: the cluster-wide (entity-default) value is 2, a broker
 #                       template edit does not change it, kafka-configs.sh does.
+#   elr-unset           controllers without min.insync.replicas, brokers with 2: kpa-init
+#                       refuses the controller (with an older kpa-init the cluster comes up
+#                       with a cluster-wide 1, which the brokers' 2 cannot change).
 #   all                 each of the above in turn.
 #
 # Environment: KPA_INIT (default build/dev/kpa-init), KAFKA_LIB (default /tmp/kpom/lib-VERSION),
@@ -25,7 +28,7 @@
 # KPA_WORK (/tmp/ki-work). Clean-up (JVMs by pid, namespaces, bridge, /etc/netns/*) always runs.
 set -euo pipefail
 
-scenario=${1:?usage: $0 separate-defaults|separate-overlap|sasl-controller|elr-min-isr|all [KAFKA_VERSION]}
+scenario=${1:?usage: $0 separate-defaults|separate-overlap|sasl-controller|elr-unset|elr-min-isr|all [KAFKA_VERSION]}
 version=${2:-4.4.0}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 KPA_INIT=${KPA_INIT:-$here/build/dev/kpa-init}
@@ -47,6 +50,13 @@ if ls "$KAFKA_LIB"/slf4j-api-1.* >/dev/null 2>&1; then
         [ -n "$slf4j2" ] || { echo "$0: $KAFKA_LIB has slf4j-api 1.x and no slf4j 2 jar is at hand" >&2; exit 2; }
         CP="$slf4j2:$CP"
 fi
+
+# kafka-configs.sh's class moved from kafka.admin (4.1) to org.apache.kafka.tools (4.2+).
+CONFIG_CMD=kafka.admin.ConfigCommand
+for j in "$KAFKA_LIB"/kafka-tools-[0-9]*.jar; do
+        jar tf "$j" 2>/dev/null | grep -q '^org/apache/kafka/tools/ConfigCommand.class$' &&
+                CONFIG_CMD=org.apache.kafka.tools.ConfigCommand
+done
 
 [ "$(id -u)" = 0 ] || { echo "$0: run as root (ip netns)" >&2; exit 2; }
 [ -x "$KPA_INIT" ] || { echo "$0: $KPA_INIT is not built" >&2; exit 2; }
@@ -282,7 +292,7 @@ scenario_separate_defaults() {
         setup_common
         net_up "${controllers[@]}" "${brokers[@]}"
         local p
-        for p in "${controllers[@]}" "${brokers[@]}"; do init "$p" "${SEP[@]}"; done
+        for p in "${controllers[@]}" "${brokers[@]}"; do init "$p" "${SEP[@]}" KPA_MIN_INSYNC_REPLICAS=2; done
         for p in "${controllers[@]}" "${brokers[@]}"; do
                 log "$p: $(grep -E '^(node.id|process.roles)=' "$WORK/$p/kpa/server.properties" | tr '\n' ' ')"
         done
@@ -352,9 +362,42 @@ scenario_sasl_controller() {
 describe_default_min_isr() {
         local cfg=$1 b0
         b0="$(fqdn "${brokers[0]}"):9092"
-        java_in "${brokers[0]}" org.apache.kafka.tools.ConfigCommand --bootstrap-server "$b0" \
+        java_in "${brokers[0]}" "$CONFIG_CMD" --bootstrap-server "$b0" \
                 --command-config "$cfg" --entity-type brokers --entity-default --describe --all \
                 2>&1 | grep -E '^ *min.insync.replicas=' || true
+}
+
+# The trap kpa-init now closes: controllers without min.insync.replicas, brokers with 2. On a
+# new 4.1+ cluster the cluster-wide value is then the controllers' default, 1, and the
+# brokers' 2 counts for nothing. kpa-init refuses such a controller (exit 2); with
+# KPA_INIT pointing at an older build the cluster starts and shows the 1.
+scenario_elr_unset() {
+        setup_common
+        net_up "${controllers[@]}" "${brokers[@]}"
+        local p rc=0 cfg got
+        printf 'num.partitions=3\n' > "$WORK/controller-template.properties"
+        printf 'min.insync.replicas=2\n' > "$WORK/broker-template.properties"
+        init kraft-0 "${SEP[@]}" KPA_CONFIG_TEMPLATE="$WORK/controller-template.properties" 2> "$WORK/init.err" || rc=$?
+        if [ "$rc" != 0 ]; then
+                log "kpa-init on kraft-0 without min.insync.replicas: exit $rc: $(cat "$WORK/init.err")"
+                [ "$rc" = 2 ] || die "expected exit 2"
+                cleanup
+                return
+        fi
+        for p in kraft-1 kraft-2; do
+                init "$p" "${SEP[@]}" KPA_CONFIG_TEMPLATE="$WORK/controller-template.properties"
+        done
+        for p in "${brokers[@]}"; do
+                init "$p" "${SEP[@]}" KPA_CONFIG_TEMPLATE="$WORK/broker-template.properties"
+        done
+        boot_all
+        cfg=$(admin_props kafka-0)
+        got=$(describe_default_min_isr "$cfg")
+        log "brokers' static min.insync.replicas=2, controllers' unset; entity-default: $got"
+        java_in kafka-0 "$CONFIG_CMD" --bootstrap-server "$(fqdn kafka-0):9092" \
+                --entity-type brokers --entity-name 100 --describe --all 2>&1 |
+                grep -E '^ *min.insync.replicas=' | sed 's/^/    broker 100: /' >&2
+        cleanup
 }
 
 scenario_elr_min_isr() {
@@ -386,11 +429,11 @@ scenario_elr_min_isr() {
         init kafka-2 "${SEP[@]}" KPA_CONFIG_TEMPLATE="$WORK/broker-template.properties"
         start kafka-2
         wait_log kafka-2 'Kafka Server started'
-        java_in kafka-2 org.apache.kafka.tools.ConfigCommand --bootstrap-server "$(fqdn kafka-2):9092" \
+        java_in kafka-2 "$CONFIG_CMD" --bootstrap-server "$(fqdn kafka-2):9092" \
                 --entity-type brokers --entity-name "$(grep '^node.id=' "$WORK/kafka-2/kpa/server.properties" | cut -d= -f2)" \
                 --describe --all 2>&1 | grep -E '^ *min.insync.replicas=' | sed 's/^/kafka-2 after a template edit to 3: /' >&2
         # The documented way to change it: the cluster default, with kafka-configs.sh.
-        java_in kafka-0 org.apache.kafka.tools.ConfigCommand --bootstrap-server "$(fqdn kafka-0):9092" \
+        java_in kafka-0 "$CONFIG_CMD" --bootstrap-server "$(fqdn kafka-0):9092" \
                 --command-config "$cfg" --entity-type brokers --entity-default --alter \
                 --add-config min.insync.replicas=3 >&2
         for _ in $(seq 1 25); do
@@ -401,6 +444,15 @@ scenario_elr_min_isr() {
         log "entity-default after kafka-configs --alter: $got"
         echo "$got" | grep -q 'min.insync.replicas=3 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:min.insync.replicas=3' ||
                 die "kafka-configs.sh --entity-default did not change it"
+        # What Kafka answers to the other ways one might try while ELR is on.
+        java_in kafka-0 "$CONFIG_CMD" --bootstrap-server "$(fqdn kafka-0):9092" \
+                --command-config "$cfg" --entity-type brokers --entity-name 100 --alter \
+                --add-config min.insync.replicas=2 2>&1 | grep -m1 -E 'Exception: |Completed' |
+                sed 's/^/    per-broker alter: /' >&2 || true
+        java_in kafka-0 "$CONFIG_CMD" --bootstrap-server "$(fqdn kafka-0):9092" \
+                --command-config "$cfg" --entity-type brokers --entity-default --alter \
+                --delete-config min.insync.replicas 2>&1 | grep -m1 -E 'Exception: |Completed' |
+                sed 's/^/    entity-default delete: /' >&2 || true
         log "OK: min.insync.replicas is cluster-wide, from the controllers' config; changed with kafka-configs.sh"
         cleanup
 }
@@ -411,10 +463,12 @@ separate-defaults) scenario_separate_defaults ;;
 separate-overlap) scenario_separate_overlap ;;
 sasl-controller) scenario_sasl_controller ;;
 elr-min-isr) scenario_elr_min_isr ;;
+elr-unset) scenario_elr_unset ;;
 all)
         scenario_separate_overlap
         scenario_separate_defaults
         scenario_sasl_controller
+        scenario_elr_unset
         scenario_elr_min_isr
         ;;
 *) echo "$0: unknown scenario $scenario" >&2; exit 2 ;;
