@@ -1,0 +1,938 @@
+"""The real-Kafka harness: Apache Kafka 4.x KRaft clusters made of "pods", each one started
+from kpa-init's own output and the StatefulSet's own container commands.
+
+A pod is a Linux network namespace with its own address on a bridge, and its DNS names in a
+hosts file that `ip netns exec` binds over /etc/hosts for that namespace alone (the global
+/etc/hosts is never touched). Each of its processes runs in a mount namespace of its own where
+the pod's folders are bound at the paths k8s/base mounts (tests/kafka/podexec), so the
+manifest's commands run unchanged:
+  kpa-init     with the pod's downward-API environment,
+  the broker   with the kafka container's command and args from k8s/base/statefulset.yaml
+               (kafka-storage format --ignore-formatted, then kafka-server-start),
+  kpa-agent    with the kpa-agent sidecar's args (a test may override single flags).
+Clients (Kafka's own Java client, kcat) run in a client namespace or inside a pod.
+
+Clean-up always runs (atexit and SIGTERM/SIGINT): every process group started, every
+namespace, link and /etc/netns folder named with PREFIX, the mount points this harness created.
+One harness runs at a time (a lock file); a run also removes what a killed run left.
+Every wait is bounded and says what it waited for when it gives up.
+
+Environment: KPA_KAFKA_VERSION (default: the newest in tests/kafka/versions), KPA_BUILD_DIR
+(kpa-init/kpa-agent; default build/test-plain), KPA_KAFKA_KEEP=1 keeps the work folder.
+Needs root (namespaces, mounts), Java 17, kcat; /usr/bin/python3 with PyYAML.
+"""
+import atexit
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BIN = os.path.join(HERE, "bin")
+PREFIX = "kpat"
+SUBNET = "10.213.0"
+HOST_IP = SUBNET + ".1"
+CLIENT_IP = SUBNET + ".2"
+LOCK = "/run/kpa-kafka-harness.lock"
+CLUSTER_ID = "nODyLhDqTnGLSkUp0RIG7w"
+NAMESPACE = "kafka"
+DOMAIN = "cluster.local"
+# The brokers' JVM: the manifest's 1 GiB heap times six pods is more than a 2-core CI machine
+# should commit; everything else about the container is the manifest's.
+TEST_HEAP = "-Xms128m -Xmx384m"
+TEST_JVM = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true"
+T0 = time.monotonic()
+
+
+def log(msg):
+    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
+
+
+def versions():
+    """[(version, role)] from tests/kafka/versions."""
+    out = []
+    with open(os.path.join(HERE, "versions")) as f:
+        for line in f:
+            line = line.split("#", 1)[0].split()
+            if line:
+                out.append((line[0], line[1]))
+    return out
+
+
+def kafka_version():
+    v = os.environ.get("KPA_KAFKA_VERSION")
+    if v:
+        return v
+    return [v for v, role in versions() if role == "newest"][0]
+
+
+def build_dir():
+    return os.environ.get("KPA_BUILD_DIR", os.path.join(REPO, "build", "test-plain"))
+
+
+def run(cmd, check=True, timeout=120, **kw):
+    """Runs cmd (a list), bounded; returns CompletedProcess with text output."""
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}: {r.stderr.strip()[-2000:]}")
+    return r
+
+
+class Fatal(Exception):
+    """Raised by a wait's predicate when waiting longer cannot help (a process died)."""
+
+
+def wait_for(pred, timeout, what, interval=0.1):
+    """Polls pred() until it returns a true value (returned), at most timeout seconds. A
+    predicate that raises counts as "not yet", except for Fatal, which ends the wait."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Fatal:
+            raise
+        except Exception as e:  # a probe that errors is "not yet"; say why at the end
+            last = e
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
+                               + (f" (last error: {last})" if last else ""))
+        time.sleep(interval)
+
+
+_RENDERED = {}
+
+# Volumes declared by container images (Dockerfile VOLUME): a container runtime mounts an
+# anonymous volume at each such path that no volumeMount of the container covers exactly,
+# even inside another mounted volume. The apache/kafka image declares these, owned by its
+# appuser (1000:0) with mode 0775.
+IMAGE_VOLUMES = {"apache/kafka": [("/etc/kafka/secrets", 1000, 0, 0o775),
+                                  ("/var/lib/kafka/data", 1000, 0, 0o775),
+                                  ("/mnt/shared/config", 1000, 0, 0o775)]}
+
+
+def render(kustomization="k8s/base"):
+    """`kubectl kustomize` of a kustomization folder (relative to the repository): its objects."""
+    if kustomization not in _RENDERED:
+        r = run(["kubectl", "kustomize", os.path.join(REPO, kustomization)], timeout=120)
+        _RENDERED[kustomization] = [d for d in yaml.safe_load_all(r.stdout) if d]
+    return _RENDERED[kustomization]
+
+
+def manifest(kustomization="k8s/base", statefulset="kafka"):
+    """The rendered StatefulSet, its containers by name, and the ConfigMaps by name."""
+    objs = render(kustomization)
+    sts = [o for o in objs if o["kind"] == "StatefulSet" and o["metadata"]["name"] == statefulset][0]
+    spec = sts["spec"]["template"]["spec"]
+    containers = {c["name"]: c for c in spec.get("initContainers", []) + spec["containers"]}
+    cms = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    template_cm = [v["configMap"]["name"] for v in spec["volumes"]
+                   if v["name"] == "template" and "configMap" in v][0]
+    return {"sts": sts, "spec": spec, "containers": containers, "configmaps": cms,
+            "configmap": cms[template_cm], "init": containers["kpa-init"],
+            "agent": containers["kpa-agent"], "kafka": containers["kafka"]}
+
+
+def http_get(url, timeout=5.0):
+    """(status, body) of a GET; status 0 when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, OSError):
+        return 0, ""
+
+
+class Proc:
+    """A process started in its own process group; its output goes to a log file."""
+
+    def __init__(self, env, name, argv, logpath, penv=None):
+        self.name = name
+        self.logpath = logpath
+        self.logf = open(logpath, "ab")
+        self.p = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True, env=penv)
+        env.procs.append(self)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def send(self, sig):
+        if self.alive():
+            os.kill(self.p.pid, sig)
+
+    def kill_group(self):
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.logf.close()
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Sends sig and waits for the exit (then the rest of the group is killed)."""
+        self.send(sig)
+        rc = self.p.wait(timeout=timeout)
+        self.kill_group()
+        return rc
+
+    def tail(self, n=40):
+        try:
+            with open(self.logpath, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
+        except OSError:
+            return ""
+
+
+class Pod:
+    """One pod of a rendered StatefulSet: a network namespace, a folder per volume, and its
+    containers' processes, each started with the container's own command, args, env,
+    volumeMounts, securityContext (runAsUser/runAsGroup/fsGroup, readOnlyRootFilesystem) and
+    the image's declared VOLUMEs."""
+
+    def __init__(self, env, sts, ordinal, service=None, extra_env=None, template=None,
+                 kustomization="k8s/base", secrets=None, extra_mounts=None):
+        self.env = env
+        self.sts = sts
+        self.ordinal = ordinal
+        self.name = f"{sts}-{ordinal}"
+        self.m = manifest(kustomization)
+        self.service = service or f"{sts}-headless"
+        self.fqdn = f"{self.name}.{self.service}.{NAMESPACE}.svc.{DOMAIN}"
+        self.index = len(env.pods)
+        self.ns = f"{PREFIX}{self.index}"
+        self.ip = f"{SUBNET}.{10 + self.index}"
+        self.node = f"node-{self.index}"
+        self.extra_env = dict(extra_env or {})
+        self.secrets = dict(secrets or {})
+        # (host folder, path): mounted like a Secret volume in every container.
+        self.extra_mounts = list(extra_mounts or [])
+        self.root = os.path.join(env.work, self.name)
+        sc = self.m["spec"].get("securityContext", {})
+        self.uid = sc.get("runAsUser", 0)
+        self.gid = sc.get("runAsGroup", self.uid)
+        self.fs_group = sc.get("fsGroup")
+        os.makedirs(self.root, exist_ok=True)
+        self.volumes = {}
+        for v in self.m["spec"]["volumes"]:
+            self.volumes[v["name"]] = self._make_volume(v, template)
+        for claim in self.m["sts"]["spec"].get("volumeClaimTemplates", []):
+            name = claim["metadata"]["name"]
+            self.volumes[name] = self._owned_dir(os.path.join(self.root, "pvc", name))
+        self.broker = None
+        self.agent = None
+        self.agent_port = 8080
+        env.pods.append(self)
+        env.netns_add(self.ns, self.ip)
+
+    def _owned_dir(self, path):
+        """A folder as the kubelet hands over an emptyDir or a fresh PersistentVolume with
+        fsGroup: group fsGroup, setgid, group-writable."""
+        os.makedirs(path, exist_ok=True)
+        if self.fs_group is not None:
+            os.chown(path, 0, self.fs_group)
+            os.chmod(path, 0o2775)
+        return path
+
+    def _secret_volume(self, path, source, mode):
+        """A Secret volume as the kubelet's atomic writer lays it out: the files in a
+        ..<timestamp> folder, ..data pointing at it, and one symlink per key through ..data;
+        files mode defaultMode (0644) and group fsGroup."""
+        os.makedirs(path, exist_ok=True)
+        stamp = "..2026_11_30_00_00_00.000000001"
+        data = os.path.join(path, stamp)
+        os.makedirs(data, exist_ok=True)
+        for key in sorted(os.listdir(source)):
+            src = os.path.join(source, key)
+            if key.startswith(".") or not os.path.isfile(src):
+                continue
+            shutil.copyfile(src, os.path.join(data, key))
+            os.chmod(os.path.join(data, key), mode)
+            if self.fs_group is not None:
+                os.chown(os.path.join(data, key), 0, self.fs_group)
+            if not os.path.lexists(os.path.join(path, key)):
+                os.symlink(os.path.join("..data", key), os.path.join(path, key))
+        if not os.path.lexists(os.path.join(path, "..data")):
+            os.symlink(stamp, os.path.join(path, "..data"))
+        return path
+
+    def _make_volume(self, v, template):
+        path = os.path.join(self.root, "vol", v["name"])
+        if "emptyDir" in v:
+            return self._owned_dir(path)
+        if "configMap" in v:
+            data = dict(self.m["configmaps"][v["configMap"]["name"]]["data"])
+            if template is not None and "server.properties" in data:
+                data["server.properties"] = template
+            os.makedirs(path, exist_ok=True)
+            items = v["configMap"].get("items") or [{"key": k, "path": k} for k in data]
+            for it in items:
+                with open(os.path.join(path, it["path"]), "w") as f:
+                    f.write(data[it["key"]])
+            return path
+        if "secret" in v:
+            name = v["secret"]["secretName"]
+            if name not in self.secrets:
+                raise RuntimeError(f"pod {self.name} mounts Secret {name}: give it to the harness (secrets=)")
+            return self._secret_volume(path, self.secrets[name], v["secret"].get("defaultMode", 0o644))
+        if "projected" in v:
+            # The service-account token and the cluster CA: a placeholder token; kpa-init reads
+            # it only for KPA_RACK_NODE_LABEL, which the real-Kafka tests do not use.
+            os.makedirs(path, exist_ok=True)
+            for f in ("token", "ca.crt", "namespace"):
+                with open(os.path.join(path, f), "w") as out:
+                    out.write(NAMESPACE if f == "namespace" else "")
+            return path
+        raise RuntimeError(f"volume {v['name']}: kind not emulated by the harness")
+
+    def container(self, name):
+        return self.m["containers"][name]
+
+    def mount_args(self, c):
+        """podexec options for container c: its volumeMounts, the image's VOLUMEs not covered
+        by one, the kpa binaries, readOnlyRootFilesystem, the user."""
+        args = ["--hostname", self.name]
+        mounts = []
+        for vm in c.get("volumeMounts", []):
+            src = self.volumes[vm["name"]]
+            if vm.get("subPath"):
+                src = os.path.join(src, vm["subPath"])
+            mounts.append((src, vm["mountPath"], vm.get("readOnly", False)))
+        for i, (src, dst) in enumerate(self.extra_mounts):
+            vol = os.path.join(self.root, "vol", f"extra-{i}")
+            if not os.path.isdir(vol):
+                self._secret_volume(vol, src, 0o644)
+            mounts.append((vol, dst, True))
+        image = c["image"].split("@")[0].rsplit(":", 1)[0] if ":" in c["image"].split("/")[-1] \
+            else c["image"]
+        covered = {m[1] for m in mounts}
+        for i, (path, uid, gid, mode) in enumerate(IMAGE_VOLUMES.get(image, [])):
+            if path not in covered:
+                anon = os.path.join(self.root, "anon", c["name"], str(i))
+                if not os.path.isdir(anon):
+                    os.makedirs(anon)
+                    os.chown(anon, uid, gid)
+                    os.chmod(anon, mode)
+                mounts.append((anon, path, False))
+        # Parents first, so a mount inside another mounted volume lands on top of it.
+        mounts.sort(key=lambda m: m[1].count("/"))
+        done = []
+        for src, dst, ro in mounts:
+            # A mount point inside a volume mounted before is made in that volume (as the
+            # container runtime does), otherwise on the host.
+            outer = [(s, d) for s, d in done if dst.startswith(d.rstrip("/") + "/")]
+            if outer:
+                s_, d_ = max(outer, key=lambda m: len(m[1]))
+                os.makedirs(os.path.join(s_, os.path.relpath(dst, d_)), exist_ok=True)
+            else:
+                self.env.mountpoint(dst)
+            done.append((src, dst))
+            args += ["--bind-ro" if ro else "--bind", src, dst]
+        if image.endswith("kpa") or os.path.basename(image).startswith("kpa"):
+            args += ["--kpa-bin", build_dir()]
+        else:
+            self.env.mountpoint("/opt/kafka/bin")
+            self.env.mountpoint("/opt/kafka/libs")
+            args += ["--bind-ro", BIN, "/opt/kafka/bin", "--bind-ro", self.env.lib, "/opt/kafka/libs"]
+        sc = c.get("securityContext", {})
+        if sc.get("readOnlyRootFilesystem"):
+            args.append("--ro-root")
+        uid = sc.get("runAsUser", self.uid)
+        gid = sc.get("runAsGroup", self.gid)
+        groups = [gid] + ([self.fs_group] if self.fs_group is not None else [])
+        args += ["--user", f"{uid}:{gid}:{','.join(str(g) for g in groups)}"]
+        return args
+
+    def argv(self, cmd, container="kpa-agent", as_root=False):
+        """cmd run inside this pod, as container `container` sees it."""
+        opts = self.mount_args(self.container(container))
+        if as_root:
+            i = opts.index("--user")
+            opts = opts[:i] + opts[i + 2:]
+        return ["ip", "netns", "exec", self.ns, "unshare", "-m", "-u", "--propagation", "private",
+                os.path.join(HERE, "podexec")] + opts + ["--"] + cmd
+
+    def container_env(self, c):
+        """A container's env with the downward API and ConfigMap references resolved."""
+        downward = {"metadata.name": self.name, "metadata.namespace": NAMESPACE,
+                    "status.podIP": self.ip, "status.hostIP": HOST_IP, "spec.nodeName": self.node}
+        e = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "HOSTNAME": self.name, "LANG": "C.UTF-8"}
+        if "JAVA_HOME" in os.environ:
+            e["JAVA_HOME"] = os.environ["JAVA_HOME"]
+        for v in c.get("env", []):
+            if "value" in v:
+                e[v["name"]] = v["value"]
+            elif "fieldRef" in v.get("valueFrom", {}):
+                e[v["name"]] = downward[v["valueFrom"]["fieldRef"]["fieldPath"]]
+            elif "configMapKeyRef" in v.get("valueFrom", {}):
+                ref = v["valueFrom"]["configMapKeyRef"]
+                e[v["name"]] = self.m["configmaps"][ref["name"]]["data"][ref["key"]]
+        return e
+
+    def base_env(self):
+        return self.container_env({"env": []})
+
+    def init_env(self):
+        e = self.container_env(self.container("kpa-init"))
+        e["KPA_HEADLESS_SERVICE"] = self.service
+        e.update(self.extra_env)
+        return e
+
+    def run_init(self, check=True):
+        c = self.container("kpa-init")
+        r = run(self.argv(c["command"] + c.get("args", []), "kpa-init"), check=False,
+                env=self.init_env(), timeout=60)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"kpa-init for {self.name} exited {r.returncode}: {r.stderr.strip()}")
+        return r
+
+    @property
+    def kpa_dir(self):
+        """kpa-init's output folder (the volume kpa-init mounts at KPA_OUTPUT_DIR)."""
+        out = self.init_env().get("KPA_OUTPUT_DIR", "/etc/kafka/kpa")
+        for vm in self.container("kpa-init")["volumeMounts"]:
+            if vm["mountPath"] == out:
+                return self.volumes[vm["name"]]
+        raise RuntimeError(f"no volume is mounted at {out} in kpa-init")
+
+    def props(self, name="server.properties"):
+        out = {}
+        with open(os.path.join(self.kpa_dir, name)) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line and not line.startswith("#") and "=" in line:
+                    k, v = line.split("=", 1)
+                    out[k] = v
+        return out
+
+    @property
+    def node_id(self):
+        return int(self.props()["node.id"])
+
+    @property
+    def roles(self):
+        return self.props()["process.roles"]
+
+    def start_broker(self):
+        """The kafka container, as the rendered StatefulSet runs it."""
+        c = self.container("kafka")
+        e = self.container_env(c)
+        e["KAFKA_HEAP_OPTS"] = TEST_HEAP
+        e["KAFKA_JVM_PERFORMANCE_OPTS"] = TEST_JVM
+        self.broker = Proc(self.env, f"{self.name}/kafka",
+                           self.argv(c["command"] + c.get("args", []), "kafka"),
+                           os.path.join(self.root, "broker.log"), e)
+        return self.broker
+
+    def agent_args(self, overrides=None):
+        """The kpa-agent sidecar's args; overrides replace flags by name (None removes)."""
+        args = list(self.container("kpa-agent").get("args", []))
+        for flag, value in (overrides or {}).items():
+            args = [a for a in args if a.split("=", 1)[0] != flag]
+            if value is not None:
+                args.append(f"{flag}={value}")
+        return args
+
+    def start_agent(self, overrides=None):
+        c = self.container("kpa-agent")
+        e = self.container_env(c)
+        if os.environ.get("ASAN_OPTIONS"):
+            e["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"]
+            e["UBSAN_OPTIONS"] = os.environ.get("UBSAN_OPTIONS", "")
+        self.agent = Proc(self.env, f"{self.name}/kpa-agent",
+                          self.argv(c["command"] + self.agent_args(overrides), "kpa-agent"),
+                          os.path.join(self.root, "agent.log"), e)
+        return self.agent
+
+    def get(self, path, timeout=5.0):
+        return http_get(f"http://{self.ip}:{self.agent_port}{path}", timeout)
+
+    def status(self):
+        code, body = self.get("/status")
+        return json.loads(body) if code == 200 else None
+
+    def agent_check(self, extra=None):
+        """`kpa-agent check` in the sidecar container with its config files: (rc, JSON)."""
+        c = self.container("kpa-agent")
+        args = [a for a in self.agent_args() if a.split("=", 1)[0] in
+                ("--broker-config", "--client-config")]
+        r = run(self.argv(c["command"] + ["check"] + args + (extra or []), "kpa-agent"),
+                check=False, env=self.container_env(c), timeout=60)
+        try:
+            return r.returncode, json.loads(r.stdout)
+        except json.JSONDecodeError:
+            return r.returncode, {"raw": r.stdout, "stderr": r.stderr}
+
+    def wait_ready(self, timeout=90):
+        return wait_for(lambda: self.get("/readyz")[0] == 200, timeout, f"{self.name} /readyz 200")
+
+    def wait_broker_up(self, timeout=90):
+        """The broker's log says it started (a KRaft node's own 'started' line)."""
+        def up():
+            if not self.broker.alive():
+                raise Fatal(f"{self.name}'s broker exited {self.broker.p.returncode}:\n"
+                            + self.broker.tail(15))
+            with open(self.broker.logpath, "rb") as f:
+                return b"Kafka Server started" in f.read()
+        try:
+            return wait_for(up, timeout, f"{self.name}'s broker to start")
+        except TimeoutError:
+            raise TimeoutError(f"{self.name}'s broker did not start in {timeout}s:\n" + self.broker.tail())
+
+
+class Env:
+    """One test environment: a bridge, pods, a client namespace; cleans up after itself."""
+
+    def __init__(self, version=None):
+        self.version = version or kafka_version()
+        self.lib = provision(self.version)
+        self.probe_classes = compile_probe(self.version, self.lib)
+        self.manifest = manifest()
+        self.pods = []
+        self.procs = []
+        self.netns = []
+        self.made_mountpoints = []
+        self.closed = False
+        self.lockf = open(LOCK, "w")
+        try:
+            fcntl.flock(self.lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another real-Kafka harness run ({LOCK})")
+            fcntl.flock(self.lockf, fcntl.LOCK_EX)
+        purge_leftovers()
+        # Not under /tmp: the kafka container mounts an emptyDir over /tmp. Traversable by the
+        # pods' non-root users (the manifests' runAsUser).
+        self.work = tempfile.mkdtemp(prefix="kpa-kafka-", dir="/var/tmp")
+        os.chmod(self.work, 0o755)
+        atexit.register(self.close)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        run(["ip", "link", "add", f"{PREFIX}br", "type", "bridge"])
+        run(["ip", "addr", "add", f"{HOST_IP}/24", "dev", f"{PREFIX}br"])
+        run(["ip", "link", "set", f"{PREFIX}br", "up"])
+        self.client_ns = f"{PREFIX}c"
+        self.netns_add(self.client_ns, CLIENT_IP)
+
+    def mountpoint(self, path):
+        """Makes a missing mount point on the host (a folder, with its missing parents) and
+        remembers it for clean-up."""
+        missing = []
+        p = path
+        while not os.path.exists(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        for m in reversed(missing):
+            os.mkdir(m)
+            self.made_mountpoints.append(m)
+
+    def _on_signal(self, signum, frame):
+        self.close()
+        sys.exit(128 + signum)
+
+    def netns_add(self, ns, ip):
+        veth = f"{ns}v"
+        run(["ip", "netns", "add", ns])
+        self.netns.append(ns)
+        run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        run(["ip", "link", "set", veth, "master", f"{PREFIX}br", "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0"])
+        run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        os.makedirs(f"/etc/netns/{ns}", exist_ok=True)
+        self.write_hosts()
+
+    def write_hosts(self):
+        """Every namespace resolves every pod's names (the cluster DNS of the headless
+        Services). Rewritten in place, so namespaces already bound see new pods."""
+        lines = ["127.0.0.1 localhost", "::1 localhost"]
+        for p in self.pods:
+            lines.append(f"{p.ip} {p.fqdn} {p.name}.{p.service}.{NAMESPACE}.svc {p.name}.{p.service} {p.name}")
+        text = "\n".join(lines) + "\n"
+        for ns in self.netns:
+            path = f"/etc/netns/{ns}/hosts"
+            with open(path, "a+") as f:
+                f.seek(0)
+                f.truncate()
+                f.write(text)
+
+    def pod(self, sts, ordinal, **kw):
+        return Pod(self, sts, ordinal, **kw)
+
+    def client_argv(self, cmd):
+        return ["ip", "netns", "exec", self.client_ns] + cmd
+
+    def probe_argv(self, *args):
+        return self.client_argv(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
+                                 f"{self.probe_classes}:{self.lib}/*", "KafkaProbe"] + list(args))
+
+    def probe(self, *args, timeout=120, check=True):
+        """Runs KafkaProbe once in the client namespace; its JSON answer."""
+        r = run(self.probe_argv(*args), check=check, timeout=timeout)
+        return json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else None
+
+    def tool(self, script, *args, timeout=120, check=True):
+        """Runs one of Kafka's own tools (tests/kafka/bin) in the client namespace."""
+        e = dict(os.environ, KPA_KAFKA_LIB=self.lib, KAFKA_HEAP_OPTS="-Xmx256m",
+                 KAFKA_JVM_PERFORMANCE_OPTS="-XX:TieredStopAtLevel=1")
+        return run(self.client_argv([os.path.join(BIN, script)] + list(args)), check=check,
+                   timeout=timeout, env=e)
+
+    def watcher(self, bootstrap, topics=(), interval_ms=100):
+        return Watcher(self, bootstrap, topics, interval_ms)
+
+    def start(self, pods, agent_overrides=None, agents=True):
+        """kpa-init, then broker and agent, for each pod; waits for every broker to start."""
+        t = time.monotonic()
+        for p in pods:
+            p.run_init()
+        for p in pods:
+            p.start_broker()
+            if agents:
+                p.start_agent(agent_overrides)
+        for p in pods:
+            p.wait_broker_up(timeout=120)
+        return time.monotonic() - t
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        for p in reversed(self.procs):
+            p.kill_group()
+        for ns in self.netns:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
+        subprocess.run(["ip", "link", "del", f"{PREFIX}br"], capture_output=True)
+        for m in reversed(self.made_mountpoints):
+            try:
+                os.rmdir(m)
+            except OSError:
+                pass
+        if os.environ.get("KPA_KAFKA_KEEP") == "1":
+            log(f"kept {self.work}")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+        self.lockf.close()
+
+
+def purge_leftovers():
+    """Removes namespaces, links and /etc/netns folders of ours that a killed run left."""
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        ns = line.split()[0] if line.split() else ""
+        if ns.startswith(PREFIX):
+            subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
+            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    subprocess.run(["ip", "link", "del", f"{PREFIX}br"], capture_output=True)
+    if os.path.isdir("/etc/netns"):
+        for d in os.listdir("/etc/netns"):
+            if d.startswith(PREFIX):
+                shutil.rmtree(os.path.join("/etc/netns", d), ignore_errors=True)
+
+
+def provision(version):
+    r = run([os.path.join(HERE, "provision.sh"), version], timeout=900)
+    return r.stdout.strip().splitlines()[-1]
+
+
+def compile_probe(version, lib):
+    """KafkaProbe.java compiled against this release's client (cached by source mtime)."""
+    src = os.path.join(HERE, "java", "KafkaProbe.java")
+    out = os.path.join(os.path.dirname(lib), "probe")
+    stamp = os.path.join(out, "KafkaProbe.class")
+    if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(src):
+        os.makedirs(out, exist_ok=True)
+        run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", out, src], timeout=300)
+    return out
+
+
+class Watcher:
+    """KafkaProbe watch: the metadata as a client sees it, every interval_ms, recorded with
+    the harness's own clock (time.monotonic) when each line arrived."""
+
+    def __init__(self, env, bootstrap, topics, interval_ms):
+        self.events = []
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        argv = env.probe_argv("watch", "--bootstrap", bootstrap, "--interval-ms", str(interval_ms),
+                              *topics)
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  start_new_session=True, text=True)
+        env.procs.append(_Adopted(self.p))
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                ev = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            ev["at"] = time.monotonic()
+            with self.cond:
+                self.events.append(ev)
+                self.cond.notify_all()
+
+    def state(self):
+        """{(topic, partition): latest event} as of now."""
+        with self.lock:
+            s = {}
+            for ev in self.events:
+                if "partition" in ev:
+                    s[(ev["topic"], ev["partition"])] = ev
+            return s
+
+    def wait(self, pred, timeout, what):
+        """Waits until pred(state) is true; returns the monotonic time it first held."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                s = {}
+                for ev in self.events:
+                    if "partition" in ev:
+                        s[(ev["topic"], ev["partition"])] = ev
+                if s and pred(s):
+                    return max(ev["at"] for ev in s.values())
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+                self.cond.wait(min(left, 0.5))
+
+    def stop(self):
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.p.wait(timeout=10)
+
+
+class _Adopted:
+    """A Popen the Env kills at clean-up like its own Procs."""
+
+    def __init__(self, p):
+        self.p = p
+
+    def kill_group(self):
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def openssl(*args, cwd=None):
+    return run(["openssl"] + list(args), cwd=cwd, timeout=60)
+
+
+def make_ca(folder, name="kpa-test-root"):
+    """A self-signed EC P-256 CA: folder/ca.crt and folder/ca.key (a KPA_TLS_CA_DIR)."""
+    os.makedirs(folder, exist_ok=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", f"/CN={name}",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
+    return folder
+
+
+def make_cert_manager_secret(folder, dns_names):
+    """A cert-manager style Secret volume: root CA -> intermediate CA -> leaf. tls.crt holds
+    the leaf then the intermediate, tls.key the leaf's PKCS#8 key, ca.crt the root."""
+    os.makedirs(folder, exist_ok=True)
+    work = os.path.join(folder, ".work")
+    make_ca(work, "kpa-test-root")
+    ext = os.path.join(work, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("[inter]\nbasicConstraints=critical,CA:TRUE,pathlen:0\n"
+                "keyUsage=critical,keyCertSign,cRLSign\n"
+                "[leaf]\nbasicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth,clientAuth\n"
+                "subjectAltName=" + ",".join(f"DNS:{d}" for d in dns_names) + "\n")
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "inter.key", "-out", "inter.csr", "-subj", "/CN=kpa-test-intermediate", cwd=work)
+    openssl("x509", "-req", "-in", "inter.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "20", "-extfile", ext, "-extensions", "inter",
+            "-out", "inter.crt", cwd=work)
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=kafka", cwd=work)
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "inter.crt", "-CAkey", "inter.key",
+            "-CAcreateserial", "-days", "10", "-extfile", ext, "-extensions", "leaf",
+            "-out", "leaf.crt", cwd=work)
+    openssl("pkcs8", "-topk8", "-nocrypt", "-in", "leaf.key", "-out", os.path.join(folder, "tls.key"), cwd=work)
+    with open(os.path.join(folder, "tls.crt"), "w") as out:
+        for name in ("leaf.crt", "inter.crt"):
+            with open(os.path.join(work, name)) as f:
+                out.write(f.read())
+    shutil.copy(os.path.join(work, "ca.crt"), os.path.join(folder, "ca.crt"))
+    return folder
+
+
+def make_users(folder, users):
+    """A SASL users Secret volume: one file per user holding the password."""
+    os.makedirs(folder, exist_ok=True)
+    for u, pw in users.items():
+        with open(os.path.join(folder, u), "w") as f:
+            f.write(pw)
+    return folder
+
+
+def java_client_config(pod, path, user=None, password=None, protocol="PLAINTEXT"):
+    """Java client properties to reach pod's listeners from the client namespace, built from
+    kpa-init's outputs (ca.pem, keystore.p12, store.password) the way an application would."""
+    kpa = pod.kpa_dir
+    lines = [f"security.protocol={protocol}"]
+    if "SSL" in protocol:
+        lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={kpa}/ca.pem"]
+        sp = os.path.join(kpa, "store.password")
+        if os.path.exists(os.path.join(kpa, "keystore.p12")) and os.path.exists(sp):
+            with open(sp) as f:
+                pw = f.read().strip()
+            lines += ["ssl.keystore.type=PKCS12", f"ssl.keystore.location={kpa}/keystore.p12",
+                      f"ssl.keystore.password={pw}", f"ssl.key.password={pw}"]
+    if "SASL" in protocol:
+        esc = password.replace("\\", "\\\\").replace('"', '\\"')
+        lines += ["sasl.mechanism=PLAIN",
+                  "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+                  f'required username="{user}" password="{esc}";']
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+class NodePort:
+    """kube-proxy's NodePort, emulated: HOST_IP:port forwards each TCP connection to
+    target_ip:target_port. Runs as threads of the harness; closed with the Env."""
+
+    def __init__(self, env, port, target_ip, target_port):
+        import socket
+        self.target = (target_ip, target_port)
+        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind((HOST_IP, port))
+        self.ls.listen(64)
+        self.closed = False
+        self.conns = []
+        env.procs.append(self)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.closed:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(self.target, timeout=5)
+                u.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        import socket
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        # Each direction's thread closes the socket it read from; the other one closes the
+        # socket it wrote to when its own read ends.
+        a.close()
+
+    def kill_group(self):
+        self.closed = True
+        self.ls.close()
+        for c in self.conns:
+            c.close()
+
+
+def figure(name, **values):
+    """Records a measured figure: printed, and appended to $KPA_KAFKA_FIGURES (default
+    build/kafka-figures.jsonl) with the Kafka version, for README and the closing note."""
+    rec = dict(name=name, version=kafka_version(), **values)
+    log("FIGURE " + json.dumps(rec))
+    path = os.environ.get("KPA_KAFKA_FIGURES", os.path.join(REPO, "build", "kafka-figures.jsonl"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+
+
+class Poller:
+    """Polls one agent path every interval seconds, as the kubelet does, on a thread; keeps
+    (monotonic time, status, body) of every answer."""
+
+    def __init__(self, pod, path, interval=0.1, timeout=2.0):
+        self.samples = []
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.pod, self.path, self.interval, self.timeout = pod, path, interval, timeout
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stopped.is_set():
+            t = time.monotonic()
+            code, body = self.pod.get(self.path, self.timeout)
+            with self.lock:
+                self.samples.append((t, code, body))
+            self.stopped.wait(max(0.0, self.interval - (time.monotonic() - t)))
+
+    def first(self, pred, after=0.0):
+        """The first sample at or after `after` for which pred(code, body) holds, or None."""
+        with self.lock:
+            for s in self.samples:
+                if s[0] >= after and pred(s[1], s[2]):
+                    return s
+        return None
+
+    def wait(self, pred, timeout, what, after=0.0):
+        return wait_for(lambda: self.first(pred, after), timeout, what)
+
+    def stop(self):
+        self.stopped.set()
+        self.t.join(timeout=10)

@@ -1,0 +1,299 @@
+// The real-Kafka tests' client, built on Apache Kafka's own Java client from the same jars as
+// the brokers under test (tests/kafka/harness.py compiles it once per Kafka version).
+//
+//   watch          prints one JSON line per partition state change (leader, ISR, ELR),
+//                  polling DescribeTopics every --interval-ms, until killed
+//   produce        acks=all idempotent producer; prints what was acknowledged and each error
+//   create-topic   creates a topic and waits until every partition has a leader
+//   delete-topic   deletes topics (positional names) and waits for it
+//   alter          IncrementalAlterConfigs SET/DELETE on a broker, the broker default or a topic
+//   describe       prints one config's value and source as JSON
+//
+// Every command takes --bootstrap HOST:PORT and optionally --command-config FILE (Java client
+// properties: security settings). Exit 0 on success, 1 on a Kafka error, 2 on bad usage.
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.Config;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.errors.ApiException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+public final class KafkaProbe {
+    private static final class Usage extends Exception {
+        Usage(String m) { super(m); }
+    }
+
+    private final Map<String, String> opts = new HashMap<>();
+    private final List<String> args = new ArrayList<>();
+
+    private KafkaProbe(String[] argv, int from) throws Usage {
+        for (int i = from; i < argv.length; i++) {
+            if (argv[i].startsWith("--")) {
+                if (i + 1 >= argv.length) throw new Usage(argv[i] + " needs a value");
+                opts.put(argv[i].substring(2), argv[++i]);
+            } else {
+                args.add(argv[i]);
+            }
+        }
+    }
+
+    private String need(String k) throws Usage {
+        String v = opts.get(k);
+        if (v == null) throw new Usage("--" + k + " is required");
+        return v;
+    }
+
+    private int num(String k, int dflt) throws Usage {
+        String v = opts.get(k);
+        if (v == null) return dflt;
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new Usage("--" + k + " \"" + v + "\" is not an integer");
+        }
+    }
+
+    private Properties clientProps() throws Usage, IOException {
+        Properties p = new Properties();
+        String f = opts.get("command-config");
+        if (f != null) {
+            try (FileInputStream in = new FileInputStream(f)) {
+                p.load(in);
+            }
+        }
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, need("bootstrap"));
+        p.putIfAbsent(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
+        p.putIfAbsent(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
+        return p;
+    }
+
+    private static String json(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            if (c == '"' || c == '\\') b.append('\\').append(c);
+            else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
+        }
+        return b.append('"').toString();
+    }
+
+    private static String ids(Collection<Node> nodes) {
+        List<Integer> l = new ArrayList<>();
+        for (Node n : nodes) l.add(n.id());
+        Collections.sort(l);
+        return l.toString().replace(" ", "");
+    }
+
+    private static synchronized void out(String line) {
+        System.out.println(line);
+        System.out.flush();
+    }
+
+    // One line per change of a partition's leader, replicas, ISR or ELR; a line per failed
+    // poll. The harness reads these as the ground truth the agent's verdicts are compared to.
+    private int watch() throws Exception {
+        int interval = num("interval-ms", 100);
+        Map<String, String> last = new HashMap<>();
+        try (Admin admin = Admin.create(clientProps())) {
+            while (true) {
+                long t0 = System.currentTimeMillis();
+                try {
+                    Collection<String> topics = args.isEmpty()
+                        ? admin.listTopics().names().get(5, TimeUnit.SECONDS) : args;
+                    Map<String, TopicDescription> d =
+                        admin.describeTopics(topics).allTopicNames().get(5, TimeUnit.SECONDS);
+                    for (TopicDescription td : new TreeMap<>(d).values()) {
+                        for (TopicPartitionInfo p : td.partitions()) {
+                            String key = td.name() + "/" + p.partition();
+                            int leader = p.leader() == null ? -1 : p.leader().id();
+                            String state = "\"leader\":" + leader + ",\"replicas\":" + ids(p.replicas())
+                                + ",\"isr\":" + ids(p.isr()) + ",\"elr\":" + ids(p.elr());
+                            if (!state.equals(last.get(key))) {
+                                last.put(key, state);
+                                out("{\"t\":" + t0 + ",\"topic\":" + json(td.name()) + ",\"partition\":"
+                                    + p.partition() + "," + state + "}");
+                            }
+                        }
+                    }
+                    out("{\"t\":" + t0 + ",\"poll\":\"ok\"}");
+                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                    out("{\"t\":" + t0 + ",\"error\":" + json(String.valueOf(e.getCause() == null ? e : e.getCause())) + "}");
+                }
+                long left = interval - (System.currentTimeMillis() - t0);
+                if (left > 0) Thread.sleep(left);
+            }
+        }
+    }
+
+    private int produce() throws Exception {
+        String topic = need("topic");
+        int count = num("count", 1000);
+        int size = num("size", 100);
+        Properties p = clientProps();
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(num("delivery-timeout-ms", 60000)));
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        AtomicLong acked = new AtomicLong();
+        Map<String, Long> errors = new TreeMap<>();
+        byte[] value = new byte[size];
+        for (int i = 0; i < size; i++) value[i] = (byte) ('a' + i % 26);
+        try (KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p)) {
+            for (int i = 0; i < count; i++) {
+                prod.send(new ProducerRecord<>(topic, ("k" + i).getBytes(), value), (md, e) -> {
+                    if (e == null) {
+                        acked.incrementAndGet();
+                    } else {
+                        synchronized (errors) {
+                            errors.merge(e.getClass().getSimpleName(), 1L, Long::sum);
+                        }
+                    }
+                });
+            }
+            prod.flush();
+        }
+        StringBuilder b = new StringBuilder("{\"acked\":" + acked.get() + ",\"errors\":{");
+        String sep = "";
+        for (Map.Entry<String, Long> e : errors.entrySet()) {
+            b.append(sep).append(json(e.getKey())).append(':').append(e.getValue());
+            sep = ",";
+        }
+        out(b.append("}}").toString());
+        return errors.isEmpty() ? 0 : 1;
+    }
+
+    private Map<String, String> pairs() throws Usage {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String a : args) {
+            int eq = a.indexOf('=');
+            if (eq <= 0) throw new Usage("\"" + a + "\" is not KEY=VALUE");
+            m.put(a.substring(0, eq), a.substring(eq + 1));
+        }
+        return m;
+    }
+
+    private int createTopic() throws Exception {
+        String topic = need("topic");
+        NewTopic nt = new NewTopic(topic, num("partitions", 1), (short) num("replication-factor", 3));
+        nt.configs(pairs());
+        try (Admin admin = Admin.create(clientProps())) {
+            admin.createTopics(List.of(nt)).all().get(30, TimeUnit.SECONDS);
+            long deadline = System.currentTimeMillis() + 30000;
+            while (true) {
+                TopicDescription td = admin.describeTopics(List.of(topic)).allTopicNames()
+                    .get(10, TimeUnit.SECONDS).get(topic);
+                boolean led = true;
+                for (TopicPartitionInfo pi : td.partitions()) led &= pi.leader() != null;
+                if (led) break;
+                if (System.currentTimeMillis() > deadline) {
+                    System.err.println("KafkaProbe: topic " + topic + " has partitions without a leader after 30 s");
+                    return 1;
+                }
+                Thread.sleep(100);
+            }
+        }
+        out("{\"created\":" + json(topic) + "}");
+        return 0;
+    }
+
+    private int deleteTopics() throws Exception {
+        try (Admin admin = Admin.create(clientProps())) {
+            admin.deleteTopics(args).all().get(30, TimeUnit.SECONDS);
+        }
+        out("{\"deleted\":" + args.size() + "}");
+        return 0;
+    }
+
+    private ConfigResource resource() throws Usage {
+        if (opts.containsKey("topic")) return new ConfigResource(ConfigResource.Type.TOPIC, opts.get("topic"));
+        if (opts.containsKey("broker")) return new ConfigResource(ConfigResource.Type.BROKER, opts.get("broker"));
+        if (opts.containsKey("broker-default")) return new ConfigResource(ConfigResource.Type.BROKER, "");
+        throw new Usage("one of --topic, --broker, --broker-default is required");
+    }
+
+    private int alter() throws Exception {
+        ConfigResource r = resource();
+        List<AlterConfigOp> ops = new ArrayList<>();
+        for (Map.Entry<String, String> e : pairs().entrySet()) {
+            boolean del = e.getValue().isEmpty();
+            ops.add(new AlterConfigOp(new ConfigEntry(e.getKey(), e.getValue()),
+                del ? AlterConfigOp.OpType.DELETE : AlterConfigOp.OpType.SET));
+        }
+        try (Admin admin = Admin.create(clientProps())) {
+            admin.incrementalAlterConfigs(Map.of(r, ops)).all().get(30, TimeUnit.SECONDS);
+        }
+        out("{\"altered\":" + json(r.toString()) + "}");
+        return 0;
+    }
+
+    private int describe() throws Exception {
+        ConfigResource r = resource();
+        String key = need("key");
+        try (Admin admin = Admin.create(clientProps())) {
+            Config c = admin.describeConfigs(List.of(r)).all().get(30, TimeUnit.SECONDS).get(r);
+            ConfigEntry e = c.get(key);
+            if (e == null) {
+                out("{\"key\":" + json(key) + ",\"value\":null,\"source\":null}");
+            } else {
+                out("{\"key\":" + json(key) + ",\"value\":" + (e.value() == null ? "null" : json(e.value()))
+                    + ",\"source\":" + json(e.source().name()) + "}");
+            }
+        }
+        return 0;
+    }
+
+    public static void main(String[] argv) {
+        int rc;
+        try {
+            if (argv.length == 0) throw new Usage("a command is required: watch, produce, create-topic, alter, describe");
+            KafkaProbe k = new KafkaProbe(argv, 1);
+            switch (argv[0]) {
+                case "watch": rc = k.watch(); break;
+                case "produce": rc = k.produce(); break;
+                case "create-topic": rc = k.createTopic(); break;
+                case "delete-topic": rc = k.deleteTopics(); break;
+                case "alter": rc = k.alter(); break;
+                case "describe": rc = k.describe(); break;
+                default: throw new Usage("unknown command \"" + argv[0] + "\"");
+            }
+        } catch (Usage u) {
+            System.err.println("KafkaProbe: " + u.getMessage());
+            rc = 2;
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            System.err.println("KafkaProbe: " + (c instanceof ApiException ? c.getClass().getSimpleName() + ": " + c.getMessage() : String.valueOf(c)));
+            rc = 1;
+        } catch (Exception e) {
+            System.err.println("KafkaProbe: " + e);
+            rc = 1;
+        }
+        System.exit(rc);
+    }
+}

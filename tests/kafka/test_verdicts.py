@@ -1,0 +1,230 @@
+"""Real Kafka: kpa-agent's verdicts on real replication. Peer: a 3-node combined-mode Apache
+Kafka cluster (KPA_KAFKA_VERSION) booted from k8s/base; the agents run with the manifest's
+args (5 s interval, 2 good checks) unless a test says otherwise. Ground truth is a metadata
+watcher (Kafka's Java AdminClient, every 100 ms) through a broker that is not being stopped.
+"""
+import os
+import re
+import signal
+import threading
+import time
+import unittest
+
+import harness as h
+
+# The watcher polls every 100 ms and the agent reads the metadata of another broker: allow
+# this much skew between "the watcher saw it" and "the agent saw it".
+SKEW = 1.0
+
+
+def hosted(state, node, topics):
+    return [k for k, ev in state.items() if k[0] in topics and node in ev["replicas"]]
+
+
+def in_isr_everywhere(node, topics):
+    def pred(state):
+        keys = hosted(state, node, topics)
+        return keys and all(node in state[k]["isr"] for k in keys)
+    return pred
+
+
+def out_of_isr_somewhere(node, topics):
+    def pred(state):
+        return any(node not in state[k]["isr"] for k in hosted(state, node, topics))
+    return pred
+
+
+class RealVerdicts(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = h.Env()
+        try:
+            cls.pods = [cls.env.pod("kafka", i) for i in range(3)]
+            t0 = time.monotonic()
+            cls.env.start(cls.pods)
+            for p in cls.pods:
+                p.wait_ready(timeout=180)
+            h.figure("verdicts_cluster_ready", ready_s=round(time.monotonic() - t0, 1))
+        except BaseException:
+            cls.env.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def boot(self, pod):
+        return f"{pod.fqdn}:9092"
+
+    def create(self, topic, partitions=6, **configs):
+        self.env.probe("create-topic", "--bootstrap", self.boot(self.pods[0]), "--topic", topic,
+                       "--partitions", str(partitions), "--replication-factor", "3",
+                       *[f"{k.replace('_', '.')}={v}" for k, v in configs.items()])
+        self.addCleanup(self.env.probe, "delete-topic", "--bootstrap", self.boot(self.pods[0]), topic)
+
+    def restart_broker(self, pod):
+        pod.start_broker()
+        pod.wait_broker_up(timeout=180)
+
+    def ensure_all_ready(self):
+        for p in self.pods:
+            if p.broker is None or not p.broker.alive():
+                self.restart_broker(p)
+        for p in self.pods:
+            p.wait_ready(timeout=180)
+
+    def setUp(self):
+        self.ensure_all_ready()
+
+    def test_fresh_cluster_every_agent_ready(self):
+        for p in self.pods:
+            code, body = p.get("/readyz?verbose")
+            self.assertEqual(code, 200, f"{p.name}: {body}")
+            self.assertIn("[+]caught_up ok", body)
+
+    def test_restarted_broker_is_not_ready_until_the_real_isr_includes_it(self):
+        topics = ["catchup"]
+        lagger, watch_via = self.pods[2], self.pods[0]
+        self.create("catchup", partitions=6)
+        # A follower throttle on the restarted broker makes its catch-up last seconds (Kafka
+        # throttles only replicas that are out of the ISR, so it joins as soon as caught up).
+        boot = self.boot(watch_via)
+        self.env.probe("alter", "--bootstrap", boot, "--broker", str(lagger.node_id),
+                       "follower.replication.throttled.rate=2000000")
+        self.env.probe("alter", "--bootstrap", boot, "--topic", "catchup",
+                       "follower.replication.throttled.replicas=*")
+        self.addCleanup(self.env.probe, "alter", "--bootstrap", boot, "--broker",
+                        str(lagger.node_id), "follower.replication.throttled.rate=")
+        watcher = self.env.watcher(boot, topics)
+        self.addCleanup(watcher.stop)
+        watcher.wait(in_isr_everywhere(lagger.node_id, topics), 60, "the initial ISR")
+
+        self.assertEqual(lagger.broker.stop(signal.SIGTERM, timeout=120), 143)
+        watcher.wait(out_of_isr_somewhere(lagger.node_id, topics), 60, "the stopped broker leaving the ISR")
+        out = self.env.probe("produce", "--bootstrap", boot, "--topic", "catchup",
+                             "--count", "24000", "--size", "1000", timeout=300)
+        self.assertEqual(out, {"acked": 24000, "errors": {}})
+
+        poller = h.Poller(lagger, "/readyz?verbose", interval=0.1)
+        self.addCleanup(poller.stop)
+        restarted = time.monotonic()
+        self.restart_broker(lagger)
+        t_isr = watcher.wait(in_isr_everywhere(lagger.node_id, topics), 180,
+                             f"node {lagger.node_id} back in the ISR of every partition")
+        ready = poller.wait(lambda c, b: c == 200, 120, f"{lagger.name} /readyz 200", after=restarted)
+        lagging = poller.first(lambda c, b: c == 503 and re.search(
+            r"\[-\]caught_up failed: .*catchup-\d+ \(leader \d+, isr \[", b) is not None, after=restarted)
+        self.assertIsNotNone(lagging, "no 503 named a lagging catchup partition after the restart")
+        self.assertLess(lagging[0], t_isr, "a lagging partition was named after the ISR was complete")
+        self.assertGreaterEqual(ready[0], t_isr - SKEW, "ready before the real ISR included the broker")
+        # Between the restart and the ISR being complete, /readyz never said 200.
+        early = poller.first(lambda c, b: c == 200, after=restarted)
+        self.assertGreaterEqual(early[0], t_isr - SKEW)
+        h.figure("isr_complete_to_readyz_200", seconds=round(ready[0] - t_isr, 2),
+                 catch_up_s=round(t_isr - restarted, 1), interval="5s", ready_after=2)
+
+    def prestop_in_background(self, pod):
+        result = {}
+
+        def go():
+            result["code"], result["body"] = pod.get("/prestop", timeout=200)
+            result["at"] = time.monotonic()
+        t = threading.Thread(target=go, daemon=True)
+        t.start()
+        return t, result
+
+    def gate_case(self, topics, expect_hold):
+        """Stops broker 1; asks broker 0's /prestop; restarts broker 1. Returns facts."""
+        stopped, asked, watch_via = self.pods[1], self.pods[0], self.pods[2]
+        watcher = self.env.watcher(self.boot(watch_via), topics)
+        self.addCleanup(watcher.stop)
+        watcher.wait(in_isr_everywhere(stopped.node_id, topics), 60, "the initial ISR")
+        self.assertEqual(stopped.broker.stop(signal.SIGTERM, timeout=120), 143)
+        watcher.wait(out_of_isr_somewhere(stopped.node_id, topics), 60, "broker 1 leaving the ISR")
+        t, result = self.prestop_in_background(asked)
+        if not expect_hold:
+            t.join(timeout=60)
+            self.assertFalse(t.is_alive(), "/prestop held although the stop is safe")
+            return result, None
+        # Held: still unanswered well past a few check intervals.
+        t.join(timeout=12)
+        self.assertTrue(t.is_alive(), f"/prestop answered while unsafe: {result}")
+        restarted = time.monotonic()
+        self.restart_broker(stopped)
+        t_isr = watcher.wait(in_isr_everywhere(stopped.node_id, topics), 180, "broker 1 back in the ISR")
+        t.join(timeout=120)
+        self.assertFalse(t.is_alive(), "/prestop still held after the ISR recovered")
+        h.figure("prestop_release_after_isr_complete", seconds=round(result["at"] - t_isr, 2),
+                 held_s=round(result["at"] - restarted, 1))
+        return result, t_isr
+
+    def test_prestop_holds_on_the_cluster_wide_min_isr_then_releases(self):
+        # k8s/base's template sets min.insync.replicas=2 for the whole cluster.
+        self.create("gate-cluster", partitions=3)
+        result, t_isr = self.gate_case(["gate-cluster"], expect_hold=True)
+        self.assertEqual(result["code"], 200)
+        self.assertTrue(result["body"].startswith("safe to stop"), result["body"])
+        self.assertGreaterEqual(result["at"], t_isr - SKEW)
+
+    def test_prestop_follows_a_topic_override(self):
+        # min.insync.replicas=1 on the topic: with broker 1 down, stopping broker 0 still
+        # leaves one in-sync replica, so the gate releases although the cluster value is 2.
+        self.create("gate-loose", partitions=3, min_insync_replicas=1)
+        result, _ = self.gate_case(["gate-loose"], expect_hold=False)
+        self.assertEqual(result["code"], 200)
+        self.assertTrue(result["body"].startswith("safe to stop"), result["body"])
+
+    def restart_agent(self, pod, overrides):
+        pod.agent.stop(signal.SIGTERM, timeout=30)
+        pod.start_agent(overrides)
+        wait = h.wait_for(lambda: pod.get("/livez")[0] == 200, 60, f"{pod.name} /livez 200")
+        self.addCleanup(self.restore_agent, pod)
+        return wait
+
+    def restore_agent(self, pod):
+        pod.agent.stop(signal.SIGTERM, timeout=30)
+        pod.start_agent()
+
+    def test_killed_broker_readyz_fails_then_livez_after_the_window(self):
+        pod = self.pods[2]
+        self.restart_agent(pod, {"--interval": "1s", "--liveness-window": "8s"})
+        pod.wait_ready(60)
+        live = h.Poller(pod, "/livez", interval=0.1)
+        ready = h.Poller(pod, "/readyz", interval=0.1)
+        self.addCleanup(live.stop)
+        self.addCleanup(ready.stop)
+        killed = time.monotonic()
+        pod.broker.stop(signal.SIGKILL, timeout=30)
+        r503 = ready.wait(lambda c, b: c == 503, 20, "/readyz 503", after=killed)
+        l503 = live.wait(lambda c, b: c == 503, 40, "/livez 503", after=killed)
+        self.assertLess(r503[0] - killed, 8, "/readyz took longer than a few checks")
+        # /livez keeps answering 200 inside the liveness window: the broker's last answer was
+        # at most one interval before the kill.
+        self.assertGreater(l503[0] - killed, 8 - 1 - SKEW)
+        self.restart_broker(pod)
+        live.wait(lambda c, b: c == 200, 120, "/livez 200 again", after=l503[0])
+        ready.wait(lambda c, b: c == 200, 120, "/readyz 200 again", after=l503[0])
+
+    def test_paused_broker_fails_probes_and_recovers_when_resumed(self):
+        pod = self.pods[2]
+        self.restart_agent(pod, {"--interval": "1s", "--liveness-window": "8s"})
+        pod.wait_ready(60)
+        live = h.Poller(pod, "/livez", interval=0.1)
+        ready = h.Poller(pod, "/readyz", interval=0.1)
+        self.addCleanup(live.stop)
+        self.addCleanup(ready.stop)
+        paused = time.monotonic()
+        pod.broker.send(signal.SIGSTOP)
+        try:
+            r503 = ready.wait(lambda c, b: c == 503, 30, "/readyz 503 while paused", after=paused)
+            l503 = live.wait(lambda c, b: c == 503, 40, "/livez 503 while paused", after=paused)
+            self.assertLess(r503[0], l503[0])
+        finally:
+            pod.broker.send(signal.SIGCONT)
+        resumed = time.monotonic()
+        live.wait(lambda c, b: c == 200, 120, "/livez 200 after SIGCONT", after=resumed)
+        ready.wait(lambda c, b: c == 200, 180, "/readyz 200 after SIGCONT", after=resumed)
+
+
+if __name__ == "__main__":
+    unittest.main()
