@@ -21,14 +21,18 @@
 #   elr-unset           controllers without min.insync.replicas, brokers with 2: kpa-init
 #                       refuses the controller (with an older kpa-init the cluster comes up
 #                       with a cluster-wide 1, which the brokers' 2 cannot change).
-#   all                 each of the above in turn.
+#   fake-facts          what tests/fakebroker/fakecluster.py's header says of Kafka 4.x, asked
+#                       of real brokers (tests/kafka/wire_probe.py, python3-kafka structs):
+#                       the port of a fenced broker, ApiVersions ranges, DescribeConfigs v0/v1
+#                       and its config sources, fencing after kill -9 / SIGTERM, ELR's empty ISR.
+#   all                 each of the above in turn (fake-facts included).
 #
 # Environment: KPA_INIT (default build/dev/kpa-init), KAFKA_LIB (default /tmp/kpom/lib-VERSION),
 # KPA_NET_PREFIX (ki: bridge kibr, namespaces ki0..ki9, veths kiv0..kiv9), KPA_NET (10.83.0),
 # KPA_WORK (/tmp/ki-work). Clean-up (JVMs by pid, namespaces, bridge, /etc/netns/*) always runs.
 set -euo pipefail
 
-scenario=${1:?usage: $0 separate-defaults|separate-overlap|sasl-controller|elr-unset|elr-min-isr|all [KAFKA_VERSION]}
+scenario=${1:?usage: $0 separate-defaults|separate-overlap|sasl-controller|elr-unset|elr-min-isr|fake-facts|all [KAFKA_VERSION]}
 version=${2:-4.4.0}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 KPA_INIT=${KPA_INIT:-$here/build/dev/kpa-init}
@@ -457,6 +461,84 @@ scenario_elr_min_isr() {
         cleanup
 }
 
+probe() {               # probe POD ARGS...: tests/kafka/wire_probe.py from inside the pod
+        local p=$1
+        shift
+        in_pod "$p" /usr/bin/python3 "$here/tests/kafka/wire_probe.py" "$@"
+}
+
+# until_probe SECONDS REGEX POD ARGS...: repeats the probe until its answer matches; prints
+# the matching answer and how long it took.
+until_probe() {
+        local limit=$1 re=$2 t0 ans
+        shift 2
+        t0=$(date +%s.%N)
+        while :; do
+                ans=$(probe "$@" 2>&1 || true)
+                if echo "$ans" | grep -Eq "$re"; then
+                        printf '%.1f s: %s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" "$ans"
+                        return 0
+                fi
+                [ "$(echo "$(date +%s.%N) - $t0 > $limit" | bc)" = 1 ] && { echo "no match in ${limit}s: $ans"; return 1; }
+                sleep 0.25
+        done
+}
+
+# What tests/fakebroker/fakecluster.py's header says of Kafka 4.x, asked of real brokers with
+# the fake's own python3-kafka structs (tests/kafka/wire_probe.py) and kcat's librdkafka.
+scenario_fake_facts() {
+        setup_common
+        net_up "${controllers[@]}" "${brokers[@]}"
+        local p b0
+        for p in "${controllers[@]}" "${brokers[@]}"; do init "$p" "${SEP[@]}" KPA_MIN_INSYNC_REPLICAS=2; done
+        b0="$(fqdn kafka-0):9092"
+        # 1. The listener of a broker that cannot register (no controller yet).
+        # (A broker gives up after initial.broker.registration.timeout.ms, 60 s: the
+        # controllers are started 8 s later.)
+        start kafka-0
+        sleep 8
+        log "fact: kafka-0 up 8 s, controllers down: $(probe kafka-0 "$b0" connect)"
+        for p in "${controllers[@]}"; do start "$p"; done
+        log "fact: after the controllers start, kafka-0's port: $(until_probe 120 accepted kafka-0 "$b0" connect)"
+        wait_log kafka-0 'Kafka Server started'
+        log "fact: kafka-0's log: $(grep -m1 -oE 'Transition from [A-Z_]+ to RUNNING' "$WORK/kafka-0/server.log") at $(grep -m1 'Transition from [A-Z_]* to RUNNING' "$WORK/kafka-0/server.log" | cut -c2-24); unfenced: $(grep -m1 -oE 'The broker has been unfenced[^(]*' "$WORK/kafka-0/server.log" || true)"
+        for p in kafka-1 kafka-2; do start "$p"; done
+        for p in "${controllers[@]}" kafka-1 kafka-2; do wait_log "$p" 'Kafka Server started'; done
+        # 2. Versions.
+        log "fact: ApiVersions v0 of a broker: $(probe kafka-0 "$b0" api-versions)"
+        log "fact: ApiVersions v0 of a controller: $(probe kraft-0 "$(fqdn kraft-0):9093" api-versions)"
+        in_pod kafka-0 kcat -b "$b0" -L -d protocol 2>&1 | grep -m3 -oE 'ApiKey (Metadata|ApiVersion|DescribeConfigs) \([0-9]+\) Versions [0-9]+\.\.[0-9]+' | sed 's/^/    kcat (librdkafka) sees: /' >&2 || true
+        in_pod kafka-0 kcat -b "$b0" -L -d protocol 2>&1 | grep -m2 -oE 'Sent MetadataRequest \(v[0-9]+' | sed 's/^/    librdkafka: /' >&2 || true
+        # 3. DescribeConfigs and its config sources (1 TOPIC_CONFIG, 3 DYNAMIC_DEFAULT_BROKER_CONFIG,
+        # 4 STATIC_BROKER_CONFIG, 5 DEFAULT_CONFIG).
+        local cfg
+        cfg=$(admin_props kafka-0)
+        java_in kafka-0 org.apache.kafka.tools.TopicCommand --bootstrap-server "$b0" --command-config "$cfg" \
+                --create --topic plain --replica-assignment 100:101:102 > /dev/null
+        java_in kafka-0 org.apache.kafka.tools.TopicCommand --bootstrap-server "$b0" --command-config "$cfg" \
+                --create --topic override --replica-assignment 100:101:102 --config min.insync.replicas=3 > /dev/null
+        java_in kafka-0 org.apache.kafka.tools.TopicCommand --bootstrap-server "$b0" --command-config "$cfg" \
+                --create --topic pair --replica-assignment 101:102 > /dev/null
+        log "fact: DescribeConfigs v0: $(probe kafka-0 "$b0" describe-configs 0 100 plain)"
+        log "fact: DescribeConfigs v1: $(probe kafka-0 "$b0" describe-configs 1 100 plain override absent)"
+        log "fact: DescribeConfigs v1 of the cluster default: $(probe kafka-0 "$b0" describe-configs 1 "" )"
+        log "fact: DescribeConfigs v1 of another broker: $(probe kafka-0 "$b0" describe-configs 1 101)"
+        log "fact: Metadata v5: $(until_probe 30 '"isr": \[101, 102\]' kafka-0 "$b0" metadata 5 pair)"
+        # 4. Fencing: a crash (SIGKILL) and a controlled shutdown (SIGTERM).
+        kill -9 "$(cat "$WORK/kafka-2/pid")"
+        log "fact: right after kill -9 of kafka-2 (102): $(probe kafka-0 "$b0" metadata 5 pair)"
+        log "fact: kafka-2 (102) killed -9; pair leaves 102 from its ISR after $(until_probe 60 '"isr": \[101\]' kafka-0 "$b0" metadata 5 pair)"
+        log "fact: meanwhile the broker list: $(probe kafka-0 "$b0" metadata 5 pair)"
+        stop kafka-1
+        log "fact: kafka-1 (101), the last ISR member of pair, stopped with SIGTERM: $(until_probe 60 '"isr": \[\]|"leader": -1' kafka-0 "$b0" metadata 5 pair)"
+        sleep 1
+        log "fact: a second later: $(probe kafka-0 "$b0" metadata 5 pair plain)"
+        start kafka-1
+        wait_log kafka-1 'Kafka Server started'
+        log "fact: kafka-1 restarted: $(until_probe 60 '"leader": 101' kafka-0 "$b0" metadata 5 pair)"
+        cleanup
+}
+
 log "Kafka $version from $KAFKA_LIB, kpa-init $KPA_INIT"
 case $scenario in
 separate-defaults) scenario_separate_defaults ;;
@@ -464,12 +546,14 @@ separate-overlap) scenario_separate_overlap ;;
 sasl-controller) scenario_sasl_controller ;;
 elr-min-isr) scenario_elr_min_isr ;;
 elr-unset) scenario_elr_unset ;;
+fake-facts) scenario_fake_facts ;;
 all)
         scenario_separate_overlap
         scenario_separate_defaults
         scenario_sasl_controller
         scenario_elr_unset
         scenario_elr_min_isr
+        scenario_fake_facts
         ;;
 *) echo "$0: unknown scenario $scenario" >&2; exit 2 ;;
 esac
