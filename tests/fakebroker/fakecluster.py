@@ -37,7 +37,7 @@ same python3-kafka structs):
   - Fencing. A stopped broker vanishes from the broker list (and as a leader) at once, and
     leaves the ISRs lag_ms later (--dynamics, default 0: at once). Kafka 4.x does all of it at
     once for a controlled shutdown (SIGTERM), but after a crash (SIGKILL) keeps listing the
-    broker, as leader and in sync, until broker.session.timeout.ms (9 s; measured 9.1 s) has
+    broker, as leader and in sync, until broker.session.timeout.ms (9 s; measured 8.1-9.2 s) has
     passed: no Metadata answer shows that window here.
   - ELR (KIP-966, on for clusters formatted by 4.1+, modelled by default; --no-elr for an
     older cluster). With dynamics, a fenced broker leaves the ISR even as its last member:
