@@ -2,11 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "kpa/dynbuf.h"
+#include "kpa/parse.h"
 #include "kpa/tls.h"
 
 #define DEFAULT_ADVERTISED "{pod}.{service}.{namespace}.svc.{domain}:{port}"
@@ -71,6 +73,60 @@ static int join_listeners(const struct listener_set *ls, bool advertised, struct
         return r;
 }
 
+/* The min.insync.replicas this node's server.properties states, into ret (0: none).
+ *
+ * With ELR (KIP-966, on by default for clusters formatted by Kafka 4.1+), the first active
+ * controller writes a cluster-level min.insync.replicas from its own static config when it
+ * bootstraps the metadata log (ActivationRecordsGenerator; and when ELR is enabled later,
+ * ConfigurationControlManager.maybeGenerateElrSafetyRecords); that dynamic cluster default
+ * then outranks every broker's static value for good. So the value must be stated on the
+ * controllers too, and a controller-only node that states none would silently make the
+ * cluster-wide value Kafka's default of 1, whatever the brokers say: it is refused. */
+static int resolve_min_insync_replicas(const struct broker_inputs *in, uint32_t *ret, char *errbuf, size_t errlen) {
+        const struct init_config *c = in->cfg;
+        const char *t = in->tmpl ? props_get(in->tmpl, "min.insync.replicas") : NULL;
+        uint32_t from_tmpl = 0;
+        if (t) {
+                /* Kafka trims an int config before parsing it; so do we. */
+                char buf[32], shown[41];
+                size_t n = strlen(t), a = 0, k;
+                while (a < n && isspace((unsigned char) t[a]))
+                        a++;
+                while (n > a && isspace((unsigned char) t[n - 1]))
+                        n--;
+                uint64_t v = 0;
+                bool ok = n - a < sizeof buf;
+                if (ok) {
+                        memcpy(buf, t + a, n - a);
+                        buf[n - a] = '\0';
+                        ok = parse_u64(buf, 1, INT32_MAX, &v) == 0;
+                }
+                if (!ok) {
+                        for (k = 0; t[k] && k + 1 < sizeof shown; k++)
+                                shown[k] = isprint((unsigned char) t[k]) && t[k] != '"' ? t[k] : '?';
+                        shown[k] = '\0';
+                        snprintf(errbuf, errlen, "KPA_CONFIG_TEMPLATE sets min.insync.replicas to \"%s\" (expected a whole number from 1 to %d)",
+                                 shown, INT32_MAX);
+                        return -EINVAL;
+                }
+                from_tmpl = (uint32_t) v;
+        }
+        if (c->min_insync_replicas && from_tmpl && c->min_insync_replicas != from_tmpl) {
+                snprintf(errbuf, errlen, "KPA_CONFIG_TEMPLATE sets min.insync.replicas=%u but KPA_MIN_INSYNC_REPLICAS is %u (keep one of them)",
+                         from_tmpl, c->min_insync_replicas);
+                return -EINVAL;
+        }
+        uint32_t v = c->min_insync_replicas ? c->min_insync_replicas : from_tmpl;
+        if (v == 0 && in->id->roles == ROLES_CONTROLLER) {
+                snprintf(errbuf, errlen,
+                         "controller-only node %s has no min.insync.replicas: on a new Kafka 4.1+ cluster (ELR, KIP-966) the first active controller's value becomes the cluster-wide min.insync.replicas and the brokers' own is ignored; set KPA_MIN_INSYNC_REPLICAS (or min.insync.replicas in KPA_CONFIG_TEMPLATE) to the brokers' value",
+                         c->pod_name);
+                return -EINVAL;
+        }
+        *ret = v;
+        return 0;
+}
+
 static void lower_into(char *dst, size_t len, const char *src) {
         size_t i = 0;
         for (; src[i] && i + 1 < len; i++)
@@ -97,6 +153,11 @@ int brokercfg_server(const struct broker_inputs *in, struct props *ret, char *er
                         }
         }
 
+        uint32_t min_isr;
+        r = resolve_min_insync_replicas(in, &min_isr, errbuf, errlen);
+        if (r < 0)
+                return r;
+
         dynbuf_init(&b, 64 * 1024);
         snprintf(num, sizeof num, "%u", id->node_id);
         r = props_set(&p, "node.id", num);
@@ -121,6 +182,10 @@ int brokercfg_server(const struct broker_inputs *in, struct props *ret, char *er
         for (size_t i = 0; i < c->n_log_dirs && r == 0; i++)
                 r = dynbuf_printf(&b, "%s%s", i ? "," : "", c->log_dirs[i]);
         if (r == 0) r = props_set(&p, "log.dirs", dynbuf_str(&b));
+        if (r == 0 && min_isr) {
+                snprintf(num, sizeof num, "%u", min_isr);
+                r = props_set(&p, "min.insync.replicas", num);
+        }
 
         if (r == 0 && in->store_password) {
                 char path[4096];
@@ -158,6 +223,25 @@ int brokercfg_server(const struct broker_inputs *in, struct props *ret, char *er
                 const struct listener *cl = listeners_find((struct listener_set *) &c->listeners, c->controller_listener);
                 if (r == 0 && cl && security_protocol_uses_sasl(cl->proto))
                         r = props_set(&p, "sasl.mechanism.controller.protocol", "PLAIN");
+                /* A broker-only node reaches the controllers through a client whose JAAS
+                 * context Kafka looks up as the server's for the controller listener
+                 * (JaasContext.loadServerContext: listener.name.<controller>.plain.sasl.jaas.config,
+                 * else a 'controller.KafkaServer' JAAS file entry), and fails to start without
+                 * one. It needs only its own credentials there: no user_<name> entries, as it
+                 * serves nothing on that listener. */
+                if (r == 0 && cl && security_protocol_uses_sasl(cl->proto) && !(id->roles & ROLES_CONTROLLER)) {
+                        char lname[LISTENER_NAME_MAX], key[LISTENER_NAME_MAX + 64];
+                        if (!in->jaas_client) {
+                                props_free_secret(&p);
+                                dynbuf_free(&b);
+                                snprintf(errbuf, errlen, "listener %s uses SASL but no client JAAS configuration was given for it",
+                                         cl->name);
+                                return -EINVAL;
+                        }
+                        lower_into(lname, sizeof lname, cl->name);
+                        snprintf(key, sizeof key, "listener.name.%s.plain.sasl.jaas.config", lname);
+                        r = props_set(&p, key, in->jaas_client);
+                }
         }
 
         for (size_t i = 0; in->tmpl && i < in->tmpl->n && r == 0; i++)

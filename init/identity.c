@@ -139,6 +139,26 @@ int identity_derive(const struct cluster_shape *c, struct identity *ret, char *e
                 return -EINVAL;
         }
 
+        /* Kafka refuses a broker-only node whose node.id is a voter ("the node id 0 must not
+         * be included in the set of voters"). A StatefulSet's ordinals below this pod's exist
+         * too, so the broker ids [offset, offset + ordinal] are checked, not this pod's alone:
+         * every broker from the first colliding one up refuses, with the same culprit named. */
+        if (separate && !is_controller_sts) {
+                uint64_t blo = c->node_id_offset, bhi = (uint64_t) c->node_id_offset + c->ordinal;
+                uint64_t clo = c->controller_node_id_offset,
+                         chi = (uint64_t) c->controller_node_id_offset + c->controller_count - 1;
+                if (blo <= chi && clo <= bhi) {
+                        uint64_t x = blo > clo ? blo : clo;
+                        snprintf(errbuf, errlen,
+                                 "broker and controller node ids overlap: broker pod %s-%llu would get node.id %llu (KPA_NODE_ID_OFFSET %u + ordinal %llu), the node.id of controller pod %s-%llu (KPA_CONTROLLER_NODE_ID_OFFSET %u + ordinal %llu), and Kafka refuses a broker whose node.id is a voter; set KPA_NODE_ID_OFFSET to at least %llu (the default with KPA_CONTROLLER_STATEFULSET is 100)",
+                                 c->statefulset, (unsigned long long) (x - blo), (unsigned long long) x,
+                                 c->node_id_offset, (unsigned long long) (x - blo), c->controller_statefulset,
+                                 (unsigned long long) (x - clo), c->controller_node_id_offset,
+                                 (unsigned long long) (x - clo), (unsigned long long) chi + 1);
+                        return -EINVAL;
+                }
+        }
+
         int n = snprintf(id.fqdn, sizeof id.fqdn, "%s-%u.%s.%s.svc.%s", c->statefulset, c->ordinal,
                          c->service, c->namespace_, c->domain);
         if (n < 0 || (size_t) n >= sizeof id.fqdn || n > 253) {

@@ -20,11 +20,12 @@ static const struct opt_def init_opts[] = {
         { "KPA_CLUSTER_ID", OPT_VALUE, "required: Kafka cluster id (22 characters, base64url of 16 bytes)" },
         { "KPA_HEADLESS_SERVICE", OPT_VALUE, "headless Service of the StatefulSet (default <statefulset>-headless)" },
         { "KPA_CLUSTER_DOMAIN", OPT_VALUE, "cluster DNS domain (default cluster.local)" },
-        { "KPA_NODE_ID_OFFSET", OPT_VALUE, "node.id = offset + ordinal (default 0)" },
+        { "KPA_NODE_ID_OFFSET", OPT_VALUE, "node.id = offset + ordinal (default 0; 100 with KPA_CONTROLLER_STATEFULSET)" },
         { "KPA_CONTROLLER_COUNT", OPT_VALUE, "number of KRaft controllers (default 3)" },
         { "KPA_CONTROLLER_STATEFULSET", OPT_VALUE, "name of a separate controller StatefulSet (default: combined mode)" },
         { "KPA_CONTROLLER_SERVICE", OPT_VALUE, "headless Service of the controller StatefulSet (default <name>-headless)" },
         { "KPA_CONTROLLER_NODE_ID_OFFSET", OPT_VALUE, "node.id offset of the controller StatefulSet (default 0)" },
+        { "KPA_MIN_INSYNC_REPLICAS", OPT_VALUE, "min.insync.replicas of every node, controllers included (default: the template's)" },
         { "KPA_LISTENERS", OPT_VALUE, "listeners (default INTERNAL://:9092,CONTROLLER://:9093)" },
         { "KPA_CONTROLLER_LISTENER", OPT_VALUE, "name of the controller listener (default CONTROLLER)" },
         { "KPA_INTER_BROKER_LISTENER", OPT_VALUE, "listener brokers use among themselves (default: the first broker listener)" },
@@ -290,12 +291,16 @@ static int load(const struct loader *l, struct init_config *c) {
                 snprintf(errbuf, errlen, "%s \"%s\" is not a DNS name", origin(l, "KPA_CLUSTER_DOMAIN"), c->cluster_domain);
                 return -EINVAL;
         }
-        if ((r = take_u32(l, "KPA_NODE_ID_OFFSET", 0, 0, INT32_MAX, &c->node_id_offset)) < 0 ||
-            (r = take_u32(l, "KPA_CONTROLLER_COUNT", 3, 1, IDENTITY_MAX_CONTROLLERS, &c->controller_count)) < 0 ||
-            (r = take_u32(l, "KPA_CONTROLLER_NODE_ID_OFFSET", 0, 0, INT32_MAX, &c->controller_node_id_offset)) < 0)
-                return r;
         if ((r = take(l, "KPA_CONTROLLER_STATEFULSET", NULL, &c->controller_statefulset)) < 0 ||
             (r = check_label(l, "KPA_CONTROLLER_STATEFULSET", c->controller_statefulset)) < 0)
+                return r;
+        /* With separate controllers, brokers start at 100 by default so that no broker's
+         * node.id is a voter's (Kafka refuses that); explicit offsets keep their meaning. */
+        uint32_t broker_offset = c->controller_statefulset ? IDENTITY_SEPARATE_BROKER_OFFSET : 0;
+        if ((r = take_u32(l, "KPA_NODE_ID_OFFSET", broker_offset, 0, INT32_MAX, &c->node_id_offset)) < 0 ||
+            (r = take_u32(l, "KPA_CONTROLLER_COUNT", 3, 1, IDENTITY_MAX_CONTROLLERS, &c->controller_count)) < 0 ||
+            (r = take_u32(l, "KPA_CONTROLLER_NODE_ID_OFFSET", 0, 0, INT32_MAX, &c->controller_node_id_offset)) < 0 ||
+            (r = take_u32(l, "KPA_MIN_INSYNC_REPLICAS", 0, 1, INT32_MAX, &c->min_insync_replicas)) < 0)
                 return r;
         if (c->controller_statefulset) {
                 snprintf(def, sizeof def, "%s-headless", c->controller_statefulset);

@@ -31,7 +31,7 @@ struct run {
         struct props tmpl, server, client;
         char *rack;
         struct sasl_users users;
-        char *jaas_server;
+        char *jaas_server, *jaas_client;
         char *password;
         struct tls_result tls;
         bool have_tls;
@@ -46,6 +46,7 @@ static void run_release(struct run *r) {
         free(r->rack);
         sasl_users_free(&r->users);
         secret_free(r->jaas_server);
+        secret_free(r->jaas_client);
         secret_free(r->password);
         if (r->have_tls)
                 tls_result_free(&r->tls);
@@ -144,7 +145,11 @@ static int load_sasl(struct run *r, char *errbuf, size_t errlen) {
                          c->sasl_users_dir, c->sasl_agent_user);
                 return -EINVAL;
         }
-        return sasl_jaas_plain_server(&r->users, c->sasl_inter_broker_user, &r->jaas_server, errbuf, errlen);
+        k = sasl_jaas_plain_server(&r->users, c->sasl_inter_broker_user, &r->jaas_server, errbuf, errlen);
+        if (k < 0)
+                return k;
+        return sasl_jaas_plain_client(sasl_users_find(&r->users, c->sasl_inter_broker_user), &r->jaas_client,
+                                      errbuf, errlen);
 }
 
 static int build_tls(struct run *r, char *errbuf, size_t errlen) {
@@ -313,7 +318,7 @@ static int stage_outputs(struct run *r, char *errbuf, size_t errlen) {
                 .cfg = c, .id = &r->id, .active = &r->active, .rack = r->rack,
                 .tmpl = c->config_template ? &r->tmpl : NULL,
                 .store_password = r->have_tls ? r->password : NULL,
-                .jaas_server = r->jaas_server,
+                .jaas_server = r->jaas_server, .jaas_client = r->jaas_client,
                 .agent_user = agent ? agent->name : NULL, .agent_password = agent ? agent->password : NULL,
         };
         int k = brokercfg_server(&in, &r->server, errbuf, errlen);

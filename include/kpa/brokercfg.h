@@ -23,6 +23,9 @@ struct broker_inputs {
         const struct props *tmpl;              /* KPA_CONFIG_TEMPLATE's keys, or NULL */
         const char *store_password;            /* non-NULL when TLS stores are written */
         const char *jaas_server;               /* PLAIN JAAS for SASL listeners, or NULL */
+        /* PLAIN JAAS with only the inter-broker user's credentials: a broker-only node is a
+         * client of a SASL controller listener it does not serve. NULL without SASL. */
+        const char *jaas_client;
         const char *agent_user, *agent_password; /* SASL credentials for client.properties */
 };
 

@@ -7,6 +7,10 @@
 #include <stdint.h>
 
 #define IDENTITY_MAX_CONTROLLERS 64
+/* With a separate controller StatefulSet, broker node ids start here unless
+ * KPA_NODE_ID_OFFSET says otherwise: the controllers' default ids (0 up to at most
+ * IDENTITY_MAX_CONTROLLERS - 1) can then never be a broker's. */
+#define IDENTITY_SEPARATE_BROKER_OFFSET 100
 
 /* Splits "<statefulset>-<ordinal>"; the name must be an RFC 1123 DNS label. On success
  * ret_sts receives the StatefulSet name (at most 63 bytes + NUL). -EINVAL otherwise. */
@@ -46,7 +50,8 @@ struct identity {
 };
 
 /* Derives node.id, roles and the quorum voters. -EINVAL with a message for an impossible
- * shape (node id overflow, zero controllers, names too long). */
+ * shape (node id overflow, zero controllers, names too long, or a broker of a separate-
+ * controller cluster whose node.id, or a lower ordinal's, is a controller's). */
 int identity_derive(const struct cluster_shape *c, struct identity *ret, char *errbuf, size_t errlen);
 const char *identity_roles_string(enum node_roles r);
 

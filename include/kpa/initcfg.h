@@ -29,6 +29,8 @@ struct init_config {
         uint32_t node_id_offset, controller_count;
         char *controller_statefulset, *controller_service;
         uint32_t controller_node_id_offset;
+        /* KPA_MIN_INSYNC_REPLICAS, 0 when unset. */
+        uint32_t min_insync_replicas;
         /* Listeners. */
         struct listener_set listeners;
         char controller_listener[LISTENER_NAME_MAX];

@@ -167,7 +167,7 @@ static int other_broker_answers(struct demo *d, int32_t id) {
         return answered;
 }
 
-START_TEST(local_broker_down_fails_readyz_then_livez_while_others_answer) {
+START_TEST(mock_local_broker_down_fails_readyz_then_livez_while_others_answer) {
         struct tu_agent a;
         struct demo *d = ready_on_demo(&a, NULL);
         ck_assert_int_eq(demo_broker_set_up(d, 1, false), 0);
@@ -193,7 +193,7 @@ START_TEST(local_broker_down_fails_readyz_then_livez_while_others_answer) {
 }
 END_TEST
 
-START_TEST(slow_broker_beyond_the_timeout_is_not_ready_and_recovers) {
+START_TEST(mock_slow_broker_beyond_the_timeout_is_not_ready_and_recovers) {
         struct tu_agent a;
         struct demo *d = ready_on_demo(&a, NULL);
         ck_assert_int_eq(demo_broker_set_rtt(d, 1, 2500), 0);
@@ -215,7 +215,7 @@ START_TEST(slow_broker_beyond_the_timeout_is_not_ready_and_recovers) {
 }
 END_TEST
 
-START_TEST(request_errors_fail_the_check_without_harm_and_clear) {
+START_TEST(mock_request_errors_fail_the_check_without_harm_and_clear) {
         struct tu_agent a;
         struct demo *d = ready_on_demo(&a, NULL);
         /* A topic-level error with its partitions still listed is not a reason to be unready. */
@@ -242,7 +242,7 @@ START_TEST(request_errors_fail_the_check_without_harm_and_clear) {
 }
 END_TEST
 
-START_TEST(check_command_exits_0_when_ready_and_1_when_not) {
+START_TEST(mock_check_command_exits_0_when_ready_and_1_when_not) {
         struct demo *d;
         char err[512], bin[600], boot[300];
         ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
@@ -310,7 +310,7 @@ static void agent_on_fake(struct tu_agent *a, struct fakecluster *fc, char *cons
         agent_start(a, boot, 0, extra);
 }
 
-START_TEST(out_of_isr_is_not_ready_naming_the_partition_then_rejoins) {
+START_TEST(fake_out_of_isr_is_not_ready_naming_the_partition_then_rejoins) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
@@ -339,7 +339,7 @@ START_TEST(out_of_isr_is_not_ready_naming_the_partition_then_rejoins) {
 }
 END_TEST
 
-START_TEST(leaderless_partition_is_reported_and_does_not_block) {
+START_TEST(fake_leaderless_partition_is_reported_and_does_not_block) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
@@ -375,7 +375,7 @@ static void *held_get(void *arg) {
         return NULL;
 }
 
-START_TEST(prestop_waits_until_safe_while_probes_answer_promptly) {
+START_TEST(fake_prestop_waits_until_safe_while_probes_answer_promptly) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
@@ -406,7 +406,7 @@ START_TEST(prestop_waits_until_safe_while_probes_answer_promptly) {
 }
 END_TEST
 
-START_TEST(prestop_gives_up_at_its_timeout_with_the_reason) {
+START_TEST(fake_prestop_gives_up_at_its_timeout_with_the_reason) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         agent_on_fake(&a, fc, (char *[]){ "--prestop-timeout=1s", NULL });
@@ -472,7 +472,7 @@ START_TEST(prestop_holds_while_min_isr_is_unknown_and_says_why) {
 }
 END_TEST
 
-START_TEST(sigterm_answers_a_held_prestop_and_exits_0_promptly) {
+START_TEST(fake_sigterm_answers_a_held_prestop_and_exits_0_promptly) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
@@ -493,7 +493,7 @@ START_TEST(sigterm_answers_a_held_prestop_and_exits_0_promptly) {
 }
 END_TEST
 
-START_TEST(prestop_lets_a_silent_broker_go_only_after_the_staleness_bound) {
+START_TEST(fake_prestop_lets_a_silent_broker_go_only_after_the_staleness_bound) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         /* --stale-after 3s: a failed check is not "gone"; three seconds of silence are. */
@@ -517,7 +517,7 @@ START_TEST(prestop_lets_a_silent_broker_go_only_after_the_staleness_bound) {
 }
 END_TEST
 
-START_TEST(a_verdict_gone_stale_is_logged_without_a_check_result) {
+START_TEST(fake_a_verdict_gone_stale_is_logged_without_a_check_result) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         /* Checks that hang for up to 10s while a verdict is stale after 1.5s: the transition
@@ -537,7 +537,7 @@ START_TEST(a_verdict_gone_stale_is_logged_without_a_check_result) {
 }
 END_TEST
 
-START_TEST(http_contract_methods_paths_head_verbose) {
+START_TEST(fake_http_contract_methods_paths_head_verbose) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         agent_on_fake(&a, fc, NULL);
@@ -564,7 +564,7 @@ START_TEST(http_contract_methods_paths_head_verbose) {
 }
 END_TEST
 
-START_TEST(sighup_reloads_the_client_config_and_a_bad_one_is_kept_out) {
+START_TEST(fake_sighup_reloads_the_client_config_and_a_bad_one_is_kept_out) {
         struct fakecluster *fc = fake_start();
         char *dir = tu_mkdtemp(), conf[700], flag[800], text[200];
         snprintf(conf, sizeof conf, "%s/client.properties", dir);
@@ -800,25 +800,25 @@ int main(void) {
         TCase *tc = tcase_create("mock");
         tcase_set_timeout(tc, 90);
         tcase_add_test(tc, mock_cluster_healthy_broker_is_ready_and_live);
-        tcase_add_test(tc, local_broker_down_fails_readyz_then_livez_while_others_answer);
-        tcase_add_test(tc, slow_broker_beyond_the_timeout_is_not_ready_and_recovers);
-        tcase_add_test(tc, request_errors_fail_the_check_without_harm_and_clear);
-        tcase_add_test(tc, check_command_exits_0_when_ready_and_1_when_not);
+        tcase_add_test(tc, mock_local_broker_down_fails_readyz_then_livez_while_others_answer);
+        tcase_add_test(tc, mock_slow_broker_beyond_the_timeout_is_not_ready_and_recovers);
+        tcase_add_test(tc, mock_request_errors_fail_the_check_without_harm_and_clear);
+        tcase_add_test(tc, mock_check_command_exits_0_when_ready_and_1_when_not);
         tcase_add_test(tc, demo_cluster_survives_a_burst_of_sighups);
         tcase_add_test(tc, bad_listen_bootstrap_or_client_config_exit_2_with_one_line);
         suite_add_tcase(s, tc);
         tc = tcase_create("fake");
         tcase_set_timeout(tc, 90);
-        tcase_add_test(tc, out_of_isr_is_not_ready_naming_the_partition_then_rejoins);
-        tcase_add_test(tc, leaderless_partition_is_reported_and_does_not_block);
-        tcase_add_test(tc, prestop_waits_until_safe_while_probes_answer_promptly);
-        tcase_add_test(tc, prestop_gives_up_at_its_timeout_with_the_reason);
+        tcase_add_test(tc, fake_out_of_isr_is_not_ready_naming_the_partition_then_rejoins);
+        tcase_add_test(tc, fake_leaderless_partition_is_reported_and_does_not_block);
+        tcase_add_test(tc, fake_prestop_waits_until_safe_while_probes_answer_promptly);
+        tcase_add_test(tc, fake_prestop_gives_up_at_its_timeout_with_the_reason);
         tcase_add_test(tc, prestop_holds_while_min_isr_is_unknown_and_says_why);
-        tcase_add_test(tc, sigterm_answers_a_held_prestop_and_exits_0_promptly);
-        tcase_add_test(tc, prestop_lets_a_silent_broker_go_only_after_the_staleness_bound);
-        tcase_add_test(tc, a_verdict_gone_stale_is_logged_without_a_check_result);
-        tcase_add_test(tc, http_contract_methods_paths_head_verbose);
-        tcase_add_test(tc, sighup_reloads_the_client_config_and_a_bad_one_is_kept_out);
+        tcase_add_test(tc, fake_sigterm_answers_a_held_prestop_and_exits_0_promptly);
+        tcase_add_test(tc, fake_prestop_lets_a_silent_broker_go_only_after_the_staleness_bound);
+        tcase_add_test(tc, fake_a_verdict_gone_stale_is_logged_without_a_check_result);
+        tcase_add_test(tc, fake_http_contract_methods_paths_head_verbose);
+        tcase_add_test(tc, fake_sighup_reloads_the_client_config_and_a_bad_one_is_kept_out);
         suite_add_tcase(s, tc);
         tc = tcase_create("controller");
         tcase_set_timeout(tc, 90);

@@ -90,7 +90,7 @@ static void run_finish(struct run *run) {
         ck_assert_int_eq(uv_loop_close(&run->loop), 0);
 }
 
-START_TEST(results_arrive_in_order_and_checks_never_overlap) {
+START_TEST(mock_results_arrive_in_order_and_checks_never_overlap) {
         struct run run;
         /* Each check makes three round trips of 100ms, far longer than the 10ms interval. */
         ck_assert_int_eq(demo_broker_set_rtt(demo, 1, 100), 0);
@@ -113,7 +113,7 @@ START_TEST(results_arrive_in_order_and_checks_never_overlap) {
 }
 END_TEST
 
-START_TEST(trigger_during_a_check_runs_one_more_right_after_it) {
+START_TEST(mock_trigger_during_a_check_runs_one_more_right_after_it) {
         struct run run;
         ck_assert_int_eq(demo_broker_set_rtt(demo, 1, 100), 0);
         /* An interval of an hour: only the triggers start checks. */
@@ -135,7 +135,7 @@ static void ask_configs_then_not(struct run *run, int idx) {
                 checker_trigger_now(run->c, true);
 }
 
-START_TEST(trigger_with_configs_asks_that_check_for_min_isr) {
+START_TEST(mock_trigger_with_configs_asks_that_check_for_min_isr) {
         struct run run;
         run_init(&run, 1, 1, 3600 * 1000, 3);
         run.on_result = ask_configs_then_not;
@@ -155,7 +155,7 @@ static void switch_to_broker_3(struct run *run, int idx) {
         }
 }
 
-START_TEST(new_conf_applies_from_the_next_check) {
+START_TEST(mock_new_conf_applies_from_the_next_check) {
         struct run run;
         run_init(&run, 1, -1, 3600 * 1000, 2);
         run.on_result = switch_to_broker_3;
@@ -167,7 +167,7 @@ START_TEST(new_conf_applies_from_the_next_check) {
 }
 END_TEST
 
-START_TEST(new_conf_given_during_a_check_waits_for_it_to_end) {
+START_TEST(mock_new_conf_given_during_a_check_waits_for_it_to_end) {
         struct run run;
         ck_assert_int_eq(demo_broker_set_rtt(demo, 1, 100), 0);
         run_init(&run, 1, -1, 3600 * 1000, 2);
@@ -181,7 +181,7 @@ START_TEST(new_conf_given_during_a_check_waits_for_it_to_end) {
 }
 END_TEST
 
-START_TEST(stop_during_a_check_waits_for_it_and_drops_its_result) {
+START_TEST(mock_stop_during_a_check_waits_for_it_and_drops_its_result) {
         struct run run;
         ck_assert_int_eq(demo_broker_set_rtt(demo, 1, 100), 0);
         run_init(&run, 1, 1, 10, 0);
@@ -194,7 +194,7 @@ START_TEST(stop_during_a_check_waits_for_it_and_drops_its_result) {
 }
 END_TEST
 
-START_TEST(stop_when_idle_closes_at_once) {
+START_TEST(mock_stop_when_idle_closes_at_once) {
         struct run run;
         run_init(&run, 1, 1, 3600 * 1000, 0);
         checker_stop(run.c, on_closed, &run);
@@ -204,7 +204,7 @@ START_TEST(stop_when_idle_closes_at_once) {
 }
 END_TEST
 
-START_TEST(failed_checks_are_delivered_too) {
+START_TEST(mock_failed_checks_are_delivered_too) {
         struct run run;
         ck_assert_int_eq(demo_broker_set_up(demo, 1, false), 0);
         run_init(&run, 1, 1, 3600 * 1000, 1);
@@ -222,14 +222,14 @@ static Suite *checker_suite(void) {
         TCase *tc = tcase_create("loop");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, results_arrive_in_order_and_checks_never_overlap);
-        tcase_add_test(tc, trigger_during_a_check_runs_one_more_right_after_it);
-        tcase_add_test(tc, trigger_with_configs_asks_that_check_for_min_isr);
-        tcase_add_test(tc, new_conf_applies_from_the_next_check);
-        tcase_add_test(tc, new_conf_given_during_a_check_waits_for_it_to_end);
-        tcase_add_test(tc, stop_during_a_check_waits_for_it_and_drops_its_result);
-        tcase_add_test(tc, stop_when_idle_closes_at_once);
-        tcase_add_test(tc, failed_checks_are_delivered_too);
+        tcase_add_test(tc, mock_results_arrive_in_order_and_checks_never_overlap);
+        tcase_add_test(tc, mock_trigger_during_a_check_runs_one_more_right_after_it);
+        tcase_add_test(tc, mock_trigger_with_configs_asks_that_check_for_min_isr);
+        tcase_add_test(tc, mock_new_conf_applies_from_the_next_check);
+        tcase_add_test(tc, mock_new_conf_given_during_a_check_waits_for_it_to_end);
+        tcase_add_test(tc, mock_stop_during_a_check_waits_for_it_and_drops_its_result);
+        tcase_add_test(tc, mock_stop_when_idle_closes_at_once);
+        tcase_add_test(tc, mock_failed_checks_are_delivered_too);
         suite_add_tcase(s, tc);
         return s;
 }

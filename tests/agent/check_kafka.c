@@ -331,7 +331,7 @@ static void assert_ok(const struct kafka_result *r) {
         ck_assert_str_eq(r->error, "");
 }
 
-START_TEST(healthy_check_returns_brokers_topics_and_answering_node) {
+START_TEST(mock_healthy_check_returns_brokers_topics_and_answering_node) {
         struct kafka_client *kc = client_for(demo_bootstrap(demo), 1, 5000);
         struct kafka_result r;
         kafka_check(kc, false, &r);
@@ -363,7 +363,7 @@ START_TEST(healthy_check_returns_brokers_topics_and_answering_node) {
 }
 END_TEST
 
-START_TEST(min_isr_stays_unknown_with_a_note_when_describeconfigs_is_unsupported) {
+START_TEST(mock_min_isr_stays_unknown_with_a_note_when_describeconfigs_is_unsupported) {
         struct kafka_client *kc = client_for(demo_bootstrap(demo), 1, 5000);
         struct kafka_result r;
         kafka_check(kc, false, &r);
@@ -391,7 +391,7 @@ START_TEST(min_isr_stays_unknown_with_a_note_when_describeconfigs_is_unsupported
 }
 END_TEST
 
-START_TEST(check_fails_when_the_local_broker_is_down_while_others_answer) {
+START_TEST(mock_check_fails_when_the_local_broker_is_down_while_others_answer) {
         struct kafka_client *kc = client_for(demo_bootstrap(demo), 1, 1500);
         struct kafka_client *other = client_for(demo_broker_address(demo, 2), 2, 5000);
         struct kafka_result r;
@@ -429,7 +429,7 @@ START_TEST(check_fails_when_the_local_broker_is_down_while_others_answer) {
 }
 END_TEST
 
-START_TEST(check_times_out_when_the_broker_answers_slower_than_the_timeout) {
+START_TEST(mock_check_times_out_when_the_broker_answers_slower_than_the_timeout) {
         struct kafka_client *kc = client_for(demo_bootstrap(demo), 1, 600);
         struct kafka_result r;
         ck_assert_int_eq(demo_broker_set_rtt(demo, 1, 3000), 0);
@@ -453,7 +453,7 @@ START_TEST(check_times_out_when_the_broker_answers_slower_than_the_timeout) {
 }
 END_TEST
 
-START_TEST(check_reports_a_connection_dropped_at_the_first_request_then_recovers) {
+START_TEST(mock_check_reports_a_connection_dropped_at_the_first_request_then_recovers) {
         struct kafka_client *kc = client_for(demo_bootstrap(demo), 1, 800);
         struct kafka_result r;
         /* Every ApiVersions request is answered by closing the connection, as a TLS or SASL
@@ -478,7 +478,7 @@ START_TEST(check_reports_a_connection_dropped_at_the_first_request_then_recovers
 }
 END_TEST
 
-START_TEST(topic_errors_in_metadata_are_reported_in_the_snapshot) {
+START_TEST(mock_topic_errors_in_metadata_are_reported_in_the_snapshot) {
         struct kafka_client *kc = client_for(demo_bootstrap(demo), 1, 5000);
         struct kafka_result r;
         rd_kafka_mock_topic_set_error(demo_mock(demo), "payments",
@@ -505,7 +505,7 @@ START_TEST(topic_errors_in_metadata_are_reported_in_the_snapshot) {
 }
 END_TEST
 
-START_TEST(check_fails_when_bootstrap_is_another_node_than_the_local_id) {
+START_TEST(mock_check_fails_when_bootstrap_is_another_node_than_the_local_id) {
         struct kafka_client *kc = client_for(demo_broker_address(demo, 2), 1, 5000);
         struct kafka_result r;
         kafka_check(kc, false, &r);
@@ -638,7 +638,7 @@ START_TEST(check_fails_closed_when_no_broker_is_the_listener) {
 }
 END_TEST
 
-START_TEST(check_with_unknown_local_id_accepts_the_listener_and_names_its_node) {
+START_TEST(mock_check_with_unknown_local_id_accepts_the_listener_and_names_its_node) {
         struct kafka_client *kc = client_for(demo_broker_address(demo, 3), -1, 5000);
         struct kafka_result r;
         kafka_check(kc, false, &r);
@@ -649,7 +649,7 @@ START_TEST(check_with_unknown_local_id_accepts_the_listener_and_names_its_node) 
 }
 END_TEST
 
-START_TEST(check_reports_a_client_config_librdkafka_cannot_use) {
+START_TEST(mock_check_reports_a_client_config_librdkafka_cannot_use) {
         char eb[512];
         char *d = tu_mkdtemp();
         char p[600];
@@ -846,17 +846,17 @@ static Suite *kafka_suite(void) {
         tc = tcase_create("mock");
         tcase_add_checked_fixture(tc, mock_setup, mock_teardown);
         tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, healthy_check_returns_brokers_topics_and_answering_node);
-        tcase_add_test(tc, min_isr_stays_unknown_with_a_note_when_describeconfigs_is_unsupported);
-        tcase_add_test(tc, check_fails_when_the_local_broker_is_down_while_others_answer);
-        tcase_add_test(tc, check_times_out_when_the_broker_answers_slower_than_the_timeout);
-        tcase_add_test(tc, check_reports_a_connection_dropped_at_the_first_request_then_recovers);
-        tcase_add_test(tc, topic_errors_in_metadata_are_reported_in_the_snapshot);
-        tcase_add_test(tc, check_fails_when_bootstrap_is_another_node_than_the_local_id);
-        tcase_add_test(tc, check_with_unknown_local_id_accepts_the_listener_and_names_its_node);
+        tcase_add_test(tc, mock_healthy_check_returns_brokers_topics_and_answering_node);
+        tcase_add_test(tc, mock_min_isr_stays_unknown_with_a_note_when_describeconfigs_is_unsupported);
+        tcase_add_test(tc, mock_check_fails_when_the_local_broker_is_down_while_others_answer);
+        tcase_add_test(tc, mock_check_times_out_when_the_broker_answers_slower_than_the_timeout);
+        tcase_add_test(tc, mock_check_reports_a_connection_dropped_at_the_first_request_then_recovers);
+        tcase_add_test(tc, mock_topic_errors_in_metadata_are_reported_in_the_snapshot);
+        tcase_add_test(tc, mock_check_fails_when_bootstrap_is_another_node_than_the_local_id);
+        tcase_add_test(tc, mock_check_with_unknown_local_id_accepts_the_listener_and_names_its_node);
         tcase_add_test(tc, check_refuses_another_broker_however_the_bootstrap_is_spelled);
         tcase_add_test(tc, check_fails_closed_when_no_broker_is_the_listener);
-        tcase_add_test(tc, check_reports_a_client_config_librdkafka_cannot_use);
+        tcase_add_test(tc, mock_check_reports_a_client_config_librdkafka_cannot_use);
         tcase_add_test(tc, a_configuration_warning_is_logged_once_without_its_value);
         suite_add_tcase(s, tc);
 

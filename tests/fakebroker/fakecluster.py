@@ -12,13 +12,51 @@ Run it with /usr/bin/python3 (the python3-kafka package lives there):
 
     /usr/bin/python3 tests/fakebroker/fakecluster.py --brokers 3 --topic orders:6:3
 
+It is kept for states a real broker cannot be driven into within a test (an ISR set at will,
+a broker that answers slowly or never, a leaderless partition on demand, catch-up delays
+chosen per partition); tests/kafka/ runs real Kafka for everything else.
+
 Served APIs (only these are advertised in ApiVersions):
-    ApiVersions      v0-v2  (a v3 request gets UNSUPPORTED_VERSION in a v0 answer, as real
-                             brokers do, and librdkafka then falls back to v2)
+    ApiVersions      v0-v2  (a v3 request gets UNSUPPORTED_VERSION in a v0 answer listing
+                             v0-v2, and librdkafka then falls back to v2)
     Metadata         v0-v5  (only up brokers are listed; a partition whose leader is down or
                              -1 is reported with leader -1 and LEADER_NOT_AVAILABLE)
-    DescribeConfigs  v0-v1  (TOPIC and BROKER resources, key min.insync.replicas)
-Any other API, or an unsupported version of one, closes the connection, as Kafka does.
+    DescribeConfigs  v1-v2  (TOPIC and BROKER resources, key min.insync.replicas)
+Any other API, or an unsupported version of one (DescribeConfigs v0 included), closes the
+connection without an answer, as Kafka 4.x does.
+
+Where it differs from Kafka 4.x (each checked against Kafka 4.4.0 by
+tests/kafka/manual-init.sh fake-facts, which asks a real broker the same questions with the
+same python3-kafka structs):
+  - Versions. The minimum versions are 4.x's (Metadata 0, ApiVersions 0, DescribeConfigs 1:
+    4.0 dropped DescribeConfigs v0). The maximum ones are the last that python3-kafka 2.0.2
+    encodes, all non-flexible; Kafka 4.1 advertises Metadata 0-13, ApiVersions 0-4 (4.4:
+    0-5) and DescribeConfigs 1-4. librdkafka 2.0.2 (kpa-agent, kcat) sends the same Metadata
+    v4 and DescribeConfigs v1 to both; only its ApiVersions v3 is answered in full by Kafka
+    and with UNSUPPORTED_VERSION here (then v2).
+  - Fencing. A stopped broker vanishes from the broker list (and as a leader) at once, and
+    leaves the ISRs lag_ms later (--dynamics, default 0: at once). Kafka 4.x does all of it at
+    once for a controlled shutdown (SIGTERM), but after a crash (SIGKILL) keeps listing the
+    broker, as leader and in sync, until broker.session.timeout.ms (9 s; measured 8.1-9.2 s) has
+    passed: no Metadata answer shows that window here.
+  - ELR (KIP-966, on for clusters formatted by 4.1+, modelled by default; --no-elr for an
+    older cluster). With dynamics, a fenced broker leaves the ISR even as its last member:
+    the ISR becomes empty (leader -1), as in 4.x; the replicas that left an ISR below
+    min.insync.replicas are eligible, and the first one to start is elected at once, alone
+    in the ISR. Without ELR the last member stays in the ISR. Control commands (set_isr,
+    set_leader) change the ISR and leader without any ELR bookkeeping.
+  - DescribeConfigs. Only min.insync.replicas exists. Under ELR its broker value is the
+    cluster-level dynamic default (source 3, DYNAMIC_DEFAULT_BROKER_CONFIG), as Kafka 4.x
+    reports it; without ELR a static broker config (4) when --min-isr is given, else
+    Kafka's default (5). Kafka also lists the broker's own static value as a synonym (4),
+    which the fake does not model.
+  - Starting. With dynamics unfence_ms=N, a started broker refuses connections and is not
+    listed for N ms, as a 4.x broker keeps its listener closed until the controller
+    unfences it (measured: 10-20 s after the controllers came up, under load); the default
+    0 opens the port at once.
+  - No controllers. The "controller" of Metadata is a configured broker id (4.x names a
+    random live broker); there is no controller listener and no DescribeQuorum.
+  - No SASL and no TLS: every listener is PLAINTEXT on 127.0.0.1.
 
 Start-up: the fake prints exactly one JSON line on stdout once every listener accepts
 connections, e.g.
@@ -34,7 +72,8 @@ same connection, or on stdout for stdin commands. Commands:
     {"op":"state"}                                        the whole model (loadable by --config)
     {"op":"broker","id":1,"up":false}                     stop (listener and connections closed;
                                                           connecting is refused) or start again
-                                                          on the same port
+                                                          on the same port (answers "starting":
+                                                          true while unfence_ms runs)
     {"op":"rtt","id":1,"ms":500}                          delay before each answer
     {"op":"stall","id":1,"on":true}                       accept and read, never answer
     {"op":"set_isr","topic":"t","partition":0,"isr":[1,2]}
@@ -59,13 +98,15 @@ same connection, or on stdout for stdin commands. Commands:
                                                           type, name and config keys (null: all)
     {"op":"quit"}
 
-Cluster dynamics (opt-in, --dynamics lag_ms=N,catchup_ms=N[,step_ms=N]): lag_ms after a
-broker stops, it leaves every ISR it is in (unless it is the last member: the partition then
-keeps it and goes leaderless) and leadership of its partitions moves to the first in-sync
-replica that is up. When a broker starts, it rejoins each ISR after that partition's
-catch-up delay (its own "catchup" value, else catchup_ms + k * step_ms for its k-th lagging
-partition); a leaderless partition whose last ISR member returns gets it back as leader at
-once. The static control commands keep working in either mode.
+Cluster dynamics (opt-in, --dynamics lag_ms=N,catchup_ms=N[,step_ms=N][,unfence_ms=N]):
+lag_ms after a broker stops, it leaves every ISR it is in (without ELR, unless it is the
+last member: the partition then keeps it and goes leaderless; with ELR the ISR empties) and
+leadership of its partitions moves to the first in-sync replica that is up. A started broker
+opens its port unfence_ms later. Then it rejoins each ISR after that partition's catch-up
+delay (its own "catchup" value, else catchup_ms + k * step_ms for its k-th lagging
+partition); a leaderless partition whose last ISR member (without ELR) or an eligible
+replica (with ELR, the ISR being empty) returns gets it back as leader at once. The static
+control commands keep working in either mode.
 
 Violation episodes (always recorded): an episode is one maximal stretch of time during which a
 partition is "under_min" (fewer ISR members than its min.insync.replicas) or "offline" (no
@@ -109,12 +150,15 @@ API_METADATA = 3
 API_API_VERSIONS = 18
 API_DESCRIBE_CONFIGS = 32
 
-# What we advertise: (api_key, min_version, max_version). Only non-flexible versions, so
-# every request and response uses the classic headers (request v1, response v0).
+# What we advertise: (api_key, min_version, max_version). The minimum versions are Kafka
+# 4.x's (4.0 removed DescribeConfigs v0: KIP-896); the maximum versions are the last ones
+# python3-kafka 2.0.2 can encode, all of them non-flexible, so every request and response
+# uses the classic headers (request v1, response v0). Kafka 4.1/4.4 advertise Metadata 0-13,
+# ApiVersions 0-4 / 0-5 and DescribeConfigs 1-4 (see the header).
 SUPPORTED = (
         (API_METADATA, 0, 5),
         (API_API_VERSIONS, 0, 2),
-        (API_DESCRIBE_CONFIGS, 0, 1),
+        (API_DESCRIBE_CONFIGS, 1, 2),
 )
 SUPPORTED_MAP = {key: (lo, hi) for key, lo, hi in SUPPORTED}
 
@@ -128,10 +172,14 @@ ERR_INVALID_REQUEST = 42
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
 
-# DescribeConfigs v1 config sources.
+# DescribeConfigs v1+ config sources.
 SOURCE_TOPIC_CONFIG = 1
+SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG = 3
 SOURCE_STATIC_BROKER_CONFIG = 4
 SOURCE_DEFAULT_CONFIG = 5
+# Kafka's own default of min.insync.replicas, the DEFAULT_CONFIG synonym.
+KAFKA_DEFAULT_MIN_ISR = "1"
+
 
 MIN_ISR_KEY = "min.insync.replicas"
 # What {"op":"describe_configs_log"} keeps: the last requests, the first resources of each.
@@ -198,12 +246,15 @@ class Broker:
         self.rtt_ms = 0
         self.stall = False
         self.reason = None
+        # Started, but its port stays closed until it is unfenced (dynamics unfence_ms).
+        self.starting = False
         self.lsock = None
         self.conns = set()
 
     def to_json(self):
         return {"id": self.id, "host": HOST, "port": self.port, "rack": self.rack,
-                "up": self.up, "rtt_ms": self.rtt_ms, "stall": self.stall}
+                "up": self.up, "starting": self.starting, "rtt_ms": self.rtt_ms,
+                "stall": self.stall}
 
 
 class Partition:
@@ -214,6 +265,9 @@ class Partition:
                 -1 if leader is None else leader)
         self.isr = list(self.replicas if isr is None else isr)
         self.offline = list(offline or [])
+        # Eligible leader replicas (KIP-966): replicas that left the ISR while it was below
+        # min.insync.replicas; one of them leads again when the ISR is empty.
+        self.elr = []
         self.catchup_ms = None
         self.lowest_isr = len(self.isr)
         self.below_min = False
@@ -222,7 +276,8 @@ class Partition:
 
     def to_json(self):
         return {"partition": self.id, "leader": self.leader, "replicas": self.replicas,
-                "isr": self.isr, "offline": self.offline, "catchup_ms": self.catchup_ms}
+                "isr": self.isr, "elr": self.elr, "offline": self.offline,
+                "catchup_ms": self.catchup_ms}
 
 
 class Topic:
@@ -247,6 +302,9 @@ class Cluster:
         self.controller = -1
         self.default_min_isr = 1
         self.default_min_isr_set = False
+        # ELR (KIP-966), on by default for clusters formatted by Kafka 4.1+: the ISR may
+        # become empty, and min.insync.replicas is a cluster-level dynamic default.
+        self.elr = True
         self.dynamics = None
         self.timers = {}
         self.settled = None
@@ -325,6 +383,10 @@ class Cluster:
         if obj.get("min_isr") is not None:
             self.default_min_isr = want_int(obj, "min_isr", 1, MAX_BROKERS)
             self.default_min_isr_set = True
+        if "elr" in obj:
+            if not isinstance(obj["elr"], bool):
+                raise ModelError("'elr' must be true or false")
+            self.elr = obj["elr"]
         for bo in obj.get("brokers", []):
             self.add_broker(want_int(bo, "id", 0, 1 << 31),
                             want_int(bo, "port", 0, 65535, default=0),
@@ -344,10 +406,11 @@ class Cluster:
                 "lag_ms": want_int(obj, "lag_ms", 0, MAX_DELAY_MS, default=0),
                 "catchup_ms": want_int(obj, "catchup_ms", 0, MAX_DELAY_MS, default=0),
                 "step_ms": want_int(obj, "step_ms", 0, MAX_DELAY_MS, default=0),
+                "unfence_ms": want_int(obj, "unfence_ms", 0, MAX_DELAY_MS, default=0),
         }
 
     def to_json(self):
-        return {"cluster_id": self.cluster_id, "controller": self.controller,
+        return {"cluster_id": self.cluster_id, "controller": self.controller, "elr": self.elr,
                 "min_isr": self.default_min_isr if self.default_min_isr_set else None,
                 "effective_min_isr": self.default_min_isr,
                 "dynamics": self.dynamics, "pending": len(self.timers),
@@ -598,11 +661,18 @@ class Cluster:
                 fields = (0, brokers, self.cluster_id, controller, topics)
         return encode(MetadataResponse[v], *fields)
 
-    def min_isr_entry(self, v, value, source, is_default, synonyms):
-        if v == 0:
-            return (MIN_ISR_KEY, str(value), False, is_default, False)
-        # From v1 on, Kafka replaced the is_default byte with config_source (an int8).
-        return (MIN_ISR_KEY, str(value), False, source, False, synonyms)
+    def broker_min_isr(self):
+        """The broker-level value and its synonyms (most to least specific), as Kafka 4.x
+        reports them: with ELR there is always a cluster-level dynamic default (the first
+        active controller wrote it); without, a static broker config or Kafka's default."""
+        v = str(self.default_min_isr)
+        default = (MIN_ISR_KEY, KAFKA_DEFAULT_MIN_ISR, SOURCE_DEFAULT_CONFIG)
+        if self.elr:
+            return SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG, [
+                    (MIN_ISR_KEY, v, SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG), default]
+        if self.default_min_isr_set:
+            return SOURCE_STATIC_BROKER_CONFIG, [(MIN_ISR_KEY, v, SOURCE_STATIC_BROKER_CONFIG), default]
+        return SOURCE_DEFAULT_CONFIG, [default]
 
     def describe_configs(self, b, v, req):
         resources = req[0] or []
@@ -610,9 +680,8 @@ class Cluster:
             {"type": rtype, "name": rname, "keys": None if keys is None else list(keys)}
             for rtype, rname, keys in resources[:DESCRIBE_LOG_RESOURCES]]})
         del self.describe_log[:-DESCRIBE_LOG_MAX]
-        include_synonyms = v >= 1 and bool(req[1])
-        bsrc = SOURCE_STATIC_BROKER_CONFIG if self.default_min_isr_set else SOURCE_DEFAULT_CONFIG
-        broker_syn = [(MIN_ISR_KEY, str(self.default_min_isr), bsrc)]
+        include_synonyms = bool(req[1])
+        bsrc, bsyn = self.broker_min_isr()
         out = []
         for rtype, rname, keys in resources:
             if self.describe_error is not None:
@@ -620,41 +689,37 @@ class Cluster:
                             rtype, rname, []))
                 continue
             wanted = keys is None or MIN_ISR_KEY in keys
+            value, source, syn = self.default_min_isr, bsrc, bsyn
             if rtype == RESOURCE_TOPIC:
                 t = self.topics.get(rname)
                 if t is None:
-                    out.append((ERR_UNKNOWN_TOPIC_OR_PARTITION,
-                                "Topic '%s' does not exist." % rname,
-                                rtype, rname, []))
+                    # Kafka 4.4 sends this error with an empty message.
+                    out.append((ERR_UNKNOWN_TOPIC_OR_PARTITION, "", rtype, rname, []))
                     continue
                 if t.min_isr is not None:
-                    syn = [(MIN_ISR_KEY, str(t.min_isr), SOURCE_TOPIC_CONFIG)] + broker_syn
-                    entry = self.min_isr_entry(v, t.min_isr, SOURCE_TOPIC_CONFIG,
-                                               False, syn if include_synonyms else [])
-                else:
-                    entry = self.min_isr_entry(v, self.default_min_isr, bsrc,
-                                               bsrc == SOURCE_DEFAULT_CONFIG,
-                                               broker_syn if include_synonyms else [])
+                    value, source = t.min_isr, SOURCE_TOPIC_CONFIG
+                    syn = [(MIN_ISR_KEY, str(t.min_isr), SOURCE_TOPIC_CONFIG)] + bsyn
             elif rtype == RESOURCE_BROKER:
-                # Like Kafka, a broker describes only itself (or the cluster
-                # default, named by the empty string).
+                # Like Kafka, a broker describes only itself, or the cluster default (named
+                # by the empty string), which holds only dynamic cluster-level values.
                 if rname not in ("", str(b.id)):
                     out.append((ERR_INVALID_REQUEST,
-                                "Unexpected broker id, expected %d but received %s"
+                                "Unexpected broker id, expected %d or empty string, but received %s"
                                 % (b.id, rname), rtype, rname, []))
                     continue
-                entry = self.min_isr_entry(v, self.default_min_isr, bsrc,
-                                           bsrc == SOURCE_DEFAULT_CONFIG,
-                                           broker_syn if include_synonyms else [])
+                if rname == "":
+                    wanted = wanted and bsrc == SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG
+                    syn = bsyn[:1]
             else:
                 out.append((ERR_INVALID_REQUEST, "Unsupported resource type %d" % rtype,
                             rtype, rname, []))
                 continue
-            out.append((ERR_NONE, None, rtype, rname, [entry] if wanted else []))
+            entry = (MIN_ISR_KEY, str(value), False, source, False, syn if include_synonyms else [])
+            out.append((ERR_NONE, "", rtype, rname, [entry] if wanted else []))
         # python3-kafka's v1 response struct still names the fifth entry field is_default
         # (a boolean, so any source would be sent as 1); its v2 struct has Kafka's v1
         # layout (v2 only changed throttling semantics), so v1 is encoded with it.
-        return encode(DescribeConfigsResponse[0 if v == 0 else 2], 0, out)
+        return encode(DescribeConfigsResponse[2], 0, out)
 
     # ---- dynamics -------------------------------------------------------------------
 
@@ -691,11 +756,18 @@ class Cluster:
         return -1
 
     def fence(self, bid):
-        """What the controller does once it notices a broker is gone."""
+        """What the controller does once it notices a broker is gone.
+
+        Without ELR the last ISR member stays in the ISR (the partition goes leaderless).
+        With ELR (Kafka 4.1+) it leaves too, and the ISR becomes empty: a replica that
+        leaves an ISR below min.insync.replicas joins the eligible leader replicas."""
         for t in self.topics.values():
             for p in t.partitions:
-                if bid in p.isr and len(p.isr) > 1:
-                    self.set_isr(t, p, [r for r in p.isr if r != bid], cause=bid)
+                if bid in p.isr and (self.elr or len(p.isr) > 1):
+                    isr = [r for r in p.isr if r != bid]
+                    if self.elr and len(isr) < self.effective_min_isr(t) and bid not in p.elr:
+                        p.elr.append(bid)
+                    self.set_isr(t, p, isr, cause=bid)
                 if p.leader == bid:
                     p.leader = self.elect(p)
         log("fenced", broker=bid)
@@ -705,6 +777,10 @@ class Cluster:
             return
         if bid not in p.isr:
             self.set_isr(t, p, p.isr + [bid], cause=bid)
+        if bid in p.elr:
+            p.elr.remove(bid)
+        if len(p.isr) >= self.effective_min_isr(t):
+            p.elr = []
         if p.leader == -1 or not self.is_up(p.leader):
             p.leader = self.elect(p)
         log("rejoined_isr", broker=bid, topic=t.name, partition=p.id)
@@ -727,6 +803,13 @@ class Cluster:
                     if p.leader == -1 or not self.is_up(p.leader):
                         p.leader = self.elect(p)
                     continue
+                if not p.isr and b.id in p.elr:
+                    # ELR: the ISR is empty and an eligible replica is back: it is elected
+                    # at once, alone in the ISR (Kafka 4.4: within half a second).
+                    p.elr.remove(b.id)
+                    self.set_isr(t, p, [b.id], cause=b.id)
+                    p.leader = b.id
+                    continue
                 if p.catchup_ms is not None:
                     delay = p.catchup_ms
                 else:
@@ -738,8 +821,27 @@ class Cluster:
     # ---- control plane --------------------------------------------------------------
 
     async def set_broker_up(self, b, up):
+        if up and (b.up or b.starting):
+            return
+        if not up and b.starting:
+            # Stopped before it was unfenced: it never served.
+            b.starting = False
+            self.cancel(("unfence", b.id))
+            log("broker_down", broker=b.id, port=b.port)
+            return
         if up == b.up:
             return
+        if up and self.dynamics is not None and self.dynamics["unfence_ms"] > 0:
+            # A Kafka 4.x broker opens its listener only once the controller has unfenced
+            # it: until then a connection is refused and Metadata does not list it.
+            b.starting = True
+            log("broker_starting", broker=b.id, port=b.port, unfence_ms=self.dynamics["unfence_ms"])
+            self.schedule(("unfence", b.id), self.dynamics["unfence_ms"], lambda: self.apply_up(b, True))
+            return
+        self.apply_up(b, up)
+
+    def apply_up(self, b, up):
+        b.starting = False
         b.up = up
         if up:
             self.listen(b)
@@ -771,7 +873,7 @@ class Cluster:
                     raise ModelError("'reason' must be a string of at most 200 characters")
                 b.reason = reason
             await self.set_broker_up(b, bool(cmd.get("up")))
-            return {"id": b.id, "port": b.port, "up": b.up}
+            return {"id": b.id, "port": b.port, "up": b.up, "starting": b.starting}
         if op == "rtt":
             self.broker(cmd).rtt_ms = want_int(cmd, "ms", 0, MAX_DELAY_MS)
             return None
@@ -979,8 +1081,9 @@ def parse_dynamics_arg(text):
     obj = {}
     for item in text.split(","):
         key, sep, val = item.partition("=")
-        if not sep or key not in ("lag_ms", "catchup_ms", "step_ms"):
-            raise ModelError("--dynamics wants lag_ms=N,catchup_ms=N[,step_ms=N], got %r" % text)
+        if not sep or key not in ("lag_ms", "catchup_ms", "step_ms", "unfence_ms"):
+            raise ModelError("--dynamics wants lag_ms=N,catchup_ms=N[,step_ms=N][,unfence_ms=N], got %r"
+                             % text)
         try:
             obj[key] = int(val, 10)
         except ValueError:
@@ -998,7 +1101,11 @@ def build(argv):
     ap.add_argument("--min-isr", type=int, help="broker default min.insync.replicas (default 1)")
     ap.add_argument("--controller", type=int, help="controller id (default: the first broker)")
     ap.add_argument("--cluster-id", help="cluster id reported by Metadata v2+")
-    ap.add_argument("--dynamics", help="lag_ms=N,catchup_ms=N[,step_ms=N]: model ISR shrink and catch-up")
+    ap.add_argument("--dynamics", help="lag_ms=N,catchup_ms=N[,step_ms=N][,unfence_ms=N]: model ISR "
+                    "shrink, catch-up and the closed port of a starting broker")
+    ap.add_argument("--no-elr", action="store_true",
+                    help="model a cluster without ELR (formatted before Kafka 4.1): the last ISR "
+                         "member stays in the ISR, min.insync.replicas is a static broker config")
     ap.add_argument("--control-port", type=int, default=0, help="control port (default: any free one)")
     args = ap.parse_args(argv)
 
@@ -1024,6 +1131,8 @@ def build(argv):
         cluster.cluster_id = args.cluster_id
     if args.dynamics:
         cluster.set_dynamics(parse_dynamics_arg(args.dynamics))
+    if args.no_elr:
+        cluster.elr = False
     return cluster, args.control_port
 
 

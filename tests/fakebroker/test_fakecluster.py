@@ -17,7 +17,8 @@ import tempfile
 import time
 import unittest
 
-from kafka.protocol.admin import ApiVersionRequest, ApiVersionResponse
+from kafka.protocol.admin import (ApiVersionRequest, ApiVersionResponse, DescribeConfigsRequest,
+                                  DescribeConfigsResponse)
 from kafka.protocol.api import RequestHeader
 from kafka.protocol.metadata import MetadataRequest
 
@@ -245,7 +246,57 @@ class FakeClusterTest(FakeTestCase):
         body = kafka_call(fake.ports[0], ApiVersionRequest[2]())
         resp = ApiVersionResponse[2].decode(io.BytesIO(body))
         self.assertEqual(resp.error_code, 0)
-        self.assertEqual(sorted(resp.api_versions), [(3, 0, 5), (18, 0, 2), (32, 0, 1)])
+        # Kafka 4.x's minimum versions (DescribeConfigs v0 is gone since 4.0, KIP-896).
+        self.assertEqual(sorted(resp.api_versions), [(3, 0, 5), (18, 0, 2), (32, 1, 2)])
+
+    def test_describe_configs_v0_closes_the_connection_as_kafka_4x_does(self):
+        fake = self.start("--brokers", "1", "--topic", "orders:1:1")
+        req = DescribeConfigsRequest[0]([(2, "orders", ["min.insync.replicas"])])
+        with self.assertRaises(struct.error):
+            # Kafka 4.4 reads the request and closes the connection without an answer
+            # (tests/kafka/manual-init.sh fake-facts): nothing comes back.
+            kafka_call(fake.ports[0], req)
+
+    def describe_v1(self, fake, resources):
+        """DescribeConfigs v1 with synonyms, decoded with the v2 struct (v1's wire format,
+        which python3-kafka's v1 struct gets wrong): [(error, message, type, name,
+        [(key, value, read_only, source, sensitive, [(key, value, source)...])])]."""
+        body = kafka_call(fake.ports[0], DescribeConfigsRequest[1](resources, True))
+        resp = DescribeConfigsResponse[2].decode(io.BytesIO(body))
+        return [(r[0], r[1], r[2], r[3], [tuple(e[:5]) + ([tuple(x) for x in e[5]],) for e in r[4]])
+                for r in resp.resources]
+
+    def test_describe_configs_v1_sources_under_elr_are_kafka_4x_ones(self):
+        # As Kafka 4.4 answered with ELR on (fake-facts): the cluster-level dynamic default
+        # (3) wins over the broker's static value; a topic override is source 1.
+        fake = self.start("--brokers", "3", "--min-isr", "2", "--topic", "orders:1:3:3",
+                          "--topic", "plain:1:3")
+        key = "min.insync.replicas"
+        got = self.describe_v1(fake, [(4, "0", [key]), (2, "plain", [key]), (2, "orders", [key]),
+                                      (4, "", [key]), (4, "1", [key]), (2, "absent", [key])])
+        self.assertEqual(got, [
+            (0, "", 4, "0", [(key, "2", False, 3, False, [(key, "2", 3), (key, "1", 5)])]),
+            (0, "", 2, "plain", [(key, "2", False, 3, False, [(key, "2", 3), (key, "1", 5)])]),
+            (0, "", 2, "orders", [(key, "3", False, 1, False,
+                                   [(key, "3", 1), (key, "2", 3), (key, "1", 5)])]),
+            (0, "", 4, "", [(key, "2", False, 3, False, [(key, "2", 3)])]),
+            (42, "Unexpected broker id, expected 0 or empty string, but received 1", 4, "1", []),
+            (3, "", 2, "absent", []),
+        ])
+
+    def test_describe_configs_v1_sources_without_elr(self):
+        key = "min.insync.replicas"
+        fake = self.start("--brokers", "1", "--no-elr", "--min-isr", "2", "--topic", "plain:1:1")
+        self.assertEqual(self.describe_v1(fake, [(4, "0", [key]), (2, "plain", [key]), (4, "", [key])]), [
+            (0, "", 4, "0", [(key, "2", False, 4, False, [(key, "2", 4), (key, "1", 5)])]),
+            (0, "", 2, "plain", [(key, "2", False, 4, False, [(key, "2", 4), (key, "1", 5)])]),
+            # No cluster-level value exists without ELR unless someone set one.
+            (0, "", 4, "", []),
+        ])
+        fake = self.start("--brokers", "1", "--no-elr", "--topic", "plain:1:1")
+        self.assertEqual(self.describe_v1(fake, [(2, "plain", [key])]), [
+            (0, "", 2, "plain", [(key, "1", False, 5, False, [(key, "1", 5)])]),
+        ])
 
     def test_metadata_v5_lists_down_replicas_as_offline(self):
         fake = self.start("--brokers", "3", "--topic", "orders:1:3")
@@ -385,14 +436,55 @@ class DynamicsTest(FakeTestCase):
         self.assertEqual([(p["lowest"], p["below_min"]) for p in low],
                          [(2, False), (2, False), (2, False)])
 
-    def test_last_isr_member_keeps_partition_and_leads_again_at_start(self):
-        fake = self.start("--brokers", "2", "--topic", "solo:1:1",
+    def test_without_elr_the_last_isr_member_stays_and_leads_again_at_start(self):
+        fake = self.start("--brokers", "2", "--topic", "solo:1:1", "--no-elr",
                           "--dynamics", "lag_ms=0,catchup_ms=5000")
         fake.ok(op="broker", id=0, up=False)
         fake.ok(op="settle")
         self.assertEqual(self.partitions(fake, "solo"), [(-1, [0])])
         fake.ok(op="broker", id=0, up=True)
         self.assertEqual(self.partitions(fake, "solo"), [(0, [0])])
+
+    def test_under_elr_the_isr_empties_and_an_eligible_replica_is_elected_at_start(self):
+        # As Kafka 4.4 did (fake-facts): RF 2, min.insync.replicas 2; broker 1 crashes
+        # (ISR [0]), broker 0 stops: ISR [], leader -1; broker 0 back: leader 0, ISR [0].
+        fake = self.start("--brokers", "2", "--min-isr", "2", "--topic", "pair:1:2",
+                          "--dynamics", "lag_ms=0,catchup_ms=5000")
+        fake.ok(op="broker", id=1, up=False)
+        fake.ok(op="settle")
+        self.assertEqual(self.partitions(fake, "pair"), [(0, [0])])
+        fake.ok(op="broker", id=0, up=False)
+        fake.ok(op="settle")
+        self.assertEqual(self.partitions(fake, "pair"), [(-1, [])])
+        (t,) = fake.ok(op="state")["topics"]
+        self.assertEqual(t["partitions"][0]["elr"], [1, 0])
+        fake.ok(op="broker", id=0, up=True)
+        self.assertEqual(self.partitions(fake, "pair"), [(0, [0])])
+        # Broker 1 catches up as usual and the partition is whole again.
+        fake.ok(op="broker", id=1, up=True)
+        fake.ok(op="settle")
+        self.assertEqual(self.partitions(fake, "pair"), [(0, [0, 1])])
+        (t,) = fake.ok(op="state")["topics"]
+        self.assertEqual(t["partitions"][0]["elr"], [])
+
+    def test_started_broker_refuses_connections_until_unfenced(self):
+        # Kafka 4.x opens a broker's listener only once the controller has unfenced it.
+        fake = self.start("--brokers", "2", "--topic", "orders:1:2",
+                          "--dynamics", "lag_ms=0,catchup_ms=0,unfence_ms=400")
+        fake.ok(op="broker", id=1, up=False)
+        fake.ok(op="settle")
+        reply = fake.ok(op="broker", id=1, up=True)
+        self.assertEqual((reply["up"], reply["starting"]), (False, True))
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", fake.ports[1]), timeout=STEP_TIMEOUT)
+        rc, md, err = kcat_metadata(fake.ports[0])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(brief(md)["brokers"], [(0, "127.0.0.1:%d" % fake.ports[0])])
+        fake.ok(op="settle")
+        rc, md, err = kcat_metadata(fake.ports[1])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([b[0] for b in brief(md)["brokers"]], [0, 1])
+        self.assertEqual(self.partitions(fake, "orders"), [(0, [0, 1])])
 
     def test_lowest_isr_records_a_dip_below_min_isr(self):
         fake = self.start("--brokers", "3", "--topic", "orders:1:3:2",
@@ -439,7 +531,7 @@ class DynamicsTest(FakeTestCase):
         self.assertEqual(fake.ok(op="episodes")["episodes"], [])
 
     def test_episodes_record_offline_while_no_isr_member_is_up(self):
-        fake = self.start("--brokers", "2", "--topic", "solo:1:2:1",
+        fake = self.start("--brokers", "2", "--topic", "solo:1:2:1", "--no-elr",
                           "--dynamics", "lag_ms=0,catchup_ms=0")
         fake.ok(op="broker", id=1, up=False)
         fake.ok(op="settle")
@@ -451,6 +543,22 @@ class DynamicsTest(FakeTestCase):
         fake.ok(op="broker", id=0, up=True)
         (ep,) = fake.ok(op="episodes", reset=True)["episodes"]
         self.assertIsNotNone(ep["end"])
+
+    def test_under_elr_an_empty_isr_is_both_under_min_and_offline(self):
+        fake = self.start("--brokers", "2", "--topic", "solo:1:2:1",
+                          "--dynamics", "lag_ms=0,catchup_ms=0")
+        fake.ok(op="broker", id=1, up=False)
+        fake.ok(op="settle")
+        fake.ok(op="broker", id=0, up=False)
+        fake.ok(op="settle")
+        # Offline from the stop (its ISR's one member is down), under min.insync.replicas
+        # from the fence that empties the ISR.
+        eps = fake.ok(op="episodes")["episodes"]
+        self.assertEqual([(e["kind"], e["lowest"], e["cause"], e["end"]) for e in eps],
+                         [("offline", 0, 0, None), ("under_min", 0, 0, None)])
+        fake.ok(op="broker", id=0, up=True)
+        eps = fake.ok(op="episodes", reset=True)["episodes"]
+        self.assertEqual([e["end"] is not None for e in eps], [True, True])
 
     def test_episodes_open_and_close_on_control_commands(self):
         fake = self.start("--brokers", "3", "--topic", "orders:1:3:2")

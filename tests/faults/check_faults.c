@@ -298,7 +298,7 @@ static void flap(struct demo *d, struct agent *a, int seconds, int *ready, int *
 #define RSS_MEANINGFUL 1
 #endif
 
-START_TEST(local_broker_flapping_keeps_probes_prompt_and_recovers_without_growth) {
+START_TEST(mock_local_broker_flapping_keeps_probes_prompt_and_recovers_without_growth) {
         const char *longrun = getenv("KPA_FAULTS_LONG");
         int seconds = longrun && strcmp(longrun, "1") == 0 ? 60 : 20;
         struct agent a;
@@ -335,7 +335,7 @@ END_TEST
 
 /* ---- slow and erroring broker ---- */
 
-START_TEST(rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers) {
+START_TEST(mock_rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers) {
         struct agent a;
         struct demo *d = ready_on_demo(&a, NULL);
         struct prober p;
@@ -362,7 +362,7 @@ START_TEST(rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers) {
 }
 END_TEST
 
-START_TEST(connections_closed_at_apiversions_keep_probes_prompt_and_clear) {
+START_TEST(mock_connections_closed_at_apiversions_keep_probes_prompt_and_clear) {
         struct agent a;
         struct demo *d = ready_on_demo(&a, NULL);
         struct prober p;
@@ -388,7 +388,7 @@ END_TEST
 
 /* ---- metadata changing under the agent ---- */
 
-START_TEST(metadata_changing_at_every_check_keeps_the_verdict_right) {
+START_TEST(fake_metadata_changing_at_every_check_keeps_the_verdict_right) {
         struct fakecluster *fc;
         char err[512], boot[64];
         const char *args[] = { "--brokers", "3", "--topic", "orders:6:3:2", NULL };
@@ -548,7 +548,7 @@ static void idle_close(struct idle_set *s) {
         s->n = 0;
 }
 
-START_TEST(ten_thousand_idle_connections_from_one_address_leave_other_clients_served) {
+START_TEST(mock_ten_thousand_idle_connections_from_one_address_leave_other_clients_served) {
         ck_assert_int_ge(raise_nofile(), 10500);
         struct agent a;
         struct demo *d = ready_on_demo(&a, NULL);
@@ -578,7 +578,7 @@ START_TEST(ten_thousand_idle_connections_from_one_address_leave_other_clients_se
 }
 END_TEST
 
-START_TEST(ten_thousand_idle_connections_from_many_addresses_do_not_starve_probes) {
+START_TEST(mock_ten_thousand_idle_connections_from_many_addresses_do_not_starve_probes) {
         ck_assert_int_ge(raise_nofile(), 10500);
         struct agent a;
         struct demo *d = ready_on_demo(&a, NULL);
@@ -616,7 +616,7 @@ static bool closed_by_agent(int fd, int ms) {
 
 /* The eviction rule itself: above 240 of 256 connections, each new one closes the oldest
  * connection with no request in progress, so the newest 240 stay and probes are accepted. */
-START_TEST(near_the_limit_the_oldest_idle_connections_are_closed_first) {
+START_TEST(mock_near_the_limit_the_oldest_idle_connections_are_closed_first) {
         ck_assert_int_ge(raise_nofile(), 1024);
         struct agent a;
         struct demo *d = ready_on_demo(&a, NULL);
@@ -660,7 +660,7 @@ START_TEST(near_the_limit_the_oldest_idle_connections_are_closed_first) {
 END_TEST
 
 /* Slow-loris: request headers one byte every 2 s, from several connections at once. */
-START_TEST(slow_loris_clients_do_not_delay_probes) {
+START_TEST(mock_slow_loris_clients_do_not_delay_probes) {
         struct agent a;
         struct demo *d = ready_on_demo(&a, NULL);
         struct idle_set s;
@@ -982,7 +982,7 @@ static void *loader_main(void *arg) {
         return NULL;
 }
 
-START_TEST(sigterm_under_load_exits_0_promptly) {
+START_TEST(mock_sigterm_under_load_exits_0_promptly) {
         struct agent a;
         struct demo *d = ready_on_demo(&a, NULL);
         struct loader l = { .port = a.proc.port };
@@ -1026,7 +1026,7 @@ static void dump_file(const char *path) {
         fclose(f);
 }
 
-START_TEST(agent_under_valgrind_has_no_errors_and_no_leaks) {
+START_TEST(mock_agent_under_valgrind_has_no_errors_and_no_leaks) {
         struct demo *d;
         char err[512];
         ck_assert_int_eq(demo_start(&(struct demo_opts){ 0 }, &d, err, sizeof err), 0);
@@ -1075,25 +1075,25 @@ int main(void) {
         if (under_valgrind()) {
                 tc = tcase_create("valgrind");
                 tcase_set_timeout(tc, 400);
-                tcase_add_test(tc, agent_under_valgrind_has_no_errors_and_no_leaks);
+                tcase_add_test(tc, mock_agent_under_valgrind_has_no_errors_and_no_leaks);
                 suite_add_tcase(s, tc);
         } else {
                 tc = tcase_create("broker");
                 tcase_set_timeout(tc, 150);
-                tcase_add_test(tc, local_broker_flapping_keeps_probes_prompt_and_recovers_without_growth);
-                tcase_add_test(tc, rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers);
-                tcase_add_test(tc, connections_closed_at_apiversions_keep_probes_prompt_and_clear);
-                tcase_add_test(tc, metadata_changing_at_every_check_keeps_the_verdict_right);
+                tcase_add_test(tc, mock_local_broker_flapping_keeps_probes_prompt_and_recovers_without_growth);
+                tcase_add_test(tc, mock_rtt_above_the_check_timeout_keeps_probes_prompt_and_recovers);
+                tcase_add_test(tc, mock_connections_closed_at_apiversions_keep_probes_prompt_and_clear);
+                tcase_add_test(tc, fake_metadata_changing_at_every_check_keeps_the_verdict_right);
                 suite_add_tcase(s, tc);
                 tc = tcase_create("clients");
                 tcase_set_timeout(tc, 90);
-                tcase_add_test(tc, ten_thousand_idle_connections_from_one_address_leave_other_clients_served);
-                tcase_add_test(tc, ten_thousand_idle_connections_from_many_addresses_do_not_starve_probes);
-                tcase_add_test(tc, near_the_limit_the_oldest_idle_connections_are_closed_first);
-                tcase_add_test(tc, slow_loris_clients_do_not_delay_probes);
+                tcase_add_test(tc, mock_ten_thousand_idle_connections_from_one_address_leave_other_clients_served);
+                tcase_add_test(tc, mock_ten_thousand_idle_connections_from_many_addresses_do_not_starve_probes);
+                tcase_add_test(tc, mock_near_the_limit_the_oldest_idle_connections_are_closed_first);
+                tcase_add_test(tc, mock_slow_loris_clients_do_not_delay_probes);
                 tcase_add_test(tc, clients_that_pipeline_and_never_read_do_not_starve_probes);
                 tcase_add_test(tc, abandoned_and_held_prestop_floods_keep_livez_prompt_and_the_kubelet_prestop_held);
-                tcase_add_test(tc, sigterm_under_load_exits_0_promptly);
+                tcase_add_test(tc, mock_sigterm_under_load_exits_0_promptly);
                 suite_add_tcase(s, tc);
         }
         return tu_run_suite(s);

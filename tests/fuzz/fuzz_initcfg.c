@@ -66,6 +66,7 @@ static void derive(const struct init_config *c, const char *tmpl_text, size_t tm
                 .cfg = c, .id = &id, .active = &active, .rack = c->rack,
                 .tmpl = have_tmpl ? &tmpl : NULL, .store_password = c->tls_dir ? "pw" : NULL,
                 .jaas_server = c->sasl_users_dir ? "JAAS" : NULL,
+                .jaas_client = c->sasl_users_dir ? "CLIENT-JAAS" : NULL,
                 .agent_user = c->sasl_agent_user, .agent_password = "agent-pw",
         };
         struct props server = { 0 }, client = { 0 };
@@ -74,9 +75,19 @@ static void derive(const struct init_config *c, const char *tmpl_text, size_t tm
                 snprintf(num, sizeof num, "%" PRIu32, id.node_id);
                 check_props_text(&server, "node.id", num);
                 check_props_text(&server, "controller.listener.names", c->controller_listener);
+                if (c->min_insync_replicas) {
+                        snprintf(num, sizeof num, "%" PRIu32, c->min_insync_replicas);
+                        check_props_text(&server, "min.insync.replicas", num);
+                }
+                FUZZ_CHECK(id.roles != ROLES_CONTROLLER || props_get(&server, "min.insync.replicas"),
+                           "a controller-only node without min.insync.replicas");
                 props_free_secret(&server);
         } else {
-                FUZZ_CHECK(have_tmpl && err[0], "brokercfg_server failed without a template: %s", err);
+                /* Without a template, the one refusal left is a controller-only node that
+                 * states no min.insync.replicas (ELR would make Kafka's 1 cluster-wide). */
+                FUZZ_CHECK(err[0], "brokercfg_server failed without a message");
+                FUZZ_CHECK(have_tmpl || (id.roles == ROLES_CONTROLLER && !c->min_insync_replicas),
+                           "brokercfg_server failed without a template: %s", err);
         }
         if (brokercfg_client(&in, &client, err, sizeof err) == 0) {
                 const char *bs = props_get(&client, "bootstrap.servers");

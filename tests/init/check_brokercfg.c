@@ -46,6 +46,32 @@ START_TEST(defaults_follow_the_statefulset_name) {
 }
 END_TEST
 
+START_TEST(separate_controllers_move_the_default_broker_offset_to_100) {
+        char *env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_CONTROLLER_STATEFULSET=kraft", NULL };
+        struct init_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load(env, 0, NULL, &c, err), 0);
+        ck_assert_uint_eq(c.node_id_offset, 100);
+        ck_assert_uint_eq(c.controller_node_id_offset, 0);
+        ck_assert_str_eq(c.controller_service, "kraft-headless");
+        initcfg_free(&c);
+        /* An explicit offset keeps its meaning (volumes formatted with it stay valid). */
+        char *explicit_env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                                 "KPA_CONTROLLER_STATEFULSET=kraft", "KPA_CONTROLLER_NODE_ID_OFFSET=9000",
+                                 "KPA_NODE_ID_OFFSET=0", NULL };
+        ck_assert_int_eq(load(explicit_env, 0, NULL, &c, err), 0);
+        ck_assert_uint_eq(c.node_id_offset, 0);
+        ck_assert_uint_eq(c.controller_node_id_offset, 9000);
+        initcfg_free(&c);
+        /* Combined mode: brokers and controllers are the same nodes, from 0. */
+        char *combined[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID, NULL };
+        ck_assert_int_eq(load(combined, 0, NULL, &c, err), 0);
+        ck_assert_uint_eq(c.node_id_offset, 0);
+        initcfg_free(&c);
+}
+END_TEST
+
 START_TEST(flags_override_environment) {
         char *env[] = { "POD_NAME=kafka-1", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID, NULL };
         char *argv[] = { "prog", "--pod-name", "kafka-4", "--node-id-offset=10", "--dry-run", NULL };
@@ -192,7 +218,8 @@ END_TEST
 
 START_TEST(controller_only_node_keeps_only_the_controller_listener) {
         char *env[] = { "POD_NAME=kraft-1", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
-                        "KPA_CONTROLLER_STATEFULSET=kraft", "KPA_CONTROLLER_NODE_ID_OFFSET=9000", NULL };
+                        "KPA_CONTROLLER_STATEFULSET=kraft", "KPA_CONTROLLER_NODE_ID_OFFSET=9000",
+                        "KPA_MIN_INSYNC_REPLICAS=2", NULL };
         struct composed x;
         compose(env, &x);
         struct props out, client;
@@ -203,6 +230,7 @@ START_TEST(controller_only_node_keeps_only_the_controller_listener) {
         ck_assert_str_eq(props_get(&out, "process.roles"), "controller");
         ck_assert_str_eq(props_get(&out, "listeners"), "CONTROLLER://:9093");
         ck_assert_ptr_null(props_get(&out, "inter.broker.listener.name"));
+        ck_assert_str_eq(props_get(&out, "min.insync.replicas"), "2");
         ck_assert_int_eq(brokercfg_client(&in, &client, err, sizeof err), 0);
         ck_assert_str_eq(props_get(&client, "bootstrap.servers"), "kraft-1.kraft-headless.prod.svc.cluster.local:9093");
         props_free(&out);
@@ -253,6 +281,174 @@ START_TEST(tls_and_sasl_keys_and_client_properties) {
         props_free(&out);
         props_free(&client);
         initcfg_free(&x.c);
+}
+END_TEST
+
+/* Kafka 4.x broker-only nodes look up the controller client's JAAS as the server context of
+ * the controller listener; without it they exit at start-up ("Could not find a 'KafkaServer'
+ * or 'controller.KafkaServer' entry in the JAAS configuration"). */
+START_TEST(broker_only_node_gets_client_jaas_for_a_sasl_controller_listener) {
+        char *env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_CONTROLLER_STATEFULSET=kraft",
+                        "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:SASL_SSL,CONTROLLER:SASL_SSL",
+                        "KPA_TLS_DIR=/tls", "KPA_SASL_USERS_DIR=/users", "KPA_OUTPUT_DIR=/out", NULL };
+        struct composed x;
+        compose(env, &x);
+        struct props out;
+        struct broker_inputs in = { .cfg = &x.c, .id = &x.id, .active = &x.active, .store_password = "s3cret",
+                                    .jaas_server = "SERVER-JAAS", .jaas_client = "CLIENT-JAAS",
+                                    .agent_user = "kafka", .agent_password = "pw" };
+        char err[512] = "";
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        struct dynbuf b;
+        dynbuf_init(&b, 1 << 20);
+        props_serialize(&out, &b);
+        ck_assert_str_eq(dynbuf_str(&b),
+                "node.id=100\n"
+                "process.roles=broker\n"
+                "controller.quorum.voters=0@kraft-0.kraft-headless.prod.svc.cluster.local:9093,1@kraft-1.kraft-headless.prod.svc.cluster.local:9093,2@kraft-2.kraft-headless.prod.svc.cluster.local:9093\n"
+                "controller.listener.names=CONTROLLER\n"
+                "listeners=INTERNAL://:9092\n"
+                "advertised.listeners=INTERNAL://kafka-0.kafka-headless.prod.svc.cluster.local:9092\n"
+                "listener.security.protocol.map=INTERNAL:SASL_SSL,CONTROLLER:SASL_SSL\n"
+                "inter.broker.listener.name=INTERNAL\n"
+                "log.dirs=/var/lib/kafka/data\n"
+                "ssl.keystore.location=/out/keystore.p12\n"
+                "ssl.keystore.password=s3cret\n"
+                "ssl.key.password=s3cret\n"
+                "ssl.keystore.type=PKCS12\n"
+                "ssl.truststore.location=/out/truststore.p12\n"
+                "ssl.truststore.password=s3cret\n"
+                "ssl.truststore.type=PKCS12\n"
+                "ssl.client.auth=none\n"
+                "listener.name.internal.sasl.enabled.mechanisms=PLAIN\n"
+                "listener.name.internal.plain.sasl.jaas.config=SERVER-JAAS\n"
+                "sasl.enabled.mechanisms=PLAIN\n"
+                "sasl.mechanism.inter.broker.protocol=PLAIN\n"
+                "sasl.mechanism.controller.protocol=PLAIN\n"
+                "listener.name.controller.plain.sasl.jaas.config=CLIENT-JAAS\n");
+        dynbuf_free(&b);
+        props_free(&out);
+        /* Without the client JAAS, the composition refuses rather than write a config the
+         * broker cannot start with. */
+        in.jaas_client = NULL;
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "listener CONTROLLER uses SASL but no client JAAS configuration was given for it");
+        initcfg_free(&x.c);
+}
+END_TEST
+
+START_TEST(only_the_controller_listener_uses_sasl_on_a_broker_only_node) {
+        char *env[] = { "POD_NAME=kafka-4", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+                        "KPA_SASL_USERS_DIR=/users", NULL };
+        struct composed x;
+        compose(env, &x);
+        ck_assert_int_eq(x.id.roles, ROLES_BROKER);
+        struct props out;
+        struct broker_inputs in = { .cfg = &x.c, .id = &x.id, .active = &x.active,
+                                    .jaas_server = "SERVER-JAAS", .jaas_client = "CLIENT-JAAS" };
+        char err[512] = "";
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_str_eq(props_get(&out, "listener.name.controller.plain.sasl.jaas.config"), "CLIENT-JAAS");
+        ck_assert_str_eq(props_get(&out, "sasl.mechanism.controller.protocol"), "PLAIN");
+        /* It serves no SASL listener: nothing server-side. */
+        ck_assert_ptr_null(props_get(&out, "listener.name.controller.sasl.enabled.mechanisms"));
+        ck_assert_ptr_null(props_get(&out, "sasl.enabled.mechanisms"));
+        ck_assert_ptr_null(props_get(&out, "sasl.mechanism.inter.broker.protocol"));
+        props_free(&out);
+        initcfg_free(&x.c);
+        /* A combined node serves the controller listener: the server JAAS, which holds its
+         * own credentials for the client side too. */
+        env[0] = "POD_NAME=kafka-0";
+        compose(env, &x);
+        ck_assert_int_eq(x.id.roles, ROLES_COMBINED);
+        in = (struct broker_inputs){ .cfg = &x.c, .id = &x.id, .active = &x.active,
+                                     .jaas_server = "SERVER-JAAS", .jaas_client = "CLIENT-JAAS" };
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_str_eq(props_get(&out, "listener.name.controller.plain.sasl.jaas.config"), "SERVER-JAAS");
+        ck_assert_str_eq(props_get(&out, "listener.name.controller.sasl.enabled.mechanisms"), "PLAIN");
+        props_free(&out);
+        initcfg_free(&x.c);
+}
+END_TEST
+
+/* ELR (KIP-966, default on clusters formatted by 4.1+): the first active controller turns its
+ * own static min.insync.replicas into the cluster-wide value; a controller-only node that
+ * states none would make it 1 whatever the brokers' template says. */
+START_TEST(controller_only_node_without_min_insync_replicas_is_refused) {
+        char *env[] = { "POD_NAME=kraft-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_CONTROLLER_STATEFULSET=kraft", NULL };
+        struct composed x;
+        compose(env, &x);
+        struct props tmpl = { 0 }, out;
+        props_set(&tmpl, "num.partitions", "6");
+        struct broker_inputs in = { .cfg = &x.c, .id = &x.id, .active = &x.active, .tmpl = &tmpl };
+        char err[600] = "";
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "controller-only node kraft-0 has no min.insync.replicas: on a new Kafka 4.1+ cluster "
+                              "(ELR, KIP-966) the first active controller's value becomes the cluster-wide "
+                              "min.insync.replicas and the brokers' own is ignored; set KPA_MIN_INSYNC_REPLICAS (or "
+                              "min.insync.replicas in KPA_CONFIG_TEMPLATE) to the brokers' value");
+        /* From the template (as Kafka reads an int: trimmed), it is a derived key. */
+        props_set(&tmpl, "min.insync.replicas", " 2 ");
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        struct dynbuf b;
+        dynbuf_init(&b, 1 << 20);
+        props_serialize(&out, &b);
+        ck_assert_str_eq(dynbuf_str(&b),
+                "node.id=0\n"
+                "process.roles=controller\n"
+                "controller.quorum.voters=0@kraft-0.kraft-headless.prod.svc.cluster.local:9093,1@kraft-1.kraft-headless.prod.svc.cluster.local:9093,2@kraft-2.kraft-headless.prod.svc.cluster.local:9093\n"
+                "controller.listener.names=CONTROLLER\n"
+                "listeners=CONTROLLER://:9093\n"
+                "advertised.listeners=CONTROLLER://kraft-0.kraft-headless.prod.svc.cluster.local:9093\n"
+                "listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+                "log.dirs=/var/lib/kafka/data\n"
+                "min.insync.replicas=2\n"
+                "num.partitions=6\n");
+        dynbuf_free(&b);
+        props_free(&out);
+        props_free(&tmpl);
+        initcfg_free(&x.c);
+}
+END_TEST
+
+START_TEST(min_insync_replicas_goes_to_every_node_and_conflicts_are_refused) {
+        /* A broker-only node of a separate-controller cluster: used while ELR is off. */
+        char *env[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                        "KPA_CONTROLLER_STATEFULSET=kraft", "KPA_MIN_INSYNC_REPLICAS=2", NULL };
+        struct composed x;
+        compose(env, &x);
+        struct props tmpl = { 0 }, out;
+        struct broker_inputs in = { .cfg = &x.c, .id = &x.id, .active = &x.active, .tmpl = &tmpl };
+        char err[600] = "";
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_str_eq(props_get(&out, "min.insync.replicas"), "2");
+        props_free(&out);
+        props_set(&tmpl, "min.insync.replicas", "2");
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_str_eq(props_get(&out, "min.insync.replicas"), "2");
+        props_free(&out);
+        props_set(&tmpl, "min.insync.replicas", "1");
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "KPA_CONFIG_TEMPLATE sets min.insync.replicas=1 but KPA_MIN_INSYNC_REPLICAS is 2 (keep one of them)");
+        props_set(&tmpl, "min.insync.replicas", "two\n");
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "KPA_CONFIG_TEMPLATE sets min.insync.replicas to \"two?\" (expected a whole number from 1 to 2147483647)");
+        props_free(&tmpl);
+        initcfg_free(&x.c);
+        /* A broker states none: Kafka's default applies, nothing is written. */
+        char *none[] = { "POD_NAME=kafka-0", "POD_NAMESPACE=prod", "KPA_CLUSTER_ID=" CID,
+                         "KPA_CONTROLLER_STATEFULSET=kraft", NULL };
+        compose(none, &x);
+        in = (struct broker_inputs){ .cfg = &x.c, .id = &x.id, .active = &x.active };
+        ck_assert_int_eq(brokercfg_server(&in, &out, err, sizeof err), 0);
+        ck_assert_ptr_null(props_get(&out, "min.insync.replicas"));
+        props_free(&out);
+        initcfg_free(&x.c);
+        expect_error((char *[]){ "POD_NAME=kafka-0", "POD_NAMESPACE=p", "KPA_CLUSTER_ID=" CID, "KPA_MIN_INSYNC_REPLICAS=0", NULL },
+                     "KPA_MIN_INSYNC_REPLICAS \"0\" is not a whole number from 1 to 2147483647");
 }
 END_TEST
 
@@ -309,6 +505,7 @@ int main(void) {
         TCase *tc = tcase_create("initcfg");
         tcase_add_test(tc, defaults_follow_the_statefulset_name);
         tcase_add_test(tc, flags_override_environment);
+        tcase_add_test(tc, separate_controllers_move_the_default_broker_offset_to_100);
         tcase_add_test(tc, each_bad_input_gets_one_line_naming_it);
         tcase_add_test(tc, a_flag_error_names_the_flag);
         tcase_add_test(tc, two_advertised_templates_for_one_listener_are_refused);
@@ -318,7 +515,11 @@ int main(void) {
         tcase_add_test(tc, broker_only_node_drops_the_controller_listener);
         tcase_add_test(tc, controller_only_node_keeps_only_the_controller_listener);
         tcase_add_test(tc, tls_and_sasl_keys_and_client_properties);
+        tcase_add_test(tc, broker_only_node_gets_client_jaas_for_a_sasl_controller_listener);
+        tcase_add_test(tc, only_the_controller_listener_uses_sasl_on_a_broker_only_node);
         tcase_add_test(tc, template_keys_that_contradict_kraft_are_refused);
+        tcase_add_test(tc, controller_only_node_without_min_insync_replicas_is_refused);
+        tcase_add_test(tc, min_insync_replicas_goes_to_every_node_and_conflicts_are_refused);
         tcase_add_test(tc, advertised_address_must_be_host_port);
         suite_add_tcase(s, tc);
         tc = tcase_create("storage");

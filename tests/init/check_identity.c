@@ -98,6 +98,75 @@ START_TEST(separate_controller_statefulset_sets_roles_and_voters) {
 }
 END_TEST
 
+/* Kafka refuses a broker-only node whose node.id is a voter: "If process.roles contains just
+ * the 'broker' role, the node id 0 must not be included in the set of voters". */
+START_TEST(separate_mode_broker_whose_node_id_is_a_voter_is_refused) {
+        struct identity id = { .node_id = 77 };
+        char err[512];
+        struct cluster_shape c = shape(0);
+        c.controller_statefulset = "kraft";
+        c.controller_service = "kraft-headless";
+        c.node_id_offset = 0;
+        c.controller_node_id_offset = 0;
+        ck_assert_int_eq(identity_derive(&c, &id, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "broker and controller node ids overlap: broker pod kafka-0 would get node.id 0 "
+                              "(KPA_NODE_ID_OFFSET 0 + ordinal 0), the node.id of controller pod kraft-0 "
+                              "(KPA_CONTROLLER_NODE_ID_OFFSET 0 + ordinal 0), and Kafka refuses a broker whose "
+                              "node.id is a voter; set KPA_NODE_ID_OFFSET to at least 3 (the default with "
+                              "KPA_CONTROLLER_STATEFULSET is 100)");
+        ck_assert_uint_eq(id.node_id, 77);
+        /* Brokers below the controllers are fine until a lower ordinal reaches them: kafka-2
+         * (node.id 2) starts, kafka-5 is refused for kafka-3, the first that would collide. */
+        c.controller_node_id_offset = 3;
+        c.ordinal = 2;
+        ck_assert_int_eq(identity_derive(&c, &id, err, sizeof err), 0);
+        ck_assert_uint_eq(id.node_id, 2);
+        c.ordinal = 5;
+        ck_assert_int_eq(identity_derive(&c, &id, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "broker and controller node ids overlap: broker pod kafka-3 would get node.id 3 "
+                              "(KPA_NODE_ID_OFFSET 0 + ordinal 3), the node.id of controller pod kraft-0 "
+                              "(KPA_CONTROLLER_NODE_ID_OFFSET 3 + ordinal 0), and Kafka refuses a broker whose "
+                              "node.id is a voter; set KPA_NODE_ID_OFFSET to at least 6 (the default with "
+                              "KPA_CONTROLLER_STATEFULSET is 100)");
+        /* Brokers starting inside the controllers' range: the first broker collides. */
+        c.node_id_offset = 101;
+        c.controller_node_id_offset = 100;
+        c.ordinal = 0;
+        ck_assert_int_eq(identity_derive(&c, &id, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "broker and controller node ids overlap: broker pod kafka-0 would get node.id 101 "
+                              "(KPA_NODE_ID_OFFSET 101 + ordinal 0), the node.id of controller pod kraft-1 "
+                              "(KPA_CONTROLLER_NODE_ID_OFFSET 100 + ordinal 1), and Kafka refuses a broker whose "
+                              "node.id is a voter; set KPA_NODE_ID_OFFSET to at least 103 (the default with "
+                              "KPA_CONTROLLER_STATEFULSET is 100)");
+        /* The controllers themselves are voters by design, never refused for it. */
+        c.statefulset = "kraft";
+        c.service = "kraft-headless";
+        c.ordinal = 1;
+        ck_assert_int_eq(identity_derive(&c, &id, err, sizeof err), 0);
+        ck_assert_uint_eq(id.node_id, 101);
+        ck_assert_int_eq(id.roles, ROLES_CONTROLLER);
+}
+END_TEST
+
+START_TEST(separate_mode_brokers_above_the_controllers_are_accepted) {
+        struct identity id;
+        char err[512];
+        struct cluster_shape c = shape(0);
+        c.controller_statefulset = "kraft";
+        c.controller_service = "kraft-headless";
+        c.node_id_offset = 3;
+        c.controller_node_id_offset = 0;
+        ck_assert_int_eq(identity_derive(&c, &id, err, sizeof err), 0);
+        ck_assert_uint_eq(id.node_id, 3);
+        ck_assert_int_eq(id.roles, ROLES_BROKER);
+        /* The largest controller quorum with the default offsets stays below brokers at 100. */
+        c.node_id_offset = IDENTITY_SEPARATE_BROKER_OFFSET;
+        c.controller_count = IDENTITY_MAX_CONTROLLERS;
+        ck_assert_int_eq(identity_derive(&c, &id, err, sizeof err), 0);
+        ck_assert_uint_eq(id.node_id, 100);
+}
+END_TEST
+
 START_TEST(node_id_overflow_is_refused) {
         struct identity id;
         char err[256];
@@ -207,6 +276,8 @@ int main(void) {
         tcase_add_test(tc, combined_mode_low_ordinals_are_controllers);
         tcase_add_test(tc, separate_controller_statefulset_sets_roles_and_voters);
         tcase_add_test(tc, node_id_overflow_is_refused);
+        tcase_add_test(tc, separate_mode_broker_whose_node_id_is_a_voter_is_refused);
+        tcase_add_test(tc, separate_mode_brokers_above_the_controllers_are_accepted);
         suite_add_tcase(s, tc);
         tc = tcase_create("listeners");
         tcase_add_test(tc, listeners_parse_names_hosts_ports_and_default_protocols);

@@ -198,6 +198,31 @@ START_TEST(bad_input_exits_2_with_one_line_and_changes_nothing) {
 }
 END_TEST
 
+START_TEST(overlapping_node_id_offsets_exit_2_and_write_nothing) {
+        struct env e;
+        env_setup(&e);
+        char *err = NULL;
+        ck_assert_int_eq(run_init(&e, (char *[]){ "POD_NAME=kafka-0", "KPA_CONTROLLER_STATEFULSET=kraft",
+                                                  "KPA_NODE_ID_OFFSET=0", NULL }, NULL, NULL, &err), 2);
+        ck_assert_str_eq(err, "kpa-init: broker and controller node ids overlap: broker pod kafka-0 would get "
+                              "node.id 0 (KPA_NODE_ID_OFFSET 0 + ordinal 0), the node.id of controller pod kraft-0 "
+                              "(KPA_CONTROLLER_NODE_ID_OFFSET 0 + ordinal 0), and Kafka refuses a broker whose "
+                              "node.id is a voter; set KPA_NODE_ID_OFFSET to at least 3 (the default with "
+                              "KPA_CONTROLLER_STATEFULSET is 100)\n");
+        free(err);
+        char *files = snapshot_dir(e.out);
+        ck_assert_str_eq(files, "");
+        free(files);
+        /* The defaults do not overlap: brokers from 100, controllers 0-2. */
+        char *out = NULL;
+        ck_assert_int_eq(run_init(&e, (char *[]){ "POD_NAME=kafka-0", "KPA_CONTROLLER_STATEFULSET=kraft", NULL },
+                                  (char *[]){ "--dry-run", NULL }, &out, NULL), 0);
+        ck_assert_ptr_nonnull(strstr(out, "\nnode.id=100\nprocess.roles=broker\ncontroller.quorum.voters=0@kraft-0."));
+        free(out);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(write_failure_exits_1_and_leaves_earlier_output_byte_identical) {
         struct env e;
         env_setup(&e);
@@ -491,6 +516,32 @@ START_TEST(client_properties_keep_trailing_blanks_and_refuse_leading_ones) {
 }
 END_TEST
 
+START_TEST(broker_only_node_writes_its_own_credentials_for_a_sasl_controller_listener) {
+        struct env e;
+        env_setup(&e);
+        char users[700];
+        snprintf(users, sizeof users, "KPA_SASL_USERS_DIR=%s", e.users);
+        char *extra[] = { users, "POD_NAME=kafka-0", "KPA_CONTROLLER_STATEFULSET=kraft",
+                          "KPA_SECURITY_PROTOCOL_MAP=INTERNAL:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT", NULL };
+        ck_assert_int_eq(run_init(&e, extra, NULL, NULL, NULL), 0);
+        char *server = tu_read(e.out, "server.properties");
+        ck_assert_ptr_nonnull(strstr(server, "\nprocess.roles=broker\n"));
+        ck_assert_ptr_nonnull(strstr(server,
+                "\nsasl.mechanism.controller.protocol=PLAIN\n"
+                "listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+                "username=\"kafka\" password=\"broker-pw\";\n"));
+        /* Other users' passwords have no business on a node that serves no SASL listener. */
+        ck_assert_ptr_null(strstr(server, "alice"));
+        struct stat st;
+        char path[700];
+        snprintf(path, sizeof path, "%s/server.properties", e.out);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 0777, 0600);
+        free(server);
+        env_teardown(&e);
+}
+END_TEST
+
 START_TEST(help_lists_every_input_and_exits_0) {
         struct env e;
         env_setup(&e);
@@ -509,6 +560,7 @@ int main(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, tls_run_writes_every_file_with_its_mode_and_repeats_byte_for_byte);
         tcase_add_test(tc, bad_input_exits_2_with_one_line_and_changes_nothing);
+        tcase_add_test(tc, overlapping_node_id_offsets_exit_2_and_write_nothing);
         tcase_add_test(tc, write_failure_exits_1_and_leaves_earlier_output_byte_identical);
         tcase_add_test(tc, an_output_with_a_file_mounted_over_it_is_refused_before_anything_changes);
         tcase_add_test(tc, a_fifo_in_the_output_directory_is_refused_at_once);
@@ -518,6 +570,7 @@ int main(void) {
         tcase_add_test(tc, template_secrets_make_the_file_private_and_are_masked_in_dry_run);
         tcase_add_test(tc, sasl_users_become_jaas_and_agent_credentials);
         tcase_add_test(tc, client_properties_keep_trailing_blanks_and_refuse_leading_ones);
+        tcase_add_test(tc, broker_only_node_writes_its_own_credentials_for_a_sasl_controller_listener);
         tcase_add_test(tc, help_lists_every_input_and_exits_0);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);

@@ -40,11 +40,14 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 BIN = os.path.join(HERE, "bin")
-PREFIX = "kpat"
-SUBNET = "10.213.0"
+# Names and addresses of everything the harness makes. Several sessions on one machine each
+# set their own (KPA_KAFKA_NET_PREFIX, KPA_KAFKA_SUBNET): runs with different prefixes then
+# neither wait for nor touch each other, since leftovers are purged by prefix.
+PREFIX = os.environ.get("KPA_KAFKA_NET_PREFIX") or "kpat"
+SUBNET = os.environ.get("KPA_KAFKA_SUBNET") or "10.213.0"
 HOST_IP = SUBNET + ".1"
 CLIENT_IP = SUBNET + ".2"
-LOCK = "/run/kpa-kafka-harness.lock"
+LOCK = "/run/kpa-kafka-harness.lock" if PREFIX == "kpat" else f"/run/kpa-kafka-harness-{PREFIX}.lock"
 CLUSTER_ID = "nODyLhDqTnGLSkUp0RIG7w"
 NAMESPACE = "kafka"
 DOMAIN = "cluster.local"
