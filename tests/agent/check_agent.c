@@ -93,7 +93,7 @@ static void await_checks(struct tu_agent *a, int more) {
         ck_abort_msg("the agent did not complete %d more checks", more);
 }
 
-START_TEST(demo_cluster_survives_a_burst_of_sighups) {
+START_TEST(mock_demo_cluster_survives_a_burst_of_sighups) {
         char bin[600], line[4096], failure[4096] = "";
         snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
         char *argv[] = { bin, "--demo", "--listen=127.0.0.1:0", "--interval=200ms", "--ready-after=2", NULL };
@@ -271,7 +271,7 @@ END_TEST
 
 /* Bad input is refused before anything starts: exit 2 and one plain line, as for a bad flag
  * (not exit 1 with JSON log lines). */
-START_TEST(bad_listen_bootstrap_or_client_config_exit_2_with_one_line) {
+START_TEST(mock_bad_listen_bootstrap_or_client_config_exit_2_with_one_line) {
         char bin[600], missing[700];
         char *dir = tu_mkdtemp();
         snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
@@ -428,7 +428,7 @@ START_TEST(fake_prestop_gives_up_at_its_timeout_with_the_reason) {
 }
 END_TEST
 
-START_TEST(prestop_holds_while_min_isr_is_unknown_and_says_why) {
+START_TEST(fake_prestop_holds_while_min_isr_is_unknown_and_says_why) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
         agent_on_fake(&a, fc, (char *[]){ "--prestop-timeout=1500ms", NULL });
@@ -804,8 +804,8 @@ int main(void) {
         tcase_add_test(tc, mock_slow_broker_beyond_the_timeout_is_not_ready_and_recovers);
         tcase_add_test(tc, mock_request_errors_fail_the_check_without_harm_and_clear);
         tcase_add_test(tc, mock_check_command_exits_0_when_ready_and_1_when_not);
-        tcase_add_test(tc, demo_cluster_survives_a_burst_of_sighups);
-        tcase_add_test(tc, bad_listen_bootstrap_or_client_config_exit_2_with_one_line);
+        tcase_add_test(tc, mock_demo_cluster_survives_a_burst_of_sighups);
+        tcase_add_test(tc, mock_bad_listen_bootstrap_or_client_config_exit_2_with_one_line);
         suite_add_tcase(s, tc);
         tc = tcase_create("fake");
         tcase_set_timeout(tc, 90);
@@ -813,7 +813,7 @@ int main(void) {
         tcase_add_test(tc, fake_leaderless_partition_is_reported_and_does_not_block);
         tcase_add_test(tc, fake_prestop_waits_until_safe_while_probes_answer_promptly);
         tcase_add_test(tc, fake_prestop_gives_up_at_its_timeout_with_the_reason);
-        tcase_add_test(tc, prestop_holds_while_min_isr_is_unknown_and_says_why);
+        tcase_add_test(tc, fake_prestop_holds_while_min_isr_is_unknown_and_says_why);
         tcase_add_test(tc, fake_sigterm_answers_a_held_prestop_and_exits_0_promptly);
         tcase_add_test(tc, fake_prestop_lets_a_silent_broker_go_only_after_the_staleness_bound);
         tcase_add_test(tc, fake_a_verdict_gone_stale_is_logged_without_a_check_result);

@@ -524,7 +524,7 @@ static int port_of(const char *addr) {
         return atoi(strrchr(addr, ':') + 1);
 }
 
-START_TEST(check_refuses_another_broker_however_the_bootstrap_is_spelled) {
+START_TEST(mock_check_refuses_another_broker_however_the_bootstrap_is_spelled) {
         /* librdkafka names the answering node only when the bootstrap is spelled as the node
          * advertises itself (127.0.0.1:P); spelled localhost:P the node was unknown and the
          * answer of broker 2 counted as broker 1's. */
@@ -619,7 +619,7 @@ static void forwarder_start(struct forwarder *f, int target) {
         pthread_detach(th);
 }
 
-START_TEST(check_fails_closed_when_no_broker_is_the_listener) {
+START_TEST(mock_check_fails_closed_when_no_broker_is_the_listener) {
         /* A port-forward to broker 1: it answers, but its address is no broker's, so nothing
          * proves which node answered. */
         static struct forwarder f;
@@ -694,7 +694,7 @@ static struct kafka_client *client_on_fake(int32_t id, uint64_t timeout_ms) {
         return client_for(bs, id, timeout_ms);
 }
 
-START_TEST(describeconfigs_asks_the_local_node_for_min_insync_replicas_only) {
+START_TEST(fake_describeconfigs_asks_the_local_node_for_min_insync_replicas_only) {
         struct kafka_client *kc = client_on_fake(1, 5000);
         struct kafka_result r;
         kafka_check(kc, true, &r);
@@ -727,7 +727,7 @@ END_TEST
 
 /* librdkafka warns about the configuration at every client it makes, so at every check, and
  * quotes a value in doing so: logged once, with the value hidden. */
-START_TEST(a_configuration_warning_is_logged_once_without_its_value) {
+START_TEST(mock_a_configuration_warning_is_logged_once_without_its_value) {
         char *d = tu_mkdtemp(), p[600], eb[512], logpath[600];
         snprintf(p, sizeof p, "%s/client.properties", d);
         snprintf(logpath, sizeof logpath, "%s/stderr", d);
@@ -854,10 +854,10 @@ static Suite *kafka_suite(void) {
         tcase_add_test(tc, mock_topic_errors_in_metadata_are_reported_in_the_snapshot);
         tcase_add_test(tc, mock_check_fails_when_bootstrap_is_another_node_than_the_local_id);
         tcase_add_test(tc, mock_check_with_unknown_local_id_accepts_the_listener_and_names_its_node);
-        tcase_add_test(tc, check_refuses_another_broker_however_the_bootstrap_is_spelled);
-        tcase_add_test(tc, check_fails_closed_when_no_broker_is_the_listener);
+        tcase_add_test(tc, mock_check_refuses_another_broker_however_the_bootstrap_is_spelled);
+        tcase_add_test(tc, mock_check_fails_closed_when_no_broker_is_the_listener);
         tcase_add_test(tc, mock_check_reports_a_client_config_librdkafka_cannot_use);
-        tcase_add_test(tc, a_configuration_warning_is_logged_once_without_its_value);
+        tcase_add_test(tc, mock_a_configuration_warning_is_logged_once_without_its_value);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("dns");
@@ -869,7 +869,7 @@ static Suite *kafka_suite(void) {
         tc = tcase_create("fake");
         tcase_add_checked_fixture(tc, fake_setup, fake_teardown);
         tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, describeconfigs_asks_the_local_node_for_min_insync_replicas_only);
+        tcase_add_test(tc, fake_describeconfigs_asks_the_local_node_for_min_insync_replicas_only);
         suite_add_tcase(s, tc);
         return s;
 }
