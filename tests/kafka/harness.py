@@ -48,6 +48,13 @@ SUBNET = os.environ.get("KPA_KAFKA_SUBNET") or "10.213.0"
 HOST_IP = SUBNET + ".1"
 CLIENT_IP = SUBNET + ".2"
 LOCK = "/run/kpa-kafka-harness.lock" if PREFIX == "kpat" else f"/run/kpa-kafka-harness-{PREFIX}.lock"
+# Mount points on the host are shared by every run, whatever its prefix. Removing a folder
+# that is a mount point in another mount namespace detaches that mount there (Linux >= 3.18):
+# a run that removed them while another ran would pull the volumes from under its brokers. So
+# every run holds this lock shared for its whole life, and only a run that can take it
+# exclusively at its end removes the mount points any run made (listed in MOUNTPOINTS_MADE).
+MOUNTPOINTS_LOCK = "/run/kpa-kafka-mountpoints.lock"
+MOUNTPOINTS_MADE = "/run/kpa-kafka-mountpoints"
 CLUSTER_ID = "nODyLhDqTnGLSkUp0RIG7w"
 NAMESPACE = "kafka"
 DOMAIN = "cluster.local"
@@ -538,6 +545,8 @@ class Env:
         self.netns = []
         self.made_mountpoints = []
         self.closed = False
+        self.mplock = open(MOUNTPOINTS_LOCK, "a")
+        fcntl.flock(self.mplock, fcntl.LOCK_SH)
         self.lockf = open(LOCK, "w")
         try:
             fcntl.flock(self.lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -569,6 +578,29 @@ class Env:
         for m in reversed(missing):
             os.mkdir(m)
             self.made_mountpoints.append(m)
+            with open(MOUNTPOINTS_MADE, "a") as f:
+                f.write(m + "\n")
+
+    def remove_mountpoints(self):
+        """The last run standing removes every mount point a run made (deepest first)."""
+        fcntl.flock(self.mplock, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(self.mplock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.mplock.close()
+            return
+        try:
+            with open(MOUNTPOINTS_MADE) as f:
+                made = [line.strip() for line in f if line.strip()]
+        except FileNotFoundError:
+            made = []
+        for m in sorted(set(made), key=lambda p: -p.count("/")):
+            try:
+                os.rmdir(m)
+            except OSError:
+                pass
+        open(MOUNTPOINTS_MADE, "w").close()
+        self.mplock.close()
 
     def _on_signal(self, signum, frame):
         self.close()
@@ -648,11 +680,7 @@ class Env:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
         subprocess.run(["ip", "link", "del", f"{PREFIX}br"], capture_output=True)
-        for m in reversed(self.made_mountpoints):
-            try:
-                os.rmdir(m)
-            except OSError:
-                pass
+        self.remove_mountpoints()
         if os.environ.get("KPA_KAFKA_KEEP") == "1":
             log(f"kept {self.work}")
         else:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Checks that the runtime stage of docker/Dockerfile installs exactly the Debian packages
 # that hold the shared libraries kpa-init and kpa-agent link, and that its build commands
-# are README's "Building by hand" commands.
+# are the "Building by hand" commands of docs/development.md.
 #
 #   check_image_deps.sh BUILD_DIR           check (exit 1 with the reasons on failure)
 #   check_image_deps.sh --write BUILD_DIR   regenerate docker/runtime-packages.txt
@@ -28,7 +28,7 @@ fi
 build=$1
 list="$here/docker/runtime-packages.txt"
 dockerfile="$here/docker/Dockerfile"
-readme="$here/README.md"
+readme="$here/docs/development.md"
 failures=0
 
 fail() {
@@ -176,7 +176,7 @@ docker_run=$(awk '/^FROM debian:bookworm AS build/ { on = 1; next } /^FROM / { o
         grep '^RUN .*cmake' | sed 's/^RUN //')
 docker_cmds=$(build_cmds <<<"$docker_run")
 if [ -z "$readme_cmds" ]; then
-        fail "README.md's 'Building by hand' has no 'cmake -S . -B build' / 'cmake --build build' commands"
+        fail "docs/development.md's 'Building by hand' has no 'cmake -S . -B build' / 'cmake --build build' commands"
 elif [ "$docker_cmds" != "$readme_cmds" ]; then
         fail "docker/Dockerfile's build commands are not README's:"
         echo "  README:     $(tr '\n' ';' <<<"$readme_cmds")" >&2

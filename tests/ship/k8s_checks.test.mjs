@@ -1,7 +1,7 @@
 // Each check of k8s_checks.mjs can fail: k8s/ as it is passes it, and a rendering with one
 // known defect (most of them defects k8s/ once had) fails it with the expected line. Also
 // the behaviours that need more than one rendering: a config edit rolls the brokers, another
-// namespace takes everything along, README's deploy commands work as written.
+// namespace takes everything along, the deploy commands of docs/ work as written.
 //
 //   KPA_K8S_MODULES=DIR KPA_BUILD_DIR=DIR KPA_K8S_SCHEMAS=DIR KPA_K8S_MINORS=1.29,1.37 \
 //   KPA_K8S_CRDS=DIR node --test k8s_checks.test.mjs
@@ -284,25 +284,26 @@ test("with the subject's namespace written in rbac.yaml, the ClusterRoleBinding 
     { namespace: "other", namespacedClusterNames: false });
 });
 
-test("tls-sasl under another namespace keeps kafka's names in its certificate (README says to patch them)", async () => {
+test("tls-sasl under another namespace keeps kafka's names in its certificate (docs/deploy.md says to patch them)", async () => {
   const objs = renderedAbove(onlyNamespace("other", "overlays/tls-sasl"));
   await assertFails(objs, [/Certificate\/kafka-tls: dnsName \*\.kafka-headless\.kafka\.svc\.cluster\.local names namespace kafka, expected other/],
     { namespace: "other", namespacedClusterNames: false });
 });
 
-// README's fenced blocks of one language between two headings.
-function readmeBlocks(from, to, lang) {
-  const text = readFileSync(join(REPO, "README.md"), "utf8");
-  const a = text.indexOf(from), b = text.indexOf(to, a);
-  assert.ok(a >= 0 && b > a, `README has no section ${from} .. ${to}`);
+// The fenced blocks of one language of a page of docs/ between two headings (to: null for the
+// end of the page).
+function readmeBlocks(page, from, to, lang) {
+  const text = readFileSync(join(REPO, "docs", page), "utf8");
+  const a = text.indexOf(from), b = to === null ? text.length : text.indexOf(to, a);
+  assert.ok(a >= 0 && b > a, `docs/${page} has no section ${from} .. ${to}`);
   const out = [];
   for (const m of text.slice(a, b).matchAll(new RegExp(`^( *)\`\`\`${lang}\\n([\\s\\S]*?)^\\1\`\`\`$`, "gm")))
     out.push(m[2].split("\n").map((l) => l.slice(m[1].length)).join("\n"));
   return out;
 }
 
-test("README's second install (Another namespace) names its cluster-scoped objects for its namespace", async () => {
-  const [k] = readmeBlocks("### Another namespace", "### Checked offline", "yaml");
+test("docs/deploy.md's second install (Another namespace) names its cluster-scoped objects for its namespace", async () => {
+  const [k] = readmeBlocks("deploy.md", "## Another namespace", "## Checked offline", "yaml");
   const ns = /^namespace: (\S+)$/m.exec(k)[1];
   const objs = renderedAbove(k);
   await assertClean(objs, { namespace: ns });
@@ -313,15 +314,15 @@ test("README's second install (Another namespace) names its cluster-scoped objec
   assert.equal(find(objs, "ClusterRoleBinding").roleRef.name, `kafka-kpa-node-reader-${ns}`);
 });
 
-// README's commands from "The image" to "Upgrade safely", run as written by bash in a copy of
+// The commands of docs/image.md, docs/deploy.md and docs/upgrade.md, run as written by bash in a copy of
 // the repository, with stand-ins for kubectl, docker and curl that record each call; kubectl's
 // `apply -k DIR` renders DIR with the real `kubectl kustomize`. Each call is then checked
 // against what was applied: its namespace, the objects, labels, containers, ports and Secrets
 // it names.
-test("README's deploy and upgrade commands work as written against the rendered objects", async () => {
-  const blocks = [...readmeBlocks("## The image", "## Deploy on Kubernetes", "sh"),
-    ...readmeBlocks("## Deploy on Kubernetes", "## Upgrade safely", "sh"),
-    ...readmeBlocks("## Upgrade safely", "### Measured", "sh")];
+test("the docs' deploy and upgrade commands work as written against the rendered objects", async () => {
+  const blocks = [...readmeBlocks("image.md", "# The image", null, "sh"),
+    ...readmeBlocks("deploy.md", "# Deploy on Kubernetes", null, "sh"),
+    ...readmeBlocks("upgrade.md", "# Upgrade safely", "## Measured", "sh")];
   // Your registry, as README asks you to set it: another one than the manifests' placeholder,
   // so that the test sees README's sed take effect.
   const script = blocks.join("\n").replace(/^REGISTRY=\S+/gm, "REGISTRY=registry.kpa-test.example");
