@@ -100,6 +100,8 @@ class RealVerdicts(unittest.TestCase):
 
         self.assertEqual(lagger.broker.stop(signal.SIGTERM, timeout=120), 143)
         watcher.wait(out_of_isr_somewhere(lagger.node_id, topics), 60, "the stopped broker leaving the ISR")
+        # The agent has noticed (its checks run every 5 s): a 200 after the restart is then new.
+        h.wait_for(lambda: lagger.get("/readyz")[0] == 503, 60, f"{lagger.name} /readyz 503 after the stop")
         out = self.env.probe("produce", "--bootstrap", boot, "--topic", "catchup",
                              "--count", "24000", "--size", "1000", timeout=300)
         self.assertEqual(out, {"acked": 24000, "errors": {}})

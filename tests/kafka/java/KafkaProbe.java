@@ -262,10 +262,18 @@ public final class KafkaProbe {
             admin.createTopics(List.of(nt)).all().get(30, TimeUnit.SECONDS);
             long deadline = System.currentTimeMillis() + 30000;
             while (true) {
-                TopicDescription td = admin.describeTopics(List.of(topic)).allTopicNames()
-                    .get(10, TimeUnit.SECONDS).get(topic);
-                boolean led = true;
-                for (TopicPartitionInfo pi : td.partitions()) led &= pi.leader() != null;
+                // Right after CreateTopics the broker asked may not know the topic yet
+                // (UnknownTopicOrPartition): that is "not yet", until the deadline.
+                boolean led = false;
+                try {
+                    TopicDescription td = admin.describeTopics(List.of(topic)).allTopicNames()
+                        .get(10, TimeUnit.SECONDS).get(topic);
+                    led = !td.partitions().isEmpty();
+                    for (TopicPartitionInfo pi : td.partitions()) led &= pi.leader() != null;
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException))
+                        throw e;
+                }
                 if (led) break;
                 if (System.currentTimeMillis() > deadline) {
                     System.err.println("KafkaProbe: topic " + topic + " has partitions without a leader after 30 s");
