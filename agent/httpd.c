@@ -52,6 +52,10 @@ struct httpd_conn {
         bool answering;        /* its answer is queued: being sent, or stuck on a client that
                                 * does not read */
         bool evicted;          /* shut down by us; MHD closes it at its next run */
+        /* on_uri's record until on_access takes it. MHD drops a request that fails before
+         * its headers are complete (a request line over the connection's memory, say) without
+         * calling on_completed, so the connection's close frees what was never claimed. */
+        struct httpd_request *unclaimed;
 };
 
 /* What the request line alone already decides (see on_uri). */
@@ -677,11 +681,21 @@ static size_t count_args(const char *q, size_t max) {
  * itself writes over the "?" next) leaves MHD nothing to store. MHD gives no other hook
  * before it stores the arguments. The request record starts here; MHD hands it to on_access
  * and on_completed. */
+static struct httpd_conn *conn_slot(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci =
+                conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+        return ci ? ci->socket_context : NULL;
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
         struct httpd_request *r = calloc(1, sizeof *r);
-        (void) conn;
         if (!r)
                 return NULL;
+        struct httpd_conn *c = conn_slot(conn);
+        if (c) {
+                free(c->unclaimed);
+                c->unclaimed = r;
+        }
         r->h = cls;
         /* MHD 0.9.75 refuses a request line without a target before calling this; should
          * one come, "" is not the path MHD hands on_access, which then refuses it (400). */
@@ -723,6 +737,8 @@ static void request_begin(struct httpd *h, struct httpd_request *r, struct MHD_C
         r->slot = ci ? ci->socket_context : NULL;
         if (r->slot)
                 r->slot->busy = true;
+        if (r->slot && r->slot->unclaimed == r)
+                r->slot->unclaimed = NULL;
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6) {
                 r->client = ((const struct sockaddr_in6 *) ci->client_addr)->sin6_addr;
@@ -801,6 +817,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         struct httpd_request *r = *req_cls;
         if (!r)
                 return;
+        struct httpd_conn *c = conn_slot(conn);
+        if (c && c->unclaimed == r)
+                c->unclaimed = NULL;
         if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED || (r->slot && r->slot->evicted))
                 abort_on_close(conn);
         /* Not reached while MHD keeps the suspended-connection contract; kept so that a held
@@ -881,6 +900,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                         c->next->prev = c->prev;
                 else
                         h->conns_tail = c->prev;
+                free(c->unclaimed);
                 free(c);
                 *socket_context = NULL;
         }

@@ -157,6 +157,9 @@ struct first_request {
         bool raw_nul;           /* a raw NUL anywhere in the target */
         size_t args;            /* "&"-separated query arguments */
         unsigned content_lengths;
+        size_t head_len;        /* request line and headers, up to the empty line */
+        bool bare_cr;           /* a CR inside a header line: libmicrohttpd 0.9.75 splits
+                                 * lines there too, so its header count is not this parser's */
 };
 
 /* The next line from *p (at most end), without its CR LF; false when no LF ends it. */
@@ -217,10 +220,13 @@ static void parse_first(const uint8_t *data, size_t len, struct first_request *f
                         return;
                 if (n == 0 || line[0] == '\0')
                         break;
+                if (memchr(line, '\r', n))
+                        f->bare_cr = true;
                 if (n >= 15 && strncasecmp((const char *) line, "Content-Length:", 15) == 0)
                         f->content_lengths++;
         }
         f->head_complete = true;
+        f->head_len = (size_t) (p - data);
 }
 
 static int status_of(const char *answer) {
@@ -252,11 +258,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(code != 200, "a target with NUL in its path reached a route: %.80s", answer);
         /* A raw NUL before the query hides the query from the edge (MHD still splits it);
          * such a target is refused, but possibly only at the idle timeout. */
+        /* A request head larger than the connection's memory leaves libmicrohttpd 0.9.75 no
+         * room to build its own refusal: it closes at once without an answer (documented in
+         * docs/kpa-agent.md, HTTP limits). Silence while open is never accepted. */
+        bool mhd_full = f.head_len + 512 > HTTPD_DEFAULT_CONN_MEMORY_LIMIT;
         if (f.head_complete && f.get && f.target && !f.raw_nul &&
             (f.target_len > HTTPD_MAX_TARGET_BYTES || f.args > HTTPD_MAX_QUERY_ARGS))
-                FUZZ_CHECK(got > 0 && code >= 400, "target of %zu bytes, %zu arguments: %s, %zu bytes of answer",
+                FUZZ_CHECK((got > 0 && code >= 400) || (mhd_full && closed && got == 0),
+                           "target of %zu bytes, %zu arguments: %s, %zu bytes of answer",
                            f.target_len, f.args, closed ? "closed" : "open", got);
-        if (f.head_complete && f.get && f.target && !f.raw_nul && f.content_lengths > 1) {
+        if (f.head_complete && f.get && f.target && !f.raw_nul && !f.bare_cr && f.content_lengths > 1) {
                 FUZZ_CHECK(got > 0 && code >= 400, "%u Content-Length headers: %.80s", f.content_lengths, answer);
                 /* Refused and closed, so nothing after the headers is served as a request.
                  * (libmicrohttpd 0.9.75's own refusal of a malformed Content-Length value
