@@ -138,11 +138,7 @@ int ctlcheck_security(const struct kafka_conf *conf, struct kconn_security *ret,
                 s.cert_pem = kafka_conf_get(conf, "ssl.certificate.location");
                 s.key_pem = kafka_conf_get(conf, "ssl.key.location");
                 s.key_password = kafka_conf_get(conf, "ssl.key.password");
-                if (s.keystore_p12 && (s.cert_pem || s.key_pem)) {
-                        snprintf(errbuf, errlen, "both ssl.keystore.location and ssl.certificate.location/"
-                                 "ssl.key.location are set (expected one client certificate)");
-                        return -EINVAL;
-                }
+                /* A key store with another certificate or key: refused by kafka_conf_load. */
                 if (!s.cert_pem && s.key_pem) {
                         snprintf(errbuf, errlen, "ssl.key.location is set without ssl.certificate.location");
                         return -EINVAL;

@@ -325,6 +325,24 @@ static int conf_validate(const struct kafka_conf *c, const char *path, char *err
         return r;
 }
 
+/* With TLS, a key store and a certificate or key given otherwise are refused: kpa-agent hands
+ * librdkafka the store's certificate and key in memory (see kafka.c), where librdkafka would
+ * let the store override the others; two client certificates are a mistake either way. */
+static int conf_one_client_certificate(const struct kafka_conf *c, const char *path,
+                                       char *errbuf, size_t errlen) {
+        static const char *const others[] = { "ssl.certificate.location", "ssl.certificate.pem",
+                                              "ssl.key.location", "ssl.key.pem" };
+        if (!kafka_conf_tls(c) || !kafka_conf_get(c, "ssl.keystore.location"))
+                return 0;
+        for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+                if (kafka_conf_get(c, others[i])) {
+                        snprintf(errbuf, errlen, "%s: ssl.keystore.location and %s are both set "
+                                 "(expected one client certificate)", path, others[i]);
+                        return -EINVAL;
+                }
+        return 0;
+}
+
 /* Values worth hiding in librdkafka's texts: every value of a sensitive key, and every other
  * value of at least 5 bytes (long enough not to be a word of librdkafka's own text) that is
  * not a number or a boolean. Not the bootstrap address: the agent names it in every failed
@@ -452,6 +470,8 @@ int kafka_conf_load(const char *path, const char *bootstrap_override, struct kaf
                 }
                 if (r == 0)
                         r = conf_validate(c, path, errbuf, errlen);
+                if (r == 0)
+                        r = conf_one_client_certificate(c, path, errbuf, errlen);
                 if (r < 0)
                         goto fail;
         }
@@ -496,10 +516,23 @@ int kafka_conf_set(rd_kafka_conf_t *rc, const char *key, const char *value, char
         return r;
 }
 
-int kafka_conf_apply(const struct kafka_conf *c, rd_kafka_conf_t *rc, char *errbuf,
-                     size_t errlen) {
+static bool listed(const char *const *keys, const char *key) {
+        for (; keys && *keys; keys++)
+                if (strcmp(*keys, key) == 0)
+                        return true;
+        return false;
+}
+
+int kafka_conf_apply(const struct kafka_conf *c, rd_kafka_conf_t *rc, const char *const *skip,
+                     char *errbuf, size_t errlen) {
         for (size_t i = 0; i < c->n; i++)
-                if (kafka_conf_set(rc, c->v[i].key, c->v[i].value, errbuf, errlen) < 0)
+                if (!listed(skip, c->v[i].key) &&
+                    kafka_conf_set(rc, c->v[i].key, c->v[i].value, errbuf, errlen) < 0)
                         return -EINVAL;
         return 0;
+}
+
+bool kafka_conf_tls(const struct kafka_conf *c) {
+        const char *p = kafka_conf_get(c, "security.protocol");
+        return p && (strcasecmp(p, "ssl") == 0 || strcasecmp(p, "sasl_ssl") == 0);
 }

@@ -17,11 +17,10 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "kpa/fsx.h"
+#include "kpa/keystore.h"
 #include "kpa/kwire_sasl.h"
 #include "kpa/parse.h"
 #include "kpa/secret.h"
@@ -275,42 +274,26 @@ static void ssl_errors(char *buf, size_t len) {
 
 static int load_p12(SSL_CTX *ctx, const char *path, const char *password, char *errbuf,
                     size_t errlen) {
-        char *data = NULL;
-        size_t len = 0;
-        int r = fsx_read_file(path, KCONN_KEYFILE_MAX, &data, &len);
+        struct keystore *ks = NULL;
+        char why[300];
+        int r = keystore_read(path, password, &ks, why, sizeof why);
         if (r < 0) {
-                snprintf(errbuf, errlen, "ssl.keystore.location %s cannot be read: %s", path,
-                         r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                snprintf(errbuf, errlen, "ssl.keystore.location %s: %s", path, why);
                 return -EINVAL;
         }
-        const unsigned char *p = (const unsigned char *) data;
-        PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long) len);
-        EVP_PKEY *key = NULL;
-        X509 *cert = NULL;
-        STACK_OF(X509) *chain = NULL;
-        r = 0;
-        if (!p12 || !PKCS12_parse(p12, password ? password : "", &key, &cert, &chain) || !key || !cert) {
-                char why[256];
-                ssl_errors(why, sizeof why);
-                snprintf(errbuf, errlen, "ssl.keystore.location %s: not a PKCS12 store that opens "
-                         "with ssl.keystore.password (%s)", path, why[0] ? why : "no key or certificate");
-                r = -EINVAL;
-        } else if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
-                   SSL_CTX_check_private_key(ctx) != 1) {
+        if (SSL_CTX_use_certificate(ctx, keystore_cert(ks)) != 1 ||
+            SSL_CTX_use_PrivateKey(ctx, keystore_key(ks)) != 1 ||
+            SSL_CTX_check_private_key(ctx) != 1) {
                 snprintf(errbuf, errlen, "ssl.keystore.location %s: its key does not match its certificate", path);
                 r = -EINVAL;
         }
-        for (int i = 0; r == 0 && chain && i < sk_X509_num(chain); i++)
+        STACK_OF(X509) *chain = keystore_chain(ks);
+        for (int i = 0; r == 0 && i < sk_X509_num(chain); i++)
                 if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1) {
                         snprintf(errbuf, errlen, "ssl.keystore.location %s: cannot use its chain", path);
                         r = -EINVAL;
                 }
-        sk_X509_pop_free(chain, X509_free);
-        X509_free(cert);
-        EVP_PKEY_free(key);
-        PKCS12_free(p12);
-        secret_wipe(data, len);
-        free(data);
+        keystore_free(ks);
         ERR_clear_error();
         return r;
 }

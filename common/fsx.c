@@ -15,6 +15,11 @@
 #include "kpa/secret.h"
 
 int fsx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len) {
+        return fsx_read_file_stat(path, max, ret_data, ret_len, NULL);
+}
+
+int fsx_read_file_stat(const char *path, size_t max, char **ret_data, size_t *ret_len,
+                       struct stat *ret_st) {
         /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever;
          * the fstat below refuses anything but a regular file, which ignores the flag. */
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -76,6 +81,8 @@ int fsx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len
         buf[len] = '\0';
         *ret_data = buf;
         *ret_len = len;
+        if (ret_st)
+                *ret_st = st;
         return 0;
 }
 

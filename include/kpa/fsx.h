@@ -9,6 +9,11 @@
 /* Reads a whole regular file of at most max bytes into a NUL-terminated buffer.
  * -ENOENT, -EFBIG past max, or another -errno. ret_data and ret_len are written only on success. */
 int fsx_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* The same, also giving the fstat of the file that was read (not of whatever the path names
+ * later), so that a caller can tell afterwards whether the path still names those bytes. */
+struct stat;
+int fsx_read_file_stat(const char *path, size_t max, char **ret_data, size_t *ret_len,
+                       struct stat *ret_st);
 
 /* A set of files to replace in one directory. Nothing is written until fileset_commit. */
 struct fileset;

@@ -59,9 +59,13 @@ int kafka_conf_bootstrap_check(const char *s, char *errbuf, size_t errlen);
  * -EINVAL. */
 int kafka_conf_set(rd_kafka_conf_t *rc, const char *key, const char *value, char *errbuf,
                    size_t errlen);
-/* Sets every property of the file on rc (not the bootstrap address: the caller sets that
- * with the keys it owns). 0 or -EINVAL with errbuf as kafka_conf_set. */
-int kafka_conf_apply(const struct kafka_conf *c, rd_kafka_conf_t *rc, char *errbuf,
-                     size_t errlen);
+/* Sets every property of the file on rc but the keys listed in skip (NULL-terminated; NULL:
+ * none), and not the bootstrap address: the caller sets that with the keys it owns. 0 or
+ * -EINVAL with errbuf as kafka_conf_set. */
+int kafka_conf_apply(const struct kafka_conf *c, rd_kafka_conf_t *rc, const char *const *skip,
+                     char *errbuf, size_t errlen);
+/* Whether security.protocol is ssl or sasl_ssl (any case), the protocols librdkafka sets up
+ * TLS for. */
+bool kafka_conf_tls(const struct kafka_conf *c);
 
 #endif

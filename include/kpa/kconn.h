@@ -19,8 +19,6 @@
 /* Name lookups abandoned at their deadline keep running on their own thread until the resolver
  * gives up; past this many at once, new lookups are refused instead of piling up. */
 #define KCONN_MAX_PENDING_LOOKUPS 8
-/* Key material files read for a client certificate. */
-#define KCONN_KEYFILE_MAX (1024 * 1024)
 
 /* How to reach the listener; strings are borrowed for the call. */
 struct kconn_security {

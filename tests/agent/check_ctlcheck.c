@@ -251,8 +251,6 @@ START_TEST(ctlcheck_security_refuses_what_it_would_otherwise_ignore) {
                 { "security.protocol=ssl\nssl.crl.location=/crl.pem\n",
                   "ssl.crl.location is set, which the controller check does not apply (it reads ssl.ca.location, "
                   "ssl.keystore.location, ssl.certificate.location and ssl.key.location)" },
-                { "security.protocol=ssl\nssl.keystore.location=/k.p12\nssl.keystore.password=x\nssl.certificate.location=/c.pem\n",
-                  "both ssl.keystore.location and ssl.certificate.location/ssl.key.location are set (expected one client certificate)" },
                 { "security.protocol=ssl\nssl.key.location=/k.pem\n",
                   "ssl.key.location is set without ssl.certificate.location" },
         };

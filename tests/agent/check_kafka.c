@@ -186,6 +186,34 @@ START_TEST(conf_rejects_keys_the_agent_sets_and_keys_that_run_code) {
 }
 END_TEST
 
+START_TEST(conf_refuses_a_key_store_beside_another_client_certificate) {
+        /* kpa-agent hands librdkafka the store's certificate and key itself (see kafka.c):
+         * a second certificate or key, which librdkafka would let the store override, is a
+         * mistake to report, not to guess about. */
+        const char *others[] = { "ssl.certificate.location", "ssl.certificate.pem", "ssl.key.location",
+                                 "ssl.key.pem" };
+        for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+                char props[512], want[300];
+                snprintf(props, sizeof props, "bootstrap.servers=a:1\nsecurity.protocol=SASL_SSL\n"
+                         "ssl.keystore.location=/k.p12\nssl.keystore.password=pw\n%s=x\n", others[i]);
+                snprintf(want, sizeof want, ": ssl.keystore.location and %s are both set (expected one "
+                         "client certificate)", others[i]);
+                expect_error(props, -EINVAL, want);
+        }
+        /* Without TLS librdkafka reads none of them: the file is accepted as it was. */
+        char eb[512];
+        struct kafka_conf *c = NULL;
+        ck_assert_msg(load("bootstrap.servers=a:1\nsecurity.protocol=plaintext\nssl.keystore.location=/k.p12\n"
+                           "ssl.certificate.location=/c.pem\n", NULL, &c, eb, sizeof eb) == 0, "%s", eb);
+        ck_assert(!kafka_conf_tls(c));
+        kafka_conf_free(c);
+        ck_assert_msg(load("bootstrap.servers=a:1\nsecurity.protocol=ssl\nssl.keystore.location=/k.p12\n",
+                           NULL, &c, eb, sizeof eb) == 0, "%s", eb);
+        ck_assert(kafka_conf_tls(c));
+        kafka_conf_free(c);
+}
+END_TEST
+
 START_TEST(conf_errors_never_quote_a_value) {
         /* librdkafka's own messages for these quote the value ("Invalid value \"bogus\" ...",
          * "value 99999999 is outside allowed range"): replaced. */
@@ -836,6 +864,7 @@ static Suite *kafka_suite(void) {
         tcase_add_test(tc, conf_rejects_duplicate_keys);
         tcase_add_test(tc, conf_rejects_properties_librdkafka_does_not_know);
         tcase_add_test(tc, conf_rejects_keys_the_agent_sets_and_keys_that_run_code);
+        tcase_add_test(tc, conf_refuses_a_key_store_beside_another_client_certificate);
         tcase_add_test(tc, conf_errors_never_quote_a_value);
         tcase_add_test(tc, conf_requires_exactly_one_bootstrap_listener);
         tcase_add_test(tc, conf_rejects_files_past_the_size_limit);
