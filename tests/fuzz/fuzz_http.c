@@ -12,6 +12,7 @@
  * HTTPD_MAX_TARGET_BYTES or has more than HTTPD_MAX_QUERY_ARGS arguments is refused with an
  * answer at once, never left silent; a complete request with two Content-Length headers is
  * refused, its connection closed and nothing after it answered 200. No crash, leak or hang. */
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -158,8 +159,11 @@ struct first_request {
         size_t args;            /* "&"-separated query arguments */
         unsigned content_lengths;
         size_t head_len;        /* request line and headers, up to the empty line */
-        bool bare_cr;           /* a CR inside a header line: libmicrohttpd 0.9.75 splits
-                                 * lines there too, so its header count is not this parser's */
+        bool odd_header;        /* a header line that is not a plain "token: printable value"
+                                 * (a bare CR, a NUL, a control byte, no colon, a name that is
+                                 * not a token): libmicrohttpd 0.9.75 splits, folds or drops
+                                 * such lines its own way, so its header count is not this
+                                 * parser's */
 };
 
 /* The next line from *p (at most end), without its CR LF; false when no LF ends it. */
@@ -173,6 +177,20 @@ static bool next_line(const uint8_t **p, const uint8_t *end, const uint8_t **ret
         *ret = *p;
         *ret_len = n;
         *p = lf + 1;
+        return true;
+}
+
+/* "name: value" with a token name (RFC 9110 tchar) and a value of printable ASCII or tabs. */
+static bool plain_header(const uint8_t *line, size_t n) {
+        const uint8_t *colon = memchr(line, ':', n);
+        if (!colon || colon == line)
+                return false;
+        for (const uint8_t *c = line; c < colon; c++)
+                if (!(isalnum(*c) || strchr("!#$%&'*+-.^_`|~", *c)) || *c == '\0')
+                        return false;
+        for (const uint8_t *c = colon + 1; c < line + n; c++)
+                if (*c != '\t' && (*c < 0x20 || *c > 0x7e))
+                        return false;
         return true;
 }
 
@@ -220,8 +238,8 @@ static void parse_first(const uint8_t *data, size_t len, struct first_request *f
                         return;
                 if (n == 0 || line[0] == '\0')
                         break;
-                if (memchr(line, '\r', n))
-                        f->bare_cr = true;
+                if (!plain_header(line, n))
+                        f->odd_header = true;
                 if (n >= 15 && strncasecmp((const char *) line, "Content-Length:", 15) == 0)
                         f->content_lengths++;
         }
@@ -267,7 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK((got > 0 && code >= 400) || (mhd_full && closed && got == 0),
                            "target of %zu bytes, %zu arguments: %s, %zu bytes of answer",
                            f.target_len, f.args, closed ? "closed" : "open", got);
-        if (f.head_complete && f.get && f.target && !f.raw_nul && !f.bare_cr && f.content_lengths > 1) {
+        if (f.head_complete && f.get && f.target && !f.raw_nul && !f.odd_header && f.content_lengths > 1) {
                 FUZZ_CHECK(got > 0 && code >= 400, "%u Content-Length headers: %.80s", f.content_lengths, answer);
                 /* Refused and closed, so nothing after the headers is served as a request.
                  * (libmicrohttpd 0.9.75's own refusal of a malformed Content-Length value
