@@ -487,6 +487,22 @@ class Pod:
     def get(self, path, timeout=5.0):
         return http_get(f"http://{self.ip}:{self.agent_port}{path}", timeout)
 
+    def hook(self, kind):
+        """The kafka container's probe or preStop as the manifest declares it: "readiness",
+        "liveness", "startup" or "prestop" -> (path, port, periodSeconds, timeoutSeconds,
+        failureThreshold). The agent's own port must be the one the probes name."""
+        c = self.container("kafka")
+        spec = c["lifecycle"]["preStop"] if kind == "prestop" else c[f"{kind}Probe"]
+        get = spec["httpGet"]
+        if get["port"] != self.agent_port:
+            raise RuntimeError(f"{kind} of the kafka container goes to port {get['port']}, "
+                               f"not kpa-agent's {self.agent_port}")
+        return (get["path"], get["port"], spec.get("periodSeconds", 10),
+                spec.get("timeoutSeconds", 1), spec.get("failureThreshold", 3))
+
+    def path(self, kind):
+        return self.hook(kind)[0]
+
     def status(self):
         code, body = self.get("/status")
         return json.loads(body) if code == 200 else None
@@ -497,7 +513,7 @@ class Pod:
         result = {}
 
         def go():
-            result["code"], result["body"] = self.get("/prestop", timeout=timeout)
+            result["code"], result["body"] = self.get(self.path("prestop"), timeout=timeout)
             result["at"] = time.monotonic()
         t = threading.Thread(target=go, daemon=True)
         t.start()
@@ -516,7 +532,8 @@ class Pod:
             return r.returncode, {"raw": r.stdout, "stderr": r.stderr}
 
     def wait_ready(self, timeout=90):
-        return wait_for(lambda: self.get("/readyz")[0] == 200, timeout, f"{self.name} /readyz 200")
+        return wait_for(lambda: self.get(self.path("readiness"))[0] == 200, timeout,
+                        f"{self.name} {self.path('readiness')} 200")
 
     def wait_broker_up(self, timeout=90):
         """The broker's log says it started (a KRaft node's own 'started' line)."""

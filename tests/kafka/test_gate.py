@@ -53,7 +53,7 @@ class GateFailsClosed(unittest.TestCase):
         # Every partition is fully in sync, yet without min.insync.replicas the agent cannot
         # know that a stop is safe: it holds until --prestop-timeout and says why.
         t = time.monotonic()
-        code, body = pod.get("/prestop", timeout=60)
+        code, body = pod.get(pod.path("prestop"), timeout=60)
         held = time.monotonic() - t
         self.assertEqual(code, 200)
         self.assertTrue(body.startswith("gave up waiting"), body)
@@ -67,7 +67,7 @@ class GateFailsClosed(unittest.TestCase):
                            "--principal", "User:agent", "--resource-type", rtype, "--name", name,
                            "--operation", "describe_configs")
         code, body = h.wait_for(lambda: (lambda r: r if r[1].startswith("safe to stop") else None)(
-            pod.get("/prestop", timeout=60)), 60, "/prestop to release once configs are readable")
+            pod.get(pod.path("prestop"), timeout=60)), 60, "/prestop to release once configs are readable")
         self.assertEqual(code, 200)
         self.assertTrue(re.match(r"safe to stop", body), body)
 

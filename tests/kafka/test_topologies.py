@@ -89,7 +89,7 @@ class Topology:
 
     def test_every_agent_reaches_readyz_200(self):
         for p in self.pods:
-            code, body = p.get("/readyz?verbose")
+            code, body = p.get(p.path("readiness") + "?verbose")
             self.assertEqual(code, 200, f"{p.name}: {body}")
 
     def test_kafka_init_files_are_used_unmodified(self):

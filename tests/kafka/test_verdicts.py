@@ -77,7 +77,7 @@ class RealVerdicts(unittest.TestCase):
 
     def test_fresh_cluster_every_agent_ready(self):
         for p in self.pods:
-            code, body = p.get("/readyz?verbose")
+            code, body = p.get(p.path("readiness") + "?verbose")
             self.assertEqual(code, 200, f"{p.name}: {body}")
             self.assertIn("[+]caught_up ok", body)
 
@@ -101,12 +101,12 @@ class RealVerdicts(unittest.TestCase):
         self.assertEqual(lagger.broker.stop(signal.SIGTERM, timeout=120), 143)
         watcher.wait(out_of_isr_somewhere(lagger.node_id, topics), 60, "the stopped broker leaving the ISR")
         # The agent has noticed (its checks run every 5 s): a 200 after the restart is then new.
-        h.wait_for(lambda: lagger.get("/readyz")[0] == 503, 60, f"{lagger.name} /readyz 503 after the stop")
+        h.wait_for(lambda: lagger.get(lagger.path("readiness"))[0] == 503, 60, f"{lagger.name} /readyz 503 after the stop")
         out = self.env.probe("produce", "--bootstrap", boot, "--topic", "catchup",
                              "--count", "24000", "--size", "1000", timeout=300)
         self.assertEqual(out, {"acked": 24000, "errors": {}})
 
-        poller = h.Poller(lagger, "/readyz?verbose", interval=0.1)
+        poller = h.Poller(lagger, lagger.path("readiness") + "?verbose", interval=0.1)
         self.addCleanup(poller.stop)
         restarted = time.monotonic()
         self.restart_broker(lagger)
@@ -168,7 +168,7 @@ class RealVerdicts(unittest.TestCase):
     def restart_agent(self, pod, overrides):
         pod.agent.stop(signal.SIGTERM, timeout=30)
         pod.start_agent(overrides)
-        wait = h.wait_for(lambda: pod.get("/livez")[0] == 200, 60, f"{pod.name} /livez 200")
+        wait = h.wait_for(lambda: pod.get(pod.path("liveness"))[0] == 200, 60, f"{pod.name} /livez 200")
         self.addCleanup(self.restore_agent, pod)
         return wait
 
@@ -180,8 +180,8 @@ class RealVerdicts(unittest.TestCase):
         pod = self.pods[2]
         self.restart_agent(pod, {"--interval": "1s", "--liveness-window": "8s"})
         pod.wait_ready(60)
-        live = h.Poller(pod, "/livez", interval=0.1)
-        ready = h.Poller(pod, "/readyz", interval=0.1)
+        live = h.Poller(pod, pod.path("liveness"), interval=0.1)
+        ready = h.Poller(pod, pod.path("readiness"), interval=0.1)
         self.addCleanup(live.stop)
         self.addCleanup(ready.stop)
         killed = time.monotonic()
@@ -200,8 +200,8 @@ class RealVerdicts(unittest.TestCase):
         pod = self.pods[2]
         self.restart_agent(pod, {"--interval": "1s", "--liveness-window": "8s"})
         pod.wait_ready(60)
-        live = h.Poller(pod, "/livez", interval=0.1)
-        ready = h.Poller(pod, "/readyz", interval=0.1)
+        live = h.Poller(pod, pod.path("liveness"), interval=0.1)
+        ready = h.Poller(pod, pod.path("readiness"), interval=0.1)
         self.addCleanup(live.stop)
         self.addCleanup(ready.stop)
         paused = time.monotonic()
