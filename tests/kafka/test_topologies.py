@@ -167,10 +167,44 @@ class SeparateControllers(Topology, unittest.TestCase):
         h.figure("controller_prestop_release_after_restart", seconds=round(result["at"] - restarted, 1))
         stopped.wait_ready(timeout=120)
 
+    def test_min_insync_replicas_is_the_cluster_wide_value_the_controllers_were_given(self):
+        # ELR (4.1+): the first active controller turns its own static value into the
+        # cluster-level default, which outranks every broker's config (kpa-init writes the
+        # template's value on the controllers too).
+        out = self.env.probe("describe", "--bootstrap", self.bootstrap(), "--broker",
+                             str(self.brokers[0].node_id), "--key", "min.insync.replicas")
+        self.assertEqual((out["value"], out["source"]), ("2", "DYNAMIC_DEFAULT_BROKER_CONFIG"))
+
     def test_node_ids_do_not_overlap(self):
         ids = [p.node_id for p in self.pods]
         self.assertEqual(len(set(ids)), 6, ids)
         self.assertEqual([p.roles for p in self.pods], ["controller"] * 3 + ["broker"] * 3)
+
+
+class SeparateControllersSaslController(Topology, unittest.TestCase):
+    """(b) with SASL_SSL everywhere, the controller listener included: a broker-only node
+    logs in to the controllers with its own JAAS entry for that listener."""
+    LETTER = "f"
+    CLIENT = ("SASL_SSL", "alice")
+    CLIENT_TOOL = "java"
+
+    @staticmethod
+    def build(env):
+        ca = h.make_ca(os.path.join(env.work, "secrets", "ca"))
+        users = h.make_users(os.path.join(env.work, "secrets", "users"), USERS)
+        extra = {"KPA_CONTROLLER_STATEFULSET": "kafka-controller",
+                 "KPA_SECURITY_PROTOCOL_MAP": "INTERNAL:SASL_SSL,CONTROLLER:SASL_SSL",
+                 "KPA_TLS_CA_DIR": "/etc/kafka/ca", "KPA_SASL_USERS_DIR": "/etc/kafka/sasl-users"}
+        mounts = [(ca, "/etc/kafka/ca"), (users, "/etc/kafka/sasl-users")]
+        ctl = [env.pod("kafka-controller", i, extra_env=extra, extra_mounts=mounts) for i in range(3)]
+        brk = [env.pod("kafka", i, extra_env=extra, extra_mounts=mounts) for i in range(3)]
+        return ctl + brk
+
+    def test_broker_only_nodes_log_in_to_the_sasl_controller_listener(self):
+        for p in self.brokers:
+            props = p.props()
+            self.assertEqual(props["sasl.mechanism.controller.protocol"], "PLAIN")
+            self.assertIn('username="kafka"', props["listener.name.controller.plain.sasl.jaas.config"])
 
 
 class SaslSslIssuedFromCa(Topology, unittest.TestCase):
