@@ -11,6 +11,9 @@ manifest's commands run unchanged:
                (kafka-storage format --ignore-formatted, then kafka-server-start),
   kpa-agent    with the kpa-agent sidecar's args (a test may override single flags).
 Clients (Kafka's own Java client, kcat) run in a client namespace or inside a pod.
+Kubelet runs a pod's probes, preStop and restarts as the kubelet does; rolling_update drives a
+StatefulSet RollingUpdate (gated or naive); Load, verify and MetaWatcher measure what a rollout
+does to producers, consumers and the ISR (docs/real-kafka-tests.md).
 
 Clean-up always runs (atexit and SIGTERM/SIGINT): every process group started, every
 namespace, link and /etc/netns folder named with PREFIX, the mount points this harness created.
