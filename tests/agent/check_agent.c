@@ -390,9 +390,11 @@ START_TEST(fake_prestop_waits_until_safe_while_probes_answer_promptly) {
         expect_event(&a, "prestop");
         long long t0 = mono_ms();
         char *body = NULL;
-        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 1000, &body), 200);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/readyz", 3000, &body), 200);
         free(body);
-        ck_assert_int_lt(mono_ms() - t0, 500);
+        /* Answered within a probe's timeout (3 s) while the /prestop stays held: the hold does
+         * not block the loop (speed is bench/'s question). */
+        ck_assert_int_lt(mono_ms() - t0, 3000);
         ck_assert_int_eq(h.done_at, 0);
         long long released = mono_ms();
         fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1,2]}");
