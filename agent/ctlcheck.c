@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kpa/monotime.h"
 #include "kpa/parse.h"
 
 #define CLIENT_ID "kpa-agent"
@@ -298,13 +299,13 @@ static bool is_local(const struct ctlcheck *c, const struct ctlcheck_endpoint *e
 void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
         struct ctlcheck_result *res = ret;
         memset(res, 0, sizeof *res);
-        res->started_ms = kconn_now_ms();
+        res->started_ms = monotime_ms();
         uint64_t deadline = res->started_ms + c->o.timeout_ms;
         if (!c->sec_ok) {
                 res->rc = -EINVAL;
                 snprintf(res->error, sizeof res->error, "%s", c->sec_err);
                 snprintf(res->leader_error, sizeof res->leader_error, "%s", c->sec_err);
-                res->finished_ms = kconn_now_ms();
+                res->finished_ms = monotime_ms();
                 return;
         }
 
@@ -318,10 +319,10 @@ void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
 
         /* The local controller first: up to half the time when others may have to be asked. */
         char err[CTLCHECK_ERR_MAX];
-        uint64_t t0 = kconn_now_ms();
+        uint64_t t0 = monotime_ms();
         uint64_t local_deadline = n > 0 ? t0 + c->o.timeout_ms / 2 : deadline;
         int r = ask(c, c->local_host, c->local_port, local_deadline, err, sizeof err);
-        res->local_rtt_ms = kconn_now_ms() - t0;
+        res->local_rtt_ms = monotime_ms() - t0;
         if (r < 0) {
                 res->rc = r;
                 snprintf(res->error, sizeof res->error, "%s", err);
@@ -348,7 +349,7 @@ void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
 
         for (int i = 0; i < n && !res->have_leader; i++) {
                 const struct ctlcheck_endpoint *e = &c->peers.v[order[i]];
-                uint64_t now = kconn_now_ms();
+                uint64_t now = monotime_ms();
                 if (now >= deadline) {
                         reason_add(res->leader_error, sizeof res->leader_error,
                                    "no time left to ask %d more", n - i);
@@ -376,5 +377,5 @@ void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
                 res->leader_error[0] = '\0';
         else
                 c->hint = -1;
-        res->finished_ms = kconn_now_ms();
+        res->finished_ms = monotime_ms();
 }

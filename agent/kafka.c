@@ -21,12 +21,6 @@
 #include "kpa/resolve.h"
 #include "kpa/secret.h"
 
-uint64_t kafka_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------------------------------
  * Check context */
 
@@ -190,7 +184,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
         struct check_events *ev = rd_kafka_opaque(rk);
         char text[1024];
         kafka_conf_redact(ev->conf, buf, text, sizeof text);
-        if (level <= LOG_WARNING && !kafka_conf_log_once(ev->conf, text, kafka_now_ms()))
+        if (level <= LOG_WARNING && !kafka_conf_log_once(ev->conf, text, monotime_ms()))
                 return;
         cJSON *f = cJSON_CreateObject();
         if (f) {
@@ -443,7 +437,7 @@ static int32_t listener_node(const rd_kafka_metadata_t *md, const char *bs,
                         lookups++;
                         struct resolve_addrs a;
                         char e[300];
-                        uint64_t now = kafka_now_ms();
+                        uint64_t now = monotime_ms();
                         if (resolve_host(b->host, (uint16_t) b->port, deadline > now ? deadline - now : 1,
                                          &a, e, sizeof e) == 0 &&
                             resolve_overlap(&a, bootstrap)) {
@@ -476,7 +470,7 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                           bool want_configs, struct kafka_result *ret) {
         const char *bs = kafka_conf_bootstrap(kc->conf);
         const rd_kafka_metadata_t *md = NULL;
-        uint64_t now = kafka_now_ms();
+        uint64_t now = monotime_ms();
         int remain = deadline > now ? (int) (deadline - now) : 1;
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, remain);
         if (err) {
@@ -545,10 +539,10 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                 ret->snap = s;
                 return 0;
         }
-        now = kafka_now_ms();
+        now = monotime_ms();
         int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
         if (minisr_due(kc->cache, s, local, want_configs, now, kc->o.config_ttl_ms)) {
-                uint64_t t = kafka_now_ms();
+                uint64_t t = monotime_ms();
                 minisr_fetch(kc->cache, rk, s, local, now, deadline > t ? (int) (deadline - t) : 0);
                 ret->configs_fetched = true;
         }
@@ -684,7 +678,7 @@ static int bootstrap_resolve(const struct kafka_client *kc, uint64_t deadline,
         char host[300], why[400];
         uint16_t port;
         split_hostport(bs, host, sizeof host, &port);
-        uint64_t now = kafka_now_ms();
+        uint64_t now = monotime_ms();
         int r = resolve_host(host, port, deadline > now ? deadline - now : 1, ret, why, sizeof why);
         if (r == 0)
                 return 0;
@@ -698,7 +692,7 @@ static int bootstrap_resolve(const struct kafka_client *kc, uint64_t deadline,
 }
 
 void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result *ret) {
-        *ret = (struct kafka_result){ .started_ms = kafka_now_ms() };
+        *ret = (struct kafka_result){ .started_ms = monotime_ms() };
         uint64_t deadline = ret->started_ms + kc->o.timeout_ms;
         struct resolve_addrs addrs;
         struct handle_ctx *ctx = NULL;
@@ -728,5 +722,5 @@ void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result
                                  "name lookup)");
                 }
         }
-        ret->finished_ms = kafka_now_ms();
+        ret->finished_ms = monotime_ms();
 }

@@ -22,6 +22,7 @@
 
 #include "kpa/keystore.h"
 #include "kpa/kwire_sasl.h"
+#include "kpa/monotime.h"
 #include "kpa/parse.h"
 #include "kpa/secret.h"
 
@@ -35,14 +36,8 @@ struct kconn {
         char peer[KCONN_HOST_MAX + 8];   /* "host:port", for messages */
 };
 
-uint64_t kconn_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 static int remaining_ms(uint64_t deadline_ms) {
-        uint64_t now = kconn_now_ms();
+        uint64_t now = monotime_ms();
         if (now >= deadline_ms)
                 return 0;
         uint64_t left = deadline_ms - now;

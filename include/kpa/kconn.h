@@ -5,7 +5,7 @@
  * no ApiVersions, no metadata, no retries, no pipelining; one request at a time.
  *
  * Every call takes an absolute deadline on the CLOCK_MONOTONIC clock in milliseconds
- * (kconn_now_ms) and never blocks past it. Errors: a negative errno-style code and one line in
+ * (monotime_ms) and never blocks past it. Errors: a negative errno-style code and one line in
  * errbuf, with a hint where the cause is usually a setting (OpenSSL's and the peer's messages
  * are translated here, never a password or key). Meant for a worker thread. */
 #ifndef KPA_KCONN_H
@@ -37,8 +37,6 @@ struct kconn_security {
 };
 
 struct kconn;
-
-uint64_t kconn_now_ms(void);
 
 /* Splits "host:port" or "[v6]:port" into host (no brackets) and port 1-65535. 0 or -EINVAL. */
 int kconn_split_hostport(const char *s, char host[KCONN_HOST_MAX], uint16_t *ret_port);

@@ -19,6 +19,7 @@
 #include "kpa/kconn.h"
 #include "kpa/kwire.h"
 #include "kpa/kwire_sasl.h"
+#include "kpa/monotime.h"
 #include "testutil.h"
 
 static char *certs;
@@ -272,13 +273,13 @@ START_TEST(kconn_plaintext_round_trip) {
         char err[512] = "";
         uint8_t *resp;
         size_t rlen;
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &plain, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
-        ck_assert_int_eq(exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &plain, monotime_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
         ck_assert_uint_eq(rlen, 5);
         ck_assert_int_eq(resp[3], 1);           /* the first correlation id */
         ck_assert_int_eq(resp[4], 0xab);
         free(resp);
-        ck_assert_int_eq(exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
+        ck_assert_int_eq(exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
         ck_assert_int_eq(resp[3], 2);
         free(resp);
         kconn_close(c);
@@ -292,7 +293,7 @@ START_TEST(kconn_name_lookup_runs_with_the_deadline) {
         struct kconn *c;
         char err[512] = "";
         /* "localhost" is not an address: it goes through the lookup thread. */
-        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &plain, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &plain, monotime_ms() + 5000, &c, err, sizeof err), 0);
         kconn_close(c);
         peer_join(&p);
 }
@@ -302,7 +303,7 @@ START_TEST(kconn_refused_connection_says_so_with_a_hint) {
         int port = tu_free_port();
         struct kconn *c = NULL;
         char err[512], want[512];
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) port, &plain, kconn_now_ms() + 5000, &c, err, sizeof err),
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) port, &plain, monotime_ms() + 5000, &c, err, sizeof err),
                          -ECONNREFUSED);
         ck_assert_ptr_null(c);
         snprintf(want, sizeof want, "cannot connect to 127.0.0.1:%d: Connection refused; hint: nothing listens "
@@ -318,10 +319,10 @@ START_TEST(kconn_silent_peer_ends_at_the_deadline) {
         char err[512], want[512];
         uint8_t *resp;
         size_t rlen;
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &plain, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
-        uint64_t t0 = kconn_now_ms();
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &plain, monotime_ms() + 5000, &c, err, sizeof err), 0);
+        uint64_t t0 = monotime_ms();
         ck_assert_int_eq(exchange(c, t0 + 300, &resp, &rlen, err, sizeof err), -ETIMEDOUT);
-        uint64_t took = kconn_now_ms() - t0;
+        uint64_t took = monotime_ms() - t0;
         ck_assert_uint_ge(took, 300);
         ck_assert_uint_lt(took, 3000);
         snprintf(want, sizeof want, "127.0.0.1:%d did not answer (no answer) before the deadline", p.port);
@@ -338,8 +339,8 @@ START_TEST(kconn_peer_closing_mid_frame_is_epipe) {
         char err[512];
         uint8_t *resp;
         size_t rlen;
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &plain, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
-        ck_assert_int_eq(exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err), -EPIPE);
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &plain, monotime_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err), -EPIPE);
         ck_assert_msg(strstr(err, "closed the connection in the middle of an answer") != NULL, "%s", err);
         kconn_close(c);
         peer_join(&p);
@@ -353,8 +354,8 @@ START_TEST(kconn_oversize_frame_is_refused_before_allocating) {
         char err[512], want[512];
         uint8_t *resp;
         size_t rlen;
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &plain, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
-        ck_assert_int_eq(exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err), -EPROTO);
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &plain, monotime_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err), -EPROTO);
         snprintf(want, sizeof want, "127.0.0.1:%d answered a frame of 2147483647 bytes (expected 4 to 1024); "
                  "hint: is this a Kafka listener?", p.port);
         ck_assert_str_eq(err, want);
@@ -371,8 +372,8 @@ START_TEST(kconn_tls_verifies_the_chain_and_the_host_name) {
         char err[512] = "";
         uint8_t *resp;
         size_t rlen;
-        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
-        ck_assert_int_eq(exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
+        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
         ck_assert_int_eq(resp[4], 0xab);
         free(resp);
         kconn_close(c);
@@ -381,7 +382,7 @@ START_TEST(kconn_tls_verifies_the_chain_and_the_host_name) {
         /* An address is checked against the IP SANs. */
         struct peer q = { .behaviour = PEER_ANSWER, .tls = true, .cert = "server" };
         peer_start(&q);
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) q.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) q.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), 0);
         kconn_close(c);
         peer_join(&q);
 }
@@ -393,7 +394,7 @@ START_TEST(kconn_tls_refuses_an_unknown_ca_and_a_foreign_name) {
         struct kconn_security sec = { .tls = true, .ca_file = cpath("other.crt") };
         struct kconn *c = NULL;
         char err[512], want[512];
-        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), -EPROTO);
+        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), -EPROTO);
         ck_assert_ptr_null(c);
         snprintf(want, sizeof want, "TLS handshake with localhost:%d failed: certificate verify failed: unable to get "
                  "local issuer certificate; hint: is ssl.ca.location the CA that issued the controller's "
@@ -404,7 +405,7 @@ START_TEST(kconn_tls_refuses_an_unknown_ca_and_a_foreign_name) {
         struct peer q = { .behaviour = PEER_ANSWER, .tls = true, .cert = "wrong" };
         peer_start(&q);
         sec.ca_file = cpath("ca.crt");
-        ck_assert_int_eq(kconn_open("localhost", (uint16_t) q.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), -EPROTO);
+        ck_assert_int_eq(kconn_open("localhost", (uint16_t) q.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), -EPROTO);
         ck_assert_msg(strstr(err, "certificate verify failed: hostname mismatch") != NULL, "%s", err);
         peer_join(&q);
 
@@ -412,7 +413,7 @@ START_TEST(kconn_tls_refuses_an_unknown_ca_and_a_foreign_name) {
         struct peer r = { .behaviour = PEER_ANSWER, .tls = true, .cert = "wrong" };
         peer_start(&r);
         sec.skip_hostname = true;
-        ck_assert_int_eq(kconn_open("localhost", (uint16_t) r.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(kconn_open("localhost", (uint16_t) r.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), 0);
         kconn_close(c);
         peer_join(&r);
 }
@@ -427,9 +428,9 @@ START_TEST(kconn_mutual_tls_presents_the_pkcs12_client_certificate) {
         char err[512] = "";
         uint8_t *resp;
         size_t rlen;
-        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), 0);
         /* TLS 1.3 reports a missing client certificate only at the first read. */
-        ck_assert_int_eq(exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
+        ck_assert_int_eq(exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
         free(resp);
         kconn_close(c);
         peer_join(&p);
@@ -438,7 +439,7 @@ START_TEST(kconn_mutual_tls_presents_the_pkcs12_client_certificate) {
         sec.keystore_password = "wrong";
         struct peer q = { .behaviour = PEER_ANSWER, .tls = true, .cert = "server" };
         peer_start(&q);
-        ck_assert_int_eq(kconn_open("localhost", (uint16_t) q.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), -EINVAL);
+        ck_assert_int_eq(kconn_open("localhost", (uint16_t) q.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), -EINVAL);
         ck_assert_msg(strstr(err, "client.p12: not a PKCS12 store that opens with ssl.keystore.password") != NULL, "%s", err);
         ck_assert_ptr_null(strstr(err, "wrong"));
         peer_join(&q);
@@ -455,11 +456,11 @@ START_TEST(kconn_writing_to_a_closed_tls_connection_raises_no_sigpipe) {
         char err[512];
         uint8_t *resp;
         size_t rlen;
-        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(kconn_open("localhost", (uint16_t) p.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), 0);
         peer_join(&p);
-        ck_assert_int_eq(exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err), -EPIPE);
+        ck_assert_int_eq(exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err), -EPIPE);
         /* The peer is gone and the first write drew its reset: this one writes into it. */
-        int r = exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err);
+        int r = exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err);
         ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "%d: %s", r, err);
         kconn_close(c);
 }
@@ -473,8 +474,8 @@ START_TEST(kconn_sasl_plain_authenticates_before_the_first_request) {
         char err[512] = "";
         uint8_t *resp;
         size_t rlen;
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), 0);
-        ck_assert_int_eq(exchange(c, kconn_now_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), 0);
+        ck_assert_int_eq(exchange(c, monotime_ms() + 5000, &resp, &rlen, err, sizeof err), 0);
         /* Handshake and authenticate took correlation ids 1 and 2. */
         ck_assert_int_eq(resp[3], 3);
         free(resp);
@@ -490,7 +491,7 @@ START_TEST(kconn_sasl_refusals_name_the_cause_not_the_secret) {
         struct kconn_security sec = { .sasl_plain = true, .sasl_user = "kafka", .sasl_password = "s3cret-pw" };
         struct kconn *c = NULL;
         char err[512], want[512];
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), -EACCES);
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), -EACCES);
         snprintf(want, sizeof want, "127.0.0.1:%d refused the SASL PLAIN credentials of client.properties "
                  "(SASL_AUTHENTICATION_FAILED: Authentication failed: Invalid username or password)", p.port);
         ck_assert_str_eq(err, want);
@@ -498,7 +499,7 @@ START_TEST(kconn_sasl_refusals_name_the_cause_not_the_secret) {
 
         struct peer q = { .behaviour = PEER_ANSWER, .sasl = true, .sasl_offer_plain = false };
         peer_start(&q);
-        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) q.port, &sec, kconn_now_ms() + 5000, &c, err, sizeof err), -EACCES);
+        ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) q.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), -EACCES);
         snprintf(want, sizeof want, "127.0.0.1:%d does not offer SASL PLAIN (error UNSUPPORTED_SASL_MECHANISM, it "
                  "offers [SCRAM-SHA-512]); hint: sasl.enabled.mechanisms of the listener", q.port);
         ck_assert_str_eq(err, want);
