@@ -86,7 +86,7 @@ int ctlcheck_parse_endpoints(const char *voters, const char *bootstrap_servers,
                         e.id = (int32_t) id;
                         hp = at + 1;
                 }
-                if (too_long || kconn_split_hostport(hp, e.host, &e.port) < 0) {
+                if (too_long || parse_hostport(hp, 0, e.host, sizeof e.host, &e.port) < 0) {
                         snprintf(errbuf, errlen, "%s entry \"%.*s\" is not %shost:port (IPv6 as [addr]:port)",
                                  key, 300, hp, voters ? "id@" : "");
                         return -EINVAL;
@@ -184,7 +184,8 @@ static void apply_conf(struct ctlcheck *c, struct kafka_conf *conf) {
         kafka_conf_free(c->conf);
         c->conf = conf;
         c->sec_ok = ctlcheck_security(conf, &c->sec, c->sec_err, sizeof c->sec_err) == 0;
-        if (kconn_split_hostport(kafka_conf_bootstrap(conf), c->local_host, &c->local_port) < 0) {
+        if (parse_hostport(kafka_conf_bootstrap(conf), 0, c->local_host, sizeof c->local_host,
+                           &c->local_port) < 0) {
                 /* kafka_conf_load accepted it as host:port; only a bracket form could differ. */
                 snprintf(c->sec_err, sizeof c->sec_err, "bootstrap %s is not host:port", kafka_conf_bootstrap(conf));
                 c->sec_ok = false;

@@ -18,6 +18,7 @@
 #include "kpa/keystore.h"
 #include "kpa/log.h"
 #include "kpa/minisr.h"
+#include "kpa/parse.h"
 #include "kpa/resolve.h"
 #include "kpa/secret.h"
 
@@ -655,19 +656,6 @@ static bool handle_destroy(struct handle_ctx *c, uint64_t until_ms) {
 
 int kafka_stopping_handles(void) { return atomic_load(&stopping); }
 
-/* "host:port" or "[v6]:port" into its parts (kafka_conf_bootstrap_check has vetted it). */
-static void split_hostport(const char *bs, char *host, size_t len, uint16_t *port) {
-        const char *colon = strrchr(bs, ':');
-        size_t n = (size_t) (colon - bs);
-        const char *h = bs;
-        if (bs[0] == '[') {
-                h = bs + 1;
-                n -= 2;
-        }
-        snprintf(host, len, "%.*s", (int) n, h);
-        *port = (uint16_t) strtoul(colon + 1, NULL, 10);
-}
-
 /* The bootstrap host, resolved within the deadline before librdkafka is given it: a lookup
  * that hangs then costs one thread (see resolve.h) instead of a whole client, and the check
  * says what is wrong. librdkafka resolves the name again itself (it needs the name, not an
@@ -675,9 +663,13 @@ static void split_hostport(const char *bs, char *host, size_t len, uint16_t *por
 static int bootstrap_resolve(const struct kafka_client *kc, uint64_t deadline,
                              struct resolve_addrs *ret, struct kafka_result *res) {
         const char *bs = kafka_conf_bootstrap(kc->conf);
-        char host[300], why[400];
+        char host[PARSE_HOST_MAX], why[400];
         uint16_t port;
-        split_hostport(bs, host, sizeof host, &port);
+        /* kafka_conf_bootstrap_check has vetted it with the same parser. */
+        if (parse_hostport(bs, 0, host, sizeof host, &port) < 0) {
+                set_error(res, "local broker %s: not host:port", bs);
+                return -EINVAL;
+        }
         uint64_t now = monotime_ms();
         int r = resolve_host(host, port, deadline > now ? deadline - now : 1, ret, why, sizeof why);
         if (r == 0)

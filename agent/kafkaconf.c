@@ -141,21 +141,13 @@ int kafka_conf_bootstrap_check(const char *s, char *errbuf, size_t errlen) {
                          "prefix (set security.protocol in the client config)", q);
                 return -EINVAL;
         }
-        const char *colon = strrchr(s, ':');
-        uint64_t port;
-        bool bracketed = s[0] == '[';
-        if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0 ||
-            (bracketed && (colon[-1] != ']' || colon - s < 3)) ||
-            (!bracketed && memchr(s, ':', (size_t) (colon - s)))) {
+        char host[PARSE_HOST_MAX];
+        uint16_t port;
+        if (parse_hostport(s, 0, host, sizeof host, &port) < 0) {
                 snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port (IPv6 as [addr]:port)",
                          q);
                 return -EINVAL;
         }
-        for (const char *p = s; *p; p++)
-                if (is_blank(*p) || (unsigned char) *p < 0x20 || *p == 0x7f || *p == '/') {
-                        snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port", q);
-                        return -EINVAL;
-                }
         return 0;
 }
 

@@ -44,32 +44,6 @@ static int remaining_ms(uint64_t deadline_ms) {
         return left > INT32_MAX ? INT32_MAX : (int) left;
 }
 
-int kconn_split_hostport(const char *s, char host[KCONN_HOST_MAX], uint16_t *ret_port) {
-        const char *colon = strrchr(s, ':');
-        uint64_t port;
-        if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0)
-                return -EINVAL;
-        const char *h = s;
-        size_t n = (size_t) (colon - s);
-        if (s[0] == '[') {
-                if (n < 3 || colon[-1] != ']')
-                        return -EINVAL;
-                h++;
-                n -= 2;
-        } else if (memchr(s, ':', n)) {
-                return -EINVAL;   /* an IPv6 address needs brackets */
-        }
-        if (n == 0 || n >= KCONN_HOST_MAX)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char) h[i] <= ' ' || h[i] == '/' || h[i] == 0x7f)
-                        return -EINVAL;
-        memcpy(host, h, n);
-        host[n] = '\0';
-        *ret_port = (uint16_t) port;
-        return 0;
-}
-
 /* ---- name resolution with a deadline ----
  *
  * getaddrinfo() has no timeout, and a resolver that does not answer holds it for the

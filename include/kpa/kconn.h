@@ -38,9 +38,6 @@ struct kconn_security {
 
 struct kconn;
 
-/* Splits "host:port" or "[v6]:port" into host (no brackets) and port 1-65535. 0 or -EINVAL. */
-int kconn_split_hostport(const char *s, char host[KCONN_HOST_MAX], uint16_t *ret_port);
-
 /* Resolves host, connects to the first address that accepts, then completes TLS and SASL as
  * sec asks, all before deadline_ms. 0, or: -ETIMEDOUT (deadline), -ENOENT (name unknown),
  * -ECONNREFUSED and other connect errors, -EPROTO (TLS failed or the peer broke the protocol),

@@ -507,23 +507,6 @@ START_TEST(kconn_sasl_refusals_name_the_cause_not_the_secret) {
 }
 END_TEST
 
-START_TEST(kconn_splits_host_and_port) {
-        char host[KCONN_HOST_MAX];
-        uint16_t port;
-        ck_assert_int_eq(kconn_split_hostport("ctl-0.kq.svc:9093", host, &port), 0);
-        ck_assert_str_eq(host, "ctl-0.kq.svc");
-        ck_assert_int_eq(port, 9093);
-        ck_assert_int_eq(kconn_split_hostport("[fd00::1]:9093", host, &port), 0);
-        ck_assert_str_eq(host, "fd00::1");
-        ck_assert_int_eq(kconn_split_hostport("fd00::1:9093", host, &port), -EINVAL);
-        ck_assert_int_eq(kconn_split_hostport("host:0", host, &port), -EINVAL);
-        ck_assert_int_eq(kconn_split_hostport("host:65536", host, &port), -EINVAL);
-        ck_assert_int_eq(kconn_split_hostport(":9093", host, &port), -EINVAL);
-        ck_assert_int_eq(kconn_split_hostport("a b:9093", host, &port), -EINVAL);
-        ck_assert_int_eq(kconn_split_hostport("[]:9093", host, &port), -EINVAL);
-}
-END_TEST
-
 int main(void) {
         /* The peer thread writes to clients that have gone; kconn itself never needs this. */
         signal(SIGPIPE, SIG_IGN);
@@ -542,7 +525,6 @@ int main(void) {
         tcase_add_test(tc, kconn_writing_to_a_closed_tls_connection_raises_no_sigpipe);
         tcase_add_test(tc, kconn_sasl_plain_authenticates_before_the_first_request);
         tcase_add_test(tc, kconn_sasl_refusals_name_the_cause_not_the_secret);
-        tcase_add_test(tc, kconn_splits_host_and_port);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }
