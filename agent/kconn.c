@@ -2,18 +2,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -23,7 +20,7 @@
 #include "kpa/keystore.h"
 #include "kpa/kwire_sasl.h"
 #include "kpa/monotime.h"
-#include "kpa/parse.h"
+#include "kpa/resolve.h"
 #include "kpa/secret.h"
 
 #define CLIENT_ID "kpa-agent"
@@ -44,129 +41,6 @@ static int remaining_ms(uint64_t deadline_ms) {
         return left > INT32_MAX ? INT32_MAX : (int) left;
 }
 
-/* ---- name resolution with a deadline ----
- *
- * getaddrinfo() has no timeout, and a resolver that does not answer holds it for the
- * resolv.conf timeouts (tens of seconds). So a lookup runs on a thread of its own; the caller
- * waits only until its deadline. The job is shared by both sides and freed by whichever lets
- * go of it last, so an abandoned lookup finishes and cleans up by itself. */
-
-struct lookup {
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        int refs;
-        bool done;
-        int rc;
-        struct addrinfo *res;
-        char host[KCONN_HOST_MAX];
-        char service[8];
-};
-
-static atomic_int pending_lookups;
-
-static void lookup_unref(struct lookup *l) {
-        pthread_mutex_lock(&l->mu);
-        bool last = --l->refs == 0;
-        pthread_mutex_unlock(&l->mu);
-        if (!last)
-                return;
-        if (l->res)
-                freeaddrinfo(l->res);
-        pthread_cond_destroy(&l->cv);
-        pthread_mutex_destroy(&l->mu);
-        free(l);
-}
-
-static void *lookup_run(void *arg) {
-        struct lookup *l = arg;
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_ADDRCONFIG };
-        struct addrinfo *res = NULL;
-        int rc = getaddrinfo(l->host, l->service, &hints, &res);
-        pthread_mutex_lock(&l->mu);
-        l->rc = rc;
-        l->res = res;
-        l->done = true;
-        pthread_cond_signal(&l->cv);
-        pthread_mutex_unlock(&l->mu);
-        atomic_fetch_sub(&pending_lookups, 1);
-        lookup_unref(l);
-        return NULL;
-}
-
-static int resolve(const char *host, uint16_t port, uint64_t deadline_ms, struct addrinfo **ret,
-                   char *errbuf, size_t errlen) {
-        char service[8];
-        snprintf(service, sizeof service, "%u", (unsigned) port);
-        /* An address needs no lookup and no thread. */
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-        if (getaddrinfo(host, service, &hints, ret) == 0)
-                return 0;
-
-        if (atomic_fetch_add(&pending_lookups, 1) >= KCONN_MAX_PENDING_LOOKUPS) {
-                atomic_fetch_sub(&pending_lookups, 1);
-                snprintf(errbuf, errlen, "cannot resolve %s: %d earlier lookups are still waiting "
-                         "for the DNS server", host, KCONN_MAX_PENDING_LOOKUPS);
-                return -EAGAIN;
-        }
-        struct lookup *l = calloc(1, sizeof *l);
-        if (!l) {
-                atomic_fetch_sub(&pending_lookups, 1);
-                snprintf(errbuf, errlen, "out of memory");
-                return -ENOMEM;
-        }
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&l->cv, &ca);
-        pthread_condattr_destroy(&ca);
-        pthread_mutex_init(&l->mu, NULL);
-        l->refs = 2;
-        snprintf(l->host, sizeof l->host, "%s", host);
-        memcpy(l->service, service, sizeof service);
-
-        pthread_attr_t attr;
-        pthread_t t;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int r = pthread_create(&t, &attr, lookup_run, l);
-        pthread_attr_destroy(&attr);
-        if (r != 0) {
-                atomic_fetch_sub(&pending_lookups, 1);
-                l->refs = 1;
-                lookup_unref(l);
-                snprintf(errbuf, errlen, "cannot resolve %s: no thread for the lookup: %s", host,
-                         strerror(r));
-                return -r;
-        }
-
-        struct timespec until = { .tv_sec = (time_t) (deadline_ms / 1000),
-                                  .tv_nsec = (long) (deadline_ms % 1000) * 1000000 };
-        pthread_mutex_lock(&l->mu);
-        while (!l->done && pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT)
-                ;
-        bool done = l->done;
-        int rc = l->rc;
-        struct addrinfo *res = l->res;
-        if (done)
-                l->res = NULL;
-        pthread_mutex_unlock(&l->mu);
-        lookup_unref(l);
-
-        if (!done) {
-                snprintf(errbuf, errlen, "cannot resolve %s: no answer from the DNS server "
-                         "before the deadline", host);
-                return -ETIMEDOUT;
-        }
-        if (rc != 0) {
-                snprintf(errbuf, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-                return rc == EAI_NONAME || rc == EAI_NODATA ? -ENOENT : -EHOSTUNREACH;
-        }
-        *ret = res;
-        return 0;
-}
-
 /* ---- TCP ---- */
 
 static int wait_fd(int fd, short events, uint64_t deadline_ms) {
@@ -183,13 +57,14 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms) {
         }
 }
 
-static int connect_one(const struct addrinfo *ai, uint64_t deadline_ms, int *ret_fd) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+static int connect_one(const struct sockaddr_storage *ss, uint64_t deadline_ms, int *ret_fd) {
+        socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in);
+        int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
         if (fd < 0)
                 return -errno;
         int r = 0;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (connect(fd, (const struct sockaddr *) ss, len) < 0) {
                 if (errno != EINPROGRESS)
                         r = -errno;
                 else if ((r = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
@@ -643,17 +518,20 @@ int kconn_open(const char *host, uint16_t port, const struct kconn_security *sec
         bool v6 = strchr(host, ':') != NULL;
         snprintf(c->peer, sizeof c->peer, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", (unsigned) port);
 
-        struct addrinfo *res = NULL;
-        int r = resolve(host, port, deadline_ms, &res, errbuf, errlen);
+        /* The agent's one bounded resolver (resolve.h): a lookup that hangs costs one of its
+         * few threads, shared with the broker check, and this call returns at its deadline. */
+        struct resolve_addrs addrs;
+        uint64_t now = monotime_ms();
+        int r = resolve_host(host, port, deadline_ms > now ? deadline_ms - now : 1, &addrs, errbuf,
+                             errlen);
         if (r < 0)
                 goto fail;
         r = -EHOSTUNREACH;
-        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-                r = connect_one(ai, deadline_ms, &c->fd);
+        for (int i = 0; i < addrs.n; i++) {
+                r = connect_one(&addrs.v[i], deadline_ms, &c->fd);
                 if (r == 0 || r == -ETIMEDOUT)
                         break;
         }
-        freeaddrinfo(res);
         if (r < 0) {
                 snprintf(errbuf, errlen, "cannot connect to %s: %s%s", c->peer,
                          r == -ETIMEDOUT ? "no answer before the deadline" : strerror(-r), connect_hint(r));

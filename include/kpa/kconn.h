@@ -16,9 +16,6 @@
 #include <stdint.h>
 
 #define KCONN_HOST_MAX 256
-/* Name lookups abandoned at their deadline keep running on their own thread until the resolver
- * gives up; past this many at once, new lookups are refused instead of piling up. */
-#define KCONN_MAX_PENDING_LOOKUPS 8
 
 /* How to reach the listener; strings are borrowed for the call. */
 struct kconn_security {
@@ -38,11 +35,11 @@ struct kconn_security {
 
 struct kconn;
 
-/* Resolves host, connects to the first address that accepts, then completes TLS and SASL as
- * sec asks, all before deadline_ms. 0, or: -ETIMEDOUT (deadline), -ENOENT (name unknown),
+/* Resolves host (resolve_host), connects to the first address that accepts, then completes TLS
+ * and SASL as sec asks, all before deadline_ms. 0, or: -ETIMEDOUT (deadline), -ENOENT (name
+ * unknown), -EAGAIN (the DNS server failed), -EBUSY (too many lookups pending),
  * -ECONNREFUSED and other connect errors, -EPROTO (TLS failed or the peer broke the protocol),
- * -EACCES (the SASL mechanism or credentials were refused), -EINVAL/-ENOMEM (settings, files),
- * -EAGAIN (too many lookups pending). */
+ * -EACCES (the SASL mechanism or credentials were refused), -EINVAL/-ENOMEM (settings, files). */
 int kconn_open(const char *host, uint16_t port, const struct kconn_security *sec,
                uint64_t deadline_ms, struct kconn **ret, char *errbuf, size_t errlen);
 

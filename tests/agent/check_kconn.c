@@ -20,6 +20,8 @@
 #include "kpa/kwire.h"
 #include "kpa/kwire_sasl.h"
 #include "kpa/monotime.h"
+#include "kpa/resolve.h"
+#include "faultdns.h"
 #include "testutil.h"
 
 static char *certs;
@@ -299,6 +301,35 @@ START_TEST(kconn_name_lookup_runs_with_the_deadline) {
 }
 END_TEST
 
+/* kconn resolves through resolve.h, the agent's one bounded resolver: a DNS server that never
+ * answers ends each open at its deadline, and the lookups left hanging count against the
+ * same RESOLVE_MAX_PENDING as the broker check's, so that further opens fail at once. */
+START_TEST(kconn_lookup_uses_the_agents_bounded_resolver) {
+        tu_dns_isolate(0);
+        struct kconn *c = NULL;
+        char err[512];
+        for (int i = 0; i < RESOLVE_MAX_PENDING; i++) {
+                uint64_t t0 = monotime_ms();
+                ck_assert_int_eq(kconn_open("ctl-0.kq.silent.test", 9093, &plain, t0 + 1000, &c, err,
+                                            sizeof err), -ETIMEDOUT);
+                uint64_t took = monotime_ms() - t0;
+                ck_assert_msg(took >= 900 && took <= 2500, "open %d took %llums", i,
+                              (unsigned long long) took);
+                ck_assert_msg(strncmp(err, "cannot resolve ctl-0.kq.silent.test: no answer within ",
+                                      strlen("cannot resolve ctl-0.kq.silent.test: no answer within ")) == 0,
+                              "%s", err);
+        }
+        ck_assert_int_eq(resolve_pending(), RESOLVE_MAX_PENDING);
+        uint64_t t0 = monotime_ms();
+        ck_assert_int_eq(kconn_open("ctl-0.kq.silent.test", 9093, &plain, t0 + 1000, &c, err, sizeof err),
+                         -EBUSY);
+        ck_assert_uint_lt(monotime_ms() - t0, 500);
+        ck_assert_str_eq(err, "cannot resolve ctl-0.kq.silent.test: 4 earlier lookups are still "
+                         "waiting for an answer");
+        ck_assert_ptr_null(c);
+}
+END_TEST
+
 START_TEST(kconn_refused_connection_says_so_with_a_hint) {
         int port = tu_free_port();
         struct kconn *c = NULL;
@@ -525,6 +556,9 @@ int main(void) {
         tcase_add_test(tc, kconn_writing_to_a_closed_tls_connection_raises_no_sigpipe);
         tcase_add_test(tc, kconn_sasl_plain_authenticates_before_the_first_request);
         tcase_add_test(tc, kconn_sasl_refusals_name_the_cause_not_the_secret);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("dns");
+        tcase_add_test(tc, kconn_lookup_uses_the_agents_bounded_resolver);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }
