@@ -14,6 +14,7 @@
 #include "kpa/fsx.h"
 #include "kpa/parse.h"
 #include "kpa/secret.h"
+#include "kpa/sensitive.h"
 
 struct conf_entry {
         char *key;
@@ -79,15 +80,12 @@ const char *kafka_conf_get(const struct kafka_conf *c, const char *key) {
         return NULL;
 }
 
-/* Properties whose values librdkafka itself treats as sensitive, or that name key material:
- * their values never reach an error message, not even through librdkafka's errstr. */
+/* Values that never reach an error message, not even through librdkafka's errstr: every
+ * secret sensitive_key() knows (both programs' one list), and two more the agent keeps out of
+ * its lines: the SASL user name (Kafka's own refusal leaves it out too) and the
+ * ssl.key.* settings, which say where the private key is. */
 static bool key_is_sensitive(const char *key) {
-        static const char *const marks[] = { "password", "secret", ".pem", "sasl.username",
-                                             "oauthbearer.config", "ssl.key", "ssl_key" };
-        for (size_t i = 0; i < sizeof marks / sizeof *marks; i++)
-                if (strstr(key, marks[i]))
-                        return true;
-        return false;
+        return sensitive_key(key) || strstr(key, "sasl.username") || strstr(key, "ssl.key");
 }
 
 /* librdkafka's own message when it refuses key=value, if that message cannot show the value:
