@@ -325,12 +325,19 @@ static int tls_start(struct kconn *c, const char *host, const struct kconn_secur
 
 /* ---- frames ---- */
 
-static int io_write(struct kconn *c, const uint8_t *p, size_t len, uint64_t deadline_ms) {
-        while (len > 0) {
+/* Moves len bytes in one direction: from wp to the peer when wp is set, else from the peer
+ * into rp. Both directions share one loop: retry on EINTR, wait for the socket (or for what
+ * OpenSSL asks, which may be the other direction during a renegotiation) until the deadline. */
+static int io_full(struct kconn *c, uint8_t *rp, const uint8_t *wp, size_t len,
+                   uint64_t deadline_ms) {
+        size_t done = 0;
+        while (done < len) {
+                size_t want = len - done;
                 ssize_t n;
                 if (c->ssl) {
+                        int cap = want > INT32_MAX ? INT32_MAX : (int) want;
                         ERR_clear_error();
-                        int k = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int) len);
+                        int k = wp ? SSL_write(c->ssl, wp + done, cap) : SSL_read(c->ssl, rp + done, cap);
                         if (k <= 0) {
                                 int r = ssl_wait(c, k, deadline_ms);
                                 if (r == 1)
@@ -339,56 +346,31 @@ static int io_write(struct kconn *c, const uint8_t *p, size_t len, uint64_t dead
                         }
                         n = k;
                 } else {
-                        n = send(c->fd, p, len, MSG_NOSIGNAL);
-                        if (n < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                if (errno != EAGAIN && errno != EWOULDBLOCK)
-                                        return -errno;
-                                int r = wait_fd(c->fd, POLLOUT, deadline_ms);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-static int io_read(struct kconn *c, uint8_t *p, size_t len, uint64_t deadline_ms) {
-        while (len > 0) {
-                ssize_t n;
-                if (c->ssl) {
-                        ERR_clear_error();
-                        int k = SSL_read(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int) len);
-                        if (k <= 0) {
-                                int r = ssl_wait(c, k, deadline_ms);
-                                if (r == 1)
-                                        continue;
-                                return r;
-                        }
-                        n = k;
-                } else {
-                        n = recv(c->fd, p, len, 0);
-                        if (n == 0)
+                        n = wp ? send(c->fd, wp + done, want, MSG_NOSIGNAL) : recv(c->fd, rp + done, want, 0);
+                        if (n == 0 && !wp)
                                 return -EPIPE;
                         if (n < 0) {
                                 if (errno == EINTR)
                                         continue;
                                 if (errno != EAGAIN && errno != EWOULDBLOCK)
                                         return -errno;
-                                int r = wait_fd(c->fd, POLLIN, deadline_ms);
+                                int r = wait_fd(c->fd, wp ? POLLOUT : POLLIN, deadline_ms);
                                 if (r < 0)
                                         return r;
                                 continue;
                         }
                 }
-                p += n;
-                len -= (size_t) n;
+                done += (size_t) n;
         }
         return 0;
+}
+
+static int io_write(struct kconn *c, const uint8_t *p, size_t len, uint64_t deadline_ms) {
+        return io_full(c, NULL, p, len, deadline_ms);
+}
+
+static int io_read(struct kconn *c, uint8_t *p, size_t len, uint64_t deadline_ms) {
+        return io_full(c, p, NULL, len, deadline_ms);
 }
 
 static void io_error(const struct kconn *c, int r, const char *doing, char *errbuf, size_t errlen) {
