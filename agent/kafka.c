@@ -350,7 +350,6 @@ int kafka_snapshot_from_metadata(const rd_kafka_metadata_t *md, int32_t answered
                 goto nomem;
         s->controller_id = -1;   /* librdkafka 2.0 parses it but does not expose it */
         s->answered_by = answered_by;
-        s->default_min_isr = -1;
         s->brokers = malloc(md->broker_cnt > 0 ? (size_t) md->broker_cnt * sizeof *s->brokers : 1);
         if (!s->brokers)
                 goto nomem;
@@ -534,7 +533,6 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                 return r;
 
         if (kc->o.fixed_min_isr > 0) {
-                s->default_min_isr = kc->o.fixed_min_isr;
                 for (int i = 0; i < s->n_topics; i++)
                         s->topics[i].min_isr = kc->o.fixed_min_isr;
                 ret->snap = s;
