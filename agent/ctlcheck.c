@@ -267,7 +267,8 @@ static bool answered_as_leader(const struct kwire_quorum *q) {
 static void answer_text(const struct kwire_quorum *q, char *buf, size_t cap) {
         int16_t e = q->error_code ? q->error_code : q->partition_error_code;
         const char *msg = q->error_code ? q->error_message : q->partition_error_message;
-        snprintf(buf, cap, "%s%s%s", kwire_error_name(e), msg[0] ? ": " : "", msg);
+        char et[KWIRE_ERROR_TEXT_MAX];
+        snprintf(buf, cap, "%s%s%s", kwire_error_text(e, et, sizeof et), msg[0] ? ": " : "", msg);
 }
 
 /* Appends "; what" to the reasons, with any "; hint: ..." of what cut (one hint per list is

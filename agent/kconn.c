@@ -430,7 +430,7 @@ static int sasl_plain(struct kconn *c, const struct kconn_security *sec, uint64_
                       char *errbuf, size_t errlen) {
         uint8_t req[KWIRE_SASL_PLAIN_REQUEST_MAX], *resp = NULL;
         size_t len, rlen;
-        char why[KWIRE_ERR_MAX + 64];
+        char why[KWIRE_ERR_MAX + 64], et[KWIRE_ERROR_TEXT_MAX];
         int32_t corr = kconn_next_correlation(c);
         int r = kwire_sasl_handshake_encode(corr, CLIENT_ID, "PLAIN", req, sizeof req, &len);
         if (r == 0)
@@ -453,7 +453,7 @@ static int sasl_plain(struct kconn *c, const struct kconn_security *sec, uint64_
         if (h.error_code != 0 || !h.plain_enabled) {
                 snprintf(errbuf, errlen, "%s does not offer SASL PLAIN (error %s, it offers [%s]); "
                          "hint: sasl.enabled.mechanisms of the listener", c->peer,
-                         kwire_error_name(h.error_code), h.mechanisms);
+                         kwire_error_text(h.error_code, et, sizeof et), h.mechanisms);
                 return -EACCES;
         }
 
@@ -480,7 +480,7 @@ static int sasl_plain(struct kconn *c, const struct kconn_security *sec, uint64_
         if (a.error_code != 0) {
                 /* Kafka's message names neither the password nor, for PLAIN, the user. */
                 snprintf(errbuf, errlen, "%s refused the SASL PLAIN credentials of client.properties "
-                         "(%s: %s)", c->peer, kwire_error_name(a.error_code),
+                         "(%s: %s)", c->peer, kwire_error_text(a.error_code, et, sizeof et),
                          a.error_message[0] ? a.error_message : "no message");
                 return -EACCES;
         }

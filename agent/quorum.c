@@ -69,8 +69,10 @@ static void member_from(const struct kwire_replica *r, int32_t leader_id, int64_
  * no voter twice. Otherwise says why in buf. */
 static bool leader_sound(const struct kwire_quorum *q, char *buf, size_t cap) {
         if (q->error_code != 0 || !q->have_partition || q->partition_error_code != 0) {
+                char et[KWIRE_ERROR_TEXT_MAX];
                 snprintf(buf, cap, "the leader's answer carries error %s",
-                         kwire_error_name(q->error_code ? q->error_code : q->partition_error_code));
+                         kwire_error_text(q->error_code ? q->error_code : q->partition_error_code,
+                                          et, sizeof et));
                 return false;
         }
         if (q->leader_id < 0 || q->n_voters <= 0) {

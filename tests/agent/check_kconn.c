@@ -524,14 +524,14 @@ START_TEST(kconn_sasl_refusals_name_the_cause_not_the_secret) {
         char err[512], want[512];
         ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) p.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), -EACCES);
         snprintf(want, sizeof want, "127.0.0.1:%d refused the SASL PLAIN credentials of client.properties "
-                 "(SASL_AUTHENTICATION_FAILED: Authentication failed: Invalid username or password)", p.port);
+                 "(SASL_AUTHENTICATION_FAILED (58): Authentication failed: Invalid username or password)", p.port);
         ck_assert_str_eq(err, want);
         peer_join(&p);
 
         struct peer q = { .behaviour = PEER_ANSWER, .sasl = true, .sasl_offer_plain = false };
         peer_start(&q);
         ck_assert_int_eq(kconn_open("127.0.0.1", (uint16_t) q.port, &sec, monotime_ms() + 5000, &c, err, sizeof err), -EACCES);
-        snprintf(want, sizeof want, "127.0.0.1:%d does not offer SASL PLAIN (error UNSUPPORTED_SASL_MECHANISM, it "
+        snprintf(want, sizeof want, "127.0.0.1:%d does not offer SASL PLAIN (error UNSUPPORTED_SASL_MECHANISM (33), it "
                  "offers [SCRAM-SHA-512]); hint: sasl.enabled.mechanisms of the listener", q.port);
         ck_assert_str_eq(err, want);
         peer_join(&q);
