@@ -96,7 +96,10 @@ static const char *connect_hint(int r) {
         }
 }
 
-/* ---- TLS ---- */
+/* ---- TLS ----
+ *
+ * Messages name the setting that failed, never the path of the key or keystore it names:
+ * where a secret lives is kept out of logs and /status like the secret itself. */
 
 /* OpenSSL's queued errors as one line (the last and most specific first), then cleared. */
 static void ssl_errors(char *buf, size_t len) {
@@ -122,19 +125,19 @@ static int load_p12(SSL_CTX *ctx, const char *path, const char *password, char *
         char why[300];
         int r = keystore_read(path, password, &ks, why, sizeof why);
         if (r < 0) {
-                snprintf(errbuf, errlen, "ssl.keystore.location %s: %s", path, why);
+                snprintf(errbuf, errlen, "ssl.keystore.location: %s", why);
                 return -EINVAL;
         }
         if (SSL_CTX_use_certificate(ctx, keystore_cert(ks)) != 1 ||
             SSL_CTX_use_PrivateKey(ctx, keystore_key(ks)) != 1 ||
             SSL_CTX_check_private_key(ctx) != 1) {
-                snprintf(errbuf, errlen, "ssl.keystore.location %s: its key does not match its certificate", path);
+                snprintf(errbuf, errlen, "ssl.keystore.location: its key does not match its certificate");
                 r = -EINVAL;
         }
         STACK_OF(X509) *chain = keystore_chain(ks);
         for (int i = 0; r == 0 && i < sk_X509_num(chain); i++)
                 if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1) {
-                        snprintf(errbuf, errlen, "ssl.keystore.location %s: cannot use its chain", path);
+                        snprintf(errbuf, errlen, "ssl.keystore.location: cannot use its chain");
                         r = -EINVAL;
                 }
         keystore_free(ks);
@@ -183,9 +186,9 @@ static int tls_context(const struct kconn_security *sec, SSL_CTX **ret, char *er
                 } else if (SSL_CTX_use_PrivateKey_file(ctx, sec->key_pem ? sec->key_pem : sec->cert_pem,
                                                        SSL_FILETYPE_PEM) != 1 ||
                            SSL_CTX_check_private_key(ctx) != 1) {
-                        snprintf(errbuf, errlen, "ssl.key.location %s: no key matching the certificate "
-                                 "could be loaded (or ssl.key.password is wrong)",
-                                 sec->key_pem ? sec->key_pem : sec->cert_pem);
+                        snprintf(errbuf, errlen, "%s: no key matching the certificate could be loaded "
+                                 "(or ssl.key.password is wrong)",
+                                 sec->key_pem ? "ssl.key.location" : "ssl.certificate.location");
                         r = -EINVAL;
                 }
                 SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
