@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -202,6 +205,117 @@ static int tls_context(const struct kconn_security *sec, SSL_CTX **ret, char *er
         return 0;
 }
 
+/* ---- TLS context cache ----
+ *
+ * Building a context reads and parses the CA file and decrypts the PKCS12 keystore (its
+ * key derivation is made slow on purpose), and a check opens one to several connections. So
+ * the context of the last settings is kept and shared while neither the settings nor any file
+ * they name has changed: a file counts as changed when its device, inode, size or mtime (ns)
+ * differs, which covers a Secret volume's update (a new file behind a swapped symlink) and a
+ * rewrite in place. The files are looked at before the context is built, so a change during
+ * the build shows at the next open. With ssl.ca.location unset, OpenSSL's default store is
+ * not watched (it changes with the image, and so with a restart). An SSL_CTX is safe to share
+ * between threads once built: a connection only takes a reference (SSL_new) and changes
+ * nothing in it. The settings are kept as a SHA-256 digest, so the cache holds no password;
+ * a failed build is not kept, so every open reports the error afresh. */
+
+static pthread_mutex_t tls_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *tls_cache_ctx;                   /* one reference held by the cache */
+static unsigned char tls_cache_key[SHA256_DIGEST_LENGTH];
+static uint64_t tls_builds;
+
+static void digest_str(EVP_MD_CTX *md, const char *s) {
+        /* A presence byte and the NUL keep (NULL, "") and ("a", "b") from ("ab") apart. */
+        unsigned char present = s != NULL;
+        EVP_DigestUpdate(md, &present, 1);
+        if (s)
+                EVP_DigestUpdate(md, s, strlen(s) + 1);
+}
+
+static int digest_file(EVP_MD_CTX *md, const char *path) {
+        if (!path)
+                return 0;
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return -errno;
+        const uint64_t id[] = { (uint64_t) st.st_dev, (uint64_t) st.st_ino, (uint64_t) st.st_size,
+                                (uint64_t) st.st_mtim.tv_sec, (uint64_t) st.st_mtim.tv_nsec };
+        EVP_DigestUpdate(md, id, sizeof id);
+        return 0;
+}
+
+/* The cache key of sec: its TLS settings and the identity of the files they name. < 0 when a
+ * file cannot be looked at (the build then says why, and nothing is cached). */
+static int tls_key(const struct kconn_security *sec, unsigned char ret[SHA256_DIGEST_LENGTH]) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+                EVP_MD_CTX_free(md);
+                return -ENOMEM;
+        }
+        const char *strs[] = { sec->ca_file, sec->keystore_p12, sec->keystore_password,
+                               sec->cert_pem, sec->key_pem, sec->key_password };
+        for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+                digest_str(md, strs[i]);
+        unsigned char verify = sec->skip_verify;
+        EVP_DigestUpdate(md, &verify, 1);
+        const char *files[] = { sec->ca_file, sec->keystore_p12, sec->cert_pem, sec->key_pem };
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < sizeof files / sizeof *files; i++)
+                r = digest_file(md, files[i]);
+        if (r == 0 && EVP_DigestFinal_ex(md, ret, NULL) != 1)
+                r = -ENOMEM;
+        EVP_MD_CTX_free(md);
+        return r;
+}
+
+/* A reference to the context for sec: the cached one, or a new one (then cached). */
+static int tls_context_get(const struct kconn_security *sec, SSL_CTX **ret, char *errbuf,
+                           size_t errlen) {
+        unsigned char key[SHA256_DIGEST_LENGTH];
+        bool cacheable = tls_key(sec, key) == 0;
+        pthread_mutex_lock(&tls_cache_lock);
+        if (cacheable && tls_cache_ctx && memcmp(key, tls_cache_key, sizeof key) == 0) {
+                SSL_CTX_up_ref(tls_cache_ctx);
+                *ret = tls_cache_ctx;
+                pthread_mutex_unlock(&tls_cache_lock);
+                return 0;
+        }
+        pthread_mutex_unlock(&tls_cache_lock);
+
+        SSL_CTX *ctx;
+        int r = tls_context(sec, &ctx, errbuf, errlen);
+        if (r < 0)
+                return r;
+        SSL_CTX *old = NULL;
+        pthread_mutex_lock(&tls_cache_lock);
+        tls_builds++;
+        if (cacheable) {
+                old = tls_cache_ctx;
+                SSL_CTX_up_ref(ctx);
+                tls_cache_ctx = ctx;
+                memcpy(tls_cache_key, key, sizeof key);
+        }
+        pthread_mutex_unlock(&tls_cache_lock);
+        SSL_CTX_free(old);   /* connections still using it hold their own references */
+        *ret = ctx;
+        return 0;
+}
+
+void kconn_tls_cache_clear(void) {
+        pthread_mutex_lock(&tls_cache_lock);
+        SSL_CTX *old = tls_cache_ctx;
+        tls_cache_ctx = NULL;
+        pthread_mutex_unlock(&tls_cache_lock);
+        SSL_CTX_free(old);
+}
+
+uint64_t kconn_tls_contexts_built(void) {
+        pthread_mutex_lock(&tls_cache_lock);
+        uint64_t n = tls_builds;
+        pthread_mutex_unlock(&tls_cache_lock);
+        return n;
+}
+
 /* Waits for what OpenSSL asked for after a non-blocking call; 1 to call again, else < 0. */
 static int ssl_wait(struct kconn *c, int ret, uint64_t deadline_ms) {
         int e = SSL_get_error(c->ssl, ret);
@@ -276,7 +390,7 @@ static bool is_ip_literal(const char *host) {
 
 static int tls_start(struct kconn *c, const char *host, const struct kconn_security *sec,
                      uint64_t deadline_ms, char *errbuf, size_t errlen) {
-        int r = tls_context(sec, &c->ctx, errbuf, errlen);
+        int r = tls_context_get(sec, &c->ctx, errbuf, errlen);
         if (r < 0)
                 return r;
         c->ssl = SSL_new(c->ctx);

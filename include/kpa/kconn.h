@@ -56,4 +56,10 @@ int kconn_exchange(struct kconn *c, const uint8_t *req, size_t req_len, size_t m
 /* Closes (TLS close_notify is not waited for); accepts NULL; returns NULL. */
 struct kconn *kconn_close(struct kconn *c);
 
+/* kconn_open shares one TLS context between connections with the same TLS settings, built
+ * again when a setting or a file it names changes (see kconn.c). For tests and the
+ * benchmark: drop the cached context, and how many contexts were built so far. */
+void kconn_tls_cache_clear(void);
+uint64_t kconn_tls_contexts_built(void);
+
 #endif

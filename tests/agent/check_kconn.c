@@ -510,6 +510,60 @@ START_TEST(kconn_writing_to_a_closed_tls_connection_raises_no_sigpipe) {
 }
 END_TEST
 
+/* One mutual-TLS open against a fresh peer; its return code, the error in err. */
+static int open_mtls(const struct kconn_security *sec, char *err, size_t errlen) {
+        struct peer p = { .behaviour = PEER_HANGUP, .tls = true, .cert = "server", .require_client_cert = true };
+        peer_start(&p);
+        struct kconn *c = NULL;
+        int r = kconn_open("localhost", (uint16_t) p.port, sec, monotime_ms() + 5000, &c, err, errlen);
+        kconn_close(c);
+        peer_join(&p);
+        return r;
+}
+
+/* The TLS context (CA parsed, keystore decrypted) is built once and shared while the settings
+ * and their files stay the same; a keystore replaced the way a Secret volume replaces it (a
+ * new file renamed over the old) is read again at the next open, never masked by the cache. */
+START_TEST(kconn_tls_context_is_shared_until_the_keystore_changes) {
+        char *d = tu_mkdtemp();
+        char ks[600], next[600], err[512] = "";
+        snprintf(ks, sizeof ks, "%s/keystore.p12", d);
+        snprintf(next, sizeof next, "%s/keystore.next", d);
+        openssl((char *const[]){ "/usr/bin/openssl", "pkcs12", "-export", "-inkey", cpath("client.key"), "-in",
+                                 cpath("client.crt"), "-out", ks, "-passout", "pass:storepw", NULL });
+        /* A copy: cpath's buffers are reused by the peers' threads. */
+        char ca[600];
+        snprintf(ca, sizeof ca, "%s", cpath("ca.crt"));
+        struct kconn_security sec = { .tls = true, .ca_file = ca, .keystore_p12 = ks,
+                                      .keystore_password = "storepw" };
+        kconn_tls_cache_clear();
+        uint64_t n0 = kconn_tls_contexts_built();
+        ck_assert_int_eq(open_mtls(&sec, err, sizeof err), 0);
+        ck_assert_int_eq(open_mtls(&sec, err, sizeof err), 0);
+        ck_assert_int_eq(open_mtls(&sec, err, sizeof err), 0);
+        ck_assert_uint_eq(kconn_tls_contexts_built(), n0 + 1);
+
+        /* The keystore is replaced by one with another password: the old password no longer
+         * opens it, although a context built from the old file is still cached. */
+        openssl((char *const[]){ "/usr/bin/openssl", "pkcs12", "-export", "-inkey", cpath("client.key"), "-in",
+                                 cpath("client.crt"), "-out", next, "-passout", "pass:newpw", NULL });
+        ck_assert_int_eq(rename(next, ks), 0);
+        ck_assert_int_eq(open_mtls(&sec, err, sizeof err), -EINVAL);
+        const char *want = "ssl.keystore.location: not a PKCS12 store that opens with ssl.keystore.password (";
+        ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+        ck_assert_uint_eq(kconn_tls_contexts_built(), n0 + 1);
+
+        /* With its new password: one new context, shared again. */
+        sec.keystore_password = "newpw";
+        ck_assert_int_eq(open_mtls(&sec, err, sizeof err), 0);
+        ck_assert_int_eq(open_mtls(&sec, err, sizeof err), 0);
+        ck_assert_uint_eq(kconn_tls_contexts_built(), n0 + 2);
+        kconn_tls_cache_clear();
+        tu_rmtree(d);
+        free(d);
+}
+END_TEST
+
 START_TEST(kconn_sasl_plain_authenticates_before_the_first_request) {
         struct peer p = { .behaviour = PEER_ANSWER, .sasl = true, .sasl_offer_plain = true };
         peer_start(&p);
@@ -567,6 +621,7 @@ int main(void) {
         tcase_add_test(tc, kconn_tls_refuses_an_unknown_ca_and_a_foreign_name);
         tcase_add_test(tc, kconn_mutual_tls_presents_the_pkcs12_client_certificate);
         tcase_add_test(tc, kconn_writing_to_a_closed_tls_connection_raises_no_sigpipe);
+        tcase_add_test(tc, kconn_tls_context_is_shared_until_the_keystore_changes);
         tcase_add_test(tc, kconn_sasl_plain_authenticates_before_the_first_request);
         tcase_add_test(tc, kconn_sasl_refusals_name_the_cause_not_the_secret);
         suite_add_tcase(s, tc);
