@@ -210,9 +210,9 @@ static int tls_context(const struct kconn_security *sec, SSL_CTX **ret, char *er
  * Building a context reads and parses the CA file and decrypts the PKCS12 keystore (its
  * key derivation is made slow on purpose), and a check opens one to several connections. So
  * the context of the last settings is kept and shared while neither the settings nor any file
- * they name has changed: a file counts as changed when its device, inode, size or mtime (ns)
- * differs, which covers a Secret volume's update (a new file behind a swapped symlink) and a
- * rewrite in place. The files are looked at before the context is built, so a change during
+ * they name has changed: a file counts as changed when its device, inode, size, modification
+ * or change time differs (as keystore_changed decides for the broker check), which covers a
+ * Secret volume's update (a new file behind a swapped symlink) and a rewrite in place. The files are looked at before the context is built, so a change during
  * the build shows at the next open. With ssl.ca.location unset, OpenSSL's default store is
  * not watched (it changes with the image, and so with a restart). An SSL_CTX is safe to share
  * between threads once built: a connection only takes a reference (SSL_new) and changes
@@ -239,7 +239,8 @@ static int digest_file(EVP_MD_CTX *md, const char *path) {
         if (stat(path, &st) < 0)
                 return -errno;
         const uint64_t id[] = { (uint64_t) st.st_dev, (uint64_t) st.st_ino, (uint64_t) st.st_size,
-                                (uint64_t) st.st_mtim.tv_sec, (uint64_t) st.st_mtim.tv_nsec };
+                                (uint64_t) st.st_mtim.tv_sec, (uint64_t) st.st_mtim.tv_nsec,
+                                (uint64_t) st.st_ctim.tv_sec, (uint64_t) st.st_ctim.tv_nsec };
         EVP_DigestUpdate(md, id, sizeof id);
         return 0;
 }
