@@ -19,6 +19,7 @@
 #include "kpa/demo.h"
 #include "kpa/kafka.h"
 #include "kpa/log.h"
+#include "kpa/parse.h"
 #include "kpa/resolve.h"
 #include "testutil.h"
 
@@ -548,7 +549,10 @@ END_TEST
 
 /* The port of "127.0.0.1:PORT". */
 static int port_of(const char *addr) {
-        return atoi(strrchr(addr, ':') + 1);
+        char host[PARSE_HOST_MAX];
+        uint16_t port = 0;
+        ck_assert_int_eq(parse_hostport(addr, 0, host, sizeof host, &port), 0);
+        return port;
 }
 
 START_TEST(mock_check_refuses_another_broker_however_the_bootstrap_is_spelled) {
