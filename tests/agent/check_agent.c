@@ -718,8 +718,8 @@ START_TEST(controller_prestop_holds_without_a_leader_until_its_timeout) {
         char want[512];
         snprintf(want, sizeof want, "gave up waiting after the prestop timeout: the quorum's state is unknown, so stopping "
                  "might take its majority: no controller answered as the quorum leader: 127.0.0.1:%d (this node) "
-                 "answered NOT_LEADER_OR_FOLLOWER; 127.0.0.1:%d answered NOT_LEADER_OR_FOLLOWER; 127.0.0.1:%d answered "
-                 "NOT_LEADER_OR_FOLLOWER\n", q.nodes[1].port, q.nodes[0].port, q.nodes[2].port);
+                 "answered NOT_LEADER_OR_FOLLOWER (6); 127.0.0.1:%d answered NOT_LEADER_OR_FOLLOWER (6); 127.0.0.1:%d answered "
+                 "NOT_LEADER_OR_FOLLOWER (6)\n", q.nodes[1].port, q.nodes[0].port, q.nodes[2].port);
         ck_assert_str_eq(body, want);
         ck_assert_int_ge(took, 900);
         ck_assert_int_lt(took, 4000);
