@@ -99,8 +99,10 @@ public final class KafkaProbe {
             }
         }
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, need("bootstrap"));
-        p.putIfAbsent(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
-        p.putIfAbsent(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
+        // Generous: on a loaded 2-core machine (load average 20-40 with other sessions' brokers)
+        // an admin call failed with "Timed out waiting for a node assignment" after 10 s.
+        p.putIfAbsent(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
+        p.putIfAbsent(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
         return p;
     }
 
