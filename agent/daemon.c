@@ -54,6 +54,11 @@ struct agent {
          * one cluster's metadata is in memory at a time. */
         struct canroll_result canroll;
         char min_isr_note[KAFKA_NOTE_MAX];   /* why min.insync.replicas values are unknown */
+        /* The gate's verdict from the last gate check (only while a /prestop is pending; see
+         * canroll.h): what /prestop decides on. gate_valid: one ended since the wait began. */
+        struct canroll_gate gate;
+        bool gate_valid;
+        uint64_t gate_since_ms;     /* when the wait began: older gate checks do not count */
         bool answered;
         int64_t last_check_unix_ms, last_success_unix_ms;
         uint64_t last_duration_ms;
@@ -90,6 +95,7 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .last_success_unix_ms = a->last_success_unix_ms,
                 .canroll = a->health.ever_reachable ? &a->canroll : NULL,
                 .min_isr_note = a->min_isr_note,
+                .gate = a->gate_valid ? &a->gate : NULL,
         };
         if (a->cfg->controller) {
                 ret->quorum = &a->quorum;
@@ -139,6 +145,14 @@ static void log_transitions(struct agent *a, const struct verdict *v) {
         a->logged_live = v->live;
 }
 
+/* Once no /prestop is pending, checks go back to asking the local broker only. */
+static void prestop_wait_ended(struct agent *a) {
+        uv_timer_stop(&a->prestop_timer);
+        if (a->checker)
+                checker_set_gate(a->checker, false);
+        a->gate_valid = false;
+}
+
 static void prestop_answer(struct prestop_wait *w, const char *body) {
         struct agent *a = w->agent;
         for (struct prestop_wait **p = &a->waiters; *p; p = &(*p)->next)
@@ -149,7 +163,7 @@ static void prestop_answer(struct prestop_wait *w, const char *body) {
         httpd_respond(w->req, 200, "text/plain; charset=utf-8", body, strlen(body));
         free(w);
         if (!a->waiters)
-                uv_timer_stop(&a->prestop_timer);
+                prestop_wait_ended(a);
 }
 
 /* A controller's gate: release on a check that started after the request and found a caught-up
@@ -185,27 +199,21 @@ enum prestop_verdict {
         PRESTOP_SAFE,          /* why: the answer's body */
 };
 
+/* Decides only on a gate check (canroll.h) that ended after the wait began: the local view
+ * and another broker's agree, and the in-sync peers the decision rests on answered. Silence
+ * of the local broker is never enough by itself (wrong TLS or SASL settings, DNS, a busy
+ * agent): only another broker showing it fenced or in no ISR releases it then. */
 static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *why, size_t len) {
+        (void) now;
         const struct canroll_result *cr = &a->canroll;
-        /* A broker that has not answered for a whole staleness bound serves no replica any
-         * more (the controller has fenced it and its ISRs have shrunk): stopping it cannot
-         * make things worse, and waiting would only delay its restart. One failed check is
-         * not that: then the last answer's canRoll still decides. */
-        uint64_t silent_since = a->health.ever_reachable ? a->health.last_reachable_ms : a->health.started_ms;
-        if (!a->answered && now - silent_since >= a->policy.stale_after_ms) {
-                char silent[32];
-                format_duration_ms(now - silent_since, silent, sizeof silent);
-                snprintf(why, len, "safe to stop: the local broker has not answered for %s (%s)\n",
-                         silent, a->last_error[0] ? a->last_error : "no check yet");
-                return PRESTOP_SAFE;
-        }
-        if (a->health.ever_reachable && cr->safe) {
-                snprintf(why, len, "safe to stop: %s\n", cr->reason);
+        if (a->gate_valid && a->gate.safe) {
+                snprintf(why, len, "safe to stop: %s\n", a->gate.reason);
                 return PRESTOP_SAFE;
         }
         /* An unknown min.insync.replicas holds the stop: say why it is unknown. */
-        bool note = a->health.ever_reachable && cr->unknown > 0 && a->min_isr_note[0];
-        snprintf(why, len, "%s%s%s", a->health.ever_reachable ? cr->reason : "the broker never answered",
+        bool note = a->answered && cr->unknown > 0 && a->min_isr_note[0];
+        snprintf(why, len, "%s%s%s", a->gate_valid ? a->gate.reason
+                 : "no check with other brokers has completed since the request",
                  note ? "; " : "", note ? a->min_isr_note : "");
         return PRESTOP_UNSAFE;
 }
@@ -258,7 +266,11 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
                 if (as.good)
                         a->last_success_unix_ms = a->last_check_unix_ms;
         }
-        r->snap = snapshot_free(r->snap);
+        if (r->gated && a->waiters && r->started_ms >= a->gate_since_ms) {
+                canroll_gate_evaluate(a->answered ? r->snap : NULL, r->error, &r->peers, a->node_id, &a->gate);
+                a->gate_valid = true;
+        }
+        kafka_result_release(r);
         /* The gate holds while min.insync.replicas is unknown, so a change of why is worth a
          * line (not every check: the values are fetched every few minutes). */
         if (a->answered && strcmp(r->note, a->min_isr_note) != 0) {
@@ -378,13 +390,13 @@ static void on_prestop_cancel(struct httpd_request *req, enum httpd_cancel_reaso
                         break;
                 }
         free(w);
+        if (!a->waiters)
+                prestop_wait_ended(a);
         if (why == HTTPD_CANCEL_GONE)
                 log_event(LOG_LEVEL_DEBUG, "prestop_abandoned", "a client hung up while its /prestop was held");
         else if (why == HTTPD_CANCEL_EVICTED)
                 log_event(LOG_LEVEL_DEBUG, "prestop_evicted",
                           "a held /prestop made room for one from a client holding fewer");
-        if (!a->waiters)
-                uv_timer_stop(&a->prestop_timer);
 }
 
 static void on_prestop_tick(uv_timer_t *t) {
@@ -422,6 +434,13 @@ static void on_prestop(struct httpd_request *req, void *data) {
                 return;
         }
         uint64_t now = kafka_now_ms();
+        /* The first request starts the gate checks; a verdict from an earlier wait is void. */
+        if (!a->waiters) {
+                a->gate_valid = false;
+                a->gate_since_ms = now;
+                if (!a->cfg->controller)
+                        checker_set_gate(a->checker, true);
+        }
         *w = (struct prestop_wait){ a, req, now + a->cfg->prestop_timeout_ms, a->waiters, now };
         a->waiters = w;
         /* Every held request waits on the same checks: the wait begins once, the others join. */
