@@ -39,6 +39,7 @@ struct agent {
         const struct agent_config *cfg;
         int32_t node_id;
         char bootstrap[256];
+        char fallback_peers[CTLCHECK_MAX_ENDPOINTS * (KCONN_HOST_MAX + 10)];
         struct demo *demo;
         struct checker *checker;
         struct httpd *httpd;
@@ -549,6 +550,28 @@ static int agent_conf(struct agent *a, struct kafka_conf **ret, char *err, size_
         return r;
 }
 
+/* Where the gate looks for other brokers before the local broker ever named them: the
+ * controllers' hosts at the local listener's port, which in combined mode are the brokers. */
+static void fallback_peers(struct agent *a, const char *bootstrap) {
+        const struct ctlcheck_endpoints *q = a->cfg->quorum_hosts;
+        char host[KCONN_HOST_MAX];
+        uint16_t port;
+        size_t used = 0;
+        a->fallback_peers[0] = '\0';
+        if (!q || kconn_split_hostport(bootstrap, host, &port) < 0)
+                return;
+        for (int i = 0; i < q->n && used < sizeof a->fallback_peers; i++) {
+                int n = snprintf(a->fallback_peers + used, sizeof a->fallback_peers - used,
+                                 strchr(q->v[i].host, ':') ? "%s[%s]:%u" : "%s%s:%u", used ? "," : "",
+                                 q->v[i].host, (unsigned) port);
+                if (n < 0 || (size_t) n >= sizeof a->fallback_peers - used) {
+                        a->fallback_peers[used] = '\0';
+                        break;
+                }
+                used += (size_t) n;
+        }
+}
+
 /* The Kafka client for the local broker. */
 static int agent_client(struct agent *a, struct kafka_client **ret, char *err, size_t errlen) {
         struct kafka_conf *conf;
@@ -557,8 +580,10 @@ static int agent_client(struct agent *a, struct kafka_client **ret, char *err, s
                 return r;
         /* The mock cluster has no DescribeConfigs: the demo takes a typical production value
          * so that its /prestop answers as a healthy cluster's would. */
+        fallback_peers(a, kafka_conf_bootstrap(conf));
         struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id,
-                                        .fixed_min_isr = a->demo ? DEMO_MIN_ISR : 0 };
+                                        .fixed_min_isr = a->demo ? DEMO_MIN_ISR : 0,
+                                        .fallback_peers = a->fallback_peers };
         return kafka_client_new(conf, &ko, ret, err, errlen);
 }
 
