@@ -41,7 +41,9 @@ struct checker {
 
 static void job_work(uv_work_t *req) {
         struct job *j = req->data;
-        if (j->cc)
+        if (j->cc && j->gate)
+                ctlcheck_run_gate(j->cc, j->cres);
+        else if (j->cc)
                 ctlcheck_run(j->cc, j->cres);
         else if (j->gate)
                 kafka_check_gate(j->kc, j->want_configs, &j->res);

@@ -77,6 +77,7 @@ struct agent {
         struct quorum_stop qstop;
         int64_t ctl_rtt_ms;
         uint64_t last_started_ms;   /* when the last applied check started (monotonic ms) */
+        bool last_ctl_gated;        /* it asked every voter directly (ctlcheck_run_gate) */
 };
 
 static int64_t unix_ms(void) {
@@ -167,15 +168,16 @@ static void prestop_answer(struct prestop_wait *w, const char *body) {
                 prestop_wait_ended(a);
 }
 
-/* A controller's gate: release on a check that started after the request and found a caught-up
- * majority without this node; hold otherwise, also when the quorum is unknown (quorum.h). A
+/* A controller's gate: release on a gate check (every voter asked directly) that started after
+ * the request and found a caught-up, answering majority without this node (quorum.h,
+ * quorum_stop_evaluate_asked); hold otherwise, also when the quorum is unknown. A
  * silent controller is not released early: the leader's view already counts it as lagging,
  * so the rule is the same whether it answers or not. */
 static void prestop_evaluate_controller(struct agent *a, uint64_t now) {
         struct prestop_wait *w = a->waiters;
         while (w) {
                 struct prestop_wait *next = w->next;
-                bool decided = a->health.have_last && a->last_started_ms >= w->requested_ms;
+                bool decided = a->health.have_last && a->last_ctl_gated && a->last_started_ms >= w->requested_ms;
                 const char *reason = decided ? a->qstop.reason : "no check has completed since the request";
                 char body[700];
                 if (decided && a->qstop.safe) {
@@ -290,7 +292,12 @@ static void agent_apply_controller(struct agent *a, const struct ctlcheck_result
                                         .leader_error = r->leader_error };
         struct assessment as;
         quorum_assess(&o, a->node_id, &a->qpolicy, &as, &a->quorum);
-        quorum_stop_evaluate(&a->quorum, a->node_id, &a->qstop);
+        /* A pending /prestop decides on the stricter rule with every voter asked directly. */
+        if (r->gated)
+                quorum_stop_evaluate_asked(&a->quorum, a->node_id, &r->asked, &a->qstop);
+        else
+                quorum_stop_evaluate(&a->quorum, a->node_id, &a->qstop);
+        a->last_ctl_gated = r->gated;
         health_record(&a->health, &as, r->finished_ms);
 
         a->last_check_unix_ms = unix_ms();
@@ -439,8 +446,7 @@ static void on_prestop(struct httpd_request *req, void *data) {
         if (!a->waiters) {
                 a->gate_valid = false;
                 a->gate_since_ms = now;
-                if (!a->cfg->controller)
-                        checker_set_gate(a->checker, true);
+                checker_set_gate(a->checker, true);
         }
         *w = (struct prestop_wait){ a, req, now + a->cfg->prestop_timeout_ms, a->waiters, now };
         a->waiters = w;

@@ -815,8 +815,8 @@ START_TEST(controller_prestop_holds_while_another_voter_lags_then_releases) {
         cJSON *stop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "quorum"), "safe_to_stop");
         ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(stop, "safe")));
         ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(stop, "reason")->valuestring,
-                         "stopping node 1 would leave 1 of 3 voters caught up (majority 2): voter 2 last caught up "
-                         "45s ago (100 records behind)");
+                         "stopping node 1 would leave 1 of 3 voters caught up within 1000ms and answering "
+                         "(majority 2): voter 2 lagging (last caught up 45s ago)");
         ck_assert(json_true(j, "ready", NULL, NULL));
         cJSON_Delete(j);
         long long released = mono_ms();
@@ -825,11 +825,57 @@ START_TEST(controller_prestop_holds_while_another_voter_lags_then_releases) {
         fq_unlock(&q);
         pthread_join(t, NULL);
         ck_assert_int_eq(h.status, 200);
-        ck_assert_str_eq(h.body, "safe to stop: stopping node 1 leaves 2 of 3 voters caught up (majority 2)\n");
+        ck_assert_str_eq(h.body, "safe to stop: stopping node 1 leaves 2 of 3 voters caught up within 1000ms "
+                         "and answering (majority 2)\n");
         ck_assert_int_ge(h.done_at, released);
         free(h.body);
         expect_event(&a, "prestop_done");
         ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fq_stop(&q);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* A voter that crashed a moment ago still looks caught up to the leader: the gate asks it. */
+START_TEST(controller_prestop_holds_while_a_caught_up_voter_does_not_answer) {
+        static struct fq q;
+        char *dir = tu_mkdtemp();
+        struct tu_agent a;
+        fq_start(&q, 3, 0, 0);
+        agent_on_quorum(&a, dir, &q, 1, NULL);
+        expect_event(&a, "ready");
+        fq_set_mode(&q, 2, FQ_SILENT);
+        struct held h = { .port = a.port, .path = "/prestop" };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, held_get, &h), 0);
+        expect_event(&a, "prestop");
+        char *reason = NULL;
+        for (int i = 0; i < 400 && !reason; i++) {
+                cJSON *j = get_status(&a);
+                cJSON *stop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "quorum"), "safe_to_stop");
+                cJSON *r = cJSON_GetObjectItemCaseSensitive(stop, "reason");
+                if (cJSON_IsString(r) && strstr(r->valuestring, "did not answer when asked"))
+                        reason = strdup(r->valuestring);
+                cJSON_Delete(j);
+                struct timespec ts = { 0, 25 * 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        ck_assert_ptr_nonnull(reason);
+        ck_assert_msg(strncmp(reason, "stopping node 1 would leave 1 of 3 voters caught up within 1000ms and "
+                              "answering (majority 2): voter 2 did not answer when asked (last caught up "
+                              "100ms ago) (voter 2: ", 161) == 0, "%s", reason);
+        free(reason);
+        ck_assert_int_eq(h.done_at, 0);
+        long long back = mono_ms();
+        fq_set_mode(&q, 2, FQ_UP);
+        pthread_join(t, NULL);
+        ck_assert_int_eq(h.status, 200);
+        ck_assert_str_eq(h.body, "safe to stop: stopping node 1 leaves 2 of 3 voters caught up within 1000ms "
+                         "and answering (majority 2)\n");
+        ck_assert_int_ge(h.done_at, back);
+        free(h.body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 10000), 0);
         fq_stop(&q);
         tu_rmtree(dir);
         free(dir);
@@ -960,6 +1006,7 @@ int main(void) {
         tcase_set_timeout(tc, 90);
         tcase_add_test(tc, controller_is_ready_and_its_probes_speak_of_the_quorum);
         tcase_add_test(tc, controller_prestop_holds_while_another_voter_lags_then_releases);
+        tcase_add_test(tc, controller_prestop_holds_while_a_caught_up_voter_does_not_answer);
         tcase_add_test(tc, controller_prestop_holds_without_a_leader_until_its_timeout);
         tcase_add_test(tc, controller_down_fails_readyz_then_livez_and_recovers);
         tcase_add_test(tc, controller_check_command_exits_0_when_ready_and_1_when_not);
