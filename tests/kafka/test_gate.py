@@ -124,12 +124,25 @@ def undrop(pod, dev):
                    capture_output=True, timeout=30)
 
 
+def fencings(pods, pod):
+    """How often the other nodes' controllers logged fencing pod's broker."""
+    line = f"Fencing broker {pod.node_id} at epoch"
+    n = 0
+    for p in pods:
+        if p is not pod:
+            with open(p.broker.logpath, errors="replace") as f:
+                n += f.read().count(line)
+    return n
+
+
 class GateTrustsNoStaleView(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.env = CLUSTER["env"]
         cls.pods = CLUSTER["pods"]
         admin, boot = CLUSTER["admin"], CLUSTER["boot"]
+        for p in cls.pods:
+            p.wait_ready(timeout=180)
         # The gate's asks are DescribeConfigs of each peer's own BROKER resource. (ACLs are
         # idempotent: GateFailsClosed grants the same ones.)
         for rtype, name, op in (("topic", "*", "describe"), ("topic", "*", "describe_configs"),
@@ -225,12 +238,11 @@ class GateTrustsNoStaleView(unittest.TestCase):
         self.released(pod)
         # Its controller traffic (both directions: the packets it sends) is dropped, so its
         # metadata freezes; a topic created now exists only in the others' view.
+        before = fencings(self.pods, pod)
         drop_tcp(pod, "eth0", ("dport", 9093), ("sport", 9093))
         try:
             # Once the others have fenced it, the quorum has settled without it.
-            fenced = f"Fencing broker {pod.node_id} at epoch"
-            h.wait_for(lambda: any(fenced in open(p.broker.logpath, errors="replace").read()
-                                   for p in self.pods if p is not pod), 60,
+            h.wait_for(lambda: fencings(self.pods, pod) > before, 60,
                        f"the controllers to fence broker {pod.node_id}")
             self.env.probe("create-topic", "--bootstrap", f"{other.fqdn}:9092", "--command-config",
                            CLUSTER["admin"], "--topic", "fresh", "--partitions", "3",
