@@ -247,8 +247,7 @@ static void prestop_evaluate(struct agent *a, uint64_t now) {
         }
         if (expired)
                 log_event(LOG_LEVEL_WARN, "prestop_timeout",
-                          "stopping before it is known to be safe (%d partitions blocking): %s",
-                          a->canroll.blocking, why);
+                          "stopping before it is known to be safe: %s", why);
 }
 
 /* Folds one check result into the agent's state (verdict history, what /status shows, the
