@@ -908,8 +908,15 @@ static void gate_view(struct kafka_client *kc, int32_t local, uint64_t deadline,
                         handle_destroy(ctx, share + KAFKA_TEARDOWN_GRACE_MS);
                         continue;
                 }
-                /* Topic settings are cluster-wide: the values read from the local broker. */
-                minisr_apply(kc->cache, view);
+                /* Topic settings are cluster-wide: the values read from the local broker (the
+                 * demo's fixed value on the mock cluster). */
+                if (kc->o.fixed_min_isr > 0) {
+                        view->default_min_isr = kc->o.fixed_min_isr;
+                        for (int t = 0; t < view->n_topics; t++)
+                                view->topics[t].min_isr = kc->o.fixed_min_isr;
+                } else {
+                        minisr_apply(kc->cache, view);
+                }
                 p->view = view;
                 p->view_from = id;
                 p->view_error[0] = '\0';

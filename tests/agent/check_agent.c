@@ -124,6 +124,29 @@ START_TEST(mock_demo_cluster_survives_a_burst_of_sighups) {
 }
 END_TEST
 
+/* The demo's gate works like a real cluster's: the mock brokers have no DescribeConfigs, so
+ * the in-sync peers answer Metadata on clients of their own instead, and the other broker's
+ * view takes the demo's fixed min.insync.replicas too. */
+START_TEST(mock_demo_prestop_releases_after_asking_the_other_brokers) {
+        char bin[600];
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        char *argv[] = { bin, "--demo", "--listen=127.0.0.1:0", "--interval=200ms", "--ready-after=2", NULL };
+        struct tu_agent a;
+        tu_spawn(argv, NULL, &a.child);
+        a.port = tu_wait_agent_port(&a.child, EVENT_MS);
+        ck_assert_int_gt(a.port, 0);
+        expect_event(&a, "ready");
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 15000, &body), 200);
+        ck_assert_msg(strncmp(body, "safe to stop: no hosted partition would drop below min.insync.replicas "
+                              "(19 hosted); broker ", 90) == 0, "%s", body);
+        ck_assert_msg(strstr(body, "'s metadata agrees, and 2 of 2 in-sync peers asked answered as themselves\n"),
+                      "%s", body);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+}
+END_TEST
+
 START_TEST(mock_cluster_healthy_broker_is_ready_and_live) {
         struct demo *d;
         char err[512];
@@ -979,6 +1002,7 @@ int main(void) {
         TCase *tc = tcase_create("mock");
         tcase_set_timeout(tc, 90);
         tcase_add_test(tc, mock_cluster_healthy_broker_is_ready_and_live);
+        tcase_add_test(tc, mock_demo_prestop_releases_after_asking_the_other_brokers);
         tcase_add_test(tc, mock_local_broker_down_fails_readyz_then_livez_while_others_answer);
         tcase_add_test(tc, mock_slow_broker_beyond_the_timeout_is_not_ready_and_recovers);
         tcase_add_test(tc, mock_request_errors_fail_the_check_without_harm_and_clear);
