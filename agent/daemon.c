@@ -225,7 +225,7 @@ static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *
  * safe, else those whose deadline passed (with the reason). Logged once per decision, not
  * once per request. */
 static void prestop_evaluate(struct agent *a, uint64_t now) {
-        char why[1100], body[1200];
+        char why[1600], body[1700];
         unsigned expired = 0;
         if (a->cfg->controller) {
                 prestop_evaluate_controller(a, now);
@@ -416,7 +416,7 @@ static void on_prestop_tick(uv_timer_t *t) {
 /* A /prestop the HTTP edge cannot hold (every place is taken) is answered at once with what
  * the newest check says: 200 if stopping is safe, else 503 with what blocks. */
 static void prestop_answer_now(struct agent *a, struct httpd_request *req) {
-        char why[600], body[800];
+        char why[1600], body[1800];
         if (prestop_decide(a, kafka_now_ms(), why, sizeof why) == PRESTOP_SAFE) {
                 httpd_respond(req, 200, "text/plain; charset=utf-8", why, strlen(why));
                 return;
