@@ -563,7 +563,7 @@ static void fallback_peers(struct agent *a, const char *bootstrap) {
         uint16_t port;
         size_t used = 0;
         a->fallback_peers[0] = '\0';
-        if (!q || kconn_split_hostport(bootstrap, host, &port) < 0)
+        if (!q || parse_hostport(bootstrap, 0, host, sizeof host, &port) < 0)
                 return;
         for (int i = 0; i < q->n && used < sizeof a->fallback_peers; i++) {
                 int n = snprintf(a->fallback_peers + used, sizeof a->fallback_peers - used,
