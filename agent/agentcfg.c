@@ -44,6 +44,7 @@ void agentcfg_free(struct agent_config *c) {
         free(c->broker_config);
         free(c->client_config);
         free(c->controllers);
+        free(c->quorum_hosts);
         memset(c, 0, sizeof *c);
 }
 
@@ -167,6 +168,18 @@ static int broker_config_load(const char *path, struct agent_config *c, char *er
                  * timeout: the same window bounds "caught up" (see quorum.h). */
                 uint64_t bound = fetch * 3 / 2;
                 c->caught_up_within_ms = bound < 100 ? 100 : bound > 600000 ? 600000 : bound;
+        }
+        /* Only a fallback for the gate (see agentcfg.h): a list that does not parse leaves
+         * it out; the broker itself refuses such a file. */
+        if (r == 0 && !c->controller && (c->quorum_hosts = calloc(1, sizeof *c->quorum_hosts))) {
+                char why[512];
+                if (ctlcheck_parse_endpoints(props_get(&p, "controller.quorum.voters"),
+                                             props_get(&p, "controller.quorum.bootstrap.servers"),
+                                             c->quorum_hosts, why, sizeof why) < 0 ||
+                    c->quorum_hosts->n == 0) {
+                        free(c->quorum_hosts);
+                        c->quorum_hosts = NULL;
+                }
         }
         props_free_secret(&p);
         return r;

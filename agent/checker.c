@@ -15,6 +15,7 @@ struct job {
         struct kafka_client *kc;    /* borrowed from the owner; owned once orphaned */
         struct ctlcheck *cc;        /* a controller's check instead of kc, likewise */
         bool want_configs;
+        bool gate;                  /* a /prestop is pending: kafka_check_gate */
         struct kafka_result res;
         struct ctlcheck_result *cres;   /* with cc */
 };
@@ -35,6 +36,7 @@ struct checker {
         void *data;
         struct job *job;            /* the check in flight, if any */
         bool pending_trigger, want_configs, stopping;
+        bool gate;
         int open_handles;
         int stop_status;
         checker_closed_cb closed_cb;
@@ -44,14 +46,18 @@ struct checker {
 
 static void job_work(uv_work_t *req) {
         struct job *j = req->data;
-        if (j->cc)
+        if (j->cc && j->gate)
+                ctlcheck_run_gate(j->cc, j->cres);
+        else if (j->cc)
                 ctlcheck_run(j->cc, j->cres);
+        else if (j->gate)
+                kafka_check_gate(j->kc, j->want_configs, &j->res);
         else
                 kafka_check(j->kc, j->want_configs, &j->res);
 }
 
 static void job_free(struct job *j) {
-        snapshot_free(j->res.snap);
+        kafka_result_release(&j->res);
         if (!j->owner) {
                 kafka_client_free(j->kc);
                 ctlcheck_free(j->cc);
@@ -86,6 +92,7 @@ static void job_done(uv_work_t *req, int status) {
         else
                 c->cb(&j->res, c->data);
         j->res.snap = NULL;
+        j->res.peers.view = NULL;
         job_free(j);
         /* The callback may have stopped the checker. */
         if (c->pending_trigger && !c->stopping)
@@ -131,6 +138,7 @@ static void start_check(struct checker *c) {
         j->kc = c->kc;
         j->cc = c->cc;
         j->want_configs = c->want_configs;
+        j->gate = c->gate;
         j->req.data = j;
         int r = uv_queue_work(c->loop, &j->req, job_work, job_done);
         if (r < 0) {
@@ -222,6 +230,8 @@ int checker_new_controller(uv_loop_t *loop, struct ctlcheck *cc, const struct ch
 int checker_start(struct checker *c) {
         return uv_timer_start(&c->tick, on_tick, 0, c->o.interval_ms);
 }
+
+void checker_set_gate(struct checker *c, bool on) { c->gate = on; }
 
 void checker_trigger_now(struct checker *c, bool want_configs) {
         if (c->stopping)

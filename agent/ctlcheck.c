@@ -229,7 +229,7 @@ struct ctlcheck *ctlcheck_free(struct ctlcheck *c) {
 
 void ctlcheck_set_conf(struct ctlcheck *c, struct kafka_conf *conf) { apply_conf(c, conf); }
 
-uint64_t ctlcheck_timeout_ms(const struct ctlcheck *c) { return c->o.timeout_ms; }
+uint64_t ctlcheck_timeout_ms(const struct ctlcheck *c) { return 2 * c->o.timeout_ms; }
 
 /* ---- one check ---- */
 
@@ -380,4 +380,41 @@ void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
         else
                 c->hint = -1;
         res->finished_ms = monotime_ms();
+}
+
+void ctlcheck_run_gate(struct ctlcheck *c, struct ctlcheck_result *ret) {
+        ctlcheck_run(c, ret);
+        ret->gated = true;
+        struct quorum_asked *a = &ret->asked;
+        if (!ret->have_leader)
+                return;
+        const struct kwire_quorum *q = &ret->leader;
+        uint64_t deadline = monotime_ms() + c->o.timeout_ms;
+        int todo = 0;
+        for (int i = 0; i < q->n_voters; i++)
+                if (q->voters[i].id != c->o.local_id && q->voters[i].id != q->leader_id)
+                        todo++;
+        for (int i = 0; i < q->n_voters && a->n < KWIRE_QUORUM_MAX_VOTERS; i++) {
+                int32_t id = q->voters[i].id;
+                if (id == c->o.local_id || id == q->leader_id)
+                        continue;
+                int k = a->n++;
+                a->ids[k] = id;
+                const struct ctlcheck_endpoint *e = NULL;
+                for (int j = 0; j < c->peers.n; j++)
+                        if (c->peers.v[j].id == id)
+                                e = &c->peers.v[j];
+                char err[CTLCHECK_ERR_MAX];
+                uint64_t now = monotime_ms();
+                if (!e) {
+                        snprintf(err, sizeof err, "no address known for voter %" PRId32, id);
+                } else {
+                        uint64_t share = now + (deadline > now ? (deadline - now) / (uint64_t) todo : 1);
+                        a->answered[k] = ask(c, e->host, e->port, share, err, sizeof err) == 0;
+                }
+                todo--;
+                if (!a->answered[k] && !a->why[0])
+                        snprintf(a->why, sizeof a->why, "voter %" PRId32 ": %.200s", id, err);
+        }
+        ret->finished_ms = monotime_ms();
 }

@@ -39,6 +39,7 @@ struct agent {
         const struct agent_config *cfg;
         int32_t node_id;
         char bootstrap[256];
+        char fallback_peers[CTLCHECK_MAX_ENDPOINTS * (KCONN_HOST_MAX + 10)];
         struct demo *demo;
         struct checker *checker;
         struct httpd *httpd;
@@ -54,6 +55,11 @@ struct agent {
          * one cluster's metadata is in memory at a time. */
         struct canroll_result canroll;
         char min_isr_note[KAFKA_NOTE_MAX];   /* why min.insync.replicas values are unknown */
+        /* The gate's verdict from the last gate check (only while a /prestop is pending; see
+         * canroll.h): what /prestop decides on. gate_valid: one ended since the wait began. */
+        struct canroll_gate gate;
+        bool gate_valid;
+        uint64_t gate_since_ms;     /* when the wait began: older gate checks do not count */
         bool answered;
         int64_t last_check_unix_ms, last_success_unix_ms;
         uint64_t last_duration_ms;
@@ -71,6 +77,7 @@ struct agent {
         struct quorum_stop qstop;
         int64_t ctl_rtt_ms;
         uint64_t last_started_ms;   /* when the last applied check started (monotonic ms) */
+        bool last_ctl_gated;        /* it asked every voter directly (ctlcheck_run_gate) */
 };
 
 static int64_t unix_ms(void) {
@@ -90,6 +97,7 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .last_success_unix_ms = a->last_success_unix_ms,
                 .canroll = a->health.ever_reachable ? &a->canroll : NULL,
                 .min_isr_note = a->min_isr_note,
+                .gate = a->gate_valid ? &a->gate : NULL,
         };
         if (a->cfg->controller) {
                 ret->quorum = &a->quorum;
@@ -139,6 +147,14 @@ static void log_transitions(struct agent *a, const struct verdict *v) {
         a->logged_live = v->live;
 }
 
+/* Once no /prestop is pending, checks go back to asking the local broker only. */
+static void prestop_wait_ended(struct agent *a) {
+        uv_timer_stop(&a->prestop_timer);
+        if (a->checker)
+                checker_set_gate(a->checker, false);
+        a->gate_valid = false;
+}
+
 static void prestop_answer(struct prestop_wait *w, const char *body) {
         struct agent *a = w->agent;
         for (struct prestop_wait **p = &a->waiters; *p; p = &(*p)->next)
@@ -149,18 +165,19 @@ static void prestop_answer(struct prestop_wait *w, const char *body) {
         httpd_respond(w->req, 200, "text/plain; charset=utf-8", body, strlen(body));
         free(w);
         if (!a->waiters)
-                uv_timer_stop(&a->prestop_timer);
+                prestop_wait_ended(a);
 }
 
-/* A controller's gate: release on a check that started after the request and found a caught-up
- * majority without this node; hold otherwise, also when the quorum is unknown (quorum.h). A
+/* A controller's gate: release on a gate check (every voter asked directly) that started after
+ * the request and found a caught-up, answering majority without this node (quorum.h,
+ * quorum_stop_evaluate_asked); hold otherwise, also when the quorum is unknown. A
  * silent controller is not released early: the leader's view already counts it as lagging,
  * so the rule is the same whether it answers or not. */
 static void prestop_evaluate_controller(struct agent *a, uint64_t now) {
         struct prestop_wait *w = a->waiters;
         while (w) {
                 struct prestop_wait *next = w->next;
-                bool decided = a->health.have_last && a->last_started_ms >= w->requested_ms;
+                bool decided = a->health.have_last && a->last_ctl_gated && a->last_started_ms >= w->requested_ms;
                 const char *reason = decided ? a->qstop.reason : "no check has completed since the request";
                 char body[700];
                 if (decided && a->qstop.safe) {
@@ -185,27 +202,21 @@ enum prestop_verdict {
         PRESTOP_SAFE,          /* why: the answer's body */
 };
 
+/* Decides only on a gate check (canroll.h) that ended after the wait began: the local view
+ * and another broker's agree, and the in-sync peers the decision rests on answered. Silence
+ * of the local broker is never enough by itself (wrong TLS or SASL settings, DNS, a busy
+ * agent): only another broker showing it fenced or in no ISR releases it then. */
 static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *why, size_t len) {
+        (void) now;
         const struct canroll_result *cr = &a->canroll;
-        /* A broker that has not answered for a whole staleness bound serves no replica any
-         * more (the controller has fenced it and its ISRs have shrunk): stopping it cannot
-         * make things worse, and waiting would only delay its restart. One failed check is
-         * not that: then the last answer's canRoll still decides. */
-        uint64_t silent_since = a->health.ever_reachable ? a->health.last_reachable_ms : a->health.started_ms;
-        if (!a->answered && now - silent_since >= a->policy.stale_after_ms) {
-                char silent[32];
-                format_duration_ms(now - silent_since, silent, sizeof silent);
-                snprintf(why, len, "safe to stop: the local broker has not answered for %s (%s)\n",
-                         silent, a->last_error[0] ? a->last_error : "no check yet");
-                return PRESTOP_SAFE;
-        }
-        if (a->health.ever_reachable && cr->safe) {
-                snprintf(why, len, "safe to stop: %s\n", cr->reason);
+        if (a->gate_valid && a->gate.safe) {
+                snprintf(why, len, "safe to stop: %s\n", a->gate.reason);
                 return PRESTOP_SAFE;
         }
         /* An unknown min.insync.replicas holds the stop: say why it is unknown. */
-        bool note = a->health.ever_reachable && cr->unknown > 0 && a->min_isr_note[0];
-        snprintf(why, len, "%s%s%s", a->health.ever_reachable ? cr->reason : "the broker never answered",
+        bool note = a->answered && cr->unknown > 0 && a->min_isr_note[0];
+        snprintf(why, len, "%s%s%s", a->gate_valid ? a->gate.reason
+                 : "no check with other brokers has completed since the request",
                  note ? "; " : "", note ? a->min_isr_note : "");
         return PRESTOP_UNSAFE;
 }
@@ -214,7 +225,7 @@ static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *
  * safe, else those whose deadline passed (with the reason). Logged once per decision, not
  * once per request. */
 static void prestop_evaluate(struct agent *a, uint64_t now) {
-        char why[1100], body[1200];
+        char why[1600], body[1700];
         unsigned expired = 0;
         if (a->cfg->controller) {
                 prestop_evaluate_controller(a, now);
@@ -236,8 +247,7 @@ static void prestop_evaluate(struct agent *a, uint64_t now) {
         }
         if (expired)
                 log_event(LOG_LEVEL_WARN, "prestop_timeout",
-                          "stopping before it is known to be safe (%d partitions blocking): %s",
-                          a->canroll.blocking, why);
+                          "stopping before it is known to be safe: %s", why);
 }
 
 /* Folds one check result into the agent's state (verdict history, what /status shows, the
@@ -258,7 +268,11 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
                 if (as.good)
                         a->last_success_unix_ms = a->last_check_unix_ms;
         }
-        r->snap = snapshot_free(r->snap);
+        if (r->gated && a->waiters && r->started_ms >= a->gate_since_ms) {
+                canroll_gate_evaluate(a->answered ? r->snap : NULL, r->error, &r->peers, a->node_id, &a->gate);
+                a->gate_valid = true;
+        }
+        kafka_result_release(r);
         /* The gate holds while min.insync.replicas is unknown, so a change of why is worth a
          * line (not every check: the values are fetched every few minutes). */
         if (a->answered && strcmp(r->note, a->min_isr_note) != 0) {
@@ -277,7 +291,12 @@ static void agent_apply_controller(struct agent *a, const struct ctlcheck_result
                                         .leader_error = r->leader_error };
         struct assessment as;
         quorum_assess(&o, a->node_id, &a->qpolicy, &as, &a->quorum);
-        quorum_stop_evaluate(&a->quorum, a->node_id, &a->qstop);
+        /* A pending /prestop decides on the stricter rule with every voter asked directly. */
+        if (r->gated)
+                quorum_stop_evaluate_asked(&a->quorum, a->node_id, &r->asked, &a->qstop);
+        else
+                quorum_stop_evaluate(&a->quorum, a->node_id, &a->qstop);
+        a->last_ctl_gated = r->gated;
         health_record(&a->health, &as, r->finished_ms);
 
         a->last_check_unix_ms = unix_ms();
@@ -378,13 +397,13 @@ static void on_prestop_cancel(struct httpd_request *req, enum httpd_cancel_reaso
                         break;
                 }
         free(w);
+        if (!a->waiters)
+                prestop_wait_ended(a);
         if (why == HTTPD_CANCEL_GONE)
                 log_event(LOG_LEVEL_DEBUG, "prestop_abandoned", "a client hung up while its /prestop was held");
         else if (why == HTTPD_CANCEL_EVICTED)
                 log_event(LOG_LEVEL_DEBUG, "prestop_evicted",
                           "a held /prestop made room for one from a client holding fewer");
-        if (!a->waiters)
-                uv_timer_stop(&a->prestop_timer);
 }
 
 static void on_prestop_tick(uv_timer_t *t) {
@@ -397,7 +416,7 @@ static void on_prestop_tick(uv_timer_t *t) {
 /* A /prestop the HTTP edge cannot hold (every place is taken) is answered at once with what
  * the newest check says: 200 if stopping is safe, else 503 with what blocks. */
 static void prestop_answer_now(struct agent *a, struct httpd_request *req) {
-        char why[600], body[800];
+        char why[1600], body[1800];
         if (prestop_decide(a, kafka_now_ms(), why, sizeof why) == PRESTOP_SAFE) {
                 httpd_respond(req, 200, "text/plain; charset=utf-8", why, strlen(why));
                 return;
@@ -422,6 +441,12 @@ static void on_prestop(struct httpd_request *req, void *data) {
                 return;
         }
         uint64_t now = kafka_now_ms();
+        /* The first request starts the gate checks; a verdict from an earlier wait is void. */
+        if (!a->waiters) {
+                a->gate_valid = false;
+                a->gate_since_ms = now;
+                checker_set_gate(a->checker, true);
+        }
         *w = (struct prestop_wait){ a, req, now + a->cfg->prestop_timeout_ms, a->waiters, now };
         a->waiters = w;
         /* Every held request waits on the same checks: the wait begins once, the others join. */
@@ -530,6 +555,28 @@ static int agent_conf(struct agent *a, struct kafka_conf **ret, char *err, size_
         return r;
 }
 
+/* Where the gate looks for other brokers before the local broker ever named them: the
+ * controllers' hosts at the local listener's port, which in combined mode are the brokers. */
+static void fallback_peers(struct agent *a, const char *bootstrap) {
+        const struct ctlcheck_endpoints *q = a->cfg->quorum_hosts;
+        char host[KCONN_HOST_MAX];
+        uint16_t port;
+        size_t used = 0;
+        a->fallback_peers[0] = '\0';
+        if (!q || parse_hostport(bootstrap, 0, host, sizeof host, &port) < 0)
+                return;
+        for (int i = 0; i < q->n && used < sizeof a->fallback_peers; i++) {
+                int n = snprintf(a->fallback_peers + used, sizeof a->fallback_peers - used,
+                                 strchr(q->v[i].host, ':') ? "%s[%s]:%u" : "%s%s:%u", used ? "," : "",
+                                 q->v[i].host, (unsigned) port);
+                if (n < 0 || (size_t) n >= sizeof a->fallback_peers - used) {
+                        a->fallback_peers[used] = '\0';
+                        break;
+                }
+                used += (size_t) n;
+        }
+}
+
 /* The Kafka client for the local broker. */
 static int agent_client(struct agent *a, struct kafka_client **ret, char *err, size_t errlen) {
         struct kafka_conf *conf;
@@ -538,8 +585,10 @@ static int agent_client(struct agent *a, struct kafka_client **ret, char *err, s
                 return r;
         /* The mock cluster has no DescribeConfigs: the demo takes a typical production value
          * so that its /prestop answers as a healthy cluster's would. */
+        fallback_peers(a, kafka_conf_bootstrap(conf));
         struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id,
-                                        .fixed_min_isr = a->demo ? DEMO_MIN_ISR : 0 };
+                                        .fixed_min_isr = a->demo ? DEMO_MIN_ISR : 0,
+                                        .fallback_peers = a->fallback_peers };
         return kafka_client_new(conf, &ko, ret, err, errlen);
 }
 

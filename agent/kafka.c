@@ -15,12 +15,16 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kpa/canroll.h"
 #include "kpa/keystore.h"
 #include "kpa/log.h"
 #include "kpa/minisr.h"
 #include "kpa/parse.h"
 #include "kpa/resolve.h"
 #include "kpa/secret.h"
+
+/* "host:port" with the longest host a Metadata reply may give and a port. */
+#define KCONN_HOSTPORT_MAX 300
 
 /* ------------------------------------------------------------------------------------------
  * Check context */
@@ -32,6 +36,16 @@ struct kafka_client {
         /* The client certificate of conf's ssl.keystore.location, read by the agent (see
          * "The client certificate" below); NULL until a check needs it. */
         struct keystore *ks;
+        /* Every broker's advertised address from the last metadata the local broker or a peer
+         * gave: where the gate finds other brokers, also once the local broker is silent. */
+        struct peer_addr *dir;
+        int n_dir;
+        int32_t last_view_from;     /* the peer whose metadata the gate read last */
+};
+
+struct peer_addr {
+        int32_t id;                 /* -1: from fallback_peers, not yet known */
+        char hostport[KCONN_HOSTPORT_MAX];
 };
 
 int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
@@ -54,6 +68,7 @@ int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
         kc->conf = conf;
         kc->o = *o;
         kc->cache = mc;
+        kc->last_view_from = -1;
         if (kc->o.config_ttl_ms == 0)
                 kc->o.config_ttl_ms = 5 * 60 * 1000;
         *ret = kc;
@@ -65,6 +80,7 @@ struct kafka_client *kafka_client_free(struct kafka_client *kc) {
                 return NULL;
         minisr_cache_free(kc->cache);
         keystore_free(kc->ks);
+        free(kc->dir);
         kafka_conf_free(kc->conf);
         free(kc);
         return NULL;
@@ -74,11 +90,16 @@ void kafka_client_set_conf(struct kafka_client *kc, struct kafka_conf *conf) {
         kafka_conf_free(kc->conf);
         kc->conf = conf;
         minisr_cache_clear(kc->cache);
+        /* Nor are the brokers it named. */
+        free(kc->dir);
+        kc->dir = NULL;
+        kc->n_dir = 0;
+        kc->last_view_from = -1;
         /* The new configuration may name another store or password. */
         kc->ks = keystore_free(kc->ks);
 }
 
-uint64_t kafka_client_timeout_ms(const struct kafka_client *kc) { return kc->o.timeout_ms; }
+uint64_t kafka_client_timeout_ms(const struct kafka_client *kc) { return 2 * kc->o.timeout_ms; }
 
 /* ------------------------------------------------------------------------------------------
  * The client certificate
@@ -197,7 +218,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 }
 
 static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events *ev,
-                              char *errbuf, size_t errlen) {
+                              const char *bootstrap, char *errbuf, size_t errlen) {
         rd_kafka_conf_t *rc = rd_kafka_conf_new();
         if (!rc) {
                 snprintf(errbuf, errlen, "out of memory");
@@ -230,7 +251,7 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
                 goto fail;
         /* The proof rests on these two: the only broker known at start is the local
          * listener, and no other broker is connected unless a request needs it. */
-        if (kafka_conf_set(rc, "bootstrap.servers", kafka_conf_bootstrap(kc->conf), errbuf, errlen) < 0 ||
+        if (kafka_conf_set(rc, "bootstrap.servers", bootstrap, errbuf, errlen) < 0 ||
             kafka_conf_set(rc, "enable.sparse.connections", "true", errbuf, errlen) < 0)
                 goto fail;
         rd_kafka_conf_set_log_cb(rc, on_log);
@@ -465,6 +486,32 @@ static int32_t listener_node(const rd_kafka_metadata_t *md, const char *bs,
         return -1;
 }
 
+/* "host:port", or "[v6]:port" for a host with a colon: how bootstrap.servers spells it. */
+static void hostport(const char *host, int port, char *buf, size_t len) {
+        snprintf(buf, len, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* Remembers every broker's advertised address (see struct kafka_client). On allocation
+ * failure the previous addresses are kept. */
+static void dir_update(struct kafka_client *kc, const rd_kafka_metadata_t *md) {
+        if (md->broker_cnt <= 0 || md->broker_cnt > KAFKA_MAX_BROKERS)
+                return;
+        struct peer_addr *d = calloc((size_t) md->broker_cnt, sizeof *d);
+        if (!d)
+                return;
+        int n = 0;
+        for (int i = 0; i < md->broker_cnt; i++) {
+                if (!md->brokers[i].host || strlen(md->brokers[i].host) >= KCONN_HOSTPORT_MAX - 10)
+                        continue;
+                d[n].id = md->brokers[i].id;
+                hostport(md->brokers[i].host, md->brokers[i].port, d[n].hostport, sizeof d[n].hostport);
+                n++;
+        }
+        free(kc->dir);
+        kc->dir = d;
+        kc->n_dir = n;
+}
+
 static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_events *ev,
                           const struct resolve_addrs *bootstrap, uint64_t deadline,
                           bool want_configs, struct kafka_result *ret) {
@@ -526,6 +573,7 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                 rd_kafka_metadata_destroy(md);
                 return -EPROTO;
         }
+        dir_update(kc, md);
         struct snapshot *s = NULL;
         int r = kafka_snapshot_from_metadata(md, answered_by, &s, ret->error, sizeof ret->error);
         rd_kafka_metadata_destroy(md);
@@ -700,7 +748,7 @@ void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result
         } else if (!(ctx = ctx_new(kc->conf))) {
                 set_error(ret, "out of memory");
                 ret->rc = -ENOMEM;
-        } else if (!(ctx->rk = handle_new(kc, &ctx->ev, ret->error, sizeof ret->error))) {
+        } else if (!(ctx->rk = handle_new(kc, &ctx->ev, kafka_conf_bootstrap(kc->conf), ret->error, sizeof ret->error))) {
                 ret->rc = -EINVAL;
                 ctx_release(ctx);
         } else {
@@ -713,4 +761,303 @@ void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result
                 }
         }
         ret->finished_ms = monotime_ms();
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The gate's asks of other brokers (canroll.h, "The gate's cross-check")
+ *
+ * Only a gate check (a /prestop is pending) asks other brokers, so a healthy broker's steady
+ * state costs nothing more. Each peer is reached through a handle of its own whose only
+ * bootstrap is that peer's advertised address, so its answer comes from there. The in-sync
+ * peers then answer a DescribeConfigs for their own BROKER resource, all at once on that one
+ * handle (librdkafka sends each to the broker the resource names): a Kafka broker describes
+ * only itself and refuses any other id ("Unexpected broker id"), so an answer proves that
+ * the node listening at that address is that peer, alive now. */
+
+void kafka_result_release(struct kafka_result *r) {
+        r->snap = snapshot_free(r->snap);
+        r->peers.view = snapshot_free(r->peers.view);
+}
+
+static int remain_ms(uint64_t deadline) {
+        uint64_t now = monotime_ms();
+        return deadline > now + 1 ? (int) (deadline - now) : 1;
+}
+
+/* One broker's metadata through a handle bootstrapped at addr only (all topics, or only the
+ * broker list). On success the caller owns *ret_ctx and *ret_md; *ret_id is the node that
+ * answered (the id librdkafka knows for it, else the broker advertising addr; -1: unknown). */
+static int peer_metadata(struct kafka_client *kc, const char *addr, bool all_topics,
+                         uint64_t deadline, struct handle_ctx **ret_ctx,
+                         const rd_kafka_metadata_t **ret_md, int32_t *ret_id, char *why,
+                         size_t len) {
+        struct handle_ctx *ctx = ctx_new(kc->conf);
+        if (!ctx) {
+                snprintf(why, len, "out of memory");
+                return -ENOMEM;
+        }
+        char err[KAFKA_ERR_MAX];
+        if (!(ctx->rk = handle_new(kc, &ctx->ev, addr, err, sizeof err))) {
+                snprintf(why, len, "%s", err);
+                ctx_release(ctx);
+                return -EINVAL;
+        }
+        const rd_kafka_metadata_t *md = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(ctx->rk, all_topics, NULL, &md, remain_ms(deadline));
+        if (e) {
+                rd_kafka_poll(ctx->rk, 0);
+                snprintf(why, len, "%s", ctx->ev.last_error[0] ? ctx->ev.last_error : rd_kafka_err2str(e));
+                handle_destroy(ctx, deadline + KAFKA_TEARDOWN_GRACE_MS);
+                return -EIO;
+        }
+        *ret_id = md->orig_broker_id >= 0 ? md->orig_broker_id : broker_id_by_address(md, addr);
+        *ret_ctx = ctx;
+        *ret_md = md;
+        return 0;
+}
+
+/* The other brokers to read metadata from: the remembered addresses without the local node
+ * (the peer read last first), else fallback_peers. The caller frees *ret. */
+static int gate_candidates(const struct kafka_client *kc, int32_t local, struct peer_addr **ret) {
+        struct peer_addr *c = NULL;
+        int n = 0;
+        if (kc->n_dir > 0) {
+                if (!(c = calloc((size_t) kc->n_dir, sizeof *c)))
+                        return -ENOMEM;
+                for (int i = 0; i < kc->n_dir; i++)
+                        if (kc->dir[i].id != local)
+                                c[n++] = kc->dir[i];
+                for (int i = 1; i < n; i++)
+                        if (c[i].id == kc->last_view_from) {
+                                struct peer_addr t = c[0];
+                                c[0] = c[i];
+                                c[i] = t;
+                        }
+        } else if (kc->o.fallback_peers && kc->o.fallback_peers[0]) {
+                size_t cap = 1;
+                for (const char *p = kc->o.fallback_peers; *p; p++)
+                        cap += *p == ',';
+                if (cap > KAFKA_MAX_BROKERS || !(c = calloc(cap, sizeof *c)))
+                        return -ENOMEM;
+                for (const char *p = kc->o.fallback_peers; *p && (size_t) n < cap;) {
+                        size_t l = strcspn(p, ",");
+                        if (l > 0 && l < sizeof c[n].hostport) {
+                                c[n].id = -1;
+                                snprintf(c[n].hostport, sizeof c[n].hostport, "%.*s", (int) l, p);
+                                n++;
+                        }
+                        p += l + (p[l] == ',');
+                }
+        }
+        *ret = c;
+        return n;
+}
+
+/* Another broker's metadata, within deadline: each candidate in turn, with a fair share of
+ * the time left, until one that is provably not the local node answers. */
+static void gate_view(struct kafka_client *kc, int32_t local, uint64_t deadline,
+                      struct canroll_peers *p, struct handle_ctx **ret_ctx) {
+        struct peer_addr *cand = NULL;
+        int n = gate_candidates(kc, local, &cand);
+        if (n <= 0) {
+                snprintf(p->view_error, sizeof p->view_error, "%s", n < 0 ? "out of memory"
+                         : "no other broker is known: the local broker never named one, and no "
+                           "fallback peers are configured");
+                free(cand);
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                uint64_t now = monotime_ms();
+                uint64_t share = now + (deadline > now ? (deadline - now) / (uint64_t) (n - i) : 1);
+                struct handle_ctx *ctx = NULL;
+                const rd_kafka_metadata_t *md = NULL;
+                int32_t id = -1;
+                char why[KAFKA_ERR_MAX];
+                if (peer_metadata(kc, cand[i].hostport, true, share, &ctx, &md, &id, why, sizeof why) < 0) {
+                        snprintf(p->view_error, sizeof p->view_error, "%.60s did not answer: %.160s",
+                                 cand[i].hostport, why);
+                        continue;
+                }
+                struct snapshot *view = NULL;
+                if (id < 0 || id == local || (cand[i].id >= 0 && id != cand[i].id)) {
+                        snprintf(p->view_error, sizeof p->view_error, "%.60s answered as node "
+                                 "%" PRId32 ", not as node %" PRId32, cand[i].hostport, id, cand[i].id);
+                } else if (kafka_snapshot_from_metadata(md, id, &view, why, sizeof why) < 0) {
+                        snprintf(p->view_error, sizeof p->view_error, "%.60s: %.160s", cand[i].hostport, why);
+                } else {
+                        dir_update(kc, md);
+                }
+                rd_kafka_metadata_destroy(md);
+                if (!view) {
+                        handle_destroy(ctx, share + KAFKA_TEARDOWN_GRACE_MS);
+                        continue;
+                }
+                /* Topic settings are cluster-wide: the values read from the local broker (the
+                 * demo's fixed value on the mock cluster). */
+                if (kc->o.fixed_min_isr > 0) {
+                        for (int t = 0; t < view->n_topics; t++)
+                                view->topics[t].min_isr = kc->o.fixed_min_isr;
+                } else {
+                        minisr_apply(kc->cache, view);
+                }
+                p->view = view;
+                p->view_from = id;
+                p->view_error[0] = '\0';
+                kc->last_view_from = id;
+                *ret_ctx = ctx;
+                break;
+        }
+        free(cand);
+}
+
+static void set_why(struct canroll_peers *p, int i, bool *first, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void set_why(struct canroll_peers *p, int i, bool *first, const char *fmt, ...) {
+        (void) i;
+        if (!*first)
+                return;
+        *first = false;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->silent_why, sizeof p->silent_why, fmt, ap);
+        va_end(ap);
+}
+
+static bool snap_lists(const struct snapshot *s, int32_t id) {
+        for (int i = 0; i < s->n_brokers; i++)
+                if (s->brokers[i] == id)
+                        return true;
+        return false;
+}
+
+/* Each asked peer's DescribeConfigs for its own BROKER resource, all in flight at once on
+ * the view's handle, until every answer is in or the deadline. */
+static void gate_ask_describe(rd_kafka_t *rk, const struct snapshot *view, struct canroll_peers *p,
+                              uint64_t deadline) {
+        bool first = true;
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        int pending = 0;
+        for (int i = 0; i < p->n_asked && q; i++) {
+                if (!snap_lists(view, p->asked[i])) {
+                        set_why(p, i, &first, "not a listed broker (fenced or unregistered)");
+                        continue;
+                }
+                char id[16], es[256];
+                snprintf(id, sizeof id, "%" PRId32, p->asked[i]);
+                rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id);
+                rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+                if (res && ao &&
+                    rd_kafka_ConfigResource_set_config(res, "min.insync.replicas", "") == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    !rd_kafka_AdminOptions_set_request_timeout(ao, remain_ms(deadline), es, sizeof es)) {
+                        rd_kafka_AdminOptions_set_opaque(ao, (void *) (intptr_t) i);
+                        rd_kafka_DescribeConfigs(rk, &res, 1, ao, q);
+                        pending++;
+                } else {
+                        set_why(p, i, &first, "not asked: out of memory");
+                }
+                if (res)
+                        rd_kafka_ConfigResource_destroy(res);
+                if (ao)
+                        rd_kafka_AdminOptions_destroy(ao);
+        }
+        while (pending > 0) {
+                rd_kafka_event_t *ev = rd_kafka_queue_poll(q, remain_ms(deadline) + 100);
+                if (!ev)
+                        break;
+                pending--;
+                int i = (int) (intptr_t) rd_kafka_event_opaque(ev);
+                const rd_kafka_DescribeConfigs_result_t *dr = rd_kafka_event_DescribeConfigs_result(ev);
+                size_t n = 0;
+                const rd_kafka_ConfigResource_t **rs = dr ? rd_kafka_DescribeConfigs_result_resources(dr, &n) : NULL;
+                if (i < 0 || i >= p->n_asked) {
+                        /* not ours */
+                } else if (rd_kafka_event_error(ev)) {
+                        set_why(p, i, &first, "%.200s", rd_kafka_event_error_string(ev));
+                } else if (n != 1 || rd_kafka_ConfigResource_error(rs[0])) {
+                        const char *t = n == 1 ? rd_kafka_ConfigResource_error_string(rs[0]) : NULL;
+                        set_why(p, i, &first, "%.200s", t ? t : n == 1 ? rd_kafka_err2str(rd_kafka_ConfigResource_error(rs[0])) : "no answer for its resource");
+                } else {
+                        p->answered[i] = true;
+                }
+                rd_kafka_event_destroy(ev);
+        }
+        if (pending > 0)
+                set_why(p, 0, &first, "no answer in time");
+        if (q)
+                rd_kafka_queue_destroy(q);
+}
+
+/* librdkafka's mock cluster (--demo) has no DescribeConfigs: there each asked peer answers a
+ * broker-list Metadata request on a handle of its own, one after the other. */
+static void gate_ask_metadata(struct kafka_client *kc, struct canroll_peers *p, uint64_t deadline) {
+        bool first = true;
+        for (int i = 0; i < p->n_asked; i++) {
+                const char *addr = NULL;
+                for (int k = 0; k < kc->n_dir; k++)
+                        if (kc->dir[k].id == p->asked[i])
+                                addr = kc->dir[k].hostport;
+                if (!addr) {
+                        set_why(p, i, &first, "no address known");
+                        continue;
+                }
+                uint64_t now = monotime_ms();
+                uint64_t share = now + (deadline > now ? (deadline - now) / (uint64_t) (p->n_asked - i) : 1);
+                struct handle_ctx *ctx = NULL;
+                const rd_kafka_metadata_t *md = NULL;
+                int32_t id = -1;
+                char why[KAFKA_ERR_MAX];
+                if (peer_metadata(kc, addr, false, share, &ctx, &md, &id, why, sizeof why) < 0) {
+                        set_why(p, i, &first, "%.200s", why);
+                        continue;
+                }
+                p->answered[i] = id == p->asked[i];
+                if (!p->answered[i])
+                        set_why(p, i, &first, "answered as node %" PRId32, id);
+                rd_kafka_metadata_destroy(md);
+                handle_destroy(ctx, share + KAFKA_TEARDOWN_GRACE_MS);
+        }
+}
+
+static void gate_run(struct kafka_client *kc, struct kafka_result *ret) {
+        struct canroll_peers *p = &ret->peers;
+        ret->gated = true;
+        p->view_from = -1;
+        uint64_t start = monotime_ms(), deadline = start + kc->o.timeout_ms;
+        int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : ret->snap ? ret->snap->answered_by : -1;
+        int left = atomic_load(&stopping);
+        if (local < 0) {
+                snprintf(p->view_error, sizeof p->view_error, "the local node id is not known");
+                return;
+        }
+        if (left >= KAFKA_MAX_STOPPING) {
+                snprintf(p->view_error, sizeof p->view_error, "not asked: the clients of %d earlier "
+                         "checks are still stopping", left);
+                return;
+        }
+        struct handle_ctx *ctx = NULL;
+        /* Half the time for the view, so that one silent candidate leaves time for the asks. */
+        gate_view(kc, local, start + kc->o.timeout_ms / 2, p, &ctx);
+        if (ret->snap) {
+                int32_t ids[CANROLL_MAX_ASK];
+                int needed = canroll_peers_to_ask(ret->snap, p->view, local, ids, CANROLL_MAX_ASK);
+                p->n_asked = needed < CANROLL_MAX_ASK ? needed : CANROLL_MAX_ASK;
+                p->not_asked = needed - p->n_asked;
+                memcpy(p->asked, ids, (size_t) p->n_asked * sizeof *ids);
+                if (p->n_asked > 0 && kc->o.fixed_min_isr > 0)
+                        gate_ask_metadata(kc, p, deadline);
+                else if (p->n_asked > 0 && ctx)
+                        gate_ask_describe(ctx->rk, p->view, p, deadline);
+                else if (p->n_asked > 0)
+                        snprintf(p->silent_why, sizeof p->silent_why, "not asked: no other "
+                                 "broker answered");
+        }
+        if (ctx)
+                handle_destroy(ctx, deadline + KAFKA_TEARDOWN_GRACE_MS);
+        ret->finished_ms = monotime_ms();
+}
+
+void kafka_check_gate(struct kafka_client *kc, bool want_configs, struct kafka_result *ret) {
+        /* A failed refresh is retried at every gate check: it holds the gate until it works. */
+        kafka_check(kc, want_configs || (kc->o.fixed_min_isr <= 0 && !minisr_ok(kc->cache)), ret);
+        gate_run(kc, ret);
 }

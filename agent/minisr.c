@@ -48,6 +48,8 @@ struct minisr_cache *minisr_cache_free(struct minisr_cache *mc) {
 
 const char *minisr_note(const struct minisr_cache *mc) { return mc->note; }
 
+bool minisr_ok(const struct minisr_cache *mc) { return mc->fetched_ok; }
+
 static int entry_cmp(const void *a, const void *b) {
         return strcmp(((const struct minisr_entry *) a)->topic,
                       ((const struct minisr_entry *) b)->topic);
@@ -238,6 +240,16 @@ int minisr_fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot 
         for (char *p = mc->note; *p; p++)
                 if ((unsigned char) *p < 0x20 || *p == 0x7f)
                         *p = ' ';
+        /* Values the broker no longer confirms are not kept: a failed refresh (an ACL revoked,
+         * a broker that stopped answering DescribeConfigs) must hold /prestop ("min=?" with
+         * the note) rather than let it decide on what an earlier answer said. The note stays:
+         * it says why they are unknown. */
+        if (r != 0) {
+                char note[MINISR_NOTE_MAX];
+                memcpy(note, mc->note, sizeof note);
+                minisr_cache_clear(mc);
+                memcpy(mc->note, note, sizeof note);
+        }
         mc->attempted = true;
         mc->attempted_ms = now_ms;
         mc->fetched_ok = r == 0;

@@ -271,3 +271,58 @@ void quorum_stop_evaluate(const struct quorum_view *v, int32_t local_id, struct 
                 first = false;
         }
 }
+
+static bool voter_answered(const struct quorum_asked *a, int32_t id) {
+        for (int i = 0; i < a->n; i++)
+                if (a->ids[i] == id)
+                        return a->answered[i];
+        return false;
+}
+
+void quorum_stop_evaluate_asked(const struct quorum_view *v, int32_t local_id,
+                                const struct quorum_asked *asked, struct quorum_stop *ret) {
+        quorum_stop_evaluate(v, local_id, ret);
+        /* Only the case that counts voters changes: unknown, observer and tiny quorums stand. */
+        if (!v->known || v->local_role != QUORUM_ROLE_VOTER || v->n_voters - 1 < v->majority)
+                return;
+        int others = 0;
+        char left_out[QUORUM_REASON_MAX] = "";
+        size_t used = 0;
+        for (int i = 0; i < v->n_voters; i++) {
+                const struct quorum_member *m = &v->voters[i];
+                if (m->id == local_id)
+                        continue;
+                const char *why = NULL;
+                char age[32];
+                if (!m->caught_up)
+                        why = "lagging";
+                else if (m->id != v->leader_id && !voter_answered(asked, m->id))
+                        why = "did not answer when asked";
+                else if (m->caught_up_age_ms > QUORUM_STOP_CAUGHT_UP_MS)
+                        why = "caught up too long ago";
+                if (!why) {
+                        others++;
+                        continue;
+                }
+                age_text(m->caught_up_age_ms, age, sizeof age);
+                int n = snprintf(left_out + used, sizeof left_out - used, "%svoter %" PRId32 " %s "
+                                 "(last caught up %s ago)", used ? ", " : "", m->id, why,
+                                 m->caught_up_age_ms < 0 ? "never" : age);
+                if (n > 0 && (size_t) n < sizeof left_out - used)
+                        used += (size_t) n;
+        }
+        if (others >= v->majority) {
+                ret->safe = true;
+                snprintf(ret->reason, sizeof ret->reason, "stopping node %" PRId32 " leaves %d of %d "
+                         "voters caught up within %dms and answering (majority %d)", local_id, others,
+                         v->n_voters, QUORUM_STOP_CAUGHT_UP_MS, v->majority);
+                return;
+        }
+        ret->safe = false;
+        char all[QUORUM_REASON_MAX * 2];
+        snprintf(all, sizeof all, "stopping node %" PRId32 " would leave %d of %d voters caught up "
+                 "within %dms and answering (majority %d): %s%s%s%s", local_id, others, v->n_voters,
+                 QUORUM_STOP_CAUGHT_UP_MS, v->majority, left_out, asked->why[0] ? " (" : "",
+                 asked->why, asked->why[0] ? ")" : "");
+        snprintf(ret->reason, sizeof ret->reason, "%.*s", (int) sizeof ret->reason - 1, all);
+}

@@ -204,6 +204,21 @@ static void status_safe_to_stop(struct jb *b, cJSON *root, const struct agent_st
         jb_num(b, o, "min_isr_unknown", cr ? cr->unknown : 0);
         jb_str(b, o, "reason", cr ? cr->reason : "the local broker has not answered yet");
         jb_str(b, o, "min_isr_note", st->min_isr_note && st->min_isr_note[0] ? st->min_isr_note : NULL);
+        /* What the pending /prestop decides on: the cross-check with other brokers. */
+        const struct canroll_gate *g = st->gate;
+        cJSON *go = g ? jb_obj(b, o, "gate") : NULL;
+        if (!g) {
+                jb_check(b, cJSON_AddNullToObject(o, "gate"));
+                return;
+        }
+        jb_bool(b, go, "safe", g->safe);
+        jb_str(b, go, "reason", g->reason);
+        cJSON *silent = jb_arr(b, go, "peers_not_answering");
+        for (int i = 0; silent && i < g->n_silent; i++) {
+                cJSON *n = jb_check(b, cJSON_CreateNumber(g->silent[i]));
+                if (n)
+                        cJSON_AddItemToArray(silent, n);
+        }
 }
 
 static void status_member(struct jb *b, cJSON *o, const struct quorum_member *m) {

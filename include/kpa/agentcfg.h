@@ -30,6 +30,11 @@ struct agent_config {
         bool controller;
         struct ctlcheck_endpoints *controllers;   /* with controller: every controller */
         uint64_t caught_up_within_ms;             /* with controller: quorum_policy's bound */
+        /* A broker node: the controllers' hosts from --broker-config (NULL when there are
+         * none or they do not parse). In combined mode these are the brokers too: the stop
+         * gate asks them, at the local listener's port, when the local broker never named
+         * its peers (kafka.h, fallback_peers). */
+        struct ctlcheck_endpoints *quorum_hosts;
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

@@ -19,8 +19,9 @@ struct checker_opts {
         uint64_t stop_grace_ms;   /* checker_stop waits check timeout + this; 0: 2000 */
 };
 
-/* Called on the loop thread with each finished check. The callee owns r->snap (free it with
- * snapshot_free, or keep it); r itself is only valid during the call. */
+/* Called on the loop thread with each finished check. The callee owns r->snap and
+ * r->peers.view (free them with kafka_result_release, or keep them); r itself is only valid
+ * during the call. */
 typedef void (*checker_result_cb)(struct kafka_result *r, void *data);
 /* Called once the checker is stopped and freed: status 0, or -ETIMEDOUT when a check was
  * still running at the deadline (then a librdkafka thread may still be busy: the loop will not
@@ -50,6 +51,9 @@ int checker_start(struct checker *c);
 /* Starts a check now, or right after the running one ends (for start-up, SIGHUP, /prestop).
  * want_configs asks that check to refresh min.insync.replicas. */
 void checker_trigger_now(struct checker *c, bool want_configs);
+/* While on, every check started is a gate check (kafka_check_gate: other brokers are asked
+ * too), for as long as a /prestop is pending; off: the plain check, nothing more. */
+void checker_set_gate(struct checker *c, bool on);
 /* Replaces the client configuration (ownership passes) before the next check starts; a
  * running check finishes with the old one. */
 void checker_set_conf(struct checker *c, struct kafka_conf *conf);

@@ -31,6 +31,7 @@
 #include "kpa/kafka.h"
 #include "kpa/kconn.h"
 #include "kpa/kwire_quorum.h"
+#include "kpa/quorum.h"
 
 #define CTLCHECK_MAX_ENDPOINTS KWIRE_QUORUM_MAX_VOTERS
 #define CTLCHECK_ERR_MAX 1024
@@ -73,6 +74,7 @@ struct ctlcheck *ctlcheck_free(struct ctlcheck *c);
 /* Replaces the configuration (ownership passes). Not while a check runs. A configuration the
  * check cannot use is kept, and every check then fails with the reason. */
 void ctlcheck_set_conf(struct ctlcheck *c, struct kafka_conf *conf);
+/* The longest a check may take: twice the timeout (a gate check). */
 uint64_t ctlcheck_timeout_ms(const struct ctlcheck *c);
 
 struct ctlcheck_result {
@@ -84,9 +86,21 @@ struct ctlcheck_result {
         char leader_error[CTLCHECK_ERR_MAX];   /* why no leader answered: each controller asked */
         uint64_t started_ms, finished_ms;      /* monotime_ms clock */
         uint64_t local_rtt_ms;                 /* connect + DescribeQuorum on the local listener */
+        /* A gate check (ctlcheck_run_gate): every other voter asked directly. */
+        bool gated;
+        struct quorum_asked asked;
 };
 
 /* Always fills *ret. */
 void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret);
+
+/* The check a pending /prestop asks for: ctlcheck_run, then, within a second timeout of its
+ * own, a DescribeQuorum to every voter of the leader's answer other than the local node and
+ * the leader (whose answer is the view), at its controller.quorum.voters address, each with a
+ * fair share of the time (ret->gated, ret->asked). Any answer counts (a follower answers
+ * NOT_LEADER_OR_FOLLOWER): it proves the voter is up now, which its caught-up age alone does
+ * not. A voter without a known address (controller.quorum.bootstrap.servers lists none by
+ * id) counts as not answering. */
+void ctlcheck_run_gate(struct ctlcheck *c, struct ctlcheck_result *ret);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpa/canroll.h"
 #include "kpa/kafkaconf.h"
 #include "kpa/minisr.h"
 #include "kpa/monotime.h"
@@ -44,6 +45,9 @@ struct kafka_client_opts {
          * this. Only for librdkafka's mock cluster (--demo), which has no DescribeConfigs: a
          * real broker's values are always asked for, and unknown ones hold /prestop. */
         int fixed_min_isr;
+        /* Where the gate looks for other brokers when the local broker never answered (so no
+         * metadata named them): "host:port,..." (borrowed for the client's life), or NULL. */
+        const char *fallback_peers;
 };
 
 /* A check context: the configuration and the min.insync.replicas cache. */
@@ -56,6 +60,7 @@ struct kafka_client *kafka_client_free(struct kafka_client *kc);
 /* Replaces the configuration (ownership of conf passes); the min.insync.replicas cache is
  * dropped since it may come from another cluster. Not while a check runs. */
 void kafka_client_set_conf(struct kafka_client *kc, struct kafka_conf *conf);
+/* The longest a check may take before its teardown: twice the timeout (a gate check). */
 uint64_t kafka_client_timeout_ms(const struct kafka_client *kc);
 
 /* What one check produced. */
@@ -67,7 +72,12 @@ struct kafka_result {
         uint64_t started_ms;          /* monotonic clock */
         uint64_t finished_ms;
         bool configs_fetched;         /* this check asked for min.insync.replicas */
+        bool gated;                   /* a gate check: peers holds what other brokers said */
+        struct canroll_peers peers;   /* peers.view owned; free with kafka_result_release */
 };
+
+/* Frees what a result owns (snap, peers.view) and sets the pointers to NULL. */
+void kafka_result_release(struct kafka_result *r);
 
 /* Asks the local broker for the cluster metadata within the client's timeout. When
  * want_configs is true, or the cached min.insync.replicas values are older than the TTL,
@@ -75,6 +85,14 @@ struct kafka_result {
  * inside the same deadline; a failure there only leaves the values at -1 with a note.
  * Always fills *ret (rc, error); the caller frees ret->snap with snapshot_free. */
 void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result *ret);
+
+/* The check a pending /prestop asks for (see canroll.h, "The gate's cross-check"): the local
+ * check as kafka_check, with min.insync.replicas refreshed while the last refresh failed,
+ * then, within a second timeout of its own, another broker's metadata and the answers of the
+ * in-sync peers the gate needs (ret->gated, ret->peers). Other brokers are found at the
+ * advertised addresses of the last metadata the local broker or a peer gave, else at
+ * fallback_peers. So a gate check takes up to twice the timeout. */
+void kafka_check_gate(struct kafka_client *kc, bool want_configs, struct kafka_result *ret);
 
 /* Copies librdkafka's metadata into a plain snapshot (answered_by recorded), refusing sizes
  * past the KAFKA_MAX_* limits with -E2BIG; -ENOMEM on allocation failure. Pure: used by

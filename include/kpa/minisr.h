@@ -31,11 +31,14 @@ bool minisr_due(const struct minisr_cache *mc, const struct snapshot *s, int32_t
 /* One DescribeConfigs round trip to the local node local_id (the BROKER resource makes
  * librdkafka send the whole request there) for its broker default and every topic it hosts,
  * bounded by remain_ms; records the attempt as made at now_ms. 0, or -errno with the reason
- * in minisr_note(). */
+ * in minisr_note(). A failed refresh forgets every value (the note stays): the gate holds on
+ * "min=?" rather than decide on values the broker no longer confirms. */
 int minisr_fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot *s,
                  int32_t local_id, uint64_t now_ms, int remain_ms);
 /* Copies the cached values into the snapshot: each topic's min_isr (-1 when not known). */
 void minisr_apply(const struct minisr_cache *mc, struct snapshot *s);
+/* Whether the last refresh succeeded (false before the first). */
+bool minisr_ok(const struct minisr_cache *mc);
 /* Why values are unknown, from the last attempt; "" when nothing is missing. */
 const char *minisr_note(const struct minisr_cache *mc);
 

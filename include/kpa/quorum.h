@@ -94,6 +94,24 @@ struct quorum_stop {
  *   otherwise                                       -> hold, naming the voters that lag. */
 void quorum_stop_evaluate(const struct quorum_view *v, int32_t local_id, struct quorum_stop *ret);
 
+/* The stricter rule a pending /prestop decides on. A voter that crashed a moment ago still
+ * looks caught up for the readiness bound (1.5 x the fetch timeout, 3 s by default), so for
+ * the stop a voter counts only if
+ *   - it was caught up at most QUORUM_STOP_CAUGHT_UP_MS ago (a healthy follower's age stays
+ *     under the leader's fetch wait of 500 ms plus a round trip), and
+ *   - it answered a direct DescribeQuorum in the same check (asked[i] with answered[i];
+ *     a voter not in asked did not answer). The leader counts when its answer is the view.
+ * The reason names every voter left out and why. */
+#define QUORUM_STOP_CAUGHT_UP_MS 1000
+struct quorum_asked {
+        int32_t ids[KWIRE_QUORUM_MAX_VOTERS];
+        bool answered[KWIRE_QUORUM_MAX_VOTERS];
+        int n;
+        char why[256];               /* why the first silent voter did not answer */
+};
+void quorum_stop_evaluate_asked(const struct quorum_view *v, int32_t local_id,
+                                const struct quorum_asked *asked, struct quorum_stop *ret);
+
 const char *quorum_role_name(enum quorum_role r);
 
 #endif

@@ -31,6 +31,9 @@ struct agent_status {
         int64_t last_success_unix_ms;     /* wall clock of the last good check; 0: none yet */
         const struct canroll_result *canroll;  /* over the last answer; NULL: none yet */
         const char *min_isr_note;         /* why min.insync.replicas is unknown; NULL or "" */
+        /* The gate's last cross-check with other brokers (made while a /prestop is pending);
+         * NULL when none has been made since the pending /prestop came. */
+        const struct canroll_gate *gate;
         /* A controller-only node: the quorum as the last check saw it and what the stop gate
          * answers on it; /status and /metrics then show these instead of partitions. NULL for
          * a broker. */

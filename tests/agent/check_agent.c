@@ -124,6 +124,29 @@ START_TEST(mock_demo_cluster_survives_a_burst_of_sighups) {
 }
 END_TEST
 
+/* The demo's gate works like a real cluster's: the mock brokers have no DescribeConfigs, so
+ * the in-sync peers answer Metadata on clients of their own instead, and the other broker's
+ * view takes the demo's fixed min.insync.replicas too. */
+START_TEST(mock_demo_prestop_releases_after_asking_the_other_brokers) {
+        char bin[600];
+        snprintf(bin, sizeof bin, "%s/kpa-agent", tu_build_dir());
+        char *argv[] = { bin, "--demo", "--listen=127.0.0.1:0", "--interval=200ms", "--ready-after=2", NULL };
+        struct tu_agent a;
+        tu_spawn(argv, NULL, &a.child);
+        a.port = tu_wait_agent_port(&a.child, EVENT_MS);
+        ck_assert_int_gt(a.port, 0);
+        expect_event(&a, "ready");
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 15000, &body), 200);
+        ck_assert_msg(strncmp(body, "safe to stop: no hosted partition would drop below min.insync.replicas "
+                              "(19 hosted); broker ", 90) == 0, "%s", body);
+        ck_assert_msg(strstr(body, "'s metadata agrees, and 2 of 2 in-sync peers asked answered as themselves\n"),
+                      "%s", body);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+}
+END_TEST
+
 START_TEST(mock_cluster_healthy_broker_is_ready_and_live) {
         struct demo *d;
         char err[512];
@@ -467,8 +490,38 @@ START_TEST(fake_prestop_holds_while_min_isr_is_unknown_and_says_why) {
         /* Readable again: released at once. */
         fc_must(fc, "{\"op\":\"describe_configs_error\",\"error\":null}");
         ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
-        ck_assert_str_eq(body, "safe to stop: no hosted partition would drop below min.insync.replicas (6 hosted)\n");
+        ck_assert_str_eq(body, "safe to stop: no hosted partition would drop below min.insync.replicas (6 hosted); "
+                         "broker 1's metadata agrees, and 2 of 2 in-sync peers asked answered as themselves\n");
         free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+/* Values an earlier answer gave are not kept once a refresh fails: the gate then holds,
+ * saying why, instead of deciding on what the broker no longer confirms. */
+START_TEST(fake_prestop_holds_when_a_min_isr_refresh_fails_after_a_success) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        agent_on_fake(&a, fc, (char *[]){ "--prestop-timeout=2500ms", NULL });
+        expect_event(&a, "ready");
+        char *body = NULL;
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
+        ck_assert_msg(strncmp(body, "safe to stop: ", 14) == 0, "%s", body);
+        free(body);
+        /* Now DescribeConfigs goes unanswered: the refresh a /prestop asks for times out. */
+        fc_must(fc, "{\"op\":\"describe_configs_silent\",\"on\":true}");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 10000, &body), 200);
+        const char *want = "gave up waiting after the prestop timeout: min.insync.replicas is unknown "
+                           "for 6 hosted partitions, so stopping is not known to be safe: ";
+        ck_assert_msg(strncmp(body, want, strlen(want)) == 0, "%s", body);
+        ck_assert_msg(strstr(body, "orders-0 isr=3 min=? replicas=3"), "%s", body);
+        ck_assert_msg(strstr(body, "; min.insync.replicas unknown: ") ||
+                      strstr(body, "; min.insync.replicas not fetched: "), "%s", body);
+        free(body);
+        cJSON *j = get_status(&a);
+        ck_assert_int_eq(json_int(j, "safe_to_stop", "min_isr_unknown"), 6);
+        cJSON_Delete(j);
         ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
         fc_stop(fc);
 }
@@ -495,26 +548,129 @@ START_TEST(fake_sigterm_answers_a_held_prestop_and_exits_0_promptly) {
 }
 END_TEST
 
-START_TEST(fake_prestop_lets_a_silent_broker_go_only_after_the_staleness_bound) {
+/* The gate's reason in /status, "" while no gate check has ended since the request. */
+static char *gate_reason(struct tu_agent *a) {
+        cJSON *j = get_status(a);
+        cJSON *g = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "safe_to_stop"), "gate");
+        cJSON *r = cJSON_GetObjectItemCaseSensitive(g, "reason");
+        char *out = strdup(cJSON_IsString(r) ? r->valuestring : "");
+        cJSON_Delete(j);
+        ck_assert_ptr_nonnull(out);
+        return out;
+}
+
+/* Polls /status (bounded) until the gate's reason contains what. */
+static void await_gate_reason(struct tu_agent *a, const char *what) {
+        char *last = NULL;
+        for (int i = 0; i < 600; i++) {
+                free(last);
+                last = gate_reason(a);
+                if (strstr(last, what)) {
+                        free(last);
+                        return;
+                }
+                struct timespec ts = { 0, 25 * 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        ck_abort_msg("the gate never said \"%s\"; last: %s", what, last);
+}
+
+/* Silence is no evidence of fencing: a broker the agent cannot reach (here it accepts and
+ * never answers, as behind wrong TLS or SASL settings) but that its peers still list in sync
+ * is held long past --stale-after, and released once a peer shows it fenced. */
+START_TEST(fake_prestop_holds_a_silent_broker_until_a_peer_shows_it_fenced) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
-        /* --stale-after 3s: a failed check is not "gone"; three seconds of silence are. */
-        agent_on_fake(&a, fc, (char *[]){ "--stale-after=3s", NULL });
+        agent_on_fake(&a, fc, (char *[]){ "--stale-after=1s", NULL });
         expect_event(&a, "ready");
-        /* The last answer says stopping broker 0 is unsafe (orders-2 at min ISR with it). */
-        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
-        await_checks(&a, 1);
-        fc_must(fc, "{\"op\":\"broker\",\"id\":0,\"up\":false}");
-        long long down = mono_ms();
+        fc_must(fc, "{\"op\":\"stall\",\"id\":0,\"on\":true}");
+        long long silent = mono_ms();
         expect_event(&a, "not_ready");
+        struct held h = { .port = a.port, .path = "/prestop" };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, held_get, &h), 0);
+        expect_event(&a, "prestop");
+        await_gate_reason(&a, "the local broker does not answer, but broker 1 still lists it "
+                              "registered and in the ISR of 6 partitions, so it is not known to be fenced");
+        await_checks(&a, 2);
+        ck_assert_int_ge(mono_ms() - silent, 2000);
+        ck_assert_int_eq(h.done_at, 0);
+        /* Now it is gone from the cluster (the fake fences a stopped broker at once). */
+        long long fenced = mono_ms();
+        fc_must(fc, "{\"op\":\"broker\",\"id\":0,\"up\":false}");
+        pthread_join(t, NULL);
+        ck_assert_int_eq(h.status, 200);
+        ck_assert_msg(strncmp(h.body, "safe to stop: the local broker does not answer, and broker 1 "
+                              "lists it as fenced or unregistered; local: ", 102) == 0, "%s", h.body);
+        ck_assert_int_ge(h.done_at, fenced);
+        free(h.body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 10000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+/* A crash KRaft has not noticed yet: broker 2 is listed in every ISR but does not answer. */
+START_TEST(fake_prestop_holds_while_an_in_sync_peer_does_not_answer_then_releases) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        agent_on_fake(&a, fc, NULL);
+        expect_event(&a, "ready");
+        fc_must(fc, "{\"op\":\"stall\",\"id\":2,\"on\":true}");
+        struct held h = { .port = a.port, .path = "/prestop" };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, held_get, &h), 0);
+        await_gate_reason(&a, "in-sync peers not answering as themselves: 2 (2: ");
+        char *reason = gate_reason(&a);
+        ck_assert_msg(strncmp(reason, "stopping would leave 6 partitions below min.insync.replicas: "
+                              "orders-0 isr=2 min=2 replicas=3 (1 more listed, not answering)", 123) == 0,
+                      "%s", reason);
+        free(reason);
+        cJSON *j = get_status(&a);
+        cJSON *silent = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(j, "safe_to_stop"), "gate"), "peers_not_answering");
+        ck_assert_int_eq(cJSON_GetArraySize(silent), 1);
+        ck_assert_int_eq(cJSON_GetArrayItem(silent, 0)->valueint, 2);
+        cJSON_Delete(j);
+        ck_assert_int_eq(h.done_at, 0);
+        long long back = mono_ms();
+        fc_must(fc, "{\"op\":\"stall\",\"id\":2,\"on\":false}");
+        pthread_join(t, NULL);
+        ck_assert_int_eq(h.status, 200);
+        ck_assert_str_eq(h.body, "safe to stop: no hosted partition would drop below min.insync.replicas "
+                         "(6 hosted); broker 1's metadata agrees, and 2 of 2 in-sync peers asked "
+                         "answered as themselves\n");
+        ck_assert_int_ge(h.done_at, back);
+        free(h.body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 10000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+/* A local broker cut off from the controllers keeps a frozen view that looks safe; another
+ * broker's current view decides too. */
+START_TEST(fake_prestop_holds_when_another_brokers_view_is_unsafe) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        agent_on_fake(&a, fc, (char *[]){ "--prestop-timeout=2s", NULL });
+        expect_event(&a, "ready");
+        fc_must(fc, "{\"op\":\"freeze\",\"id\":0,\"on\":true}");
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1]}");
         char *body = NULL;
         ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 15000, &body), 200);
-        long long waited = mono_ms() - down;
-        ck_assert_msg(strncmp(body, "safe to stop: the local broker has not answered for ", 52) == 0, "%s", body);
-        ck_assert_int_ge(waited, 2900);
-        ck_assert_int_lt(waited, 8000);
+        ck_assert_str_eq(body, "gave up waiting after the prestop timeout: in broker 1's metadata: "
+                         "stopping would leave 1 partition below min.insync.replicas: orders-2 isr=2 "
+                         "min=2 replicas=3\n");
         free(body);
-        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        /* The local view alone said safe. */
+        cJSON *j = get_status(&a);
+        ck_assert(json_true(j, "safe_to_stop", "safe", NULL));
+        cJSON_Delete(j);
+        fc_must(fc, "{\"op\":\"freeze\",\"id\":0,\"on\":false}");
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":2,\"isr\":[0,1,2]}");
+        ck_assert_int_eq(tu_http(a.port, "GET", "/prestop", 15000, &body), 200);
+        ck_assert_msg(strncmp(body, "safe to stop: ", 14) == 0, "%s", body);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 10000), 0);
         fc_stop(fc);
 }
 END_TEST
@@ -684,8 +840,8 @@ START_TEST(controller_prestop_holds_while_another_voter_lags_then_releases) {
         cJSON *stop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "quorum"), "safe_to_stop");
         ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(stop, "safe")));
         ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(stop, "reason")->valuestring,
-                         "stopping node 1 would leave 1 of 3 voters caught up (majority 2): voter 2 last caught up "
-                         "45s ago (100 records behind)");
+                         "stopping node 1 would leave 1 of 3 voters caught up within 1000ms and answering "
+                         "(majority 2): voter 2 lagging (last caught up 45s ago)");
         ck_assert(json_true(j, "ready", NULL, NULL));
         cJSON_Delete(j);
         long long released = mono_ms();
@@ -694,11 +850,57 @@ START_TEST(controller_prestop_holds_while_another_voter_lags_then_releases) {
         fq_unlock(&q);
         pthread_join(t, NULL);
         ck_assert_int_eq(h.status, 200);
-        ck_assert_str_eq(h.body, "safe to stop: stopping node 1 leaves 2 of 3 voters caught up (majority 2)\n");
+        ck_assert_str_eq(h.body, "safe to stop: stopping node 1 leaves 2 of 3 voters caught up within 1000ms "
+                         "and answering (majority 2)\n");
         ck_assert_int_ge(h.done_at, released);
         free(h.body);
         expect_event(&a, "prestop_done");
         ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fq_stop(&q);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* A voter that crashed a moment ago still looks caught up to the leader: the gate asks it. */
+START_TEST(controller_prestop_holds_while_a_caught_up_voter_does_not_answer) {
+        static struct fq q;
+        char *dir = tu_mkdtemp();
+        struct tu_agent a;
+        fq_start(&q, 3, 0, 0);
+        agent_on_quorum(&a, dir, &q, 1, NULL);
+        expect_event(&a, "ready");
+        fq_set_mode(&q, 2, FQ_SILENT);
+        struct held h = { .port = a.port, .path = "/prestop" };
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, held_get, &h), 0);
+        expect_event(&a, "prestop");
+        char *reason = NULL;
+        for (int i = 0; i < 400 && !reason; i++) {
+                cJSON *j = get_status(&a);
+                cJSON *stop = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "quorum"), "safe_to_stop");
+                cJSON *r = cJSON_GetObjectItemCaseSensitive(stop, "reason");
+                if (cJSON_IsString(r) && strstr(r->valuestring, "did not answer when asked"))
+                        reason = strdup(r->valuestring);
+                cJSON_Delete(j);
+                struct timespec ts = { 0, 25 * 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        ck_assert_ptr_nonnull(reason);
+        ck_assert_msg(strncmp(reason, "stopping node 1 would leave 1 of 3 voters caught up within 1000ms and "
+                              "answering (majority 2): voter 2 did not answer when asked (last caught up "
+                              "100ms ago) (voter 2: ", 161) == 0, "%s", reason);
+        free(reason);
+        ck_assert_int_eq(h.done_at, 0);
+        long long back = mono_ms();
+        fq_set_mode(&q, 2, FQ_UP);
+        pthread_join(t, NULL);
+        ck_assert_int_eq(h.status, 200);
+        ck_assert_str_eq(h.body, "safe to stop: stopping node 1 leaves 2 of 3 voters caught up within 1000ms "
+                         "and answering (majority 2)\n");
+        ck_assert_int_ge(h.done_at, back);
+        free(h.body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 10000), 0);
         fq_stop(&q);
         tu_rmtree(dir);
         free(dir);
@@ -802,6 +1004,7 @@ int main(void) {
         TCase *tc = tcase_create("mock");
         tcase_set_timeout(tc, 90);
         tcase_add_test(tc, mock_cluster_healthy_broker_is_ready_and_live);
+        tcase_add_test(tc, mock_demo_prestop_releases_after_asking_the_other_brokers);
         tcase_add_test(tc, mock_local_broker_down_fails_readyz_then_livez_while_others_answer);
         tcase_add_test(tc, mock_slow_broker_beyond_the_timeout_is_not_ready_and_recovers);
         tcase_add_test(tc, mock_request_errors_fail_the_check_without_harm_and_clear);
@@ -816,8 +1019,11 @@ int main(void) {
         tcase_add_test(tc, fake_prestop_waits_until_safe_while_probes_answer_promptly);
         tcase_add_test(tc, fake_prestop_gives_up_at_its_timeout_with_the_reason);
         tcase_add_test(tc, fake_prestop_holds_while_min_isr_is_unknown_and_says_why);
+        tcase_add_test(tc, fake_prestop_holds_when_a_min_isr_refresh_fails_after_a_success);
         tcase_add_test(tc, fake_sigterm_answers_a_held_prestop_and_exits_0_promptly);
-        tcase_add_test(tc, fake_prestop_lets_a_silent_broker_go_only_after_the_staleness_bound);
+        tcase_add_test(tc, fake_prestop_holds_a_silent_broker_until_a_peer_shows_it_fenced);
+        tcase_add_test(tc, fake_prestop_holds_while_an_in_sync_peer_does_not_answer_then_releases);
+        tcase_add_test(tc, fake_prestop_holds_when_another_brokers_view_is_unsafe);
         tcase_add_test(tc, fake_a_verdict_gone_stale_is_logged_without_a_check_result);
         tcase_add_test(tc, fake_http_contract_methods_paths_head_verbose);
         tcase_add_test(tc, fake_sighup_reloads_the_client_config_and_a_bad_one_is_kept_out);
@@ -826,6 +1032,7 @@ int main(void) {
         tcase_set_timeout(tc, 90);
         tcase_add_test(tc, controller_is_ready_and_its_probes_speak_of_the_quorum);
         tcase_add_test(tc, controller_prestop_holds_while_another_voter_lags_then_releases);
+        tcase_add_test(tc, controller_prestop_holds_while_a_caught_up_voter_does_not_answer);
         tcase_add_test(tc, controller_prestop_holds_without_a_leader_until_its_timeout);
         tcase_add_test(tc, controller_down_fails_readyz_then_livez_and_recovers);
         tcase_add_test(tc, controller_check_command_exits_0_when_ready_and_1_when_not);

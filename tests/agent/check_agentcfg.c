@@ -71,6 +71,35 @@ START_TEST(node_id_read_from_broker_config) {
 }
 END_TEST
 
+/* A broker's controllers are where the stop gate looks for other brokers before its own
+ * broker ever named them (in combined mode they are the brokers); a list that does not parse
+ * only leaves that fallback out. */
+START_TEST(a_brokers_quorum_hosts_are_read_from_broker_config) {
+        char *dir = tu_mkdtemp();
+        tu_write(dir, "server.properties", "node.id=1\nprocess.roles=broker,controller\n"
+                 "controller.quorum.voters=0@kafka-0.h:9093,1@kafka-1.h:9093,2@[fd00::2]:9093\n");
+        char path[600], flag[700];
+        snprintf(path, sizeof path, "%s/server.properties", dir);
+        snprintf(flag, sizeof flag, "--broker-config=%s", path);
+        struct agent_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", flag, "--bootstrap=x:1", NULL }, &c, err), 0);
+        ck_assert(!c.controller);
+        ck_assert_ptr_nonnull(c.quorum_hosts);
+        ck_assert_int_eq(c.quorum_hosts->n, 3);
+        ck_assert_str_eq(c.quorum_hosts->v[0].host, "kafka-0.h");
+        ck_assert_int_eq(c.quorum_hosts->v[2].id, 2);
+        ck_assert_str_eq(c.quorum_hosts->v[2].host, "fd00::2");
+        agentcfg_free(&c);
+        tu_write(dir, "server.properties", "node.id=1\nprocess.roles=broker\ncontroller.quorum.voters=zero@\n");
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", flag, "--bootstrap=x:1", NULL }, &c, err), 0);
+        ck_assert_ptr_null(c.quorum_hosts);
+        agentcfg_free(&c);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 static void expect(char **argv, const char *msg) {
         struct agent_config c;
         char err[512] = "";
@@ -134,6 +163,7 @@ int main(void) {
         tcase_add_test(tc, bad_flags_get_one_line_naming_them);
         tcase_add_test(tc, bad_addresses_are_refused_at_load);
         tcase_add_test(tc, stale_after_must_be_longer_than_the_interval);
+        tcase_add_test(tc, a_brokers_quorum_hosts_are_read_from_broker_config);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

@@ -3,6 +3,7 @@
  * rule checked against an independent count over every quorum of 1 to 7 voters and every
  * set of caught-up voters. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kpa/quorum.h"
@@ -280,6 +281,44 @@ START_TEST(quorum_stop_rule_matches_an_independent_count_everywhere) {
 }
 END_TEST
 
+
+/* The stop rule a pending /prestop decides on: voters 0 (leader), 1 (local), 2 and 3 of 5. */
+START_TEST(quorum_gate_counts_only_voters_that_answered_and_caught_up_within_a_second) {
+        struct result r = run(answer(0, 5, (int64_t[]){ 0, 100, 200, 300, 400 }), true, NULL);
+        struct quorum_asked asked = { .ids = { 2, 3, 4 }, .answered = { true, true, true }, .n = 3 };
+        struct quorum_stop s;
+        quorum_stop_evaluate_asked(&r.v, LOCAL, &asked, &s);
+        ck_assert(s.safe);
+        ck_assert_str_eq(s.reason, "stopping node 1 leaves 4 of 5 voters caught up within 1000ms "
+                                   "and answering (majority 3)");
+        /* 2 and 3 look caught up to the leader (a crash a moment ago) but do not answer. */
+        asked.answered[0] = asked.answered[1] = false;
+        snprintf(asked.why, sizeof asked.why, "voter 2: connection refused");
+        quorum_stop_evaluate_asked(&r.v, LOCAL, &asked, &s);
+        ck_assert(!s.safe);
+        ck_assert_str_eq(s.reason, "stopping node 1 would leave 2 of 5 voters caught up within 1000ms "
+                                   "and answering (majority 3): voter 2 did not answer when asked (last "
+                                   "caught up 200ms ago), voter 3 did not answer when asked (last caught "
+                                   "up 300ms ago) (voter 2: connection refused)");
+        /* The readiness bound (3 s here) still counts them, the gate does not. */
+        ck_assert(r.s.safe);
+        /* A voter that answers but was last caught up 2.5 s ago (within 3 s) is left out too. */
+        r = run(answer(0, 3, (int64_t[]){ 0, 100, 2500 }), true, NULL);
+        struct quorum_asked one = { .ids = { 2 }, .answered = { true }, .n = 1 };
+        quorum_stop_evaluate_asked(&r.v, LOCAL, &one, &s);
+        ck_assert(r.s.safe);
+        ck_assert(!s.safe);
+        ck_assert_str_eq(s.reason, "stopping node 1 would leave 1 of 3 voters caught up within 1000ms "
+                                   "and answering (majority 2): voter 2 caught up too long ago (last "
+                                   "caught up 2.5s ago)");
+        /* A voter not asked at all (no address) does not count. */
+        struct quorum_asked none = { .n = 0 };
+        r = run(answer(0, 3, (int64_t[]){ 0, 100, 100 }), true, NULL);
+        quorum_stop_evaluate_asked(&r.v, LOCAL, &none, &s);
+        ck_assert(!s.safe);
+}
+END_TEST
+
 START_TEST(quorum_role_names) {
         ck_assert_str_eq(quorum_role_name(QUORUM_ROLE_VOTER), "voter");
         ck_assert_str_eq(quorum_role_name(QUORUM_ROLE_OBSERVER), "observer");
@@ -307,6 +346,7 @@ int main(void) {
         tcase_add_test(tc, quorum_one_or_two_voters_never_wait);
         tcase_add_test(tc, quorum_stop_rule_matches_an_independent_count_everywhere);
         tcase_add_test(tc, quorum_role_names);
+        tcase_add_test(tc, quorum_gate_counts_only_voters_that_answered_and_caught_up_within_a_second);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

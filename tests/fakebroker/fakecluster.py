@@ -76,6 +76,9 @@ same connection, or on stdout for stdin commands. Commands:
                                                           true while unfence_ms runs)
     {"op":"rtt","id":1,"ms":500}                          delay before each answer
     {"op":"stall","id":1,"on":true}                       accept and read, never answer
+    {"op":"freeze","id":1,"on":true}                      its Metadata answers keep showing the
+                                                          cluster as it is now (a broker cut off
+                                                          from the controllers); off: live again
     {"op":"set_isr","topic":"t","partition":0,"isr":[1,2]}
     {"op":"set_leader","topic":"t","partition":0,"leader":-1}
     {"op":"set_replicas","topic":"t","partition":0,"replicas":[0,1,2]}
@@ -93,6 +96,8 @@ same connection, or on stdout for stdin commands. Commands:
     {"op":"episodes","reset":false}                       every violation episode recorded (below)
     {"op":"describe_configs_error","error":29}            answer every DescribeConfigs resource with
                                                           this error code (null: answer normally)
+    {"op":"describe_configs_silent","on":true}            read DescribeConfigs requests and never
+                                                          answer them (other requests are served)
     {"op":"describe_configs_log","reset":false}           the last 16 DescribeConfigs requests:
                                                           the broker asked and each resource's
                                                           type, name and config keys (null: all)
@@ -130,6 +135,7 @@ script with the stdin/stdout pipes above. tests/fakebroker/check_fakecluster.c s
 
 import argparse
 import asyncio
+import copy
 import io
 import json
 import os
@@ -245,6 +251,9 @@ class Broker:
         self.up = up
         self.rtt_ms = 0
         self.stall = False
+        # A broker cut off from the controllers keeps serving the metadata it last had: its
+        # Metadata answers come from this copy of the topics (and broker states) while set.
+        self.frozen = None
         self.reason = None
         # Started, but its port stays closed until it is unfenced (dynamics unfence_ms).
         self.starting = False
@@ -315,6 +324,9 @@ class Cluster:
         # When set, every DescribeConfigs resource is answered with this error code (e.g.
         # 29 TOPIC_AUTHORIZATION_FAILED, as for a client without DescribeConfigs ACLs).
         self.describe_error = None
+        # When set, DescribeConfigs requests are read and never answered (a broker whose
+        # request handler for it hangs; the request then times out in the client).
+        self.describe_silent = False
 
     # ---- model building -------------------------------------------------------------
 
@@ -554,6 +566,8 @@ class Cluster:
                 # A stalled broker reads the request and never answers it.
                 if b.stall:
                     continue
+                if api_key == API_DESCRIBE_CONFIGS and self.describe_silent:
+                    continue
                 if b.rtt_ms:
                     await asyncio.sleep(b.rtt_ms / 1000.0)
                 if b.stall or not b.up or writer.is_closing():
@@ -598,7 +612,19 @@ class Cluster:
                 return self.api_versions(api_version)
             if api_key == API_METADATA:
                 req = MetadataRequest[api_version].SCHEMA.decode(data)
-                return self.metadata(api_version, req)
+                if b.frozen is None:
+                    return self.metadata(api_version, req)
+                # Answer from the frozen copy: swap it in for the one (synchronous) encode.
+                live = (self.topics, {i: x.up for i, x in self.brokers.items()})
+                self.topics = b.frozen[0]
+                for i, x in self.brokers.items():
+                    x.up = b.frozen[1].get(i, False)
+                try:
+                    return self.metadata(api_version, req)
+                finally:
+                    self.topics = live[0]
+                    for i, x in self.brokers.items():
+                        x.up = live[1][i]
             req = DescribeConfigsRequest[api_version].SCHEMA.decode(data)
             return self.describe_configs(b, api_version, req)
         except (ValueError, struct.error, UnicodeDecodeError) as e:
@@ -880,6 +906,11 @@ class Cluster:
         if op == "stall":
             self.broker(cmd).stall = bool(cmd.get("on"))
             return None
+        if op == "freeze":
+            b = self.broker(cmd)
+            b.frozen = ((copy.deepcopy(self.topics), {i: x.up for i, x in self.brokers.items()})
+                        if cmd.get("on") else None)
+            return None
         if op == "set_isr":
             t, p = self.partition(cmd)
             isr = want_ids(cmd, "isr")
@@ -974,6 +1005,9 @@ class Cluster:
             if cmd.get("reset"):
                 self.episodes = [ep for ep in self.episodes if ep["end"] is None]
             return {"episodes": out}
+        if op == "describe_configs_silent":
+            self.describe_silent = bool(cmd.get("on"))
+            return None
         if op == "describe_configs_error":
             self.describe_error = want_int(cmd, "error", 1, 32767, nullable=True)
             return None

@@ -715,13 +715,20 @@ class Env:
         self.lockf.close()
 
 
+def ours(name):
+    """Is this a namespace or /etc/netns folder name this harness (with this PREFIX) makes:
+    PREFIX followed by a pod index, or by "c" for the client? Another prefix that merely
+    starts like ours ("kpat2") is someone else's."""
+    rest = name[len(PREFIX):] if name.startswith(PREFIX) else None
+    return rest is not None and (rest == "c" or rest.isdigit())
+
+
 def purge_leftovers():
     """Removes namespaces, links and /etc/netns folders of ours that a killed run left."""
     r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
     for line in r.stdout.splitlines():
         ns = line.split()[0] if line.split() else ""
-        if ns.startswith(PREFIX):
-            subprocess.run(["ip", "netns", "pids", ns], capture_output=True)
+        if ours(ns):
             pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
             for pid in pids:
                 try:
@@ -732,7 +739,7 @@ def purge_leftovers():
     subprocess.run(["ip", "link", "del", f"{PREFIX}br"], capture_output=True)
     if os.path.isdir("/etc/netns"):
         for d in os.listdir("/etc/netns"):
-            if d.startswith(PREFIX):
+            if ours(d):
                 shutil.rmtree(os.path.join("/etc/netns", d), ignore_errors=True)
 
 

@@ -1,10 +1,20 @@
-"""Real Kafka: the stop gate fails closed when min.insync.replicas cannot be read. Peer: a
-3-node combined-mode Apache Kafka cluster (KPA_KAFKA_VERSION) with Kafka's StandardAuthorizer,
-where kpa-agent's SASL user may describe topics (Metadata) but not their configs
-(DescribeConfigs), as in a locked-down cluster whose ACLs forgot the agent.
+"""Real Kafka: the stop gate fails closed. Peer: a 3-node combined-mode Apache Kafka cluster
+(KPA_KAFKA_VERSION) with Kafka's StandardAuthorizer and SASL PLAIN, shared by both classes:
+
+- GateFailsClosed: kpa-agent's SASL user may describe topics (Metadata) but not their configs
+  (DescribeConfigs), as in a locked-down cluster whose ACLs forgot the agent; then it may.
+- GateTrustsNoStaleView (runs second: unittest runs classes in name order, and it needs the
+  ACLs the first class grants last): metadata that lags reality never releases a stop. An
+  in-sync peer that crashed but is not yet fenced (SIGSTOP) holds it; an agent that cannot
+  reach its healthy broker (a wrong SASL password) holds it past --stale-after until a peer
+  shows the broker fenced; a broker cut off from the controllers (its controller traffic
+  dropped in its network namespace) holds it on another broker's view.
 """
 import os
 import re
+import shutil
+import signal
+import subprocess
 import time
 import unittest
 
@@ -18,35 +28,56 @@ super.users=User:kafka;User:ANONYMOUS
 """
 
 
+CLUSTER = {}
+
+
+def setUpModule():
+    env = h.Env()
+    CLUSTER["env"] = env
+    try:
+        users = h.make_users(os.path.join(env.work, "secrets", "users"), USERS)
+        extra = {"KPA_SECURITY_PROTOCOL_MAP": "INTERNAL:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+                 "KPA_SASL_USERS_DIR": "/etc/kafka/sasl-users", "KPA_SASL_AGENT_USER": "agent"}
+        template = h.manifest()["configmap"]["data"]["server.properties"] + TEMPLATE_EXTRA
+        pods = [env.pod("kafka", i, extra_env=extra, template=template,
+                        extra_mounts=[(users, "/etc/kafka/sasl-users")]) for i in range(3)]
+        CLUSTER["pods"] = pods
+        env.start(pods, agent_overrides=AGENT_OVERRIDES)
+        admin = os.path.join(env.work, "admin.properties")
+        h.java_client_config(pods[0], admin, "kafka", USERS["kafka"], "SASL_PLAINTEXT")
+        CLUSTER["admin"] = admin
+        CLUSTER["boot"] = f"{pods[0].fqdn}:9092"
+    except BaseException:
+        env.close()
+        raise
+
+
+def tearDownModule():
+    if "env" in CLUSTER:
+        CLUSTER["env"].close()
+
+
+AGENT_OVERRIDES = {"--interval": "1s", "--prestop-timeout": "6s"}
+
+
 class GateFailsClosed(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.env = h.Env()
-        try:
-            users = h.make_users(os.path.join(cls.env.work, "secrets", "users"), USERS)
-            extra = {"KPA_SECURITY_PROTOCOL_MAP": "INTERNAL:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
-                     "KPA_SASL_USERS_DIR": "/etc/kafka/sasl-users", "KPA_SASL_AGENT_USER": "agent"}
-            template = h.manifest()["configmap"]["data"]["server.properties"] + TEMPLATE_EXTRA
-            cls.pods = [cls.env.pod("kafka", i, extra_env=extra, template=template,
-                                    extra_mounts=[(users, "/etc/kafka/sasl-users")]) for i in range(3)]
-            cls.env.start(cls.pods, agent_overrides={"--interval": "1s", "--prestop-timeout": "6s"})
-            cls.admin = os.path.join(cls.env.work, "admin.properties")
-            h.java_client_config(cls.pods[0], cls.admin, "kafka", USERS["kafka"], "SASL_PLAINTEXT")
-            cls.boot = f"{cls.pods[0].fqdn}:9092"
-            cls.env.probe("acl", "--bootstrap", cls.boot, "--command-config", cls.admin,
-                          "--principal", "User:agent", "--resource-type", "topic", "--name", "*",
-                          "--operation", "describe")
-            cls.env.probe("create-topic", "--bootstrap", cls.boot, "--command-config", cls.admin,
-                          "--topic", "locked", "--partitions", "3", "--replication-factor", "3")
-            for p in cls.pods:
-                p.wait_ready(timeout=180)
-        except BaseException:
-            cls.env.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.close()
+        cls.env = CLUSTER["env"]
+        cls.pods = CLUSTER["pods"]
+        cls.admin = CLUSTER["admin"]
+        cls.boot = CLUSTER["boot"]
+        # Ready (no topic yet) means the brokers serve clients: an admin call made earlier may
+        # find no node to send to on a loaded machine.
+        for p in cls.pods:
+            p.wait_ready(timeout=180)
+        cls.env.probe("acl", "--bootstrap", cls.boot, "--command-config", cls.admin,
+                      "--principal", "User:agent", "--resource-type", "topic", "--name", "*",
+                      "--operation", "describe")
+        cls.env.probe("create-topic", "--bootstrap", cls.boot, "--command-config", cls.admin,
+                      "--topic", "locked", "--partitions", "3", "--replication-factor", "3")
+        for p in cls.pods:
+            p.wait_ready(timeout=180)
 
     def test_unknown_min_isr_holds_the_stop_then_releases_once_readable(self):
         pod = self.pods[0]
@@ -70,6 +101,183 @@ class GateFailsClosed(unittest.TestCase):
             pod.get(pod.path("prestop"), timeout=60)), 60, "/prestop to release once configs are readable")
         self.assertEqual(code, 200)
         self.assertTrue(re.match(r"safe to stop", body), body)
+
+
+def tc(pod, *args):
+    """tc in the pod's network namespace (the harness runs as root)."""
+    subprocess.run(["ip", "netns", "exec", pod.ns, "tc"] + list(args), check=True,
+                   capture_output=True, text=True, timeout=30)
+
+
+def drop_tcp(pod, dev, *matches):
+    """Drops the pod's outgoing TCP packets on dev that match any of (field, port), with
+    "dport" or "sport": an htb class whose queue holds no packet (the kernel here has neither
+    netfilter nor tc's drop action). Undone by undrop."""
+    tc(pod, "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "1")
+    for c in ("1:1", "1:2"):
+        tc(pod, "class", "add", "dev", dev, "parent", "1:", "classid", c, "htb", "rate", "10gbit",
+           "quantum", "60000")
+    tc(pod, "qdisc", "add", "dev", dev, "parent", "1:2", "handle", "20:", "pfifo", "limit", "0")
+    for field, port in matches:
+        tc(pod, "filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+           "match", "ip", field, str(port), "0xffff", "flowid", "1:2")
+
+
+def undrop(pod, dev):
+    subprocess.run(["ip", "netns", "exec", pod.ns, "tc", "qdisc", "del", "dev", dev, "root"],
+                   capture_output=True, timeout=30)
+
+
+def create_topic(env, boot, topic):
+    """Creates an RF-3 topic of 3 partitions, asking again after a timeout (the quorum may
+    still be settling after losing a voter): an earlier attempt may have created it."""
+    for attempt in range(3):
+        r = h.run(env.probe_argv("create-topic", "--bootstrap", boot, "--command-config",
+                                 CLUSTER["admin"], "--topic", topic, "--partitions", "3",
+                                 "--replication-factor", "3"), check=False, timeout=120)
+        if r.returncode == 0 or "TopicExistsException" in r.stderr:
+            return
+        if "TimeoutException" not in r.stderr or attempt == 2:
+            raise RuntimeError(f"create-topic {topic} exited {r.returncode}: {r.stderr[-1000:]}")
+
+
+def fencings(pods, pod):
+    """How often the other nodes' controllers logged fencing pod's broker."""
+    line = f"Fencing broker {pod.node_id} at epoch"
+    n = 0
+    for p in pods:
+        if p is not pod:
+            with open(p.broker.logpath, errors="replace") as f:
+                n += f.read().count(line)
+    return n
+
+
+class GateTrustsNoStaleView(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = CLUSTER["env"]
+        cls.pods = CLUSTER["pods"]
+        admin, boot = CLUSTER["admin"], CLUSTER["boot"]
+        for p in cls.pods:
+            p.wait_ready(timeout=180)
+        # The gate's asks are DescribeConfigs of each peer's own BROKER resource. (ACLs are
+        # idempotent: GateFailsClosed grants the same ones.)
+        for rtype, name, op in (("topic", "*", "describe"), ("topic", "*", "describe_configs"),
+                                ("cluster", "kafka-cluster", "describe_configs")):
+            cls.env.probe("acl", "--bootstrap", boot, "--command-config", admin,
+                          "--principal", "User:agent", "--resource-type", rtype, "--name", name,
+                          "--operation", op)
+        cls.env.probe("create-topic", "--bootstrap", boot, "--command-config", admin,
+                      "--topic", "gate", "--partitions", "3", "--replication-factor", "3")
+        for p in cls.pods:
+            p.wait_ready(timeout=180)
+
+    def released(self, pod, timeout=120):
+        """Asks /prestop until it says safe (each ask waits up to --prestop-timeout)."""
+        return h.wait_for(lambda: (lambda r: r if r[1].startswith("safe to stop") else None)(
+            pod.get(pod.path("prestop"), timeout=60)), timeout, f"{pod.name}'s /prestop to release")
+
+    def gate(self, pod):
+        st = pod.status()
+        return (st or {}).get("safe_to_stop", {}).get("gate")
+
+    def restore_agent(self, pod):
+        pod.agent.stop(signal.SIGTERM, timeout=30)
+        pod.start_agent(AGENT_OVERRIDES)
+        pod.wait_ready(180)
+
+    def test_an_in_sync_peer_that_does_not_answer_holds_the_stop(self):
+        asked, paused_pod = self.pods[0], self.pods[2]
+        peer = paused_pod.node_id
+        self.released(asked)
+        # A crash KRaft has not noticed yet: for broker.session.timeout.ms (9 s) the paused
+        # broker is still listed, and in every ISR.
+        paused = time.monotonic()
+        paused_pod.broker.send(signal.SIGSTOP)
+        try:
+            t, result = asked.prestop_async(timeout=60)
+            g = h.wait_for(lambda: (lambda g: g if g and g["peers_not_answering"] else None)(
+                self.gate(asked)), 30, "the gate to name a peer that does not answer")
+            seen = time.monotonic() - paused
+            self.assertEqual(g["peers_not_answering"], [peer], g)
+            self.assertFalse(g["safe"], g)
+            self.assertIn(f"in-sync peers not answering as themselves: {peer} ({peer}: ", g["reason"])
+            self.assertIn("(1 more listed, not answering)", g["reason"])
+            t.join(60)
+            self.assertEqual(result["code"], 200)
+            self.assertTrue(result["body"].startswith("gave up waiting after the prestop timeout: "
+                                                      "stopping would leave"), result["body"])
+        finally:
+            paused_pod.broker.send(signal.SIGCONT)
+        h.figure("gate_unanswered_peer_named", seconds_after_pause=round(seen, 1))
+        code, body = self.released(asked)
+        self.assertRegex(body, r"2 of 2 in-sync peers asked answered as themselves")
+
+    def test_a_silent_broker_is_held_past_stale_after_until_a_peer_shows_it_fenced(self):
+        pod = self.pods[1]
+        # The agent cannot reach its healthy, in-sync broker (the path from the agent to the
+        # broker's listener drops every packet), and has never reached it: it finds the other
+        # brokers at the controllers' hosts of its server.properties.
+        pod.agent.stop(signal.SIGTERM, timeout=30)
+        self.addCleanup(self.restore_agent, pod)
+        drop_tcp(pod, "lo", ("dport", 9092))
+        self.addCleanup(undrop, pod, "lo")
+        pod.start_agent(dict(AGENT_OVERRIDES, **{"--prestop-timeout": "90s", "--stale-after": "3s"}))
+        h.wait_for(lambda: pod.status(), 60, f"{pod.name}'s agent to answer")
+        asked = time.monotonic()
+        t, result = pod.prestop_async(timeout=150)
+        g = h.wait_for(lambda: (lambda g: g if g and "still lists it" in g["reason"] else None)(
+            self.gate(pod)), 60, "the gate to see the broker listed by a peer")
+        self.assertFalse(g["safe"], g)
+        self.assertRegex(g["reason"], r"^the local broker does not answer, but broker \d still lists "
+                                      r"it registered and in the ISR of \d+ partitions")
+        # Well past --stale-after (3 s), still held.
+        h.wait_for(lambda: time.monotonic() - asked > 3 + 5, 30, "time past --stale-after")
+        self.assertTrue(t.is_alive(), result)
+        self.assertIn("still lists it", self.gate(pod)["reason"])
+        # Now it is really gone: paused past the session timeout, the controllers fence it.
+        paused = time.monotonic()
+        pod.broker.send(signal.SIGSTOP)
+        try:
+            t.join(90)
+            self.assertFalse(t.is_alive(), "/prestop still held after the broker was fenced")
+        finally:
+            pod.broker.send(signal.SIGCONT)
+        self.assertEqual(result["code"], 200)
+        self.assertRegex(result["body"], r"^safe to stop: the local broker does not answer, and "
+                                         r"broker \d lists it (as fenced or unregistered|in no ISR)")
+        h.figure("gate_silent_broker_released_after_fencing",
+                 held_s=round(result["at"] - asked, 1), after_pause_s=round(result["at"] - paused, 1))
+        self.assertGreater(result["at"] - paused, 5, "released before KRaft could have fenced it")
+
+    # Opt-in (KPA_GATE_CUTOFF=1): creating a topic while a voter is cut off timed out three
+    # times in a row in 1 of 4 runs on a loaded machine (the admin client's CreateTopics got
+    # no answer), so it is not yet fit for CI. The rule it shows is proven without real
+    # brokers in check_canroll and check_agent (fake_prestop_holds_when_another_brokers_view_
+    # is_unsafe).
+    @unittest.skipUnless(os.environ.get("KPA_GATE_CUTOFF") == "1", "opt-in: KPA_GATE_CUTOFF=1")
+    def test_a_broker_cut_off_from_the_controllers_is_held_on_a_peers_view(self):
+        pod, other = self.pods[0], self.pods[1]
+        self.released(pod)
+        # Its controller traffic (both directions: the packets it sends) is dropped, so its
+        # metadata freezes; a topic created now exists only in the others' view.
+        before = fencings(self.pods, pod)
+        drop_tcp(pod, "eth0", ("dport", 9093), ("sport", 9093))
+        try:
+            # Once the others have fenced it, the quorum has settled without it.
+            h.wait_for(lambda: fencings(self.pods, pod) > before, 60,
+                       f"the controllers to fence broker {pod.node_id}")
+            create_topic(self.env, f"{other.fqdn}:9092", "fresh")
+            code, body = pod.get(pod.path("prestop"), timeout=60)
+            self.assertEqual(code, 200)
+            self.assertRegex(body, r"^gave up waiting after the prestop timeout: in broker \d's "
+                                   r"metadata: .*fresh-\d", body)
+            # The local view alone would have let it go.
+            st = pod.status()
+            self.assertTrue(st["safe_to_stop"]["safe"], st["safe_to_stop"])
+        finally:
+            undrop(pod, "eth0")
+        self.released(pod, timeout=180)
 
 
 if __name__ == "__main__":

@@ -167,6 +167,31 @@ class SeparateControllers(Topology, unittest.TestCase):
         h.figure("controller_prestop_release_after_restart", seconds=round(result["at"] - restarted, 1))
         stopped.wait_ready(timeout=120)
 
+    def test_controller_prestop_holds_while_a_voter_that_looks_caught_up_does_not_answer(self):
+        # A voter paused a moment ago still looks caught up to the leader (its last caught-up
+        # time is recent); the gate asks it directly, and it does not answer.
+        ctl = [p for p in self.pods if p.roles == "controller"]
+        leader = ctl[0].status()["quorum"]["leader"]
+        asked = next(p for p in ctl if p.node_id != leader)
+        paused = next(p for p in ctl if p.node_id not in (leader, asked.node_id))
+        paused.broker.send(signal.SIGSTOP)
+        try:
+            t, result = asked.prestop_async()
+            stop = h.wait_for(lambda: (lambda s: s if "when asked" in s["reason"] else None)(
+                asked.status()["quorum"]["safe_to_stop"]), 30,
+                f"{asked.name}'s gate to find voter {paused.node_id} not answering")
+            self.assertFalse(stop["safe"], stop)
+            self.assertIn(f"voter {paused.node_id} did not answer when asked", stop["reason"])
+            self.assertTrue(t.is_alive(), f"/prestop answered while a voter is paused: {result}")
+        finally:
+            paused.broker.send(signal.SIGCONT)
+        resumed = h.time.monotonic()
+        t.join(timeout=120)
+        self.assertFalse(t.is_alive(), "/prestop still held after the voter resumed")
+        self.assertEqual(result["code"], 200)
+        self.assertTrue(result["body"].startswith("safe to stop"), result["body"])
+        h.figure("controller_prestop_release_after_resume", seconds=round(result["at"] - resumed, 1))
+
     def test_min_insync_replicas_is_the_cluster_wide_value_the_controllers_were_given(self):
         # ELR (4.1+): the first active controller turns its own static value into the
         # cluster-level default, which outranks every broker's config (kpa-init writes the

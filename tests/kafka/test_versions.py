@@ -1,5 +1,5 @@
-"""The Kafka releases the real-Kafka tests cover are the ones the manifests ship. No peer."""
-import os
+"""The harness's own rules, without a broker: the Kafka releases the real-Kafka tests cover are
+the ones the manifests ship, and a run cleans up only what is its own. No peer."""
 import unittest
 
 import harness as h
@@ -17,7 +17,14 @@ class ShippedVersion(unittest.TestCase):
         roles = dict((role, v) for v, role in h.versions())
         self.assertIn("newest", roles)
         self.assertNotEqual(roles["newest"], roles["shipped"])
-        self.assertTrue(os.path.exists(os.path.join(h.HERE, "pom.xml")))
+
+
+
+class LeftoverNames(unittest.TestCase):
+    def test_purge_takes_only_names_this_prefix_makes(self):
+        p = h.PREFIX
+        self.assertEqual([n for n in (p + "0", p + "12", p + "c", p + "2x", p + "br", p + "cc", p, "x" + p + "0")
+                          if h.ours(n)], [p + "0", p + "12", p + "c"])
 
 
 if __name__ == "__main__":
