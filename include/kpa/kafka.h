@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpa/features.h"
 #include "kpa/kafkaconf.h"
 #include "kpa/minisr.h"
 #include "kpa/snapshot.h"
@@ -43,6 +44,8 @@ struct kafka_client_opts {
          * this. Only for librdkafka's mock cluster (--demo), which has no DescribeConfigs: a
          * real broker's values are always asked for, and unknown ones hold /prestop. */
         int fixed_min_isr;
+        /* How often the local broker is asked for its feature levels (featprobe.h); 0: never. */
+        uint64_t features_interval_ms;
 };
 
 /* A check context: the configuration and the min.insync.replicas cache. */
@@ -66,6 +69,8 @@ struct kafka_result {
         uint64_t started_ms;          /* monotonic clock */
         uint64_t finished_ms;
         bool configs_fetched;         /* this check asked for min.insync.replicas */
+        bool features_fetched;        /* this check asked for the feature levels: features */
+        struct features_view features;
 };
 
 /* Asks the local broker for the cluster metadata within the client's timeout. When
