@@ -6,6 +6,8 @@
 //   produce        acks=all idempotent producer; prints what was acknowledged and each error
 //   send           produces the lines of stdin as values (acks=all); prints the count
 //   consume        reads a topic from the beginning until --count records; prints the values
+//   load           a steady acks=all idempotent load until stdin closes; logs every ack
+//   verify         reads a topic to its end; logs every record and counts corrupt values
 //   create-topic   creates a topic and waits until every partition has a leader
 //   delete-topic   deletes topics (positional names) and waits for it
 //   alter          IncrementalAlterConfigs SET/DELETE on a broker, the broker default or a topic
@@ -244,6 +246,148 @@ public final class KafkaProbe {
         return values.size() == count ? 0 : 1;
     }
 
+    // A record's value in load/verify: "seq=N;" then filler that follows from N, so that the
+    // consumer can check every byte (a checksum that needs no table).
+    private static byte[] loadValue(long seq, int size) {
+        byte[] head = ("seq=" + seq + ";").getBytes();
+        byte[] v = new byte[Math.max(size, head.length)];
+        System.arraycopy(head, 0, v, 0, head.length);
+        for (int i = head.length; i < v.length; i++) v[i] = (byte) ('a' + (seq + i) % 26);
+        return v;
+    }
+
+    // A steady acks=all idempotent load for rollouts and upgrades: --rate records a second,
+    // round robin over every partition of --topic, until stdin closes. Each acknowledged
+    // record goes to --acked FILE as "partition offset seq ack_ms". At the end one JSON line:
+    // sent, acked, failed sends by exception class, the producer's retries (errors it
+    // recovered from, e.g. NOT_ENOUGH_REPLICAS or NOT_LEADER_OR_FOLLOWER) and the longest time
+    // without an acknowledgement (a producer stall).
+    private int load() throws Exception {
+        String topic = need("topic");
+        int rate = num("rate", 200);
+        int size = num("size", 100);
+        String ackedPath = need("acked");
+        Properties p = clientProps();
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(num("delivery-timeout-ms", 120000)));
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread stdin = new Thread(() -> {
+            try {
+                while (System.in.read() != -1) { }
+            } catch (IOException e) {
+                // A broken stdin ends the load as a closed one does.
+            }
+            stop.set(true);
+        });
+        stdin.setDaemon(true);
+        stdin.start();
+        AtomicLong acked = new AtomicLong();
+        Map<String, Long> errors = new TreeMap<>();
+        long[] lastAck = { System.currentTimeMillis() };
+        long[] maxGap = { 0 };
+        long seq = 0;
+        double retries;
+        try (KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p);
+             java.io.PrintWriter w = new java.io.PrintWriter(new java.io.BufferedWriter(new java.io.FileWriter(ackedPath)))) {
+            int parts = prod.partitionsFor(topic).size();
+            out("{\"load\":\"started\",\"partitions\":" + parts + "}");
+            long start = System.nanoTime();
+            lastAck[0] = System.currentTimeMillis();
+            while (!stop.get()) {
+                long due = start + seq * 1_000_000_000L / rate;
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    continue;
+                }
+                final long s = seq++;
+                prod.send(new ProducerRecord<>(topic, (int) (s % parts), null, loadValue(s, size)), (md, e) -> {
+                    long t = System.currentTimeMillis();
+                    synchronized (w) {
+                        if (e == null) {
+                            acked.incrementAndGet();
+                            w.println(md.partition() + " " + md.offset() + " " + s + " " + t);
+                            maxGap[0] = Math.max(maxGap[0], t - lastAck[0]);
+                            lastAck[0] = Math.max(lastAck[0], t);
+                        } else {
+                            errors.merge(e.getClass().getSimpleName(), 1L, Long::sum);
+                        }
+                    }
+                });
+            }
+            prod.flush();
+            retries = 0;
+            for (Map.Entry<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> m : prod.metrics().entrySet())
+                if (m.getKey().group().equals("producer-metrics") && m.getKey().name().equals("record-retry-total"))
+                    retries = ((Number) m.getValue().metricValue()).doubleValue();
+        }
+        StringBuilder b = new StringBuilder("{\"sent\":" + seq + ",\"acked\":" + acked.get() + ",\"retries\":"
+            + (long) retries + ",\"max_ack_gap_ms\":" + maxGap[0] + ",\"errors\":{");
+        String sep = "";
+        synchronized (errors) {
+            for (Map.Entry<String, Long> e : errors.entrySet()) {
+                b.append(sep).append(json(e.getKey())).append(':').append(e.getValue());
+                sep = ",";
+            }
+        }
+        out(b.append("}}").toString());
+        return 0;
+    }
+
+    // Reads every partition of --topic from the beginning to the end offsets it finds at the
+    // start, writes "partition offset seq" per record to --out FILE, and prints one JSON line:
+    // records read, and values whose bytes are not what load wrote for their seq (corrupt).
+    private int verify() throws Exception {
+        String topic = need("topic");
+        String outPath = need("out");
+        int size = num("size", 100);
+        Properties p = clientProps();
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        long records = 0, corrupt = 0;
+        long deadline = System.currentTimeMillis() + num("timeout-ms", 120000);
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p);
+             java.io.PrintWriter w = new java.io.PrintWriter(new java.io.BufferedWriter(new java.io.FileWriter(outPath)))) {
+            List<org.apache.kafka.common.TopicPartition> tps = new ArrayList<>();
+            for (org.apache.kafka.common.PartitionInfo pi : c.partitionsFor(topic))
+                tps.add(new org.apache.kafka.common.TopicPartition(topic, pi.partition()));
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            Map<org.apache.kafka.common.TopicPartition, Long> end = c.endOffsets(tps);
+            while (System.currentTimeMillis() < deadline) {
+                boolean done = true;
+                for (org.apache.kafka.common.TopicPartition tp : tps) done &= c.position(tp) >= end.get(tp);
+                if (done) break;
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(java.time.Duration.ofMillis(500))) {
+                    records++;
+                    String v = new String(r.value(), java.nio.charset.StandardCharsets.ISO_8859_1);
+                    long s = -1;
+                    int semi = v.indexOf(';');
+                    if (v.startsWith("seq=") && semi > 4) {
+                        try { s = Long.parseLong(v.substring(4, semi)); } catch (NumberFormatException e) { s = -1; }
+                    }
+                    if (s < 0 || !java.util.Arrays.equals(r.value(), loadValue(s, size))) corrupt++;
+                    w.println(r.partition() + " " + r.offset() + " " + s);
+                }
+            }
+            for (org.apache.kafka.common.TopicPartition tp : tps)
+                if (c.position(tp) < end.get(tp)) {
+                    System.err.println("KafkaProbe: " + tp + " not read to its end " + end.get(tp) + " in time");
+                    return 1;
+                }
+        }
+        out("{\"records\":" + records + ",\"corrupt\":" + corrupt + "}");
+        return 0;
+    }
+
     private Map<String, String> pairs() throws Usage {
         Map<String, String> m = new LinkedHashMap<>();
         for (String a : args) {
@@ -356,6 +500,8 @@ public final class KafkaProbe {
                 case "produce": rc = k.produce(); break;
                 case "send": rc = k.send(); break;
                 case "consume": rc = k.consume(); break;
+                case "load": rc = k.load(); break;
+                case "verify": rc = k.verify(); break;
                 case "create-topic": rc = k.createTopic(); break;
                 case "delete-topic": rc = k.deleteTopics(); break;
                 case "alter": rc = k.alter(); break;
