@@ -739,13 +739,22 @@ def provision(version):
 
 
 def compile_probe(version, lib):
-    """KafkaProbe.java compiled against this release's client (cached by source mtime)."""
+    """KafkaProbe.java compiled against this release's client, cached by the source's hash:
+    the jars cache is shared by every checkout on the machine, and two checkouts with different
+    KafkaProbe.java must not recompile each other's classes mid-run. Compiled into a
+    temporary folder and renamed into place, so a reader never sees half a compile."""
+    import hashlib
     src = os.path.join(HERE, "java", "KafkaProbe.java")
-    out = os.path.join(os.path.dirname(lib), "probe")
-    stamp = os.path.join(out, "KafkaProbe.class")
-    if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(src):
-        os.makedirs(out, exist_ok=True)
-        run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", out, src], timeout=300)
+    with open(src, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    out = os.path.join(os.path.dirname(lib), f"probe-{digest}")
+    if not os.path.exists(os.path.join(out, "KafkaProbe.class")):
+        tmp = tempfile.mkdtemp(prefix="probe-", dir=os.path.dirname(lib))
+        run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", tmp, src], timeout=300)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)   # another run put the same classes there
     return out
 
 
