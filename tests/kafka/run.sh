@@ -1,6 +1,7 @@
 #!/bin/sh
 # The real-Kafka suites: every topology (test_topologies.py), every agent verdict
-# (test_verdicts.py) and the fail-closed gate (test_gate.py) against real Apache Kafka brokers,
+# (test_verdicts.py), the fail-closed gate (test_gate.py) and a rolling update under load, gated
+# versus naive (test_rollout.py) against real Apache Kafka brokers,
 # once per release in tests/kafka/versions; then the rolling upgrade from the shipped release
 # to the newest and its finalization (test_upgrade.py), once, since it needs both.
 # The shipped release runs kpa's plain build, the newest the ASan+UBSan build
@@ -11,7 +12,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "tests/kafka/run.sh: needs root (ip netns, mount namespaces)" >&2; exit 1; }
-all=${*:-test_topologies test_verdicts test_gate test_upgrade}
+all=${*:-test_topologies test_verdicts test_gate test_rollout test_upgrade}
 suites=
 once=
 for s in $all; do

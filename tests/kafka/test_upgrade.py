@@ -17,18 +17,19 @@ acks=all idempotent load on an RF-3, min.insync.replicas=2 topic. Then:
 Needs both jar folders (tests/kafka/provision.sh FROM and TO). Runs once per CI run, not per
 version (tests/kafka/run.sh). Versions: KPA_KAFKA_UPGRADE_FROM, KPA_KAFKA_UPGRADE_TO.
 """
-import json
 import os
 import shlex
-import subprocess
 import time
 import unittest
 
 import harness as h
 
-RATE = 200          # records a second
+TOPIC = "upgrade"
 PARTITIONS = 6
+LOAD_RATE = 200            # records/s
+LOAD_SIZE = 1000           # bytes per record
 MIN_ISR = 2
+MAX_BLIND_S = 2.0          # the watcher must have answered at least this often
 # Short enough that /status shows a finalization within seconds; the shipped default is 60 s.
 AGENT = {"--features-interval": "5s"}
 
@@ -37,40 +38,6 @@ def upgrade_versions():
     roles = {role: v for v, role in h.versions()}
     return (os.environ.get("KPA_KAFKA_UPGRADE_FROM", roles["shipped"]),
             os.environ.get("KPA_KAFKA_UPGRADE_TO", roles["newest"]))
-
-
-def episodes(events, t0, t1):
-    """Under-min-ISR and offline episodes per partition from watcher events between t0 and
-    t1: (count, seconds) each."""
-    state = {}
-    under, offline = {}, {}
-    n_under = n_off = 0
-    s_under = s_off = 0.0
-    for ev in events:
-        if "partition" not in ev:
-            continue
-        key = (ev["topic"], ev["partition"])
-        at = ev["at"]
-        is_under = len(ev["isr"]) < MIN_ISR
-        is_off = ev["leader"] < 0
-        if is_under and key not in under:
-            under[key] = at
-            n_under += at >= t0
-        elif not is_under and key in under:
-            if at >= t0:
-                s_under += at - max(under[key], t0)
-            del under[key]
-        if is_off and key not in offline:
-            offline[key] = at
-            n_off += at >= t0
-        elif not is_off and key in offline:
-            if at >= t0:
-                s_off += at - max(offline[key], t0)
-            del offline[key]
-        state[key] = ev
-    s_under += sum(t1 - max(a, t0) for a in under.values())
-    s_off += sum(t1 - max(a, t0) for a in offline.values())
-    return (n_under, s_under), (n_off, s_off)
 
 
 class RollingUpgrade(unittest.TestCase):
@@ -105,77 +72,60 @@ class RollingUpgrade(unittest.TestCase):
         self.assertFalse(fin["pending"], fin)
         self.assertEqual(feats["kraft.version"]["finalized"], 0, feats)
 
-        env.probe("create-topic", "--bootstrap", self.boot, "--topic", "upgrade", "--partitions",
+        env.probe("create-topic", "--bootstrap", self.boot, "--topic", TOPIC, "--partitions",
                   str(PARTITIONS), "--replication-factor", "3", f"min.insync.replicas={MIN_ISR}")
-        watcher = env.watcher(self.boot, ["upgrade"])
+        watcher = h.MetaWatcher(pods[0], [TOPIC], MIN_ISR)
         self.addCleanup(watcher.stop)
-        watcher.wait(lambda s: len(s) == PARTITIONS and all(len(e["isr"]) == 3 for e in s.values()),
-                     60, "every partition of upgrade fully in sync")
-        acked_path = os.path.join(env.work, "acked.txt")
-        load = subprocess.Popen(env.probe_argv("load", "--bootstrap", self.boot, "--topic", "upgrade",
-                                               "--rate", str(RATE), "--acked", acked_path),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)
-        env.procs.append(h._Adopted(load))
-        started = load.stdout.readline()
-        self.assertIn('"load":"started"', started, load.stderr.read() if not started else started)
-        h.wait_for(lambda: os.path.getsize(acked_path) > 0, 60, "the load's first acknowledgement")
+        watcher.full_isr(120)
+        load = h.Load(env, self.boot, [TOPIC], rate=LOAD_RATE, size=LOAD_SIZE, name="upgrade")
+        self.assertEqual(load.partitions, PARTITIONS)
+        watcher.reset()
 
-        # The roll. Mid-way, an upgraded broker sees the old level lag its software, and a
-        # broker not yet upgraded does not: the lag is measured against each one's software.
+        # The roll, watched through a broker not being rolled. Mid-way, an upgraded broker
+        # sees the old level lag its software, and a broker not yet upgraded does not: the lag
+        # is measured against each one's own software.
         seen = {}
 
         def hook(phase, kl, info):
-            if phase == "ready":
+            if phase == "before":
+                watcher.via(pods[2] if kl.pod is pods[0] else pods[0])
+            elif phase == "ready":
                 seen[kl.pod.name] = self.features(kl.pod)
                 if kl.pod.ordinal == 2:
                     seen["kafka-0 (old software)"] = self.features(pods[0])
-        t0 = time.monotonic()
-        roll = h.rolling_update(self.kubelets, "gated", hook=hook, libs=self.new_lib)
-        t1 = time.monotonic()
-
-        out, err = load.communicate(timeout=180)   # closes stdin: the load ends
-        result = json.loads(out.strip().splitlines()[-1])
+        result = h.rolling_update(self.kubelets, "gated", hook=hook, libs=self.new_lib)
+        settled = watcher.full_isr(300)
+        stats = load.stop()
+        episodes = watcher.summary()
         watcher.stop()
-        (n_under, s_under), (n_off, s_off) = episodes(watcher.events, t0, t1)
+        check = h.verify(env, self.boot, [TOPIC], load.acked_path)
 
-        read_path = os.path.join(env.work, "read.txt")
-        check = env.probe("verify", "--bootstrap", self.boot, "--topic", "upgrade", "--out", read_path,
-                          timeout=300)
-        acked = {}
-        with open(acked_path) as f:
-            for line in f:
-                p, o, s, _ = line.split()
-                acked[(int(p), int(o))] = int(s)
-        read = {}
-        order_ok = True
-        last = {}
-        with open(read_path) as f:
-            for line in f:
-                p, o, s = (int(x) for x in line.split())
-                read[(p, o)] = s
-                order_ok &= s > last.get(p, -1)
-                last[p] = s
-        lost = sum(1 for k, s in acked.items() if read.get(k) != s)
+        steps = [{"pod": s["pod"], "prestop_s": round(s["prestop_s"], 2), "stop_s": round(s["stop_s"], 2),
+                  "exit_code": s["exit_code"], "killed": s["killed"], "down_s": round(s["down_s"], 2),
+                  "ready_after_start_s": round(s["ready_at"] - s["started_at"], 2),
+                  "total_s": round(s["total_s"], 2)} for s in result["steps"]]
+        h.figure("upgrade", upgrade_from=self.old, upgrade_to=self.new, mode="gated",
+                 load=f"{LOAD_RATE} records/s x {LOAD_SIZE} B, 1 topic x {PARTITIONS} partitions, "
+                      f"RF 3, min.insync.replicas {MIN_ISR}",
+                 acked=check["acked"], lost=check["lost"], misordered_partitions=check["misordered"],
+                 produce_failed=stats["failed"], produce_retried=stats["retried"],
+                 under_min=episodes["under_min"], offline=episodes["offline"],
+                 consumer_stall=stats["stall"], rollout_wall_s=round(result["wall_s"], 1),
+                 settled_after_rollout_s=round(max(0.0, settled - result["steps"][-1]["ready_at"]), 1),
+                 watcher_max_blind_s=episodes["max_blind_s"], steps=steps)
 
-        per_pod = [{"pod": st["pod"], "prestop_s": round(st["prestop_s"], 1), "stop_s": round(st["stop_s"], 1),
-                    "down_s": round(st["down_s"], 1), "total_s": round(st["total_s"], 1)}
-                   for st in roll["steps"]]
-        h.figure("upgrade", upgrade_from=self.old, upgrade_to=self.new, rate=RATE,
-                 partitions=PARTITIONS, wall_s=round(roll["wall_s"], 1), per_pod=per_pod,
-                 sent=result["sent"], acked=result["acked"], lost=lost, read=check["records"],
-                 corrupt=check["corrupt"], errors=result["errors"], retries=result["retries"],
-                 max_ack_gap_s=result["max_ack_gap_ms"] / 1000, under_min_episodes=n_under,
-                 under_min_s=round(s_under, 1), offline_episodes=n_off, offline_s=round(s_off, 1))
-
-        self.assertEqual(result["acked"], len(acked))
-        self.assertGreater(result["acked"], RATE * 10, result)
-        self.assertEqual(lost, 0, "acknowledged records lost")
-        self.assertEqual(check["corrupt"], 0)
-        self.assertTrue(order_ok, "a partition's records are out of order")
-        self.assertEqual(result["errors"], {}, result)
-        self.assertEqual((n_under, n_off), (0, 0), "under-min-ISR / offline episodes in a gated roll")
-        self.assertTrue(all(st["prestop"][0] == 200 for st in roll["steps"]), roll["steps"])
+        self.assertLess(episodes["max_blind_s"], MAX_BLIND_S, "the watcher went blind during the roll")
+        self.assertEqual(stats["sent"], stats["acked"] + sum(stats["failed"].values()))
+        self.assertEqual(check["acked"], stats["acked"])
+        self.assertGreater(stats["acked"], LOAD_RATE * result["wall_s"] * 0.5, "the load did not run")
+        self.assertEqual(check["lost"], 0, "acknowledged records lost in the upgrade")
+        self.assertEqual(check["misordered"], 0, "partitions out of order after the upgrade")
+        self.assertEqual(stats["failed"], {})
+        self.assertEqual(episodes["under_min"]["episodes"], 0, episodes["under_min"])
+        self.assertEqual(episodes["offline"]["episodes"], 0, episodes["offline"])
+        for s in result["steps"]:
+            self.assertEqual((s["exit_code"], s["killed"]), (143, False), s)
+            self.assertEqual(s["prestop"][0], 200, s)
 
         # Mid-way and after the roll: upgraded brokers show the lag and the command.
         old_feats, old_fin = seen["kafka-0 (old software)"]

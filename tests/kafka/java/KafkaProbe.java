@@ -6,8 +6,11 @@
 //   produce        acks=all idempotent producer; prints what was acknowledged and each error
 //   send           produces the lines of stdin as values (acks=all); prints the count
 //   consume        reads a topic from the beginning until --count records; prints the values
-//   load           a steady acks=all idempotent load until stdin closes; logs every ack
-//   verify         reads a topic to its end; logs every record and counts corrupt values
+//   load           produces --rate records/s round-robin over every partition of the topics
+//                  (acks=all, idempotent) until stdin closes; writes every acknowledged record
+//                  to --acked FILE; a tail consumer measures each partition's delivery gaps
+//   dump           reads every partition of the topics from the beginning to its end; writes
+//                  every record to --out FILE, in the --acked format
 //   create-topic   creates a topic and waits until every partition has a leader
 //   delete-topic   deletes topics (positional names) and waits for it
 //   alter          IncrementalAlterConfigs SET/DELETE on a broker, the broker default or a topic
@@ -246,145 +249,180 @@ public final class KafkaProbe {
         return values.size() == count ? 0 : 1;
     }
 
-    // A record's value in load/verify: "seq=N;" then filler that follows from N, so that the
-    // consumer can check every byte (a checksum that needs no table).
-    private static byte[] loadValue(long seq, int size) {
-        byte[] head = ("seq=" + seq + ";").getBytes();
-        byte[] v = new byte[Math.max(size, head.length)];
-        System.arraycopy(head, 0, v, 0, head.length);
-        for (int i = head.length; i < v.length; i++) v[i] = (byte) ('a' + (seq + i) % 26);
+    // A record's value: its sequence number (8 bytes, big-endian) then size-8 bytes drawn
+    // from a generator seeded with it, so every value differs and a checksum catches any
+    // change. Lines of --acked and --out: "topic partition offset seq crc32".
+    private static byte[] payload(long seq, int size) {
+        byte[] v = new byte[Math.max(size, 8)];
+        java.nio.ByteBuffer.wrap(v).putLong(seq);
+        java.util.Random r = new java.util.Random(seq);
+        byte[] rest = new byte[v.length - 8];
+        r.nextBytes(rest);
+        System.arraycopy(rest, 0, v, 8, rest.length);
         return v;
     }
 
-    // A steady acks=all idempotent load for rollouts and upgrades: --rate records a second,
-    // round robin over every partition of --topic, until stdin closes. Each acknowledged
-    // record goes to --acked FILE as "partition offset seq ack_ms". At the end one JSON line:
-    // sent, acked, failed sends by exception class, the producer's retries (errors it
-    // recovered from, e.g. NOT_ENOUGH_REPLICAS or NOT_LEADER_OR_FOLLOWER) and the longest time
-    // without an acknowledgement (a producer stall).
+    private static long crc(byte[] v) {
+        java.util.zip.CRC32 c = new java.util.zip.CRC32();
+        c.update(v, 0, v.length);
+        return c.getValue();
+    }
+
+    private static long seqOf(byte[] v) {
+        return v.length >= 8 ? java.nio.ByteBuffer.wrap(v).getLong() : -1;
+    }
+
+    private List<org.apache.kafka.common.TopicPartition> partitionsOf(org.apache.kafka.clients.consumer.Consumer<?, ?> c) {
+        List<org.apache.kafka.common.TopicPartition> tps = new ArrayList<>();
+        for (String t : args)
+            for (org.apache.kafka.common.PartitionInfo pi : c.partitionsFor(t, java.time.Duration.ofSeconds(30)))
+                tps.add(new org.apache.kafka.common.TopicPartition(t, pi.partition()));
+        tps.sort((a, b) -> a.topic().equals(b.topic()) ? a.partition() - b.partition() : a.topic().compareTo(b.topic()));
+        return tps;
+    }
+
+    private Properties consumerProps() throws Usage, IOException {
+        Properties p = clientProps();
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        return p;
+    }
+
+    // Final produce failures are counted by Kafka error code here; retried errors are logged
+    // by the producer's Sender ("... retrying ... Error: CODE"), which the harness counts from
+    // stderr (tests/kafka/java/load-log4j2.properties).
     private int load() throws Exception {
-        String topic = need("topic");
-        int rate = num("rate", 200);
-        int size = num("size", 100);
-        String ackedPath = need("acked");
+        double rate = num("rate", 200);
+        int size = num("size", 1000);
+        long stallMs = num("stall-ms", 1000);
         Properties p = clientProps();
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(num("delivery-timeout-ms", 120000)));
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(num("delivery-timeout-ms", 300000)));
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         Thread stdin = new Thread(() -> {
             try {
-                while (System.in.read() != -1) { }
-            } catch (IOException e) {
-                // A broken stdin ends the load as a closed one does.
-            }
+                while (System.in.read() >= 0) { }
+            } catch (IOException e) { }
             stop.set(true);
         });
         stdin.setDaemon(true);
         stdin.start();
+        Map<String, Long> failed = new TreeMap<>();
         AtomicLong acked = new AtomicLong();
-        Map<String, Long> errors = new TreeMap<>();
-        long[] lastAck = { System.currentTimeMillis() };
-        long[] maxGap = { 0 };
-        long seq = 0;
-        double retries;
-        try (KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p);
-             java.io.PrintWriter w = new java.io.PrintWriter(new java.io.BufferedWriter(new java.io.FileWriter(ackedPath)))) {
-            int parts = prod.partitionsFor(topic).size();
-            out("{\"load\":\"started\",\"partitions\":" + parts + "}");
-            long start = System.nanoTime();
-            lastAck[0] = System.currentTimeMillis();
+        long sent = 0;
+        long[] stall = new long[3]; // episodes, total ms, max ms
+        try (java.io.BufferedWriter w = new java.io.BufferedWriter(new java.io.FileWriter(need("acked")));
+             KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p);
+             KafkaConsumer<byte[], byte[]> tail = new KafkaConsumer<>(consumerProps())) {
+            List<org.apache.kafka.common.TopicPartition> tps = partitionsOf(tail);
+            tail.assign(tps);
+            tail.seekToEnd(tps);
+            for (org.apache.kafka.common.TopicPartition tp : tps) tail.position(tp);
+            Map<org.apache.kafka.common.TopicPartition, Long> last = new HashMap<>();
+            Thread tailer = new Thread(() -> {
+                long now0 = System.currentTimeMillis();
+                for (org.apache.kafka.common.TopicPartition tp : tps) last.put(tp, now0);
+                while (!stop.get()) {
+                    for (ConsumerRecord<byte[], byte[]> r : tail.poll(java.time.Duration.ofMillis(100))) {
+                        org.apache.kafka.common.TopicPartition tp = new org.apache.kafka.common.TopicPartition(r.topic(), r.partition());
+                        long now = System.currentTimeMillis();
+                        long gap = now - last.get(tp);
+                        if (gap > stallMs) {
+                            stall[0]++;
+                            stall[1] += gap;
+                            stall[2] = Math.max(stall[2], gap);
+                        }
+                        last.put(tp, now);
+                    }
+                }
+                long end = System.currentTimeMillis();
+                for (long t : last.values()) {
+                    long gap = end - t;
+                    if (gap > stallMs) {
+                        stall[0]++;
+                        stall[1] += gap;
+                        stall[2] = Math.max(stall[2], gap);
+                    }
+                }
+            });
+            tailer.start();
+            out("{\"started\":" + tps.size() + "}");
+            long t0 = System.nanoTime();
             while (!stop.get()) {
-                long due = start + seq * 1_000_000_000L / rate;
+                long due = t0 + (long) (sent * 1e9 / rate);
                 long wait = due - System.nanoTime();
                 if (wait > 0) {
-                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    Thread.sleep(wait / 1000000, (int) (wait % 1000000));
                     continue;
                 }
-                final long s = seq++;
-                prod.send(new ProducerRecord<>(topic, (int) (s % parts), null, loadValue(s, size)), (md, e) -> {
-                    long t = System.currentTimeMillis();
-                    synchronized (w) {
-                        if (e == null) {
-                            acked.incrementAndGet();
-                            w.println(md.partition() + " " + md.offset() + " " + s + " " + t);
-                            maxGap[0] = Math.max(maxGap[0], t - lastAck[0]);
-                            lastAck[0] = Math.max(lastAck[0], t);
-                        } else {
-                            errors.merge(e.getClass().getSimpleName(), 1L, Long::sum);
+                org.apache.kafka.common.TopicPartition tp = tps.get((int) (sent % tps.size()));
+                final long seq = sent;
+                byte[] v = payload(seq, size);
+                final long sum = crc(v);
+                prod.send(new ProducerRecord<>(tp.topic(), tp.partition(), null, v), (md, e) -> {
+                    if (e == null) {
+                        acked.incrementAndGet();
+                        synchronized (w) {
+                            try {
+                                w.write(md.topic() + " " + md.partition() + " " + md.offset() + " " + seq + " " + sum + "\n");
+                            } catch (IOException io) {
+                                throw new java.io.UncheckedIOException(io);
+                            }
+                        }
+                    } else {
+                        synchronized (failed) {
+                            failed.merge(org.apache.kafka.common.protocol.Errors.forException(e).name(), 1L, Long::sum);
                         }
                     }
                 });
+                sent++;
             }
+            tailer.join(30000);
             prod.flush();
-            retries = 0;
-            for (Map.Entry<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> m : prod.metrics().entrySet())
-                if (m.getKey().group().equals("producer-metrics") && m.getKey().name().equals("record-retry-total"))
-                    retries = ((Number) m.getValue().metricValue()).doubleValue();
         }
-        StringBuilder b = new StringBuilder("{\"sent\":" + seq + ",\"acked\":" + acked.get() + ",\"retries\":"
-            + (long) retries + ",\"max_ack_gap_ms\":" + maxGap[0] + ",\"errors\":{");
+        StringBuilder b = new StringBuilder("{\"sent\":" + sent + ",\"acked\":" + acked.get() + ",\"failed\":{");
         String sep = "";
-        synchronized (errors) {
-            for (Map.Entry<String, Long> e : errors.entrySet()) {
-                b.append(sep).append(json(e.getKey())).append(':').append(e.getValue());
-                sep = ",";
-            }
+        for (Map.Entry<String, Long> e : failed.entrySet()) {
+            b.append(sep).append(json(e.getKey())).append(':').append(e.getValue());
+            sep = ",";
         }
-        out(b.append("}}").toString());
+        out(b.append("},\"stall\":{\"episodes\":").append(stall[0]).append(",\"total_ms\":").append(stall[1])
+            .append(",\"max_ms\":").append(stall[2]).append("}}").toString());
         return 0;
     }
 
-    // Reads every partition of --topic from the beginning to the end offsets it finds at the
-    // start, writes "partition offset seq" per record to --out FILE, and prints one JSON line:
-    // records read, and values whose bytes are not what load wrote for their seq (corrupt).
-    private int verify() throws Exception {
-        String topic = need("topic");
-        String outPath = need("out");
-        int size = num("size", 100);
-        Properties p = clientProps();
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
-        long records = 0, corrupt = 0;
-        long deadline = System.currentTimeMillis() + num("timeout-ms", 120000);
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p);
-             java.io.PrintWriter w = new java.io.PrintWriter(new java.io.BufferedWriter(new java.io.FileWriter(outPath)))) {
-            List<org.apache.kafka.common.TopicPartition> tps = new ArrayList<>();
-            for (org.apache.kafka.common.PartitionInfo pi : c.partitionsFor(topic))
-                tps.add(new org.apache.kafka.common.TopicPartition(topic, pi.partition()));
+    private int dump() throws Exception {
+        long n = 0;
+        try (java.io.BufferedWriter w = new java.io.BufferedWriter(new java.io.FileWriter(need("out")));
+             KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProps())) {
+            List<org.apache.kafka.common.TopicPartition> tps = partitionsOf(c);
+            Map<org.apache.kafka.common.TopicPartition, Long> end = c.endOffsets(tps, java.time.Duration.ofSeconds(30));
             c.assign(tps);
             c.seekToBeginning(tps);
-            Map<org.apache.kafka.common.TopicPartition, Long> end = c.endOffsets(tps);
-            while (System.currentTimeMillis() < deadline) {
-                boolean done = true;
-                for (org.apache.kafka.common.TopicPartition tp : tps) done &= c.position(tp) >= end.get(tp);
-                if (done) break;
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(java.time.Duration.ofMillis(500))) {
-                    records++;
-                    String v = new String(r.value(), java.nio.charset.StandardCharsets.ISO_8859_1);
-                    long s = -1;
-                    int semi = v.indexOf(';');
-                    if (v.startsWith("seq=") && semi > 4) {
-                        try { s = Long.parseLong(v.substring(4, semi)); } catch (NumberFormatException e) { s = -1; }
-                    }
-                    if (s < 0 || !java.util.Arrays.equals(r.value(), loadValue(s, size))) corrupt++;
-                    w.println(r.partition() + " " + r.offset() + " " + s);
-                }
-            }
-            for (org.apache.kafka.common.TopicPartition tp : tps)
-                if (c.position(tp) < end.get(tp)) {
-                    System.err.println("KafkaProbe: " + tp + " not read to its end " + end.get(tp) + " in time");
+            long deadline = System.currentTimeMillis() + num("timeout-ms", 120000);
+            List<org.apache.kafka.common.TopicPartition> todo = new ArrayList<>(tps);
+            while (true) {
+                todo.removeIf(tp -> c.position(tp) >= end.get(tp));
+                if (todo.isEmpty()) break;
+                if (System.currentTimeMillis() > deadline) {
+                    System.err.println("KafkaProbe: dump did not reach the end of " + todo);
                     return 1;
                 }
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(java.time.Duration.ofMillis(500))) {
+                    if (r.offset() >= end.get(new org.apache.kafka.common.TopicPartition(r.topic(), r.partition()))) continue;
+                    w.write(r.topic() + " " + r.partition() + " " + r.offset() + " " + seqOf(r.value()) + " " + crc(r.value()) + "\n");
+                    n++;
+                }
+            }
         }
-        out("{\"records\":" + records + ",\"corrupt\":" + corrupt + "}");
+        out("{\"records\":" + n + "}");
         return 0;
     }
 
@@ -501,7 +539,7 @@ public final class KafkaProbe {
                 case "send": rc = k.send(); break;
                 case "consume": rc = k.consume(); break;
                 case "load": rc = k.load(); break;
-                case "verify": rc = k.verify(); break;
+                case "dump": rc = k.dump(); break;
                 case "create-topic": rc = k.createTopic(); break;
                 case "delete-topic": rc = k.deleteTopics(); break;
                 case "alter": rc = k.alter(); break;
