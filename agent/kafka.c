@@ -561,9 +561,12 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
         }
         minisr_apply(kc->cache, s);
         snprintf(ret->note, sizeof ret->note, "%s", minisr_note(kc->cache));
-        /* Only once the local broker has answered: a broker that is down is not asked twice. */
+        /* Only once the local broker has answered: a broker that is down is not asked twice.
+         * A check that used most of its time leaves the question to the next one, rather than
+         * ask with a deadline that would make a slow but healthy broker look unreadable. */
         now = kafka_now_ms();
-        if (featprobe_due(kc->features, now)) {
+        if (featprobe_due(kc->features, now) && deadline > now &&
+            deadline - now >= kc->o.timeout_ms / 4) {
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 featprobe_run(kc->features, kc->conf, now, deadline,
