@@ -26,6 +26,7 @@ static const struct opt_def agent_opts[] = {
         { "KPA_PRESTOP_TIMEOUT", OPT_VALUE, "how long /prestop waits for safe-to-stop (default 120s)" },
         { "KPA_READY_SCOPE", OPT_VALUE, "local (default) or cluster (also wait for zero under-replicated partitions)" },
         { "KPA_CAUGHT_UP_WITHIN", OPT_VALUE, "controller-only node: a voter caught up with the quorum leader at most this long ago counts as caught up (default 1.5 x controller.quorum.fetch.timeout.ms, 3s)" },
+        { "KPA_FEATURES_INTERVAL", OPT_VALUE, "how often to ask the broker for its feature levels, for /status and /metrics; 0: never (default 60s)" },
         { "KPA_LOG_LEVEL", OPT_VALUE, "error, warn, info (default) or debug" },
         { "KPA_DEMO", OPT_SWITCH, "watch an embedded librdkafka mock cluster (no broker needed)" },
         { "KPA_HELP", OPT_SWITCH, "show this help" },
@@ -199,6 +200,7 @@ static int load(const struct loader *l, struct agent_config *c) {
             (r = duration(l, "KPA_CHECK_TIMEOUT", 4000, 100, 600000, &c->check_timeout_ms)) < 0 ||
             (r = duration(l, "KPA_LIVENESS_WINDOW", 60000, 1000, 86400000, &c->liveness_window_ms)) < 0 ||
             (r = duration(l, "KPA_PRESTOP_TIMEOUT", 120000, 0, 86400000, &c->prestop_timeout_ms)) < 0 ||
+            (r = duration(l, "KPA_FEATURES_INTERVAL", 60000, 0, 86400000, &c->features_interval_ms)) < 0 ||
             (r = duration(l, "KPA_STALE_AFTER", 3 * c->interval_ms + c->check_timeout_ms, 100, 86400000,
                           &c->stale_after_ms)) < 0)
                 return r;

@@ -78,6 +78,9 @@ struct agent {
         int64_t ctl_rtt_ms;
         uint64_t last_started_ms;   /* when the last applied check started (monotonic ms) */
         bool last_ctl_gated;        /* it asked every voter directly (ctlcheck_run_gate) */
+
+        /* The feature levels as last asked (featprobe.h); not asked yet: unknown. */
+        struct features_view features;
 };
 
 static int64_t unix_ms(void) {
@@ -98,6 +101,7 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .canroll = a->health.ever_reachable ? &a->canroll : NULL,
                 .min_isr_note = a->min_isr_note,
                 .gate = a->gate_valid ? &a->gate : NULL,
+                .features = a->cfg->controller || a->demo ? NULL : &a->features,
         };
         if (a->cfg->controller) {
                 ret->quorum = &a->quorum;
@@ -252,6 +256,31 @@ static void prestop_evaluate(struct agent *a, uint64_t now) {
 
 /* Folds one check result into the agent's state (verdict history, what /status shows, the
  * canRoll answer) and frees its snapshot: the same for the sidecar and the one-shot check. */
+/* Keeps the feature levels just read, with a line when what is pending changes (at most once
+ * per --features-interval, so never a line per check). */
+static void agent_apply_features(struct agent *a, const struct features_view *f) {
+        char was[512], now[512];
+        features_command(&a->features, a->bootstrap, was, sizeof was);
+        features_command(f, a->bootstrap, now, sizeof now);
+        bool was_known = a->features.known;
+        bool same_reason = strcmp(a->features.unknown_reason, f->unknown_reason) == 0;
+        a->features = *f;
+        if (!f->known) {
+                if (was_known || !same_reason)
+                        log_event(LOG_LEVEL_WARN, "features_unknown", "%s", f->unknown_reason);
+                return;
+        }
+        if (was_known && strcmp(was, now) == 0)
+                return;
+        if (now[0])
+                log_event(LOG_LEVEL_INFO, "features_lag",
+                          "the cluster's finalized feature levels lag this broker's software; "
+                          "once every broker runs it: %s", now);
+        else if (was_known)
+                log_event(LOG_LEVEL_INFO, "features_finalized",
+                          "the finalized feature levels match this broker's software");
+}
+
 static void agent_apply(struct agent *a, struct kafka_result *r) {
         struct check_outcome o = { .snap = r->rc == 0 ? r->snap : NULL, .error = r->error };
         struct assessment as;
@@ -273,6 +302,8 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
                 a->gate_valid = true;
         }
         kafka_result_release(r);
+        if (r->features_fetched)
+                agent_apply_features(a, &r->features);
         /* The gate holds while min.insync.replicas is unknown, so a change of why is worth a
          * line (not every check: the values are fetched every few minutes). */
         if (a->answered && strcmp(r->note, a->min_isr_note) != 0) {
@@ -588,7 +619,8 @@ static int agent_client(struct agent *a, struct kafka_client **ret, char *err, s
         fallback_peers(a, kafka_conf_bootstrap(conf));
         struct kafka_client_opts ko = { .timeout_ms = a->cfg->check_timeout_ms, .local_id = a->node_id,
                                         .fixed_min_isr = a->demo ? DEMO_MIN_ISR : 0,
-                                        .fallback_peers = a->fallback_peers };
+                                        .fallback_peers = a->fallback_peers,
+                                        .features_interval_ms = a->demo ? 0 : a->cfg->features_interval_ms };
         return kafka_client_new(conf, &ko, ret, err, errlen);
 }
 
@@ -653,6 +685,7 @@ static int agent_target(struct agent *a, char *err, size_t errlen) {
 
 int daemon_run(const struct agent_config *cfg) {
         struct agent a = { .cfg = cfg, .answered_by = -1 };
+        features_unknown(&a.features, "not asked yet");
         char err[1024];
         uv_loop_t loop;
         int r, code = 1;

@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kpa/canroll.h"
+#include "kpa/featprobe.h"
 #include "kpa/keystore.h"
 #include "kpa/log.h"
 #include "kpa/minisr.h"
@@ -33,6 +34,7 @@ struct kafka_client {
         struct kafka_conf *conf;
         struct kafka_client_opts o;
         struct minisr_cache *cache;
+        struct featprobe *features;
         /* The client certificate of conf's ssl.keystore.location, read by the agent (see
          * "The client certificate" below); NULL until a check needs it. */
         struct keystore *ks;
@@ -58,10 +60,12 @@ int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
         }
         struct kafka_client *kc = calloc(1, sizeof *kc);
         struct minisr_cache *mc = minisr_cache_new();
-        if (!kc || !mc) {
+        struct featprobe *fp = featprobe_new(o->features_interval_ms);
+        if (!kc || !mc || !fp) {
                 snprintf(errbuf, errlen, "out of memory");
                 free(kc);
                 minisr_cache_free(mc);
+                featprobe_free(fp);
                 kafka_conf_free(conf);
                 return -ENOMEM;
         }
@@ -69,6 +73,7 @@ int kafka_client_new(struct kafka_conf *conf, const struct kafka_client_opts *o,
         kc->o = *o;
         kc->cache = mc;
         kc->last_view_from = -1;
+        kc->features = fp;
         if (kc->o.config_ttl_ms == 0)
                 kc->o.config_ttl_ms = 5 * 60 * 1000;
         *ret = kc;
@@ -79,6 +84,7 @@ struct kafka_client *kafka_client_free(struct kafka_client *kc) {
         if (!kc)
                 return NULL;
         minisr_cache_free(kc->cache);
+        featprobe_free(kc->features);
         keystore_free(kc->ks);
         free(kc->dir);
         kafka_conf_free(kc->conf);
@@ -95,6 +101,7 @@ void kafka_client_set_conf(struct kafka_client *kc, struct kafka_conf *conf) {
         kc->dir = NULL;
         kc->n_dir = 0;
         kc->last_view_from = -1;
+        featprobe_reset(kc->features);
         /* The new configuration may name another store or password. */
         kc->ks = keystore_free(kc->ks);
 }
@@ -595,6 +602,18 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
         }
         minisr_apply(kc->cache, s);
         snprintf(ret->note, sizeof ret->note, "%s", minisr_note(kc->cache));
+        /* Only once the local broker has answered: a broker that is down is not asked twice.
+         * A check that used most of its time leaves the question to the next one, rather than
+         * ask with a deadline that would make a slow but healthy broker look unreadable. */
+        now = kafka_now_ms();
+        if (featprobe_due(kc->features, now) && deadline > now &&
+            deadline - now >= kc->o.timeout_ms / 4) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                featprobe_run(kc->features, kc->conf, now, deadline,
+                              (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &ret->features);
+                ret->features_fetched = true;
+        }
         ret->snap = s;
         return 0;
 }

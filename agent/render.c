@@ -271,6 +271,55 @@ static void status_quorum(struct jb *b, cJSON *root, const struct agent_status *
         }
 }
 
+/* A broker's feature levels (features.h): "features" by name, and "finalization", what is
+ * left to finalize after an upgrade and the command that does it. */
+static void status_features(struct jb *b, cJSON *root, const struct agent_status *st) {
+        const struct features_view *v = st->features;
+        cJSON *fs = jb_obj(b, root, "features");
+        for (int i = 0; v->known && i < v->n; i++) {
+                const struct feature_state *f = &v->v[i];
+                cJSON *o = jb_obj(b, fs, f->name);
+                jb_num(b, o, "finalized", f->finalized);
+                if (f->supported_max >= 0) {
+                        jb_num(b, o, "supported_min", f->supported_min);
+                        jb_num(b, o, "supported_max", f->supported_max);
+                } else {
+                        jb_str(b, o, "supported_max", NULL);
+                }
+                jb_bool(b, o, "lags", f->lags);
+        }
+        cJSON *fin = jb_obj(b, root, "finalization");
+        jb_bool(b, fin, "known", v->known);
+        if (!v->known) {
+                jb_str(b, fin, "error", v->unknown_reason);
+                return;
+        }
+        char when[40], cmd[512];
+        render_rfc3339(v->fetched_unix_ms, when, sizeof when);
+        jb_str(b, fin, "asked_at", when);
+        if (v->epoch >= 0)
+                jb_num(b, fin, "epoch", (double) v->epoch);
+        jb_bool(b, fin, "pending", v->n_pending > 0);
+        cJSON *p = jb_arr(b, fin, "features");
+        for (int i = 0; i < v->n && p; i++) {
+                if (!v->v[i].pending)
+                        continue;
+                cJSON *n = jb_check(b, cJSON_CreateString(v->v[i].name));
+                if (n && !cJSON_AddItemToArray(p, n)) {
+                        cJSON_Delete(n);
+                        b->oom = true;
+                }
+        }
+        features_command(v, st->bootstrap ? st->bootstrap : "BROKER:PORT", cmd, sizeof cmd);
+        if (cmd[0]) {
+                jb_str(b, fin, "command", cmd);
+                jb_str(b, fin, "hint", "once every broker runs the new software (a downgrade "
+                       "is no longer possible after it): run the command from any broker or "
+                       "client; it leaves kraft.version and the other features at level 0 "
+                       "alone (see docs/upgrade.md)");
+        }
+}
+
 int render_status_json(const struct agent_status *st, struct dynbuf *out) {
         struct jb b = { false };
         cJSON *root = jb_check(&b, cJSON_CreateObject());
@@ -289,6 +338,8 @@ int render_status_json(const struct agent_status *st, struct dynbuf *out) {
                 status_partitions(&b, root, st);
         status_last_check(&b, root, st);
         status_safe_to_stop(&b, root, st);
+        if (st->features)
+                status_features(&b, root, st);
 
         cJSON *broker = jb_obj(&b, root, st->quorum ? "controller" : "broker");
         if (!st->quorum) {
@@ -450,6 +501,30 @@ static void metrics_quorum(struct mw *w, const struct agent_status *st) {
         }
 }
 
+/* A broker's feature levels, as the last ApiVersions answer gave them. */
+static void metrics_features(struct mw *w, const struct features_view *v) {
+        mw_head(w, "kpa_features_known", "gauge", "1 if the local broker's feature levels were read (ApiVersions).");
+        mw_printf(w, "kpa_features_known %d\n", v->known ? 1 : 0);
+        if (!v->known)
+                return;
+        mw_head(w, "kpa_feature_finalized_level", "gauge", "The cluster's finalized level of each feature (0: not finalized).");
+        for (int i = 0; i < v->n; i++) {
+                mw_printf(w, "kpa_feature_finalized_level{feature=\"");
+                mw_label_value(w, v->v[i].name);
+                mw_printf(w, "\"} %d\n", v->v[i].finalized);
+        }
+        mw_head(w, "kpa_feature_supported_max_level", "gauge", "The highest level of each feature this broker's software supports.");
+        for (int i = 0; i < v->n; i++) {
+                if (v->v[i].supported_max < 0)
+                        continue;
+                mw_printf(w, "kpa_feature_supported_max_level{feature=\"");
+                mw_label_value(w, v->v[i].name);
+                mw_printf(w, "\"} %d\n", v->v[i].supported_max);
+        }
+        mw_head(w, "kpa_feature_finalization_pending", "gauge", "1 if metadata.version, or a feature already enabled, is finalized below what this broker's software supports: after a rolling upgrade, finalize it (docs/upgrade.md).");
+        mw_printf(w, "kpa_feature_finalization_pending %d\n", v->n_pending > 0 ? 1 : 0);
+}
+
 int render_metrics(const struct agent_status *st, struct dynbuf *out) {
         struct mw w = { out, 0 };
         const struct verdict *v = st->verdict;
@@ -498,6 +573,9 @@ int render_metrics(const struct agent_status *st, struct dynbuf *out) {
         mw_head(&w, "kpa_last_success_timestamp_seconds", "gauge", "Unix time of the last good check (0: none yet).");
         mw_printf(&w, "kpa_last_success_timestamp_seconds ");
         mw_seconds(&w, st->last_success_unix_ms);
+
+        if (st->features)
+                metrics_features(&w, st->features);
 
         mw_head(&w, "kpa_build_info", "gauge", "Always 1; the agent's version as a label.");
         mw_printf(&w, "kpa_build_info{version=\"");

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "kpa/canroll.h"
+#include "kpa/features.h"
 #include "kpa/kafkaconf.h"
 #include "kpa/minisr.h"
 #include "kpa/monotime.h"
@@ -48,6 +49,8 @@ struct kafka_client_opts {
         /* Where the gate looks for other brokers when the local broker never answered (so no
          * metadata named them): "host:port,..." (borrowed for the client's life), or NULL. */
         const char *fallback_peers;
+        /* How often the local broker is asked for its feature levels (featprobe.h); 0: never. */
+        uint64_t features_interval_ms;
 };
 
 /* A check context: the configuration and the min.insync.replicas cache. */
@@ -74,6 +77,8 @@ struct kafka_result {
         bool configs_fetched;         /* this check asked for min.insync.replicas */
         bool gated;                   /* a gate check: peers holds what other brokers said */
         struct canroll_peers peers;   /* peers.view owned; free with kafka_result_release */
+        bool features_fetched;        /* this check asked for the feature levels: features */
+        struct features_view features;
 };
 
 /* Frees what a result owns (snap, peers.view) and sets the pointers to NULL. */

@@ -10,6 +10,7 @@
 
 #include "kpa/canroll.h"
 #include "kpa/dynbuf.h"
+#include "kpa/features.h"
 #include "kpa/quorum.h"
 #include "kpa/verdict.h"
 
@@ -39,6 +40,9 @@ struct agent_status {
          * a broker. */
         const struct quorum_view *quorum;
         const struct quorum_stop *quorum_stop;
+        /* A broker's feature levels as last asked (features.h), or NULL (controller-only node,
+         * demo): /status "features" and "finalization", /metrics kpa_feature_*. */
+        const struct features_view *features;
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };

@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kpa/render.h"
@@ -382,6 +383,70 @@ static char *metrics(const struct agent_status *st) {
         return dynbuf_steal(&b);
 }
 
+/* A broker after a roll to newer software: metadata.version finalized below what it supports;
+ * kraft.version lags too but is an opt-in, never in the command. */
+static void fixture_features(struct features_view *v) {
+        struct kwire_features f = { .finalized_epoch = 325, .n_supported_kept = 2, .n_finalized_kept = 1 };
+        f.supported[0] = (struct kwire_feature){ "metadata.version", 7, 33 };
+        f.supported[1] = (struct kwire_feature){ "kraft.version", 0, 1 };
+        f.finalized[0] = (struct kwire_feature){ "metadata.version", 27, 27 };
+        features_assess(&f, 1714564800123, v);
+}
+
+START_TEST(status_json_and_metrics_show_the_feature_lag_and_the_command) {
+        struct fixture f;
+        struct features_view fv;
+        fixture_ready(&f);
+        fixture_features(&fv);
+        f.st.features = &fv;
+        cJSON *j = status(&f.st);
+        cJSON *mv = cJSON_GetObjectItem(at(j, "features"), "metadata.version");
+        ck_assert_int_eq((int) num(mv, "finalized"), 27);
+        ck_assert_int_eq((int) num(mv, "supported_min"), 7);
+        ck_assert_int_eq((int) num(mv, "supported_max"), 33);
+        ck_assert(cJSON_IsTrue(at(mv, "lags")));
+        cJSON *kv = cJSON_GetObjectItem(at(j, "features"), "kraft.version");
+        ck_assert_int_eq((int) num(kv, "finalized"), 0);
+        ck_assert(cJSON_IsTrue(at(kv, "lags")));
+        ck_assert(cJSON_IsTrue(at(j, "finalization.known")));
+        ck_assert(cJSON_IsTrue(at(j, "finalization.pending")));
+        ck_assert_int_eq((int) num(j, "finalization.epoch"), 325);
+        ck_assert_str_eq(str(j, "finalization.asked_at"), "2024-05-01T12:00:00.123Z");
+        ck_assert_int_eq(cJSON_GetArraySize(at(j, "finalization.features")), 1);
+        ck_assert_str_eq(cJSON_GetArrayItem(at(j, "finalization.features"), 0)->valuestring, "metadata.version");
+        ck_assert_str_eq(str(j, "finalization.command"),
+                         "kafka-features.sh --bootstrap-server 127.0.0.1:9092 upgrade --feature metadata.version=33");
+        cJSON_Delete(j);
+
+        char *m = metrics(&f.st);
+        ck_assert_ptr_nonnull(strstr(m, "kpa_features_known 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "kpa_feature_finalized_level{feature=\"metadata.version\"} 27\n"));
+        ck_assert_ptr_nonnull(strstr(m, "kpa_feature_finalized_level{feature=\"kraft.version\"} 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "kpa_feature_supported_max_level{feature=\"metadata.version\"} 33\n"));
+        ck_assert_ptr_nonnull(strstr(m, "kpa_feature_finalization_pending 1\n"));
+        free(m);
+}
+END_TEST
+
+START_TEST(status_json_says_why_the_features_are_unknown) {
+        struct fixture f;
+        struct features_view fv;
+        fixture_ready(&f);
+        features_unknown(&fv, "ApiVersions failed: connection refused");
+        f.st.features = &fv;
+        cJSON *j = status(&f.st);
+        ck_assert_int_eq(cJSON_GetArraySize(at(j, "features")), 0);
+        ck_assert(cJSON_IsFalse(at(j, "finalization.known")));
+        ck_assert_str_eq(str(j, "finalization.error"), "ApiVersions failed: connection refused");
+        ck_assert_ptr_null(cJSON_GetObjectItem(at(j, "finalization"), "command"));
+        cJSON_Delete(j);
+        char *m = metrics(&f.st);
+        ck_assert_ptr_nonnull(strstr(m, "kpa_features_known 0\n"));
+        ck_assert_ptr_null(strstr(m, "kpa_feature_finalization_pending"));
+        free(m);
+}
+END_TEST
+
 START_TEST(metrics_exposition_for_a_ready_broker) {
         struct fixture f;
         fixture_ready(&f);
@@ -702,6 +767,8 @@ int main(void) {
         suite_add_tcase(s, tc);
         tc = tcase_create("status");
         tcase_add_test(tc, status_json_describes_a_lagging_broker);
+        tcase_add_test(tc, status_json_and_metrics_show_the_feature_lag_and_the_command);
+        tcase_add_test(tc, status_json_says_why_the_features_are_unknown);
         tcase_add_test(tc, status_json_leaves_out_checks_that_do_not_apply);
         tcase_add_test(tc, status_json_reports_the_error_and_unknowns_as_null);
         tcase_add_test(tc, status_json_says_why_stopping_is_not_known_to_be_safe);

@@ -2,7 +2,8 @@
 # The real-Kafka suites: every topology (test_topologies.py), every agent verdict
 # (test_verdicts.py), the fail-closed gate (test_gate.py) and a rolling update under load, gated
 # versus naive (test_rollout.py) against real Apache Kafka brokers,
-# once per release in tests/kafka/versions.
+# once per release in tests/kafka/versions; then the rolling upgrade from the shipped release
+# to the newest and its finalization (test_upgrade.py), once, since it needs both.
 # The shipped release runs kpa's plain build, the newest the ASan+UBSan build
 # (KPA_KAFKA_BUILDS="plain asan" by default, matched to the versions in order).
 # Needs root (network and mount namespaces), Java 17, Maven, kcat, /usr/bin/python3 + PyYAML.
@@ -11,12 +12,20 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "tests/kafka/run.sh: needs root (ip netns, mount namespaces)" >&2; exit 1; }
-suites=${*:-test_topologies test_verdicts test_gate test_rollout}
+all=${*:-test_topologies test_verdicts test_gate test_rollout test_upgrade}
+suites=
+once=
+for s in $all; do
+        case $s in
+        test_upgrade*) once="$once $s" ;;
+        *) suites="$suites $s" ;;
+        esac
+done
 builds=${KPA_KAFKA_BUILDS:-plain asan}
 export KPA_KAFKA_FIGURES="${KPA_KAFKA_FIGURES:-$repo/build/kafka-figures.jsonl}"
 rm -f "$KPA_KAFKA_FIGURES"
 start=$(date +%s)
-grep -v '^#' "$here/versions" | while read -r version role; do
+[ -n "$suites" ] && grep -v '^#' "$here/versions" | while read -r version role; do
         [ -n "$version" ] || continue
         build=${builds%% *}
         builds=${builds#* }
@@ -33,4 +42,18 @@ grep -v '^#' "$here/versions" | while read -r version role; do
                 /usr/bin/python3 -m unittest -v $suites)
         echo "== real Kafka $version: $(( $(date +%s) - t ))s =="
 done
+if [ -n "$once" ]; then
+        from=$(awk '$2 == "shipped" {print $1}' "$here/versions")
+        to=$(awk '$2 == "newest" {print $1}' "$here/versions")
+        build=${builds%% *}
+        "$here/provision.sh" "$from" >/dev/null
+        "$here/provision.sh" "$to" >/dev/null
+        echo "== real Kafka upgrade $from -> $to; kpa build: $build =="
+        t=$(date +%s)
+        (cd "$here" && KPA_KAFKA_VERSION=$from KPA_KAFKA_UPGRADE_FROM=$from KPA_KAFKA_UPGRADE_TO=$to \
+                KPA_BUILD_DIR="$repo/build/test-$build" \
+                ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+                /usr/bin/python3 -m unittest -v $once)
+        echo "== real Kafka upgrade: $(( $(date +%s) - t ))s =="
+fi
 echo "== real Kafka, all versions: $(( $(date +%s) - start ))s; figures in $KPA_KAFKA_FIGURES =="
