@@ -562,6 +562,7 @@ class Env:
         self.manifest = manifest()
         self.pods = []
         self.procs = []
+        self.kubelets = []
         self.netns = []
         self.made_mountpoints = []
         self.closed = False
@@ -698,6 +699,8 @@ class Env:
         if self.closed:
             return
         self.closed = True
+        for k in self.kubelets:
+            k.close()
         for p in reversed(self.procs):
             p.kill_group()
         for ns in self.netns:
@@ -739,13 +742,30 @@ def provision(version):
 
 
 def compile_probe(version, lib):
-    """KafkaProbe.java compiled against this release's client (cached by source mtime)."""
+    """KafkaProbe.java compiled against this release's client, cached by the source's hash:
+    several worktrees on one machine share the jar cache, each with its own KafkaProbe.java,
+    and a cache keyed by modification time let one worktree's classes stand for another's.
+    Compiled into a temporary folder and renamed into place, so a concurrent run never sees
+    half a compilation."""
+    import hashlib
     src = os.path.join(HERE, "java", "KafkaProbe.java")
-    out = os.path.join(os.path.dirname(lib), "probe")
-    stamp = os.path.join(out, "KafkaProbe.class")
-    if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(src):
-        os.makedirs(out, exist_ok=True)
-        run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", out, src], timeout=300)
+    with open(src, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    out = os.path.join(os.path.dirname(lib), f"probe-{digest}")
+    if not os.path.exists(os.path.join(out, "KafkaProbe.class")):
+        tmp = tempfile.mkdtemp(prefix=f"probe-{digest}.", dir=os.path.dirname(lib))
+        try:
+            run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", tmp, src], timeout=300)
+            os.chmod(tmp, 0o755)
+            os.rename(tmp, out)
+        except OSError:
+            # Another run renamed the same compilation into place first.
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not os.path.exists(os.path.join(out, "KafkaProbe.class")):
+                raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return out
 
 
@@ -1140,6 +1160,10 @@ class Kubelet:
         self.deleting = False
         self.containers = {}
         self.threads = []
+        # The Env's clean-up stops every kubelet before it kills processes: a kubelet still
+        # running would start the killed containers again (restartPolicy Always), and they
+        # would outlive the run in its namespaces.
+        pod.env.kubelets.append(self)
         self._build()
 
     # -- containers and their probes ------------------------------------------------------
