@@ -659,8 +659,8 @@ class Env:
     def client_argv(self, cmd):
         return ["ip", "netns", "exec", self.client_ns] + cmd
 
-    def probe_argv(self, *args):
-        return self.client_argv(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
+    def probe_argv(self, *args, jvm=()):
+        return self.client_argv(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", *jvm, "-cp",
                                  f"{self.probe_classes}:{self.lib}/*", "KafkaProbe"] + list(args))
 
     def probe(self, *args, timeout=120, check=True, stdin=None):
@@ -1542,3 +1542,250 @@ def rolling_update(kubelets, mode, hook=None, libs=None, ready_timeout=300):
         if hook:
             hook("ready", kl, step)
     return {"wall_s": time.monotonic() - t0, "steps": steps}
+
+
+class Load:
+    """KafkaProbe load in the client namespace: `rate` records/s of `size` bytes, round-robin
+    over every partition of `topics`, acks=all and idempotent, until stop(). Every
+    acknowledged record is kept (topic, partition, offset, sequence number, CRC-32 of the
+    value); retried produce errors are counted by Kafka error code from the producer's own
+    log lines, final failures from its callbacks; a tail consumer measures delivery stalls
+    (a partition whose next record arrives more than stall_ms after the one before).
+
+        load = h.Load(env, bootstrap, ["t1", "t2"], rate=200, size=1000)
+        ...                                   # roll, inject faults
+        s = load.stop()                       # {sent, acked, failed: {CODE: n},
+                                              #  retried: {CODE: n}, stall: {...}}
+        v = h.verify(env, bootstrap, topics, load.acked_path)   # lost, order, count
+    """
+
+    RETRIED = None
+
+    def __init__(self, env, bootstrap, topics, rate=200, size=1000, stall_ms=1000, name="load"):
+        import re
+        Load.RETRIED = re.compile(r"retrying \(\d+ attempts left\)\. Error: (\w+)")
+        self.acked_path = os.path.join(env.work, f"{name}.acked")
+        self.err_path = os.path.join(env.work, f"{name}.stderr")
+        argv = env.probe_argv("load", "--bootstrap", bootstrap, "--acked", self.acked_path,
+                              "--rate", str(rate), "--size", str(size), "--stall-ms", str(stall_ms),
+                              *topics, jvm=[f"-Dlog4j2.configurationFile={os.path.join(HERE, 'java', 'load-log4j2.properties')}"])
+        self.errf = open(self.err_path, "w")
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errf,
+                                  start_new_session=True, text=True)
+        env.procs.append(_Adopted(self.p))
+        import select
+        ready, _, _ = select.select([self.p.stdout], [], [], 120)
+        line = self.p.stdout.readline() if ready else "(nothing within 120 s)"
+        if not line.startswith('{"started"'):
+            self.p.kill()
+            raise RuntimeError(f"KafkaProbe load did not start: {line!r}")
+        self.partitions = json.loads(line)["started"]
+
+    def stop(self, timeout=330):
+        """Closes the producer's stdin: it stops sending, flushes (bounded by its delivery
+        timeout) and reports."""
+        out, _ = self.p.communicate(timeout=timeout)
+        self.errf.close()
+        if self.p.returncode != 0:
+            raise RuntimeError(f"KafkaProbe load exited {self.p.returncode}; see {self.err_path}")
+        s = json.loads(out.strip().splitlines()[-1])
+        retried = {}
+        with open(self.err_path) as f:
+            for line in f:
+                m = Load.RETRIED.search(line)
+                if m:
+                    retried[m.group(1)] = retried.get(m.group(1), 0) + 1
+        s["retried"] = retried
+        return s
+
+
+def _records(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            t, p, o, seq, crc = line.split()
+            out[(t, int(p), int(o))] = (int(seq), int(crc))
+    return out
+
+
+def verify(env, bootstrap, topics, acked_path):
+    """Reads every partition of topics back (KafkaProbe dump) and accounts for every
+    acknowledged record: {acked, read, lost (missing or changed), misordered (partitions whose
+    log does not hold strictly increasing sequence numbers: a reorder or a duplicate)}."""
+    out_path = acked_path + ".read"
+    env.probe("dump", "--bootstrap", bootstrap, "--out", out_path, *topics, timeout=300)
+    acked, read = _records(acked_path), _records(out_path)
+    lost = sum(1 for k, v in acked.items() if read.get(k) != v)
+    last, misordered = {}, set()
+    for (t, p, o) in sorted(read):
+        seq = read[(t, p, o)][0]
+        if (t, p) in last and seq <= last[(t, p)]:
+            misordered.add((t, p))
+        last[(t, p)] = seq
+    return {"acked": len(acked), "read": len(read), "lost": lost, "misordered": len(misordered)}
+
+
+class MetaWatcher:
+    """Partition state (leader, ISR) polled every interval seconds with a Metadata request
+    sent to ONE broker, chosen with via(pod) (a broker not being rolled), over a connection
+    of its own: unlike the AdminClient, which sends to any broker it likes, it never asks the
+    broker being stopped. Records under-min-ISR (leader known, ISR smaller than min_isr) and
+    offline (no leader) episodes per partition, and the longest time without an answer (a
+    watcher that went blind must fail the test, not hide an episode).
+
+        w = h.MetaWatcher(pods[0], topics, min_isr=2)
+        w.via(pods[2]); ...; s = w.summary(); w.stop()
+    """
+
+    def __init__(self, pod, topics, min_isr=2, interval=0.1):
+        self.topics, self.min_isr, self.interval = list(topics), min_isr, interval
+        self.cond = threading.Condition()
+        self.target = pod
+        self.state = {}            # (topic, partition) -> (leader, replicas, isr)
+        self.open = {}             # (kind, topic, partition) -> start
+        self.episodes = []         # (kind, topic, partition, start, end)
+        self.history = []          # (time, state) at every change
+        self.polls = 0
+        self.last_ok = None
+        self.max_gap = 0.0
+        self.errors = 0
+        self.stopped = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def via(self, pod):
+        with self.cond:
+            self.target = pod
+
+    def _ask(self, sock_cache):
+        import io
+        import socket
+        import struct
+        from kafka.protocol.metadata import MetadataRequest, MetadataResponse
+        with self.cond:
+            pod = self.target
+        if sock_cache.get("pod") is not pod:
+            if sock_cache.get("s"):
+                sock_cache["s"].close()
+            sock_cache.clear()
+            sock_cache["s"] = socket.create_connection((pod.ip, 9092), timeout=1.0)
+            sock_cache["pod"] = pod
+        s = sock_cache["s"]
+        req = MetadataRequest[5](self.topics, False)
+        msg = struct.pack(">hhih", req.API_KEY, 5, 1, 3) + b"kpa" + req.encode()
+        s.sendall(struct.pack(">i", len(msg)) + msg)
+
+        def exactly(n):
+            buf = b""
+            while len(buf) < n:
+                chunk = s.recv(n - len(buf))
+                if not chunk:
+                    raise OSError("connection closed")
+                buf += chunk
+            return buf
+        (size,) = struct.unpack(">i", exactly(4))
+        r = MetadataResponse[5].decode(io.BytesIO(exactly(size)[4:])).to_object()
+        out = {}
+        for t in r["topics"]:
+            if t["error_code"] != 0:
+                raise OSError(f"topic {t['topic']}: error {t['error_code']}")
+            for p in t["partitions"]:
+                out[(t["topic"], p["partition"])] = (p["leader"], tuple(sorted(p["replicas"])),
+                                                     tuple(sorted(p["isr"])))
+        return out
+
+    def _run(self):
+        cache = {}
+        while not self.stopped:
+            t = time.monotonic()
+            try:
+                state = self._ask(cache)
+            except Exception:
+                if cache.get("s"):
+                    cache["s"].close()
+                cache.clear()
+                with self.cond:
+                    self.errors += 1
+                state = None
+            now = time.monotonic()
+            with self.cond:
+                if state is not None:
+                    self.polls += 1
+                    if self.last_ok is not None:
+                        self.max_gap = max(self.max_gap, now - self.last_ok)
+                    self.last_ok = now
+                    if state != self.state:
+                        self.history.append((t, state))
+                    self.state = state
+                    for (topic, part), (leader, _, isr) in state.items():
+                        for kind, bad in (("offline", leader < 0),
+                                          ("under_min", leader >= 0 and len(isr) < self.min_isr)):
+                            key = (kind, topic, part)
+                            if bad and key not in self.open:
+                                self.open[key] = t
+                            elif not bad and key in self.open:
+                                self.episodes.append((kind, topic, part, self.open.pop(key), t))
+                    self.cond.notify_all()
+            time.sleep(max(0.0, self.interval - (time.monotonic() - t)))
+        if cache.get("s"):
+            cache["s"].close()
+
+    def wait(self, pred, timeout, what):
+        """Waits until pred(state) holds for the latest answer; returns its time."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not (self.state and pred(self.state)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+                self.cond.wait(min(left, 0.5))
+            return self.last_ok
+
+    def full_isr(self, timeout=300):
+        return self.wait(lambda s: all(len(isr) == len(reps) for _, reps, isr in s.values()),
+                         timeout, "every partition's ISR to hold all its replicas")
+
+    def reset(self):
+        """Starts a new measurement (episodes and the blind time) from now."""
+        with self.cond:
+            self.episodes, self.open, self.max_gap = [], {}, 0.0
+
+    def summary(self):
+        """{under_min: {episodes, partitions, total_s}, offline: {...}, max_blind_s, polls}
+        (episodes still open are counted up to now)."""
+        now = time.monotonic()
+        with self.cond:
+            eps = self.episodes + [(k, t, p, s, now) for (k, t, p), s in self.open.items()]
+            out = {"max_blind_s": round(max(self.max_gap, now - (self.last_ok or now)), 2),
+                   "polls": self.polls}
+        for kind in ("under_min", "offline"):
+            mine = [e for e in eps if e[0] == kind]
+            # wall_s: the time during which at least one partition was in that state.
+            wall, end = 0.0, None
+            for _, _, _, a, b in sorted(mine, key=lambda e: e[3]):
+                if end is None or a > end:
+                    wall += b - a
+                    end = b
+                elif b > end:
+                    wall += b - end
+                    end = b
+            out[kind] = {"episodes": len(mine), "partitions": len({(e[1], e[2]) for e in mine}),
+                         "total_s": round(sum(e[4] - e[3] for e in mine), 2), "wall_s": round(wall, 2)}
+        return out
+
+    def first(self, pred, after):
+        """The time of the first recorded state at or after `after` for which pred holds
+        (the state as it stood at `after` counts, at `after`), or None."""
+        with self.cond:
+            hist = list(self.history)
+        before = [h for h in hist if h[0] < after]
+        if before and pred(before[-1][1]):
+            return after
+        for t, st in hist:
+            if t >= after and pred(st):
+                return t
+        return None
+
+    def stop(self):
+        self.stopped = True
+        self.t.join(timeout=10)
