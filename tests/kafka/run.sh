@@ -1,7 +1,8 @@
 #!/bin/sh
 # The real-Kafka suites: every topology (test_topologies.py), every agent verdict
 # (test_verdicts.py) and the fail-closed gate (test_gate.py) against real Apache Kafka brokers,
-# once per release in tests/kafka/versions.
+# once per release in tests/kafka/versions; faults during a gated rolling update
+# (test_faults.py) on the newest release only.
 # The shipped release runs kpa's plain build, the newest the ASan+UBSan build
 # (KPA_KAFKA_BUILDS="plain asan" by default, matched to the versions in order).
 # Needs root (network and mount namespaces), Java 17, Maven, kcat, /usr/bin/python3 + PyYAML.
@@ -11,6 +12,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "tests/kafka/run.sh: needs root (ip netns, mount namespaces)" >&2; exit 1; }
 suites=${*:-test_topologies test_verdicts test_gate}
+# Suites run on the newest release only (with the ASan+UBSan build), when no names are given:
+# the fault runs (test_faults.py) are rolling updates of several minutes each, and what they
+# prove (the gate's hold, nothing lost, the quorum's majority) does not change between 4.x
+# releases as much as the wall time they cost.
+newest_only=""
+[ $# -gt 0 ] || newest_only="test_faults"
 builds=${KPA_KAFKA_BUILDS:-plain asan}
 export KPA_KAFKA_FIGURES="${KPA_KAFKA_FIGURES:-$repo/build/kafka-figures.jsonl}"
 rm -f "$KPA_KAFKA_FIGURES"
@@ -29,7 +36,7 @@ grep -v '^#' "$here/versions" | while read -r version role; do
         t=$(date +%s)
         (cd "$here" && KPA_KAFKA_VERSION=$version KPA_BUILD_DIR="$repo/build/test-$build" \
                 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-                /usr/bin/python3 -m unittest -v $suites)
+                /usr/bin/python3 -m unittest -v $suites $([ "$role" = newest ] && echo "$newest_only"))
         echo "== real Kafka $version: $(( $(date +%s) - t ))s =="
 done
 echo "== real Kafka, all versions: $(( $(date +%s) - start ))s; figures in $KPA_KAFKA_FIGURES =="
