@@ -6,20 +6,21 @@
   paused(pod)          SIGSTOP to the kafka container's process group, SIGCONT at the end of
                        the block: a stop-the-world GC pause or a frozen node, the process keeps
                        its sockets and its state.
-  partitioned(pod)     the pod cut off from every other pod and client (tc filters on its
-                       eth0), while its own node's kubelet still reaches it, as in a network
-                       partition between nodes; healed at the end of the block.
+  link_cut(pod)        the pod's network link down (the host side of its veth), up again
+                       at the end of the block: the broker runs on, cut off from everyone,
+                       the kubelet's probes included.
   Timed(fault, pod, seconds)
-                       paused or partitioned, held for a fixed time on a thread, so a test
+                       paused or link_cut, held for a fixed time on a thread, so a test
                        can drive a rollout meanwhile; ended early by end() or the clean-up.
 
 Every fault is undone whatever happens: the blocks restore in `finally`, and each fault also
 registers with its Env, whose clean-up (atexit, SIGTERM, a failing setUpClass) resumes a
-paused broker and heals a partition before it removes anything.
+paused broker and brings a link back before it removes anything.
 
-Why tc filters and not the link: with the pod's veth down the kubelet's own probes fail too,
-and three failed liveness probes (30 s) would restart the broker mid-cut, which is another
-fault. Between nodes, a partition leaves each kubelet reaching its own pods. A fault never waits
+A link cut blinds the kubelet's probes too: the manifest's liveness probes (every 10 s,
+3 failures) need 30 s of failures to restart a container, so a cut of 20 s makes the pod
+NotReady but restarts nothing. (tc filters that would spare the kubelet need qdisc and
+classifier modules this kernel does not have.) A fault never waits
 unboundedly: each wait has a bound and says what it waited for.
 """
 import contextlib
@@ -99,42 +100,27 @@ def paused(pod):
         undo()
 
 
-def _tc(pod, *args):
-    return h.run(["ip", "netns", "exec", pod.ns, "tc"] + list(args), timeout=30)
-
-
-def _tc_clear(pod):
-    for args in (("qdisc", "del", "dev", "eth0", "root"), ("qdisc", "del", "dev", "eth0", "ingress")):
-        h.run(["ip", "netns", "exec", pod.ns, "tc"] + list(args), check=False, timeout=30)
-
-
 @contextlib.contextmanager
-def partitioned(pod):
-    """The pod cut off from every other pod and client for the block, while its own node
-    still reaches it: tc filters on the pod's eth0 drop every packet in and out except those
-    to and from the host address, where the harness's kubelet probes come from (a node's
-    kubelet reaches its pods locally whatever happens between nodes). Established connections
-    stay open and resume when the block ends, as after a real partition heals. Yields the
-    monotonic time the filters were in place."""
-    undo = _Undo(pod.env, f"partition of {pod.name}", lambda: _tc_clear(pod))
+def link_cut(pod):
+    """The pod's network link down for the block (the host side of its veth: a NIC, cable or
+    CNI failure), up again at its end, always. The pod's own addresses still work inside it
+    (the agent keeps talking to its broker); nothing outside reaches the pod, the kubelet's
+    probes included. Yields the monotonic time the link went down."""
+    name = f"{pod.ns}v"   # the harness names the host side after the namespace
+    undo = _Undo(pod.env, f"link cut of {pod.name}",
+                 lambda: h.run(["ip", "link", "set", name, "up"], timeout=30))
     try:
-        _tc(pod, "qdisc", "add", "dev", "eth0", "root", "handle", "1:", "prio")
-        _tc(pod, "filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-            "match", "ip", "dst", f"{h.HOST_IP}/32", "action", "pass")
-        _tc(pod, "filter", "add", "dev", "eth0", "parent", "1:", "protocol", "all", "prio", "2", "u32",
-            "match", "u32", "0", "0", "action", "drop")
-        _tc(pod, "qdisc", "add", "dev", "eth0", "ingress")
-        _tc(pod, "filter", "add", "dev", "eth0", "parent", "ffff:", "protocol", "ip", "prio", "1", "u32",
-            "match", "ip", "src", f"{h.HOST_IP}/32", "action", "pass")
-        _tc(pod, "filter", "add", "dev", "eth0", "parent", "ffff:", "protocol", "all", "prio", "2", "u32",
-            "match", "u32", "0", "0", "action", "drop")
+        h.run(["ip", "link", "set", name, "down"], timeout=30)
         yield time.monotonic()
     finally:
         undo()
+    # Carrier back on the pod's side before the link counts as restored.
+    h.wait_for(lambda: "LOWER_UP" in h.run(["ip", "-n", pod.ns, "link", "show", "eth0"]).stdout,
+               30, f"{pod.name}'s eth0 to get its carrier back")
 
 
 class Timed:
-    """A fault (paused or partitioned) held for `seconds` on a thread. started/ended are the
+    """A fault (paused or link_cut) held for `seconds` on a thread. started/ended are the
     monotonic times it took and left effect; end() ends it early; wait() waits for the end.
     The Env's clean-up ends it too (through the fault's own undo)."""
 

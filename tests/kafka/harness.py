@@ -11,6 +11,9 @@ manifest's commands run unchanged:
                (kafka-storage format --ignore-formatted, then kafka-server-start),
   kpa-agent    with the kpa-agent sidecar's args (a test may override single flags).
 Clients (Kafka's own Java client, kcat) run in a client namespace or inside a pod.
+Kubelet runs a pod's probes, preStop and restarts as the kubelet does; rolling_update drives a
+StatefulSet RollingUpdate (gated or naive); Load, verify and MetaWatcher measure what a rollout
+does to producers, consumers and the ISR (docs/real-kafka-tests.md).
 
 Clean-up always runs (atexit and SIGTERM/SIGINT): every process group started, every
 namespace, link and /etc/netns folder named with PREFIX, the mount points this harness created.
@@ -743,10 +746,8 @@ def provision(version):
 
 def compile_probe(version, lib):
     """KafkaProbe.java compiled against this release's client, cached by the source's hash:
-    several worktrees on one machine share the jar cache, each with its own KafkaProbe.java,
-    and a cache keyed by modification time let one worktree's classes stand for another's.
-    Compiled into a temporary folder and renamed into place, so a concurrent run never sees
-    half a compilation."""
+    checkouts with different KafkaProbe.java share the jars cache without overwriting each
+    other's classes. Compiled into a temporary folder, then renamed into place."""
     import hashlib
     src = os.path.join(HERE, "java", "KafkaProbe.java")
     with open(src, "rb") as f:
@@ -754,18 +755,11 @@ def compile_probe(version, lib):
     out = os.path.join(os.path.dirname(lib), f"probe-{digest}")
     if not os.path.exists(os.path.join(out, "KafkaProbe.class")):
         tmp = tempfile.mkdtemp(prefix=f"probe-{digest}.", dir=os.path.dirname(lib))
+        run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", tmp, src], timeout=300)
         try:
-            run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", tmp, src], timeout=300)
-            os.chmod(tmp, 0o755)
             os.rename(tmp, out)
         except OSError:
-            # Another run renamed the same compilation into place first.
-            shutil.rmtree(tmp, ignore_errors=True)
-            if not os.path.exists(os.path.join(out, "KafkaProbe.class")):
-                raise
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            shutil.rmtree(tmp, ignore_errors=True)   # another run put the same classes there
     return out
 
 

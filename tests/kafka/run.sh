@@ -1,6 +1,7 @@
 #!/bin/sh
 # The real-Kafka suites: every topology (test_topologies.py), every agent verdict
-# (test_verdicts.py) and the fail-closed gate (test_gate.py) against real Apache Kafka brokers,
+# (test_verdicts.py), the fail-closed gate (test_gate.py) and a rolling update under load, gated
+# versus naive (test_rollout.py) against real Apache Kafka brokers,
 # once per release in tests/kafka/versions; faults during a gated rolling update
 # (test_faults.py) on the newest release only.
 # The shipped release runs kpa's plain build, the newest the ASan+UBSan build
@@ -11,7 +12,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "tests/kafka/run.sh: needs root (ip netns, mount namespaces)" >&2; exit 1; }
-suites=${*:-test_topologies test_verdicts test_gate}
+suites=${*:-test_topologies test_verdicts test_gate test_rollout}
 # Suites run on the newest release only (with the ASan+UBSan build), when no names are given:
 # the fault runs (test_faults.py) are rolling updates of several minutes each, and what they
 # prove (the gate's hold, nothing lost, the quorum's majority) does not change between 4.x
