@@ -120,12 +120,17 @@ def link_cut(pod):
 
 
 class Timed:
-    """A fault (paused or link_cut) held for `seconds` on a thread. started/ended are the
-    monotonic times it took and left effect; end() ends it early; wait() waits for the end.
-    The Env's clean-up ends it too (through the fault's own undo)."""
+    """A fault (paused or link_cut) held for `seconds` on a thread, and longer while
+    hold_until() is false, up to max_seconds in all (a test whose point needs the fault to
+    have had an effect, e.g. KRaft fencing the broker, says so; a loaded machine's controller
+    may notice late). started/ended are the monotonic times it took and left effect; end()
+    ends it early; wait() waits for the end. The Env's clean-up ends it too (through the
+    fault's own undo)."""
 
-    def __init__(self, fault, pod, seconds):
+    def __init__(self, fault, pod, seconds, hold_until=None, max_seconds=None):
         self.fault, self.pod, self.seconds = fault, pod, seconds
+        self.hold_until = hold_until
+        self.max_seconds = max(max_seconds or seconds, seconds)
         self.started = self.ended = None
         self.error = None
         self.stop = threading.Event()
@@ -137,24 +142,39 @@ class Timed:
         if self.error:
             raise self.error
 
+    def _held_enough(self):
+        try:
+            return self.hold_until is None or bool(self.hold_until())
+        except Exception:
+            return False
+
     def _run(self):
         try:
             with self.fault(self.pod) as t:
                 self.started = t
                 self.began.set()
-                self.stop.wait(self.seconds)
+                if not self.stop.wait(self.seconds):
+                    end = t + self.max_seconds
+                    while not self._held_enough() and time.monotonic() < end:
+                        if self.stop.wait(0.1):
+                            break
             self.ended = time.monotonic()
         except BaseException as e:
             self.error = e
             self.began.set()
+
+    @property
+    def length(self):
+        return None if self.ended is None else self.ended - self.started
 
     def end(self):
         self.stop.set()
         return self.wait()
 
     def wait(self, timeout=None):
-        """Waits for the fault's end (at most its length plus 60 s); returns the end time."""
-        self.t.join(timeout if timeout is not None else self.seconds + 60)
+        """Waits for the fault's end (at most its longest length plus 60 s); returns the end
+        time."""
+        self.t.join(timeout if timeout is not None else self.max_seconds + 60)
         if self.t.is_alive():
             raise TimeoutError(f"{self.fault.__name__} of {self.pod.name} did not end")
         if self.error:
