@@ -112,7 +112,8 @@ class BrokerFaultsDuringAGatedRoll(unittest.TestCase):
     def roll_with_fault(self, name, inject, more=None):
         """A gated rolling update under load; at kafka-1's turn inject(kafka-0, fenced)
         applies the fault (returns when it has taken effect; fenced() tells whether KRaft has
-        fenced kafka-0 yet) and the roll goes on once the watcher sees kafka-0 out of every ISR. Asserts the gate's hold, 0 lost; returns the figures."""
+        fenced kafka-0 yet) and the roll goes on once the watcher sees kafka-0 out of every
+        ISR. Asserts the gate's hold, 0 lost, 0 under-min; returns the figures."""
         topic = f"fault-{name}"
         self.env.probe("create-topic", "--bootstrap", self.boot, "--topic", topic,
                        "--partitions", str(PARTITIONS), "--replication-factor", "3",
@@ -162,6 +163,9 @@ class BrokerFaultsDuringAGatedRoll(unittest.TestCase):
         self.assertEqual(check["misordered"], 0, check)
         self.assertEqual(check["acked"], stats["acked"], (check, stats))
         self.assertLess(episodes["max_blind_s"], 2.0, episodes)
+        # The fault took one broker out; the gate kept the roll from taking a second one.
+        self.assertEqual(episodes["under_min"]["episodes"], 0, episodes)
+        self.assertEqual(episodes["offline"]["episodes"], 0, episodes)
         fig = {"fault": name, "lost": check["lost"], "acked": check["acked"],
                "produce_failed": stats.get("failed", {}), "produce_retried": stats.get("retried", {}),
                "under_min": episodes["under_min"], "offline": episodes["offline"],
