@@ -565,6 +565,7 @@ class Env:
         self.manifest = manifest()
         self.pods = []
         self.procs = []
+        self.kubelets = []
         self.netns = []
         self.made_mountpoints = []
         self.closed = False
@@ -701,6 +702,8 @@ class Env:
         if self.closed:
             return
         self.closed = True
+        for k in self.kubelets:
+            k.close()
         for p in reversed(self.procs):
             p.kill_group()
         for ns in self.netns:
@@ -818,6 +821,56 @@ class Watcher:
                 if left <= 0:
                     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
                 self.cond.wait(min(left, 0.5))
+
+    def stop(self):
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.p.wait(timeout=10)
+
+
+class QuorumWatcher:
+    """KafkaProbe quorum-watch: the KRaft leader's DescribeQuorum every interval_ms, straight
+    from the controllers (bootstrap.controllers), each answer stamped with time.monotonic().
+    An answer is a dict: leader, epoch, hw, voters [{id, leo, age_ms}] (age_ms: how long ago,
+    on the leader's clock, the voter was last caught up; -1 never in this epoch); a failed
+    poll is {"error": ...}."""
+
+    def __init__(self, env, bootstrap_controller, interval_ms=200):
+        self.answers = []
+        self.lock = threading.Lock()
+        argv = env.probe_argv("quorum-watch", "--bootstrap-controller", bootstrap_controller,
+                              "--interval-ms", str(interval_ms))
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  start_new_session=True, text=True)
+        env.procs.append(_Adopted(self.p))
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                ev = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            ev["at"] = time.monotonic()
+            with self.lock:
+                self.answers.append(ev)
+
+    @staticmethod
+    def caught_up(ev, bound_ms):
+        """The ids of the voters caught up at most bound_ms ago in answer ev."""
+        return sorted(v["id"] for v in ev.get("voters", []) if 0 <= v["age_ms"] <= bound_ms)
+
+    def since(self, t):
+        with self.lock:
+            return [ev for ev in self.answers if ev["at"] >= t]
+
+    def wait(self, pred, timeout, what, after=0.0):
+        """Waits for an answer after `after` for which pred(answer) holds; returns it."""
+        return wait_for(lambda: next((ev for ev in self.since(after) if "leader" in ev and pred(ev)), None),
+                        timeout, what)
 
     def stop(self):
         try:
@@ -1108,6 +1161,10 @@ class Kubelet:
         self.deleting = False
         self.containers = {}
         self.threads = []
+        # The Env's clean-up stops every kubelet before it kills processes: a kubelet still
+        # running would start the killed containers again (restartPolicy Always), and they
+        # would outlive the run in its namespaces.
+        pod.env.kubelets.append(self)
         self._build()
 
     # -- containers and their probes ------------------------------------------------------

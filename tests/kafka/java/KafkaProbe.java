@@ -3,6 +3,10 @@
 //
 //   watch          prints one JSON line per partition state change (leader, ISR, ELR),
 //                  polling DescribeTopics every --interval-ms, until killed
+//   quorum-watch   prints one JSON line per DescribeQuorum answer of the KRaft leader (leader,
+//                  epoch, each voter's log end and how long ago it was last caught up, on the
+//                  leader's clock), every --interval-ms, until killed; --bootstrap-controller
+//                  HOST:PORT asks the controllers directly instead of a broker
 //   produce        acks=all idempotent producer; prints what was acknowledged and each error
 //   send           produces the lines of stdin as values (acks=all); prints the count
 //   consume        reads a topic from the beginning until --count records; prints the values
@@ -98,7 +102,10 @@ public final class KafkaProbe {
                 p.load(in);
             }
         }
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, need("bootstrap"));
+        if (opts.containsKey("bootstrap-controller"))
+            p.put(AdminClientConfig.BOOTSTRAP_CONTROLLERS_CONFIG, opts.get("bootstrap-controller"));
+        else
+            p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, need("bootstrap"));
         // Generous: on a loaded 2-core machine (load average 20-40 with other sessions' brokers)
         // an admin call failed with "Timed out waiting for a node assignment" after 10 s.
         p.putIfAbsent(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
@@ -155,6 +162,39 @@ public final class KafkaProbe {
                         }
                     }
                     out("{\"t\":" + t0 + ",\"poll\":\"ok\"}");
+                } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+                    out("{\"t\":" + t0 + ",\"error\":" + json(String.valueOf(e.getCause() == null ? e : e.getCause())) + "}");
+                }
+                long left = interval - (System.currentTimeMillis() - t0);
+                if (left > 0) Thread.sleep(left);
+            }
+        }
+    }
+
+    // The quorum as its leader describes it. A voter's age is the leader's own "last caught up"
+    // (its current time) minus the voter's: one clock, the leader's, so no skew enters it.
+    private int quorumWatch() throws Exception {
+        int interval = num("interval-ms", 200);
+        try (Admin admin = Admin.create(clientProps())) {
+            while (true) {
+                long t0 = System.currentTimeMillis();
+                try {
+                    org.apache.kafka.clients.admin.QuorumInfo q =
+                        admin.describeMetadataQuorum().quorumInfo().get(5, TimeUnit.SECONDS);
+                    long now = -1;
+                    for (org.apache.kafka.clients.admin.QuorumInfo.ReplicaState r : q.voters())
+                        if (r.replicaId() == q.leaderId()) now = r.lastCaughtUpTimestamp().orElse(-1);
+                    StringBuilder b = new StringBuilder("{\"t\":" + t0 + ",\"leader\":" + q.leaderId()
+                        + ",\"epoch\":" + q.leaderEpoch() + ",\"hw\":" + q.highWatermark() + ",\"voters\":[");
+                    String sep = "";
+                    for (org.apache.kafka.clients.admin.QuorumInfo.ReplicaState r : q.voters()) {
+                        long cu = r.lastCaughtUpTimestamp().orElse(-1);
+                        long age = r.replicaId() == q.leaderId() ? 0 : (cu < 0 || now < 0 ? -1 : now - cu);
+                        b.append(sep).append("{\"id\":").append(r.replicaId()).append(",\"leo\":")
+                            .append(r.logEndOffset()).append(",\"age_ms\":").append(age).append('}');
+                        sep = ",";
+                    }
+                    out(b.append("]}").toString());
                 } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
                     out("{\"t\":" + t0 + ",\"error\":" + json(String.valueOf(e.getCause() == null ? e : e.getCause())) + "}");
                 }
@@ -537,6 +577,7 @@ public final class KafkaProbe {
             KafkaProbe k = new KafkaProbe(argv, 1);
             switch (argv[0]) {
                 case "watch": rc = k.watch(); break;
+                case "quorum-watch": rc = k.quorumWatch(); break;
                 case "produce": rc = k.produce(); break;
                 case "send": rc = k.send(); break;
                 case "consume": rc = k.consume(); break;
