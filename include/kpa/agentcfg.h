@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "kpa/ctlcheck.h"
+#include "kpa/disk.h"
 #include "kpa/log.h"
 #include "kpa/verdict.h"
 
@@ -30,6 +31,11 @@ struct agent_config {
         bool controller;
         struct ctlcheck_endpoints *controllers;   /* with controller: every controller */
         uint64_t caught_up_within_ms;             /* with controller: quorum_policy's bound */
+        /* log.dirs (or log.dir) of --broker-config: the disk watch (disk.h). */
+        char (*log_dirs)[DISK_PATH_MAX];
+        int n_log_dirs;
+        unsigned disk_warn_free_percent;          /* 0: no threshold */
+        uint64_t log_dirs_interval_ms;            /* DescribeLogDirs; 0: never asked */
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

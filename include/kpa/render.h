@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "kpa/canroll.h"
+#include "kpa/disk.h"
 #include "kpa/dynbuf.h"
 #include "kpa/quorum.h"
 #include "kpa/verdict.h"
@@ -36,6 +37,8 @@ struct agent_status {
          * a broker. */
         const struct quorum_view *quorum;
         const struct quorum_stop *quorum_stop;
+        /* The log dirs (disk.h); NULL when none are known (no --broker-config). */
+        const struct disk_view *disk;
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };
