@@ -241,8 +241,11 @@ static int load(const struct loader *l, struct agent_config *c) {
         c->disk_warn_free_percent = (unsigned) pct;
         if ((v = value(l, "KPA_LOG_DIRS_INTERVAL")) && strcmp(v, "0") == 0)
                 c->log_dirs_interval_ms = 0;
-        else if ((r = duration(l, "KPA_LOG_DIRS_INTERVAL", 30000, 1000, 86400000, &c->log_dirs_interval_ms)) < 0)
-                return r;
+        else if (duration(l, "KPA_LOG_DIRS_INTERVAL", 30000, 1000, 86400000, &c->log_dirs_interval_ms) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not 0 (never) or a duration from 1s to 24h (e.g. 30s, 5m)",
+                         opts_origin(l->set, "KPA_LOG_DIRS_INTERVAL", o, sizeof o), v);
+                return -EINVAL;
+        }
         uint64_t n = 2;
         if ((v = value(l, "KPA_READY_AFTER")) && parse_u64(v, 1, 1000, &n) < 0) {
                 snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a whole number from 1 to 1000",
