@@ -327,13 +327,9 @@ int disk_watch_new(uv_loop_t *loop, const struct disk_watch_opts *o, struct kafk
         w->view.n_dirs = o->n_dirs;
         for (int i = 0; i < o->n_dirs; i++)
                 kafka_unknown(&w->view.dirs[i]);
+        /* Settings the call cannot honour leave the dirs measured, and every round then says
+         * why Kafka's view is unknown. */
         use_conf(w, conf);
-        if (conf && !w->sec_ok) {
-                snprintf(errbuf, errlen, "log dirs: %s", w->sec_err);
-                kafka_conf_free(w->conf);
-                free(w);
-                return -EINVAL;
-        }
         uv_timer_init(loop, &w->timer);
         w->timer.data = w;
         w->work.data = w;

@@ -136,8 +136,9 @@ struct disk_watch_opts {
 
 struct disk_watch;
 
-/* Takes ownership of conf (NULL: not asked; may be replaced later). 0, -EINVAL (unusable
- * security settings, a bootstrap that is not host:port) or -ENOMEM. */
+/* Takes ownership of conf (NULL: Kafka is not asked; may be replaced later). Security
+ * settings the call cannot honour (see ctlcheck_security) are not an error here: every round
+ * then reports them as the reason Kafka's view is unknown. 0 or -ENOMEM. */
 int disk_watch_new(uv_loop_t *loop, const struct disk_watch_opts *o, struct kafka_conf *conf,
                    struct disk_watch **ret, char *errbuf, size_t errlen);
 /* Starts measuring now and then every interval. */
