@@ -22,7 +22,7 @@
 #define KWIRE_LOGDIRS_VERSION 4
 /* Kafka's error for a log dir that failed (an I/O error, a full disk): it is offline. */
 #define KWIRE_ERR_KAFKA_STORAGE_ERROR 56
-/* The request frame is 27 bytes with the agent's client id; room for any id. */
+/* The request frame is 26 bytes with the agent's client id; room for any id. */
 #define KWIRE_LOGDIRS_REQUEST_MAX 512
 /* A broker has a handful of log dirs (kpa-init writes at most 64); paths longer than this are
  * cut, and the decoder says so. */
