@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kpa/monotime.h"
 #include "kpa/parse.h"
 
 #define CLIENT_ID "kpa-agent"
@@ -85,7 +86,7 @@ int ctlcheck_parse_endpoints(const char *voters, const char *bootstrap_servers,
                         e.id = (int32_t) id;
                         hp = at + 1;
                 }
-                if (too_long || kconn_split_hostport(hp, e.host, &e.port) < 0) {
+                if (too_long || parse_hostport(hp, 0, e.host, sizeof e.host, &e.port) < 0) {
                         snprintf(errbuf, errlen, "%s entry \"%.*s\" is not %shost:port (IPv6 as [addr]:port)",
                                  key, 300, hp, voters ? "id@" : "");
                         return -EINVAL;
@@ -183,7 +184,8 @@ static void apply_conf(struct ctlcheck *c, struct kafka_conf *conf) {
         kafka_conf_free(c->conf);
         c->conf = conf;
         c->sec_ok = ctlcheck_security(conf, &c->sec, c->sec_err, sizeof c->sec_err) == 0;
-        if (kconn_split_hostport(kafka_conf_bootstrap(conf), c->local_host, &c->local_port) < 0) {
+        if (parse_hostport(kafka_conf_bootstrap(conf), 0, c->local_host, sizeof c->local_host,
+                           &c->local_port) < 0) {
                 /* kafka_conf_load accepted it as host:port; only a bracket form could differ. */
                 snprintf(c->sec_err, sizeof c->sec_err, "bootstrap %s is not host:port", kafka_conf_bootstrap(conf));
                 c->sec_ok = false;
@@ -265,7 +267,8 @@ static bool answered_as_leader(const struct kwire_quorum *q) {
 static void answer_text(const struct kwire_quorum *q, char *buf, size_t cap) {
         int16_t e = q->error_code ? q->error_code : q->partition_error_code;
         const char *msg = q->error_code ? q->error_message : q->partition_error_message;
-        snprintf(buf, cap, "%s%s%s", kwire_error_name(e), msg[0] ? ": " : "", msg);
+        char et[KWIRE_ERROR_TEXT_MAX];
+        snprintf(buf, cap, "%s%s%s", kwire_error_text(e, et, sizeof et), msg[0] ? ": " : "", msg);
 }
 
 /* Appends "; what" to the reasons, with any "; hint: ..." of what cut (one hint per list is
@@ -298,13 +301,13 @@ static bool is_local(const struct ctlcheck *c, const struct ctlcheck_endpoint *e
 void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
         struct ctlcheck_result *res = ret;
         memset(res, 0, sizeof *res);
-        res->started_ms = kconn_now_ms();
+        res->started_ms = monotime_ms();
         uint64_t deadline = res->started_ms + c->o.timeout_ms;
         if (!c->sec_ok) {
                 res->rc = -EINVAL;
                 snprintf(res->error, sizeof res->error, "%s", c->sec_err);
                 snprintf(res->leader_error, sizeof res->leader_error, "%s", c->sec_err);
-                res->finished_ms = kconn_now_ms();
+                res->finished_ms = monotime_ms();
                 return;
         }
 
@@ -318,10 +321,10 @@ void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
 
         /* The local controller first: up to half the time when others may have to be asked. */
         char err[CTLCHECK_ERR_MAX];
-        uint64_t t0 = kconn_now_ms();
+        uint64_t t0 = monotime_ms();
         uint64_t local_deadline = n > 0 ? t0 + c->o.timeout_ms / 2 : deadline;
         int r = ask(c, c->local_host, c->local_port, local_deadline, err, sizeof err);
-        res->local_rtt_ms = kconn_now_ms() - t0;
+        res->local_rtt_ms = monotime_ms() - t0;
         if (r < 0) {
                 res->rc = r;
                 snprintf(res->error, sizeof res->error, "%s", err);
@@ -348,7 +351,7 @@ void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
 
         for (int i = 0; i < n && !res->have_leader; i++) {
                 const struct ctlcheck_endpoint *e = &c->peers.v[order[i]];
-                uint64_t now = kconn_now_ms();
+                uint64_t now = monotime_ms();
                 if (now >= deadline) {
                         reason_add(res->leader_error, sizeof res->leader_error,
                                    "no time left to ask %d more", n - i);
@@ -376,5 +379,5 @@ void ctlcheck_run(struct ctlcheck *c, struct ctlcheck_result *ret) {
                 res->leader_error[0] = '\0';
         else
                 c->hint = -1;
-        res->finished_ms = kconn_now_ms();
+        res->finished_ms = monotime_ms();
 }

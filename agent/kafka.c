@@ -18,14 +18,9 @@
 #include "kpa/keystore.h"
 #include "kpa/log.h"
 #include "kpa/minisr.h"
+#include "kpa/parse.h"
 #include "kpa/resolve.h"
 #include "kpa/secret.h"
-
-uint64_t kafka_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------------------------------
  * Check context */
@@ -190,7 +185,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
         struct check_events *ev = rd_kafka_opaque(rk);
         char text[1024];
         kafka_conf_redact(ev->conf, buf, text, sizeof text);
-        if (level <= LOG_WARNING && !kafka_conf_log_once(ev->conf, text, kafka_now_ms()))
+        if (level <= LOG_WARNING && !kafka_conf_log_once(ev->conf, text, monotime_ms()))
                 return;
         cJSON *f = cJSON_CreateObject();
         if (f) {
@@ -355,7 +350,6 @@ int kafka_snapshot_from_metadata(const rd_kafka_metadata_t *md, int32_t answered
                 goto nomem;
         s->controller_id = -1;   /* librdkafka 2.0 parses it but does not expose it */
         s->answered_by = answered_by;
-        s->default_min_isr = -1;
         s->brokers = malloc(md->broker_cnt > 0 ? (size_t) md->broker_cnt * sizeof *s->brokers : 1);
         if (!s->brokers)
                 goto nomem;
@@ -443,7 +437,7 @@ static int32_t listener_node(const rd_kafka_metadata_t *md, const char *bs,
                         lookups++;
                         struct resolve_addrs a;
                         char e[300];
-                        uint64_t now = kafka_now_ms();
+                        uint64_t now = monotime_ms();
                         if (resolve_host(b->host, (uint16_t) b->port, deadline > now ? deadline - now : 1,
                                          &a, e, sizeof e) == 0 &&
                             resolve_overlap(&a, bootstrap)) {
@@ -476,7 +470,7 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                           bool want_configs, struct kafka_result *ret) {
         const char *bs = kafka_conf_bootstrap(kc->conf);
         const rd_kafka_metadata_t *md = NULL;
-        uint64_t now = kafka_now_ms();
+        uint64_t now = monotime_ms();
         int remain = deadline > now ? (int) (deadline - now) : 1;
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, remain);
         if (err) {
@@ -539,16 +533,15 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
                 return r;
 
         if (kc->o.fixed_min_isr > 0) {
-                s->default_min_isr = kc->o.fixed_min_isr;
                 for (int i = 0; i < s->n_topics; i++)
                         s->topics[i].min_isr = kc->o.fixed_min_isr;
                 ret->snap = s;
                 return 0;
         }
-        now = kafka_now_ms();
+        now = monotime_ms();
         int32_t local = kc->o.local_id >= 0 ? kc->o.local_id : s->answered_by;
         if (minisr_due(kc->cache, s, local, want_configs, now, kc->o.config_ttl_ms)) {
-                uint64_t t = kafka_now_ms();
+                uint64_t t = monotime_ms();
                 minisr_fetch(kc->cache, rk, s, local, now, deadline > t ? (int) (deadline - t) : 0);
                 ret->configs_fetched = true;
         }
@@ -661,19 +654,6 @@ static bool handle_destroy(struct handle_ctx *c, uint64_t until_ms) {
 
 int kafka_stopping_handles(void) { return atomic_load(&stopping); }
 
-/* "host:port" or "[v6]:port" into its parts (kafka_conf_bootstrap_check has vetted it). */
-static void split_hostport(const char *bs, char *host, size_t len, uint16_t *port) {
-        const char *colon = strrchr(bs, ':');
-        size_t n = (size_t) (colon - bs);
-        const char *h = bs;
-        if (bs[0] == '[') {
-                h = bs + 1;
-                n -= 2;
-        }
-        snprintf(host, len, "%.*s", (int) n, h);
-        *port = (uint16_t) strtoul(colon + 1, NULL, 10);
-}
-
 /* The bootstrap host, resolved within the deadline before librdkafka is given it: a lookup
  * that hangs then costs one thread (see resolve.h) instead of a whole client, and the check
  * says what is wrong. librdkafka resolves the name again itself (it needs the name, not an
@@ -681,10 +661,14 @@ static void split_hostport(const char *bs, char *host, size_t len, uint16_t *por
 static int bootstrap_resolve(const struct kafka_client *kc, uint64_t deadline,
                              struct resolve_addrs *ret, struct kafka_result *res) {
         const char *bs = kafka_conf_bootstrap(kc->conf);
-        char host[300], why[400];
+        char host[PARSE_HOST_MAX], why[400];
         uint16_t port;
-        split_hostport(bs, host, sizeof host, &port);
-        uint64_t now = kafka_now_ms();
+        /* kafka_conf_bootstrap_check has vetted it with the same parser. */
+        if (parse_hostport(bs, 0, host, sizeof host, &port) < 0) {
+                set_error(res, "local broker %s: not host:port", bs);
+                return -EINVAL;
+        }
+        uint64_t now = monotime_ms();
         int r = resolve_host(host, port, deadline > now ? deadline - now : 1, ret, why, sizeof why);
         if (r == 0)
                 return 0;
@@ -698,7 +682,7 @@ static int bootstrap_resolve(const struct kafka_client *kc, uint64_t deadline,
 }
 
 void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result *ret) {
-        *ret = (struct kafka_result){ .started_ms = kafka_now_ms() };
+        *ret = (struct kafka_result){ .started_ms = monotime_ms() };
         uint64_t deadline = ret->started_ms + kc->o.timeout_ms;
         struct resolve_addrs addrs;
         struct handle_ctx *ctx = NULL;
@@ -728,5 +712,5 @@ void kafka_check(struct kafka_client *kc, bool want_configs, struct kafka_result
                                  "name lookup)");
                 }
         }
-        ret->finished_ms = kafka_now_ms();
+        ret->finished_ms = monotime_ms();
 }

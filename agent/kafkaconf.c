@@ -14,6 +14,7 @@
 #include "kpa/fsx.h"
 #include "kpa/parse.h"
 #include "kpa/secret.h"
+#include "kpa/sensitive.h"
 
 struct conf_entry {
         char *key;
@@ -79,15 +80,12 @@ const char *kafka_conf_get(const struct kafka_conf *c, const char *key) {
         return NULL;
 }
 
-/* Properties whose values librdkafka itself treats as sensitive, or that name key material:
- * their values never reach an error message, not even through librdkafka's errstr. */
+/* Values that never reach an error message, not even through librdkafka's errstr: every
+ * secret sensitive_key() knows (both programs' one list), and two more the agent keeps out of
+ * its lines: the SASL user name (Kafka's own refusal leaves it out too) and the
+ * ssl.key.* settings, which say where the private key is. */
 static bool key_is_sensitive(const char *key) {
-        static const char *const marks[] = { "password", "secret", ".pem", "sasl.username",
-                                             "oauthbearer.config", "ssl.key", "ssl_key" };
-        for (size_t i = 0; i < sizeof marks / sizeof *marks; i++)
-                if (strstr(key, marks[i]))
-                        return true;
-        return false;
+        return sensitive_key(key) || strstr(key, "sasl.username") || strstr(key, "ssl.key");
 }
 
 /* librdkafka's own message when it refuses key=value, if that message cannot show the value:
@@ -141,21 +139,13 @@ int kafka_conf_bootstrap_check(const char *s, char *errbuf, size_t errlen) {
                          "prefix (set security.protocol in the client config)", q);
                 return -EINVAL;
         }
-        const char *colon = strrchr(s, ':');
-        uint64_t port;
-        bool bracketed = s[0] == '[';
-        if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0 ||
-            (bracketed && (colon[-1] != ']' || colon - s < 3)) ||
-            (!bracketed && memchr(s, ':', (size_t) (colon - s)))) {
+        char host[PARSE_HOST_MAX];
+        uint16_t port;
+        if (parse_hostport(s, 0, host, sizeof host, &port) < 0) {
                 snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port (IPv6 as [addr]:port)",
                          q);
                 return -EINVAL;
         }
-        for (const char *p = s; *p; p++)
-                if (is_blank(*p) || (unsigned char) *p < 0x20 || *p == 0x7f || *p == '/') {
-                        snprintf(errbuf, errlen, "bootstrap \"%s\" is not host:port", q);
-                        return -EINVAL;
-                }
         return 0;
 }
 

@@ -2,27 +2,28 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "kpa/keystore.h"
 #include "kpa/kwire_sasl.h"
-#include "kpa/parse.h"
+#include "kpa/monotime.h"
+#include "kpa/resolve.h"
 #include "kpa/secret.h"
 
 #define CLIENT_ID "kpa-agent"
@@ -35,167 +36,12 @@ struct kconn {
         char peer[KCONN_HOST_MAX + 8];   /* "host:port", for messages */
 };
 
-uint64_t kconn_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 static int remaining_ms(uint64_t deadline_ms) {
-        uint64_t now = kconn_now_ms();
+        uint64_t now = monotime_ms();
         if (now >= deadline_ms)
                 return 0;
         uint64_t left = deadline_ms - now;
         return left > INT32_MAX ? INT32_MAX : (int) left;
-}
-
-int kconn_split_hostport(const char *s, char host[KCONN_HOST_MAX], uint16_t *ret_port) {
-        const char *colon = strrchr(s, ':');
-        uint64_t port;
-        if (!colon || colon == s || parse_u64(colon + 1, 1, 65535, &port) != 0)
-                return -EINVAL;
-        const char *h = s;
-        size_t n = (size_t) (colon - s);
-        if (s[0] == '[') {
-                if (n < 3 || colon[-1] != ']')
-                        return -EINVAL;
-                h++;
-                n -= 2;
-        } else if (memchr(s, ':', n)) {
-                return -EINVAL;   /* an IPv6 address needs brackets */
-        }
-        if (n == 0 || n >= KCONN_HOST_MAX)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char) h[i] <= ' ' || h[i] == '/' || h[i] == 0x7f)
-                        return -EINVAL;
-        memcpy(host, h, n);
-        host[n] = '\0';
-        *ret_port = (uint16_t) port;
-        return 0;
-}
-
-/* ---- name resolution with a deadline ----
- *
- * getaddrinfo() has no timeout, and a resolver that does not answer holds it for the
- * resolv.conf timeouts (tens of seconds). So a lookup runs on a thread of its own; the caller
- * waits only until its deadline. The job is shared by both sides and freed by whichever lets
- * go of it last, so an abandoned lookup finishes and cleans up by itself. */
-
-struct lookup {
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        int refs;
-        bool done;
-        int rc;
-        struct addrinfo *res;
-        char host[KCONN_HOST_MAX];
-        char service[8];
-};
-
-static atomic_int pending_lookups;
-
-static void lookup_unref(struct lookup *l) {
-        pthread_mutex_lock(&l->mu);
-        bool last = --l->refs == 0;
-        pthread_mutex_unlock(&l->mu);
-        if (!last)
-                return;
-        if (l->res)
-                freeaddrinfo(l->res);
-        pthread_cond_destroy(&l->cv);
-        pthread_mutex_destroy(&l->mu);
-        free(l);
-}
-
-static void *lookup_run(void *arg) {
-        struct lookup *l = arg;
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_ADDRCONFIG };
-        struct addrinfo *res = NULL;
-        int rc = getaddrinfo(l->host, l->service, &hints, &res);
-        pthread_mutex_lock(&l->mu);
-        l->rc = rc;
-        l->res = res;
-        l->done = true;
-        pthread_cond_signal(&l->cv);
-        pthread_mutex_unlock(&l->mu);
-        atomic_fetch_sub(&pending_lookups, 1);
-        lookup_unref(l);
-        return NULL;
-}
-
-static int resolve(const char *host, uint16_t port, uint64_t deadline_ms, struct addrinfo **ret,
-                   char *errbuf, size_t errlen) {
-        char service[8];
-        snprintf(service, sizeof service, "%u", (unsigned) port);
-        /* An address needs no lookup and no thread. */
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
-        if (getaddrinfo(host, service, &hints, ret) == 0)
-                return 0;
-
-        if (atomic_fetch_add(&pending_lookups, 1) >= KCONN_MAX_PENDING_LOOKUPS) {
-                atomic_fetch_sub(&pending_lookups, 1);
-                snprintf(errbuf, errlen, "cannot resolve %s: %d earlier lookups are still waiting "
-                         "for the DNS server", host, KCONN_MAX_PENDING_LOOKUPS);
-                return -EAGAIN;
-        }
-        struct lookup *l = calloc(1, sizeof *l);
-        if (!l) {
-                atomic_fetch_sub(&pending_lookups, 1);
-                snprintf(errbuf, errlen, "out of memory");
-                return -ENOMEM;
-        }
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&l->cv, &ca);
-        pthread_condattr_destroy(&ca);
-        pthread_mutex_init(&l->mu, NULL);
-        l->refs = 2;
-        snprintf(l->host, sizeof l->host, "%s", host);
-        memcpy(l->service, service, sizeof service);
-
-        pthread_attr_t attr;
-        pthread_t t;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int r = pthread_create(&t, &attr, lookup_run, l);
-        pthread_attr_destroy(&attr);
-        if (r != 0) {
-                atomic_fetch_sub(&pending_lookups, 1);
-                l->refs = 1;
-                lookup_unref(l);
-                snprintf(errbuf, errlen, "cannot resolve %s: no thread for the lookup: %s", host,
-                         strerror(r));
-                return -r;
-        }
-
-        struct timespec until = { .tv_sec = (time_t) (deadline_ms / 1000),
-                                  .tv_nsec = (long) (deadline_ms % 1000) * 1000000 };
-        pthread_mutex_lock(&l->mu);
-        while (!l->done && pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT)
-                ;
-        bool done = l->done;
-        int rc = l->rc;
-        struct addrinfo *res = l->res;
-        if (done)
-                l->res = NULL;
-        pthread_mutex_unlock(&l->mu);
-        lookup_unref(l);
-
-        if (!done) {
-                snprintf(errbuf, errlen, "cannot resolve %s: no answer from the DNS server "
-                         "before the deadline", host);
-                return -ETIMEDOUT;
-        }
-        if (rc != 0) {
-                snprintf(errbuf, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-                return rc == EAI_NONAME || rc == EAI_NODATA ? -ENOENT : -EHOSTUNREACH;
-        }
-        *ret = res;
-        return 0;
 }
 
 /* ---- TCP ---- */
@@ -214,13 +60,14 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms) {
         }
 }
 
-static int connect_one(const struct addrinfo *ai, uint64_t deadline_ms, int *ret_fd) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
+static int connect_one(const struct sockaddr_storage *ss, uint64_t deadline_ms, int *ret_fd) {
+        socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in);
+        int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
         if (fd < 0)
                 return -errno;
         int r = 0;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        if (connect(fd, (const struct sockaddr *) ss, len) < 0) {
                 if (errno != EINPROGRESS)
                         r = -errno;
                 else if ((r = wait_fd(fd, POLLOUT, deadline_ms)) == 0) {
@@ -252,7 +99,10 @@ static const char *connect_hint(int r) {
         }
 }
 
-/* ---- TLS ---- */
+/* ---- TLS ----
+ *
+ * Messages name the setting that failed, never the path of the key or keystore it names:
+ * where a secret lives is kept out of logs and /status like the secret itself. */
 
 /* OpenSSL's queued errors as one line (the last and most specific first), then cleared. */
 static void ssl_errors(char *buf, size_t len) {
@@ -278,19 +128,19 @@ static int load_p12(SSL_CTX *ctx, const char *path, const char *password, char *
         char why[300];
         int r = keystore_read(path, password, &ks, why, sizeof why);
         if (r < 0) {
-                snprintf(errbuf, errlen, "ssl.keystore.location %s: %s", path, why);
+                snprintf(errbuf, errlen, "ssl.keystore.location: %s", why);
                 return -EINVAL;
         }
         if (SSL_CTX_use_certificate(ctx, keystore_cert(ks)) != 1 ||
             SSL_CTX_use_PrivateKey(ctx, keystore_key(ks)) != 1 ||
             SSL_CTX_check_private_key(ctx) != 1) {
-                snprintf(errbuf, errlen, "ssl.keystore.location %s: its key does not match its certificate", path);
+                snprintf(errbuf, errlen, "ssl.keystore.location: its key does not match its certificate");
                 r = -EINVAL;
         }
         STACK_OF(X509) *chain = keystore_chain(ks);
         for (int i = 0; r == 0 && i < sk_X509_num(chain); i++)
                 if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1) {
-                        snprintf(errbuf, errlen, "ssl.keystore.location %s: cannot use its chain", path);
+                        snprintf(errbuf, errlen, "ssl.keystore.location: cannot use its chain");
                         r = -EINVAL;
                 }
         keystore_free(ks);
@@ -339,9 +189,9 @@ static int tls_context(const struct kconn_security *sec, SSL_CTX **ret, char *er
                 } else if (SSL_CTX_use_PrivateKey_file(ctx, sec->key_pem ? sec->key_pem : sec->cert_pem,
                                                        SSL_FILETYPE_PEM) != 1 ||
                            SSL_CTX_check_private_key(ctx) != 1) {
-                        snprintf(errbuf, errlen, "ssl.key.location %s: no key matching the certificate "
-                                 "could be loaded (or ssl.key.password is wrong)",
-                                 sec->key_pem ? sec->key_pem : sec->cert_pem);
+                        snprintf(errbuf, errlen, "%s: no key matching the certificate could be loaded "
+                                 "(or ssl.key.password is wrong)",
+                                 sec->key_pem ? "ssl.key.location" : "ssl.certificate.location");
                         r = -EINVAL;
                 }
                 SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
@@ -353,6 +203,118 @@ static int tls_context(const struct kconn_security *sec, SSL_CTX **ret, char *er
         }
         *ret = ctx;
         return 0;
+}
+
+/* ---- TLS context cache ----
+ *
+ * Building a context reads and parses the CA file and decrypts the PKCS12 keystore (its
+ * key derivation is made slow on purpose), and a check opens one to several connections. So
+ * the context of the last settings is kept and shared while neither the settings nor any file
+ * they name has changed: a file counts as changed when its device, inode, size, modification
+ * or change time differs (as keystore_changed decides for the broker check), which covers a
+ * Secret volume's update (a new file behind a swapped symlink) and a rewrite in place. The files are looked at before the context is built, so a change during
+ * the build shows at the next open. With ssl.ca.location unset, OpenSSL's default store is
+ * not watched (it changes with the image, and so with a restart). An SSL_CTX is safe to share
+ * between threads once built: a connection only takes a reference (SSL_new) and changes
+ * nothing in it. The settings are kept as a SHA-256 digest, so the cache holds no password;
+ * a failed build is not kept, so every open reports the error afresh. */
+
+static pthread_mutex_t tls_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *tls_cache_ctx;                   /* one reference held by the cache */
+static unsigned char tls_cache_key[SHA256_DIGEST_LENGTH];
+static uint64_t tls_builds;
+
+static void digest_str(EVP_MD_CTX *md, const char *s) {
+        /* A presence byte and the NUL keep (NULL, "") and ("a", "b") from ("ab") apart. */
+        unsigned char present = s != NULL;
+        EVP_DigestUpdate(md, &present, 1);
+        if (s)
+                EVP_DigestUpdate(md, s, strlen(s) + 1);
+}
+
+static int digest_file(EVP_MD_CTX *md, const char *path) {
+        if (!path)
+                return 0;
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return -errno;
+        const uint64_t id[] = { (uint64_t) st.st_dev, (uint64_t) st.st_ino, (uint64_t) st.st_size,
+                                (uint64_t) st.st_mtim.tv_sec, (uint64_t) st.st_mtim.tv_nsec,
+                                (uint64_t) st.st_ctim.tv_sec, (uint64_t) st.st_ctim.tv_nsec };
+        EVP_DigestUpdate(md, id, sizeof id);
+        return 0;
+}
+
+/* The cache key of sec: its TLS settings and the identity of the files they name. < 0 when a
+ * file cannot be looked at (the build then says why, and nothing is cached). */
+static int tls_key(const struct kconn_security *sec, unsigned char ret[SHA256_DIGEST_LENGTH]) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+                EVP_MD_CTX_free(md);
+                return -ENOMEM;
+        }
+        const char *strs[] = { sec->ca_file, sec->keystore_p12, sec->keystore_password,
+                               sec->cert_pem, sec->key_pem, sec->key_password };
+        for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+                digest_str(md, strs[i]);
+        unsigned char verify = sec->skip_verify;
+        EVP_DigestUpdate(md, &verify, 1);
+        const char *files[] = { sec->ca_file, sec->keystore_p12, sec->cert_pem, sec->key_pem };
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < sizeof files / sizeof *files; i++)
+                r = digest_file(md, files[i]);
+        if (r == 0 && EVP_DigestFinal_ex(md, ret, NULL) != 1)
+                r = -ENOMEM;
+        EVP_MD_CTX_free(md);
+        return r;
+}
+
+/* A reference to the context for sec: the cached one, or a new one (then cached). */
+static int tls_context_get(const struct kconn_security *sec, SSL_CTX **ret, char *errbuf,
+                           size_t errlen) {
+        unsigned char key[SHA256_DIGEST_LENGTH];
+        bool cacheable = tls_key(sec, key) == 0;
+        pthread_mutex_lock(&tls_cache_lock);
+        if (cacheable && tls_cache_ctx && memcmp(key, tls_cache_key, sizeof key) == 0) {
+                SSL_CTX_up_ref(tls_cache_ctx);
+                *ret = tls_cache_ctx;
+                pthread_mutex_unlock(&tls_cache_lock);
+                return 0;
+        }
+        pthread_mutex_unlock(&tls_cache_lock);
+
+        SSL_CTX *ctx;
+        int r = tls_context(sec, &ctx, errbuf, errlen);
+        if (r < 0)
+                return r;
+        SSL_CTX *old = NULL;
+        pthread_mutex_lock(&tls_cache_lock);
+        tls_builds++;
+        if (cacheable) {
+                old = tls_cache_ctx;
+                SSL_CTX_up_ref(ctx);
+                tls_cache_ctx = ctx;
+                memcpy(tls_cache_key, key, sizeof key);
+        }
+        pthread_mutex_unlock(&tls_cache_lock);
+        SSL_CTX_free(old);   /* connections still using it hold their own references */
+        *ret = ctx;
+        return 0;
+}
+
+void kconn_tls_cache_clear(void) {
+        pthread_mutex_lock(&tls_cache_lock);
+        SSL_CTX *old = tls_cache_ctx;
+        tls_cache_ctx = NULL;
+        pthread_mutex_unlock(&tls_cache_lock);
+        SSL_CTX_free(old);
+}
+
+uint64_t kconn_tls_contexts_built(void) {
+        pthread_mutex_lock(&tls_cache_lock);
+        uint64_t n = tls_builds;
+        pthread_mutex_unlock(&tls_cache_lock);
+        return n;
 }
 
 /* Waits for what OpenSSL asked for after a non-blocking call; 1 to call again, else < 0. */
@@ -429,7 +391,7 @@ static bool is_ip_literal(const char *host) {
 
 static int tls_start(struct kconn *c, const char *host, const struct kconn_security *sec,
                      uint64_t deadline_ms, char *errbuf, size_t errlen) {
-        int r = tls_context(sec, &c->ctx, errbuf, errlen);
+        int r = tls_context_get(sec, &c->ctx, errbuf, errlen);
         if (r < 0)
                 return r;
         c->ssl = SSL_new(c->ctx);
@@ -481,12 +443,19 @@ static int tls_start(struct kconn *c, const char *host, const struct kconn_secur
 
 /* ---- frames ---- */
 
-static int io_write(struct kconn *c, const uint8_t *p, size_t len, uint64_t deadline_ms) {
-        while (len > 0) {
+/* Moves len bytes in one direction: from wp to the peer when wp is set, else from the peer
+ * into rp. Both directions share one loop: retry on EINTR, wait for the socket (or for what
+ * OpenSSL asks, which may be the other direction during a renegotiation) until the deadline. */
+static int io_full(struct kconn *c, uint8_t *rp, const uint8_t *wp, size_t len,
+                   uint64_t deadline_ms) {
+        size_t done = 0;
+        while (done < len) {
+                size_t want = len - done;
                 ssize_t n;
                 if (c->ssl) {
+                        int cap = want > INT32_MAX ? INT32_MAX : (int) want;
                         ERR_clear_error();
-                        int k = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int) len);
+                        int k = wp ? SSL_write(c->ssl, wp + done, cap) : SSL_read(c->ssl, rp + done, cap);
                         if (k <= 0) {
                                 int r = ssl_wait(c, k, deadline_ms);
                                 if (r == 1)
@@ -495,56 +464,31 @@ static int io_write(struct kconn *c, const uint8_t *p, size_t len, uint64_t dead
                         }
                         n = k;
                 } else {
-                        n = send(c->fd, p, len, MSG_NOSIGNAL);
-                        if (n < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                if (errno != EAGAIN && errno != EWOULDBLOCK)
-                                        return -errno;
-                                int r = wait_fd(c->fd, POLLOUT, deadline_ms);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-static int io_read(struct kconn *c, uint8_t *p, size_t len, uint64_t deadline_ms) {
-        while (len > 0) {
-                ssize_t n;
-                if (c->ssl) {
-                        ERR_clear_error();
-                        int k = SSL_read(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int) len);
-                        if (k <= 0) {
-                                int r = ssl_wait(c, k, deadline_ms);
-                                if (r == 1)
-                                        continue;
-                                return r;
-                        }
-                        n = k;
-                } else {
-                        n = recv(c->fd, p, len, 0);
-                        if (n == 0)
+                        n = wp ? send(c->fd, wp + done, want, MSG_NOSIGNAL) : recv(c->fd, rp + done, want, 0);
+                        if (n == 0 && !wp)
                                 return -EPIPE;
                         if (n < 0) {
                                 if (errno == EINTR)
                                         continue;
                                 if (errno != EAGAIN && errno != EWOULDBLOCK)
                                         return -errno;
-                                int r = wait_fd(c->fd, POLLIN, deadline_ms);
+                                int r = wait_fd(c->fd, wp ? POLLOUT : POLLIN, deadline_ms);
                                 if (r < 0)
                                         return r;
                                 continue;
                         }
                 }
-                p += n;
-                len -= (size_t) n;
+                done += (size_t) n;
         }
         return 0;
+}
+
+static int io_write(struct kconn *c, const uint8_t *p, size_t len, uint64_t deadline_ms) {
+        return io_full(c, NULL, p, len, deadline_ms);
+}
+
+static int io_read(struct kconn *c, uint8_t *p, size_t len, uint64_t deadline_ms) {
+        return io_full(c, p, NULL, len, deadline_ms);
 }
 
 static void io_error(const struct kconn *c, int r, const char *doing, char *errbuf, size_t errlen) {
@@ -604,7 +548,7 @@ static int sasl_plain(struct kconn *c, const struct kconn_security *sec, uint64_
                       char *errbuf, size_t errlen) {
         uint8_t req[KWIRE_SASL_PLAIN_REQUEST_MAX], *resp = NULL;
         size_t len, rlen;
-        char why[KWIRE_ERR_MAX + 64];
+        char why[KWIRE_ERR_MAX + 64], et[KWIRE_ERROR_TEXT_MAX];
         int32_t corr = kconn_next_correlation(c);
         int r = kwire_sasl_handshake_encode(corr, CLIENT_ID, "PLAIN", req, sizeof req, &len);
         if (r == 0)
@@ -627,7 +571,7 @@ static int sasl_plain(struct kconn *c, const struct kconn_security *sec, uint64_
         if (h.error_code != 0 || !h.plain_enabled) {
                 snprintf(errbuf, errlen, "%s does not offer SASL PLAIN (error %s, it offers [%s]); "
                          "hint: sasl.enabled.mechanisms of the listener", c->peer,
-                         kwire_error_name(h.error_code), h.mechanisms);
+                         kwire_error_text(h.error_code, et, sizeof et), h.mechanisms);
                 return -EACCES;
         }
 
@@ -654,7 +598,7 @@ static int sasl_plain(struct kconn *c, const struct kconn_security *sec, uint64_
         if (a.error_code != 0) {
                 /* Kafka's message names neither the password nor, for PLAIN, the user. */
                 snprintf(errbuf, errlen, "%s refused the SASL PLAIN credentials of client.properties "
-                         "(%s: %s)", c->peer, kwire_error_name(a.error_code),
+                         "(%s: %s)", c->peer, kwire_error_text(a.error_code, et, sizeof et),
                          a.error_message[0] ? a.error_message : "no message");
                 return -EACCES;
         }
@@ -674,17 +618,20 @@ int kconn_open(const char *host, uint16_t port, const struct kconn_security *sec
         bool v6 = strchr(host, ':') != NULL;
         snprintf(c->peer, sizeof c->peer, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", (unsigned) port);
 
-        struct addrinfo *res = NULL;
-        int r = resolve(host, port, deadline_ms, &res, errbuf, errlen);
+        /* The agent's one bounded resolver (resolve.h): a lookup that hangs costs one of its
+         * few threads, shared with the broker check, and this call returns at its deadline. */
+        struct resolve_addrs addrs;
+        uint64_t now = monotime_ms();
+        int r = resolve_host(host, port, deadline_ms > now ? deadline_ms - now : 1, &addrs, errbuf,
+                             errlen);
         if (r < 0)
                 goto fail;
         r = -EHOSTUNREACH;
-        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-                r = connect_one(ai, deadline_ms, &c->fd);
+        for (int i = 0; i < addrs.n; i++) {
+                r = connect_one(&addrs.v[i], deadline_ms, &c->fd);
                 if (r == 0 || r == -ETIMEDOUT)
                         break;
         }
-        freeaddrinfo(res);
         if (r < 0) {
                 snprintf(errbuf, errlen, "cannot connect to %s: %s%s", c->peer,
                          r == -ETIMEDOUT ? "no answer before the deadline" : strerror(-r), connect_hint(r));

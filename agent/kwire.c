@@ -26,6 +26,11 @@ const char *kwire_error_name(int16_t code) {
         }
 }
 
+const char *kwire_error_text(int16_t code, char *buf, size_t len) {
+        snprintf(buf, len, "%s (%d)", kwire_error_name(code), (int) code);
+        return buf;
+}
+
 /* ---- writing ---- */
 
 void kwire_w_init(struct kwire_w *w, uint8_t *buf, size_t cap) {

@@ -21,7 +21,6 @@ struct minisr_entry {
 struct minisr_cache {
         struct minisr_entry *v;     /* sorted by topic */
         size_t n;
-        int default_min_isr;
         bool fetched_ok;            /* the last attempt succeeded */
         bool attempted;
         uint64_t attempted_ms;
@@ -32,14 +31,11 @@ void minisr_cache_clear(struct minisr_cache *mc) {
         for (size_t i = 0; i < mc->n; i++)
                 free(mc->v[i].topic);
         free(mc->v);
-        *mc = (struct minisr_cache){ .default_min_isr = -1 };
+        *mc = (struct minisr_cache){ 0 };
 }
 
 struct minisr_cache *minisr_cache_new(void) {
-        struct minisr_cache *mc = calloc(1, sizeof *mc);
-        if (mc)
-                mc->default_min_isr = -1;
-        return mc;
+        return calloc(1, sizeof(struct minisr_cache));
 }
 
 struct minisr_cache *minisr_cache_free(struct minisr_cache *mc) {
@@ -181,7 +177,7 @@ static int fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot 
         size_t n = 0;
         const rd_kafka_ConfigResource_t **rs =
                 dr ? rd_kafka_DescribeConfigs_result_resources(dr, &n) : NULL;
-        struct minisr_cache nc = { .default_min_isr = -1 };
+        struct minisr_cache nc = { 0 };
         nc.v = calloc(n ? n : 1, sizeof *nc.v);
         if (!nc.v)
                 goto out;
@@ -198,10 +194,11 @@ static int fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot 
                         }
                         continue;
                 }
+                /* The broker's own default is not kept: a topic's value already is the
+                 * default when the topic sets none (the BROKER resource is asked for only
+                 * to route the request to the local node). */
                 int v = parse_min_isr(rs[i]);
-                if (rd_kafka_ConfigResource_type(rs[i]) == RD_KAFKA_RESOURCE_BROKER) {
-                        nc.default_min_isr = v;
-                } else if (v > 0) {
+                if (rd_kafka_ConfigResource_type(rs[i]) != RD_KAFKA_RESOURCE_BROKER && v > 0) {
                         nc.v[nc.n].topic = strdup(rd_kafka_ConfigResource_name(rs[i]));
                         if (!nc.v[nc.n].topic) {
                                 minisr_cache_clear(&nc);
@@ -248,7 +245,6 @@ int minisr_fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot 
 }
 
 void minisr_apply(const struct minisr_cache *mc, struct snapshot *s) {
-        s->default_min_isr = mc->default_min_isr;
         for (int i = 0; i < s->n_topics; i++) {
                 const struct minisr_entry *e = cache_find(mc, s->topics[i].name);
                 s->topics[i].min_isr = e ? e->min_isr : -1;

@@ -1,7 +1,6 @@
 #include "kpa/quorum.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,17 +13,6 @@ const char *quorum_role_name(enum quorum_role r) {
         case QUORUM_ROLE_ABSENT: return "absent";
         default: return "unknown";
         }
-}
-
-static void check_set(struct check_result *c, bool ok, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void check_set(struct check_result *c, bool ok, const char *fmt, ...) {
-        va_list ap;
-        c->ok = ok;
-        va_start(ap, fmt);
-        vsnprintf(c->detail, sizeof c->detail, fmt, ap);
-        va_end(ap);
 }
 
 /* "250ms", "12s", "12.3s": an age as the details show it. */
@@ -81,8 +69,10 @@ static void member_from(const struct kwire_replica *r, int32_t leader_id, int64_
  * no voter twice. Otherwise says why in buf. */
 static bool leader_sound(const struct kwire_quorum *q, char *buf, size_t cap) {
         if (q->error_code != 0 || !q->have_partition || q->partition_error_code != 0) {
+                char et[KWIRE_ERROR_TEXT_MAX];
                 snprintf(buf, cap, "the leader's answer carries error %s",
-                         kwire_error_name(q->error_code ? q->error_code : q->partition_error_code));
+                         kwire_error_text(q->error_code ? q->error_code : q->partition_error_code,
+                                          et, sizeof et));
                 return false;
         }
         if (q->leader_id < 0 || q->n_voters <= 0) {
@@ -151,20 +141,20 @@ static void assess_caught_up(const struct quorum_view *v, int32_t local_id,
         const struct quorum_member *m = &v->local;
         format_duration_ms(p->caught_up_max_ms, bound, sizeof bound);
         if (local_id == v->leader_id) {
-                check_set(c, true, "node %" PRId32 " is the leader (epoch %" PRId32 ", high watermark %" PRId64 ")",
+                verdict_check_set(c, true, "node %" PRId32 " is the leader (epoch %" PRId32 ", high watermark %" PRId64 ")",
                           local_id, v->leader_epoch, v->high_watermark);
                 return;
         }
         age_text(m->caught_up_age_ms, age, sizeof age);
         if (m->caught_up)
-                check_set(c, true, "caught up with leader %" PRId32 " %s ago (bound %s), %" PRId64 " records behind",
+                verdict_check_set(c, true, "caught up with leader %" PRId32 " %s ago (bound %s), %" PRId64 " records behind",
                           v->leader_id, age, bound, m->lag);
         else if (m->caught_up_age_ms < 0)
-                check_set(c, false, "not caught up with leader %" PRId32 ": never caught up in epoch %" PRId32
+                verdict_check_set(c, false, "not caught up with leader %" PRId32 ": never caught up in epoch %" PRId32
                           " (log end offset %" PRId64 ", leader's high watermark %" PRId64 ")",
                           v->leader_id, v->leader_epoch, m->log_end_offset, v->high_watermark);
         else
-                check_set(c, false, "not caught up with leader %" PRId32 ": last caught up %s ago (bound %s), %"
+                verdict_check_set(c, false, "not caught up with leader %" PRId32 ": last caught up %s ago (bound %s), %"
                           PRId64 " records behind", v->leader_id, age, bound, m->lag);
 }
 
@@ -185,9 +175,9 @@ void quorum_assess(const struct quorum_observation *o, int32_t local_id,
 
         a->reachable = o->local_answered;
         if (o->local_answered)
-                check_set(&a->checks[CHECK_REACHABLE], true, "controller %" PRId32 " answered on its listener", local_id);
+                verdict_check_set(&a->checks[CHECK_REACHABLE], true, "controller %" PRId32 " answered on its listener", local_id);
         else
-                check_set(&a->checks[CHECK_REACHABLE], false, "%s",
+                verdict_check_set(&a->checks[CHECK_REACHABLE], false, "%s",
                           o->local_error && o->local_error[0] ? o->local_error : "the local controller did not answer");
 
         char why[QUORUM_REASON_MAX];
@@ -198,18 +188,18 @@ void quorum_assess(const struct quorum_observation *o, int32_t local_id,
                 view_from(o->leader, local_id, p, v);
         if (!v->known) {
                 snprintf(v->unknown_reason, sizeof v->unknown_reason, "%s", why);
-                check_set(&a->checks[CHECK_LEADER], false, "%s", why);
-                check_set(&a->checks[CHECK_VOTER], false, "not checked: the quorum leader is unknown");
-                check_set(&a->checks[CHECK_CAUGHT_UP], false, "not checked: the quorum leader is unknown");
+                verdict_check_set(&a->checks[CHECK_LEADER], false, "%s", why);
+                verdict_check_set(&a->checks[CHECK_VOTER], false, "not checked: the quorum leader is unknown");
+                verdict_check_set(&a->checks[CHECK_CAUGHT_UP], false, "not checked: the quorum leader is unknown");
         } else {
-                check_set(&a->checks[CHECK_LEADER], true, "leader %" PRId32 " in epoch %" PRId32 ", %d of %d voters caught up",
+                verdict_check_set(&a->checks[CHECK_LEADER], true, "leader %" PRId32 " in epoch %" PRId32 ", %d of %d voters caught up",
                           v->leader_id, v->leader_epoch, v->caught_up_voters, v->n_voters);
                 if (v->local_role == QUORUM_ROLE_VOTER)
-                        check_set(&a->checks[CHECK_VOTER], true, "node %" PRId32 " is one of %d voters", local_id, v->n_voters);
+                        verdict_check_set(&a->checks[CHECK_VOTER], true, "node %" PRId32 " is one of %d voters", local_id, v->n_voters);
                 else if (v->local_role == QUORUM_ROLE_OBSERVER)
-                        check_set(&a->checks[CHECK_VOTER], true, "node %" PRId32 " is an observer, not a voter", local_id);
+                        verdict_check_set(&a->checks[CHECK_VOTER], true, "node %" PRId32 " is an observer, not a voter", local_id);
                 else
-                        check_set(&a->checks[CHECK_VOTER], false, "node %" PRId32 " is %s in leader %" PRId32
+                        verdict_check_set(&a->checks[CHECK_VOTER], false, "node %" PRId32 " is %s in leader %" PRId32
                                   "'s answer (%d voters, %d observers)", local_id,
                                   v->local_role == QUORUM_ROLE_UNKNOWN ? "not among the observers kept"
                                                                        : "neither a voter nor an observer",
@@ -217,7 +207,7 @@ void quorum_assess(const struct quorum_observation *o, int32_t local_id,
                 if (v->local_role == QUORUM_ROLE_VOTER || v->local_role == QUORUM_ROLE_OBSERVER)
                         assess_caught_up(v, local_id, p, &a->checks[CHECK_CAUGHT_UP]);
                 else
-                        check_set(&a->checks[CHECK_CAUGHT_UP], false, "not checked: node %" PRId32
+                        verdict_check_set(&a->checks[CHECK_CAUGHT_UP], false, "not checked: node %" PRId32
                                   " is not in the quorum's answer", local_id);
         }
         a->good = true;

@@ -98,10 +98,7 @@ static uint64_t elapsed(uint64_t now, uint64_t then) {
         return now >= then ? now - then : 0;
 }
 
-static void check_set(struct check_result *c, bool ok, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void check_set(struct check_result *c, bool ok, const char *fmt, ...) {
+void verdict_check_set(struct check_result *c, bool ok, const char *fmt, ...) {
         va_list ap;
         c->ok = ok;
         va_start(ap, fmt);
@@ -113,9 +110,9 @@ static void assess_registered(const struct snapshot *s, int32_t local_id, struct
         char ids[128];
         ids_format(s->brokers, s->n_brokers, ids, sizeof ids);
         if (ids_contain(s->brokers, s->n_brokers, local_id))
-                check_set(c, true, "node %" PRId32 " is in the broker list %s", local_id, ids);
+                verdict_check_set(c, true, "node %" PRId32 " is in the broker list %s", local_id, ids);
         else
-                check_set(c, false, "node %" PRId32 " is not in the broker list %s: not yet "
+                verdict_check_set(c, false, "node %" PRId32 " is not in the broker list %s: not yet "
                           "registered, or fenced by the controller", local_id, ids);
 }
 
@@ -241,13 +238,13 @@ static void assess_cluster(const struct snapshot *s, struct assessment *a) {
         }
         int n = a->cluster_under_replicated;
         if (n > 0)
-                check_set(c, false, "%d under-replicated %s: %s", n,
+                verdict_check_set(c, false, "%d under-replicated %s: %s", n,
                           plural(n, "partition", "partitions"), urp_buf);
         else if (offline > 0)
-                check_set(c, true, "no under-replicated partition among %d; %d offline (no "
+                verdict_check_set(c, true, "no under-replicated partition among %d; %d offline (no "
                           "leader), not counted", a->cluster_partitions - offline, offline);
         else
-                check_set(c, true, "no under-replicated partition among %d", a->cluster_partitions);
+                verdict_check_set(c, true, "no under-replicated partition among %d", a->cluster_partitions);
 }
 
 void verdict_assess(const struct check_outcome *o, int32_t local_id, enum ready_scope scope,
@@ -272,23 +269,23 @@ void verdict_assess(const struct check_outcome *o, int32_t local_id, enum ready_
                 text_add(&t, o && o->error && o->error[0] ? o->error
                                                           : "the local broker did not answer");
                 for (int i = CHECK_REGISTERED; i <= CHECK_CLUSTER_URP; i++)
-                        check_set(&ret->checks[i], false,
+                        verdict_check_set(&ret->checks[i], false,
                                   "not checked: the local broker did not answer");
                 return;
         }
 
         ret->reachable = true;
         if (s->answered_by >= 0)
-                check_set(&ret->checks[CHECK_REACHABLE], true, "broker %" PRId32 " answered",
+                verdict_check_set(&ret->checks[CHECK_REACHABLE], true, "broker %" PRId32 " answered",
                           s->answered_by);
         else
-                check_set(&ret->checks[CHECK_REACHABLE], true, "the local listener answered");
+                verdict_check_set(&ret->checks[CHECK_REACHABLE], true, "the local listener answered");
         assess_registered(s, local_id, &ret->checks[CHECK_REGISTERED]);
         assess_hosted(s, local_id, ret);
         if (scope == SCOPE_CLUSTER)
                 assess_cluster(s, ret);
         else
-                check_set(&ret->checks[CHECK_CLUSTER_URP], true, "not checked: scope is local");
+                verdict_check_set(&ret->checks[CHECK_CLUSTER_URP], true, "not checked: scope is local");
 
         ret->good = true;
         for (int i = 0; i < CHECK_COUNT; i++)
@@ -355,7 +352,7 @@ void health_verdict(const struct health *h, const struct health_policy *p, uint6
         if (h->have_last) {
                 memcpy(ret->checks, h->last.checks, sizeof ret->checks);
         } else {
-                check_set(&ret->checks[CHECK_REACHABLE], false, "no check has completed yet");
+                verdict_check_set(&ret->checks[CHECK_REACHABLE], false, "no check has completed yet");
                 ret->checks[CHECK_REACHABLE].applies = true;
         }
 
@@ -365,18 +362,18 @@ void health_verdict(const struct health *h, const struct health_policy *p, uint6
                 uint64_t since = elapsed(now_ms, h->last_at_ms);
                 age_format(since, age, sizeof age);
                 format_duration_ms(p->stale_after_ms, limit, sizeof limit);
-                check_set(fresh, since <= p->stale_after_ms, "last check %s ago (limit %s)",
+                verdict_check_set(fresh, since <= p->stale_after_ms, "last check %s ago (limit %s)",
                           age, limit);
         } else {
-                check_set(fresh, false, "no check has completed yet");
+                verdict_check_set(fresh, false, "no check has completed yet");
         }
 
         consec->applies = true;
         if (h->consecutive_good >= p->ready_after)
-                check_set(consec, true, "%u consecutive good checks (%u needed)",
+                verdict_check_set(consec, true, "%u consecutive good checks (%u needed)",
                           h->consecutive_good, p->ready_after);
         else
-                check_set(consec, false, "%u of %u consecutive good checks",
+                verdict_check_set(consec, false, "%u of %u consecutive good checks",
                           h->consecutive_good, p->ready_after);
 
         ret->ready = h->have_last && h->last.good && fresh->ok && consec->ok;

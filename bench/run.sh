@@ -1,9 +1,9 @@
 #!/bin/sh
 # The benchmarks in one command: builds kpa in Release with the bench programs, then prints
 # the results table (Markdown) on stdout; progress goes to stderr. About 6 minutes.
-#   bench/run.sh                 all three sections
+#   bench/run.sh                 all four sections
 #   bench/run.sh --quick         shorter runs (checks that the bench itself works)
-#   bench/run.sh --only checks   one section: probes, checks or init
+#   bench/run.sh --only checks   one section: probes, checks, init or tls
 # Needs wrk, kcat and the openssl CLI besides the build dependencies (tests/install-deps.sh).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)

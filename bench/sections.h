@@ -1,4 +1,4 @@
-/* The three benchmark sections; each prints its table and returns 0 or a negative errno. */
+/* The benchmark sections; each prints its table and returns 0 or a negative errno. */
 #ifndef KPA_BENCH_SECTIONS_H
 #define KPA_BENCH_SECTIONS_H
 
@@ -7,5 +7,6 @@
 int bench_probes(const struct bench_paths *p);
 int bench_checks(const struct bench_paths *p);
 int bench_init(const struct bench_paths *p);
+int bench_tls(const struct bench_paths *p);
 
 #endif

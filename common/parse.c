@@ -98,6 +98,49 @@ int parse_bool(const char *s, bool *ret) {
         return -EINVAL;
 }
 
+int parse_hostport(const char *s, unsigned flags, char *ret_host, size_t hostlen,
+                   uint16_t *ret_port) {
+        if (!s)
+                return -EINVAL;
+        const char *h = s, *colon;
+        size_t n;
+        bool bracketed = s[0] == '[';
+        if (bracketed) {
+                const char *close = strchr(s, ']');
+                if (!close || close[1] != ':' || close == s + 1)
+                        return -EINVAL;
+                colon = close + 1;
+                h = s + 1;
+                n = (size_t) (close - h);
+        } else {
+                colon = strchr(s, ':');
+                if (!colon || strchr(colon + 1, ':'))
+                        return -EINVAL;
+                n = (size_t) (colon - s);
+        }
+        if (n == 0 && !(flags & PARSE_HOSTPORT_EMPTY_HOST))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) h[i];
+                if (c <= ' ' || c == 0x7f || c == '/' || c == '[' || c == ']')
+                        return -EINVAL;
+        }
+        uint64_t port;
+        int r = parse_u64(colon + 1, 1, 65535, &port);
+        if (r < 0)
+                return r;
+        if (bracketed && (flags & PARSE_HOSTPORT_KEEP_BRACKETS)) {
+                h = s;
+                n += 2;
+        }
+        if (n >= hostlen)
+                return -EINVAL;
+        memcpy(ret_host, h, n);
+        ret_host[n] = '\0';
+        *ret_port = (uint16_t) port;
+        return 0;
+}
+
 void format_duration_ms(uint64_t ms, char *buf, unsigned long len) {
         if (ms != 0 && ms % 3600000 == 0)
                 snprintf(buf, len, "%lluh", (unsigned long long) (ms / 3600000));

@@ -47,32 +47,17 @@ static bool host_ok(const char *h) {
 }
 
 int listeners_split_hostport(const char *hp, char *ret_host, size_t hostlen, uint16_t *ret_port) {
-        const char *colon;
-        if (hp[0] == '[') {
-                const char *close = strchr(hp, ']');
-                if (!close || close[1] != ':')
-                        return -EINVAL;
-                colon = close + 1;
-        } else {
-                colon = strrchr(hp, ':');
-                if (!colon || memchr(hp, ':', (size_t) (colon - hp)))
-                        return -EINVAL;
-        }
-        size_t hl = (size_t) (colon - hp);
-        if (hl >= hostlen)
-                return -EINVAL;
         char host[LISTENER_HOST_MAX];
-        if (hl >= sizeof host)
+        uint16_t port;
+        int r = parse_hostport(hp, PARSE_HOSTPORT_EMPTY_HOST | PARSE_HOSTPORT_KEEP_BRACKETS, host,
+                               sizeof host, &port);
+        if (r < 0)
+                return r;
+        size_t hl = strlen(host);
+        if (hl >= hostlen || !host_ok(host))
                 return -EINVAL;
-        memcpy(host, hp, hl);
-        host[hl] = '\0';
-        if (!host_ok(host))
-                return -EINVAL;
-        uint64_t port;
-        if (parse_u64(colon + 1, 1, 65535, &port) < 0)
-                return -ERANGE;
         memcpy(ret_host, host, hl + 1);
-        *ret_port = (uint16_t) port;
+        *ret_port = port;
         return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "kpa/dynbuf.h"
 #include "kpa/fsx.h"
+#include "kpa/monotime.h"
 #include "kpa/parse.h"
 #include "kpa/secret.h"
 
@@ -27,12 +28,6 @@
 #define QUOTE_MAX 80
 /* The most of the API server's own explanation quoted back. */
 #define STATUS_MAX 200
-
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(uint64_t ms) {
         struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000 };
@@ -395,7 +390,7 @@ int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_
         const char *ca_path = q->ca_path ? q->ca_path : RACK_CA_PATH_DEFAULT;
         const char *port = q->api_port ? q->api_port : "443";
         uint64_t timeout = q->timeout_ms ? q->timeout_ms : RACK_TIMEOUT_DEFAULT_MS;
-        uint64_t start = now_ms();
+        uint64_t start = monotime_ms();
         int r = check_query(q, errbuf, errlen);
         if (r < 0)
                 return r;
@@ -473,7 +468,7 @@ int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_
         bool gave_up = false;
         char *rack = NULL;
         for (;;) {
-                uint64_t elapsed = now_ms() - start;
+                uint64_t elapsed = monotime_ms() - start;
                 uint64_t retry_after = 0;
                 attempts++;
                 enum outcome o = attempt(h, q, ca_path, token, elapsed < timeout ? timeout - elapsed : 0, &r, &rack,
@@ -481,7 +476,7 @@ int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_
                 if (o == DONE)
                         break;
                 uint64_t wait = retry_after > backoff ? retry_after : backoff;
-                elapsed = now_ms() - start;
+                elapsed = monotime_ms() - start;
                 if (elapsed + wait >= timeout) {
                         char nq[QUOTE_MAX * 4 + 8];
                         snprintf(errbuf, errlen, "GET node \"%s\" from %s gave up after %u attempt%s in %llu ms: %s",

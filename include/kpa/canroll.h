@@ -24,8 +24,8 @@ struct canroll_result {
  * already the broker or cluster default when the topic sets none. When it is unknown (the
  * request failed, the topic is newer than the values, or the value is missing), every hosted
  * partition of the topic blocks, as Strimzi's canRoll refuses to roll without it: the gate
- * fails closed and the reason says so ("min=?"). The snapshot's default_min_isr is never used
- * in its place: a topic may override it either way.
+ * fails closed and the reason says so ("min=?"). The broker's default is never used in its
+ * place: a topic may override it either way.
  * A NULL snapshot (no metadata) is never safe; the caller decides what to do then. */
 void canroll_evaluate(const struct snapshot *s, int32_t local_id, struct canroll_result *ret);
 

@@ -82,7 +82,7 @@ struct ctlcheck_result {
         struct kwire_quorum leader;
         char leader_endpoint[KCONN_HOST_MAX + 8];
         char leader_error[CTLCHECK_ERR_MAX];   /* why no leader answered: each controller asked */
-        uint64_t started_ms, finished_ms;      /* kconn_now_ms clock */
+        uint64_t started_ms, finished_ms;      /* monotime_ms clock */
         uint64_t local_rtt_ms;                 /* connect + DescribeQuorum on the local listener */
 };
 

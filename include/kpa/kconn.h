@@ -5,7 +5,7 @@
  * no ApiVersions, no metadata, no retries, no pipelining; one request at a time.
  *
  * Every call takes an absolute deadline on the CLOCK_MONOTONIC clock in milliseconds
- * (kconn_now_ms) and never blocks past it. Errors: a negative errno-style code and one line in
+ * (monotime_ms) and never blocks past it. Errors: a negative errno-style code and one line in
  * errbuf, with a hint where the cause is usually a setting (OpenSSL's and the peer's messages
  * are translated here, never a password or key). Meant for a worker thread. */
 #ifndef KPA_KCONN_H
@@ -16,9 +16,6 @@
 #include <stdint.h>
 
 #define KCONN_HOST_MAX 256
-/* Name lookups abandoned at their deadline keep running on their own thread until the resolver
- * gives up; past this many at once, new lookups are refused instead of piling up. */
-#define KCONN_MAX_PENDING_LOOKUPS 8
 
 /* How to reach the listener; strings are borrowed for the call. */
 struct kconn_security {
@@ -38,16 +35,11 @@ struct kconn_security {
 
 struct kconn;
 
-uint64_t kconn_now_ms(void);
-
-/* Splits "host:port" or "[v6]:port" into host (no brackets) and port 1-65535. 0 or -EINVAL. */
-int kconn_split_hostport(const char *s, char host[KCONN_HOST_MAX], uint16_t *ret_port);
-
-/* Resolves host, connects to the first address that accepts, then completes TLS and SASL as
- * sec asks, all before deadline_ms. 0, or: -ETIMEDOUT (deadline), -ENOENT (name unknown),
+/* Resolves host (resolve_host), connects to the first address that accepts, then completes TLS
+ * and SASL as sec asks, all before deadline_ms. 0, or: -ETIMEDOUT (deadline), -ENOENT (name
+ * unknown), -EAGAIN (the DNS server failed), -EBUSY (too many lookups pending),
  * -ECONNREFUSED and other connect errors, -EPROTO (TLS failed or the peer broke the protocol),
- * -EACCES (the SASL mechanism or credentials were refused), -EINVAL/-ENOMEM (settings, files),
- * -EAGAIN (too many lookups pending). */
+ * -EACCES (the SASL mechanism or credentials were refused), -EINVAL/-ENOMEM (settings, files). */
 int kconn_open(const char *host, uint16_t port, const struct kconn_security *sec,
                uint64_t deadline_ms, struct kconn **ret, char *errbuf, size_t errlen);
 
@@ -63,5 +55,11 @@ int kconn_exchange(struct kconn *c, const uint8_t *req, size_t req_len, size_t m
 
 /* Closes (TLS close_notify is not waited for); accepts NULL; returns NULL. */
 struct kconn *kconn_close(struct kconn *c);
+
+/* kconn_open shares one TLS context between connections with the same TLS settings, built
+ * again when a setting or a file it names changes (see kconn.c). For tests and the
+ * benchmark: drop the cached context, and how many contexts were built so far. */
+void kconn_tls_cache_clear(void);
+uint64_t kconn_tls_contexts_built(void);
 
 #endif

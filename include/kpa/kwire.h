@@ -27,8 +27,14 @@
 #define KWIRE_ERR_SASL_AUTHENTICATION_FAILED 58
 
 /* Kafka's name for an error code ("NOT_LEADER_OR_FOLLOWER"), or "UNKNOWN" for codes the agent
- * has no name for (the number is always printed next to it). */
+ * has no name for; messages print kwire_error_text instead. */
 const char *kwire_error_name(int16_t code);
+
+/* Room for kwire_error_text: the longest name, " (", a 16-bit code, ")". */
+#define KWIRE_ERROR_TEXT_MAX 48
+/* "NAME (code)", e.g. "NOT_LEADER_OR_FOLLOWER (6)", into buf: the name for people, the code for
+ * the codes the table has no name for ("UNKNOWN (87)"). Returns buf. */
+const char *kwire_error_text(int16_t code, char *buf, size_t len);
 
 /* ---- writing ---- */
 

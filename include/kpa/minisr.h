@@ -34,8 +34,7 @@ bool minisr_due(const struct minisr_cache *mc, const struct snapshot *s, int32_t
  * in minisr_note(). */
 int minisr_fetch(struct minisr_cache *mc, rd_kafka_t *rk, const struct snapshot *s,
                  int32_t local_id, uint64_t now_ms, int remain_ms);
-/* Copies the cached values into the snapshot: each topic's min_isr (-1 when not known) and
- * the broker default. */
+/* Copies the cached values into the snapshot: each topic's min_isr (-1 when not known). */
 void minisr_apply(const struct minisr_cache *mc, struct snapshot *s);
 /* Why values are unknown, from the last attempt; "" when nothing is missing. */
 const char *minisr_note(const struct minisr_cache *mc);

@@ -32,7 +32,6 @@ struct snapshot {
         int n_brokers;
         int32_t controller_id;
         int32_t answered_by;   /* node id of the broker that answered, -1 if not known */
-        int default_min_isr;   /* the broker's min.insync.replicas default, or -1 */
         struct snap_topic *topics;
         int n_topics;
 };

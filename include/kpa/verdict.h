@@ -39,6 +39,11 @@ struct check_result {
         char detail[VERDICT_DETAIL_MAX];
 };
 
+/* Sets c's outcome and its detail (cut to VERDICT_DETAIL_MAX); verdict.c and quorum.c write
+ * every check through this one function. */
+void verdict_check_set(struct check_result *c, bool ok, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 struct lagging_partition {
         char topic[250];   /* Kafka topic names are at most 249 characters */
         int32_t partition;

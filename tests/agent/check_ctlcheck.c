@@ -141,8 +141,8 @@ START_TEST(ctlcheck_no_leader_names_every_controller_asked) {
         ck_assert_int_eq(r.rc, 0);
         ck_assert(!r.have_leader);
         char want[512];
-        snprintf(want, sizeof want, "127.0.0.1:%d (this node) answered NOT_LEADER_OR_FOLLOWER; 127.0.0.1:%d answered "
-                 "NOT_LEADER_OR_FOLLOWER; cannot connect to 127.0.0.1:%d: Connection refused",
+        snprintf(want, sizeof want, "127.0.0.1:%d (this node) answered NOT_LEADER_OR_FOLLOWER (6); 127.0.0.1:%d answered "
+                 "NOT_LEADER_OR_FOLLOWER (6); cannot connect to 127.0.0.1:%d: Connection refused",
                  q.nodes[1].port, q.nodes[0].port, q.nodes[2].port);
         ck_assert_str_eq(r.leader_error, want);
         ctlcheck_free(c);

@@ -480,10 +480,9 @@ static void tls_setup(void) {
         log_setup("check_keystore", LOG_LEVEL_WARN);
         ck_assert_msg(demo_start(&(struct demo_opts){ 0 }, &demo, eb, sizeof eb) == 0, "%s", eb);
         const char *bs = demo_broker_address(demo, 1);
-        const char *colon = strrchr(bs, ':');
-        uint64_t port;
-        ck_assert_ptr_nonnull(colon);
-        ck_assert_int_eq(parse_u64(colon + 1, 1, 65535, &port), 0);
+        char host[PARSE_HOST_MAX];
+        uint16_t port;
+        ck_assert_int_eq(parse_hostport(bs, 0, host, sizeof host, &port), 0);
         proxy_start(&proxy, (int) port);
 }
 

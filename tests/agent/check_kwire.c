@@ -303,6 +303,17 @@ static const uint8_t not_leader_v2[] = {
         0x00,
 };
 
+START_TEST(kwire_error_text_prints_name_and_code) {
+        char buf[KWIRE_ERROR_TEXT_MAX];
+        ck_assert_str_eq(kwire_error_text(KWIRE_ERR_NOT_LEADER_OR_FOLLOWER, buf, sizeof buf),
+                         "NOT_LEADER_OR_FOLLOWER (6)");
+        ck_assert_str_eq(kwire_error_text(-1, buf, sizeof buf), "UNKNOWN_SERVER_ERROR (-1)");
+        /* A code without a name still says which one it was. */
+        ck_assert_str_eq(kwire_error_text(87, buf, sizeof buf), "UNKNOWN (87)");
+        ck_assert_str_eq(kwire_error_text(-32768, buf, sizeof buf), "UNKNOWN (-32768)");
+}
+END_TEST
+
 START_TEST(kwire_quorum_decodes_not_leader_answer) {
         struct kwire_quorum q;
         char err[256];
@@ -728,6 +739,7 @@ int main(void) {
         Suite *s = suite_create("kwire");
         TCase *tc = tcase_create("kwire");
         tcase_add_test(tc, kwire_uvarint_encodes_like_kafka);
+        tcase_add_test(tc, kwire_error_text_prints_name_and_code);
         tcase_add_test(tc, kwire_uvarint_past_32_bits_is_refused);
         tcase_add_test(tc, kwire_truncated_read_names_field_and_byte);
         tcase_add_test(tc, kwire_write_past_capacity_fails_the_frame);

@@ -137,17 +137,17 @@ START_TEST(quorum_silent_local_controller_is_not_ready_but_the_quorum_is_still_r
 END_TEST
 
 START_TEST(quorum_no_leader_fails_closed) {
-        struct result r = run(NULL, true, "ctl-0:9093: NOT_LEADER_OR_FOLLOWER; ctl-2:9093: Connection refused");
+        struct result r = run(NULL, true, "ctl-0:9093: NOT_LEADER_OR_FOLLOWER (6); ctl-2:9093: Connection refused");
         ck_assert(!r.a.good);
         ck_assert(r.a.checks[CHECK_REACHABLE].ok);
         ck_assert_str_eq(r.a.checks[CHECK_LEADER].detail, "no controller answered as the quorum leader: "
-                         "ctl-0:9093: NOT_LEADER_OR_FOLLOWER; ctl-2:9093: Connection refused");
+                         "ctl-0:9093: NOT_LEADER_OR_FOLLOWER (6); ctl-2:9093: Connection refused");
         ck_assert_str_eq(r.a.checks[CHECK_VOTER].detail, "not checked: the quorum leader is unknown");
         ck_assert(!r.a.checks[CHECK_CAUGHT_UP].ok);
         ck_assert(!r.v.known);
         ck_assert(!r.s.safe);
         ck_assert_str_eq(r.s.reason, "the quorum's state is unknown, so stopping might take its majority: no controller "
-                         "answered as the quorum leader: ctl-0:9093: NOT_LEADER_OR_FOLLOWER; ctl-2:9093: Connection refused");
+                         "answered as the quorum leader: ctl-0:9093: NOT_LEADER_OR_FOLLOWER (6); ctl-2:9093: Connection refused");
 }
 END_TEST
 
@@ -168,7 +168,7 @@ START_TEST(quorum_unsound_leader_answers_count_as_none) {
         q = answer(0, 3, (int64_t[]){ 0, 0, 0 });
         q->partition_error_code = KWIRE_ERR_NOT_LEADER_OR_FOLLOWER;
         r = run(q, true, NULL);
-        ck_assert_str_eq(r.a.checks[CHECK_LEADER].detail, "the leader's answer carries error NOT_LEADER_OR_FOLLOWER");
+        ck_assert_str_eq(r.a.checks[CHECK_LEADER].detail, "the leader's answer carries error NOT_LEADER_OR_FOLLOWER (6)");
 
         q = answer(0, 3, (int64_t[]){ 0, 0, 0 });
         q->voters[1].id = -4;

@@ -31,7 +31,6 @@ static bool ends_with(const char *s, const char *suffix) {
 START_TEST(snapshot_dup_copies_deeply) {
         struct snapshot *s = cluster3();
         s->controller_id = 2;
-        s->default_min_isr = 2;
         struct snap_topic *t = sb_topic(s, "orders", 3);
         t->err = 0;
         sb_part(t, 0, 2, IDS(1, 2, 3), IDS(2, 3))->err = 9;
@@ -43,7 +42,6 @@ START_TEST(snapshot_dup_copies_deeply) {
         ck_assert_int_eq(d->brokers[2], 3);
         ck_assert_int_eq(d->controller_id, 2);
         ck_assert_int_eq(d->answered_by, 1);
-        ck_assert_int_eq(d->default_min_isr, 2);
         ck_assert_int_eq(d->n_topics, 2);
         ck_assert_str_eq(d->topics[0].name, "orders");
         ck_assert_int_eq(d->topics[0].min_isr, 3);

@@ -80,6 +80,72 @@ START_TEST(format_duration_round_trips) {
 }
 END_TEST
 
+START_TEST(parse_hostport_splits_names_addresses_and_bracketed_ipv6) {
+        char host[PARSE_HOST_MAX];
+        uint16_t port = 0;
+        ck_assert_int_eq(parse_hostport("ctl-0.kq.svc:9093", 0, host, sizeof host, &port), 0);
+        ck_assert_str_eq(host, "ctl-0.kq.svc");
+        ck_assert_uint_eq(port, 9093);
+        ck_assert_int_eq(parse_hostport("10.0.0.7:1", 0, host, sizeof host, &port), 0);
+        ck_assert_str_eq(host, "10.0.0.7");
+        ck_assert_uint_eq(port, 1);
+        ck_assert_int_eq(parse_hostport("[::1]:9092", 0, host, sizeof host, &port), 0);
+        ck_assert_str_eq(host, "::1");
+        ck_assert_uint_eq(port, 9092);
+        ck_assert_int_eq(parse_hostport("[fd00::1]:65535", PARSE_HOSTPORT_KEEP_BRACKETS, host,
+                                        sizeof host, &port), 0);
+        ck_assert_str_eq(host, "[fd00::1]");
+        ck_assert_uint_eq(port, 65535);
+}
+END_TEST
+
+START_TEST(parse_hostport_rejects_bad_ports_and_trailing_junk) {
+        char host[PARSE_HOST_MAX] = "untouched";
+        uint16_t port = 7;
+        ck_assert_int_eq(parse_hostport("host:0", 0, host, sizeof host, &port), -ERANGE);
+        ck_assert_int_eq(parse_hostport("host:65536", 0, host, sizeof host, &port), -ERANGE);
+        ck_assert_int_eq(parse_hostport("host:9092x", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("host:9092 ", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("host:+9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("host:", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("host", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("[::1]x:9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("[::1]", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_str_eq(host, "untouched");
+        ck_assert_uint_eq(port, 7);
+}
+END_TEST
+
+START_TEST(parse_hostport_rejects_empty_unbracketed_v6_and_odd_hosts) {
+        char host[PARSE_HOST_MAX];
+        uint16_t port;
+        ck_assert_int_eq(parse_hostport(":9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("[]:9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("[]:9092", PARSE_HOSTPORT_EMPTY_HOST, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("fd00::1:9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("a b:9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("a/b:9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("a]:9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport("a\tb:9092", 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport(NULL, 0, host, sizeof host, &port), -EINVAL);
+        ck_assert_int_eq(parse_hostport(":9092", PARSE_HOSTPORT_EMPTY_HOST, host, sizeof host, &port), 0);
+        ck_assert_str_eq(host, "");
+        ck_assert_uint_eq(port, 9092);
+}
+END_TEST
+
+START_TEST(parse_hostport_refuses_a_host_longer_than_the_buffer) {
+        char host[8];
+        uint16_t port;
+        ck_assert_int_eq(parse_hostport("1234567:1", 0, host, sizeof host, &port), 0);
+        ck_assert_str_eq(host, "1234567");
+        ck_assert_int_eq(parse_hostport("12345678:1", 0, host, sizeof host, &port), -EINVAL);
+        /* The brackets count when they are kept. */
+        ck_assert_int_eq(parse_hostport("[::1:23]:1", 0, host, sizeof host, &port), 0);
+        ck_assert_int_eq(parse_hostport("[::1:23]:1", PARSE_HOSTPORT_KEEP_BRACKETS, host, sizeof host, &port), -EINVAL);
+}
+END_TEST
+
 START_TEST(dynbuf_refuses_growth_past_max_and_keeps_content) {
         struct dynbuf b;
         dynbuf_init(&b, 8);
@@ -332,6 +398,10 @@ int main(void) {
         tcase_add_test(tc, parse_u64_accepts_exact_decimal_in_range);
         tcase_add_test(tc, parse_u64_rejects_trailing_bytes_signs_spaces_and_overflow);
         tcase_add_test(tc, parse_i64_handles_negative_bounds);
+        tcase_add_test(tc, parse_hostport_splits_names_addresses_and_bracketed_ipv6);
+        tcase_add_test(tc, parse_hostport_rejects_bad_ports_and_trailing_junk);
+        tcase_add_test(tc, parse_hostport_rejects_empty_unbracketed_v6_and_odd_hosts);
+        tcase_add_test(tc, parse_hostport_refuses_a_host_longer_than_the_buffer);
         tcase_add_test(tc, parse_duration_reads_each_unit);
         tcase_add_test(tc, parse_duration_rejects_bare_numbers_and_unknown_units);
         tcase_add_test(tc, format_duration_round_trips);

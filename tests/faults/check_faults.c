@@ -37,13 +37,14 @@
 #include "testutil.h"
 
 #define EVENT_MS 15000
-/* A kubelet probe's budget in these tests: the kubelet's default timeoutSeconds (1 s); the
- * probe itself waits as long as the manifests' livenessProbe (3 s) before it counts as
- * unanswered. An answer from the cached verdict takes well under 10 ms, but this suite runs
- * under ASan on a loaded 2-core machine and must never flake: speed targets live in bench/
+/* A kubelet probe's budget in these tests: the manifests' timeoutSeconds for the broker
+ * container's probes (3 s). A probe not answered within it is what the kubelet counts as a
+ * failure, so that is the behaviour asserted. An answer from the cached verdict takes well
+ * under 10 ms, but this suite runs under ASan on a loaded 2-core machine and must never
+ * flake: an earlier 1 s bound failed 1 probe in 92 there. Speed targets live in bench/
  * (probes.c), behaviour here. */
-#define PROBE_MAX_US 1000000
 #define PROBE_TIMEOUT_MS 3000
+#define PROBE_MAX_US (PROBE_TIMEOUT_MS * 1000LL)
 /* The agent's check settings in these tests: fast checks, and ready after 2 good ones. */
 #define INTERVAL_MS 200
 #define READY_AFTER 2
@@ -241,8 +242,9 @@ static long long await_readyz(struct agent *a, int want, int timeout_ms) {
 
 /* The longest a recovery may take once a fault clears: READY_AFTER good checks, each at most
  * one interval apart, plus a check that may have started just before the fault cleared (its
- * timeout), with the rest as scheduling slack for the sanitizer build. */
-#define RECOVERY_MAX_MS (READY_AFTER * INTERVAL_MS + 1000 + 1600)
+ * timeout), with generous scheduling slack for the sanitizer build on a loaded machine (the
+ * expected figure, printed, is under a second; how fast is bench/'s question, not this one's). */
+#define RECOVERY_MAX_MS (READY_AFTER * INTERVAL_MS + 1000 + 8000)
 
 /* ---- the local broker flapping ---- */
 
@@ -635,7 +637,7 @@ START_TEST(mock_near_the_limit_the_oldest_idle_connections_are_closed_first) {
                  * (Only below the eviction point: a probe is a connection too.) */
                 if (i % 30 == 29 && i < KEPT) {
                         long long us;
-                        ck_assert_int_eq(probe(NULL, a.proc.port, "/livez", 1000, &us), 200);
+                        ck_assert_int_eq(probe(NULL, a.proc.port, "/livez", PROBE_TIMEOUT_MS, &us), 200);
                 }
         }
         int evicted = 0, first_kept = -1;
@@ -651,7 +653,7 @@ START_TEST(mock_near_the_limit_the_oldest_idle_connections_are_closed_first) {
         ck_assert_int_eq(evicted, N - KEPT);
         ck_assert_int_eq(first_kept, N - KEPT);
         long long us;
-        ck_assert_int_eq(probe(NULL, a.proc.port, "/readyz", 1000, &us), 200);
+        ck_assert_int_eq(probe(NULL, a.proc.port, "/readyz", PROBE_TIMEOUT_MS, &us), 200);
         ck_assert_int_lt(us, PROBE_MAX_US);
         idle_close(&s);
         ck_assert_int_eq(tu_stop(&a.proc.child, SIGTERM, 5000), 0);

@@ -55,7 +55,6 @@ static struct snapshot *snap_build(struct fz *f) {
         s->brokers = ids(f, &s->n_brokers);
         s->controller_id = node_id(f);
         s->answered_by = node_id(f);
-        s->default_min_isr = (int) fz_range(f, -1, 4);
         s->n_topics = (int) fz_range(f, 0, MAX_TOPICS);
         s->topics = s->n_topics ? fz_alloc((size_t) s->n_topics * sizeof *s->topics) : NULL;
         for (int i = 0; i < s->n_topics; i++) {
@@ -174,8 +173,7 @@ static void check_dup(const struct snapshot *s) {
         }
         FUZZ_CHECK(d, "snapshot_dup failed");
         FUZZ_CHECK(d->n_brokers == s->n_brokers && d->n_topics == s->n_topics &&
-                   d->answered_by == s->answered_by && d->controller_id == s->controller_id &&
-                   d->default_min_isr == s->default_min_isr, "snapshot header differs");
+                   d->answered_by == s->answered_by && d->controller_id == s->controller_id, "snapshot header differs");
         FUZZ_CHECK(!s->n_brokers || memcmp(d->brokers, s->brokers, (size_t) s->n_brokers * 4) == 0, "brokers");
         for (int i = 0; i < s->n_topics; i++) {
                 const struct snap_topic *a = &s->topics[i], *b = &d->topics[i];
