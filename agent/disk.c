@@ -15,6 +15,8 @@
 #include "kpa/kconn.h"
 #include "kpa/kafkaconf.h"
 #include "kpa/log.h"
+#include "kpa/monotime.h"
+#include "kpa/parse.h"
 
 /* ---- pure ---- */
 
@@ -301,7 +303,7 @@ static void use_conf(struct disk_watch *w, struct kafka_conf *conf) {
                 snprintf(w->sec_err, sizeof w->sec_err, "%s", err);
                 return;
         }
-        if (kconn_split_hostport(kafka_conf_bootstrap(conf), w->host, &w->port) < 0) {
+        if (parse_hostport(kafka_conf_bootstrap(conf), 0, w->host, sizeof w->host, &w->port) < 0) {
                 snprintf(w->sec_err, sizeof w->sec_err, "the bootstrap address is not HOST:PORT");
                 return;
         }
@@ -356,7 +358,7 @@ static void ask_kafka(struct disk_watch *w, struct disk_sample *s) {
                 snprintf(s->error, sizeof s->error, "%s", w->sec_err);
                 return;
         }
-        uint64_t deadline = kconn_now_ms() + w->o.timeout_ms;
+        uint64_t deadline = monotime_ms() + w->o.timeout_ms;
         struct kconn *k = NULL;
         int r = kconn_open(w->host, w->port, &w->sec, deadline, &k, err, sizeof err);
         if (r == 0) {
