@@ -27,6 +27,8 @@ static const struct opt_def agent_opts[] = {
         { "KPA_READY_SCOPE", OPT_VALUE, "local (default) or cluster (also wait for zero under-replicated partitions)" },
         { "KPA_CAUGHT_UP_WITHIN", OPT_VALUE, "controller-only node: a voter caught up with the quorum leader at most this long ago counts as caught up (default 1.5 x controller.quorum.fetch.timeout.ms, 3s)" },
         { "KPA_FEATURES_INTERVAL", OPT_VALUE, "how often to ask the broker for its feature levels, for /status and /metrics; 0: never (default 60s)" },
+        { "KPA_DISK_WARN_FREE_PERCENT", OPT_VALUE, "the disk condition fails when a log dir's file system has less than this percent of its bytes or inodes free (default 10; 0: never)" },
+        { "KPA_LOG_DIRS_INTERVAL", OPT_VALUE, "time between DescribeLogDirs asking the broker which log dirs are offline (default 30s; 0: never)" },
         { "KPA_LOG_LEVEL", OPT_VALUE, "error, warn, info (default) or debug" },
         { "KPA_DEMO", OPT_SWITCH, "watch an embedded librdkafka mock cluster (no broker needed)" },
         { "KPA_HELP", OPT_SWITCH, "show this help" },
@@ -46,6 +48,7 @@ void agentcfg_free(struct agent_config *c) {
         free(c->client_config);
         free(c->controllers);
         free(c->quorum_hosts);
+        free(c->log_dirs);
         memset(c, 0, sizeof *c);
 }
 
@@ -141,6 +144,21 @@ static int broker_config_load(const char *path, struct agent_config *c, char *er
         }
         c->node_id = (int32_t) id;
         r = 0;
+        /* The dirs whose file systems the disk watch measures; Kafka's default when unset. */
+        const char *dirs = props_get(&p, "log.dirs");
+        if (!dirs)
+                dirs = props_get(&p, "log.dir");
+        char why[512];
+        if (!(c->log_dirs = calloc(DISK_MAX_DIRS, sizeof *c->log_dirs))) {
+                snprintf(errbuf, errlen, "out of memory");
+                props_free_secret(&p);
+                return -ENOMEM;
+        }
+        if (dirs && disk_parse_log_dirs(dirs, c->log_dirs, DISK_MAX_DIRS, &c->n_log_dirs, why, sizeof why) < 0) {
+                snprintf(errbuf, errlen, "--broker-config %s: log.dirs: %s", path, why);
+                props_free_secret(&p);
+                return -EINVAL;
+        }
         const char *roles = props_get(&p, "process.roles");
         if (roles && roles_controller_only(roles, &c->controller) < 0) {
                 snprintf(errbuf, errlen, "--broker-config %s: process.roles \"%.100s\" is not broker, controller or "
@@ -151,7 +169,6 @@ static int broker_config_load(const char *path, struct agent_config *c, char *er
                 uint64_t fetch = QUORUM_DEFAULT_FETCH_TIMEOUT_MS;
                 const char *ft = props_get(&p, "controller.quorum.fetch.timeout.ms");
                 c->controllers = calloc(1, sizeof *c->controllers);
-                char why[512];
                 if (!c->controllers) {
                         snprintf(errbuf, errlen, "out of memory");
                         r = -ENOMEM;
@@ -173,7 +190,6 @@ static int broker_config_load(const char *path, struct agent_config *c, char *er
         /* Only a fallback for the gate (see agentcfg.h): a list that does not parse leaves
          * it out; the broker itself refuses such a file. */
         if (r == 0 && !c->controller && (c->quorum_hosts = calloc(1, sizeof *c->quorum_hosts))) {
-                char why[512];
                 if (ctlcheck_parse_endpoints(props_get(&p, "controller.quorum.voters"),
                                              props_get(&p, "controller.quorum.bootstrap.servers"),
                                              c->quorum_hosts, why, sizeof why) < 0 ||
@@ -228,6 +244,20 @@ static int load(const struct loader *l, struct agent_config *c) {
         }
         if (c->bootstrap && kafka_conf_bootstrap_check(c->bootstrap, why, sizeof why) < 0) {
                 snprintf(l->errbuf, l->errlen, "%s: %s", opts_origin(l->set, "KPA_BOOTSTRAP", o, sizeof o), why);
+                return -EINVAL;
+        }
+        uint64_t pct = DISK_DEFAULT_WARN_FREE_PERCENT;
+        if ((v = value(l, "KPA_DISK_WARN_FREE_PERCENT")) && parse_u64(v, 0, 99, &pct) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a whole percent from 0 to 99",
+                         opts_origin(l->set, "KPA_DISK_WARN_FREE_PERCENT", o, sizeof o), v);
+                return -EINVAL;
+        }
+        c->disk_warn_free_percent = (unsigned) pct;
+        if ((v = value(l, "KPA_LOG_DIRS_INTERVAL")) && strcmp(v, "0") == 0)
+                c->log_dirs_interval_ms = 0;
+        else if (duration(l, "KPA_LOG_DIRS_INTERVAL", 30000, 1000, 86400000, &c->log_dirs_interval_ms) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not 0 (never) or a duration from 1s to 24h (e.g. 30s, 5m)",
+                         opts_origin(l->set, "KPA_LOG_DIRS_INTERVAL", o, sizeof o), v);
                 return -EINVAL;
         }
         uint64_t n = 2;

@@ -11,9 +11,11 @@
 #include "kpa/checker.h"
 #include "kpa/ctlcheck.h"
 #include "kpa/demo.h"
+#include "kpa/disk.h"
 #include "kpa/dynbuf.h"
 #include "kpa/httpd.h"
 #include "kpa/kafka.h"
+#include "kpa/kafkaconf.h"
 #include "kpa/log.h"
 #include "kpa/parse.h"
 #include "kpa/quorum.h"
@@ -43,6 +45,7 @@ struct agent {
         struct demo *demo;
         struct checker *checker;
         struct httpd *httpd;
+        struct disk_watch *disk;    /* the log dirs' file systems and Kafka's view of them */
         uv_signal_t sig_term, sig_int, sig_hup;
         uv_timer_t prestop_timer;
         uv_timer_t verdict_timer;   /* logs transitions that no check result brings (staleness) */
@@ -89,6 +92,16 @@ static int64_t unix_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The verdict at now: the checks' history, plus the log dirs' state (disk.h), which comes
+ * from its own, slower rounds. */
+static void agent_verdict(struct agent *a, uint64_t now, struct verdict *v) {
+        health_verdict(&a->health, &a->policy, now, v);
+        struct check_result *c = &v->checks[CHECK_LOG_DIRS];
+        disk_readiness(disk_watch_view(a->disk), c);
+        if (c->applies && !c->ok)
+                v->ready = false;
+}
+
 static void agent_status_view(struct agent *a, const struct verdict *v, struct agent_status *ret) {
         *ret = (struct agent_status){
                 .node_id = a->node_id, .bootstrap = a->bootstrap, .scope = a->cfg->scope,
@@ -102,6 +115,7 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .min_isr_note = a->min_isr_note,
                 .gate = a->gate_valid ? &a->gate : NULL,
                 .features = a->cfg->controller || a->demo ? NULL : &a->features,
+                .disk = disk_watch_view(a->disk),
         };
         if (a->cfg->controller) {
                 ret->quorum = &a->quorum;
@@ -357,7 +371,7 @@ static void on_ctl_check(struct ctlcheck_result *r, void *data) {
 
 static void after_check(struct agent *a) {
         struct verdict v;
-        health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
+        agent_verdict(a, kafka_now_ms(), &v);
         log_transitions(a, &v);
         if (a->waiters)
                 prestop_evaluate(a, kafka_now_ms());
@@ -368,14 +382,14 @@ static void after_check(struct agent *a) {
 static void on_verdict_tick(uv_timer_t *t) {
         struct agent *a = t->data;
         struct verdict v;
-        health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
+        agent_verdict(a, kafka_now_ms(), &v);
         log_transitions(a, &v);
 }
 
 static void answer_probe(struct httpd_request *req, struct agent *a, enum probe_kind kind) {
         struct verdict v;
         struct dynbuf b;
-        health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
+        agent_verdict(a, kafka_now_ms(), &v);
         dynbuf_init(&b, RENDER_MAX_BYTES);
         int status = render_probe(&v, kind, httpd_request_has_arg(req, "verbose"), &b);
         if (status < 0)
@@ -393,7 +407,7 @@ static void answer_view(struct httpd_request *req, struct agent *a,
         struct verdict v;
         struct agent_status st;
         struct dynbuf b;
-        health_verdict(&a->health, &a->policy, kafka_now_ms(), &v);
+        agent_verdict(a, kafka_now_ms(), &v);
         agent_status_view(a, &v, &st);
         dynbuf_init(&b, RENDER_MAX_BYTES);
         if (render(&st, &b) < 0)
@@ -513,6 +527,8 @@ static void reload_conf(struct agent *a, const char *why) {
                 log_event(LOG_LEVEL_ERROR, "reload_failed", "keeping the previous Kafka client configuration: %s", err);
                 return;
         }
+        if (a->disk)
+                disk_watch_set_conf(a->disk, kafka_conf_ref(conf));
         checker_set_conf(a->checker, conf);
         checker_trigger_now(a->checker, true);
         log_event(LOG_LEVEL_INFO, "reloaded", "rebuilt the Kafka client (%s)", why);
@@ -564,6 +580,8 @@ static void agent_stop(struct agent *a, const char *why) {
         close_handle(a, (uv_handle_t *) &a->verdict_timer);
         if (a->conf_poll_on)
                 close_handle(a, (uv_handle_t *) &a->conf_poll);
+        disk_watch_stop(a->disk);
+        a->disk = NULL;
         httpd_stop(a->httpd, HTTP_STOP_DEADLINE_MS, on_httpd_closed, a);
         if (a->checker)
                 checker_stop(a->checker, on_checker_closed, a);
@@ -658,6 +676,26 @@ static int start_checker(struct agent *a, struct kafka_client *kc, struct ctlche
         return checker_start(a->checker);
 }
 
+/* The disk watch over --broker-config's log dirs; a controller-only node's are measured but
+ * not described (DescribeLogDirs is a broker's call). */
+static int start_disk_watch(struct agent *a, char *err, size_t errlen) {
+        const struct agent_config *cfg = a->cfg;
+        if (cfg->n_log_dirs == 0)
+                return 0;
+        struct disk_watch_opts o = { .n_dirs = cfg->n_log_dirs, .warn_free_percent = cfg->disk_warn_free_percent,
+                                     .interval_ms = cfg->interval_ms, .kafka_interval_ms = cfg->log_dirs_interval_ms,
+                                     .timeout_ms = cfg->check_timeout_ms };
+        memcpy(o.dirs, cfg->log_dirs, sizeof o.dirs[0] * (size_t) cfg->n_log_dirs);
+        struct kafka_conf *conf = NULL;
+        int r;
+        if (!cfg->controller && cfg->log_dirs_interval_ms > 0 &&
+            (r = kafka_conf_load(cfg->client_config, a->bootstrap, &conf, err, errlen)) < 0)
+                return r;
+        if ((r = disk_watch_new(a->loop, &o, conf, &a->disk, err, errlen)) < 0)
+                return r;
+        return disk_watch_start(a->disk);
+}
+
 /* The one line for bad input, naming the flag when the message is about its file. */
 static void bad_input_line(const struct agent_config *cfg, const char *err) {
         const char *cc = cfg->client_config;
@@ -730,6 +768,8 @@ int daemon_run(const struct agent_config *cfg) {
                 uv_run(&loop, UV_RUN_DEFAULT);
                 goto out;
         }
+        if ((r = start_disk_watch(&a, err, sizeof err)) < 0)
+                log_event(LOG_LEVEL_ERROR, "disk_watch_failed", "not watching the log dirs: %s", err);
         uv_signal_init(&loop, &a.sig_term);
         uv_signal_init(&loop, &a.sig_int);
         uv_signal_init(&loop, &a.sig_hup);

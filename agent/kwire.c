@@ -18,6 +18,8 @@ const char *kwire_error_name(int16_t code) {
         case 34: return "ILLEGAL_SASL_STATE";
         case 35: return "UNSUPPORTED_VERSION";
         case 42: return "INVALID_REQUEST";
+        case 56: return "KAFKA_STORAGE_ERROR";
+        case 57: return "LOG_DIR_NOT_FOUND";
         case 58: return "SASL_AUTHENTICATION_FAILED";
         case -1: return "UNKNOWN_SERVER_ERROR";
         default: return "UNKNOWN";

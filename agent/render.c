@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,6 +321,74 @@ static void status_features(struct jb *b, cJSON *root, const struct agent_status
         }
 }
 
+static const char *dir_state_name(enum disk_dir_state s) {
+        return s == DISK_DIR_ONLINE ? "online" : s == DISK_DIR_OFFLINE ? "offline" : "unknown";
+}
+
+/* The log dirs: each file system as statvfs measures it, and Kafka's state for it. */
+static void status_disk(struct jb *b, cJSON *root, const struct disk_view *v) {
+        cJSON *o = jb_obj(b, root, "disk");
+        char why[1024];
+        bool ok = disk_condition(v, why, sizeof why);
+        jb_bool(b, o, "ok", ok);
+        jb_str(b, o, "detail", ok ? NULL : why);
+        jb_num(b, o, "warn_free_percent", v->warn_free_percent);
+        jb_num(b, o, "low_dirs", v->low_dirs);
+        cJSON *k = jb_obj(b, o, "kafka");
+        jb_bool(b, k, "asked", v->asks_kafka);
+        jb_bool(b, k, "known", v->kafka_known);
+        jb_str(b, k, "error", v->kafka_error[0] ? v->kafka_error : NULL);
+        if (v->kafka_at_unix_ms > 0) {
+                char at[40];
+                render_rfc3339(v->kafka_at_unix_ms, at, sizeof at);
+                jb_str(b, k, "at", at);
+        } else {
+                jb_str(b, k, "at", NULL);
+        }
+        jb_num(b, o, "offline_dirs", v->offline_dirs);
+        jb_num(b, o, "offline_replicas", v->offline_replicas);
+        cJSON *dirs = jb_arr(b, o, "log_dirs");
+        for (int i = 0; dirs && i < v->n_dirs; i++) {
+                const struct disk_dir *d = &v->dirs[i];
+                cJSON *e = jb_check(b, cJSON_CreateObject());
+                if (!e)
+                        break;
+                cJSON_AddItemToArray(dirs, e);
+                jb_str(b, e, "dir", d->path);
+                if (d->have_statfs) {
+                        jb_num(b, e, "free_bytes", (double) d->free_bytes);
+                        jb_num(b, e, "total_bytes", (double) d->total_bytes);
+                        jb_num(b, e, "free_inodes", (double) d->free_inodes);
+                        jb_num(b, e, "total_inodes", (double) d->total_inodes);
+                        jb_bool(b, e, "low", d->low);
+                } else {
+                        jb_str(b, e, "statfs_error", d->statfs_error);
+                }
+                jb_str(b, e, "state", dir_state_name(d->state));
+                if (d->state != DISK_DIR_UNKNOWN) {
+                        jb_str(b, e, "kafka_error", d->kafka_error ? kwire_error_name(d->kafka_error) : NULL);
+                        if (d->kafka_usable_bytes >= 0)
+                                jb_num(b, e, "kafka_usable_bytes", (double) d->kafka_usable_bytes);
+                        if (d->kafka_total_bytes >= 0)
+                                jb_num(b, e, "kafka_total_bytes", (double) d->kafka_total_bytes);
+                }
+                if (d->state == DISK_DIR_OFFLINE) {
+                        if (d->offline_replicas >= 0) {
+                                jb_num(b, e, "offline_replicas", d->offline_replicas);
+                                cJSON *names = jb_arr(b, e, "replicas");
+                                for (int j = 0; names && j < d->n_shown; j++) {
+                                        cJSON *n = jb_check(b, cJSON_CreateString(d->shown[j]));
+                                        if (n)
+                                                cJSON_AddItemToArray(names, n);
+                                }
+                        } else {
+                                jb_str(b, e, "offline_replicas", NULL);
+                                jb_str(b, e, "list_error", d->list_error);
+                        }
+                }
+        }
+}
+
 int render_status_json(const struct agent_status *st, struct dynbuf *out) {
         struct jb b = { false };
         cJSON *root = jb_check(&b, cJSON_CreateObject());
@@ -340,6 +409,8 @@ int render_status_json(const struct agent_status *st, struct dynbuf *out) {
         status_safe_to_stop(&b, root, st);
         if (st->features)
                 status_features(&b, root, st);
+        if (st->disk && st->disk->n_dirs > 0)
+                status_disk(&b, root, st->disk);
 
         cJSON *broker = jb_obj(&b, root, st->quorum ? "controller" : "broker");
         if (!st->quorum) {
@@ -525,6 +596,66 @@ static void metrics_features(struct mw *w, const struct features_view *v) {
         mw_printf(w, "kpa_feature_finalization_pending %d\n", v->n_pending > 0 ? 1 : 0);
 }
 
+static void mw_dir_value(struct mw *w, const char *name, const char *dir, const char *fmt_value) {
+        mw_printf(w, "%s{dir=\"", name);
+        mw_label_value(w, dir);
+        mw_printf(w, "\"} %s\n", fmt_value);
+}
+
+/* The log dirs: one series per dir and measure. A dir statvfs could not measure has no
+ * bytes or inodes series (absent, not 0: a scrape must not show a full disk that is not);
+ * Kafka's state only when the broker described it. */
+static void metrics_disk(struct mw *w, const struct disk_view *v) {
+        static const struct {
+                const char *name, *help;
+                size_t off;
+        } sizes[] = {
+                { "kpa_log_dir_free_bytes", "Bytes the broker's user may still write on the log dir's file system (statvfs f_bavail x f_frsize).", offsetof(struct disk_dir, free_bytes) },
+                { "kpa_log_dir_total_bytes", "Size of the log dir's file system (statvfs f_blocks x f_frsize).", offsetof(struct disk_dir, total_bytes) },
+                { "kpa_log_dir_free_inodes", "Free inodes on the log dir's file system (statvfs f_favail).", offsetof(struct disk_dir, free_inodes) },
+                { "kpa_log_dir_total_inodes", "Inodes of the log dir's file system (statvfs f_files; 0: no inode limit).", offsetof(struct disk_dir, total_inodes) },
+        };
+        char val[32];
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+                mw_head(w, sizes[k].name, "gauge", sizes[k].help);
+                for (int i = 0; i < v->n_dirs; i++) {
+                        const struct disk_dir *d = &v->dirs[i];
+                        if (!d->have_statfs)
+                                continue;
+                        uint64_t x;
+                        memcpy(&x, (const char *) d + sizes[k].off, sizeof x);
+                        snprintf(val, sizeof val, "%" PRIu64, x);
+                        mw_dir_value(w, sizes[k].name, d->path, val);
+                }
+        }
+        mw_head(w, "kpa_log_dir_low", "gauge", "1 if the log dir's file system has less free bytes or inodes than --disk-warn-free-percent.");
+        for (int i = 0; i < v->n_dirs; i++)
+                if (v->dirs[i].have_statfs)
+                        mw_dir_value(w, "kpa_log_dir_low", v->dirs[i].path, v->dirs[i].low ? "1" : "0");
+        char why[8];
+        mw_head(w, "kpa_disk_ok", "gauge", "1 if every log dir is measured, above the free-space threshold and not offline (the disk condition).");
+        mw_printf(w, "kpa_disk_ok %d\n", disk_condition(v, why, sizeof why) ? 1 : 0);
+        if (!v->asks_kafka)
+                return;
+        mw_head(w, "kpa_log_dirs_known", "gauge", "1 if the broker answered the last DescribeLogDirs.");
+        mw_printf(w, "kpa_log_dirs_known %d\n", v->kafka_known ? 1 : 0);
+        mw_head(w, "kpa_log_dir_offline", "gauge", "1 if Kafka has taken the log dir offline (KAFKA_STORAGE_ERROR), 0 if online (dirs the broker described).");
+        for (int i = 0; i < v->n_dirs; i++)
+                if (v->dirs[i].state != DISK_DIR_UNKNOWN)
+                        mw_dir_value(w, "kpa_log_dir_offline", v->dirs[i].path,
+                                     v->dirs[i].state == DISK_DIR_OFFLINE ? "1" : "0");
+        mw_head(w, "kpa_log_dir_offline_replicas", "gauge", "Partition folders in an offline log dir: replicas this broker cannot serve.");
+        for (int i = 0; i < v->n_dirs; i++)
+                if (v->dirs[i].state == DISK_DIR_OFFLINE && v->dirs[i].offline_replicas >= 0) {
+                        snprintf(val, sizeof val, "%d", v->dirs[i].offline_replicas);
+                        mw_dir_value(w, "kpa_log_dir_offline_replicas", v->dirs[i].path, val);
+                }
+        if (v->kafka_known) {
+                mw_head(w, "kpa_offline_replicas", "gauge", "Replicas on this broker in offline log dirs.");
+                mw_printf(w, "kpa_offline_replicas %d\n", v->offline_replicas);
+        }
+}
+
 int render_metrics(const struct agent_status *st, struct dynbuf *out) {
         struct mw w = { out, 0 };
         const struct verdict *v = st->verdict;
@@ -549,6 +680,9 @@ int render_metrics(const struct agent_status *st, struct dynbuf *out) {
                 metrics_quorum(&w, st);
         else
                 metrics_partitions(&w, st);
+
+        if (st->disk && st->disk->n_dirs > 0)
+                metrics_disk(&w, st->disk);
 
         mw_head(&w, "kpa_consecutive_good_checks", "gauge", "Good checks in a row (reset by a bad one).");
         mw_printf(&w, "kpa_consecutive_good_checks %u\n", h->consecutive_good);

@@ -259,6 +259,7 @@ void verdict_assess(const struct check_outcome *o, int32_t local_id, enum ready_
         /* These two are about the sequence of checks, not one check: health_verdict decides. */
         ret->checks[CHECK_FRESH].applies = false;
         ret->checks[CHECK_CONSECUTIVE].applies = false;
+        ret->checks[CHECK_LOG_DIRS].applies = false;   /* decided at probe time (disk.h) */
 
         const struct snapshot *s = o ? o->snap : NULL;
         if (!s) {
@@ -387,6 +388,7 @@ const char *check_name(enum check_id id) {
                 [CHECK_VOTER] = "voter",
                 [CHECK_CAUGHT_UP] = "caught_up",
                 [CHECK_CLUSTER_URP] = "cluster_urp",
+                [CHECK_LOG_DIRS] = "log_dirs",
                 [CHECK_FRESH] = "fresh",
                 [CHECK_CONSECUTIVE] = "consecutive",
         };

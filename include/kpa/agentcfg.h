@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "kpa/ctlcheck.h"
+#include "kpa/disk.h"
 #include "kpa/log.h"
 #include "kpa/verdict.h"
 
@@ -36,6 +37,11 @@ struct agent_config {
          * gate asks them, at the local listener's port, when the local broker never named
          * its peers (kafka.h, fallback_peers). */
         struct ctlcheck_endpoints *quorum_hosts;
+        /* log.dirs (or log.dir) of --broker-config: the disk watch (disk.h). */
+        char (*log_dirs)[DISK_PATH_MAX];
+        int n_log_dirs;
+        unsigned disk_warn_free_percent;          /* 0: no threshold */
+        uint64_t log_dirs_interval_ms;            /* DescribeLogDirs; 0: never asked */
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "kpa/canroll.h"
+#include "kpa/disk.h"
 #include "kpa/dynbuf.h"
 #include "kpa/features.h"
 #include "kpa/quorum.h"
@@ -43,6 +44,8 @@ struct agent_status {
         /* A broker's feature levels as last asked (features.h), or NULL (controller-only node,
          * demo): /status "features" and "finalization", /metrics kpa_feature_*. */
         const struct features_view *features;
+        /* The log dirs (disk.h); NULL when none are known (no --broker-config). */
+        const struct disk_view *disk;
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };

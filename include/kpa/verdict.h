@@ -26,6 +26,7 @@ enum check_id {
         CHECK_CLUSTER_URP, /* scope cluster: no under-replicated partition anywhere */
         CHECK_FRESH,       /* the last check finished recently (decided at probe time) */
         CHECK_CONSECUTIVE, /* enough consecutive good checks (decided by health_record) */
+        CHECK_LOG_DIRS,    /* broker: no log dir offline (disk.h; decided at probe time) */
         CHECK_COUNT
 };
 

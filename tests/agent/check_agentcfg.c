@@ -154,6 +154,44 @@ START_TEST(stale_after_must_be_longer_than_the_interval) {
 }
 END_TEST
 
+START_TEST(log_dirs_and_disk_flags_from_broker_config) {
+        char *dir = tu_mkdtemp();
+        tu_write(dir, "server.properties", "node.id=1\nlog.dirs=/var/lib/kafka/data/kafka-logs, /mnt/b\n");
+        char path[600], flag[700];
+        snprintf(path, sizeof path, "%s/server.properties", dir);
+        snprintf(flag, sizeof flag, "--broker-config=%s", path);
+        struct agent_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", flag, "--bootstrap=x:1", NULL }, &c, err), 0);
+        ck_assert_int_eq(c.n_log_dirs, 2);
+        ck_assert_str_eq(c.log_dirs[0], "/var/lib/kafka/data/kafka-logs");
+        ck_assert_str_eq(c.log_dirs[1], "/mnt/b");
+        ck_assert_uint_eq(c.disk_warn_free_percent, 10);
+        ck_assert_uint_eq(c.log_dirs_interval_ms, 30000);
+        agentcfg_free(&c);
+        /* log.dir when log.dirs is unset (Kafka's fallback); flags override the defaults. */
+        tu_write(dir, "server.properties", "node.id=1\nlog.dir=/data\n");
+        ck_assert_int_eq(load((char *[]){ "KPA_DISK_WARN_FREE_PERCENT=25", NULL },
+                              (char *[]){ "kpa-agent", flag, "--bootstrap=x:1", "--log-dirs-interval=0", NULL }, &c, err), 0);
+        ck_assert_int_eq(c.n_log_dirs, 1);
+        ck_assert_str_eq(c.log_dirs[0], "/data");
+        ck_assert_uint_eq(c.disk_warn_free_percent, 25);
+        ck_assert_uint_eq(c.log_dirs_interval_ms, 0);
+        agentcfg_free(&c);
+        tu_write(dir, "server.properties", "node.id=1\nlog.dirs=/a,relative\n");
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", flag, "--bootstrap=x:1", NULL }, &c, err), -EINVAL);
+        char want[900];
+        snprintf(want, sizeof want, "--broker-config %s: log.dirs: log dir \"relative\" is not an absolute path of at most 1023 bytes", path);
+        ck_assert_str_eq(err, want);
+        tu_rmtree(dir);
+        free(dir);
+        expect((char *[]){ "kpa-agent", "--demo", "--disk-warn-free-percent=100", NULL },
+               "--disk-warn-free-percent \"100\" is not a whole percent from 0 to 99");
+        expect((char *[]){ "kpa-agent", "--demo", "--log-dirs-interval=500ms", NULL },
+               "--log-dirs-interval \"500ms\" is not 0 (never) or a duration from 1s to 24h (e.g. 30s, 5m)");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("agentcfg");
         TCase *tc = tcase_create("agentcfg");
@@ -162,6 +200,7 @@ int main(void) {
         tcase_add_test(tc, node_id_read_from_broker_config);
         tcase_add_test(tc, bad_flags_get_one_line_naming_them);
         tcase_add_test(tc, bad_addresses_are_refused_at_load);
+        tcase_add_test(tc, log_dirs_and_disk_flags_from_broker_config);
         tcase_add_test(tc, stale_after_must_be_longer_than_the_interval);
         tcase_add_test(tc, a_brokers_quorum_hosts_are_read_from_broker_config);
         suite_add_tcase(s, tc);

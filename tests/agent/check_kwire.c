@@ -3,13 +3,15 @@
  * refusal of a malformed answer. The byte vectors follow the schemas in Kafka 4.1.1's and
  * 4.4.0's kafka-clients jar (common/message/DescribeQuorum*.json, Sasl*.json,
  * RequestHeader.json, ResponseHeader.json); the last vectors are DescribeQuorum answers of real
- * 4.4.0 and 4.1.1 controllers (tests/agent/vectors/). */
+ * 4.4.0 and 4.1.1 controllers and a DescribeLogDirs answer of a real 4.1.1 broker
+ * (tests/agent/vectors/). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kpa/kwire.h"
+#include "kpa/kwire_logdirs.h"
 #include "kpa/kwire_quorum.h"
 #include "kpa/kwire_sasl.h"
 #include "testutil.h"
@@ -566,6 +568,173 @@ START_TEST(kwire_sasl_plain_request_bytes_and_answers) {
 }
 END_TEST
 
+/* ---- DescribeLogDirs ---- */
+
+START_TEST(kwire_logdirs_request_v4_bytes) {
+        uint8_t buf[KWIRE_LOGDIRS_REQUEST_MAX];
+        size_t len;
+        ck_assert_int_eq(kwire_logdirs_encode_request(4, 1, "kpa-agent", buf, sizeof buf, &len), 0);
+        assert_bytes(buf, len, BYTES(
+                0x00, 0x00, 0x00, 0x16,                        /* size 22 */
+                0x00, 0x23, 0x00, 0x04,                        /* api key 35, version 4 */
+                0x00, 0x00, 0x00, 0x01,                        /* correlation id */
+                0x00, 0x09, 'k', 'p', 'a', '-', 'a', 'g', 'e', 'n', 't',
+                0x00,                                          /* header v2 tags */
+                0x01,                                          /* Topics: empty, not null (0) */
+                0x00));                                        /* request tags */
+        ck_assert_int_eq(kwire_logdirs_encode_request(3, 1, "kpa-agent", buf, sizeof buf, &len), 0);
+        ck_assert_int_eq(buf[7], 3);
+        ck_assert_int_eq(kwire_logdirs_encode_request(2, 1, "kpa-agent", buf, sizeof buf, &len), -EINVAL);
+        ck_assert_int_eq(kwire_logdirs_encode_request(5, 1, "kpa-agent", buf, sizeof buf, &len), -EINVAL);
+        ck_assert_int_eq(kwire_logdirs_encode_request(4, 1, "kpa-agent", buf, 25, &len), -E2BIG);
+}
+END_TEST
+
+/* A v4 answer: /data/a online (one topic, two partitions listed), /data/b offline. */
+static const uint8_t logdirs_v4[] = {
+        0x00, 0x00, 0x00, 0x05,                        /* correlation id 5 */
+        0x00,                                          /* header v1 tags */
+        0x00, 0x00, 0x00, 0x00,                        /* ThrottleTimeMs */
+        0x00, 0x00,                                    /* ErrorCode */
+        0x03,                                          /* Results: 2 */
+        0x00, 0x00,                                    /* ErrorCode */
+        0x08, '/', 'd', 'a', 't', 'a', '/', 'a',       /* LogDir */
+        0x02,                                          /* Topics: 1 */
+        0x02, 't',                                     /* Name */
+        0x03,                                          /* Partitions: 2 */
+        0, 0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 9,  0, 0, 0, 0, 0, 0, 0, 0,  0x00, 0x00,
+        0, 0, 0, 1,  0, 0, 0, 0, 0, 0, 0, 7,  0, 0, 0, 0, 0, 0, 0, 0,  0x00, 0x00,
+        0x00,                                          /* topic tags */
+        0, 0, 0, 0, 0, 0x40, 0, 0,                     /* TotalBytes 4 MiB */
+        0, 0, 0, 0, 0, 0x10, 0, 0,                     /* UsableBytes 1 MiB */
+        0x00,                                          /* result tags */
+        0x00, 0x38,                                    /* ErrorCode 56 KAFKA_STORAGE_ERROR */
+        0x08, '/', 'd', 'a', 't', 'a', '/', 'b',
+        0x01,                                          /* Topics: 0 */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* TotalBytes -1 */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* UsableBytes -1 */
+        0x00,
+        0x00,                                          /* response tags */
+};
+
+START_TEST(kwire_logdirs_decodes_online_and_offline_dirs_field_by_field) {
+        struct kwire_logdirs d;
+        char err[256] = "";
+        ck_assert_int_eq(kwire_logdirs_decode_response(logdirs_v4, sizeof logdirs_v4, 4, 5, &d, err, sizeof err), 0);
+        ck_assert_int_eq(d.error_code, 0);
+        ck_assert_int_eq(d.n_dirs, 2);
+        ck_assert_str_eq(d.dirs[0].path, "/data/a");
+        ck_assert_int_eq(d.dirs[0].error_code, 0);
+        ck_assert_uint_eq(d.dirs[0].n_topics, 1);
+        ck_assert_uint_eq(d.dirs[0].n_partitions, 2);
+        ck_assert_int_eq(d.dirs[0].total_bytes, 4194304);
+        ck_assert_int_eq(d.dirs[0].usable_bytes, 1048576);
+        ck_assert_str_eq(d.dirs[1].path, "/data/b");
+        ck_assert_int_eq(d.dirs[1].error_code, KWIRE_ERR_KAFKA_STORAGE_ERROR);
+        ck_assert_str_eq(kwire_error_name(d.dirs[1].error_code), "KAFKA_STORAGE_ERROR");
+        ck_assert_int_eq(d.dirs[1].total_bytes, -1);
+        ck_assert_uint_eq(d.dirs[1].n_partitions, 0);
+}
+END_TEST
+
+START_TEST(kwire_logdirs_every_truncation_and_trailing_byte_is_refused) {
+        struct kwire_logdirs d;
+        char err[256];
+        for (size_t n = 0; n < sizeof logdirs_v4; n++)
+                ck_assert_msg(kwire_logdirs_decode_response(logdirs_v4, n, 4, 5, &d, err, sizeof err) == -EPROTO,
+                              "a cut to %zu bytes was accepted", n);
+        ck_assert_str_eq(err, "malformed DescribeLogDirs v4 answer: truncated at byte 116 of 116 reading response tagged fields (1 bytes)");
+        uint8_t longer[sizeof logdirs_v4 + 1];
+        memcpy(longer, logdirs_v4, sizeof logdirs_v4);
+        longer[sizeof logdirs_v4] = 0;
+        ck_assert_int_eq(kwire_logdirs_decode_response(longer, sizeof longer, 4, 5, &d, err, sizeof err), -EPROTO);
+        /* Another correlation id, an unsupported version. */
+        ck_assert_int_eq(kwire_logdirs_decode_response(logdirs_v4, sizeof logdirs_v4, 4, 6, &d, err, sizeof err), -EPROTO);
+        ck_assert_int_eq(kwire_logdirs_decode_response(logdirs_v4, sizeof logdirs_v4, 2, 5, &d, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "DescribeLogDirs version 2 is not supported (3 or 4)");
+        /* Read as v3 (no TotalBytes/UsableBytes) the same bytes are not a v3 answer. */
+        ck_assert_int_eq(kwire_logdirs_decode_response(logdirs_v4, sizeof logdirs_v4, 3, 5, &d, err, sizeof err), -EPROTO);
+}
+END_TEST
+
+START_TEST(kwire_logdirs_same_dir_twice_or_too_many_dirs_are_refused) {
+        struct kwire_logdirs d;
+        char err[256];
+        ck_assert_int_eq(kwire_logdirs_decode_response(BYTES(0, 0, 0, 1, 0x00, 0, 0, 0, 0, 0, 0, 0x03,
+                                                             0, 0, 0x03, '/', 'x', 0x01, 0x00,
+                                                             0, 0, 0x04, '/', 'x', '/', 0x01, 0x00,
+                                                             0x00), 3, 1, &d, err, sizeof err), 0);
+        ck_assert_int_eq(d.n_dirs, 2);   /* "/x" and "/x/" are two strings; matching is disk.c's */
+        ck_assert_int_eq(kwire_logdirs_decode_response(BYTES(0, 0, 0, 1, 0x00, 0, 0, 0, 0, 0, 0, 0x03,
+                                                             0, 0, 0x03, '/', 'x', 0x01, 0x00,
+                                                             0, 0, 0x03, '/', 'x', 0x01, 0x00,
+                                                             0x00), 3, 1, &d, err, sizeof err), -EPROTO);
+        ck_assert_str_eq(err, "malformed DescribeLogDirs v3 answer: the answer describes log dir \"/x\" twice (again at byte 21)");
+        /* 65 results announced: refused before reading them, whatever follows. */
+        uint8_t many[12 + 65 * 6 + 1];
+        memcpy(many, (const uint8_t[]){ 0, 0, 0, 1, 0x00, 0, 0, 0, 0, 0, 0, 66 }, 12);
+        for (int i = 0; i < 65; i++)
+                memcpy(many + 12 + i * 6, (const uint8_t[]){ 0, 0, 0x02, (uint8_t) ('0' + i % 10), 0x01, 0x00 }, 6);
+        many[sizeof many - 1] = 0x00;
+        ck_assert_int_eq(kwire_logdirs_decode_response(many, sizeof many, 3, 1, &d, err, sizeof err), -EPROTO);
+        ck_assert_str_eq(err, "malformed DescribeLogDirs v3 answer: Results at byte 11 lists 65 log dirs (at most 64)");
+}
+END_TEST
+
+START_TEST(kwire_logdirs_top_level_error_and_round_trip) {
+        struct kwire_logdirs d = { .error_code = 31, .throttle_ms = 3 }, back;
+        uint8_t buf[1024];
+        size_t len;
+        char err[256];
+        ck_assert_int_eq(kwire_logdirs_encode_response(&d, 4, 9, buf, sizeof buf, &len), 0);
+        ck_assert_int_eq(kwire_logdirs_decode_response(buf + 4, len - 4, 4, 9, &back, err, sizeof err), 0);
+        ck_assert_int_eq(back.error_code, 31);
+        ck_assert_str_eq(kwire_error_name(back.error_code), "CLUSTER_AUTHORIZATION_FAILED");
+        ck_assert_int_eq(back.throttle_ms, 3);
+        ck_assert_int_eq(back.n_dirs, 0);
+        d = (struct kwire_logdirs){ .n_dirs = 1 };
+        snprintf(d.dirs[0].path, sizeof d.dirs[0].path, "/var/lib/kafka/data/kafka-logs");
+        d.dirs[0].error_code = 56;
+        d.dirs[0].total_bytes = 10;
+        d.dirs[0].usable_bytes = 2;
+        ck_assert_int_eq(kwire_logdirs_encode_response(&d, 4, 9, buf, sizeof buf, &len), 0);
+        ck_assert_int_eq(kwire_logdirs_decode_response(buf + 4, len - 4, 4, 9, &back, err, sizeof err), 0);
+        ck_assert_str_eq(back.dirs[0].path, "/var/lib/kafka/data/kafka-logs");
+        ck_assert_int_eq(back.dirs[0].error_code, 56);
+        ck_assert_int_eq(back.dirs[0].total_bytes, 10);
+        ck_assert_int_eq(back.dirs[0].usable_bytes, 2);
+        d.n_dirs = 65;
+        ck_assert_int_eq(kwire_logdirs_encode_response(&d, 4, 9, buf, sizeof buf, &len), -EINVAL);
+}
+END_TEST
+
+/* The answer of a real Kafka 4.1.1 broker to kwire_logdirs_request_v4_bytes' request (with
+ * correlation id 1), saved by tests/kafka/test_disk.py (KPA_DISK_VECTORS_DIR) once its second
+ * log dir, a 4 MiB tmpfs, had filled up and gone offline. */
+START_TEST(kwire_logdirs_decodes_a_real_kafka_4_1_answer_with_an_offline_dir) {
+        size_t len;
+        uint8_t *frame = vector("describelogdirs-v4-kafka-4.1.1-offline.bin", &len);
+        ck_assert_uint_eq(len, 121);
+        struct kwire_logdirs d;
+        char err[256] = "";
+        ck_assert_int_eq(kwire_logdirs_decode_response(frame, len, 4, 1, &d, err, sizeof err), 0);
+        ck_assert_int_eq(d.error_code, 0);
+        ck_assert_int_eq(d.throttle_ms, 0);
+        ck_assert_int_eq(d.n_dirs, 2);
+        ck_assert_str_eq(d.dirs[0].path, "/var/lib/kafka/data/kafka-logs");
+        ck_assert_int_eq(d.dirs[0].error_code, 0);
+        ck_assert_uint_eq(d.dirs[0].n_topics, 0);   /* an empty topic list asks for none */
+        ck_assert_int_eq(d.dirs[0].total_bytes, 0x3efe39d000);
+        ck_assert_int_eq(d.dirs[0].usable_bytes, 0x132adc2000);
+        ck_assert_str_eq(d.dirs[1].path, "/var/lib/kafka/data/small/kafka-logs");
+        ck_assert_int_eq(d.dirs[1].error_code, KWIRE_ERR_KAFKA_STORAGE_ERROR);
+        ck_assert_int_eq(d.dirs[1].total_bytes, -1);
+        ck_assert_int_eq(d.dirs[1].usable_bytes, -1);
+        for (size_t n = 0; n < len; n++)
+                ck_assert_int_eq(kwire_logdirs_decode_response(frame, n, 4, 1, &d, err, sizeof err), -EPROTO);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("kwire");
         TCase *tc = tcase_create("kwire");
@@ -591,6 +760,12 @@ int main(void) {
         tcase_add_test(tc, kwire_quorum_decodes_a_real_kafka_4_4_follower_answer);
         tcase_add_test(tc, kwire_sasl_handshake_request_bytes_and_answer);
         tcase_add_test(tc, kwire_sasl_plain_request_bytes_and_answers);
+        tcase_add_test(tc, kwire_logdirs_request_v4_bytes);
+        tcase_add_test(tc, kwire_logdirs_decodes_online_and_offline_dirs_field_by_field);
+        tcase_add_test(tc, kwire_logdirs_every_truncation_and_trailing_byte_is_refused);
+        tcase_add_test(tc, kwire_logdirs_same_dir_twice_or_too_many_dirs_are_refused);
+        tcase_add_test(tc, kwire_logdirs_top_level_error_and_round_trip);
+        tcase_add_test(tc, kwire_logdirs_decodes_a_real_kafka_4_1_answer_with_an_offline_dir);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

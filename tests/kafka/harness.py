@@ -236,7 +236,7 @@ class Pod:
     the image's declared VOLUMEs."""
 
     def __init__(self, env, sts, ordinal, service=None, extra_env=None, template=None,
-                 kustomization="k8s/base", secrets=None, extra_mounts=None):
+                 kustomization="k8s/base", secrets=None, extra_mounts=None, tmpfs=None):
         self.env = env
         self.sts = sts
         self.ordinal = ordinal
@@ -264,6 +264,17 @@ class Pod:
         for claim in self.m["sts"]["spec"].get("volumeClaimTemplates", []):
             name = claim["metadata"]["name"]
             self.volumes[name] = self._owned_dir(os.path.join(self.root, "pvc", name))
+        # {volume: (folder, bytes)}: a tmpfs of that size mounted at that folder inside the
+        # volume (on the host, before any container starts), so that a log dir there fills
+        # up like a small disk. Every container mounting the volume sees it (--rbind).
+        self.tmpfs = dict(tmpfs or {})
+        for vol, (folder, size) in self.tmpfs.items():
+            path = os.path.join(self.volumes[vol], folder)
+            os.makedirs(path, exist_ok=True)
+            gid = self.fs_group if self.fs_group is not None else 0
+            run(["mount", "-t", "tmpfs", "-o", f"size={int(size)},mode=2775,uid=0,gid={gid}",
+                 f"{PREFIX}-tmpfs", path])
+            env.tmpfs_mounts.append(path)
         self.broker = None
         self.agent = None
         self.agent_port = 8080
@@ -345,12 +356,12 @@ class Pod:
             src = self.volumes[vm["name"]]
             if vm.get("subPath"):
                 src = os.path.join(src, vm["subPath"])
-            mounts.append((src, vm["mountPath"], vm.get("readOnly", False)))
+            mounts.append((src, vm["mountPath"], vm.get("readOnly", False), vm["name"] in self.tmpfs))
         for i, (src, dst) in enumerate(self.extra_mounts):
             vol = os.path.join(self.root, "vol", f"extra-{i}")
             if not os.path.isdir(vol):
                 self._secret_volume(vol, src, 0o644)
-            mounts.append((vol, dst, True))
+            mounts.append((vol, dst, True, False))
         image = image_repository(c["image"])
         covered = {m[1] for m in mounts}
         for i, (path, uid, gid, mode) in enumerate(IMAGE_VOLUMES.get(image, [])):
@@ -360,11 +371,11 @@ class Pod:
                     os.makedirs(anon)
                     os.chown(anon, uid, gid)
                     os.chmod(anon, mode)
-                mounts.append((anon, path, False))
+                mounts.append((anon, path, False, False))
         # Parents first, so a mount inside another mounted volume lands on top of it.
         mounts.sort(key=lambda m: m[1].count("/"))
         done = []
-        for src, dst, ro in mounts:
+        for src, dst, ro, rec in mounts:
             # A mount point inside a volume mounted before is made in that volume (as the
             # container runtime does), otherwise on the host.
             outer = [(s, d) for s, d in done if dst.startswith(d.rstrip("/") + "/")]
@@ -374,7 +385,7 @@ class Pod:
             else:
                 self.env.mountpoint(dst)
             done.append((src, dst))
-            args += ["--bind-ro" if ro else "--bind", src, dst]
+            args += [("--rbind" if rec else "--bind") + ("-ro" if ro else ""), src, dst]
         if image.endswith("kpa") or os.path.basename(image).startswith("kpa"):
             args += ["--kpa-bin", build_dir()]
         else:
@@ -568,6 +579,7 @@ class Env:
         self.kubelets = []
         self.netns = []
         self.made_mountpoints = []
+        self.tmpfs_mounts = []
         self.closed = False
         self.mplock = open(MOUNTPOINTS_LOCK, "a")
         fcntl.flock(self.mplock, fcntl.LOCK_SH)
@@ -710,6 +722,8 @@ class Env:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             shutil.rmtree(f"/etc/netns/{ns}", ignore_errors=True)
         subprocess.run(["ip", "link", "del", f"{PREFIX}br"], capture_output=True)
+        for path in reversed(self.tmpfs_mounts):
+            subprocess.run(["umount", "-l", path], capture_output=True)
         self.remove_mountpoints()
         if os.environ.get("KPA_KAFKA_KEEP") == "1":
             log(f"kept {self.work}")
@@ -740,6 +754,12 @@ def purge_leftovers():
                     pass
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     subprocess.run(["ip", "link", "del", f"{PREFIX}br"], capture_output=True)
+    # The size-limited tmpfs mounts (Pod(tmpfs=...)) of a killed run: named after PREFIX.
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            src, path = line.split()[:2]
+            if src == f"{PREFIX}-tmpfs":
+                subprocess.run(["umount", "-l", path.replace("\\040", " ")], capture_output=True)
     if os.path.isdir("/etc/netns"):
         for d in os.listdir("/etc/netns"):
             if ours(d):

@@ -55,7 +55,7 @@ class Topology:
             cls.brokers = [p for p in cls.pods if "broker" in p.roles]
             for p in cls.pods:
                 p.start_broker()
-                p.start_agent({"--interval": "1s"})
+                p.start_agent({"--interval": "1s", "--log-dirs-interval": "1s"})
             for p in cls.pods:
                 p.wait_broker_up(timeout=180)
             cls.boot_s = h.time.monotonic() - t0
@@ -112,6 +112,23 @@ class Topology:
         self.kcat(producer, ["-P", "-t", topic, "-X", "acks=all"], stdin="\n".join(MESSAGES) + "\n")
         r = self.kcat(consumer, ["-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\n"])
         self.assertEqual(sorted(r.stdout.split()), MESSAGES)
+
+    def test_every_log_dir_is_measured_and_described_over_the_listener_security(self):
+        # DescribeLogDirs goes over the agent's own transport (kconn: TLS, client
+        # certificates, SASL PLAIN as client.properties says); a controller-only node's dirs
+        # are measured but not described.
+        for p in self.pods:
+            broker = "broker" in p.roles
+
+            def seen():
+                d = p.status()["disk"]
+                return d if (d["kafka"]["known"] or not broker) and all(
+                    "free_bytes" in x for x in d["log_dirs"]) else None
+            d = h.wait_for(seen, 60, f"{p.name}: its log dirs in /status")
+            self.assertEqual(d["kafka"]["asked"], broker, p.name)
+            self.assertEqual([x["dir"] for x in d["log_dirs"]], ["/var/lib/kafka/data/kafka-logs"], p.name)
+            self.assertEqual([x["state"] for x in d["log_dirs"]], ["online" if broker else "unknown"], d)
+            self.assertTrue(d["ok"], d)
 
     def test_kpa_agent_check_reports_ready(self):
         for p in self.pods:
