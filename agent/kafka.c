@@ -576,21 +576,14 @@ struct handle_ctx {
         struct check_events ev;     /* the handle's opaque; ev.conf holds a reference */
         rd_kafka_t *rk;
         pthread_mutex_t lock;
-        pthread_cond_t destroyed_cond;
         bool destroyed, abandoned;
         int refs;
 };
 
 static struct handle_ctx *ctx_new(struct kafka_conf *conf) {
         struct handle_ctx *c = calloc(1, sizeof *c);
-        pthread_condattr_t ca;
-        if (!c || pthread_condattr_init(&ca) != 0) {
-                free(c);
+        if (!c)
                 return NULL;
-        }
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->destroyed_cond, &ca);
-        pthread_condattr_destroy(&ca);
         pthread_mutex_init(&c->lock, NULL);
         c->ev.conf = kafka_conf_ref(conf);
         c->refs = 1;
@@ -604,7 +597,6 @@ static void ctx_release(struct handle_ctx *c) {
         if (!last)
                 return;
         kafka_conf_free(c->ev.conf);
-        pthread_cond_destroy(&c->destroyed_cond);
         pthread_mutex_destroy(&c->lock);
         free(c);
 }
@@ -617,7 +609,6 @@ static void *reap(void *arg) {
         pthread_mutex_lock(&c->lock);
         c->destroyed = true;
         bool abandoned = c->abandoned;
-        pthread_cond_signal(&c->destroyed_cond);
         pthread_mutex_unlock(&c->lock);
         if (abandoned)
                 atomic_fetch_sub(&stopping, 1);
@@ -625,36 +616,50 @@ static void *reap(void *arg) {
         return NULL;
 }
 
-/* Destroys the handle, waiting until until_ms at most. false: it is still stopping. */
+/* CLOCK_REALTIME (what pthread_timedjoin_np takes) for the monotonic time until_ms. */
+static struct timespec realtime_at(uint64_t until_ms) {
+        uint64_t now = kafka_now_ms(), wait = until_ms > now ? until_ms - now : 0;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t) (wait / 1000);
+        ts.tv_nsec += (long) (wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        return ts;
+}
+
+/* Destroys the handle, waiting until until_ms at most. false: it is still stopping. The
+ * reaper is joined, not only awaited: a thread that has not fully exited still holds
+ * per-thread state (OpenSSL's error queue), which a process exiting right after the check
+ * (kpa-agent check) would otherwise leave behind. */
 static bool handle_destroy(struct handle_ctx *c, uint64_t until_ms) {
         pthread_t t;
-        pthread_attr_t ta;
         c->refs++;   /* the reaper's; no other thread knows c yet */
-        int e = pthread_attr_init(&ta);
-        if (e == 0) {
-                pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-                e = pthread_create(&t, &ta, reap, c);
-                pthread_attr_destroy(&ta);
-        }
-        if (e != 0) {
+        if (pthread_create(&t, NULL, reap, c) != 0) {
                 /* No thread: destroy here, unbounded, rather than leak the handle. */
                 c->refs--;
                 rd_kafka_destroy(c->rk);
                 ctx_release(c);
                 return true;
         }
-        struct timespec ts = { .tv_sec = (time_t) (until_ms / 1000),
-                               .tv_nsec = (long) (until_ms % 1000) * 1000000L };
-        pthread_mutex_lock(&c->lock);
-        int w = 0;
-        while (!c->destroyed && w != ETIMEDOUT)
-                w = pthread_cond_timedwait(&c->destroyed_cond, &c->lock, &ts);
-        bool done = c->destroyed;
+        struct timespec ts = realtime_at(until_ms);
+        bool done = pthread_timedjoin_np(t, NULL, &ts) == 0;
         if (!done) {
-                c->abandoned = true;
-                atomic_fetch_add(&stopping, 1);
+                pthread_mutex_lock(&c->lock);
+                bool destroyed = c->destroyed;
+                if (!destroyed) {
+                        c->abandoned = true;
+                        atomic_fetch_add(&stopping, 1);
+                }
+                pthread_mutex_unlock(&c->lock);
+                /* Destroyed just now: the reaper is only exiting, wait for that. */
+                if (destroyed)
+                        done = pthread_join(t, NULL) == 0;
+                else
+                        pthread_detach(t);
         }
-        pthread_mutex_unlock(&c->lock);
         ctx_release(c);
         return done;
 }
