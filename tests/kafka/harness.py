@@ -264,6 +264,9 @@ class Pod:
         self.broker = None
         self.agent = None
         self.agent_port = 8080
+        # The Kafka jars the broker container mounts at /opt/kafka/libs (None: the Env's
+        # release). A rolling upgrade sets it per pod (Kubelet.restart_pod(lib=...)).
+        self.lib = None
         env.pods.append(self)
         env.netns_add(self.ns, self.ip)
 
@@ -374,7 +377,7 @@ class Pod:
         else:
             self.env.mountpoint("/opt/kafka/bin")
             self.env.mountpoint("/opt/kafka/libs")
-            args += ["--bind-ro", BIN, "/opt/kafka/bin", "--bind-ro", self.env.lib, "/opt/kafka/libs"]
+            args += ["--bind-ro", BIN, "/opt/kafka/bin", "--bind-ro", self.lib or self.env.lib, "/opt/kafka/libs"]
         sc = c.get("securityContext", {})
         if sc.get("readOnlyRootFilesystem"):
             args.append("--ro-root")
@@ -655,8 +658,8 @@ class Env:
     def client_argv(self, cmd):
         return ["ip", "netns", "exec", self.client_ns] + cmd
 
-    def probe_argv(self, *args):
-        return self.client_argv(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
+    def probe_argv(self, *args, jvm=()):
+        return self.client_argv(["java", "-Xmx256m", "-XX:TieredStopAtLevel=1", *jvm, "-cp",
                                  f"{self.probe_classes}:{self.lib}/*", "KafkaProbe"] + list(args))
 
     def probe(self, *args, timeout=120, check=True, stdin=None):
@@ -673,6 +676,10 @@ class Env:
 
     def watcher(self, bootstrap, topics=(), interval_ms=100):
         return Watcher(self, bootstrap, topics, interval_ms)
+
+    def lib_for(self, version):
+        """Another release's jars folder (provisioned like the Env's), for Pod.lib in an upgrade."""
+        return provision(version)
 
     def start(self, pods, agent_overrides=None, agents=True):
         """kpa-init, then broker and agent, for each pod; waits for every broker to start."""
@@ -1003,4 +1010,708 @@ class Poller:
 
     def stop(self):
         self.stopped.set()
+        self.t.join(timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# The kubelet and the StatefulSet controller, emulated for the pods above.
+
+
+def naive_container(c, port=9092):
+    """The kafka container as the popular charts run it: every probe a tcpSocket on the client
+    port (the broker "is Ready" the moment its port accepts), and no preStop hook. Timings are
+    the manifest's, so only what the probes ask differs from the gated container."""
+    c = json.loads(json.dumps(c))
+    for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if kind in c:
+            keep = {k: v for k, v in c[kind].items() if k not in ("httpGet", "tcpSocket", "exec", "grpc")}
+            c[kind] = dict(keep, tcpSocket={"port": port})
+    c.pop("lifecycle", None)
+    return c
+
+
+class _Container:
+    """One container of a Kubelet's pod: its spec (probes, preStop), the Proc running it, and
+    the probe state the kubelet keeps for it (started = startupProbe passed, ready)."""
+
+    def __init__(self, kubelet, name, spec, start, sidecar):
+        self.k, self.name, self.spec, self.start_fn, self.sidecar = kubelet, name, spec, start, sidecar
+        self.proc = None
+        self.gen = 0
+        self.started = False
+        self.ready = False
+        self.stopping = False
+        self.restarts = 0
+        self.started_at = None
+
+    def running(self):
+        return self.proc is not None and self.proc.alive() and not self.stopping
+
+
+class Kubelet:
+    """The kubelet (and, in restart_pod, the StatefulSet controller) for one harness Pod.
+
+    It runs the containers' startupProbe, livenessProbe and readinessProbe from the rendered
+    manifest (httpGet, tcpSocket, exec; periodSeconds, timeoutSeconds, failureThreshold,
+    successThreshold, initialDelaySeconds), liveness and readiness only once the startupProbe
+    passed, as the kubelet does; restarts a container whose liveness or startup probe failed
+    failureThreshold times (preStop first, then SIGTERM, SIGKILL at the grace period) or that
+    exited (restartPolicy Always: at once the first time, then 10 s, 20 s, ... 300 s); and
+    records every event with its time.monotonic():
+
+        kl = h.Kubelet(pod)                  # variant "gated": the manifest as shipped
+        kl.adopt()                           # pod started by env.start(): probe from now on
+        t = kl.wait_ready(120)               # first Ready (readinessProbe) at or after now
+        r = kl.restart_pod()                 # a rolling update of this pod, see there
+        kl.events                            # [(t, container, event, detail)], e.g.
+                                             # (t, "kafka", "ready", True), (t, "kafka", "exit", 143)
+        kl.stop_container("kafka", "why")    # the kubelet's kill (preStop, SIGTERM, SIGKILL)
+        kl.close()                           # stop probing (the Env kills the processes)
+
+    variant "naive" (naive_container): tcpSocket probes on the broker port, no preStop, and
+    no kpa-agent sidecar in pods it starts. The variant applies to what the kubelet does from
+    then on (set kl.variant, or restart_pod(variant=...)): a naive restart_pod stops the old
+    pod without a preStop and starts a pod without the agent. Probe results for a container
+    generation that has since been replaced are dropped. One thread per probe; all state under
+    kl.cond (a Condition) which is notified on every event."""
+
+    BACKOFF_MAX = 300.0
+
+    def __init__(self, pod, variant="gated", agent_overrides=None):
+        if variant not in ("gated", "naive"):
+            raise ValueError(f"variant {variant!r}: expected gated or naive")
+        self.pod = pod
+        self.variant = variant
+        self.agent_overrides = agent_overrides
+        self.grace = pod.m["spec"].get("terminationGracePeriodSeconds", 30)
+        self.cond = threading.Condition()
+        self.events = []
+        self.closed = False
+        self.deleting = False
+        self.containers = {}
+        self.threads = []
+        self._build()
+
+    # -- containers and their probes ------------------------------------------------------
+
+    def _build(self):
+        """The containers of the pod the current variant describes (sidecars first)."""
+        kafka = self.pod.container("kafka")
+        if self.variant == "naive":
+            kafka = naive_container(kafka)
+        cs = []
+        if self.variant == "gated":
+            cs.append(_Container(self, "kpa-agent", self.pod.container("kpa-agent"),
+                                 lambda: self.pod.start_agent(self.agent_overrides), True))
+        cs.append(_Container(self, "kafka", kafka, self.pod.start_broker, False))
+        self.containers = {c.name: c for c in cs}
+        for c in cs:
+            for kind in ("startup", "liveness", "readiness"):
+                if f"{kind}Probe" in c.spec:
+                    t = threading.Thread(target=self._probe_loop, args=(c, kind), daemon=True)
+                    t.start()
+                    self.threads.append(t)
+            if "startupProbe" not in c.spec:
+                c.started = True
+            t = threading.Thread(target=self._watch_exits, args=(c,), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _event(self, container, what, detail=None):
+        with self.cond:
+            self.events.append((time.monotonic(), container, what, detail))
+            self.cond.notify_all()
+        log(f"kubelet {self.pod.name}/{container}: {what}" + ("" if detail is None else f" {detail}"))
+
+    def _probe_once(self, c, spec, timeout):
+        import socket
+        if "httpGet" in spec:
+            g = spec["httpGet"]
+            port = self._port(c, g["port"])
+            code, _ = http_get(f"http://{g.get('host', self.pod.ip)}:{port}{g.get('path', '/')}", timeout)
+            return 200 <= code < 400
+        if "tcpSocket" in spec:
+            try:
+                socket.create_connection((self.pod.ip, self._port(c, spec["tcpSocket"]["port"])),
+                                         timeout=timeout).close()
+                return True
+            except OSError:
+                return False
+        if "exec" in spec:
+            try:
+                r = run(self.pod.argv(spec["exec"]["command"], c.name), check=False, timeout=timeout,
+                        env=self.pod.container_env(c.spec))
+            except subprocess.TimeoutExpired:
+                return False
+            return r.returncode == 0
+        raise RuntimeError(f"{c.name}: probe kind not emulated: {sorted(spec)}")
+
+    @staticmethod
+    def _port(c, port):
+        if isinstance(port, int):
+            return port
+        for p in c.spec.get("ports", []):
+            if p.get("name") == port:
+                return p["containerPort"]
+        raise RuntimeError(f"{c.name}: no port named {port!r}")
+
+    def _probe_loop(self, c, kind):
+        spec = c.spec[f"{kind}Probe"]
+        period = spec.get("periodSeconds", 10)
+        timeout = spec.get("timeoutSeconds", 1)
+        fail_max = spec.get("failureThreshold", 3)
+        ok_min = spec.get("successThreshold", 1)
+        gen, fails, oks, next_at = None, 0, 0, 0.0
+        while True:
+            with self.cond:
+                while not self.closed and not (
+                        c.running() and (c.started if kind != "startup" else not c.started)
+                        and self.containers.get(c.name) is c):
+                    self.cond.wait(0.5)
+                if self.closed or self.containers.get(c.name) is not c:
+                    return
+                if c.gen != gen:
+                    gen, fails, oks = c.gen, 0, 0
+                    next_at = c.started_at + spec.get("initialDelaySeconds", 0)
+                left = next_at - time.monotonic()
+                if left > 0:
+                    self.cond.wait(left)
+                    continue
+            t = time.monotonic()
+            ok = self._probe_once(c, spec, timeout)
+            # The kubelet's probe worker ticks every period; a probe that outlasts it skips ticks.
+            next_at = t + period
+            while next_at < time.monotonic():
+                next_at += period
+            with self.cond:
+                if c.gen != gen or not c.running():
+                    continue
+                fails, oks = (0, oks + 1) if ok else (fails + 1, 0)
+                if kind == "startup" and ok:
+                    c.started = True
+                    self._event(c.name, "started")
+                elif kind == "readiness":
+                    if ok and not c.ready and oks >= ok_min:
+                        c.ready = True
+                        self._event(c.name, "ready", True)
+                    elif not ok and c.ready and fails >= fail_max:
+                        c.ready = False
+                        self._event(c.name, "ready", False)
+                elif kind in ("startup", "liveness") and not ok and fails >= fail_max:
+                    fails = 0
+                    threading.Thread(target=self._kill_and_restart, args=(c, kind, gen),
+                                     daemon=True).start()
+
+    def _kill_and_restart(self, c, why, gen):
+        self._event(c.name, "probe-failed", why)
+        self.stop_container(c.name, f"{why} probe failed")
+        self._start_container_after_backoff(c, gen)
+
+    def _watch_exits(self, c):
+        """restartPolicy Always: a container that exits without being stopped by the kubelet
+        is started again, at once the first time and after a doubling back-off later."""
+        while True:
+            with self.cond:
+                while not self.closed and self.containers.get(c.name) is c and not (
+                        c.proc is not None and not c.stopping and c.proc.p.poll() is not None):
+                    self.cond.wait(0.2)
+                if self.closed or self.containers.get(c.name) is not c:
+                    return
+                gen = c.gen
+                c.ready = False
+                c.stopping = True
+            self._event(c.name, "exit", c.proc.p.returncode)
+            c.proc.kill_group()
+            self._start_container_after_backoff(c, gen)
+
+    def _start_container_after_backoff(self, c, gen):
+        with self.cond:
+            if c.gen != gen or self.deleting or self.closed:
+                return
+            if c.started_at is not None and time.monotonic() - c.started_at > 600:
+                c.restarts = 0
+            delay = 0.0 if c.restarts == 0 else min(10.0 * 2 ** (c.restarts - 1), self.BACKOFF_MAX)
+            c.restarts += 1
+            c.stopping = True
+            deadline = time.monotonic() + delay
+            while not self.closed and time.monotonic() < deadline:
+                self.cond.wait(deadline - time.monotonic())
+            if self.closed or c.gen != gen or self.deleting:
+                return
+        self._run_container(c)
+
+    def _run_container(self, c):
+        proc = c.start_fn()
+        with self.cond:
+            c.proc = proc
+            c.gen += 1
+            c.started = "startupProbe" not in c.spec
+            c.ready = False
+            c.stopping = False
+            c.started_at = time.monotonic()
+            self.cond.notify_all()
+        self._event(c.name, "running", proc.pid)
+
+    # -- what the tests call ---------------------------------------------------------------
+
+    def adopt(self):
+        """Takes over a pod whose containers Env.start() already started: probes from now."""
+        now = time.monotonic()
+        with self.cond:
+            for c in self.containers.values():
+                c.proc = self.pod.agent if c.name == "kpa-agent" else self.pod.broker
+                c.gen += 1
+                c.started_at = now
+            self.cond.notify_all()
+        return self
+
+    def ready(self, container="kafka"):
+        with self.cond:
+            return self.containers[container].ready
+
+    def wait_ready(self, timeout, after=None, container="kafka"):
+        """The time of the first Ready of `container` at or after `after` (default: now, or at
+        once if it is Ready now). Bounded; says what it waited for."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            if after is None:
+                if self.containers[container].ready:
+                    return time.monotonic()
+                after = time.monotonic()
+            while True:
+                for t, name, what, detail in self.events:
+                    if t >= after and name == container and what == "ready" and detail is True:
+                        return t
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for {self.pod.name}/{container} "
+                                       f"to be Ready by its readinessProbe")
+                self.cond.wait(min(left, 0.5))
+
+    def _prestop(self, c, budget):
+        """The container's preStop hook, bounded by budget seconds: (seconds, result)."""
+        hook = c.spec.get("lifecycle", {}).get("preStop")
+        if not hook:
+            return 0.0, None
+        t = time.monotonic()
+        if "httpGet" in hook:
+            g = hook["httpGet"]
+            code, body = http_get(f"http://{g.get('host', self.pod.ip)}:{self._port(c, g['port'])}"
+                                  f"{g.get('path', '/')}", timeout=max(budget, 0.1))
+            result = (code, body.strip()[:200])
+        elif "exec" in hook:
+            try:
+                r = run(self.pod.argv(hook["exec"]["command"], c.name), check=False,
+                        timeout=max(budget, 0.1), env=self.pod.container_env(c.spec))
+                result = (r.returncode, r.stdout.strip()[:200])
+            except subprocess.TimeoutExpired:
+                result = (None, "preStop exec hook ran out of the grace period")
+        else:
+            raise RuntimeError(f"{c.name}: preStop kind not emulated: {sorted(hook)}")
+        return time.monotonic() - t, result
+
+    def stop_container(self, name, reason="stopped by the test", grace=None):
+        """The kubelet's kill of one container: its preStop hook (bounded by the grace period),
+        SIGTERM, and SIGKILL if it has not exited when the grace period ends (at least 2 s after
+        the hook, as the kubelet grants). Returns {prestop_s, prestop, exit_code, killed,
+        stop_s, exited_at}. The container is not started again by this call."""
+        c = self.containers[name]
+        grace = self.grace if grace is None else grace
+        with self.cond:
+            c.stopping = True
+            was_ready, c.ready = c.ready, False
+            proc = c.proc
+        if was_ready:
+            self._event(name, "ready", False)
+        self._event(name, "killing", reason)
+        t0 = time.monotonic()
+        out = {"prestop_s": 0.0, "prestop": None, "exit_code": None, "killed": False}
+        if proc is None or proc.p.poll() is not None:
+            out.update(exit_code=None if proc is None else proc.p.returncode, stop_s=0.0, exited_at=t0)
+            return out
+        out["prestop_s"], out["prestop"] = self._prestop(c, grace)
+        if out["prestop"] is not None:
+            self._event(name, "prestop-done", out["prestop"])
+        left = max(grace - (time.monotonic() - t0), 2.0)
+        proc.send(signal.SIGTERM)
+        self._event(name, "sigterm")
+        try:
+            out["exit_code"] = proc.p.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            proc.send(signal.SIGKILL)
+            out["killed"] = True
+            self._event(name, "sigkill", "grace period over")
+            out["exit_code"] = proc.p.wait(timeout=30)
+        out["exited_at"] = time.monotonic()
+        out["stop_s"] = out["exited_at"] - t0
+        proc.kill_group()
+        self._event(name, "exited", out["exit_code"])
+        return out
+
+    def delete_pod(self):
+        """What a pod deletion does: the main container stops (preStop, SIGTERM, grace), then
+        the sidecars in reverse order (SIGTERM; the kpa-agent process of an adopted pod too,
+        whatever the variant). Returns the kafka container's stop_container() answer."""
+        with self.cond:
+            self.deleting = True
+        out = self.stop_container("kafka", "pod deleted")
+        if "kpa-agent" in self.containers:
+            self.stop_container("kpa-agent", "pod deleted (sidecar, after the main container)")
+        elif self.pod.agent is not None and self.pod.agent.alive():
+            self.pod.agent.stop(signal.SIGTERM, timeout=30)
+        return out
+
+    def _fresh_emptydirs(self):
+        """A new pod gets new emptyDirs (kpa-init's output, /tmp, logs); the PVC stays."""
+        for v in self.pod.m["spec"]["volumes"]:
+            if "emptyDir" in v:
+                path = self.pod.volumes[v["name"]]
+                for entry in os.listdir(path):
+                    full = os.path.join(path, entry)
+                    if os.path.isdir(full) and not os.path.islink(full):
+                        shutil.rmtree(full)
+                    else:
+                        os.unlink(full)
+
+    def start_pod(self, lib=None, sidecar_timeout=60):
+        """A new pod from the current variant, on the same PVC: fresh emptyDirs, kpa-init to
+        completion, the kpa-agent sidecar until its startupProbe passed (the kubelet starts
+        the next container only then), then the kafka container. lib: the Kafka jars folder
+        for this pod's broker (an upgrade), kept for later restarts."""
+        with self.cond:
+            self.deleting = False
+            old = list(self.containers.values())
+            self.containers = {}
+            self.cond.notify_all()
+        for c in old:
+            if c.proc is not None and c.proc.alive():
+                raise RuntimeError(f"{self.pod.name}/{c.name} still runs: delete_pod() first")
+        self._build()
+        if lib is not None:
+            self.pod.lib = lib
+        self._fresh_emptydirs()
+        self.pod.run_init()
+        self._event("kpa-init", "completed")
+        for c in self.containers.values():
+            self._run_container(c)
+            if c.sidecar:
+                with self.cond:
+                    deadline = time.monotonic() + sidecar_timeout
+                    while not c.started:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise TimeoutError(f"{self.pod.name}/{c.name}: startupProbe did not pass "
+                                               f"in {sidecar_timeout}s")
+                        self.cond.wait(min(left, 0.5))
+        return self
+
+    def start_container(self, name):
+        """Starts one container of the pod again (after stop_container), as a restart."""
+        self._run_container(self.containers[name])
+
+    def restart_pod(self, variant=None, lib=None, ready_timeout=300, hook=None):
+        """One pod's step of a StatefulSet rolling update: delete_pod() (preStop `GET
+        /prestop` bounded by terminationGracePeriodSeconds, SIGTERM, exit or SIGKILL at the
+        grace end, then the sidecar), start_pod() (kpa-init again, agent, broker) and wait
+        until Ready by the readinessProbe. variant: "gated" or "naive" for both the old
+        pod's stop and the new pod (default: the Kubelet's). Returns the delete_pod() answer
+        plus started_at (new broker process), ready_at, down_s (exit to Ready) and total_s.
+        hook(phase, kubelet, out), if given, is called at "stopped" (the old pod is gone) and
+        "started" (the new broker process runs); a fault injector may act there."""
+        t0 = time.monotonic()
+        if variant is not None and variant != self.variant:
+            if variant not in ("gated", "naive"):
+                raise ValueError(f"variant {variant!r}: expected gated or naive")
+            with self.cond:
+                self.variant = variant
+                kafka = self.pod.container("kafka")
+                self.containers["kafka"].spec = naive_container(kafka) if variant == "naive" else kafka
+        out = self.delete_pod()
+        if hook:
+            hook("stopped", self, out)
+        self.start_pod(lib=lib)
+        out["started_at"] = self.containers["kafka"].started_at
+        if hook:
+            hook("started", self, out)
+        out["ready_at"] = self.wait_ready(ready_timeout, after=out["started_at"])
+        out["down_s"] = out["ready_at"] - out["exited_at"]
+        out["total_s"] = out["ready_at"] - t0
+        return out
+
+    def close(self):
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
+def rolling_update(kubelets, mode, hook=None, libs=None, ready_timeout=300):
+    """A StatefulSet RollingUpdate (podManagementPolicy Parallel) over the pods of `kubelets`,
+    highest ordinal first: each pod gets Kubelet.restart_pod(mode), and the next pod is
+    deleted only once this one is Ready by its readinessProbe.
+
+    mode: "gated" (the manifest: kpa-agent's /readyz, /startup and /prestop) or "naive"
+    (naive_container: tcpSocket probes, no preStop, no agent). hook(phase, kubelet, info) is
+    called at "before" (info None), "stopped", "started" (restart_pod's) and "ready" (info:
+    the pod's step) for each pod; it may inject faults, or start a thread that does.
+    libs: a Kafka jars folder for every updated pod (an upgrade; see Env.lib_for), or
+    {pod name: folder}. Returns {"wall_s", "steps": [restart_pod() answer + "pod"]}."""
+    t0 = time.monotonic()
+    steps = []
+    for kl in sorted(kubelets, key=lambda k: -k.pod.ordinal):
+        lib = libs.get(kl.pod.name) if isinstance(libs, dict) else libs
+        if hook:
+            hook("before", kl, None)
+        log(f"rolling update ({mode}): {kl.pod.name}")
+        step = kl.restart_pod(variant=mode, lib=lib, ready_timeout=ready_timeout, hook=hook)
+        step["pod"] = kl.pod.name
+        steps.append(step)
+        if hook:
+            hook("ready", kl, step)
+    return {"wall_s": time.monotonic() - t0, "steps": steps}
+
+
+class Load:
+    """KafkaProbe load in the client namespace: `rate` records/s of `size` bytes, round-robin
+    over every partition of `topics`, acks=all and idempotent, until stop(). Every
+    acknowledged record is kept (topic, partition, offset, sequence number, CRC-32 of the
+    value); retried produce errors are counted by Kafka error code from the producer's own
+    log lines, final failures from its callbacks; a tail consumer measures delivery stalls
+    (a partition whose next record arrives more than stall_ms after the one before).
+
+        load = h.Load(env, bootstrap, ["t1", "t2"], rate=200, size=1000)
+        ...                                   # roll, inject faults
+        s = load.stop()                       # {sent, acked, failed: {CODE: n},
+                                              #  retried: {CODE: n}, stall: {...}}
+        v = h.verify(env, bootstrap, topics, load.acked_path)   # lost, order, count
+    """
+
+    RETRIED = None
+
+    def __init__(self, env, bootstrap, topics, rate=200, size=1000, stall_ms=1000, name="load"):
+        import re
+        Load.RETRIED = re.compile(r"retrying \(\d+ attempts left\)\. Error: (\w+)")
+        self.acked_path = os.path.join(env.work, f"{name}.acked")
+        self.err_path = os.path.join(env.work, f"{name}.stderr")
+        argv = env.probe_argv("load", "--bootstrap", bootstrap, "--acked", self.acked_path,
+                              "--rate", str(rate), "--size", str(size), "--stall-ms", str(stall_ms),
+                              *topics, jvm=[f"-Dlog4j2.configurationFile={os.path.join(HERE, 'java', 'load-log4j2.properties')}"])
+        self.errf = open(self.err_path, "w")
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errf,
+                                  start_new_session=True, text=True)
+        env.procs.append(_Adopted(self.p))
+        import select
+        ready, _, _ = select.select([self.p.stdout], [], [], 120)
+        line = self.p.stdout.readline() if ready else "(nothing within 120 s)"
+        if not line.startswith('{"started"'):
+            self.p.kill()
+            raise RuntimeError(f"KafkaProbe load did not start: {line!r}")
+        self.partitions = json.loads(line)["started"]
+
+    def stop(self, timeout=330):
+        """Closes the producer's stdin: it stops sending, flushes (bounded by its delivery
+        timeout) and reports."""
+        out, _ = self.p.communicate(timeout=timeout)
+        self.errf.close()
+        if self.p.returncode != 0:
+            raise RuntimeError(f"KafkaProbe load exited {self.p.returncode}; see {self.err_path}")
+        s = json.loads(out.strip().splitlines()[-1])
+        retried = {}
+        with open(self.err_path) as f:
+            for line in f:
+                m = Load.RETRIED.search(line)
+                if m:
+                    retried[m.group(1)] = retried.get(m.group(1), 0) + 1
+        s["retried"] = retried
+        return s
+
+
+def _records(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            t, p, o, seq, crc = line.split()
+            out[(t, int(p), int(o))] = (int(seq), int(crc))
+    return out
+
+
+def verify(env, bootstrap, topics, acked_path):
+    """Reads every partition of topics back (KafkaProbe dump) and accounts for every
+    acknowledged record: {acked, read, lost (missing or changed), misordered (partitions whose
+    log does not hold strictly increasing sequence numbers: a reorder or a duplicate)}."""
+    out_path = acked_path + ".read"
+    env.probe("dump", "--bootstrap", bootstrap, "--out", out_path, *topics, timeout=300)
+    acked, read = _records(acked_path), _records(out_path)
+    lost = sum(1 for k, v in acked.items() if read.get(k) != v)
+    last, misordered = {}, set()
+    for (t, p, o) in sorted(read):
+        seq = read[(t, p, o)][0]
+        if (t, p) in last and seq <= last[(t, p)]:
+            misordered.add((t, p))
+        last[(t, p)] = seq
+    return {"acked": len(acked), "read": len(read), "lost": lost, "misordered": len(misordered)}
+
+
+class MetaWatcher:
+    """Partition state (leader, ISR) polled every interval seconds with a Metadata request
+    sent to ONE broker, chosen with via(pod) (a broker not being rolled), over a connection
+    of its own: unlike the AdminClient, which sends to any broker it likes, it never asks the
+    broker being stopped. Records under-min-ISR (leader known, ISR smaller than min_isr) and
+    offline (no leader) episodes per partition, and the longest time without an answer (a
+    watcher that went blind must fail the test, not hide an episode).
+
+        w = h.MetaWatcher(pods[0], topics, min_isr=2)
+        w.via(pods[2]); ...; s = w.summary(); w.stop()
+    """
+
+    def __init__(self, pod, topics, min_isr=2, interval=0.1):
+        self.topics, self.min_isr, self.interval = list(topics), min_isr, interval
+        self.cond = threading.Condition()
+        self.target = pod
+        self.state = {}            # (topic, partition) -> (leader, replicas, isr)
+        self.open = {}             # (kind, topic, partition) -> start
+        self.episodes = []         # (kind, topic, partition, start, end)
+        self.history = []          # (time, state) at every change
+        self.polls = 0
+        self.last_ok = None
+        self.max_gap = 0.0
+        self.errors = 0
+        self.stopped = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def via(self, pod):
+        with self.cond:
+            self.target = pod
+
+    def _ask(self, sock_cache):
+        import io
+        import socket
+        import struct
+        from kafka.protocol.metadata import MetadataRequest, MetadataResponse
+        with self.cond:
+            pod = self.target
+        if sock_cache.get("pod") is not pod:
+            if sock_cache.get("s"):
+                sock_cache["s"].close()
+            sock_cache.clear()
+            sock_cache["s"] = socket.create_connection((pod.ip, 9092), timeout=1.0)
+            sock_cache["pod"] = pod
+        s = sock_cache["s"]
+        req = MetadataRequest[5](self.topics, False)
+        msg = struct.pack(">hhih", req.API_KEY, 5, 1, 3) + b"kpa" + req.encode()
+        s.sendall(struct.pack(">i", len(msg)) + msg)
+
+        def exactly(n):
+            buf = b""
+            while len(buf) < n:
+                chunk = s.recv(n - len(buf))
+                if not chunk:
+                    raise OSError("connection closed")
+                buf += chunk
+            return buf
+        (size,) = struct.unpack(">i", exactly(4))
+        r = MetadataResponse[5].decode(io.BytesIO(exactly(size)[4:])).to_object()
+        out = {}
+        for t in r["topics"]:
+            if t["error_code"] != 0:
+                raise OSError(f"topic {t['topic']}: error {t['error_code']}")
+            for p in t["partitions"]:
+                out[(t["topic"], p["partition"])] = (p["leader"], tuple(sorted(p["replicas"])),
+                                                     tuple(sorted(p["isr"])))
+        return out
+
+    def _run(self):
+        cache = {}
+        while not self.stopped:
+            t = time.monotonic()
+            try:
+                state = self._ask(cache)
+            except Exception:
+                if cache.get("s"):
+                    cache["s"].close()
+                cache.clear()
+                with self.cond:
+                    self.errors += 1
+                state = None
+            now = time.monotonic()
+            with self.cond:
+                if state is not None:
+                    self.polls += 1
+                    if self.last_ok is not None:
+                        self.max_gap = max(self.max_gap, now - self.last_ok)
+                    self.last_ok = now
+                    if state != self.state:
+                        self.history.append((t, state))
+                    self.state = state
+                    for (topic, part), (leader, _, isr) in state.items():
+                        for kind, bad in (("offline", leader < 0),
+                                          ("under_min", leader >= 0 and len(isr) < self.min_isr)):
+                            key = (kind, topic, part)
+                            if bad and key not in self.open:
+                                self.open[key] = t
+                            elif not bad and key in self.open:
+                                self.episodes.append((kind, topic, part, self.open.pop(key), t))
+                    self.cond.notify_all()
+            time.sleep(max(0.0, self.interval - (time.monotonic() - t)))
+        if cache.get("s"):
+            cache["s"].close()
+
+    def wait(self, pred, timeout, what):
+        """Waits until pred(state) holds for the latest answer; returns its time."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not (self.state and pred(self.state)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+                self.cond.wait(min(left, 0.5))
+            return self.last_ok
+
+    def full_isr(self, timeout=300):
+        return self.wait(lambda s: all(len(isr) == len(reps) for _, reps, isr in s.values()),
+                         timeout, "every partition's ISR to hold all its replicas")
+
+    def reset(self):
+        """Starts a new measurement (episodes and the blind time) from now."""
+        with self.cond:
+            self.episodes, self.open, self.max_gap = [], {}, 0.0
+
+    def summary(self):
+        """{under_min: {episodes, partitions, total_s}, offline: {...}, max_blind_s, polls}
+        (episodes still open are counted up to now)."""
+        now = time.monotonic()
+        with self.cond:
+            eps = self.episodes + [(k, t, p, s, now) for (k, t, p), s in self.open.items()]
+            out = {"max_blind_s": round(max(self.max_gap, now - (self.last_ok or now)), 2),
+                   "polls": self.polls}
+        for kind in ("under_min", "offline"):
+            mine = [e for e in eps if e[0] == kind]
+            # wall_s: the time during which at least one partition was in that state.
+            wall, end = 0.0, None
+            for _, _, _, a, b in sorted(mine, key=lambda e: e[3]):
+                if end is None or a > end:
+                    wall += b - a
+                    end = b
+                elif b > end:
+                    wall += b - end
+                    end = b
+            out[kind] = {"episodes": len(mine), "partitions": len({(e[1], e[2]) for e in mine}),
+                         "total_s": round(sum(e[4] - e[3] for e in mine), 2), "wall_s": round(wall, 2)}
+        return out
+
+    def first(self, pred, after):
+        """The time of the first recorded state at or after `after` for which pred holds
+        (the state as it stood at `after` counts, at `after`), or None."""
+        with self.cond:
+            hist = list(self.history)
+        before = [h for h in hist if h[0] < after]
+        if before and pred(before[-1][1]):
+            return after
+        for t, st in hist:
+            if t >= after and pred(st):
+                return t
+        return None
+
+    def stop(self):
+        self.stopped = True
         self.t.join(timeout=10)

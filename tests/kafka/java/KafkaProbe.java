@@ -6,6 +6,11 @@
 //   produce        acks=all idempotent producer; prints what was acknowledged and each error
 //   send           produces the lines of stdin as values (acks=all); prints the count
 //   consume        reads a topic from the beginning until --count records; prints the values
+//   load           produces --rate records/s round-robin over every partition of the topics
+//                  (acks=all, idempotent) until stdin closes; writes every acknowledged record
+//                  to --acked FILE; a tail consumer measures each partition's delivery gaps
+//   dump           reads every partition of the topics from the beginning to its end; writes
+//                  every record to --out FILE, in the --acked format
 //   create-topic   creates a topic and waits until every partition has a leader
 //   delete-topic   deletes topics (positional names) and waits for it
 //   alter          IncrementalAlterConfigs SET/DELETE on a broker, the broker default or a topic
@@ -244,6 +249,183 @@ public final class KafkaProbe {
         return values.size() == count ? 0 : 1;
     }
 
+    // A record's value: its sequence number (8 bytes, big-endian) then size-8 bytes drawn
+    // from a generator seeded with it, so every value differs and a checksum catches any
+    // change. Lines of --acked and --out: "topic partition offset seq crc32".
+    private static byte[] payload(long seq, int size) {
+        byte[] v = new byte[Math.max(size, 8)];
+        java.nio.ByteBuffer.wrap(v).putLong(seq);
+        java.util.Random r = new java.util.Random(seq);
+        byte[] rest = new byte[v.length - 8];
+        r.nextBytes(rest);
+        System.arraycopy(rest, 0, v, 8, rest.length);
+        return v;
+    }
+
+    private static long crc(byte[] v) {
+        java.util.zip.CRC32 c = new java.util.zip.CRC32();
+        c.update(v, 0, v.length);
+        return c.getValue();
+    }
+
+    private static long seqOf(byte[] v) {
+        return v.length >= 8 ? java.nio.ByteBuffer.wrap(v).getLong() : -1;
+    }
+
+    private List<org.apache.kafka.common.TopicPartition> partitionsOf(org.apache.kafka.clients.consumer.Consumer<?, ?> c) {
+        List<org.apache.kafka.common.TopicPartition> tps = new ArrayList<>();
+        for (String t : args)
+            for (org.apache.kafka.common.PartitionInfo pi : c.partitionsFor(t, java.time.Duration.ofSeconds(30)))
+                tps.add(new org.apache.kafka.common.TopicPartition(t, pi.partition()));
+        tps.sort((a, b) -> a.topic().equals(b.topic()) ? a.partition() - b.partition() : a.topic().compareTo(b.topic()));
+        return tps;
+    }
+
+    private Properties consumerProps() throws Usage, IOException {
+        Properties p = clientProps();
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
+        return p;
+    }
+
+    // Final produce failures are counted by Kafka error code here; retried errors are logged
+    // by the producer's Sender ("... retrying ... Error: CODE"), which the harness counts from
+    // stderr (tests/kafka/java/load-log4j2.properties).
+    private int load() throws Exception {
+        double rate = num("rate", 200);
+        int size = num("size", 1000);
+        long stallMs = num("stall-ms", 1000);
+        Properties p = clientProps();
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(num("delivery-timeout-ms", 300000)));
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread stdin = new Thread(() -> {
+            try {
+                while (System.in.read() >= 0) { }
+            } catch (IOException e) { }
+            stop.set(true);
+        });
+        stdin.setDaemon(true);
+        stdin.start();
+        Map<String, Long> failed = new TreeMap<>();
+        AtomicLong acked = new AtomicLong();
+        long sent = 0;
+        long[] stall = new long[3]; // episodes, total ms, max ms
+        try (java.io.BufferedWriter w = new java.io.BufferedWriter(new java.io.FileWriter(need("acked")));
+             KafkaProducer<byte[], byte[]> prod = new KafkaProducer<>(p);
+             KafkaConsumer<byte[], byte[]> tail = new KafkaConsumer<>(consumerProps())) {
+            List<org.apache.kafka.common.TopicPartition> tps = partitionsOf(tail);
+            tail.assign(tps);
+            tail.seekToEnd(tps);
+            for (org.apache.kafka.common.TopicPartition tp : tps) tail.position(tp);
+            Map<org.apache.kafka.common.TopicPartition, Long> last = new HashMap<>();
+            Thread tailer = new Thread(() -> {
+                long now0 = System.currentTimeMillis();
+                for (org.apache.kafka.common.TopicPartition tp : tps) last.put(tp, now0);
+                while (!stop.get()) {
+                    for (ConsumerRecord<byte[], byte[]> r : tail.poll(java.time.Duration.ofMillis(100))) {
+                        org.apache.kafka.common.TopicPartition tp = new org.apache.kafka.common.TopicPartition(r.topic(), r.partition());
+                        long now = System.currentTimeMillis();
+                        long gap = now - last.get(tp);
+                        if (gap > stallMs) {
+                            stall[0]++;
+                            stall[1] += gap;
+                            stall[2] = Math.max(stall[2], gap);
+                        }
+                        last.put(tp, now);
+                    }
+                }
+                long end = System.currentTimeMillis();
+                for (long t : last.values()) {
+                    long gap = end - t;
+                    if (gap > stallMs) {
+                        stall[0]++;
+                        stall[1] += gap;
+                        stall[2] = Math.max(stall[2], gap);
+                    }
+                }
+            });
+            tailer.start();
+            out("{\"started\":" + tps.size() + "}");
+            long t0 = System.nanoTime();
+            while (!stop.get()) {
+                long due = t0 + (long) (sent * 1e9 / rate);
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1000000, (int) (wait % 1000000));
+                    continue;
+                }
+                org.apache.kafka.common.TopicPartition tp = tps.get((int) (sent % tps.size()));
+                final long seq = sent;
+                byte[] v = payload(seq, size);
+                final long sum = crc(v);
+                prod.send(new ProducerRecord<>(tp.topic(), tp.partition(), null, v), (md, e) -> {
+                    if (e == null) {
+                        acked.incrementAndGet();
+                        synchronized (w) {
+                            try {
+                                w.write(md.topic() + " " + md.partition() + " " + md.offset() + " " + seq + " " + sum + "\n");
+                            } catch (IOException io) {
+                                throw new java.io.UncheckedIOException(io);
+                            }
+                        }
+                    } else {
+                        synchronized (failed) {
+                            failed.merge(org.apache.kafka.common.protocol.Errors.forException(e).name(), 1L, Long::sum);
+                        }
+                    }
+                });
+                sent++;
+            }
+            tailer.join(30000);
+            prod.flush();
+        }
+        StringBuilder b = new StringBuilder("{\"sent\":" + sent + ",\"acked\":" + acked.get() + ",\"failed\":{");
+        String sep = "";
+        for (Map.Entry<String, Long> e : failed.entrySet()) {
+            b.append(sep).append(json(e.getKey())).append(':').append(e.getValue());
+            sep = ",";
+        }
+        out(b.append("},\"stall\":{\"episodes\":").append(stall[0]).append(",\"total_ms\":").append(stall[1])
+            .append(",\"max_ms\":").append(stall[2]).append("}}").toString());
+        return 0;
+    }
+
+    private int dump() throws Exception {
+        long n = 0;
+        try (java.io.BufferedWriter w = new java.io.BufferedWriter(new java.io.FileWriter(need("out")));
+             KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerProps())) {
+            List<org.apache.kafka.common.TopicPartition> tps = partitionsOf(c);
+            Map<org.apache.kafka.common.TopicPartition, Long> end = c.endOffsets(tps, java.time.Duration.ofSeconds(30));
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            long deadline = System.currentTimeMillis() + num("timeout-ms", 120000);
+            List<org.apache.kafka.common.TopicPartition> todo = new ArrayList<>(tps);
+            while (true) {
+                todo.removeIf(tp -> c.position(tp) >= end.get(tp));
+                if (todo.isEmpty()) break;
+                if (System.currentTimeMillis() > deadline) {
+                    System.err.println("KafkaProbe: dump did not reach the end of " + todo);
+                    return 1;
+                }
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(java.time.Duration.ofMillis(500))) {
+                    if (r.offset() >= end.get(new org.apache.kafka.common.TopicPartition(r.topic(), r.partition()))) continue;
+                    w.write(r.topic() + " " + r.partition() + " " + r.offset() + " " + seqOf(r.value()) + " " + crc(r.value()) + "\n");
+                    n++;
+                }
+            }
+        }
+        out("{\"records\":" + n + "}");
+        return 0;
+    }
+
     private Map<String, String> pairs() throws Usage {
         Map<String, String> m = new LinkedHashMap<>();
         for (String a : args) {
@@ -356,6 +538,8 @@ public final class KafkaProbe {
                 case "produce": rc = k.produce(); break;
                 case "send": rc = k.send(); break;
                 case "consume": rc = k.consume(); break;
+                case "load": rc = k.load(); break;
+                case "dump": rc = k.dump(); break;
                 case "create-topic": rc = k.createTopic(); break;
                 case "delete-topic": rc = k.deleteTopics(); break;
                 case "alter": rc = k.alter(); break;
