@@ -1,6 +1,6 @@
 /* kpa-bench: prints the benchmark tables (see bench/run.sh and README "Benchmarks").
  *
- * Usage: kpa-bench BUILD_DIR SOURCE_DIR [--quick] [--only probes|checks|init]
+ * Usage: kpa-bench BUILD_DIR SOURCE_DIR [--quick] [--only probes|checks|init|readiness]
  *        kpa-bench --mock-host TOPICS PARTITIONS   (internal: hosts a mock cluster) */
 #include <errno.h>
 #include <limits.h>
@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
                 return bu_mock_host_main((int) t, (int) n);
         }
         if (argc < 3) {
-                fprintf(stderr, "usage: kpa-bench BUILD_DIR SOURCE_DIR [--quick] [--only probes|checks|init]\n");
+                fprintf(stderr, "usage: kpa-bench BUILD_DIR SOURCE_DIR [--quick] [--only probes|checks|init|readiness]\n");
                 return 2;
         }
         const char *only = NULL;
@@ -88,6 +88,8 @@ int main(int argc, char **argv) {
                 r |= bench_checks(&p) < 0;
         if (!only || strcmp(only, "init") == 0)
                 r |= bench_init(&p) < 0;
+        if (!only || strcmp(only, "readiness") == 0)
+                r |= bench_readiness(&p) < 0;
         /* Scratch files (stores, logs) go with the folder, unless a section failed: its
          * logs tell why. */
         if (r) {
