@@ -11,6 +11,9 @@ manifest's commands run unchanged:
                (kafka-storage format --ignore-formatted, then kafka-server-start),
   kpa-agent    with the kpa-agent sidecar's args (a test may override single flags).
 Clients (Kafka's own Java client, kcat) run in a client namespace or inside a pod.
+Kubelet runs a pod's probes, preStop and restarts as the kubelet does; rolling_update drives a
+StatefulSet RollingUpdate (gated or naive); Load, verify and MetaWatcher measure what a rollout
+does to producers, consumers and the ISR (docs/real-kafka-tests.md).
 
 Clean-up always runs (atexit and SIGTERM/SIGINT): every process group started, every
 namespace, link and /etc/netns folder named with PREFIX, the mount points this harness created.
@@ -756,13 +759,21 @@ def provision(version):
 
 
 def compile_probe(version, lib):
-    """KafkaProbe.java compiled against this release's client (cached by source mtime)."""
+    """KafkaProbe.java compiled against this release's client, cached by the source's hash:
+    checkouts with different KafkaProbe.java share the jars cache without overwriting each
+    other's classes. Compiled into a temporary folder, then renamed into place."""
+    import hashlib
     src = os.path.join(HERE, "java", "KafkaProbe.java")
-    out = os.path.join(os.path.dirname(lib), "probe")
-    stamp = os.path.join(out, "KafkaProbe.class")
-    if not os.path.exists(stamp) or os.path.getmtime(stamp) < os.path.getmtime(src):
-        os.makedirs(out, exist_ok=True)
-        run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", out, src], timeout=300)
+    with open(src, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    out = os.path.join(os.path.dirname(lib), f"probe-{digest}")
+    if not os.path.exists(os.path.join(out, "KafkaProbe.class")):
+        tmp = tempfile.mkdtemp(prefix=f"probe-{digest}.", dir=os.path.dirname(lib))
+        run(["javac", "-nowarn", "-cp", f"{lib}/*", "-d", tmp, src], timeout=300)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)   # another run put the same classes there
     return out
 
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The real-Kafka suites: every topology (test_topologies.py), every agent verdict
-# (test_verdicts.py) and the fail-closed gate (test_gate.py) against real Apache Kafka brokers,
+# (test_verdicts.py), the fail-closed gate (test_gate.py) and a rolling update under load, gated
+# versus naive (test_rollout.py) against real Apache Kafka brokers,
 # once per release in tests/kafka/versions.
 # The shipped release runs kpa's plain build, the newest the ASan+UBSan build
 # (KPA_KAFKA_BUILDS="plain asan" by default, matched to the versions in order).
@@ -10,7 +11,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "tests/kafka/run.sh: needs root (ip netns, mount namespaces)" >&2; exit 1; }
-suites=${*:-test_topologies test_verdicts test_gate}
+suites=${*:-test_topologies test_verdicts test_gate test_rollout}
 builds=${KPA_KAFKA_BUILDS:-plain asan}
 export KPA_KAFKA_FIGURES="${KPA_KAFKA_FIGURES:-$repo/build/kafka-figures.jsonl}"
 rm -f "$KPA_KAFKA_FIGURES"
