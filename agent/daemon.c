@@ -309,16 +309,17 @@ static void on_ctl_check(struct ctlcheck_result *r, void *data) {
  * healthy broker carries no more load than before. Otherwise the verdict is about to change
  * and someone waits on it (the kubelet's readinessProbe after a restart, a held /prestop), so
  * the agent checks every --fast-interval: the ISR completing shows on /readyz within a fast
- * period or two instead of up to two intervals. Never closer than twice the last check's
- * duration, so that a big cluster's Metadata (or a slow TLS handshake) keeps the agent and its
- * broker busy at most half of the time even then. */
+ * period or two instead of up to two intervals. After a check the broker answered, never
+ * closer than twice its duration, so that a big cluster's Metadata keeps the agent and its
+ * broker busy at most half of the time even then. A check that got no answer cost the broker
+ * nothing (a refused connection) and lasted as long as it waited: the next one follows. */
 static void pace(struct agent *a, bool ready) {
         if (!a->checker)
                 return;
         uint64_t period = a->cfg->interval_ms;
         if (!ready || a->waiters) {
                 period = a->cfg->fast_interval_ms;
-                if (2 * a->last_duration_ms > period)
+                if (a->answered && 2 * a->last_duration_ms > period)
                         period = 2 * a->last_duration_ms;
                 if (period > a->cfg->interval_ms)
                         period = a->cfg->interval_ms;

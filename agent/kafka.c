@@ -216,7 +216,7 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
         snprintf(sock, sizeof sock, "%" PRIu64, t < 10 ? 10 : t > 300000 ? 300000 : t);
         /* Defaults that keep one check inside its deadline; a client config may override
          * them. reconnect.backoff.max.ms is short so that a broker that comes back during a
-         * check is retried within it. log.connection.close keeps its default (true): a
+         * check is retried within it, at most 200ms later (a refused connect costs nothing). log.connection.close keeps its default (true): a
          * connection closed during the first request is how a security.protocol mismatch
          * shows, and librdkafka only reports it as an error event when that is on. */
         const char *defaults[][2] = {
@@ -225,7 +225,7 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
                 { "api.version.request.timeout.ms", tmo },
                 { "socket.timeout.ms", sock },
                 { "reconnect.backoff.ms", "50" },
-                { "reconnect.backoff.max.ms", "500" },
+                { "reconnect.backoff.max.ms", "200" },
         };
         for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
                 if (kafka_conf_set(rc, defaults[i][0], defaults[i][1], errbuf, errlen) < 0)

@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
         snprintf(init, sizeof init, "%s/kpa-init", argv[1]);
         snprintf(bare, sizeof bare, "%s/bench/bare-mhd", argv[1]);
         snprintf(lua, sizeof lua, "%s/bench/report.lua", argv[2]);
-        struct bench_paths p = { self, agent, init, bare, lua, tmp, quick };
+        struct bench_paths p = { self, agent, init, bare, lua, tmp, argv[2], quick };
         log_setup("kpa-bench", LOG_LEVEL_ERROR);
 
         machine();
