@@ -18,7 +18,8 @@ static const struct opt_def agent_opts[] = {
         { "KPA_NODE_ID", OPT_VALUE, "the local broker's node.id" },
         { "KPA_BROKER_CONFIG", OPT_VALUE, "read node.id from this server.properties (kpa-init's)" },
         { "KPA_CLIENT_CONFIG", OPT_VALUE, "librdkafka properties for TLS/SASL (kpa-init's client.properties)" },
-        { "KPA_INTERVAL", OPT_VALUE, "time between checks (default 5s)" },
+        { "KPA_INTERVAL", OPT_VALUE, "time between checks while the broker is ready and no /prestop is held (default 5s)" },
+        { "KPA_FAST_INTERVAL", OPT_VALUE, "time between checks while the broker is not ready or a /prestop is held (default 250ms, at most --interval)" },
         { "KPA_CHECK_TIMEOUT", OPT_VALUE, "bound on one check (default 4s)" },
         { "KPA_READY_AFTER", OPT_VALUE, "consecutive good checks before ready (default 2)" },
         { "KPA_STALE_AFTER", OPT_VALUE, "a verdict older than this is never ready (default 3 x interval + timeout)" },
@@ -213,6 +214,7 @@ static int load(const struct loader *l, struct agent_config *c) {
             (r = copy(l, "KPA_CLIENT_CONFIG", NULL, &c->client_config)) < 0)
                 return r;
         if ((r = duration(l, "KPA_INTERVAL", 5000, 100, 3600000, &c->interval_ms)) < 0 ||
+            (r = duration(l, "KPA_FAST_INTERVAL", 250, 100, 3600000, &c->fast_interval_ms)) < 0 ||
             (r = duration(l, "KPA_CHECK_TIMEOUT", 4000, 100, 600000, &c->check_timeout_ms)) < 0 ||
             (r = duration(l, "KPA_LIVENESS_WINDOW", 60000, 1000, 86400000, &c->liveness_window_ms)) < 0 ||
             (r = duration(l, "KPA_PRESTOP_TIMEOUT", 120000, 0, 86400000, &c->prestop_timeout_ms)) < 0 ||
@@ -220,6 +222,10 @@ static int load(const struct loader *l, struct agent_config *c) {
             (r = duration(l, "KPA_STALE_AFTER", 3 * c->interval_ms + c->check_timeout_ms, 100, 86400000,
                           &c->stale_after_ms)) < 0)
                 return r;
+        /* Fast checks are never slower than the steady ones: --interval 100ms alone means
+         * checks every 100ms, whatever the state. */
+        if (c->fast_interval_ms > c->interval_ms)
+                c->fast_interval_ms = c->interval_ms;
         /* Just before each check ends the verdict is one interval (and the check) old: a
          * bound at or below the interval would call every verdict stale between checks. */
         if (value(l, "KPA_STALE_AFTER") && c->stale_after_ms <= c->interval_ms) {

@@ -31,6 +31,8 @@ struct checker {
         struct ctlcheck *cc;
         struct kafka_conf *pending_conf;
         struct checker_opts o;
+        uint64_t period_ms;         /* the current time between check starts (checker_set_interval) */
+        uint64_t last_start_ms;     /* uv_now of the last start */
         checker_result_cb cb;
         checker_ctl_result_cb ccb;
         void *data;
@@ -148,6 +150,7 @@ static void start_check(struct checker *c) {
                 return;
         }
         c->want_configs = false;
+        c->last_start_ms = uv_now(c->loop);
         c->job = j;
         c->stats.running = true;
         c->stats.started++;
@@ -193,6 +196,7 @@ static int checker_create(uv_loop_t *loop, struct kafka_client *kc, struct ctlch
         c->cc = cc;
         c->ccb = ccb;
         c->o = *o;
+        c->period_ms = o->interval_ms;
         if (c->o.stop_grace_ms == 0)
                 c->o.stop_grace_ms = 2000;
         c->cb = cb;
@@ -232,6 +236,18 @@ int checker_start(struct checker *c) {
 }
 
 void checker_set_gate(struct checker *c, bool on) { c->gate = on; }
+void checker_set_interval(struct checker *c, uint64_t interval_ms) {
+        if (c->stopping || interval_ms == 0 || interval_ms == c->period_ms)
+                return;
+        c->period_ms = interval_ms;
+        /* The next check starts one new period after the last one started (at once if that
+         * moment has passed), then every period: a shorter period takes effect now, not at
+         * the end of the longer one already under way. */
+        uint64_t now = uv_now(c->loop), due = c->last_start_ms + interval_ms;
+        uv_timer_start(&c->tick, on_tick, due > now ? due - now : 0, interval_ms);
+}
+
+uint64_t checker_interval(const struct checker *c) { return c->period_ms; }
 
 void checker_trigger_now(struct checker *c, bool want_configs) {
         if (c->stopping)

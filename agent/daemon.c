@@ -299,7 +299,7 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
         struct check_outcome o = { .snap = r->rc == 0 ? r->snap : NULL, .error = r->error };
         struct assessment as;
         verdict_assess(&o, a->node_id, a->cfg->scope, &as);
-        health_record(&a->health, &as, r->finished_ms);
+        health_record_check(&a->health, &as, r->started_ms, r->finished_ms);
 
         a->last_check_unix_ms = unix_ms();
         a->last_duration_ms = r->finished_ms - r->started_ms;
@@ -342,7 +342,7 @@ static void agent_apply_controller(struct agent *a, const struct ctlcheck_result
         else
                 quorum_stop_evaluate(&a->quorum, a->node_id, &a->qstop);
         a->last_ctl_gated = r->gated;
-        health_record(&a->health, &as, r->finished_ms);
+        health_record_check(&a->health, &as, r->started_ms, r->finished_ms);
 
         a->last_check_unix_ms = unix_ms();
         a->last_started_ms = r->started_ms;
@@ -369,10 +369,33 @@ static void on_ctl_check(struct ctlcheck_result *r, void *data) {
         after_check(a);
 }
 
+/* The check cadence. A ready broker with no stop pending is checked every --interval, so a
+ * healthy broker carries no more load than before. Otherwise the verdict is about to change
+ * and someone waits on it (the kubelet's readinessProbe after a restart, a held /prestop), so
+ * the agent checks every --fast-interval: the ISR completing shows on /readyz within a fast
+ * period or two instead of up to two intervals. After a check the broker answered, never
+ * closer than twice its duration, so that a big cluster's Metadata keeps the agent and its
+ * broker busy at most half of the time even then. A check that got no answer cost the broker
+ * nothing (a refused connection) and lasted as long as it waited: the next one follows. */
+static void pace(struct agent *a, bool ready) {
+        if (!a->checker)
+                return;
+        uint64_t period = a->cfg->interval_ms;
+        if (!ready || a->waiters) {
+                period = a->cfg->fast_interval_ms;
+                if (a->answered && 2 * a->last_duration_ms > period)
+                        period = 2 * a->last_duration_ms;
+                if (period > a->cfg->interval_ms)
+                        period = a->cfg->interval_ms;
+        }
+        checker_set_interval(a->checker, period);
+}
+
 static void after_check(struct agent *a) {
         struct verdict v;
         agent_verdict(a, kafka_now_ms(), &v);
         log_transitions(a, &v);
+        pace(a, v.ready);
         if (a->waiters)
                 prestop_evaluate(a, kafka_now_ms());
 }
@@ -384,12 +407,27 @@ static void on_verdict_tick(uv_timer_t *t) {
         struct verdict v;
         agent_verdict(a, kafka_now_ms(), &v);
         log_transitions(a, &v);
+        pace(a, v.ready);
 }
+
+/* /livez?process-age-ms=N: the kafka container's own probe (k8s/base/config/kpa-probe.sh)
+ * says how long ago its broker process started, so that a new process counts as starting
+ * until it has answered, whatever the process before it answered. */
+#define PROCESS_AGE_ARG "process-age-ms"
 
 static void answer_probe(struct httpd_request *req, struct agent *a, enum probe_kind kind) {
         struct verdict v;
         struct dynbuf b;
-        agent_verdict(a, kafka_now_ms(), &v);
+        uint64_t now = kafka_now_ms(), age = 0;
+        const char *arg = kind == PROBE_LIVEZ ? httpd_request_arg(req, PROCESS_AGE_ARG) : NULL;
+        if (arg && parse_u64(arg, 0, UINT64_C(1) << 50, &age) < 0) {
+                static const char bad[] = PROCESS_AGE_ARG " must be a whole number of milliseconds\n";
+                httpd_respond(req, 400, "text/plain; charset=utf-8", bad, sizeof bad - 1);
+                return;
+        }
+        agent_verdict(a, now, &v);
+        if (arg)
+                health_live_for_process(&a->health, &a->policy, now, age, &v);
         dynbuf_init(&b, RENDER_MAX_BYTES);
         int status = render_probe(&v, kind, httpd_request_has_arg(req, "verbose"), &b);
         if (status < 0)
@@ -505,6 +543,7 @@ static void on_prestop(struct httpd_request *req, void *data) {
                           a->node_id, (unsigned long long) a->cfg->prestop_timeout_ms);
         /* Decide on fresh metadata, with min.insync.replicas refreshed. */
         checker_trigger_now(a->checker, true);
+        pace(a, false);
         if (!uv_is_active((uv_handle_t *) &a->prestop_timer))
                 uv_timer_start(&a->prestop_timer, on_prestop_tick, PRESTOP_RECHECK_MS, PRESTOP_RECHECK_MS);
 }
@@ -789,10 +828,11 @@ int daemon_run(const struct agent_config *cfg) {
                 if (!a.conf_poll_on)
                         close_handle(&a, (uv_handle_t *) &a.conf_poll);
         }
-        log_event(LOG_LEVEL_INFO, "started", "kpa-agent %s serving probes on %s (port %u), watching %s %d at %s every %llums",
+        log_event(LOG_LEVEL_INFO, "started", "kpa-agent %s serving probes on %s (port %u), watching %s %d at %s every %llums "
+                  "(every %llums while not ready or a /prestop is held)",
                   KPA_VERSION, cfg->listen, (unsigned) httpd_port(a.httpd),
                   cfg->controller ? "controller" : "node", a.node_id, a.bootstrap,
-                  (unsigned long long) cfg->interval_ms);
+                  (unsigned long long) cfg->interval_ms, (unsigned long long) cfg->fast_interval_ms);
         uv_run(&loop, UV_RUN_DEFAULT);
         code = 0;
 out:

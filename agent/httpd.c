@@ -923,6 +923,17 @@ bool httpd_request_has_arg(const struct httpd_request *r, const char *key) {
                                              &value, &value_len) == MHD_YES;
 }
 
+const char *httpd_request_arg(const struct httpd_request *r, const char *key) {
+        const char *value = NULL;
+        size_t value_len = 0;
+        if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key, strlen(key),
+                                          &value, &value_len) != MHD_YES)
+                return NULL;
+        /* A value with a NUL inside is not the text it seems to be (the edge refuses %00 in
+         * the path; this covers the query too). */
+        return value && strlen(value) == value_len ? value : NULL;
+}
+
 uint16_t httpd_port(const struct httpd *h) {
         return h->port;
 }

@@ -239,7 +239,7 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
         snprintf(sock, sizeof sock, "%" PRIu64, t < 10 ? 10 : t > 300000 ? 300000 : t);
         /* Defaults that keep one check inside its deadline; a client config may override
          * them. reconnect.backoff.max.ms is short so that a broker that comes back during a
-         * check is retried within it. log.connection.close keeps its default (true): a
+         * check is retried within it, at most 200ms later (a refused connect costs nothing). log.connection.close keeps its default (true): a
          * connection closed during the first request is how a security.protocol mismatch
          * shows, and librdkafka only reports it as an error event when that is on. */
         const char *defaults[][2] = {
@@ -248,7 +248,7 @@ static rd_kafka_t *handle_new(const struct kafka_client *kc, struct check_events
                 { "api.version.request.timeout.ms", tmo },
                 { "socket.timeout.ms", sock },
                 { "reconnect.backoff.ms", "50" },
-                { "reconnect.backoff.max.ms", "500" },
+                { "reconnect.backoff.max.ms", "200" },
         };
         for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
                 if (kafka_conf_set(rc, defaults[i][0], defaults[i][1], errbuf, errlen) < 0)
@@ -636,21 +636,14 @@ struct handle_ctx {
         struct check_events ev;     /* the handle's opaque; ev.conf holds a reference */
         rd_kafka_t *rk;
         pthread_mutex_t lock;
-        pthread_cond_t destroyed_cond;
         bool destroyed, abandoned;
         int refs;
 };
 
 static struct handle_ctx *ctx_new(struct kafka_conf *conf) {
         struct handle_ctx *c = calloc(1, sizeof *c);
-        pthread_condattr_t ca;
-        if (!c || pthread_condattr_init(&ca) != 0) {
-                free(c);
+        if (!c)
                 return NULL;
-        }
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->destroyed_cond, &ca);
-        pthread_condattr_destroy(&ca);
         pthread_mutex_init(&c->lock, NULL);
         c->ev.conf = kafka_conf_ref(conf);
         c->refs = 1;
@@ -664,7 +657,6 @@ static void ctx_release(struct handle_ctx *c) {
         if (!last)
                 return;
         kafka_conf_free(c->ev.conf);
-        pthread_cond_destroy(&c->destroyed_cond);
         pthread_mutex_destroy(&c->lock);
         free(c);
 }
@@ -677,7 +669,6 @@ static void *reap(void *arg) {
         pthread_mutex_lock(&c->lock);
         c->destroyed = true;
         bool abandoned = c->abandoned;
-        pthread_cond_signal(&c->destroyed_cond);
         pthread_mutex_unlock(&c->lock);
         if (abandoned)
                 atomic_fetch_sub(&stopping, 1);
@@ -685,36 +676,50 @@ static void *reap(void *arg) {
         return NULL;
 }
 
-/* Destroys the handle, waiting until until_ms at most. false: it is still stopping. */
+/* CLOCK_REALTIME (what pthread_timedjoin_np takes) for the monotonic time until_ms. */
+static struct timespec realtime_at(uint64_t until_ms) {
+        uint64_t now = kafka_now_ms(), wait = until_ms > now ? until_ms - now : 0;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t) (wait / 1000);
+        ts.tv_nsec += (long) (wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        return ts;
+}
+
+/* Destroys the handle, waiting until until_ms at most. false: it is still stopping. The
+ * reaper is joined, not only awaited: a thread that has not fully exited still holds
+ * per-thread state (OpenSSL's error queue), which a process exiting right after the check
+ * (kpa-agent check) would otherwise leave behind. */
 static bool handle_destroy(struct handle_ctx *c, uint64_t until_ms) {
         pthread_t t;
-        pthread_attr_t ta;
         c->refs++;   /* the reaper's; no other thread knows c yet */
-        int e = pthread_attr_init(&ta);
-        if (e == 0) {
-                pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-                e = pthread_create(&t, &ta, reap, c);
-                pthread_attr_destroy(&ta);
-        }
-        if (e != 0) {
+        if (pthread_create(&t, NULL, reap, c) != 0) {
                 /* No thread: destroy here, unbounded, rather than leak the handle. */
                 c->refs--;
                 rd_kafka_destroy(c->rk);
                 ctx_release(c);
                 return true;
         }
-        struct timespec ts = { .tv_sec = (time_t) (until_ms / 1000),
-                               .tv_nsec = (long) (until_ms % 1000) * 1000000L };
-        pthread_mutex_lock(&c->lock);
-        int w = 0;
-        while (!c->destroyed && w != ETIMEDOUT)
-                w = pthread_cond_timedwait(&c->destroyed_cond, &c->lock, &ts);
-        bool done = c->destroyed;
+        struct timespec ts = realtime_at(until_ms);
+        bool done = pthread_timedjoin_np(t, NULL, &ts) == 0;
         if (!done) {
-                c->abandoned = true;
-                atomic_fetch_add(&stopping, 1);
+                pthread_mutex_lock(&c->lock);
+                bool destroyed = c->destroyed;
+                if (!destroyed) {
+                        c->abandoned = true;
+                        atomic_fetch_add(&stopping, 1);
+                }
+                pthread_mutex_unlock(&c->lock);
+                /* Destroyed just now: the reaper is only exiting, wait for that. */
+                if (destroyed)
+                        done = pthread_join(t, NULL) == 0;
+                else
+                        pthread_detach(t);
         }
-        pthread_mutex_unlock(&c->lock);
         ctx_release(c);
         return done;
 }

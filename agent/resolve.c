@@ -19,7 +19,6 @@ static atomic_int pending;
 /* One lookup, shared by its thread and its caller; the last of the two to let go frees it. */
 struct lookup {
         pthread_mutex_t lock;
-        pthread_cond_t done_cond;
         int refs;
         bool done;
         int gai;                  /* getaddrinfo's result */
@@ -37,7 +36,6 @@ static void lookup_release(struct lookup *l) {
                 return;
         if (l->res)
                 freeaddrinfo(l->res);
-        pthread_cond_destroy(&l->done_cond);
         pthread_mutex_destroy(&l->lock);
         free(l);
 }
@@ -55,7 +53,6 @@ static void *lookup_run(void *arg) {
         l->sys_errno = e;
         l->res = gai == 0 ? res : NULL;
         l->done = true;
-        pthread_cond_signal(&l->done_cond);
         pthread_mutex_unlock(&l->lock);
         atomic_fetch_sub(&pending, 1);
         lookup_release(l);
@@ -115,10 +112,10 @@ static int lookup_error(int gai, int sys_errno, const char *host, char *errbuf, 
         }
 }
 
-/* An absolute CLOCK_MONOTONIC time timeout_ms from now. */
-static struct timespec deadline_in(uint64_t timeout_ms) {
+/* The CLOCK_REALTIME time (what pthread_timedjoin_np takes) timeout_ms from now. */
+static struct timespec realtime_in(uint64_t timeout_ms) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += (time_t) (timeout_ms / 1000);
         ts.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -154,29 +151,18 @@ int resolve_host(const char *host, uint16_t port, uint64_t timeout_ms, struct re
                 return -EBUSY;
         }
         struct lookup *l = calloc(1, sizeof *l);
-        pthread_condattr_t ca;
-        if (!l || pthread_condattr_init(&ca) != 0) {
-                free(l);
+        if (!l) {
                 atomic_fetch_sub(&pending, 1);
                 snprintf(errbuf, errlen, "cannot resolve %s: out of memory", host);
                 return -ENOMEM;
         }
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&l->done_cond, &ca);
-        pthread_condattr_destroy(&ca);
         pthread_mutex_init(&l->lock, NULL);
         l->refs = 2;
         snprintf(l->host, sizeof l->host, "%s", host);
         snprintf(l->port, sizeof l->port, "%s", ps);
 
         pthread_t t;
-        pthread_attr_t ta;
-        int e = pthread_attr_init(&ta);
-        if (e == 0) {
-                pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-                e = pthread_create(&t, &ta, lookup_run, l);
-                pthread_attr_destroy(&ta);
-        }
+        int e = pthread_create(&t, NULL, lookup_run, l);
         if (e != 0) {
                 atomic_fetch_sub(&pending, 1);
                 l->refs = 1;
@@ -185,22 +171,27 @@ int resolve_host(const char *host, uint16_t port, uint64_t timeout_ms, struct re
                          strerror(e));
                 return -ENOMEM;
         }
-
-        struct timespec until = deadline_in(timeout_ms);
-        int r = 0;
+        /* Joined, not only awaited, when it ends in time: a thread not yet gone still holds
+         * per-thread resolver state at a process exit right after the check. */
+        struct timespec until = realtime_in(timeout_ms);
+        bool joined = pthread_timedjoin_np(t, NULL, &until) == 0;
         pthread_mutex_lock(&l->lock);
-        while (!l->done && r != ETIMEDOUT)
-                r = pthread_cond_timedwait(&l->done_cond, &l->lock, &until);
-        if (!l->done)
-                r = -ETIMEDOUT;
-        else if (l->gai != 0)
-                r = lookup_error(l->gai, l->sys_errno, host, errbuf, errlen);
-        else if ((r = collect(l->res, ret)) < 0)
-                snprintf(errbuf, errlen, "cannot resolve %s: no IPv4 or IPv6 address", host);
+        bool done = l->done;
         pthread_mutex_unlock(&l->lock);
-        if (r == -ETIMEDOUT)
+        if (!joined && done)
+                joined = pthread_join(t, NULL) == 0;
+        else if (!joined)
+                pthread_detach(t);
+        int r;
+        if (!done) {
+                r = -ETIMEDOUT;
                 snprintf(errbuf, errlen, "cannot resolve %s: no answer within %llums", host,
                          (unsigned long long) timeout_ms);
+        } else if (l->gai != 0) {
+                r = lookup_error(l->gai, l->sys_errno, host, errbuf, errlen);
+        } else if ((r = collect(l->res, ret)) < 0) {
+                snprintf(errbuf, errlen, "cannot resolve %s: no IPv4 or IPv6 address", host);
+        }
         lookup_release(l);
         return r;
 }

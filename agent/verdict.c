@@ -299,6 +299,11 @@ void health_init(struct health *h, uint64_t now_ms) {
 }
 
 void health_record(struct health *h, const struct assessment *a, uint64_t now_ms) {
+        health_record_check(h, a, now_ms, now_ms);
+}
+
+void health_record_check(struct health *h, const struct assessment *a, uint64_t started_ms,
+                         uint64_t now_ms) {
         h->last = *a;
         h->have_last = true;
         h->last_at_ms = now_ms;
@@ -312,6 +317,7 @@ void health_record(struct health *h, const struct assessment *a, uint64_t now_ms
         }
         if (a->reachable) {
                 h->last_reachable_ms = now_ms;
+                h->last_reachable_started_ms = started_ms;
                 h->ever_reachable = true;
         }
 }
@@ -378,6 +384,24 @@ void health_verdict(const struct health *h, const struct health_policy *p, uint6
 
         ret->ready = h->have_last && h->last.good && fresh->ok && consec->ok;
         verdict_live(h, p, now_ms, ret);
+}
+
+void health_live_for_process(const struct health *h, const struct health_policy *p,
+                             uint64_t now_ms, uint64_t process_age_ms, struct verdict *ret) {
+        uint64_t process_start = now_ms >= process_age_ms ? now_ms - process_age_ms : 0;
+        char age[32];
+        /* An answer to a check that started before the process did came from an earlier
+         * process (or the kernel's backlog of one): it says nothing about this one, which may
+         * still be recovering its logs. The start of the check, not its end, decides. */
+        if (h->ever_reachable && h->last_reachable_started_ms >= process_start) {
+                verdict_live(h, p, now_ms, ret);
+                return;
+        }
+        ret->live = false;
+        age_format(process_age_ms, age, sizeof age);
+        snprintf(ret->live_detail, sizeof ret->live_detail,
+                 "starting: this %s process started %s ago and has not answered since",
+                 ret->live_name ? ret->live_name : "broker", age);
 }
 
 const char *check_name(enum check_id id) {

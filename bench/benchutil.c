@@ -235,13 +235,19 @@ long bu_agent_checks_ok(unsigned port) {
 
 int bu_agent_start(const struct bench_paths *p, const char *bootstrap, const char *interval,
                    const char *tag, struct agent_proc *ret) {
+        return bu_agent_start_with(p, bootstrap, "1", interval, "10s", NULL, tag, ret);
+}
+
+int bu_agent_start_with(const struct bench_paths *p, const char *bootstrap, const char *node_id,
+                        const char *interval, const char *check_timeout, const char *extra,
+                        const char *tag, struct agent_proc *ret) {
         static unsigned serial;
         struct agent_proc a = { .port = 0 };
         /* A new file each time: an old agent's "started" line must never be read. */
         snprintf(a.log, sizeof a.log, "%s/agent-%s-%u.log", p->tmp, tag, ++serial);
-        char *argv[] = { (char *) p->agent, "--bootstrap", (char *) bootstrap, "--node-id", "1",
+        char *argv[] = { (char *) p->agent, "--bootstrap", (char *) bootstrap, "--node-id", (char *) node_id,
                          "--listen", "127.0.0.1:0", "--interval", (char *) interval,
-                         "--check-timeout", "10s", NULL };
+                         "--check-timeout", (char *) check_timeout, (char *) extra, NULL };
         int r = bu_spawn(argv, NULL, false, false, a.log, &a.c);
         if (r < 0)
                 return r;

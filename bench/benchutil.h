@@ -16,6 +16,7 @@ struct bench_paths {
         const char *bare;       /* bare-mhd */
         const char *lua;        /* report.lua for wrk */
         const char *tmp;        /* a private scratch folder */
+        const char *src;        /* the source tree (tests/fakebroker/fakecluster.py) */
         bool quick;             /* shorter runs (a smoke test of the bench itself) */
 };
 
@@ -53,6 +54,11 @@ struct agent_proc {
 };
 int bu_agent_start(const struct bench_paths *p, const char *bootstrap, const char *interval,
                    const char *tag, struct agent_proc *ret);
+/* The same for node node_id, with --check-timeout check_timeout and one more flag (extra,
+ * "--flag=value"; NULL: none). */
+int bu_agent_start_with(const struct bench_paths *p, const char *bootstrap, const char *node_id,
+                        const char *interval, const char *check_timeout, const char *extra,
+                        const char *tag, struct agent_proc *ret);
 /* Waits until GET path answers 200, within timeout_ms. */
 int bu_wait_200(unsigned port, const char *path, unsigned timeout_ms);
 /* kpa_checks_total{result="ok"} from /metrics, or -1. */

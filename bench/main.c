@@ -1,6 +1,6 @@
 /* kpa-bench: prints the benchmark tables (see bench/run.sh and README "Benchmarks").
  *
- * Usage: kpa-bench BUILD_DIR SOURCE_DIR [--quick] [--only probes|checks|init|tls]
+ * Usage: kpa-bench BUILD_DIR SOURCE_DIR [--quick] [--only probes|checks|init|tls|readiness]
  *        kpa-bench --mock-host TOPICS PARTITIONS   (internal: hosts a mock cluster) */
 #include <errno.h>
 #include <limits.h>
@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
                 return bu_mock_host_main((int) t, (int) n);
         }
         if (argc < 3) {
-                fprintf(stderr, "usage: kpa-bench BUILD_DIR SOURCE_DIR [--quick] [--only probes|checks|init|tls]\n");
+                fprintf(stderr, "usage: kpa-bench BUILD_DIR SOURCE_DIR [--quick] [--only probes|checks|init|tls|readiness]\n");
                 return 2;
         }
         const char *only = NULL;
@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
         snprintf(init, sizeof init, "%s/kpa-init", argv[1]);
         snprintf(bare, sizeof bare, "%s/bench/bare-mhd", argv[1]);
         snprintf(lua, sizeof lua, "%s/bench/report.lua", argv[2]);
-        struct bench_paths p = { self, agent, init, bare, lua, tmp, quick };
+        struct bench_paths p = { self, agent, init, bare, lua, tmp, argv[2], quick };
         log_setup("kpa-bench", LOG_LEVEL_ERROR);
 
         machine();
@@ -90,6 +90,8 @@ int main(int argc, char **argv) {
                 r |= bench_init(&p) < 0;
         if (!only || strcmp(only, "tls") == 0)
                 r |= bench_tls(&p) < 0;
+        if (!only || strcmp(only, "readiness") == 0)
+                r |= bench_readiness(&p) < 0;
         /* Scratch files (stores, logs) go with the folder, unless a section failed: its
          * logs tell why. */
         if (r) {

@@ -8,5 +8,6 @@ int bench_probes(const struct bench_paths *p);
 int bench_checks(const struct bench_paths *p);
 int bench_init(const struct bench_paths *p);
 int bench_tls(const struct bench_paths *p);
+int bench_readiness(const struct bench_paths *p);
 
 #endif

@@ -22,6 +22,7 @@ struct agent_config {
         int32_t node_id;            /* -1 until known (demo: from the mock cluster) */
         char *broker_config;        /* kpa-init's server.properties, for node.id */
         char *client_config;        /* librdkafka properties (kpa-init's client.properties) */
+        uint64_t fast_interval_ms;  /* while not ready or a /prestop is held; <= interval_ms */
         uint64_t interval_ms, check_timeout_ms, liveness_window_ms, prestop_timeout_ms, stale_after_ms;
         uint64_t features_interval_ms;   /* featprobe.h; 0: never */
         unsigned ready_after;

@@ -15,7 +15,7 @@
 #include "kpa/kafka.h"
 
 struct checker_opts {
-        uint64_t interval_ms;     /* time between check starts; > 0 */
+        uint64_t interval_ms;     /* time between check starts at first; > 0 */
         uint64_t stop_grace_ms;   /* checker_stop waits check timeout + this; 0: 2000 */
 };
 
@@ -48,6 +48,11 @@ int checker_new_controller(uv_loop_t *loop, struct ctlcheck *cc, const struct ch
                            char *errbuf, size_t errlen);
 /* Starts ticking; the first check starts at once. 0 or a uv error. */
 int checker_start(struct checker *c);
+/* Changes the time between check starts (the agent checks faster while its broker is not
+ * ready or a stop is pending): the next check starts interval_ms after the last one started,
+ * or at once if that has passed. A tick that finds a check running is still skipped. */
+void checker_set_interval(struct checker *c, uint64_t interval_ms);
+uint64_t checker_interval(const struct checker *c);
 /* Starts a check now, or right after the running one ends (for start-up, SIGHUP, /prestop).
  * want_configs asks that check to refresh min.insync.replicas. */
 void checker_trigger_now(struct checker *c, bool want_configs);

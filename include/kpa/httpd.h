@@ -86,6 +86,8 @@ uint16_t httpd_port(const struct httpd *h);
 const char *httpd_request_path(const struct httpd_request *r);
 /* True when the query string holds key, bare ("?verbose") or with a value ("?verbose=1"). */
 bool httpd_request_has_arg(const struct httpd_request *r, const char *key);
+/* The value of query argument key ("" for "?key"), or NULL when absent or not plain text. */
+const char *httpd_request_arg(const struct httpd_request *r, const char *key);
 /* True for HEAD (the handler answers as for GET; the body is not sent). */
 bool httpd_request_is_head(const struct httpd_request *r);
 

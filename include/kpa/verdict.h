@@ -85,6 +85,7 @@ struct health {
         bool have_last;
         uint64_t last_at_ms;           /* when the last check finished (monotonic ms) */
         uint64_t last_reachable_ms;    /* when the broker last answered (valid if ever_reachable) */
+        uint64_t last_reachable_started_ms;   /* when the check that got that answer started */
         bool ever_reachable;           /* the broker has answered at least once since start */
         uint64_t started_ms;           /* agent start: liveness grace before the first answer */
         unsigned consecutive_good;
@@ -93,6 +94,10 @@ struct health {
 
 void health_init(struct health *h, uint64_t now_ms);
 void health_record(struct health *h, const struct assessment *a, uint64_t now_ms);
+/* The same, for a check that started at started_ms and finished at finished_ms: only an
+ * answer to a check started after a process started can have come from that process. */
+void health_record_check(struct health *h, const struct assessment *a, uint64_t started_ms,
+                         uint64_t finished_ms);
 
 struct verdict {
         bool ready;
@@ -104,6 +109,12 @@ struct verdict {
 
 void health_verdict(const struct health *h, const struct health_policy *p, uint64_t now_ms,
                     struct verdict *ret);
+/* Liveness for a broker process that started process_age_ms before now_ms (what the kafka
+ * container's probe reports of its own process): until a check started after that moment got
+ * an answer, the process is starting, not live, whatever an earlier process answered. Then
+ * the liveness window applies as in health_verdict. Replaces ret's live and live_detail. */
+void health_live_for_process(const struct health *h, const struct health_policy *p,
+                             uint64_t now_ms, uint64_t process_age_ms, struct verdict *ret);
 const char *check_name(enum check_id id);
 
 #endif

@@ -362,6 +362,79 @@ START_TEST(fake_out_of_isr_is_not_ready_naming_the_partition_then_rejoins) {
 }
 END_TEST
 
+static int checks_total(struct tu_agent *a) {
+        cJSON *j = get_status(a);
+        int total = json_int(cJSON_GetObjectItemCaseSensitive(j, "last_check"), "total", NULL);
+        cJSON_Delete(j);
+        return total;
+}
+
+/* With a 30s interval the agent still turns ready within seconds of a start and of the ISR
+ * coming back, because it checks every --fast-interval (250ms) while not ready; once ready it
+ * checks only every --interval, so a healthy broker carries no more load than before. */
+START_TEST(fake_checks_fast_while_not_ready_and_at_the_interval_once_ready) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        char *const slow[] = { "--interval=30s", "--stale-after=2m", NULL };
+        long long t0 = mono_ms();
+        agent_on_fake(&a, fc, slow);
+        expect_event(&a, "ready");
+        /* Two good checks: one interval apart, that would be 30s. */
+        ck_assert_int_lt(mono_ms() - t0, 10000);
+        int total = checks_total(&a);
+        ck_assert_int_eq(total, 2);
+        /* Ready: no check for a while (at the fast pace there would be 4 more by now). */
+        struct timespec ts = { 1, 0 };
+        nanosleep(&ts, NULL);
+        ck_assert_int_eq(checks_total(&a), 2);
+        /* Out of the ISR, seen at the next check (SIGHUP starts one now), then fast again. */
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":0,\"isr\":[1,2]}");
+        kill(a.child.pid, SIGHUP);
+        expect_event(&a, "not_ready");
+        long long back = mono_ms();
+        fc_must(fc, "{\"op\":\"set_isr\",\"topic\":\"orders\",\"partition\":0,\"isr\":[0,1,2]}");
+        expect_event(&a, "ready");
+        ck_assert_int_lt(mono_ms() - back, 10000);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
+/* /livez?process-age-ms=N, the kafka container's own probe: a broker process younger than the
+ * last answer is starting, until a check started after it gets an answer. */
+START_TEST(fake_livez_calls_a_process_younger_than_the_last_answer_starting) {
+        struct fakecluster *fc = fake_start();
+        struct tu_agent a;
+        char *const slow[] = { "--interval=30s", "--stale-after=2m", NULL };
+        char *body = NULL, path[64];
+        agent_on_fake(&a, fc, slow);
+        expect_event(&a, "ready");
+        long long t0 = mono_ms();
+        snprintf(path, sizeof path, "/livez?process-age-ms=%lld", mono_ms() - t0);
+        ck_assert_int_eq(tu_http(a.port, "GET", path, 5000, &body), 503);
+        ck_assert_msg(strstr(body, "[-]broker failed: starting: this broker process started ") &&
+                      strstr(body, " ago and has not answered since"), "%s", body);
+        free(body);
+        /* Without the argument: the window from the last answer, as before. */
+        ck_assert_int_eq(tu_http(a.port, "GET", "/livez", 5000, &body), 200);
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/livez?process-age-ms=4000000000", 5000, &body), 200);
+        free(body);
+        ck_assert_int_eq(tu_http(a.port, "GET", "/livez?process-age-ms=12s", 5000, &body), 400);
+        ck_assert_str_eq(body, "process-age-ms must be a whole number of milliseconds\n");
+        free(body);
+        /* A check started after t0 answers (SIGHUP starts one now): live. */
+        kill(a.child.pid, SIGHUP);
+        expect_event(&a, "reloaded");
+        await_checks(&a, 1);
+        snprintf(path, sizeof path, "/livez?process-age-ms=%lld", mono_ms() - t0 + 100);
+        ck_assert_int_eq(tu_http(a.port, "GET", path, 5000, &body), 200);
+        free(body);
+        ck_assert_int_eq(tu_stop(&a.child, SIGTERM, 5000), 0);
+        fc_stop(fc);
+}
+END_TEST
+
 START_TEST(fake_leaderless_partition_is_reported_and_does_not_block) {
         struct fakecluster *fc = fake_start();
         struct tu_agent a;
@@ -1016,6 +1089,8 @@ int main(void) {
         tcase_set_timeout(tc, 90);
         tcase_add_test(tc, fake_out_of_isr_is_not_ready_naming_the_partition_then_rejoins);
         tcase_add_test(tc, fake_leaderless_partition_is_reported_and_does_not_block);
+        tcase_add_test(tc, fake_checks_fast_while_not_ready_and_at_the_interval_once_ready);
+        tcase_add_test(tc, fake_livez_calls_a_process_younger_than_the_last_answer_starting);
         tcase_add_test(tc, fake_prestop_waits_until_safe_while_probes_answer_promptly);
         tcase_add_test(tc, fake_prestop_gives_up_at_its_timeout_with_the_reason);
         tcase_add_test(tc, fake_prestop_holds_while_min_isr_is_unknown_and_says_why);

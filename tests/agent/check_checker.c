@@ -128,6 +128,32 @@ START_TEST(mock_trigger_during_a_check_runs_one_more_right_after_it) {
 }
 END_TEST
 
+static void go_fast(struct run *run, int idx) {
+        if (idx == 0) {
+                checker_set_interval(run->c, 50);
+                ck_assert_uint_eq(checker_interval(run->c), 50);
+        }
+}
+
+/* An interval of an hour, shortened to 50ms after the first check: the next checks start
+ * 50ms apart at once, not an hour later (the test would time out). */
+START_TEST(mock_a_shorter_interval_applies_from_the_next_check) {
+        struct run run;
+        run_init(&run, 1, 1, 3600 * 1000, 3);
+        run.on_result = go_fast;
+        ck_assert_uint_eq(checker_interval(run.c), 3600 * 1000);
+        ck_assert_int_eq(checker_start(run.c), 0);
+        run_finish(&run);
+        ck_assert_int_eq(run.n, 3);
+        for (int i = 1; i < 3; i++) {
+                ck_assert_msg(run.r[i].rc == 0, "%s", run.r[i].error);
+                /* uv_now and the check's clock are both monotonic milliseconds, read apart. */
+                ck_assert_uint_ge(run.r[i].started_ms - run.r[i - 1].started_ms, 40);
+        }
+        ck_assert_uint_eq(run.stats_at_stop.started, 3);
+}
+END_TEST
+
 static void ask_configs_then_not(struct run *run, int idx) {
         if (idx == 0)
                 checker_trigger_now(run->c, false);
@@ -224,6 +250,7 @@ static Suite *checker_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, mock_results_arrive_in_order_and_checks_never_overlap);
         tcase_add_test(tc, mock_trigger_during_a_check_runs_one_more_right_after_it);
+        tcase_add_test(tc, mock_a_shorter_interval_applies_from_the_next_check);
         tcase_add_test(tc, mock_trigger_with_configs_asks_that_check_for_min_isr);
         tcase_add_test(tc, mock_new_conf_applies_from_the_next_check);
         tcase_add_test(tc, mock_new_conf_given_during_a_check_waits_for_it_to_end);

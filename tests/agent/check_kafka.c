@@ -1,5 +1,6 @@
 /* Suites for the Kafka edge: client.properties parsing and checks against librdkafka's mock
  * cluster on loopback (the demo cluster). */
+#include <dirent.h>
 #include <check.h>
 #include <sys/socket.h>
 #include <pthread.h>
@@ -388,6 +389,39 @@ START_TEST(mock_healthy_check_returns_brokers_topics_and_answering_node) {
         ck_assert_int_eq(s->controller_id, -1);
         ck_assert_uint_ge(r.finished_ms, r.started_ms);
         snapshot_free(r.snap);
+        kafka_client_free(kc);
+}
+END_TEST
+
+/* The threads of this process, from /proc/self/task. */
+static int thread_count(void) {
+        DIR *d = opendir("/proc/self/task");
+        int n = 0;
+        ck_assert_ptr_nonnull(d);
+        for (struct dirent *e; (e = readdir(d));)
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* `kpa-agent check` exits right after its one check: a client-destroying or name-resolving
+ * thread that has only signalled its end may still hold per-thread state (OpenSSL's error
+ * queue) at that exit. So every thread a check starts has ended, joined, when it returns. */
+START_TEST(mock_a_check_leaves_no_thread_behind_when_it_returns) {
+        struct kafka_client *kc = client_for(demo_bootstrap(demo), 1, 5000);
+        struct kafka_result r;
+        kafka_check(kc, false, &r);
+        assert_ok(&r);
+        r.snap = snapshot_free(r.snap);
+        int before = thread_count();
+        for (int i = 0; i < 30; i++) {
+                kafka_check(kc, false, &r);
+                assert_ok(&r);
+                r.snap = snapshot_free(r.snap);
+                ck_assert_int_eq(thread_count(), before);
+        }
+        ck_assert_int_eq(kafka_stopping_handles(), 0);
         kafka_client_free(kc);
 }
 END_TEST
@@ -889,6 +923,7 @@ static Suite *kafka_suite(void) {
         tcase_add_checked_fixture(tc, mock_setup, mock_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, mock_healthy_check_returns_brokers_topics_and_answering_node);
+        tcase_add_test(tc, mock_a_check_leaves_no_thread_behind_when_it_returns);
         tcase_add_test(tc, mock_min_isr_stays_unknown_with_a_note_when_describeconfigs_is_unsupported);
         tcase_add_test(tc, mock_check_fails_when_the_local_broker_is_down_while_others_answer);
         tcase_add_test(tc, mock_check_times_out_when_the_broker_answers_slower_than_the_timeout);

@@ -515,6 +515,54 @@ START_TEST(health_liveness_follows_the_last_answer) {
 }
 END_TEST
 
+/* A crash, then the kubelet starts a new broker process at 70s: the old process answered at
+ * 50s, well within the window, but the new one is starting until a check that started after
+ * 70s gets an answer. A check that started before and ended after does not count. */
+START_TEST(health_a_new_process_is_starting_until_a_check_started_after_it_answers) {
+        struct health h;
+        struct verdict v;
+        struct assessment down = unreachable_assessment(), lagging = lagging_assessment();
+        health_init(&h, 0);
+        health_record_check(&h, &lagging, 49000, 50000);
+        health_record_check(&h, &down, 69000, 75000);
+        health_verdict(&h, &policy, 80000, &v);
+        ck_assert(v.live);
+        health_live_for_process(&h, &policy, 80000, 10000, &v);
+        ck_assert(!v.live);
+        ck_assert_str_eq(v.live_detail, "starting: this broker process started 10s ago and has not answered since");
+        /* Answered by a check that started 1ms before the process: still the old one's. */
+        health_record_check(&h, &lagging, 69999, 81000);
+        health_verdict(&h, &policy, 82000, &v);
+        health_live_for_process(&h, &policy, 82000, 12000, &v);
+        ck_assert(!v.live);
+        health_record_check(&h, &lagging, 70000, 83000);
+        health_verdict(&h, &policy, 84000, &v);
+        health_live_for_process(&h, &policy, 84000, 14000, &v);
+        ck_assert(v.live);
+        ck_assert_str_eq(v.live_detail, "broker answered 1s ago (window 1m)");
+        /* Then the window applies as without a process age. */
+        health_verdict(&h, &policy, 143001, &v);
+        health_live_for_process(&h, &policy, 143001, 73001, &v);
+        ck_assert(!v.live);
+        ck_assert_str_eq(v.live_detail, "broker has not answered for 60.0s (window 1m)");
+        /* A process older than every clock reading: any answer is its own. */
+        health_verdict(&h, &policy, 90000, &v);
+        health_live_for_process(&h, &policy, 90000, UINT64_C(1) << 50, &v);
+        ck_assert(v.live);
+}
+END_TEST
+
+START_TEST(health_a_process_is_starting_while_the_broker_never_answered) {
+        struct health h;
+        struct verdict v;
+        health_init(&h, 1000);
+        health_verdict(&h, &policy, 5000, &v);
+        health_live_for_process(&h, &policy, 5000, 4000, &v);
+        ck_assert(!v.live);
+        ck_assert_str_eq(v.live_detail, "starting: this broker process started 4s ago and has not answered since");
+}
+END_TEST
+
 START_TEST(health_liveness_ignores_other_brokers) {
         struct snapshot *s = sb_new(1, -1, IDS(2, 3));   /* not even registered */
         sb_part(sb_topic(s, "orders", -1), 0, -1, IDS(1, 2), IDS(2));
@@ -573,6 +621,8 @@ int main(void) {
         tcase_add_test(tc, health_is_not_live_before_the_first_answer);
         tcase_add_test(tc, health_liveness_follows_the_last_answer);
         tcase_add_test(tc, health_liveness_ignores_other_brokers);
+        tcase_add_test(tc, health_a_new_process_is_starting_until_a_check_started_after_it_answers);
+        tcase_add_test(tc, health_a_process_is_starting_while_the_broker_never_answered);
         tcase_add_test(tc, check_names_are_stable);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);

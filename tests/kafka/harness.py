@@ -510,7 +510,15 @@ class Pod:
         failureThreshold). The agent's own port must be the one the probes name."""
         c = self.container("kafka")
         spec = c["lifecycle"]["preStop"] if kind == "prestop" else c[f"{kind}Probe"]
-        get = spec["httpGet"]
+        if "exec" in spec:
+            # kpa-probe.sh MODE HOST:PORT asks kpa-agent's /livez (with the process's age).
+            cmd = spec["exec"]["command"]
+            script = [a for a in cmd if a.endswith("kpa-probe.sh")]
+            if not script or len(cmd) < cmd.index(script[0]) + 3:
+                raise RuntimeError(f"{kind} of the kafka container is an exec probe other than kpa-probe.sh: {cmd}")
+            get = {"path": "/livez", "port": int(cmd[cmd.index(script[0]) + 2].rsplit(":", 1)[1])}
+        else:
+            get = spec["httpGet"]
         if get["port"] != self.agent_port:
             raise RuntimeError(f"{kind} of the kafka container goes to port {get['port']}, "
                                f"not kpa-agent's {self.agent_port}")
@@ -519,6 +527,15 @@ class Pod:
 
     def path(self, kind):
         return self.hook(kind)[0]
+
+    def probe_exec(self, kind, timeout=None):
+        """Runs the kafka container's exec probe `kind` ("startup", "liveness") once, inside
+        the container as the kubelet does: (exit code, output)."""
+        c = self.container("kafka")
+        spec = c[f"{kind}Probe"]
+        r = run(self.argv(spec["exec"]["command"], "kafka"), check=False,
+                timeout=timeout or spec.get("timeoutSeconds", 1) + 10, env=self.container_env(c))
+        return r.returncode, (r.stdout + r.stderr).strip()
 
     def status(self):
         code, body = self.get("/status")

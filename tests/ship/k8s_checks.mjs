@@ -509,14 +509,36 @@ function checkWorkload(obj, where, ctx, objs) {
     fail(where, "no broker container named kafka");
     return;
   }
-  const want = { startupProbe: "/livez", livenessProbe: "/livez", readinessProbe: "/readyz" };
-  for (const [p, path] of Object.entries(want))
-    if (broker[p]?.httpGet?.path !== path) fail(`${where} kafka ${p}`, `expected httpGet ${path} on kpa-agent`);
+  if (broker.readinessProbe?.httpGet?.path !== "/readyz")
+    fail(`${where} kafka readinessProbe`, "expected httpGet /readyz on kpa-agent");
+  // Start-up and liveness: kpa-probe.sh (a ConfigMap item mounted in the broker container)
+  // asks kpa-agent's /livez with the broker process's age, and passes liveness when kpa-agent
+  // does not answer (docs/deploy.md, "The broker's probes").
+  for (const [p, mode] of [["startupProbe", "startup"], ["livenessProbe", "liveness"]]) {
+    const cmd = broker[p]?.exec?.command ?? [];
+    const i = cmd.findIndex((a) => a.endsWith("/kpa-probe.sh"));
+    const wp = `${where} kafka ${p}`;
+    if (i < 0 || cmd[i + 1] !== mode) {
+      fail(wp, `expected exec kpa-probe.sh ${mode}`);
+      continue;
+    }
+    if (Number(/:(\d+)$/.exec(cmd[i + 2] ?? "")?.[1]) !== port) fail(wp, `kpa-probe.sh does not ask kpa-agent's port ${port}`);
+    const dir = cmd[i].slice(0, cmd[i].lastIndexOf("/"));
+    const vm = (broker.volumeMounts ?? []).find((m) => m.mountPath === dir);
+    const vol = (spec.volumes ?? []).find((v) => v.name === vm?.name);
+    const items = vol?.configMap?.items;
+    if (!vol?.configMap || (items && !items.some((it) => it.path === "kpa-probe.sh")))
+      fail(wp, `${cmd[i]} is not an item of a ConfigMap mounted in the broker container`);
+    if (!((broker[p].timeoutSeconds ?? 1) > 2)) fail(wp, "timeoutSeconds must exceed kpa-probe.sh's own 2 s wait for kpa-agent");
+    usedPaths.push({ where: wp, path: "/livez?process-age-ms=0" });
+  }
   if (broker.lifecycle?.preStop?.httpGet?.path !== "/prestop")
     fail(`${where} kafka`, "expected a preStop httpGet /prestop on kpa-agent");
   const script = [...(broker.command ?? []), ...(broker.args ?? [])].join(" ");
   for (const f of ["server.properties", "cluster.id"])
     if (!script.includes(`${out}/${f}`)) fail(`${where} kafka`, `does not use kpa-init's ${out}/${f}`);
+  if (!script.includes("/tmp/kpa-broker.id"))
+    fail(`${where} kafka`, "does not write /tmp/kpa-broker.id (its pid and start time) for kpa-probe.sh");
 
   checkConfigHashes(spec, objs, where);
   if (spec.enableServiceLinks !== false)

@@ -1,0 +1,152 @@
+"""k8s/base/config/kpa-probe.sh, the kafka container's startup and liveness probe, against a
+stand-in for kpa-agent (an HTTP server of this test that answers what each test sets and
+records what it was asked). Peer: none; kpa-agent's side of /livez?process-age-ms is
+check_agent's and the whole is test_verdicts' (real Kafka, the kubelet emulated)."""
+import http.server
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "k8s", "base", "config", "kpa-probe.sh")
+
+
+class Agent(http.server.BaseHTTPRequestHandler):
+    answer = (200, "ok")
+    paths = []
+
+    def do_GET(self):
+        Agent.paths.append(self.path)
+        code, body = Agent.answer
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def start_time(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]
+
+
+class KpaProbe(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Agent)
+        cls.addr = f"127.0.0.1:{cls.server.server_address[1]}"
+        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
+        # A port where nothing listens, and one that accepts and never answers.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        cls.closed = f"127.0.0.1:{s.getsockname()[1]}"
+        s.close()
+        cls.silent_sock = socket.socket()
+        cls.silent_sock.bind(("127.0.0.1", 0))
+        cls.silent_sock.listen(8)
+        cls.silent = f"127.0.0.1:{cls.silent_sock.getsockname()[1]}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.shutdown()
+        cls.silent_sock.close()
+
+    def setUp(self):
+        Agent.paths = []
+        Agent.answer = (200, "ok")
+        self.dir = tempfile.mkdtemp(prefix="kpa-probe-")
+        # The "broker process": a child started now, named in the id file as the container's
+        # command names itself (pid and start time).
+        self.broker = subprocess.Popen(["sleep", "60"])
+        self.started = time.monotonic()
+        self.addCleanup(self.broker.wait)
+        self.addCleanup(self.broker.kill)
+        self.id_file = os.path.join(self.dir, "kpa-broker.id")
+        with open(self.id_file, "w") as f:
+            f.write(f"{self.broker.pid} {start_time(self.broker.pid)}\n")
+
+    def probe(self, mode, addr=None, id_file=None):
+        t = time.monotonic()
+        r = subprocess.run(["bash", SCRIPT, mode, addr or self.addr, id_file or self.id_file],
+                           capture_output=True, text=True, timeout=20)
+        return r.returncode, r.stdout + r.stderr, time.monotonic() - t
+
+    def test_startup_asks_with_the_process_age_and_passes_on_200(self):
+        code, out, _ = self.probe("startup")
+        self.assertEqual((code, out), (0, "started: the broker process answered kpa-agent\n"))
+        self.assertEqual(len(Agent.paths), 1)
+        m = re.fullmatch(r"/livez\?process-age-ms=(\d+)", Agent.paths[0])
+        self.assertIsNotNone(m, Agent.paths[0])
+        # Clock ticks of 10 ms, and the probe ran after the child started.
+        self.assertLessEqual(int(m.group(1)), (time.monotonic() - self.started) * 1000 + 20)
+
+    def test_startup_fails_on_503_and_shows_why(self):
+        Agent.answer = (503, "[-]broker failed: starting: this broker process started 3s ago\nlivez check failed\n")
+        code, out, _ = self.probe("startup")
+        self.assertEqual(code, 1)
+        self.assertEqual(out, "starting: kpa-agent answered 503: [-]broker failed: starting: this "
+                              "broker process started 3s ago\nlivez check failed\n")
+
+    def test_startup_fails_while_the_agent_is_down(self):
+        code, out, _ = self.probe("startup", addr=self.closed)
+        self.assertEqual((code, out), (1, f"starting: kpa-agent at {self.closed} did not answer within 2s\n"))
+
+    def test_startup_fails_without_asking_when_the_id_file_is_an_earlier_process(self):
+        # The file a container before this one left in /tmp: its process is gone, or the pid
+        # is in use by another process (PID 1 again in a new container).
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        for content in (f"{gone.pid} 12345", f"{self.broker.pid} 1", "garbage", ""):
+            with open(self.id_file, "w") as f:
+                f.write(content + "\n")
+            code, out, _ = self.probe("startup")
+            self.assertEqual(code, 1, content)
+            self.assertEqual(out, f"starting: this container's broker process is not known yet "
+                                  f"({self.id_file} names no live process that wrote it)\n")
+        code, out, _ = self.probe("startup", id_file=os.path.join(self.dir, "missing"))
+        self.assertEqual(code, 1)
+        self.assertEqual(Agent.paths, [])
+
+    def test_liveness_fails_only_on_503(self):
+        Agent.answer = (503, "[-]broker failed: broker has not answered for 61s (window 1m)\n")
+        code, out, _ = self.probe("liveness")
+        self.assertEqual((code, out), (1, "not live: kpa-agent answered 503: [-]broker failed: broker "
+                                          "has not answered for 61s (window 1m)\n"))
+        Agent.answer = (200, "ok")
+        self.assertEqual(self.probe("liveness")[:2], (0, "live\n"))
+        self.assertRegex(Agent.paths[-1], r"^/livez\?process-age-ms=\d+$")
+
+    def test_liveness_passes_when_the_agent_is_down_or_hangs(self):
+        code, out, _ = self.probe("liveness", addr=self.closed)
+        self.assertEqual(code, 0)
+        self.assertEqual(out, f"live as far as known: kpa-agent at {self.closed} did not answer within "
+                              "2s; its own probes restart it, and the broker is not restarted for that\n")
+        code, out, took = self.probe("liveness", addr=self.silent)
+        self.assertEqual(code, 0)
+        self.assertIn(f"kpa-agent at {self.silent} did not answer within 2s", out)
+        # Bounded by its own wait, well under the probes' timeoutSeconds (5).
+        self.assertLess(took, 4.5)
+        Agent.answer = (500, "answer too large\n")
+        code, out, _ = self.probe("liveness")
+        self.assertEqual(code, 0)
+        self.assertIn("did not answer with 200 or 503 (got 500)", out)
+
+    def test_liveness_without_a_known_process_asks_plain_livez(self):
+        code, out, _ = self.probe("liveness", id_file=os.path.join(self.dir, "missing"))
+        self.assertEqual((code, out), (0, "live\n"))
+        self.assertEqual(Agent.paths, ["/livez"])
+
+    def test_an_unknown_mode_is_refused(self):
+        code, out, _ = self.probe("readiness")
+        self.assertEqual((code, out), (2, 'kpa-probe.sh: mode "readiness" is not startup or liveness\n'))
+
+
+if __name__ == "__main__":
+    unittest.main()
