@@ -18,7 +18,8 @@ minutes; here it would be a few MB, copied in well under a second. So every brok
 follower replication throttle (follower.replication.throttled.rate, THROTTLE bytes/s, on every
 topic's replicas): Kafka throttles only replicas that are OUT of the ISR, so the steady state is
 untouched and only a restarted broker's catch-up is slowed, to THROTTLE - LOAD_RATE*LOAD_SIZE
-bytes/s net, i.e. several times as long as it was down. The naive probe calls that broker Ready as soon
+bytes/s net, i.e. several times as long as it was down (with a short quota window,
+TEMPLATE_EXTRA, so that a short absence is not caught up in one unthrottled burst). The naive probe calls that broker Ready as soon
 as its port accepts, and the next broker is stopped while the first one is still catching up.
 Both modes run with the same load and the same throttle.
 """
@@ -31,10 +32,16 @@ TOPICS = ["roll-a", "roll-b"]
 PARTITIONS = 24
 LOAD_RATE = 250            # records/s
 LOAD_SIZE = 1000           # bytes per record
-# bytes/s, per broker, for out-of-sync followers only. At 400000 (catch-up 1.7x the downtime)
-# the naive roll showed no under-min episode in some runs: the catch-up ended before the
-# tcpSocket probe's tick called the broker Ready. 320000 makes it about 4x, well past that.
-THROTTLE = 320000
+# bytes/s, per broker, for out-of-sync followers only: a restarted broker catches up at
+# THROTTLE - LOAD_RATE * LOAD_SIZE (and batch overhead), about 93 kB/s net.
+THROTTLE = 350000
+# Kafka measures the replication quota over replication.quota.window.num windows of
+# replication.quota.window.size.seconds (11 x 1 s by default), and lets a new follower fetch
+# about THROTTLE x 10 s before it throttles at all: on an idle machine a broker down for 5 s
+# then caught up in one burst, before the naive probe's 5 s tick, and naive showed no episode.
+# Two 1 s windows leave a burst of about THROTTLE x 1 s. (Both are static broker configs.)
+TEMPLATE_EXTRA = "\nreplication.quota.window.num=2\nreplication.quota.window.size.seconds=1\n"
+
 MIN_ISR = 2
 # The watcher must have answered at least this often; a blind watcher could miss an episode.
 MAX_BLIND_S = 2.0
@@ -46,7 +53,8 @@ class RealRollout(unittest.TestCase):
         cls.env = h.Env()
         cls.kubelets = []
         try:
-            cls.pods = [cls.env.pod("kafka", i) for i in range(3)]
+            template = h.manifest()["configmap"]["data"]["server.properties"] + TEMPLATE_EXTRA
+            cls.pods = [cls.env.pod("kafka", i, template=template) for i in range(3)]
             # The agents run with the manifest's own flags: the gate's overhead is measured
             # as shipped.
             cls.env.start(cls.pods)
