@@ -372,6 +372,15 @@ class Pod:
                     os.chown(anon, uid, gid)
                     os.chmod(anon, mode)
                 mounts.append((anon, path, False, False))
+        # The image's own files first: their sources (the build, the repository's stand-in
+        # scripts) may live under a path a volume covers next, e.g. a checkout under /tmp and
+        # the kafka container's emptyDir at /tmp.
+        if image.endswith("kpa") or os.path.basename(image).startswith("kpa"):
+            args += ["--kpa-bin", build_dir()]
+        else:
+            self.env.mountpoint("/opt/kafka/bin")
+            self.env.mountpoint("/opt/kafka/libs")
+            args += ["--bind-ro", BIN, "/opt/kafka/bin", "--bind-ro", self.lib or self.env.lib, "/opt/kafka/libs"]
         # Parents first, so a mount inside another mounted volume lands on top of it.
         mounts.sort(key=lambda m: m[1].count("/"))
         done = []
@@ -386,12 +395,6 @@ class Pod:
                 self.env.mountpoint(dst)
             done.append((src, dst))
             args += [("--rbind" if rec else "--bind") + ("-ro" if ro else ""), src, dst]
-        if image.endswith("kpa") or os.path.basename(image).startswith("kpa"):
-            args += ["--kpa-bin", build_dir()]
-        else:
-            self.env.mountpoint("/opt/kafka/bin")
-            self.env.mountpoint("/opt/kafka/libs")
-            args += ["--bind-ro", BIN, "/opt/kafka/bin", "--bind-ro", self.lib or self.env.lib, "/opt/kafka/libs"]
         sc = c.get("securityContext", {})
         if sc.get("readOnlyRootFilesystem"):
             args.append("--ro-root")
