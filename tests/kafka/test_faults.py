@@ -285,7 +285,7 @@ class ControllersFirstRoll(unittest.TestCase):
         for s in ctl_roll["steps"]:
             code, body = s["prestop"]
             self.assertEqual(code, 200, s)
-            self.assertRegex(body, r"^safe to stop: stopping node \d+ leaves 2 of 3 voters caught up \(majority 2\)")
+            self.assertRegex(body, r"^safe to stop: stopping node \d+ leaves 2 of 3 voters caught up within \d+ms and answering \(majority 2\)")
         # The leader's own answers: a leader at every answer, and a caught-up majority at
         # every answer outside the first moments of a new epoch.
         leaders = [a for a in answers if "leader" in a]
