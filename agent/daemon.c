@@ -17,6 +17,7 @@
 #include "kpa/kafka.h"
 #include "kpa/kafkaconf.h"
 #include "kpa/log.h"
+#include "kpa/monotime.h"
 #include "kpa/parse.h"
 #include "kpa/quorum.h"
 #include "kpa/render.h"
@@ -393,11 +394,11 @@ static void pace(struct agent *a, bool ready) {
 
 static void after_check(struct agent *a) {
         struct verdict v;
-        agent_verdict(a, kafka_now_ms(), &v);
+        agent_verdict(a, monotime_ms(), &v);
         log_transitions(a, &v);
         pace(a, v.ready);
         if (a->waiters)
-                prestop_evaluate(a, kafka_now_ms());
+                prestop_evaluate(a, monotime_ms());
 }
 
 /* A verdict can also change without a check result: it goes stale when checks stop
@@ -405,7 +406,7 @@ static void after_check(struct agent *a) {
 static void on_verdict_tick(uv_timer_t *t) {
         struct agent *a = t->data;
         struct verdict v;
-        agent_verdict(a, kafka_now_ms(), &v);
+        agent_verdict(a, monotime_ms(), &v);
         log_transitions(a, &v);
         pace(a, v.ready);
 }
@@ -418,7 +419,7 @@ static void on_verdict_tick(uv_timer_t *t) {
 static void answer_probe(struct httpd_request *req, struct agent *a, enum probe_kind kind) {
         struct verdict v;
         struct dynbuf b;
-        uint64_t now = kafka_now_ms(), age = 0;
+        uint64_t now = monotime_ms(), age = 0;
         const char *arg = kind == PROBE_LIVEZ ? httpd_request_arg(req, PROCESS_AGE_ARG) : NULL;
         if (arg && parse_u64(arg, 0, UINT64_C(1) << 50, &age) < 0) {
                 static const char bad[] = PROCESS_AGE_ARG " must be a whole number of milliseconds\n";
@@ -445,7 +446,7 @@ static void answer_view(struct httpd_request *req, struct agent *a,
         struct verdict v;
         struct agent_status st;
         struct dynbuf b;
-        agent_verdict(a, kafka_now_ms(), &v);
+        agent_verdict(a, monotime_ms(), &v);
         agent_status_view(a, &v, &st);
         dynbuf_init(&b, RENDER_MAX_BYTES);
         if (render(&st, &b) < 0)
@@ -491,7 +492,7 @@ static void on_prestop_cancel(struct httpd_request *req, enum httpd_cancel_reaso
 
 static void on_prestop_tick(uv_timer_t *t) {
         struct agent *a = t->data;
-        prestop_evaluate(a, kafka_now_ms());
+        prestop_evaluate(a, monotime_ms());
         if (a->waiters)
                 checker_trigger_now(a->checker, false);
 }
@@ -500,7 +501,7 @@ static void on_prestop_tick(uv_timer_t *t) {
  * the newest check says: 200 if stopping is safe, else 503 with what blocks. */
 static void prestop_answer_now(struct agent *a, struct httpd_request *req) {
         char why[1600], body[1800];
-        if (prestop_decide(a, kafka_now_ms(), why, sizeof why) == PRESTOP_SAFE) {
+        if (prestop_decide(a, monotime_ms(), why, sizeof why) == PRESTOP_SAFE) {
                 httpd_respond(req, 200, "text/plain; charset=utf-8", why, strlen(why));
                 return;
         }
@@ -523,7 +524,7 @@ static void on_prestop(struct httpd_request *req, void *data) {
                 prestop_answer_now(a, req);
                 return;
         }
-        uint64_t now = kafka_now_ms();
+        uint64_t now = monotime_ms();
         /* The first request starts the gate checks; a verdict from an earlier wait is void. */
         if (!a->waiters) {
                 a->gate_valid = false;
@@ -774,7 +775,7 @@ int daemon_run(const struct agent_config *cfg) {
                                            .ready_after = cfg->ready_after,
                                            .stale_after_ms = cfg->stale_after_ms,
                                            .liveness_window_ms = cfg->liveness_window_ms };
-        health_init(&a.health, kafka_now_ms());
+        health_init(&a.health, monotime_ms());
         /* A probe must not kill the agent by closing its socket early. */
         signal(SIGPIPE, SIG_IGN);
 
@@ -859,7 +860,7 @@ int daemon_check_once(const struct agent_config *cfg, FILE *out) {
         a.policy = (struct health_policy){ .subject = cfg->controller ? "controller" : "broker",
                                            .ready_after = 1, .stale_after_ms = UINT64_MAX / 2,
                                            .liveness_window_ms = cfg->liveness_window_ms };
-        health_init(&a.health, kafka_now_ms());
+        health_init(&a.health, monotime_ms());
         uint64_t finished;
         if (cc) {
                 if (!(cres = malloc(sizeof *cres))) {

@@ -19,6 +19,7 @@
 #include "kpa/featprobe.h"
 #include "kpa/keystore.h"
 #include "kpa/log.h"
+#include "kpa/monotime.h"
 #include "kpa/minisr.h"
 #include "kpa/parse.h"
 #include "kpa/resolve.h"
@@ -605,7 +606,7 @@ static int metadata_check(struct kafka_client *kc, rd_kafka_t *rk, struct check_
         /* Only once the local broker has answered: a broker that is down is not asked twice.
          * A check that used most of its time leaves the question to the next one, rather than
          * ask with a deadline that would make a slow but healthy broker look unreadable. */
-        now = kafka_now_ms();
+        now = monotime_ms();
         if (featprobe_due(kc->features, now) && deadline > now &&
             deadline - now >= kc->o.timeout_ms / 4) {
                 struct timespec ts;
@@ -678,7 +679,7 @@ static void *reap(void *arg) {
 
 /* CLOCK_REALTIME (what pthread_timedjoin_np takes) for the monotonic time until_ms. */
 static struct timespec realtime_at(uint64_t until_ms) {
-        uint64_t now = kafka_now_ms(), wait = until_ms > now ? until_ms - now : 0;
+        uint64_t now = monotime_ms(), wait = until_ms > now ? until_ms - now : 0;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += (time_t) (wait / 1000);

@@ -109,8 +109,5 @@ int kafka_snapshot_from_metadata(const struct rd_kafka_metadata *md, int32_t ans
 /* Clients of finished checks that are still stopping in the background. */
 int kafka_stopping_handles(void);
 
-/* struct kafka_result's clock is monotime_ms(). This name remains only for daemon.c, which
- * other branches change at the same time; new code calls monotime_ms(). */
-static inline uint64_t kafka_now_ms(void) { return monotime_ms(); }
 
 #endif
