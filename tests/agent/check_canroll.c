@@ -10,9 +10,9 @@
 #define LOCAL 1
 
 /* One topic with one partition led by broker 2, built from the arguments. */
-static struct canroll_result one(int topic_min, int default_min, const int32_t *replicas,
+static struct canroll_result one(int topic_min, const int32_t *replicas,
                                  int n_replicas, const int32_t *isr, int n_isr) {
-        struct snapshot *s = sb_new(1, default_min, IDS(1, 2, 3));
+        struct snapshot *s = sb_new(1, IDS(1, 2, 3));
         sb_part(sb_topic(s, "orders", topic_min), 0, 2, replicas, n_replicas, isr, n_isr);
         struct canroll_result r;
         canroll_evaluate(s, LOCAL, &r);
@@ -21,7 +21,7 @@ static struct canroll_result one(int topic_min, int default_min, const int32_t *
 }
 
 START_TEST(canroll_full_isr_above_min_is_safe) {
-        struct canroll_result r = one(2, -1, IDS(1, 2, 3), IDS(1, 2, 3));
+        struct canroll_result r = one(2, IDS(1, 2, 3), IDS(1, 2, 3));
         ck_assert(r.safe);
         ck_assert_int_eq(r.blocking, 0);
         ck_assert_str_eq(r.reason, "no hosted partition would drop below min.insync.replicas (1 hosted)");
@@ -29,7 +29,7 @@ START_TEST(canroll_full_isr_above_min_is_safe) {
 END_TEST
 
 START_TEST(canroll_isr_at_min_with_local_in_isr_blocks) {
-        struct canroll_result r = one(2, -1, IDS(1, 2, 3), IDS(1, 2));
+        struct canroll_result r = one(2, IDS(1, 2, 3), IDS(1, 2));
         ck_assert(!r.safe);
         ck_assert_int_eq(r.blocking, 1);
         ck_assert_str_eq(r.reason, "stopping would leave 1 partition below min.insync.replicas: "
@@ -39,13 +39,13 @@ END_TEST
 
 START_TEST(canroll_isr_at_min_without_local_is_safe) {
         /* Local is lagging: stopping it takes nothing from the ISR. */
-        struct canroll_result r = one(2, -1, IDS(1, 2, 3), IDS(2, 3));
+        struct canroll_result r = one(2, IDS(1, 2, 3), IDS(2, 3));
         ck_assert(r.safe);
 }
 END_TEST
 
 START_TEST(canroll_already_under_min_with_local_replica_blocks) {
-        struct canroll_result r = one(2, -1, IDS(1, 2, 3), IDS(2));
+        struct canroll_result r = one(2, IDS(1, 2, 3), IDS(2));
         ck_assert(!r.safe);
         ck_assert_int_eq(r.blocking, 1);
         ck_assert_str_eq(r.reason, "stopping would leave 1 partition below min.insync.replicas: "
@@ -55,45 +55,44 @@ END_TEST
 
 START_TEST(canroll_no_more_replicas_than_min_never_blocks) {
         /* RF 2 with min 2: any stop loses availability, waiting cannot help. */
-        ck_assert(one(2, -1, IDS(1, 2), IDS(1, 2)).safe);
-        ck_assert(one(2, -1, IDS(1, 2), IDS(2)).safe);
-        ck_assert(one(2, -1, IDS(1, 2), IDS(1)).safe);
+        ck_assert(one(2, IDS(1, 2), IDS(1, 2)).safe);
+        ck_assert(one(2, IDS(1, 2), IDS(2)).safe);
+        ck_assert(one(2, IDS(1, 2), IDS(1)).safe);
         /* RF 1 with min 1, even when the ISR is empty. */
-        ck_assert(one(1, -1, IDS(1), IDS(1)).safe);
-        ck_assert(one(1, -1, IDS(1), NOIDS).safe);
+        ck_assert(one(1, IDS(1), IDS(1)).safe);
+        ck_assert(one(1, IDS(1), NOIDS).safe);
 }
 END_TEST
 
 START_TEST(canroll_unknown_min_isr_blocks_every_hosted_partition) {
         /* Unknown (DescribeConfigs failed or gave no value): fail closed, even with a full ISR
-         * or a single replica, and even when the broker default is known. */
-        struct canroll_result r = one(-1, 2, IDS(1, 2, 3), IDS(1, 2, 3));
+         * or a single replica. */
+        struct canroll_result r = one(-1, IDS(1, 2, 3), IDS(1, 2, 3));
         ck_assert(!r.safe);
         ck_assert_int_eq(r.blocking, 1);
         ck_assert_int_eq(r.unknown, 1);
         ck_assert_str_eq(r.reason, "min.insync.replicas is unknown for 1 hosted partition, so "
                                    "stopping is not known to be safe: orders-0 isr=3 min=? replicas=3");
-        ck_assert(!one(-1, -1, IDS(1), IDS(1)).safe);
+        ck_assert(!one(-1, IDS(1), IDS(1)).safe);
         /* Zero is not a valid setting and counts as unknown. */
-        r = one(0, 1, IDS(1, 2, 3), IDS(1, 2, 3));
+        r = one(0, IDS(1, 2, 3), IDS(1, 2, 3));
         ck_assert(!r.safe);
         ck_assert_int_eq(r.unknown, 1);
 }
 END_TEST
 
-START_TEST(canroll_uses_the_topic_value_never_the_broker_default) {
-        /* DescribeConfigs reports a topic's effective value: an override beats the default
-         * in either direction. */
-        struct canroll_result r = one(3, 2, IDS(1, 2, 3, 4), IDS(1, 2, 3));
+START_TEST(canroll_uses_each_topics_effective_value) {
+        /* DescribeConfigs reports a topic's effective value (an override or the default). */
+        struct canroll_result r = one(3, IDS(1, 2, 3, 4), IDS(1, 2, 3));
         ck_assert(!r.safe);
         ck_assert_str_eq(r.reason, "stopping would leave 1 partition below min.insync.replicas: "
                                    "orders-0 isr=3 min=3 replicas=4");
-        ck_assert(one(1, 2, IDS(1, 2, 3), IDS(1, 2)).safe);
+        ck_assert(one(1, IDS(1, 2, 3), IDS(1, 2)).safe);
 }
 END_TEST
 
 START_TEST(canroll_reason_names_both_kinds_when_mixed) {
-        struct snapshot *s = sb_new(1, 2, IDS(1, 2, 3));
+        struct snapshot *s = sb_new(1, IDS(1, 2, 3));
         sb_part(sb_topic(s, "orders", 2), 0, 2, IDS(1, 2, 3), IDS(1, 2));
         struct snap_topic *t = sb_topic(s, "fresh", -1);
         sb_part(t, 0, 2, IDS(1, 2, 3), IDS(1, 2, 3));
@@ -111,7 +110,7 @@ START_TEST(canroll_reason_names_both_kinds_when_mixed) {
 END_TEST
 
 START_TEST(canroll_ignores_partitions_the_local_broker_does_not_host) {
-        struct snapshot *s = sb_new(2, 2, IDS(1, 2, 3));
+        struct snapshot *s = sb_new(2, IDS(1, 2, 3));
         struct snap_topic *t = sb_topic(s, "orders", -1);
         sb_part(t, 0, 2, IDS(2, 3, 4), IDS(2, 3));
         sb_part(t, 1, 2, IDS(2, 3, 4), IDS(2));
@@ -124,7 +123,7 @@ START_TEST(canroll_ignores_partitions_the_local_broker_does_not_host) {
 END_TEST
 
 START_TEST(canroll_counts_every_blocking_partition_and_lists_what_fits) {
-        struct snapshot *s = sb_new(1, 2, IDS(1, 2, 3));
+        struct snapshot *s = sb_new(1, IDS(1, 2, 3));
         struct snap_topic *t = sb_topic(s, "a-topic-with-quite-a-long-name", 2);
         for (int i = 0; i < 50; i++)
                 sb_part(t, i, 2, IDS(1, 2, 3), IDS(1, 2));
@@ -156,7 +155,7 @@ END_TEST
 /* Broker LOCAL's view of one topic, min 2, partition 0 on [1,2,3] with the given ISR. */
 static struct snapshot *view(int32_t from, const int32_t *brokers, int n_brokers,
                              const int32_t *isr, int n_isr) {
-        struct snapshot *s = sb_new(from, 2, brokers, n_brokers);
+        struct snapshot *s = sb_new(from, brokers, n_brokers);
         sb_part(sb_topic(s, "orders", 2), 0, 2, IDS(1, 2, 3), isr, n_isr);
         return s;
 }
@@ -172,13 +171,13 @@ static void ask(struct canroll_peers *p, int32_t id, bool answered) {
 }
 
 START_TEST(canroll_peers_to_ask_are_isr_members_at_min_or_one_above) {
-        struct snapshot *s = sb_new(1, 2, IDS(1, 2, 3, 4, 5, 6, 7));
+        struct snapshot *s = sb_new(1, IDS(1, 2, 3, 4, 5, 6, 7));
         struct snap_topic *t = sb_topic(s, "orders", 2);
         sb_part(t, 0, 2, IDS(1, 2, 3), IDS(1, 2, 3));        /* min + 1: asks 2 and 3 */
         sb_part(t, 1, 4, IDS(1, 4, 5, 6), IDS(1, 4, 5, 6));  /* min + 2: one more may fail */
         sb_part(t, 2, 5, IDS(2, 5, 6), IDS(5, 6));           /* not hosted */
         sb_part(sb_topic(s, "fresh", -1), 0, 7, IDS(1, 7), IDS(1, 7));  /* unknown min blocks anyway */
-        struct snapshot *v = sb_new(2, 2, IDS(1, 2, 3, 4, 5, 6, 7));
+        struct snapshot *v = sb_new(2, IDS(1, 2, 3, 4, 5, 6, 7));
         t = sb_topic(v, "orders", 2);
         sb_part(t, 1, 4, IDS(1, 4, 5, 6), IDS(6, 4, 1));     /* the peer sees it at min + 1 */
         int32_t ids[CANROLL_MAX_ASK];
@@ -260,7 +259,7 @@ START_TEST(canroll_gate_without_a_peer_view_holds_unless_no_other_broker_is_list
                                    "(b2:9092 did not answer: timed out)");
         snapshot_free(l);
         /* A single broker has nobody to ask; RF 1 never blocks. */
-        struct snapshot *one = sb_new(1, 1, IDS(1));
+        struct snapshot *one = sb_new(1, IDS(1));
         sb_part(sb_topic(one, "solo", 1), 0, 1, IDS(1), IDS(1));
         canroll_gate_evaluate(one, "", &p, LOCAL, &g);
         ck_assert(g.safe);
@@ -329,7 +328,7 @@ int main(void) {
         tcase_add_test(tc, canroll_already_under_min_with_local_replica_blocks);
         tcase_add_test(tc, canroll_no_more_replicas_than_min_never_blocks);
         tcase_add_test(tc, canroll_unknown_min_isr_blocks_every_hosted_partition);
-        tcase_add_test(tc, canroll_uses_the_topic_value_never_the_broker_default);
+        tcase_add_test(tc, canroll_uses_each_topics_effective_value);
         tcase_add_test(tc, canroll_reason_names_both_kinds_when_mixed);
         tcase_add_test(tc, canroll_ignores_partitions_the_local_broker_does_not_host);
         tcase_add_test(tc, canroll_counts_every_blocking_partition_and_lists_what_fits);

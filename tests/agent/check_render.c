@@ -49,7 +49,7 @@ static void fixture_run(struct fixture *f, const struct check_outcome *o, enum r
 }
 
 static void fixture_ready(struct fixture *f) {
-        struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
+        struct snapshot *s = sb_new(1, IDS(1, 2, 3));
         sb_part(sb_topic(s, "orders", -1), 0, 1, IDS(1, 2), IDS(1, 2));
         struct check_outcome o = { s, NULL };
         fixture_run(f, &o, SCOPE_LOCAL, 2);
@@ -58,7 +58,7 @@ static void fixture_ready(struct fixture *f) {
 }
 
 static void fixture_lagging(struct fixture *f, enum ready_scope scope) {
-        struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
+        struct snapshot *s = sb_new(1, IDS(1, 2, 3));
         struct snap_topic *t = sb_topic(s, "orders", -1);
         sb_part(t, 0, 1, IDS(1, 2), IDS(1, 2));
         sb_part(t, 3, 2, IDS(1, 2, 3), IDS(2, 3));
@@ -327,7 +327,7 @@ START_TEST(status_json_says_why_stopping_is_not_known_to_be_safe) {
         ck_assert(cJSON_IsNull(at(j, "safe_to_stop.min_isr_note")));
         cJSON_Delete(j);
 
-        struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
+        struct snapshot *s = sb_new(1, IDS(1, 2, 3));
         sb_part(sb_topic(s, "orders", -1), 0, 1, IDS(1, 2, 3), IDS(1, 2, 3));
         struct canroll_result cr;
         canroll_evaluate(s, LOCAL, &cr);
@@ -347,7 +347,7 @@ START_TEST(status_json_says_why_stopping_is_not_known_to_be_safe) {
 END_TEST
 
 START_TEST(status_json_caps_the_lagging_list) {
-        struct snapshot *s = sb_new(1, -1, IDS(1, 2, 3));
+        struct snapshot *s = sb_new(1, IDS(1, 2, 3));
         struct snap_topic *t = sb_topic(s, "big", -1);
         for (int i = 0; i < 30; i++)
                 sb_part(t, i, 2, IDS(1, 2), IDS(2));
@@ -534,7 +534,7 @@ START_TEST(metrics_for_an_unreachable_broker) {
 END_TEST
 
 START_TEST(metrics_escape_label_values) {
-        struct snapshot *s = sb_new(1, -1, IDS(1, 2));
+        struct snapshot *s = sb_new(1, IDS(1, 2));
         sb_part(sb_topic(s, "we\"ird\\to\npic", -1), 7, 2, IDS(1, 2), IDS(2));
         struct check_outcome o = { s, NULL };
         struct fixture f;
@@ -553,7 +553,7 @@ START_TEST(metrics_label_values_carry_no_control_bytes_or_malformed_utf8) {
         /* BEL, an ESC sequence, DEL, a C1 CSI (U+009B), a byte that is never UTF-8, a valid
          * "é", a tab and a line feed (escaped as the format says). A terminal showing a scrape,
          * or a parser that wants UTF-8, sees none of the raw bytes. */
-        struct snapshot *s = sb_new(1, -1, IDS(1, 2));
+        struct snapshot *s = sb_new(1, IDS(1, 2));
         sb_part(sb_topic(s, "a\a" "b\x1b[31mc\x7f" "d\xc2\x9b" "e\xff" "\xc3\xa9\tf\n", -1), 7, 2, IDS(1, 2), IDS(2));
         struct check_outcome o = { s, NULL };
         struct fixture f;

@@ -18,7 +18,7 @@ static void assess(const struct snapshot *s, enum ready_scope scope, struct asse
 
 /* A three-broker cluster where node 1 is registered; topics are added by each test. */
 static struct snapshot *cluster3(void) {
-        return sb_new(1, -1, IDS(1, 2, 3));
+        return sb_new(1, IDS(1, 2, 3));
 }
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -167,7 +167,7 @@ START_TEST(assess_offline_partitions_are_counted_but_do_not_block) {
 END_TEST
 
 START_TEST(assess_unregistered_broker_fails_registered) {
-        struct snapshot *s = sb_new(2, -1, IDS(2, 3));
+        struct snapshot *s = sb_new(2, IDS(2, 3));
         sb_part(sb_topic(s, "orders", -1), 0, 2, IDS(1, 2), IDS(1, 2));
         struct assessment a;
         assess(s, SCOPE_LOCAL, &a);
@@ -187,7 +187,7 @@ START_TEST(assess_long_broker_list_is_cut_with_ellipsis) {
         int32_t ids[100];
         for (int i = 0; i < 100; i++)
                 ids[i] = 1000 + i;
-        struct snapshot *s = sb_new(-1, -1, ids, 100);
+        struct snapshot *s = sb_new(-1, ids, 100);
         struct assessment a;
         assess(s, SCOPE_LOCAL, &a);
         const char *d = a.checks[CHECK_REGISTERED].detail;
@@ -564,7 +564,7 @@ START_TEST(health_a_process_is_starting_while_the_broker_never_answered) {
 END_TEST
 
 START_TEST(health_liveness_ignores_other_brokers) {
-        struct snapshot *s = sb_new(1, -1, IDS(2, 3));   /* not even registered */
+        struct snapshot *s = sb_new(1, IDS(2, 3));   /* not even registered */
         sb_part(sb_topic(s, "orders", -1), 0, -1, IDS(1, 2), IDS(2));
         struct assessment a;
         assess(s, SCOPE_CLUSTER, &a);

@@ -28,11 +28,7 @@ static inline int32_t *sb_ids(const int32_t *ids, int n) {
         return p;
 }
 
-/* default_min_isr is not used (struct snapshot no longer has the field); it stays in the
- * signature only so that tests written meanwhile on other branches still compile. */
-static inline struct snapshot *sb_new(int32_t answered_by, int default_min_isr,
-                                      const int32_t *brokers, int n_brokers) {
-        (void) default_min_isr;
+static inline struct snapshot *sb_new(int32_t answered_by, const int32_t *brokers, int n_brokers) {
         struct snapshot *s = sb_alloc(sizeof *s);
         s->brokers = sb_ids(brokers, n_brokers);
         s->n_brokers = n_brokers;
