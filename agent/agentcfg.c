@@ -30,6 +30,8 @@ static const struct opt_def agent_opts[] = {
         { "KPA_FEATURES_INTERVAL", OPT_VALUE, "how often to ask the broker for its feature levels, for /status and /metrics; 0: never (default 60s)" },
         { "KPA_DISK_WARN_FREE_PERCENT", OPT_VALUE, "the disk condition fails when a log dir's file system has less than this percent of its bytes or inodes free (default 10; 0: never)" },
         { "KPA_LOG_DIRS_INTERVAL", OPT_VALUE, "time between DescribeLogDirs asking the broker which log dirs are offline (default 30s; 0: never)" },
+        { "KPA_RESTORE_LEADERSHIP", OPT_VALUE, "on (default) or off: once the broker is caught up, ask for the preferred leader election of the partitions it should lead and another broker leads (needs ALTER on CLUSTER)" },
+        { "KPA_READY_WAITS_FOR_LEADERSHIP", OPT_VALUE, "after the broker is caught up, /readyz waits at most this long for it to lead its preferred partitions again (default 10s; 0: never waits)" },
         { "KPA_LOG_LEVEL", OPT_VALUE, "error, warn, info (default) or debug" },
         { "KPA_DEMO", OPT_SWITCH, "watch an embedded librdkafka mock cluster (no broker needed)" },
         { "KPA_HELP", OPT_SWITCH, "show this help" },
@@ -264,6 +266,20 @@ static int load(const struct loader *l, struct agent_config *c) {
         else if (duration(l, "KPA_LOG_DIRS_INTERVAL", 30000, 1000, 86400000, &c->log_dirs_interval_ms) < 0) {
                 snprintf(l->errbuf, l->errlen, "%s \"%s\" is not 0 (never) or a duration from 1s to 24h (e.g. 30s, 5m)",
                          opts_origin(l->set, "KPA_LOG_DIRS_INTERVAL", o, sizeof o), v);
+                return -EINVAL;
+        }
+        bool restore = true;
+        if ((v = value(l, "KPA_RESTORE_LEADERSHIP")) && parse_bool(v, &restore) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not on or off",
+                         opts_origin(l->set, "KPA_RESTORE_LEADERSHIP", o, sizeof o), v);
+                return -EINVAL;
+        }
+        c->restore_leadership = restore;
+        if ((v = value(l, "KPA_READY_WAITS_FOR_LEADERSHIP")) && strcmp(v, "0") == 0)
+                c->ready_leadership_wait_ms = 0;
+        else if (duration(l, "KPA_READY_WAITS_FOR_LEADERSHIP", 10000, 100, 3600000, &c->ready_leadership_wait_ms) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not 0 (never waits) or a duration from 100ms to 1h (e.g. 10s)",
+                         opts_origin(l->set, "KPA_READY_WAITS_FOR_LEADERSHIP", o, sizeof o), v);
                 return -EINVAL;
         }
         uint64_t n = 2;

@@ -13,6 +13,7 @@
 #include "kpa/demo.h"
 #include "kpa/disk.h"
 #include "kpa/dynbuf.h"
+#include "kpa/elector.h"
 #include "kpa/httpd.h"
 #include "kpa/kafka.h"
 #include "kpa/kafkaconf.h"
@@ -47,6 +48,7 @@ struct agent {
         struct checker *checker;
         struct httpd *httpd;
         struct disk_watch *disk;    /* the log dirs' file systems and Kafka's view of them */
+        struct elector *elector;    /* preferred leader elections once caught up (leadership.h) */
         uv_signal_t sig_term, sig_int, sig_hup;
         uv_timer_t prestop_timer;
         uv_timer_t verdict_timer;   /* logs transitions that no check result brings (staleness) */
@@ -101,6 +103,7 @@ static void agent_verdict(struct agent *a, uint64_t now, struct verdict *v) {
         disk_readiness(disk_watch_view(a->disk), c);
         if (c->applies && !c->ok)
                 v->ready = false;
+        elector_verdict(a->elector, now, v);
 }
 
 static void agent_status_view(struct agent *a, const struct verdict *v, struct agent_status *ret) {
@@ -117,6 +120,7 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .gate = a->gate_valid ? &a->gate : NULL,
                 .features = a->cfg->controller || a->demo ? NULL : &a->features,
                 .disk = disk_watch_view(a->disk),
+                .leadership = elector_view(a->elector),
         };
         if (a->cfg->controller) {
                 ret->quorum = &a->quorum;
@@ -309,6 +313,7 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
         a->answered_by = a->answered ? r->snap->answered_by : -1;
         if (a->answered) {
                 canroll_evaluate(r->snap, a->node_id, &a->canroll);
+                elector_observe(a->elector, r->snap);
                 if (as.good)
                         a->last_success_unix_ms = a->last_check_unix_ms;
         }
@@ -399,6 +404,7 @@ static void after_check(struct agent *a) {
         pace(a, v.ready);
         if (a->waiters)
                 prestop_evaluate(a, monotime_ms());
+        elector_kick(a->elector, a->waiters != NULL, monotime_ms());
 }
 
 /* A verdict can also change without a check result: it goes stale when checks stop
@@ -409,6 +415,7 @@ static void on_verdict_tick(uv_timer_t *t) {
         agent_verdict(a, monotime_ms(), &v);
         log_transitions(a, &v);
         pace(a, v.ready);
+        elector_kick(a->elector, a->waiters != NULL, monotime_ms());
 }
 
 /* /livez?process-age-ms=N: the kafka container's own probe (k8s/base/config/kpa-probe.sh)
@@ -569,6 +576,8 @@ static void reload_conf(struct agent *a, const char *why) {
         }
         if (a->disk)
                 disk_watch_set_conf(a->disk, kafka_conf_ref(conf));
+        if (a->elector)
+                elector_set_conf(a->elector, kafka_conf_ref(conf));
         checker_set_conf(a->checker, conf);
         checker_trigger_now(a->checker, true);
         log_event(LOG_LEVEL_INFO, "reloaded", "rebuilt the Kafka client (%s)", why);
@@ -622,6 +631,8 @@ static void agent_stop(struct agent *a, const char *why) {
                 close_handle(a, (uv_handle_t *) &a->conf_poll);
         disk_watch_stop(a->disk);
         a->disk = NULL;
+        elector_stop(a->elector);
+        a->elector = NULL;
         httpd_stop(a->httpd, HTTP_STOP_DEADLINE_MS, on_httpd_closed, a);
         if (a->checker)
                 checker_stop(a->checker, on_checker_closed, a);
@@ -736,6 +747,30 @@ static int start_disk_watch(struct agent *a, char *err, size_t errlen) {
         return disk_watch_start(a->disk);
 }
 
+/* After an election, a check at once: /status and the leadership check see the new leaders. */
+static void on_elected(void *data) {
+        struct agent *a = data;
+        if (a->checker)
+                checker_trigger_now(a->checker, false);
+}
+
+/* The preferred leader elections of a broker (a controller-only node leads no partition). */
+static int start_elector(struct agent *a, char *err, size_t errlen) {
+        const struct agent_config *cfg = a->cfg;
+        if (cfg->controller || a->demo)
+                return 0;
+        struct elector_opts o = { .local_id = a->node_id, .enabled = cfg->restore_leadership,
+                                  .ready_wait_ms = cfg->ready_leadership_wait_ms,
+                                  .timeout_ms = cfg->check_timeout_ms };
+        struct kafka_conf *conf = NULL;
+        int r;
+        if (cfg->restore_leadership && (r = kafka_conf_load(cfg->client_config, a->bootstrap, &conf, err, errlen)) < 0)
+                return r;
+        if ((r = elector_new(a->loop, &o, conf, on_elected, a, &a->elector)) < 0)
+                snprintf(err, errlen, "out of memory");
+        return r;
+}
+
 /* The one line for bad input, naming the flag when the message is about its file. */
 static void bad_input_line(const struct agent_config *cfg, const char *err) {
         const char *cc = cfg->client_config;
@@ -810,6 +845,8 @@ int daemon_run(const struct agent_config *cfg) {
         }
         if ((r = start_disk_watch(&a, err, sizeof err)) < 0)
                 log_event(LOG_LEVEL_ERROR, "disk_watch_failed", "not watching the log dirs: %s", err);
+        if ((r = start_elector(&a, err, sizeof err)) < 0)
+                log_event(LOG_LEVEL_ERROR, "leadership_off", "not restoring leadership: %s", err);
         uv_signal_init(&loop, &a.sig_term);
         uv_signal_init(&loop, &a.sig_int);
         uv_signal_init(&loop, &a.sig_hup);

@@ -10,9 +10,11 @@ const char *kwire_error_name(int16_t code) {
         case 0: return "NONE";
         case 2: return "CORRUPT_MESSAGE";
         case 3: return "UNKNOWN_TOPIC_OR_PARTITION";
+        case 5: return "LEADER_NOT_AVAILABLE";
         case 6: return "NOT_LEADER_OR_FOLLOWER";
         case 7: return "REQUEST_TIMED_OUT";
         case 15: return "COORDINATOR_NOT_AVAILABLE";
+        case 29: return "TOPIC_AUTHORIZATION_FAILED";
         case 31: return "CLUSTER_AUTHORIZATION_FAILED";
         case 33: return "UNSUPPORTED_SASL_MECHANISM";
         case 34: return "ILLEGAL_SASL_STATE";
@@ -21,6 +23,9 @@ const char *kwire_error_name(int16_t code) {
         case 56: return "KAFKA_STORAGE_ERROR";
         case 57: return "LOG_DIR_NOT_FOUND";
         case 58: return "SASL_AUTHENTICATION_FAILED";
+        case 80: return "PREFERRED_LEADER_NOT_AVAILABLE";
+        case 83: return "ELIGIBLE_LEADERS_NOT_AVAILABLE";
+        case 84: return "ELECTION_NOT_NEEDED";
         case -1: return "UNKNOWN_SERVER_ERROR";
         default: return "UNKNOWN";
         }

@@ -389,6 +389,45 @@ static void status_disk(struct jb *b, cJSON *root, const struct disk_view *v) {
         }
 }
 
+/* Preferred leadership: how many partitions this broker should lead and leads, whether the
+ * agent is still restoring them, and the last election's result per error code. */
+static void status_leadership(struct jb *b, cJSON *root, const struct leadership *l) {
+        char at[40], name[KWIRE_ERROR_TEXT_MAX];
+        cJSON *o = jb_obj(b, root, "leadership");
+        jb_bool(b, o, "restore", l->enabled);
+        jb_num(b, o, "ready_wait_ms", (double) l->ready_wait_ms);
+        jb_bool(b, o, "known", l->have_plan);
+        jb_num(b, o, "preferred", l->preferred);
+        jb_num(b, o, "led", l->led);
+        jb_num(b, o, "preferred_led", l->preferred_led);
+        jb_num(b, o, "skewed", l->skewed);
+        jb_num(b, o, "preferred_not_in_isr", l->not_in_isr);
+        const char *state = !l->enabled ? "off" : !l->in_episode ? "waiting_for_ready" : l->restored ? "restored"
+                          : l->gave_up ? "gave_up" : l->in_flight ? "electing" : l->skewed > 0 ? "pending" : "restored";
+        jb_str(b, o, "state", state);
+        jb_str(b, o, "reason", l->gave_up ? l->reason : NULL);
+        jb_num(b, o, "requests_since_ready", l->requests);
+        cJSON *last = jb_obj(b, o, "last_election");
+        if (!l->have_last) {
+                jb_str(b, last, "at", NULL);
+                return;
+        }
+        render_rfc3339(l->last_unix_ms, at, sizeof at);
+        jb_str(b, last, "at", at);
+        jb_num(b, last, "asked", l->last_asked);
+        jb_num(b, last, "elected", l->last_elected);
+        jb_num(b, last, "not_needed", l->last_not_needed);
+        jb_num(b, last, "failed", l->last_failed);
+        jb_str(b, last, "error", l->last_error[0] ? l->last_error : NULL);
+        cJSON *res = jb_obj(b, last, "results");
+        for (int i = 0; i < l->n_last_errors; i++) {
+                snprintf(name, sizeof name, "%s", kwire_error_name(l->last_errors[i].code));
+                if (strcmp(name, "UNKNOWN") == 0)
+                        kwire_error_text(l->last_errors[i].code, name, sizeof name);
+                jb_num(b, res, name, l->last_errors[i].count);
+        }
+}
+
 int render_status_json(const struct agent_status *st, struct dynbuf *out) {
         struct jb b = { false };
         cJSON *root = jb_check(&b, cJSON_CreateObject());
@@ -411,6 +450,8 @@ int render_status_json(const struct agent_status *st, struct dynbuf *out) {
                 status_features(&b, root, st);
         if (st->disk && st->disk->n_dirs > 0)
                 status_disk(&b, root, st->disk);
+        if (st->leadership)
+                status_leadership(&b, root, st->leadership);
 
         cJSON *broker = jb_obj(&b, root, st->quorum ? "controller" : "broker");
         if (!st->quorum) {
@@ -656,6 +697,26 @@ static void metrics_disk(struct mw *w, const struct disk_view *v) {
         }
 }
 
+/* Preferred leadership: gauges from the last answered check, and the elections' results per
+ * partition asked since the agent started. */
+static void metrics_leadership(struct mw *w, const struct leadership *l) {
+        if (l->have_plan) {
+                mw_head(w, "kpa_leadership_preferred_partitions", "gauge", "Partitions whose preferred leader (first replica) is this broker.");
+                mw_printf(w, "kpa_leadership_preferred_partitions %d\n", l->preferred);
+                mw_head(w, "kpa_leadership_led_partitions", "gauge", "Partitions this broker leads.");
+                mw_printf(w, "kpa_leadership_led_partitions %d\n", l->led);
+                mw_head(w, "kpa_leadership_preferred_led_partitions", "gauge", "Partitions this broker leads and is the preferred leader of.");
+                mw_printf(w, "kpa_leadership_preferred_led_partitions %d\n", l->preferred_led);
+                mw_head(w, "kpa_leadership_skewed_partitions", "gauge", "Partitions this broker is the preferred leader of and in the ISR of, led by another broker.");
+                mw_printf(w, "kpa_leadership_skewed_partitions %d\n", l->skewed);
+        }
+        mw_head(w, "kpa_leader_elections_total", "counter", "Partitions asked in preferred leader elections, by result (elected, not_needed: it led already, failed: the broker answered with an error, unanswered: no answer).");
+        mw_printf(w, "kpa_leader_elections_total{result=\"elected\"} %" PRIu64 "\n", l->elected_total);
+        mw_printf(w, "kpa_leader_elections_total{result=\"not_needed\"} %" PRIu64 "\n", l->not_needed_total);
+        mw_printf(w, "kpa_leader_elections_total{result=\"failed\"} %" PRIu64 "\n", l->failed_total);
+        mw_printf(w, "kpa_leader_elections_total{result=\"unanswered\"} %" PRIu64 "\n", l->unanswered_total);
+}
+
 int render_metrics(const struct agent_status *st, struct dynbuf *out) {
         struct mw w = { out, 0 };
         const struct verdict *v = st->verdict;
@@ -683,6 +744,8 @@ int render_metrics(const struct agent_status *st, struct dynbuf *out) {
 
         if (st->disk && st->disk->n_dirs > 0)
                 metrics_disk(&w, st->disk);
+        if (st->leadership)
+                metrics_leadership(&w, st->leadership);
 
         mw_head(&w, "kpa_consecutive_good_checks", "gauge", "Good checks in a row (reset by a bad one).");
         mw_printf(&w, "kpa_consecutive_good_checks %u\n", h->consecutive_good);

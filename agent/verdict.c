@@ -413,6 +413,7 @@ const char *check_name(enum check_id id) {
                 [CHECK_CAUGHT_UP] = "caught_up",
                 [CHECK_CLUSTER_URP] = "cluster_urp",
                 [CHECK_LOG_DIRS] = "log_dirs",
+                [CHECK_LEADERSHIP] = "leadership",
                 [CHECK_FRESH] = "fresh",
                 [CHECK_CONSECUTIVE] = "consecutive",
         };

@@ -43,6 +43,9 @@ struct agent_config {
         int n_log_dirs;
         unsigned disk_warn_free_percent;          /* 0: no threshold */
         uint64_t log_dirs_interval_ms;            /* DescribeLogDirs; 0: never asked */
+        /* Preferred leader elections after the broker catches up (leadership.h, elector.h). */
+        bool restore_leadership;
+        uint64_t ready_leadership_wait_ms;        /* 0: readiness never waits for them */
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

@@ -12,6 +12,7 @@
 #include "kpa/disk.h"
 #include "kpa/dynbuf.h"
 #include "kpa/features.h"
+#include "kpa/leadership.h"
 #include "kpa/quorum.h"
 #include "kpa/verdict.h"
 
@@ -46,6 +47,8 @@ struct agent_status {
         const struct features_view *features;
         /* The log dirs (disk.h); NULL when none are known (no --broker-config). */
         const struct disk_view *disk;
+        /* Preferred leadership (leadership.h); NULL for a controller-only node or the demo. */
+        const struct leadership *leadership;
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };

@@ -27,6 +27,8 @@ enum check_id {
         CHECK_FRESH,       /* the last check finished recently (decided at probe time) */
         CHECK_CONSECUTIVE, /* enough consecutive good checks (decided by health_record) */
         CHECK_LOG_DIRS,    /* broker: no log dir offline (disk.h; decided at probe time) */
+        CHECK_LEADERSHIP,  /* broker: leads its preferred partitions again, waited for at most
+                              --ready-waits-for-leadership (leadership.h; at probe time) */
         CHECK_COUNT
 };
 
