@@ -260,6 +260,7 @@ void verdict_assess(const struct check_outcome *o, int32_t local_id, enum ready_
         ret->checks[CHECK_FRESH].applies = false;
         ret->checks[CHECK_CONSECUTIVE].applies = false;
         ret->checks[CHECK_LOG_DIRS].applies = false;   /* decided at probe time (disk.h) */
+        ret->checks[CHECK_LEADERSHIP].applies = false; /* decided at probe time (leadership.h) */
 
         const struct snapshot *s = o ? o->snap : NULL;
         if (!s) {
