@@ -101,7 +101,7 @@ void elector_observe(struct elector *e, const struct snapshot *s) {
         if (!e)
                 return;
         leadership_plan(s, e->o.local_id, e->plan);
-        leadership_observe(&e->state, e->plan);
+        leadership_observe(&e->state, e->plan, monotime_ms());
 }
 
 void elector_verdict(struct elector *e, uint64_t now_ms, struct verdict *v) {

@@ -50,17 +50,20 @@ void leadership_init(struct leadership *l, bool enabled, uint64_t ready_wait_ms)
         memset(l, 0, sizeof *l);
         l->enabled = enabled;
         l->ready_wait_ms = ready_wait_ms;
+        l->restored_after_ms = -1;
 }
 
-void leadership_observe(struct leadership *l, const struct leadership_plan *p) {
+void leadership_observe(struct leadership *l, const struct leadership_plan *p, uint64_t now_ms) {
         l->have_plan = true;
         l->preferred = p->preferred;
         l->led = p->led;
         l->preferred_led = p->preferred_led;
         l->skewed = p->skewed;
         l->not_in_isr = p->not_in_isr;
-        if (l->in_episode && l->base_ready && p->skewed == 0 && p->not_in_isr == 0)
+        if (l->in_episode && l->base_ready && !l->restored && p->skewed == 0 && p->not_in_isr == 0) {
                 l->restored = true;
+                l->restored_after_ms = now_ms > l->episode_start_ms ? (int64_t) (now_ms - l->episode_start_ms) : 0;
+        }
 }
 
 void leadership_base_ready(struct leadership *l, bool ready, uint64_t now_ms) {
@@ -71,9 +74,12 @@ void leadership_base_ready(struct leadership *l, bool ready, uint64_t now_ms) {
                 l->next_attempt_ms = now_ms;
                 l->backoff_ms = LEADERSHIP_BACKOFF_FIRST_MS;
                 l->restored = l->gave_up = false;
+                l->restored_after_ms = -1;
                 l->reason[0] = '\0';
-                if (l->have_plan && l->skewed == 0 && l->not_in_isr == 0)
+                if (l->have_plan && l->skewed == 0 && l->not_in_isr == 0) {
                         l->restored = true;
+                        l->restored_after_ms = 0;
+                }
         } else if (!ready && l->in_episode) {
                 l->in_episode = false;
         }

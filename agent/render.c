@@ -407,6 +407,10 @@ static void status_leadership(struct jb *b, cJSON *root, const struct leadership
         jb_str(b, o, "state", state);
         jb_str(b, o, "reason", l->gave_up ? l->reason : NULL);
         jb_num(b, o, "requests_since_ready", l->requests);
+        if (l->restored_after_ms >= 0)
+                jb_num(b, o, "restored_after_ms", (double) l->restored_after_ms);
+        else
+                jb_str(b, o, "restored_after_ms", NULL);
         cJSON *last = jb_obj(b, o, "last_election");
         if (!l->have_last) {
                 jb_str(b, last, "at", NULL);

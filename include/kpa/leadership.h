@@ -91,6 +91,7 @@ struct leadership {
         uint64_t backoff_ms;
         bool in_flight;
         bool restored;                /* this episode found nothing (more) to elect */
+        int64_t restored_after_ms;    /* from the episode's start to restored; -1: not (yet) */
         bool gave_up;                 /* this episode stopped asking: reason says why */
         char reason[LEADERSHIP_REASON_MAX];
         /* the last election */
@@ -106,8 +107,8 @@ struct leadership {
 
 void leadership_init(struct leadership *l, bool enabled, uint64_t ready_wait_ms);
 
-/* A new plan from an answered check. */
-void leadership_observe(struct leadership *l, const struct leadership_plan *p);
+/* A new plan from an answered check that finished at now_ms. */
+void leadership_observe(struct leadership *l, const struct leadership_plan *p, uint64_t now_ms);
 
 /* The verdict's readiness without this check: starts an episode when the broker becomes
  * ready, ends it when it stops being ready. */

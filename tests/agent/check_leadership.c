@@ -70,10 +70,14 @@ END_TEST
 
 static struct leadership l;
 
-static void observe(int preferred, int preferred_led, int skewed, int not_in_isr) {
+static void observe_at(int preferred, int preferred_led, int skewed, int not_in_isr, uint64_t now_ms) {
         struct leadership_plan p = { .preferred = preferred, .preferred_led = preferred_led, .led = preferred_led,
                                      .skewed = skewed, .not_in_isr = not_in_isr, .n = skewed };
-        leadership_observe(&l, &p);
+        leadership_observe(&l, &p, now_ms);
+}
+
+static void observe(int preferred, int preferred_led, int skewed, int not_in_isr) {
+        observe_at(preferred, preferred_led, skewed, not_in_isr, 0);
 }
 
 static void answered(int asked, const int16_t *codes, int n, uint64_t now) {
@@ -102,8 +106,10 @@ START_TEST(elects_once_ready_and_never_while_not_ready_or_a_stop_is_pending) {
         ck_assert_int_eq(l.last_errors[1].count, 1);
         ck_assert_uint_eq(l.elected_total, 3);
         ck_assert_uint_eq(l.not_needed_total, 1);
-        observe(4, 4, 0, 0);
+        ck_assert_int_eq(l.restored_after_ms, -1);
+        observe_at(4, 4, 0, 0, 1300);
         ck_assert(l.restored);
+        ck_assert_int_eq(l.restored_after_ms, 1200);                    /* since the episode began */
         ck_assert(!leadership_should_elect(&l, false, 5000));          /* nothing skewed */
         leadership_base_ready(&l, false, 6000);
         observe(4, 0, 4, 0);
