@@ -26,6 +26,7 @@ import time
 import unittest
 
 import harness as h
+import leaders as ld
 
 TOPICS = ["roll-a", "roll-b"]
 PARTITIONS = 24
@@ -35,6 +36,21 @@ THROTTLE = 400000          # bytes/s, per broker, for out-of-sync followers only
 MIN_ISR = 2
 # The watcher must have answered at least this often; a blind watcher could miss an episode.
 MAX_BLIND_S = 2.0
+# After a gated roll every partition is led by its preferred leader again within this bound
+# (each agent asks before its pod is Ready, so it is usually so at once; issue 12).
+LEADERSHIP_BOUND_S = 30
+
+
+def leadership_after_roll(pod, topics, roll_end, wait):
+    """The leader distribution once the roll is over, asked of pod's broker: how many partitions
+    were led by someone other than their preferred leader at the end of the roll, and (wait)
+    how long after it the last of them was led by its preferred leader again (TimeoutError
+    past LEADERSHIP_BOUND_S)."""
+    state = ld.leaders(pod, topics)
+    out = {"partitions": len(state), "skewed_at_end": len(ld.skewed(state))}
+    if wait:
+        out["preferred_after_roll_s"] = round(ld.wait_preferred(pod, topics, LEADERSHIP_BOUND_S, after=roll_end), 2)
+    return out
 
 
 class RealRollout(unittest.TestCase):
@@ -88,6 +104,7 @@ class RealRollout(unittest.TestCase):
                 pollers[kl.pod.name] = h.Poller(kl.pod, kl.pod.path("readiness"), interval=0.1)
 
         result = h.rolling_update(self.kubelets, mode, hook=hook)
+        leadership = leadership_after_roll(self.pods[0], topics, result["steps"][-1]["ready_at"], wait=mode == "gated")
         for p in pollers.values():
             p.stop()
         # The rollout is over when the StatefulSet is; the data is accounted for once the last
@@ -125,7 +142,7 @@ class RealRollout(unittest.TestCase):
                "under_min": episodes["under_min"], "offline": episodes["offline"],
                "consumer_stall": stats["stall"], "rollout_wall_s": round(result["wall_s"], 1),
                "settled_after_rollout_s": round(max(0.0, settled - (result["steps"][-1]["ready_at"])), 1),
-               "watcher_max_blind_s": episodes["max_blind_s"], "steps": steps}
+               "watcher_max_blind_s": episodes["max_blind_s"], "leadership": leadership, "steps": steps}
         h.figure("rollout", **fig)
         self.assertLess(episodes["max_blind_s"], MAX_BLIND_S, "the watcher went blind during the roll")
         self.assertEqual(stats["sent"], stats["acked"] + sum(stats["failed"].values()))
@@ -139,6 +156,9 @@ class RealRollout(unittest.TestCase):
 
     def test_gated_roll_loses_nothing_and_never_drops_below_min_isr(self):
         fig, steps = self.roll("gated")
+        # Leadership back to the preferred distribution (roll() waited for it, bounded).
+        h.figure("rollout_leadership", **fig["leadership"])
+        self.assertLessEqual(fig["leadership"]["preferred_after_roll_s"], LEADERSHIP_BOUND_S, fig["leadership"])
         self.assertEqual(fig["under_min"]["episodes"], 0, fig["under_min"])
         self.assertEqual(fig["offline"]["episodes"], 0, fig["offline"])
         self.assertEqual(fig["produce_failed"], {})
