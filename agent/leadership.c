@@ -139,7 +139,7 @@ void leadership_done(struct leadership *l, const struct leadership_outcome *o, u
                 snprintf(l->last_error, sizeof l->last_error, "%s%s",
                          kwire_error_text(o->top_error, name, sizeof name),
                          fatal ? ": the agent's principal needs ALTER on the CLUSTER resource "
-                                 "(docs/security.md)" : "");
+                                 "(docs/kpa-agent.md)" : "");
         } else {
                 for (int i = 0; i < o->n_results; i++) {
                         int16_t c = o->codes[i];

@@ -192,6 +192,29 @@ START_TEST(log_dirs_and_disk_flags_from_broker_config) {
 }
 END_TEST
 
+START_TEST(leadership_flags_default_on_with_a_10s_wait_and_are_checked) {
+        struct agent_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", "--demo", NULL }, &c, err), 0);
+        ck_assert(c.restore_leadership);
+        ck_assert_uint_eq(c.ready_leadership_wait_ms, 10000);
+        agentcfg_free(&c);
+        ck_assert_int_eq(load((char *[]){ "KPA_RESTORE_LEADERSHIP=off", NULL },
+                              (char *[]){ "kpa-agent", "--demo", "--ready-waits-for-leadership=0", NULL }, &c, err), 0);
+        ck_assert(!c.restore_leadership);
+        ck_assert_uint_eq(c.ready_leadership_wait_ms, 0);
+        agentcfg_free(&c);
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", "--demo", "--ready-waits-for-leadership=30s", NULL },
+                              &c, err), 0);
+        ck_assert_uint_eq(c.ready_leadership_wait_ms, 30000);
+        agentcfg_free(&c);
+        expect((char *[]){ "kpa-agent", "--demo", "--restore-leadership=maybe", NULL },
+               "--restore-leadership \"maybe\" is not on or off");
+        expect((char *[]){ "kpa-agent", "--demo", "--ready-waits-for-leadership=2h", NULL },
+               "--ready-waits-for-leadership \"2h\" is not 0 (never waits) or a duration from 100ms to 1h (e.g. 10s)");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("agentcfg");
         TCase *tc = tcase_create("agentcfg");
@@ -201,6 +224,7 @@ int main(void) {
         tcase_add_test(tc, bad_flags_get_one_line_naming_them);
         tcase_add_test(tc, bad_addresses_are_refused_at_load);
         tcase_add_test(tc, log_dirs_and_disk_flags_from_broker_config);
+        tcase_add_test(tc, leadership_flags_default_on_with_a_10s_wait_and_are_checked);
         tcase_add_test(tc, stale_after_must_be_longer_than_the_interval);
         tcase_add_test(tc, a_brokers_quorum_hosts_are_read_from_broker_config);
         suite_add_tcase(s, tc);

@@ -170,14 +170,14 @@ START_TEST(cluster_authorization_failed_gives_up_at_once_and_names_the_acl) {
         ck_assert_int_eq(l.last_errors[0].code, 31);
         ck_assert_int_eq(l.last_errors[0].count, 4);
         ck_assert_str_eq(l.last_error, "CLUSTER_AUTHORIZATION_FAILED (31): the agent's principal needs ALTER "
-                                       "on the CLUSTER resource (docs/security.md)");
+                                       "on the CLUSTER resource (docs/kpa-agent.md)");
         ck_assert_uint_eq(l.failed_total, 4);
         /* Readiness does not wait for what will not come. */
         struct check_result c;
         leadership_readiness(&l, 1, &c);
         ck_assert(c.applies && c.ok);
         ck_assert_str_eq(c.detail, "not waiting: gave up after 1 failed election: CLUSTER_AUTHORIZATION_FAILED (31): "
-                                   "the agent's principal needs ALTER on the CLUSTER resource (docs/security.md)");
+                                   "the agent's principal needs ALTER on the CLUSTER resource (docs/kpa-agent.md)");
 }
 END_TEST
 

@@ -428,6 +428,54 @@ START_TEST(status_json_and_metrics_show_the_feature_lag_and_the_command) {
 }
 END_TEST
 
+START_TEST(status_json_and_metrics_show_leadership_and_the_last_election) {
+        struct fixture f;
+        static struct leadership l;
+        fixture_ready(&f);
+        leadership_init(&l, true, 10000);
+        struct leadership_plan p = { .preferred = 4, .led = 5, .preferred_led = 1, .skewed = 3, .n = 3 };
+        leadership_observe(&l, &p, 0);
+        leadership_base_ready(&l, true, 0);
+        ck_assert(leadership_should_elect(&l, false, 0));
+        struct leadership_outcome o = { .rc = 0, .asked = 3, .n_results = 3, .codes = { 0, 84, 80 },
+                                        .at_unix_ms = 1714564800123 };
+        snprintf(o.first_message, sizeof o.first_message, "t-2: PREFERRED_LEADER_NOT_AVAILABLE (80)");
+        leadership_done(&l, &o, 0);
+        f.st.leadership = &l;
+        cJSON *j = status(&f.st);
+        ck_assert(cJSON_IsTrue(at(j, "leadership.restore")));
+        ck_assert_int_eq((int) num(j, "leadership.ready_wait_ms"), 10000);
+        ck_assert_int_eq((int) num(j, "leadership.preferred"), 4);
+        ck_assert_int_eq((int) num(j, "leadership.led"), 5);
+        ck_assert_int_eq((int) num(j, "leadership.preferred_led"), 1);
+        ck_assert_int_eq((int) num(j, "leadership.skewed"), 3);
+        ck_assert_str_eq(str(j, "leadership.state"), "pending");
+        ck_assert(cJSON_IsNull(at(j, "leadership.reason")));
+        ck_assert(cJSON_IsNull(at(j, "leadership.restored_after_ms")));
+        ck_assert_str_eq(str(j, "leadership.last_election.at"), "2024-05-01T12:00:00.123Z");
+        ck_assert_int_eq((int) num(j, "leadership.last_election.asked"), 3);
+        ck_assert_int_eq((int) num(j, "leadership.last_election.elected"), 1);
+        ck_assert_int_eq((int) num(j, "leadership.last_election.not_needed"), 1);
+        ck_assert_int_eq((int) num(j, "leadership.last_election.failed"), 1);
+        ck_assert_str_eq(str(j, "leadership.last_election.error"), "t-2: PREFERRED_LEADER_NOT_AVAILABLE (80)");
+        ck_assert_int_eq((int) num(j, "leadership.last_election.results.NONE"), 1);
+        ck_assert_int_eq((int) num(j, "leadership.last_election.results.ELECTION_NOT_NEEDED"), 1);
+        ck_assert_int_eq((int) num(j, "leadership.last_election.results.PREFERRED_LEADER_NOT_AVAILABLE"), 1);
+        cJSON_Delete(j);
+
+        char *m = metrics(&f.st);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_leadership_preferred_partitions 4\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_leadership_led_partitions 5\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_leadership_preferred_led_partitions 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_leadership_skewed_partitions 3\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_leader_elections_total{result=\"elected\"} 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_leader_elections_total{result=\"not_needed\"} 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_leader_elections_total{result=\"failed\"} 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_leader_elections_total{result=\"unanswered\"} 0\n"));
+        free(m);
+}
+END_TEST
+
 START_TEST(status_json_says_why_the_features_are_unknown) {
         struct fixture f;
         struct features_view fv;
@@ -769,6 +817,7 @@ int main(void) {
         tcase_add_test(tc, status_json_describes_a_lagging_broker);
         tcase_add_test(tc, status_json_and_metrics_show_the_feature_lag_and_the_command);
         tcase_add_test(tc, status_json_says_why_the_features_are_unknown);
+        tcase_add_test(tc, status_json_and_metrics_show_leadership_and_the_last_election);
         tcase_add_test(tc, status_json_leaves_out_checks_that_do_not_apply);
         tcase_add_test(tc, status_json_reports_the_error_and_unknowns_as_null);
         tcase_add_test(tc, status_json_says_why_stopping_is_not_known_to_be_safe);
