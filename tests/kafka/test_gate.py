@@ -1,5 +1,5 @@
 """Real Kafka: the stop gate fails closed. Peer: a 3-node combined-mode Apache Kafka cluster
-(KPA_KAFKA_VERSION) with Kafka's StandardAuthorizer and SASL PLAIN, shared by both classes:
+(KPA_KAFKA_VERSION) with Kafka's StandardAuthorizer and SASL PLAIN, shared by every class:
 
 - GateFailsClosed: kpa-agent's SASL user may describe topics (Metadata) but not their configs
   (DescribeConfigs), as in a locked-down cluster whose ACLs forgot the agent; then it may.
@@ -9,6 +9,9 @@
   reach its healthy broker (a wrong SASL password) holds it past --stale-after until a peer
   shows the broker fenced; a broker cut off from the controllers (its controller traffic
   dropped in its network namespace) holds it on another broker's view.
+- LeadershipNeedsClusterAlter (runs last): the agent may not ALTER the CLUSTER, so a restarted
+  broker's preferred leader election is refused; /status says why, readiness does not wait,
+  /livez is untouched; once granted, the next restart restores leadership.
 """
 import os
 import re
@@ -282,3 +285,66 @@ class GateTrustsNoStaleView(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LeadershipNeedsClusterAlter(unittest.TestCase):
+    """Runs last (unittest runs classes in name order). The agent's user may not ALTER the
+    CLUSTER resource, so a restarted broker's preferred leader election is refused: the agent
+    gives up at once, /status says why, readiness does not wait for it and /livez is untouched.
+    Once the ACL is granted, the next restart's election restores leadership."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = CLUSTER["env"]
+        cls.pods = CLUSTER["pods"]
+        cls.admin, cls.boot = CLUSTER["admin"], CLUSTER["boot"]
+        for p in cls.pods:
+            p.wait_ready(timeout=180)
+        # The agent must see the topics (idempotent: GateFailsClosed grants the same).
+        cls.env.probe("acl", "--bootstrap", cls.boot, "--command-config", cls.admin,
+                      "--principal", "User:agent", "--resource-type", "topic", "--name", "*",
+                      "--operation", "describe")
+        cls.env.probe("create-topic", "--bootstrap", cls.boot, "--command-config", cls.admin,
+                      "--topic", "leaders", "--partitions", "3", "--replication-factor", "3")
+        for p in cls.pods:
+            p.wait_ready(timeout=180)
+
+    def restart_broker(self, pod):
+        """SIGTERM (a controlled shutdown: its leaderships move to the others), start again,
+        and wait until /readyz answers 200."""
+        pod.broker.stop(signal.SIGTERM, timeout=60)
+        pod.start_broker()
+        pod.wait_ready(180)
+
+    def leadership(self, pod, state):
+        return h.wait_for(lambda: (lambda s: s if s["state"] == state else None)(pod.status()["leadership"]),
+                          60, f"{pod.name}'s /status leadership.state {state}")
+
+    def test_without_alter_on_the_cluster_the_election_is_refused_and_said_and_readiness_does_not_wait(self):
+        pod = self.pods[1]
+        self.restart_broker(pod)
+        st = self.leadership(pod, "gave_up")
+        last = st["last_election"]
+        self.assertGreaterEqual(st["preferred"], 3, st)
+        self.assertEqual(st["skewed"], st["preferred"] - st["preferred_led"], st)
+        self.assertEqual((last["asked"], last["failed"], last["results"]),
+                         (st["skewed"], st["skewed"], {"CLUSTER_AUTHORIZATION_FAILED": st["skewed"]}), st)
+        self.assertEqual(last["error"], "CLUSTER_AUTHORIZATION_FAILED (31): the agent's principal needs "
+                                        "ALTER on the CLUSTER resource (docs/kpa-agent.md)")
+        self.assertIn("gave up after 1 failed election", st["reason"])
+        self.assertEqual(st["requests_since_ready"], 1, st)
+        self.assertEqual(pod.get(pod.path("liveness"))[0], 200)
+        code, body = pod.get("/readyz?verbose")
+        self.assertEqual(code, 200, body)
+        self.assertIn("[+]leadership ok", body)
+        _, text = pod.get("/metrics")
+        self.assertRegex(text, r'(?m)^kpa_leader_elections_total\{result="failed"\} %d$' % st["skewed"])
+
+        # Granted: the next restart restores leadership.
+        self.env.probe("acl", "--bootstrap", self.boot, "--command-config", self.admin,
+                       "--principal", "User:agent", "--resource-type", "cluster", "--name", "kafka-cluster",
+                       "--operation", "alter")
+        self.restart_broker(pod)
+        st = self.leadership(pod, "restored")
+        self.assertEqual((st["skewed"], st["preferred_led"], st["last_election"]["failed"]),
+                         (0, st["preferred"], 0), st)

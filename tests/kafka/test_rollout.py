@@ -41,15 +41,17 @@ MAX_BLIND_S = 2.0
 LEADERSHIP_BOUND_S = 30
 
 
-def leadership_after_roll(pod, topics, roll_end, wait):
-    """The leader distribution once the roll is over, asked of pod's broker: how many partitions
-    were led by someone other than their preferred leader at the end of the roll, and (wait)
-    how long after it the last of them was led by its preferred leader again (TimeoutError
-    past LEADERSHIP_BOUND_S)."""
-    state = ld.leaders(pod, topics)
+def leadership_after_roll(pods, topics, roll_end, gated):
+    """The leader distribution once the roll is over, asked of pods[0]'s broker: how many
+    partitions were led by someone other than their preferred leader at the end of the roll;
+    gated, how long after it the last of them was led by its preferred leader again
+    (TimeoutError past LEADERSHIP_BOUND_S), and each agent's restored_after_ms (from caught up
+    to leading its preferred partitions: the share of the readiness wait)."""
+    state = ld.leaders(pods[0], topics)
     out = {"partitions": len(state), "skewed_at_end": len(ld.skewed(state))}
-    if wait:
-        out["preferred_after_roll_s"] = round(ld.wait_preferred(pod, topics, LEADERSHIP_BOUND_S, after=roll_end), 2)
+    if gated:
+        out["preferred_after_roll_s"] = round(ld.wait_preferred(pods[0], topics, LEADERSHIP_BOUND_S, after=roll_end), 2)
+        out["restored_after_caught_up_ms"] = {p.name: p.status()["leadership"]["restored_after_ms"] for p in pods}
     return out
 
 
@@ -104,7 +106,7 @@ class RealRollout(unittest.TestCase):
                 pollers[kl.pod.name] = h.Poller(kl.pod, kl.pod.path("readiness"), interval=0.1)
 
         result = h.rolling_update(self.kubelets, mode, hook=hook)
-        leadership = leadership_after_roll(self.pods[0], topics, result["steps"][-1]["ready_at"], wait=mode == "gated")
+        leadership = leadership_after_roll(self.pods, topics, result["steps"][-1]["ready_at"], mode == "gated")
         for p in pollers.values():
             p.stop()
         # The rollout is over when the StatefulSet is; the data is accounted for once the last
