@@ -195,6 +195,14 @@ void leadership_readiness(const struct leadership *l, uint64_t now_ms, struct ch
                 verdict_check_set(ret, true, "not waiting: %s", l->reason);
                 return;
         }
+        /* A failed election is retried in the background, but readiness does not wait on it:
+         * whatever made it fail (no ACL, an old broker, a busy controller) is not likely to
+         * clear within the wait, and the roll would pay the whole wait for nothing. */
+        if (l->failures > 0) {
+                verdict_check_set(ret, true, "not waiting: the election failed (%.200s); retrying in the background",
+                                  l->last_error[0] ? l->last_error : "some partitions were not elected");
+                return;
+        }
         uint64_t waited = now_ms > l->episode_start_ms ? now_ms - l->episode_start_ms : 0;
         if (waited >= l->ready_wait_ms) {
                 verdict_check_set(ret, true, "stopped waiting after %llums: %d preferred partitions led by other brokers",

@@ -127,8 +127,9 @@ bool leadership_should_elect(struct leadership *l, bool stop_pending, uint64_t n
 void leadership_done(struct leadership *l, const struct leadership_outcome *o, uint64_t now_ms);
 
 /* The leadership readiness check: applies when enabled and ready_wait_ms > 0. It fails only
- * within an episode's first ready_wait_ms while partitions are still skewed and the agent has
- * not given up; it passes otherwise, saying whether leadership was restored or why not. */
+ * within an episode's first ready_wait_ms while partitions are still skewed and no election of
+ * the episode has failed (retries go on in the background, unwaited); it passes otherwise,
+ * saying whether leadership was restored or why not. */
 void leadership_readiness(const struct leadership *l, uint64_t now_ms, struct check_result *ret);
 
 #endif

@@ -198,6 +198,27 @@ START_TEST(partial_failure_backs_off_and_a_missing_result_counts_as_failed) {
 }
 END_TEST
 
+START_TEST(readiness_stops_waiting_after_a_failed_election_while_retries_go_on) {
+        struct check_result c;
+        leadership_init(&l, true, 10000);
+        observe(2, 0, 2, 0);
+        leadership_base_ready(&l, true, 0);
+        leadership_readiness(&l, 0, &c);
+        ck_assert(!c.ok);
+        ck_assert(leadership_should_elect(&l, false, 0));
+        leadership_readiness(&l, 10, &c);
+        ck_assert(!c.ok);                                       /* in flight: still waiting */
+        struct leadership_outcome o = { .rc = -32, .asked = 2 };
+        snprintf(o.error, sizeof o.error, "ElectLeaders to k:9092: the broker closed the connection");
+        leadership_done(&l, &o, 20);
+        leadership_readiness(&l, 20, &c);
+        ck_assert(c.applies && c.ok);
+        ck_assert_str_eq(c.detail, "not waiting: the election failed (ElectLeaders to k:9092: the broker closed the "
+                                   "connection); retrying in the background");
+        ck_assert(leadership_should_elect(&l, false, 20 + LEADERSHIP_BACKOFF_FIRST_MS));
+}
+END_TEST
+
 START_TEST(the_budget_bounds_requests_when_metadata_stays_skewed) {
         leadership_init(&l, true, 0);
         observe(2, 0, 2, 0);
@@ -265,6 +286,7 @@ int main(void) {
         tcase_add_test(tc, cluster_authorization_failed_gives_up_at_once_and_names_the_acl);
         tcase_add_test(tc, partial_failure_backs_off_and_a_missing_result_counts_as_failed);
         tcase_add_test(tc, the_budget_bounds_requests_when_metadata_stays_skewed);
+        tcase_add_test(tc, readiness_stops_waiting_after_a_failed_election_while_retries_go_on);
         tcase_add_test(tc, readiness_waits_bounded_only_while_skewed);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
