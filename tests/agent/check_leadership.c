@@ -39,7 +39,7 @@ START_TEST(plan_lists_exactly_the_preferred_partitions_led_elsewhere_with_this_b
         ck_assert_int_eq(plan.skewed, 2);
         ck_assert_int_eq(plan.not_in_isr, 1);
         ck_assert_int_eq(plan.n, 2);
-        char b[64];
+        char b[KWIRE_ELECT_TOPIC_MAX + 16];
         ck_assert_str_eq(part_name(0, b, sizeof b), "a-0");
         ck_assert_str_eq(part_name(1, b, sizeof b), "b-7");
         /* Broker 2's view of the same snapshot: it prefers partition 3 and leads 0 and 6 (6
