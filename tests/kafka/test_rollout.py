@@ -27,8 +27,8 @@ quota came through before it throttled at all, which was the whole backlog of a 
 restart. BROKER_EXTRA makes the throttle hold from the first second: 2 windows of 1 s (one
 second of burst) and 64 KiB per fetch response (an in-sync follower needs about 90 kB/s from
 each leader, a few fetches a second). Then a broker that was away D seconds (its controlled
-shutdown, exit, JVM start, KRaft registration: never under 5 s here) needs about
-(D * wire_rate - THROTTLE) / (THROTTLE - wire_rate) ~ 3.3 D - 4 s to rejoin every ISR, while
+shutdown, exit, JVM start, KRaft registration: 10-14 s on an idle machine) needs about
+(D * wire_rate - THROTTLE) / (THROTTLE - wire_rate) ~ 3.4 D - 4 s to rejoin every ISR, while
 the tcpSocket probe calls it Ready at most one periodSeconds (5 s) after its port accepts, and
 the next broker leaves the ISR about a second after its SIGTERM (controlled shutdown). A loaded
 machine lengthens D and the catch-up (a CPU-starved fetcher copies slower than the throttle),
