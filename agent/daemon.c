@@ -38,6 +38,9 @@ struct prestop_wait {
         uint64_t requested_ms;      /* a controller's gate decides only on checks started later */
 };
 
+/* Answered checks whose durations pace the fast checks (pace()). */
+#define PACE_CHECKS 3u
+
 struct agent {
         uv_loop_t *loop;
         const struct agent_config *cfg;
@@ -69,6 +72,10 @@ struct agent {
         bool answered;
         int64_t last_check_unix_ms, last_success_unix_ms;
         uint64_t last_duration_ms;
+        /* The durations of the last PACE_CHECKS answered checks (ring, n_paced of them): the
+         * fast pace keeps twice the shortest apart (see pace()). */
+        uint64_t paced_ms[PACE_CHECKS];
+        unsigned n_paced;
         char last_error[KAFKA_ERR_MAX];
         int32_t answered_by;
         bool have_verdict_logged, logged_ready, logged_live;
@@ -300,6 +307,24 @@ static void agent_apply_features(struct agent *a, const struct features_view *f)
                           "the finalized feature levels match this broker's software");
 }
 
+/* Keeps the last answered check's duration for pace(). */
+static void note_paced(struct agent *a) {
+        a->paced_ms[a->n_paced % PACE_CHECKS] = a->last_duration_ms;
+        a->n_paced++;
+}
+
+/* The shortest of the last PACE_CHECKS answered checks: what a check of this cluster costs.
+ * One slow answer (a broker just started, a JIT still cold, a loaded node) then does not
+ * space the next checks by twice its own length; a big cluster's checks are all long. */
+static uint64_t paced_duration(const struct agent *a) {
+        unsigned n = a->n_paced < PACE_CHECKS ? a->n_paced : PACE_CHECKS;
+        uint64_t d = n ? a->paced_ms[0] : 0;
+        for (unsigned i = 1; i < n; i++)
+                if (a->paced_ms[i] < d)
+                        d = a->paced_ms[i];
+        return d;
+}
+
 static void agent_apply(struct agent *a, struct kafka_result *r) {
         struct check_outcome o = { .snap = r->rc == 0 ? r->snap : NULL, .error = r->error };
         struct assessment as;
@@ -310,6 +335,8 @@ static void agent_apply(struct agent *a, struct kafka_result *r) {
         a->last_duration_ms = r->finished_ms - r->started_ms;
         snprintf(a->last_error, sizeof a->last_error, "%s", r->rc == 0 ? "" : r->error);
         a->answered = r->rc == 0;
+        if (a->answered)
+                note_paced(a);
         a->answered_by = a->answered ? r->snap->answered_by : -1;
         if (a->answered) {
                 canroll_evaluate(r->snap, a->node_id, &a->canroll);
@@ -355,6 +382,8 @@ static void agent_apply_controller(struct agent *a, const struct ctlcheck_result
         a->last_duration_ms = r->finished_ms - r->started_ms;
         snprintf(a->last_error, sizeof a->last_error, "%.*s", (int) sizeof a->last_error - 1, r->rc != 0 ? r->error : r->have_leader ? "" : r->leader_error);
         a->answered = r->rc == 0;
+        if (a->answered)
+                note_paced(a);
         a->answered_by = -1;
         a->ctl_rtt_ms = (int64_t) r->local_rtt_ms;
         if (as.good)
@@ -380,8 +409,8 @@ static void on_ctl_check(struct ctlcheck_result *r, void *data) {
  * and someone waits on it (the kubelet's readinessProbe after a restart, a held /prestop), so
  * the agent checks every --fast-interval: the ISR completing shows on /readyz within a fast
  * period or two instead of up to two intervals. After a check the broker answered, never
- * closer than twice its duration, so that a big cluster's Metadata keeps the agent and its
- * broker busy at most half of the time even then. A check that got no answer cost the broker
+ * closer than twice the shortest of the last answered checks, so that a big cluster's
+ * Metadata keeps the agent and its broker busy at most half of the time even then. A check that got no answer cost the broker
  * nothing (a refused connection) and lasted as long as it waited: the next one follows. */
 static void pace(struct agent *a, bool ready) {
         if (!a->checker)
@@ -389,12 +418,24 @@ static void pace(struct agent *a, bool ready) {
         uint64_t period = a->cfg->interval_ms;
         if (!ready || a->waiters) {
                 period = a->cfg->fast_interval_ms;
-                if (a->answered && 2 * a->last_duration_ms > period)
-                        period = 2 * a->last_duration_ms;
+                if (a->answered && 2 * paced_duration(a) > period)
+                        period = 2 * paced_duration(a);
                 if (period > a->cfg->interval_ms)
                         period = a->cfg->interval_ms;
         }
         checker_set_interval(a->checker, period);
+}
+
+/* A broker's good check short of --ready-after is confirmed by the next check at once, not
+ * a fast period later: the period (at least twice a check's duration) was most of the time
+ * from the ISR completing to /readyz 200 on a loaded machine, and someone waits on exactly
+ * this answer. The same checks, sooner (at most one more per return to ready); a ready
+ * broker's load is unchanged.
+ * Not for a controller: there the checks' spacing is what keeps a caught-up timestamp from
+ * before a restart from counting twice. */
+static bool confirm_now(const struct agent *a, bool ready) {
+        return !ready && !a->cfg->controller && a->health.consecutive_good > 0 &&
+               a->health.consecutive_good < a->policy.ready_after;
 }
 
 static void after_check(struct agent *a) {
@@ -402,6 +443,8 @@ static void after_check(struct agent *a) {
         agent_verdict(a, monotime_ms(), &v);
         log_transitions(a, &v);
         pace(a, v.ready);
+        if (a->checker && confirm_now(a, v.ready))
+                checker_trigger_now(a->checker, false);
         if (a->waiters)
                 prestop_evaluate(a, monotime_ms());
         elector_kick(a->elector, a->waiters != NULL, monotime_ms());

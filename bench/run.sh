@@ -5,6 +5,8 @@
 #   bench/run.sh --quick         shorter runs (checks that the bench itself works)
 #   bench/run.sh --only checks   one section: probes, checks, init or tls
 # Needs wrk, kcat and the openssl CLI besides the build dependencies (tests/install-deps.sh).
+# Section 6 (the gate's overhead on real brokers) is bench/real_readiness.py: root and the
+# real-Kafka harness, against a baseline build (docs/benchmarks.md).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 build="${KPA_BENCH_BUILD:-$here/build-bench}"

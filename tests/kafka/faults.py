@@ -9,6 +9,10 @@
   link_cut(pod)        the pod's network link down (the host side of its veth), up again
                        at the end of the block: the broker runs on, cut off from everyone,
                        the kubelet's probes included.
+  drop_tcp(pod, dev, (field, port)...) / undrop(pod, dev)
+                       the pod's outgoing TCP packets on one device that match a port dropped
+                       (e.g. its path to the controllers' listener), until undrop; the Env's
+                       clean-up removes the namespace, and the drop with it.
   Timed(fault, pod, seconds)
                        paused or link_cut, held for a fixed time on a thread, so a test
                        can drive a rollout meanwhile; ended early by end() or the clean-up.
@@ -180,3 +184,31 @@ class Timed:
         if self.error:
             raise self.error
         return self.ended
+
+
+# Packet drops inside a pod's network namespace (egress of one device only).
+
+def _tc(pod, *args):
+    """tc in the pod's network namespace (the harness runs as root)."""
+    subprocess.run(["ip", "netns", "exec", pod.ns, "tc"] + list(args), check=True,
+                   capture_output=True, text=True, timeout=30)
+
+
+def drop_tcp(pod, dev, *matches):
+    """Drops the pod's outgoing TCP packets on dev that match any of (field, port), with
+    "dport" or "sport": an htb class whose queue holds no packet (the kernel here has neither
+    netfilter nor tc's drop action). Undone by undrop."""
+    _tc(pod, "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "1")
+    for c in ("1:1", "1:2"):
+        _tc(pod, "class", "add", "dev", dev, "parent", "1:", "classid", c, "htb", "rate", "10gbit",
+            "quantum", "60000")
+    _tc(pod, "qdisc", "add", "dev", dev, "parent", "1:2", "handle", "20:", "pfifo", "limit", "0")
+    for field, port in matches:
+        _tc(pod, "filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+            "match", "ip", field, str(port), "0xffff", "flowid", "1:2")
+
+
+def undrop(pod, dev):
+    """Removes drop_tcp's queue from dev (nothing if there is none)."""
+    subprocess.run(["ip", "netns", "exec", pod.ns, "tc", "qdisc", "del", "dev", dev, "root"],
+                   capture_output=True, timeout=30)

@@ -666,7 +666,17 @@ class Env:
         veth = f"{ns}v"
         run(["ip", "netns", "add", ns])
         self.netns.append(ns)
-        run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        # The host end of a previous run's pair outlives its namespace for a moment (the kernel
+        # tears a namespace down asynchronously): remove it, and try again, bounded.
+        for attempt in range(20):
+            r = run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns],
+                    check=False)
+            if r.returncode == 0:
+                break
+            if "File exists" not in r.stderr or attempt == 19:
+                raise RuntimeError(f"ip link add {veth}: {r.stderr.strip()}")
+            subprocess.run(["ip", "link", "del", veth], capture_output=True)
+            time.sleep(0.5)
         run(["ip", "link", "set", veth, "master", f"{PREFIX}br", "up"])
         run(["ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "eth0"])
         run(["ip", "-n", ns, "link", "set", "eth0", "up"])

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The real-Kafka suites: every topology (test_topologies.py), every agent verdict
-# (test_verdicts.py), the fail-closed gate (test_gate.py), a log dir that fills up and goes
-# offline (test_disk.py), leadership restored after a restart (test_leadership.py) and a rolling update under load, gated versus naive (test_rollout.py)
+# (test_verdicts.py), the fail-closed gate (test_gate.py) and its distrust of a stale local view
+# (test_stale_view.py), a log dir that fills up and goes offline (test_disk.py), leadership
+# restored after a restart (test_leadership.py) and a rolling update under load, gated versus
+# naive (test_rollout.py)
 # against real Apache Kafka brokers,
 # once per release in tests/kafka/versions, except the long rolling updates: gated versus naive
 # (test_rollout.py) on the shipped release and faults during a gated roll (test_faults.py) on the
@@ -15,7 +17,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "tests/kafka/run.sh: needs root (ip netns, mount namespaces)" >&2; exit 1; }
-all=${*:-test_topologies test_verdicts test_gate test_disk test_leadership test_upgrade}
+all=${*:-test_topologies test_verdicts test_gate test_stale_view test_disk test_leadership test_upgrade}
 suites=
 once=
 for s in $all; do

@@ -7,21 +7,20 @@
   ACLs the first class grants last): metadata that lags reality never releases a stop. An
   in-sync peer that crashed but is not yet fenced (SIGSTOP) holds it; an agent that cannot
   reach its healthy broker (a wrong SASL password) holds it past --stale-after until a peer
-  shows the broker fenced; a broker cut off from the controllers (its controller traffic
-  dropped in its network namespace) holds it on another broker's view.
+  shows the broker fenced. (A broker cut off from the controllers, whose own view is stale:
+  test_stale_view.)
 - LeadershipNeedsClusterAlter (runs last): the agent may not ALTER the CLUSTER, so a restarted
   broker's preferred leader election is refused; /status says why, readiness does not wait,
   /livez is untouched; once granted, the next restart restores leadership.
 """
 import os
 import re
-import shutil
 import signal
-import subprocess
 import time
 import unittest
 
 import harness as h
+from faults import drop_tcp, undrop
 
 USERS = {"kafka": "inter-broker secret", "agent": "agent secret"}
 TEMPLATE_EXTRA = """
@@ -104,55 +103,6 @@ class GateFailsClosed(unittest.TestCase):
             pod.get(pod.path("prestop"), timeout=60)), 60, "/prestop to release once configs are readable")
         self.assertEqual(code, 200)
         self.assertTrue(re.match(r"safe to stop", body), body)
-
-
-def tc(pod, *args):
-    """tc in the pod's network namespace (the harness runs as root)."""
-    subprocess.run(["ip", "netns", "exec", pod.ns, "tc"] + list(args), check=True,
-                   capture_output=True, text=True, timeout=30)
-
-
-def drop_tcp(pod, dev, *matches):
-    """Drops the pod's outgoing TCP packets on dev that match any of (field, port), with
-    "dport" or "sport": an htb class whose queue holds no packet (the kernel here has neither
-    netfilter nor tc's drop action). Undone by undrop."""
-    tc(pod, "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "1")
-    for c in ("1:1", "1:2"):
-        tc(pod, "class", "add", "dev", dev, "parent", "1:", "classid", c, "htb", "rate", "10gbit",
-           "quantum", "60000")
-    tc(pod, "qdisc", "add", "dev", dev, "parent", "1:2", "handle", "20:", "pfifo", "limit", "0")
-    for field, port in matches:
-        tc(pod, "filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-           "match", "ip", field, str(port), "0xffff", "flowid", "1:2")
-
-
-def undrop(pod, dev):
-    subprocess.run(["ip", "netns", "exec", pod.ns, "tc", "qdisc", "del", "dev", dev, "root"],
-                   capture_output=True, timeout=30)
-
-
-def create_topic(env, boot, topic):
-    """Creates an RF-3 topic of 3 partitions, asking again after a timeout (the quorum may
-    still be settling after losing a voter): an earlier attempt may have created it."""
-    for attempt in range(3):
-        r = h.run(env.probe_argv("create-topic", "--bootstrap", boot, "--command-config",
-                                 CLUSTER["admin"], "--topic", topic, "--partitions", "3",
-                                 "--replication-factor", "3"), check=False, timeout=120)
-        if r.returncode == 0 or "TopicExistsException" in r.stderr:
-            return
-        if "TimeoutException" not in r.stderr or attempt == 2:
-            raise RuntimeError(f"create-topic {topic} exited {r.returncode}: {r.stderr[-1000:]}")
-
-
-def fencings(pods, pod):
-    """How often the other nodes' controllers logged fencing pod's broker."""
-    line = f"Fencing broker {pod.node_id} at epoch"
-    n = 0
-    for p in pods:
-        if p is not pod:
-            with open(p.broker.logpath, errors="replace") as f:
-                n += f.read().count(line)
-    return n
 
 
 class GateTrustsNoStaleView(unittest.TestCase):
@@ -252,35 +202,6 @@ class GateTrustsNoStaleView(unittest.TestCase):
         h.figure("gate_silent_broker_released_after_fencing",
                  held_s=round(result["at"] - asked, 1), after_pause_s=round(result["at"] - paused, 1))
         self.assertGreater(result["at"] - paused, 5, "released before KRaft could have fenced it")
-
-    # Opt-in (KPA_GATE_CUTOFF=1): creating a topic while a voter is cut off timed out three
-    # times in a row in 1 of 4 runs on a loaded machine (the admin client's CreateTopics got
-    # no answer), so it is not yet fit for CI. The rule it shows is proven without real
-    # brokers in check_canroll and check_agent (fake_prestop_holds_when_another_brokers_view_
-    # is_unsafe).
-    @unittest.skipUnless(os.environ.get("KPA_GATE_CUTOFF") == "1", "opt-in: KPA_GATE_CUTOFF=1")
-    def test_a_broker_cut_off_from_the_controllers_is_held_on_a_peers_view(self):
-        pod, other = self.pods[0], self.pods[1]
-        self.released(pod)
-        # Its controller traffic (both directions: the packets it sends) is dropped, so its
-        # metadata freezes; a topic created now exists only in the others' view.
-        before = fencings(self.pods, pod)
-        drop_tcp(pod, "eth0", ("dport", 9093), ("sport", 9093))
-        try:
-            # Once the others have fenced it, the quorum has settled without it.
-            h.wait_for(lambda: fencings(self.pods, pod) > before, 60,
-                       f"the controllers to fence broker {pod.node_id}")
-            create_topic(self.env, f"{other.fqdn}:9092", "fresh")
-            code, body = pod.get(pod.path("prestop"), timeout=60)
-            self.assertEqual(code, 200)
-            self.assertRegex(body, r"^gave up waiting after the prestop timeout: in broker \d's "
-                                   r"metadata: .*fresh-\d", body)
-            # The local view alone would have let it go.
-            st = pod.status()
-            self.assertTrue(st["safe_to_stop"]["safe"], st["safe_to_stop"])
-        finally:
-            undrop(pod, "eth0")
-        self.released(pod, timeout=180)
 
 
 if __name__ == "__main__":
