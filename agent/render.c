@@ -411,6 +411,8 @@ int render_status_json(const struct agent_status *st, struct dynbuf *out) {
                 status_features(&b, root, st);
         if (st->disk && st->disk->n_dirs > 0)
                 status_disk(&b, root, st->disk);
+        if (st->scale_down && root && scaledown_status_json(st->scale_down, root) < 0)
+                b.oom = true;
 
         cJSON *broker = jb_obj(&b, root, st->quorum ? "controller" : "broker");
         if (!st->quorum) {

@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,29 @@ bool k8sapi_dns_subdomain_valid(const char *s, size_t n) {
 
 bool k8sapi_dns_label_valid(const char *s, size_t n) {
         return n <= 63 && memchr(s, '.', n) == NULL && k8sapi_dns_subdomain_valid(s, n);
+}
+
+int k8sapi_split_pod_name(const char *pod, char ret_sts[64], uint32_t *ret_ordinal) {
+        size_t len = strlen(pod);
+        if (!k8sapi_dns_label_valid(pod, len))
+                return -EINVAL;
+        const char *dash = strrchr(pod, '-');
+        if (!dash || dash == pod || dash[1] == '\0')
+                return -EINVAL;
+        /* StatefulSet ordinals have no leading zeros: "kafka-01" is not a StatefulSet pod. */
+        if (dash[1] == '0' && dash[2] != '\0')
+                return -EINVAL;
+        uint64_t ord;
+        if (parse_u64(dash + 1, 0, INT32_MAX, &ord) < 0)
+                return -EINVAL;
+        size_t n = (size_t) (dash - pod);
+        /* The StatefulSet's own name is a DNS label too: "a--1" is not a pod of "a-". */
+        if (!k8sapi_dns_label_valid(pod, n))
+                return -EINVAL;
+        memcpy(ret_sts, pod, n);
+        ret_sts[n] = '\0';
+        *ret_ordinal = (uint32_t) ord;
+        return 0;
 }
 
 struct response {

@@ -10,6 +10,7 @@
 #include "kpa/ctlcheck.h"
 #include "kpa/disk.h"
 #include "kpa/log.h"
+#include "kpa/scaledown.h"
 #include "kpa/verdict.h"
 
 enum agent_mode { AGENT_SIDECAR, AGENT_CHECK };
@@ -43,6 +44,9 @@ struct agent_config {
         int n_log_dirs;
         unsigned disk_warn_free_percent;          /* 0: no threshold */
         uint64_t log_dirs_interval_ms;            /* DescribeLogDirs; 0: never asked */
+        /* --pod-name: the StatefulSet whose spec.replicas tells a scale-down from a restart
+         * (scaledown.h); NULL: not read. */
+        struct scaledown_config *scale_down;
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

@@ -70,4 +70,8 @@ bool k8sapi_dns_subdomain_valid(const char *s, size_t n);
 /* RFC 1123 label (namespace names): 1 to 63 characters of [a-z0-9-], alphanumeric at both ends. */
 bool k8sapi_dns_label_valid(const char *s, size_t n);
 
+/* Splits a StatefulSet pod's name "<statefulset>-<ordinal>" (an RFC 1123 label; ordinals have
+ * no leading zeros). ret_sts receives at most 63 bytes + NUL. -EINVAL otherwise. */
+int k8sapi_split_pod_name(const char *pod, char ret_sts[64], uint32_t *ret_ordinal);
+
 #endif

@@ -13,6 +13,7 @@
 #include "kpa/dynbuf.h"
 #include "kpa/features.h"
 #include "kpa/quorum.h"
+#include "kpa/scaledown.h"
 #include "kpa/verdict.h"
 
 #define RENDER_MAX_BYTES (64 * 1024)
@@ -46,6 +47,8 @@ struct agent_status {
         const struct features_view *features;
         /* The log dirs (disk.h); NULL when none are known (no --broker-config). */
         const struct disk_view *disk;
+        /* Scale-down safety (scaledown.h); NULL when --pod-name is not set. */
+        const struct scaledown_view *scale_down;
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };
