@@ -263,9 +263,10 @@ void scaledown_evaluate(const struct scaledown_input *in, struct scaledown_verdi
         if (in->hosted < 0) {
                 ret->hold = true;
                 snprintf(ret->reason, sizeof ret->reason, "pod %s is being removed (ordinal %" PRIu32 " >= spec.replicas %"
-                         PRId32 " of StatefulSet %s/%s) and whether broker %d still hosts replicas is unknown (no "
-                         "metadata from it yet)", c->pod, c->ordinal, replicas, c->namespace_, c->statefulset,
-                         in->node_id);
+                         PRId32 " of StatefulSet %s/%s) and whether broker %d still hosts replicas is not known %s",
+                         c->pod, c->ordinal, replicas, c->namespace_, c->statefulset, in->node_id,
+                         in->waiting ? "yet (no check of it has ended since the /prestop came)"
+                                     : "(its broker has not answered yet)");
         } else if (in->hosted > 0) {
                 ret->hold = true;
                 snprintf(ret->reason, sizeof ret->reason, "pod %s is being removed (ordinal %" PRIu32 " >= spec.replicas %"

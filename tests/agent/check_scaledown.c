@@ -102,7 +102,8 @@ START_TEST(removed_broker_with_unknown_hosting_holds) {
         struct scaledown_verdict v = eval(c, &l, -1, NULL);
         ck_assert(v.hold);
         ck_assert_str_eq(v.reason, "pod kafka-3 is being removed (ordinal 3 >= spec.replicas 2 of StatefulSet kafka/kafka) "
-                                   "and whether broker 3 still hosts replicas is unknown (no metadata from it yet)");
+                                   "and whether broker 3 still hosts replicas is not known yet (no check of it has ended since "
+                                   "the /prestop came)");
         /* Two pods go: the commands name both of their broker ids. */
         ck_assert_ptr_nonnull(strstr(v.move_command, "--remove 2,3"));
         scaledown_config_free(c);

@@ -11,10 +11,13 @@
 #       After the removed pods are gone: kafka-cluster.sh unregister --id N for each, so that
 #       no fenced registration lingers (it would block a later metadata.version upgrade).
 #
-# KAFKA_BIN (default /opt/kafka/bin) is where the tools are.
+# KAFKA_BIN (default /opt/kafka/bin) is where the tools are. Each tool is a JVM of its own, run
+# beside the broker in its container: KPA_TOOL_HEAP_OPTS (default -Xmx256m) replaces the
+# broker's KAFKA_HEAP_OPTS, which would give every tool the broker's heap within its limit.
 set -euo pipefail
 
 bin=${KAFKA_BIN:-/opt/kafka/bin}
+export KAFKA_HEAP_OPTS=${KPA_TOOL_HEAP_OPTS:--Xmx256m}
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 bootstrap="" remove="" config="" timeout=3600
