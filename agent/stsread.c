@@ -23,20 +23,24 @@ struct stsread {
         struct scaledown_lookup next;   /* the running lookup's (the worker's) */
 };
 
+
+struct parse_arg {
+        const struct scaledown_config *cfg;
+        int32_t replicas;
+};
+
 static int parse(const char *json, size_t len, const char *token, void *arg, char *errbuf, size_t errlen) {
-        struct stsread *s = arg;
+        struct parse_arg *p = arg;
         (void) token;
-        return scaledown_parse_replicas(s->cfg->statefulset, json, len, &s->next.replicas, errbuf, errlen);
+        return scaledown_parse_replicas(p->cfg->statefulset, json, len, &p->replicas, errbuf, errlen);
 }
 
-/* On the thread pool: the blocking GET. */
-static void work_cb(uv_work_t *req) {
-        struct stsread *s = req->data;
-        const struct scaledown_config *c = s->cfg;
+int stsread_lookup(const struct scaledown_config *c, int32_t *ret_replicas, char *errbuf, size_t errlen) {
         char path[300], what[200], agent[64];
         snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/statefulsets/%s", c->namespace_, c->statefulset);
         snprintf(what, sizeof what, "StatefulSet %s/%s", c->namespace_, c->statefulset);
         snprintf(agent, sizeof agent, "kpa-agent/%s", KPA_VERSION);
+        struct parse_arg pa = { .cfg = c };
         struct k8sapi_request q = {
                 .api_host = c->api_host, .api_port = c->api_port, .token_path = c->token_path,
                 .ca_path = c->ca_path, .path = path, .what = what, .user_agent = agent,
@@ -47,9 +51,18 @@ static void work_cb(uv_work_t *req) {
                              "(resourceNames) in a Role bound to this pod's service account",
                 .not_found = "--statefulset and --namespace must name this pod's StatefulSet",
                 .timeout_ms = STSREAD_TIMEOUT_MS, .max_response = SCALEDOWN_MAX_RESPONSE,
-                .parse = parse, .parse_arg = s,
+                .parse = parse, .parse_arg = &pa,
         };
-        s->next.rc = k8sapi_get(&q, s->next.error, sizeof s->next.error);
+        int r = k8sapi_get(&q, errbuf, errlen);
+        if (r == 0)
+                *ret_replicas = pa.replicas;
+        return r;
+}
+
+/* On the thread pool: the blocking GET. */
+static void work_cb(uv_work_t *req) {
+        struct stsread *s = req->data;
+        s->next.rc = stsread_lookup(s->cfg, &s->next.replicas, s->next.error, sizeof s->next.error);
 }
 
 static int64_t unix_ms(void) {

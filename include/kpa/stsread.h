@@ -16,6 +16,10 @@
 
 struct stsread;
 
+/* One blocking lookup (k8sapi_get, retries within STSREAD_TIMEOUT_MS): 0 with *ret_replicas,
+ * or its error with one line in errbuf. For a worker thread. */
+int stsread_lookup(const struct scaledown_config *cfg, int32_t *ret_replicas, char *errbuf, size_t errlen);
+
 /* on_done runs on the loop after every lookup. cfg is borrowed for the reader's life. */
 int stsread_new(uv_loop_t *loop, const struct scaledown_config *cfg, void (*on_done)(void *data), void *data,
                 struct stsread **ret, char *errbuf, size_t errlen);
