@@ -234,6 +234,14 @@ void scaledown_evaluate(const struct scaledown_input *in, struct scaledown_verdi
                 return;
         }
         ret->state = SCALEDOWN_REMOVING;
+        /* Scaled to 0, the whole cluster stops and keeps its volumes: there is no broker to
+         * move the replicas to, nor a quorum to keep, so holding would protect nothing. */
+        if (replicas == 0) {
+                snprintf(ret->reason, sizeof ret->reason, "StatefulSet %s/%s is scaled to 0: the whole cluster stops "
+                         "(its volumes stay), so no replica can move and this rule holds nothing", c->namespace_,
+                         c->statefulset);
+                return;
+        }
         char ids[IDS_MAX * 12], boot0[300];
         removed_ids(in, replicas, ids, sizeof ids);
         first_pod_bootstrap(in, boot0, sizeof boot0);
@@ -256,8 +264,7 @@ void scaledown_evaluate(const struct scaledown_input *in, struct scaledown_verdi
                          "--bootstrap-server %s --remove %s", c->namespace_, c->pod, in->bootstrap ? in->bootstrap : "",
                          ids);
         }
-        if (replicas > 0)
-                snprintf(ret->unregister_command, sizeof ret->unregister_command,
+        snprintf(ret->unregister_command, sizeof ret->unregister_command,
                          "kubectl -n %s exec %s-0 -c kafka -- bash /etc/kafka/template/kpa-scale-down.sh unregister "
                          "--bootstrap-server %s --remove %s", c->namespace_, c->statefulset, boot0, ids);
         if (in->hosted < 0) {

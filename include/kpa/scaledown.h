@@ -93,7 +93,8 @@ struct scaledown_verdict {
  * configuration fault (no RBAC, no such StatefulSet) does not hold, and says so: it shows in
  * /status from the start, and holding would turn every ordinary roll into a wait for the
  * prestop timeout. Removing: holds while the broker hosts any replica (or it is unknown), and
- * while the voters left would not be a majority of the voters. */
+ * while the voters left would not be a majority of the voters; except when scaled to 0 (the
+ * whole cluster stops, keeping its volumes: nowhere to move to, no quorum to keep). */
 void scaledown_evaluate(const struct scaledown_input *in, struct scaledown_verdict *ret);
 
 /* What /status shows: the config, the last lookup and the verdict over them. */

@@ -110,6 +110,22 @@ START_TEST(removed_broker_with_unknown_hosting_holds) {
 }
 END_TEST
 
+START_TEST(scale_to_zero_stops_the_cluster_and_holds_nothing) {
+        struct scaledown_config *c = cfg("kafka-1");
+        struct scaledown_lookup l = known(0);
+        struct ctlcheck_endpoints v3 = voters3();
+        struct scaledown_verdict v = eval(c, &l, 7, &v3);
+        ck_assert_int_eq(v.state, SCALEDOWN_REMOVING);
+        ck_assert(!v.hold);
+        ck_assert(!v.quorum_refused);
+        ck_assert_str_eq(v.reason, "StatefulSet kafka/kafka is scaled to 0: the whole cluster stops (its volumes stay), "
+                                   "so no replica can move and this rule holds nothing");
+        ck_assert_str_eq(v.move_command, "");
+        ck_assert_str_eq(v.unregister_command, "");
+        scaledown_config_free(c);
+}
+END_TEST
+
 START_TEST(voter_removal_that_loses_the_majority_is_refused) {
         struct scaledown_config *c = cfg("kafka-1");
         struct scaledown_lookup l = known(1);
@@ -138,11 +154,12 @@ START_TEST(voter_removal_that_keeps_a_majority_follows_the_hosting_rule) {
 }
 END_TEST
 
-/* An independent count: for 1..7 voters at ordinals 0..n-1 and every scale 0..n, removing a
- * voter is refused exactly when the voters kept are at most half. */
+/* An independent count: for 1..7 voters at ordinals 0..n-1 and every scale 1..n-1 (0 stops
+ * the whole cluster), removing a voter is refused exactly when the voters kept are at most
+ * half. */
 START_TEST(quorum_rule_matches_an_independent_count) {
         for (int n = 1; n <= 7; n++)
-                for (int replicas = 0; replicas < n; replicas++) {
+                for (int replicas = 1; replicas < n; replicas++) {
                         struct ctlcheck_endpoints e = { .n = n };
                         for (int i = 0; i < n; i++) {
                                 e.v[i].id = i;
@@ -305,6 +322,7 @@ int main(void) {
         tcase_add_test(tc, removed_broker_holds_while_it_hosts_replicas_and_names_the_commands);
         tcase_add_test(tc, removed_broker_releases_once_it_hosts_nothing);
         tcase_add_test(tc, removed_broker_with_unknown_hosting_holds);
+        tcase_add_test(tc, scale_to_zero_stops_the_cluster_and_holds_nothing);
         tcase_add_test(tc, voter_removal_that_loses_the_majority_is_refused);
         tcase_add_test(tc, voter_removal_that_keeps_a_majority_follows_the_hosting_rule);
         tcase_add_test(tc, quorum_rule_matches_an_independent_count);
