@@ -234,7 +234,7 @@ static void prestop_evaluate_controller(struct agent *a, uint64_t now) {
                 }
                 char body[700];
                 if (decided && a->qstop.safe) {
-                        snprintf(body, sizeof body, "safe to stop: %s\n", reason);
+                        snprintf(body, sizeof body, "safe to stop: %.640s\n", reason);
                         log_event(LOG_LEVEL_INFO, "prestop_done", "safe to stop: %s", reason);
                         prestop_answer(w, body);
                 } else if (now >= w->deadline_ms) {
