@@ -11,6 +11,7 @@
 #include "kpa/parse.h"
 #include "kpa/props.h"
 #include "kpa/quorum.h"
+#include "kpa/scaledown.h"
 
 static const struct opt_def agent_opts[] = {
         { "KPA_LISTEN", OPT_VALUE, "HTTP address for probes, ADDR:PORT or [v6]:PORT (default 0.0.0.0:8080)" },
@@ -32,6 +33,13 @@ static const struct opt_def agent_opts[] = {
         { "KPA_LOG_DIRS_INTERVAL", OPT_VALUE, "time between DescribeLogDirs asking the broker which log dirs are offline (default 30s; 0: never)" },
         { "KPA_RESTORE_LEADERSHIP", OPT_VALUE, "on (default) or off: once the broker is caught up, ask for the preferred leader election of the partitions it should lead and another broker leads (needs ALTER on CLUSTER)" },
         { "KPA_READY_WAITS_FOR_LEADERSHIP", OPT_VALUE, "after the broker is caught up, /readyz waits at most this long for it to lead its preferred partitions again (default 10s; 0: never waits)" },
+        { "KPA_POD_NAME", OPT_VALUE, "this pod's name (downward API metadata.name): /prestop then reads its StatefulSet's spec.replicas and holds a pod being scaled away while it hosts replicas (docs/scale-down.md; default: unset, not read)" },
+        { "KPA_STATEFULSET", OPT_VALUE, "the pod's StatefulSet (default: --pod-name without -<ordinal>)" },
+        { "KPA_NAMESPACE", OPT_VALUE, "the pod's namespace (default: the service account's namespace file)" },
+        { "KUBERNETES_SERVICE_HOST", OPT_VALUE, "API server host (set by Kubernetes)" },
+        { "KUBERNETES_SERVICE_PORT", OPT_VALUE, "API server port (set by Kubernetes; default 443)" },
+        { "KPA_KUBE_TOKEN_FILE", OPT_VALUE, "service account token (default /var/run/secrets/kubernetes.io/serviceaccount/token)" },
+        { "KPA_KUBE_CA_FILE", OPT_VALUE, "API server CA (default /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)" },
         { "KPA_LOG_LEVEL", OPT_VALUE, "error, warn, info (default) or debug" },
         { "KPA_DEMO", OPT_SWITCH, "watch an embedded librdkafka mock cluster (no broker needed)" },
         { "KPA_HELP", OPT_SWITCH, "show this help" },
@@ -52,6 +60,7 @@ void agentcfg_free(struct agent_config *c) {
         free(c->controllers);
         free(c->quorum_hosts);
         free(c->log_dirs);
+        scaledown_config_free(c->scale_down);
         memset(c, 0, sizeof *c);
 }
 
@@ -343,6 +352,12 @@ static int load(const struct loader *l, struct agent_config *c) {
                                   &c->caught_up_within_ms)) < 0)
                         return r;
         }
+        if (value(l, "KPA_POD_NAME") &&
+            (r = scaledown_config_load(value(l, "KPA_POD_NAME"), value(l, "KPA_STATEFULSET"), value(l, "KPA_NAMESPACE"),
+                                       NULL, value(l, "KUBERNETES_SERVICE_HOST"), value(l, "KUBERNETES_SERVICE_PORT"),
+                                       value(l, "KPA_KUBE_TOKEN_FILE"), value(l, "KPA_KUBE_CA_FILE"), &c->scale_down,
+                                       l->errbuf, l->errlen)) < 0)
+                return r;
         if (!c->demo && !c->bootstrap && !c->client_config) {
                 snprintf(l->errbuf, l->errlen, "the local broker is unknown (set --bootstrap HOST:PORT or --client-config with bootstrap.servers, or use --demo)");
                 return -EINVAL;

@@ -22,7 +22,9 @@
 #include "kpa/parse.h"
 #include "kpa/quorum.h"
 #include "kpa/render.h"
+#include "kpa/scaledown.h"
 #include "kpa/snapshot.h"
+#include "kpa/stsread.h"
 #include "kpa/verdict.h"
 
 #define PRESTOP_RECHECK_MS 1000
@@ -94,6 +96,12 @@ struct agent {
 
         /* The feature levels as last asked (featprobe.h); not asked yet: unknown. */
         struct features_view features;
+
+        /* Scale-down safety (scaledown.h): the StatefulSet's spec.replicas, read off the loop;
+         * NULL without --pod-name. sd_since_ms: when the /prestop wait began. */
+        struct stsread *sts;
+        struct scaledown_view sd;
+        uint64_t sd_since_ms;
 };
 
 static int64_t unix_ms(void) {
@@ -113,6 +121,26 @@ static void agent_verdict(struct agent *a, uint64_t now, struct verdict *v) {
         elector_verdict(a->elector, now, v);
 }
 
+/* The scale-down rule over the newest state, or NULL without --pod-name. While a /prestop is
+ * held, only a lookup and a check made since it came count. */
+static const struct scaledown_verdict *agent_scale_down(struct agent *a) {
+        if (!a->sts)
+                return NULL;
+        const struct scaledown_lookup *l = stsread_last(a->sts);
+        bool waiting = a->waiters != NULL;
+        int hosted = a->cfg->controller ? 0
+                     : (waiting ? a->gate_valid && a->answered : a->health.ever_reachable) ? a->canroll.hosted : -1;
+        struct scaledown_input in = {
+                .cfg = a->cfg->scale_down, .lookup = l, .waiting = waiting,
+                .fresh = l->done && l->started_ms >= a->sd_since_ms, .node_id = a->node_id, .hosted = hosted,
+                .voters = a->cfg->controller ? a->cfg->controllers : a->cfg->quorum_hosts, .bootstrap = a->bootstrap,
+        };
+        a->sd.cfg = a->cfg->scale_down;
+        a->sd.lookup = l;
+        scaledown_evaluate(&in, &a->sd.verdict);
+        return &a->sd.verdict;
+}
+
 static void agent_status_view(struct agent *a, const struct verdict *v, struct agent_status *ret) {
         *ret = (struct agent_status){
                 .node_id = a->node_id, .bootstrap = a->bootstrap, .scope = a->cfg->scope,
@@ -128,6 +156,7 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .features = a->cfg->controller || a->demo ? NULL : &a->features,
                 .disk = disk_watch_view(a->disk),
                 .leadership = elector_view(a->elector),
+                .scale_down = agent_scale_down(a) ? &a->sd : NULL,
         };
         if (a->cfg->controller) {
                 ret->quorum = &a->quorum;
@@ -209,17 +238,22 @@ static void prestop_evaluate_controller(struct agent *a, uint64_t now) {
                 struct prestop_wait *next = w->next;
                 bool decided = a->health.have_last && a->last_ctl_gated && a->last_started_ms >= w->requested_ms;
                 const char *reason = decided ? a->qstop.reason : "no check has completed since the request";
+                const struct scaledown_verdict *sd = agent_scale_down(a);
+                if (sd && sd->hold) {
+                        decided = false;
+                        reason = sd->reason;
+                }
                 char body[700];
                 if (decided && a->qstop.safe) {
-                        snprintf(body, sizeof body, "safe to stop: %s\n", reason);
+                        snprintf(body, sizeof body, "safe to stop: %.640s\n", reason);
                         log_event(LOG_LEVEL_INFO, "prestop_done", "safe to stop: %s", reason);
                         prestop_answer(w, body);
                 } else if (now >= w->deadline_ms) {
-                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %s\n",
-                                 a->health.have_last ? a->qstop.reason : "no check has completed");
+                        if (!sd || !sd->hold)
+                                reason = a->health.have_last ? a->qstop.reason : "no check has completed";
+                        snprintf(body, sizeof body, "gave up waiting after the prestop timeout: %.640s\n", reason);
                         log_event(LOG_LEVEL_WARN, "prestop_timeout", "stopping controller %d although "
-                                  "the quorum may lose its caught-up majority: %s", a->node_id,
-                                  a->health.have_last ? a->qstop.reason : "no check has completed");
+                                  "the quorum may lose its caught-up majority: %s", a->node_id, reason);
                         prestop_answer(w, body);
                 }
                 w = next;
@@ -239,8 +273,17 @@ enum prestop_verdict {
 static enum prestop_verdict prestop_decide(struct agent *a, uint64_t now, char *why, size_t len) {
         (void) now;
         const struct canroll_result *cr = &a->canroll;
+        /* A pod being scaled away waits until it hosts nothing (scaledown.h), whatever canRoll
+         * says: min.insync.replicas kept now is under-replication for good once it is gone. */
+        const struct scaledown_verdict *sd = agent_scale_down(a);
+        if (sd && sd->hold) {
+                snprintf(why, len, "%s", sd->reason);
+                return PRESTOP_UNSAFE;
+        }
         if (a->gate_valid && a->gate.safe) {
-                snprintf(why, len, "safe to stop: %s\n", a->gate.reason);
+                bool removing = sd && sd->state == SCALEDOWN_REMOVING;
+                snprintf(why, len, "safe to stop: %.1199s%s%.380s\n", a->gate.reason, removing ? "; " : "",
+                         removing ? sd->reason : "");
                 return PRESTOP_SAFE;
         }
         /* An unknown min.insync.replicas holds the stop: say why it is unknown. */
@@ -540,9 +583,17 @@ static void on_prestop_cancel(struct httpd_request *req, enum httpd_cancel_reaso
                           "a held /prestop made room for one from a client holding fewer");
 }
 
+/* While a /prestop is held, spec.replicas is read again every few seconds: the scale-down
+ * may come, or be undone, during the wait. */
+#define PRESTOP_STS_REFRESH_MS 3000
+
 static void on_prestop_tick(uv_timer_t *t) {
         struct agent *a = t->data;
-        prestop_evaluate(a, monotime_ms());
+        uint64_t now = monotime_ms();
+        if (a->waiters)
+                stsread_refresh(a->sts, now > a->sd_since_ms + PRESTOP_STS_REFRESH_MS ? now - PRESTOP_STS_REFRESH_MS
+                                                                                       : a->sd_since_ms);
+        prestop_evaluate(a, now);
         if (a->waiters)
                 checker_trigger_now(a->checker, false);
 }
@@ -580,6 +631,8 @@ static void on_prestop(struct httpd_request *req, void *data) {
                 a->gate_valid = false;
                 a->gate_since_ms = now;
                 checker_set_gate(a->checker, true);
+                a->sd_since_ms = now;
+                stsread_refresh(a->sts, now);
         }
         *w = (struct prestop_wait){ a, req, now + a->cfg->prestop_timeout_ms, a->waiters, now };
         a->waiters = w;
@@ -597,6 +650,12 @@ static void on_prestop(struct httpd_request *req, void *data) {
         pace(a, false);
         if (!uv_is_active((uv_handle_t *) &a->prestop_timer))
                 uv_timer_start(&a->prestop_timer, on_prestop_tick, PRESTOP_RECHECK_MS, PRESTOP_RECHECK_MS);
+}
+
+static void on_sts_read(void *data) {
+        struct agent *a = data;
+        if (a->waiters)
+                prestop_evaluate(a, monotime_ms());
 }
 
 static const struct httpd_route routes[] = {
@@ -676,6 +735,8 @@ static void agent_stop(struct agent *a, const char *why) {
         a->disk = NULL;
         elector_stop(a->elector);
         a->elector = NULL;
+        stsread_stop(a->sts);
+        a->sts = NULL;
         httpd_stop(a->httpd, HTTP_STOP_DEADLINE_MS, on_httpd_closed, a);
         if (a->checker)
                 checker_stop(a->checker, on_checker_closed, a);
@@ -890,6 +951,9 @@ int daemon_run(const struct agent_config *cfg) {
                 log_event(LOG_LEVEL_ERROR, "disk_watch_failed", "not watching the log dirs: %s", err);
         if ((r = start_elector(&a, err, sizeof err)) < 0)
                 log_event(LOG_LEVEL_ERROR, "leadership_off", "not restoring leadership: %s", err);
+        if (cfg->scale_down &&
+            stsread_new(&loop, cfg->scale_down, on_sts_read, &a, &a.sts, err, sizeof err) < 0)
+                log_event(LOG_LEVEL_ERROR, "statefulset_read_failed", "not reading spec.replicas: %s", err);
         uv_signal_init(&loop, &a.sig_term);
         uv_signal_init(&loop, &a.sig_int);
         uv_signal_init(&loop, &a.sig_hup);

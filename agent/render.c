@@ -456,6 +456,8 @@ int render_status_json(const struct agent_status *st, struct dynbuf *out) {
                 status_disk(&b, root, st->disk);
         if (st->leadership)
                 status_leadership(&b, root, st->leadership);
+        if (st->scale_down && root && scaledown_status_json(st->scale_down, root) < 0)
+                b.oom = true;
 
         cJSON *broker = jb_obj(&b, root, st->quorum ? "controller" : "broker");
         if (!st->quorum) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kpa/k8sapi.h"
 #include "kpa/parse.h"
 
 bool identity_is_dns_label(const char *s) {
@@ -37,28 +38,9 @@ bool identity_is_dns_subdomain(const char *s) {
         }
 }
 
+/* The rule lives in common/ (k8sapi.h): kpa-agent splits its pod name the same way. */
 int identity_split_pod_name(const char *pod, char ret_sts[64], uint32_t *ret_ordinal) {
-        if (!identity_is_dns_label(pod))
-                return -EINVAL;
-        const char *dash = strrchr(pod, '-');
-        if (!dash || dash == pod || dash[1] == '\0')
-                return -EINVAL;
-        /* StatefulSet ordinals have no leading zeros: "kafka-01" is not a StatefulSet pod. */
-        if (dash[1] == '0' && dash[2] != '\0')
-                return -EINVAL;
-        uint64_t ord;
-        if (parse_u64(dash + 1, 0, INT32_MAX, &ord) < 0)
-                return -EINVAL;
-        size_t n = (size_t) (dash - pod);
-        char sts[64];
-        memcpy(sts, pod, n);
-        sts[n] = '\0';
-        /* The StatefulSet's own name is a DNS label too: "a--1" is not a pod of "a-". */
-        if (!identity_is_dns_label(sts))
-                return -EINVAL;
-        memcpy(ret_sts, sts, n + 1);
-        *ret_ordinal = (uint32_t) ord;
-        return 0;
+        return k8sapi_split_pod_name(pod, ret_sts, ret_ordinal);
 }
 
 static int b64url_value(char c) {

@@ -1,75 +1,24 @@
 #include "kpa/rack.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "kpa/dynbuf.h"
-#include "kpa/fsx.h"
-#include "kpa/monotime.h"
-#include "kpa/parse.h"
+#include "kpa/k8sapi.h"
 #include "kpa/secret.h"
 
-/* A projected service account token is a JWT of about a kilobyte; this leaves ample room. */
-#define TOKEN_MAX (64u * 1024)
-/* One attempt may not use the whole budget, so that a hung connection still leaves time to
- * retry on a fresh one. */
-#define ATTEMPT_MAX_MS 10000
-#define CONNECT_MAX_MS 5000
-#define BACKOFF_FIRST_MS 200
-#define BACKOFF_MAX_MS 3200
 /* The most of an untrusted string quoted back in a message. */
-#define QUOTE_MAX 80
-/* The most of the API server's own explanation quoted back. */
-#define STATUS_MAX 200
-
-static void sleep_ms(uint64_t ms) {
-        struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000 };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-/* Copies s into buf for a one-line message: printable ASCII as is, '"' and '\' escaped, any
- * other byte as \xNN, cut after max bytes (or what buf holds) with "...". */
-static const char *quote_n(const char *s, size_t max, char *buf, size_t len) {
-        size_t o = 0, i = 0;
-        buf[0] = '\0';
-        for (; s[i] && i < max; i++) {
-                unsigned char c = (unsigned char) s[i];
-                char tmp[5];
-                if (c == '"' || c == '\\')
-                        snprintf(tmp, sizeof tmp, "\\%c", c);
-                else if (c >= 0x20 && c < 0x7f)
-                        snprintf(tmp, sizeof tmp, "%c", c);
-                else
-                        snprintf(tmp, sizeof tmp, "\\x%02x", c);
-                size_t n = strlen(tmp);
-                if (o + n + 4 > len)
-                        break;
-                memcpy(buf + o, tmp, n + 1);
-                o += n;
-        }
-        if (s[i] && o + 4 <= len)
-                memcpy(buf + o, "...", 4);
-        return buf;
-}
+#define QUOTE_MAX K8SAPI_QUOTE_MAX
 
 static const char *quote(const char *s, char *buf, size_t len) {
-        return quote_n(s, QUOTE_MAX, buf, len);
+        return k8sapi_quote(s, buf, len);
 }
 
 static bool is_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static bool is_lower_alnum(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
 /* Why rack is not a valid rack string, or NULL if it is one. */
@@ -94,38 +43,13 @@ int rack_validate(const char *rack, const char *origin, char *errbuf, size_t err
         return -EINVAL;
 }
 
-/* RFC 1123 subdomain, as Kubernetes checks node names and label key prefixes: at most 253
- * characters, dot-separated labels of lower-case alphanumerics and '-', each starting and
- * ending with an alphanumeric. */
-static bool dns_subdomain_valid(const char *s, size_t n) {
-        if (n == 0 || n > 253)
-                return false;
-        size_t label = 0;
-        for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (c == '.') {
-                        if (label == 0 || s[i - 1] == '-')
-                                return false;
-                        label = 0;
-                } else if (is_lower_alnum(c) || c == '-') {
-                        if (label == 0 && c == '-')
-                                return false;
-                        if (++label > 63)
-                                return false;
-                } else {
-                        return false;
-                }
-        }
-        return label > 0 && s[n - 1] != '-';
-}
-
 int rack_label_key_validate(const char *label, char *errbuf, size_t errlen) {
         char q[QUOTE_MAX * 4 + 8];
         const char *slash = strchr(label, '/');
         const char *name = slash ? slash + 1 : label;
         size_t n = strlen(name);
         const char *why = NULL;
-        if (slash && !dns_subdomain_valid(label, (size_t) (slash - label)))
+        if (slash && !k8sapi_dns_subdomain_valid(label, (size_t) (slash - label)))
                 why = "the prefix before '/' must be a lower-case DNS subdomain";
         else if (n == 0 || n > 63)
                 why = "the name must be 1 to 63 characters";
@@ -138,113 +62,6 @@ int rack_label_key_validate(const char *label, char *errbuf, size_t errlen) {
                 return 0;
         snprintf(errbuf, errlen, "label key \"%s\" is not valid: %s", quote(label, q, sizeof q), why);
         return -EINVAL;
-}
-
-struct response {
-        struct dynbuf body;
-        bool too_big;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata) {
-        struct response *resp = userdata;
-        size_t n = size * nmemb;
-        if (dynbuf_append(&resp->body, p, n) < 0) {
-                resp->too_big = true;
-                /* Returning less than was given makes curl stop with CURLE_WRITE_ERROR. */
-                return 0;
-        }
-        return n;
-}
-
-/* Reads the token and checks it can go into a header line: a JWT is printable ASCII, and
- * anything else (a newline above all) could smuggle a second header. */
-static int read_token(const char *path, char **ret_token, char *errbuf, size_t errlen) {
-        char *tok;
-        size_t len;
-        int r = fsx_read_file(path, TOKEN_MAX, &tok, &len);
-        if (r == -ENOENT) {
-                snprintf(errbuf, errlen,
-                         "service account token %s not found: mount it (automountServiceAccountToken: true) "
-                         "or set KPA_RACK instead of KPA_RACK_NODE_LABEL", path);
-                return -EINVAL;
-        }
-        if (r < 0) {
-                snprintf(errbuf, errlen, "service account token %s cannot be read: %s", path, strerror(-r));
-                return -EINVAL;
-        }
-        while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' '))
-                tok[--len] = '\0';
-        bool ok = len > 0;
-        for (size_t i = 0; ok && i < len; i++)
-                ok = tok[i] > 0x20 && tok[i] < 0x7f;
-        if (!ok) {
-                secret_wipe(tok, len);
-                free(tok);
-                snprintf(errbuf, errlen, "service account token %s is empty or holds characters a bearer token cannot have", path);
-                return -EINVAL;
-        }
-        *ret_token = tok;
-        return 0;
-}
-
-/* Checks every input before any I/O, so that a configuration mistake is reported as such
- * and not as a network failure after a long wait. */
-static int check_query(const struct rack_query *q, char *errbuf, size_t errlen) {
-        char qb[QUOTE_MAX * 4 + 8];
-        if (!q->api_host || !*q->api_host) {
-                snprintf(errbuf, errlen, "KUBERNETES_SERVICE_HOST is not set: kpa-init reads the node label "
-                         "from the Kubernetes API and must run in a pod (or set KPA_RACK instead)");
-                return -EINVAL;
-        }
-        for (const char *p = q->api_host; *p; p++)
-                if (!is_alnum(*p) && *p != '.' && *p != '-' && *p != ':') {
-                        snprintf(errbuf, errlen, "KUBERNETES_SERVICE_HOST \"%s\" is not a host name or IP address",
-                                 quote(q->api_host, qb, sizeof qb));
-                        return -EINVAL;
-                }
-        uint64_t port;
-        if (q->api_port && parse_u64(q->api_port, 1, 65535, &port) < 0) {
-                snprintf(errbuf, errlen, "KUBERNETES_SERVICE_PORT \"%s\" is not a port number (1-65535)",
-                         quote(q->api_port, qb, sizeof qb));
-                return -EINVAL;
-        }
-        if (!q->node_name || !*q->node_name) {
-                snprintf(errbuf, errlen, "NODE_NAME is not set: give the init container "
-                         "env NODE_NAME from the downward API (fieldRef: spec.nodeName)");
-                return -EINVAL;
-        }
-        /* Node names are DNS subdomains, so a valid one needs no escaping in the URL path. */
-        if (!dns_subdomain_valid(q->node_name, strlen(q->node_name))) {
-                snprintf(errbuf, errlen, "NODE_NAME \"%s\" is not a node name (a lower-case DNS subdomain)",
-                         quote(q->node_name, qb, sizeof qb));
-                return -EINVAL;
-        }
-        if (!q->label || !*q->label) {
-                snprintf(errbuf, errlen, "KPA_RACK_NODE_LABEL is empty: name a node label such as topology.kubernetes.io/zone");
-                return -EINVAL;
-        }
-        char why[512];
-        if (rack_label_key_validate(q->label, why, sizeof why) < 0) {
-                snprintf(errbuf, errlen, "KPA_RACK_NODE_LABEL: %s", why);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-/* The API server reports why it refused a request in a Status object's "message"; it helps
- * the user (it names the service account), so it is quoted, cut short, and any part of the
- * token in it (a server or proxy that echoes the request) hidden. */
-static void status_message(const struct dynbuf *body, const char *token, char *buf, size_t len) {
-        buf[0] = '\0';
-        cJSON *j = cJSON_ParseWithLength(body->data ? body->data : "", body->len);
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
-        if (cJSON_IsString(m) && m->valuestring[0]) {
-                /* Long enough for the whole of a typical "forbidden" message. */
-                char qb[STATUS_MAX * 4 + 8];
-                snprintf(buf, len, " (API server: \"%s\")",
-                         secret_quote(m->valuestring, strlen(m->valuestring), STATUS_MAX, token, qb, sizeof qb));
-        }
-        cJSON_Delete(j);
 }
 
 int rack_parse_node(const char *node_name, const char *label, const char *json, size_t len, const char *token,
@@ -297,207 +114,68 @@ int rack_parse_node(const char *node_name, const char *label, const char *json, 
         return 0;
 }
 
-enum outcome { DONE, RETRY };
-
-/* One GET. Returns DONE with r set (0 and *ret_rack, or an error), or RETRY with the
- * failure described in errbuf and *retry_after_ms set when the server asked for a delay. */
-static enum outcome attempt(CURL *h, const struct rack_query *q, const char *ca_path, const char *token,
-                            uint64_t budget_ms, int *r, char **ret_rack, uint64_t *retry_after_ms, char *errbuf,
-                            size_t errlen) {
-        char nq[QUOTE_MAX * 4 + 8], dq[STATUS_MAX * 4 + 8];
-        struct response resp = { .too_big = false };
-        dynbuf_init(&resp.body, RACK_MAX_RESPONSE);
-        char cerr[CURL_ERROR_SIZE] = "";
-        uint64_t per = budget_ms < ATTEMPT_MAX_MS ? budget_ms : ATTEMPT_MAX_MS;
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) (per ? per : 1));
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (per < CONNECT_MAX_MS ? (per ? per : 1) : CONNECT_MAX_MS));
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-        CURLcode c = curl_easy_perform(h);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-        /* curl's own words can carry the server's (a certificate's names, a reply it could
-         * not parse): treated as the server's text. */
-        const char *raw = cerr[0] ? cerr : curl_easy_strerror(c);
-        const char *detail = secret_quote(raw, strlen(raw), STATUS_MAX, token, dq, sizeof dq);
-        long status = 0;
-        enum outcome o = DONE;
-        *retry_after_ms = 0;
-        quote(q->node_name, nq, sizeof nq);
-
-        if (resp.too_big || c == CURLE_FILESIZE_EXCEEDED) {
-                snprintf(errbuf, errlen, "the API server's answer for node \"%s\" is larger than %u bytes", nq,
-                         RACK_MAX_RESPONSE);
-                *r = -EFBIG;
-        } else if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE ||
-                   c == CURLE_SSL_CERTPROBLEM) {
-                snprintf(errbuf, errlen, "the API server could not be verified with CA certificate %s: %s",
-                         ca_path, detail);
-                *r = -EIO;
-        } else if (c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_RECV_ERROR ||
-                   c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING || c == CURLE_PARTIAL_FILE ||
-                   c == CURLE_SSL_CONNECT_ERROR || c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_HTTP2 ||
-                   c == CURLE_HTTP2_STREAM) {
-                snprintf(errbuf, errlen, "%s", detail);
-                *r = c == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
-                o = RETRY;
-        } else if (c != CURLE_OK) {
-                snprintf(errbuf, errlen, "GET node \"%s\" failed: %s", nq, detail);
-                *r = -EIO;
-        } else {
-                char sm[STATUS_MAX * 4 + 32];
-                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-                status_message(&resp.body, token, sm, sizeof sm);
-                if (status == 200) {
-                        *r = rack_parse_node(q->node_name, q->label, resp.body.data, resp.body.len, token,
-                                             ret_rack, errbuf, errlen);
-                } else if (status == 401) {
-                        snprintf(errbuf, errlen, "the API server refused the service account token (HTTP 401)%s", sm);
-                        *r = -EACCES;
-                } else if (status == 403) {
-                        snprintf(errbuf, errlen, "the service account cannot get nodes: grant get on nodes in a "
-                                 "ClusterRole bound to this pod's service account (HTTP 403)%s", sm);
-                        *r = -EACCES;
-                } else if (status == 404) {
-                        snprintf(errbuf, errlen, "node \"%s\" not found (HTTP 404): NODE_NAME must be the pod's "
-                                 "spec.nodeName", nq);
-                        *r = -ENOENT;
-                } else if (status == 429 || (status >= 500 && status <= 599)) {
-                        curl_off_t after = 0;
-                        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0)
-                                *retry_after_ms = (uint64_t) after * 1000;
-                        snprintf(errbuf, errlen, "HTTP %ld%s", status, sm);
-                        *r = -EIO;
-                        o = RETRY;
-                } else {
-                        snprintf(errbuf, errlen, "GET node \"%s\" answered HTTP %ld%s", nq, status, sm);
-                        *r = -EIO;
-                }
+/* Checks the rack-specific inputs before any I/O, so that a configuration mistake is reported
+ * as such and not as a network failure after a long wait. */
+static int check_query(const struct rack_query *q, char *errbuf, size_t errlen) {
+        char qb[QUOTE_MAX * 4 + 8];
+        if (!q->node_name || !*q->node_name) {
+                snprintf(errbuf, errlen, "NODE_NAME is not set: give the init container "
+                         "env NODE_NAME from the downward API (fieldRef: spec.nodeName)");
+                return -EINVAL;
         }
-        dynbuf_free(&resp.body);
-        return o;
+        /* Node names are DNS subdomains, so a valid one needs no escaping in the URL path. */
+        if (!k8sapi_dns_subdomain_valid(q->node_name, strlen(q->node_name))) {
+                snprintf(errbuf, errlen, "NODE_NAME \"%s\" is not a node name (a lower-case DNS subdomain)",
+                         quote(q->node_name, qb, sizeof qb));
+                return -EINVAL;
+        }
+        if (!q->label || !*q->label) {
+                snprintf(errbuf, errlen, "KPA_RACK_NODE_LABEL is empty: name a node label such as topology.kubernetes.io/zone");
+                return -EINVAL;
+        }
+        char why[512];
+        if (rack_label_key_validate(q->label, why, sizeof why) < 0) {
+                snprintf(errbuf, errlen, "KPA_RACK_NODE_LABEL: %s", why);
+                return -EINVAL;
+        }
+        return 0;
 }
 
-/* Wipes every header line curl_slist_append copied (one holds the token), then frees them. */
-static void headers_free_secret(struct curl_slist *l) {
-        for (struct curl_slist *p = l; p; p = p->next)
-                secret_wipe(p->data, strlen(p->data));
-        curl_slist_free_all(l);
+struct parse_arg {
+        const struct rack_query *q;
+        char *rack;
+};
+
+static int parse_node(const char *json, size_t len, const char *token, void *arg, char *errbuf, size_t errlen) {
+        struct parse_arg *p = arg;
+        return rack_parse_node(p->q->node_name, p->q->label, json, len, token, &p->rack, errbuf, errlen);
 }
 
 int rack_lookup(const struct rack_query *q, char **ret_rack, char *errbuf, size_t errlen) {
-        const char *token_path = q->token_path ? q->token_path : RACK_TOKEN_PATH_DEFAULT;
-        const char *ca_path = q->ca_path ? q->ca_path : RACK_CA_PATH_DEFAULT;
-        const char *port = q->api_port ? q->api_port : "443";
-        uint64_t timeout = q->timeout_ms ? q->timeout_ms : RACK_TIMEOUT_DEFAULT_MS;
-        uint64_t start = monotime_ms();
         int r = check_query(q, errbuf, errlen);
         if (r < 0)
                 return r;
-        if (access(ca_path, R_OK) < 0) {
-                snprintf(errbuf, errlen, "CA certificate %s for the Kubernetes API cannot be read: %s", ca_path,
-                         strerror(errno));
-                return -EINVAL;
-        }
-
-        char url[600];
-        bool v6 = strchr(q->api_host, ':') != NULL;
-        snprintf(url, sizeof url, "https://%s%s%s:%s/api/v1/nodes/%s", v6 ? "[" : "", q->api_host,
-                 v6 ? "]" : "", port, q->node_name);
-
-        char *token = NULL;
-        r = read_token(token_path, &token, errbuf, errlen);
-        if (r < 0)
-                return r;
-        struct dynbuf auth;
-        dynbuf_init(&auth, TOKEN_MAX + 64);
-        /* The token is kept (and wiped at the end) to hide any echo of it in the answers. */
-        r = dynbuf_printf(&auth, "Authorization: Bearer %s", token);
-        struct curl_slist *headers = NULL, *tmp;
-        if (r == 0 && (tmp = curl_slist_append(NULL, dynbuf_str(&auth))) != NULL) {
-                headers = tmp;
-                tmp = curl_slist_append(headers, "Accept: application/json");
-                if (tmp)
-                        headers = tmp;
-                else
-                        r = -ENOMEM;
-        } else {
-                r = -ENOMEM;
-        }
-        dynbuf_free_secret(&auth);
+        char path[300], what[QUOTE_MAX * 4 + 16], nq[QUOTE_MAX * 4 + 8];
+        snprintf(path, sizeof path, "/api/v1/nodes/%s", q->node_name);
+        snprintf(what, sizeof what, "node \"%s\"", quote(q->node_name, nq, sizeof nq));
+        struct parse_arg pa = { .q = q };
+        struct k8sapi_request req = {
+                .api_host = q->api_host, .api_port = q->api_port, .token_path = q->token_path,
+                .ca_path = q->ca_path, .path = path, .what = what, .user_agent = "kpa-init/" KPA_VERSION,
+                .no_host = "kpa-init reads the node label from the Kubernetes API and must run in a pod "
+                           "(or set KPA_RACK instead)",
+                .no_token = " or set KPA_RACK instead of KPA_RACK_NODE_LABEL",
+                .forbidden = "the service account cannot get nodes: grant get on nodes in a ClusterRole "
+                             "bound to this pod's service account",
+                .not_found = "NODE_NAME must be the pod's spec.nodeName",
+                .timeout_ms = q->timeout_ms, .max_response = RACK_MAX_RESPONSE,
+                .parse = parse_node, .parse_arg = &pa,
+        };
+        r = k8sapi_get(&req, errbuf, errlen);
         if (r < 0) {
-                headers_free_secret(headers);
-                secret_free(token);
-                snprintf(errbuf, errlen, "out of memory");
+                free(pa.rack);
                 return r;
         }
-
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-                headers_free_secret(headers);
-                secret_free(token);
-                snprintf(errbuf, errlen, "libcurl could not be initialised");
-                return -EIO;
-        }
-        CURL *h = curl_easy_init();
-        if (!h) {
-                headers_free_secret(headers);
-                secret_free(token);
-                curl_global_cleanup();
-                snprintf(errbuf, errlen, "libcurl could not be initialised");
-                return -ENOMEM;
-        }
-        curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "kpa-init/" KPA_VERSION);
-        /* Trust only the cluster CA: not the system bundle, not the system CA directory. */
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca_path);
-        curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-        /* The API server is reached over the cluster network, never through a proxy from the
-         * environment, which would also see the token. */
-        curl_easy_setopt(h, CURLOPT_PROXY, "");
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) RACK_MAX_RESPONSE);
-
-        char last[1024] = "";
-        uint64_t backoff = BACKOFF_FIRST_MS;
-        unsigned attempts = 0;
-        bool gave_up = false;
-        char *rack = NULL;
-        for (;;) {
-                uint64_t elapsed = monotime_ms() - start;
-                uint64_t retry_after = 0;
-                attempts++;
-                enum outcome o = attempt(h, q, ca_path, token, elapsed < timeout ? timeout - elapsed : 0, &r, &rack,
-                                         &retry_after, last, sizeof last);
-                if (o == DONE)
-                        break;
-                uint64_t wait = retry_after > backoff ? retry_after : backoff;
-                elapsed = monotime_ms() - start;
-                if (elapsed + wait >= timeout) {
-                        char nq[QUOTE_MAX * 4 + 8];
-                        snprintf(errbuf, errlen, "GET node \"%s\" from %s gave up after %u attempt%s in %llu ms: %s",
-                                 quote(q->node_name, nq, sizeof nq), url, attempts, attempts == 1 ? "" : "s",
-                                 (unsigned long long) elapsed, last);
-                        gave_up = true;
-                        break;
-                }
-                sleep_ms(wait);
-                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-        }
-        curl_easy_cleanup(h);
-        headers_free_secret(headers);
-        secret_free(token);
-        curl_global_cleanup();
-        if (r < 0) {
-                /* A retried failure was described with the attempts above; a final one as is. */
-                if (!gave_up)
-                        snprintf(errbuf, errlen, "%s", last);
-                return r;
-        }
-        *ret_rack = rack;
+        *ret_rack = pa.rack;
         return 0;
 }

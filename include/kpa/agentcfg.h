@@ -10,6 +10,7 @@
 #include "kpa/ctlcheck.h"
 #include "kpa/disk.h"
 #include "kpa/log.h"
+#include "kpa/scaledown.h"
 #include "kpa/verdict.h"
 
 enum agent_mode { AGENT_SIDECAR, AGENT_CHECK };
@@ -46,6 +47,9 @@ struct agent_config {
         /* Preferred leader elections after the broker catches up (leadership.h, elector.h). */
         bool restore_leadership;
         uint64_t ready_leadership_wait_ms;        /* 0: readiness never waits for them */
+        /* --pod-name: the StatefulSet whose spec.replicas tells a scale-down from a restart
+         * (scaledown.h); NULL: not read. */
+        struct scaledown_config *scale_down;
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

@@ -6,9 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RACK_TOKEN_PATH_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount/token"
-#define RACK_CA_PATH_DEFAULT "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-#define RACK_TIMEOUT_DEFAULT_MS 30000
 /* A rack string: 1 to RACK_MAX characters from A-Z a-z 0-9 . _ - (every Kubernetes label
  * value that is not empty fits). */
 #define RACK_MAX 255
@@ -18,11 +15,11 @@
 struct rack_query {
         const char *api_host;    /* KUBERNETES_SERVICE_HOST (IPv6 literals allowed) */
         const char *api_port;    /* KUBERNETES_SERVICE_PORT; NULL: 443 */
-        const char *token_path;  /* NULL: RACK_TOKEN_PATH_DEFAULT */
-        const char *ca_path;     /* NULL: RACK_CA_PATH_DEFAULT */
+        const char *token_path;  /* NULL: K8SAPI_TOKEN_PATH_DEFAULT */
+        const char *ca_path;     /* NULL: K8SAPI_CA_PATH_DEFAULT */
         const char *node_name;   /* NODE_NAME (downward API spec.nodeName) */
         const char *label;       /* e.g. topology.kubernetes.io/zone */
-        uint64_t timeout_ms;     /* whole lookup bound including retries; 0: RACK_TIMEOUT_DEFAULT_MS */
+        uint64_t timeout_ms;     /* whole lookup bound including retries; 0: K8SAPI_TIMEOUT_DEFAULT_MS */
 };
 
 /* 0 if rack is a valid rack string, else -EINVAL with "<origin>: "<rack>" is not a valid rack:
@@ -32,7 +29,8 @@ int rack_validate(const char *rack, const char *origin, char *errbuf, size_t err
 /* 0 if label is a valid Kubernetes label key ([prefix/]name), else -EINVAL with the reason. */
 int rack_label_key_validate(const char *label, char *errbuf, size_t errlen);
 
-/* GET https://api_host:api_port/api/v1/nodes/<node_name> with the service account token,
+/* GET https://api_host:api_port/api/v1/nodes/<node_name> with the service account token
+ * (k8sapi.h: the client, its retries, bounds and quoting),
  * verifying the server against ca_path (certificate and host name), and returns the value of
  * metadata.labels[label] in *ret_rack (caller frees). Connection errors, 429 and 5xx answers
  * are retried with backoff until timeout_ms has passed in total. Errors (detail in errbuf,

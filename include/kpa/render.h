@@ -14,6 +14,7 @@
 #include "kpa/features.h"
 #include "kpa/leadership.h"
 #include "kpa/quorum.h"
+#include "kpa/scaledown.h"
 #include "kpa/verdict.h"
 
 #define RENDER_MAX_BYTES (64 * 1024)
@@ -49,6 +50,8 @@ struct agent_status {
         const struct disk_view *disk;
         /* Preferred leadership (leadership.h); NULL for a controller-only node or the demo. */
         const struct leadership *leadership;
+        /* Scale-down safety (scaledown.h); NULL when --pod-name is not set. */
+        const struct scaledown_view *scale_down;
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };

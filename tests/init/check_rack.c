@@ -15,158 +15,12 @@
 #include <unistd.h>
 
 #include "kpa/rack.h"
+#include "fakeapi.h"
 #include "testutil.h"
 
 #define TOKEN "eyJhbGciOiJSUzI1NiJ9.test-token.sig"
 #define ZONE "topology.kubernetes.io/zone"
 #define LABELS "{\"" ZONE "\":\"eu-west-1a\",\"kubernetes.io/hostname\":\"n1\"}"
-
-/* Certificates made once for the whole suite, in the parent process (unchecked fixture). */
-static char *certs;
-
-static char *cert_path(const char *name) {
-        static char buf[4][512];
-        static int next;
-        char *b = buf[next++ % 4];
-        snprintf(b, sizeof buf[0], "%s/%s", certs, name);
-        return b;
-}
-
-static void openssl(char *const argv[]) {
-        char *err = NULL;
-        int rc = tu_run(argv, NULL, NULL, &err);
-        if (rc != 0) {
-                fprintf(stderr, "openssl failed (%d): %s\n", rc, err);
-                abort();
-        }
-        free(err);
-}
-
-/* A CA, a server certificate it signs for the loopback names, another for a foreign name,
- * and an unrelated CA. */
-static void make_certs(void) {
-        certs = tu_mkdtemp();
-        char ca_key[512], ca_crt[512], other_key[512], other_crt[512], ext[512], wrong_ext[512];
-        snprintf(ca_key, sizeof ca_key, "%s/ca.key", certs);
-        snprintf(ca_crt, sizeof ca_crt, "%s/ca.crt", certs);
-        snprintf(other_key, sizeof other_key, "%s/other-ca.key", certs);
-        snprintf(other_crt, sizeof other_crt, "%s/other-ca.crt", certs);
-        snprintf(ext, sizeof ext, "%s/ext.cnf", certs);
-        snprintf(wrong_ext, sizeof wrong_ext, "%s/wrong.cnf", certs);
-        tu_write(certs, "ext.cnf", "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-        tu_write(certs, "wrong.cnf", "subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth\n");
-        openssl((char *const[]){ "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                 "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca_crt,
-                                 "-days", "2", "-subj", "/CN=kpa-test-ca", NULL });
-        openssl((char *const[]){ "/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                                 "ec_paramgen_curve:P-256", "-nodes", "-keyout", other_key, "-out", other_crt,
-                                 "-days", "2", "-subj", "/CN=kpa-test-other-ca", NULL });
-        const char *leaves[2][2] = { { "server", ext }, { "wrong", wrong_ext } };
-        for (int i = 0; i < 2; i++) {
-                char key[512], csr[512], crt[512];
-                snprintf(key, sizeof key, "%s/%s.key", certs, leaves[i][0]);
-                snprintf(csr, sizeof csr, "%s/%s.csr", certs, leaves[i][0]);
-                snprintf(crt, sizeof crt, "%s/%s.crt", certs, leaves[i][0]);
-                openssl((char *const[]){ "/usr/bin/openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
-                                         "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
-                                         "-subj", "/CN=apiserver", NULL });
-                openssl((char *const[]){ "/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", ca_crt,
-                                         "-CAkey", ca_key, "-set_serial", i == 0 ? "1" : "2", "-out", crt,
-                                         "-days", "2", "-extfile", (char *) leaves[i][1], NULL });
-        }
-}
-
-static void remove_certs(void) {
-        tu_rmtree(certs);
-        free(certs);
-        certs = NULL;
-}
-
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-struct fake {
-        pid_t pid;
-        int out;
-        char port[16];
-};
-
-/* Reads one line from fd within deadline_ms; aborts the test otherwise. */
-static void read_line(int fd, char *buf, size_t len, uint64_t deadline_ms) {
-        size_t n = 0;
-        for (;;) {
-                uint64_t now = now_ms();
-                ck_assert_msg(now < deadline_ms, "fake API server did not get ready in time");
-                struct pollfd p = { fd, POLLIN, 0 };
-                if (poll(&p, 1, (int) (deadline_ms - now)) <= 0)
-                        continue;
-                char c;
-                ssize_t r = read(fd, &c, 1);
-                ck_assert_msg(r == 1, "fake API server exited before it was ready");
-                if (c == '\n')
-                        break;
-                ck_assert_uint_lt(n, len - 1);
-                buf[n++] = c;
-        }
-        buf[n] = '\0';
-}
-
-/* Starts the server with extra arguments and waits for its "ready <port>" line. */
-static void fake_start(struct fake *f, const char *cert, const char *host, char *const extra[]) {
-        char crt[512], key[512], script[512];
-        snprintf(crt, sizeof crt, "%s/%s.crt", certs, cert);
-        snprintf(key, sizeof key, "%s/%s.key", certs, cert);
-        snprintf(script, sizeof script, "%s/tests/init/fake_apiserver.py", tu_source_dir());
-        char *argv[32] = { "/usr/bin/python3", script, "--cert", crt, "--key", key, "--host", (char *) host,
-                           "--token", TOKEN };
-        int n = 10;
-        for (int i = 0; extra && extra[i]; i++)
-                argv[n++] = extra[i];
-        argv[n] = NULL;
-        int pfd[2];
-        ck_assert_int_eq(pipe(pfd), 0);
-        pid_t parent = getpid();
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                /* The server dies with the test process, even when a failed assertion ends it. */
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
-                        _exit(1);
-                dup2(pfd[1], 1);
-                close(pfd[0]);
-                close(pfd[1]);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        close(pfd[1]);
-        f->pid = pid;
-        f->out = pfd[0];
-        char line[64];
-        read_line(f->out, line, sizeof line, now_ms() + 30000);
-        ck_assert_msg(strncmp(line, "ready ", 6) == 0, "unexpected first line: %s", line);
-        snprintf(f->port, sizeof f->port, "%.15s", line + 6);
-}
-
-/* Stops the server and returns what it printed after "ready": one line per request. */
-static char *fake_stop(struct fake *f) {
-        kill(f->pid, SIGTERM);
-        size_t cap = 4096, len = 0;
-        char *log = malloc(cap);
-        ssize_t r;
-        while ((r = read(f->out, log + len, cap - len - 1)) > 0) {
-                len += (size_t) r;
-                if (cap - len < 2)
-                        log = realloc(log, cap *= 2);
-        }
-        log[len] = '\0';
-        close(f->out);
-        waitpid(f->pid, NULL, 0);
-        return log;
-}
 
 /* Per-test scratch folder with the service account token. */
 static char *scratch;
@@ -188,7 +42,7 @@ static struct rack_query query(const char *host, const char *port) {
                 .api_host = host,
                 .api_port = port,
                 .token_path = token_path,
-                .ca_path = cert_path("ca.crt"),
+                .ca_path = fakeapi_cert_path("ca.crt"),
                 .node_name = "n1",
                 .label = ZONE,
                 .timeout_ms = 10000,
@@ -196,12 +50,12 @@ static struct rack_query query(const char *host, const char *port) {
 }
 
 START_TEST(lookup_returns_the_label_value_and_sends_the_bearer_token) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", LABELS, NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--labels", LABELS, NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        char *log = fake_stop(&f);
+        char *log = fakeapi_stop(&f);
         ck_assert_msg(r == 0, "r=%d err=%s", r, err);
         ck_assert_str_eq(rack, "eu-west-1a");
         ck_assert_str_eq(log, "request /api/v1/nodes/n1 auth=ok\n");
@@ -211,12 +65,12 @@ START_TEST(lookup_returns_the_label_value_and_sends_the_bearer_token) {
 END_TEST
 
 START_TEST(lookup_reaches_an_ipv6_literal_host) {
-        struct fake f;
-        fake_start(&f, "server", "::1", (char *const[]){ "--labels", LABELS, NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "::1", TOKEN, (char *const[]){ "--labels", LABELS, NULL });
         struct rack_query q = query("::1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        char *log = fake_stop(&f);
+        char *log = fakeapi_stop(&f);
         ck_assert_msg(r == 0, "r=%d err=%s", r, err);
         ck_assert_str_eq(rack, "eu-west-1a");
         ck_assert_str_eq(log, "request /api/v1/nodes/n1 auth=ok\n");
@@ -226,12 +80,12 @@ START_TEST(lookup_reaches_an_ipv6_literal_host) {
 END_TEST
 
 START_TEST(lookup_reports_a_missing_label_as_configuration_error) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", "{\"kubernetes.io/hostname\":\"n1\"}", NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--labels", "{\"kubernetes.io/hostname\":\"n1\"}", NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = (char *) "untouched";
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        free(fake_stop(&f));
+        free(fakeapi_stop(&f));
         ck_assert_int_eq(r, -EINVAL);
         ck_assert_str_eq(err, "node \"n1\" has no label \"topology.kubernetes.io/zone\"");
         ck_assert_str_eq(rack, "untouched");
@@ -239,12 +93,12 @@ START_TEST(lookup_reports_a_missing_label_as_configuration_error) {
 END_TEST
 
 START_TEST(lookup_refuses_a_label_value_that_is_not_a_rack) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", "{\"" ZONE "\":\"\"}", NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--labels", "{\"" ZONE "\":\"\"}", NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        free(fake_stop(&f));
+        free(fakeapi_stop(&f));
         ck_assert_int_eq(r, -EINVAL);
         ck_assert_str_eq(err, "label \"topology.kubernetes.io/zone\" of node \"n1\": \"\" is not a valid rack: it is empty");
         ck_assert_ptr_null(rack);
@@ -252,12 +106,12 @@ START_TEST(lookup_refuses_a_label_value_that_is_not_a_rack) {
 END_TEST
 
 START_TEST(lookup_explains_403_with_the_rbac_hint_and_does_not_retry) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--mode", "forbidden", NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--mode", "forbidden", NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        char *log = fake_stop(&f);
+        char *log = fakeapi_stop(&f);
         ck_assert_int_eq(r, -EACCES);
         ck_assert_str_eq(err, "the service account cannot get nodes: grant get on nodes in a ClusterRole bound to "
                               "this pod's service account (HTTP 403) (API server: \"nodes \\\"n1\\\" is forbidden: "
@@ -269,12 +123,12 @@ START_TEST(lookup_explains_403_with_the_rbac_hint_and_does_not_retry) {
 END_TEST
 
 START_TEST(lookup_reports_an_unknown_node_without_retrying) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--node", "other", NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--node", "other", NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        char *log = fake_stop(&f);
+        char *log = fakeapi_stop(&f);
         ck_assert_int_eq(r, -ENOENT);
         ck_assert_str_eq(err, "node \"n1\" not found (HTTP 404): NODE_NAME must be the pod's spec.nodeName");
         ck_assert_str_eq(log, "request /api/v1/nodes/n1 auth=ok\n");
@@ -283,13 +137,13 @@ START_TEST(lookup_reports_an_unknown_node_without_retrying) {
 END_TEST
 
 START_TEST(lookup_retries_500_until_the_server_answers) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1",
-                   (char *const[]){ "--mode", "flaky", "--fail-first", "2", "--labels", LABELS, NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN,
+                      (char *const[]){ "--mode", "flaky", "--fail-first", "2", "--labels", LABELS, NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        char *log = fake_stop(&f);
+        char *log = fakeapi_stop(&f);
         ck_assert_msg(r == 0, "r=%d err=%s", r, err);
         ck_assert_str_eq(rack, "eu-west-1a");
         ck_assert_str_eq(log, "request /api/v1/nodes/n1 auth=ok\nrequest /api/v1/nodes/n1 auth=ok\n"
@@ -300,15 +154,15 @@ START_TEST(lookup_retries_500_until_the_server_answers) {
 END_TEST
 
 START_TEST(lookup_gives_up_on_persistent_500_within_the_timeout) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--mode", "flaky", "--fail-first", "1000", NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--mode", "flaky", "--fail-first", "1000", NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         q.timeout_ms = 1000;
         char err[1024] = "", *rack = NULL;
-        uint64_t t0 = now_ms();
+        uint64_t t0 = fakeapi_now_ms();
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        uint64_t took = now_ms() - t0;
-        free(fake_stop(&f));
+        uint64_t took = fakeapi_now_ms() - t0;
+        free(fakeapi_stop(&f));
         ck_assert_int_eq(r, -EIO);
         /* Within the timeout, with 500 ms of scheduling slack for a loaded machine under ASan
          * (the attempt count below pins the backoff exactly). */
@@ -324,12 +178,12 @@ END_TEST
 
 START_TEST(lookup_is_refused_with_a_wrong_token_and_never_echoes_it) {
         tu_write(scratch, "token", "not-the-expected-token\n");
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", LABELS, NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--labels", LABELS, NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        char *log = fake_stop(&f);
+        char *log = fakeapi_stop(&f);
         ck_assert_int_eq(r, -EACCES);
         ck_assert_str_eq(err, "the API server refused the service account token (HTTP 401) (API server: \"Unauthorized\")");
         ck_assert_str_eq(log, "request /api/v1/nodes/n1 auth=bad\n");
@@ -339,13 +193,13 @@ START_TEST(lookup_is_refused_with_a_wrong_token_and_never_echoes_it) {
 END_TEST
 
 START_TEST(lookup_refuses_a_server_signed_by_another_ca) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", LABELS, NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--labels", LABELS, NULL });
         struct rack_query q = query("127.0.0.1", f.port);
-        q.ca_path = cert_path("other-ca.crt");
+        q.ca_path = fakeapi_cert_path("other-ca.crt");
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        char *log = fake_stop(&f);
+        char *log = fakeapi_stop(&f);
         ck_assert_int_eq(r, -EIO);
         char want[600];
         snprintf(want, sizeof want, "the API server could not be verified with CA certificate %s: ", q.ca_path);
@@ -376,12 +230,12 @@ START_TEST(lookup_hides_a_token_the_server_echoes_in_a_401_answer) {
         char line[720];
         snprintf(line, sizeof line, "%s\n", token);
         tu_write(scratch, "token", line);
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", LABELS, "--echo-token", NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--labels", LABELS, "--echo-token", NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        free(fake_stop(&f));
+        free(fakeapi_stop(&f));
         ck_assert_int_eq(r, -EACCES);
         assert_no_part_of(err, token);
         ck_assert_str_eq(err, "the API server refused the service account token (HTTP 401) (API server: "
@@ -391,14 +245,14 @@ END_TEST
 
 /* The same in a 5xx answer, which is retried and then quoted in the give-up line. */
 START_TEST(lookup_hides_a_token_the_server_echoes_in_a_500_answer) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1",
-                   (char *const[]){ "--mode", "flaky", "--fail-first", "1000", "--echo-token", NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN,
+                      (char *const[]){ "--mode", "flaky", "--fail-first", "1000", "--echo-token", NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         q.timeout_ms = 1000;
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        free(fake_stop(&f));
+        free(fakeapi_stop(&f));
         ck_assert_int_eq(r, -EIO);
         assert_no_part_of(err, TOKEN);
         ck_assert_msg(strstr(err, " ms: HTTP 500 (API server: \"etcd leader changed \\x1b[31m(request had Authorization: "
@@ -413,12 +267,12 @@ START_TEST(lookup_refuses_a_label_value_holding_the_token_without_showing_it) {
         for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
                 char labels[256];
                 snprintf(labels, sizeof labels, "{\"" ZONE "\":\"%s\"}", values[i]);
-                struct fake f;
-                fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", labels, NULL });
+                struct fakeapi f;
+                fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--labels", labels, NULL });
                 struct rack_query q = query("127.0.0.1", f.port);
                 char err[1024] = "", *rack = NULL;
                 int r = rack_lookup(&q, &rack, err, sizeof err);
-                free(fake_stop(&f));
+                free(fakeapi_stop(&f));
                 ck_assert_msg(r == -EPROTO, "%s: %d %s", values[i], r, rack ? rack : err);
                 ck_assert_str_eq(err, "label \"topology.kubernetes.io/zone\" of node \"n1\" holds part of the service "
                                       "account token: the API server's answer is not used");
@@ -429,12 +283,12 @@ END_TEST
 
 /* Control characters in a label value are shown escaped, never raw. */
 START_TEST(lookup_shows_control_characters_of_a_bad_label_value_escaped) {
-        struct fake f;
-        fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--labels", "{\"" ZONE "\":\"eu\\u001b[2Jwest\\u0007\"}", NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--labels", "{\"" ZONE "\":\"eu\\u001b[2Jwest\\u0007\"}", NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        free(fake_stop(&f));
+        free(fakeapi_stop(&f));
         ck_assert_int_eq(r, -EINVAL);
         ck_assert_str_eq(err, "label \"topology.kubernetes.io/zone\" of node \"n1\": \"eu\\x1b[2Jwest\\x07\" is not a "
                               "valid rack: only A-Z a-z 0-9 . _ - are allowed");
@@ -442,12 +296,12 @@ START_TEST(lookup_shows_control_characters_of_a_bad_label_value_escaped) {
 END_TEST
 
 START_TEST(lookup_refuses_a_certificate_for_another_host) {
-        struct fake f;
-        fake_start(&f, "wrong", "127.0.0.1", (char *const[]){ "--labels", LABELS, NULL });
+        struct fakeapi f;
+        fakeapi_start(&f, "wrong", "127.0.0.1", TOKEN, (char *const[]){ "--labels", LABELS, NULL });
         struct rack_query q = query("127.0.0.1", f.port);
         char err[1024] = "", *rack = NULL;
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        char *log = fake_stop(&f);
+        char *log = fakeapi_stop(&f);
         ck_assert_int_eq(r, -EIO);
         ck_assert_msg(strstr(err, "could not be verified") && strstr(err, "127.0.0.1"), "err=%s", err);
         ck_assert_str_eq(log, "");
@@ -458,12 +312,12 @@ END_TEST
 START_TEST(lookup_refuses_an_oversize_answer) {
         const char *modes[] = { "oversize", "oversize-chunked" };
         for (int i = 0; i < 2; i++) {
-                struct fake f;
-                fake_start(&f, "server", "127.0.0.1", (char *const[]){ "--mode", (char *) modes[i], NULL });
+                struct fakeapi f;
+                fakeapi_start(&f, "server", "127.0.0.1", TOKEN, (char *const[]){ "--mode", (char *) modes[i], NULL });
                 struct rack_query q = query("127.0.0.1", f.port);
                 char err[1024] = "", *rack = NULL;
                 int r = rack_lookup(&q, &rack, err, sizeof err);
-                char *log = fake_stop(&f);
+                char *log = fakeapi_stop(&f);
                 ck_assert_msg(r == -EFBIG, "%s: r=%d err=%s", modes[i], r, err);
                 ck_assert_str_eq(err, "the API server's answer for node \"n1\" is larger than 4194304 bytes");
                 ck_assert_str_eq(log, "request /api/v1/nodes/n1 auth=ok\n");
@@ -486,9 +340,9 @@ START_TEST(lookup_gives_up_within_the_timeout_when_the_server_never_answers) {
         struct rack_query q = query("127.0.0.1", port);
         q.timeout_ms = 1200;
         char err[1024] = "", *rack = NULL;
-        uint64_t t0 = now_ms();
+        uint64_t t0 = fakeapi_now_ms();
         int r = rack_lookup(&q, &rack, err, sizeof err);
-        uint64_t took = now_ms() - t0;
+        uint64_t took = fakeapi_now_ms() - t0;
         close(fd);
         ck_assert_int_eq(r, -ETIMEDOUT);
         ck_assert_uint_ge(took, 1100);
@@ -595,7 +449,7 @@ int main(void) {
         tcase_add_test(tc, label_key_validation_follows_kubernetes_rules);
         suite_add_tcase(s, tc);
         tc = tcase_create("lookup");
-        tcase_add_unchecked_fixture(tc, make_certs, remove_certs);
+        tcase_add_unchecked_fixture(tc, fakeapi_make_certs, fakeapi_remove_certs);
         tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, lookup_returns_the_label_value_and_sends_the_bearer_token);

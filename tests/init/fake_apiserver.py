@@ -1,5 +1,7 @@
-"""A loopback HTTPS server that answers GET /api/v1/nodes/<name> the way the Kubernetes API
-server does, for the rack lookup tests.
+"""A loopback HTTPS server that answers GET /api/v1/nodes/<name> (the rack lookup tests) and
+GET /apis/apps/v1/namespaces/<ns>/statefulsets/<name> (kpa-agent's scale-down safety: its
+spec.replicas is read from --replicas-file at every request, so a test scales by writing it)
+the way the Kubernetes API server does.
 
 It binds an ephemeral port, prints "ready <port>" on stdout, and then one line per request,
 "request <path> auth=ok|bad", before it answers, so that a test can await readiness and see
@@ -26,6 +28,8 @@ def main():
     ap.add_argument("--token", required=True, help="the only bearer token accepted")
     ap.add_argument("--node", default="n1")
     ap.add_argument("--labels", default="{}", help="the node's labels as a JSON object")
+    ap.add_argument("--statefulset", default="kafka/kafka", help="NAMESPACE/NAME of the one StatefulSet")
+    ap.add_argument("--replicas-file", help="holds the StatefulSet's spec.replicas (without it: no StatefulSet)")
     ap.add_argument("--mode", default="ok",
                     choices=["ok", "forbidden", "flaky", "oversize", "oversize-chunked"])
     ap.add_argument("--fail-first", type=int, default=0, help="flaky: answer 500 this many times")
@@ -61,6 +65,10 @@ def main():
             if not auth_ok:
                 self.send_json(401, self.status(401, "Unauthorized", "Unauthorized"))
                 return
+            sts_ns, sts_name = args.statefulset.split("/", 1)
+            if self.path.startswith("/apis/apps/v1/"):
+                self.statefulset(sts_ns, sts_name)
+                return
             prefix = "/api/v1/nodes/"
             name = self.path[len(prefix):] if self.path.startswith(prefix) else None
             if args.mode == "forbidden":
@@ -81,6 +89,28 @@ def main():
                 # A Node with a 5 MiB annotation: more than the client's 4 MiB bound.
                 node["metadata"]["annotations"] = {"big": "x" * (5 << 20)}
             self.send_json(200, node, chunked=args.mode == "oversize-chunked")
+
+        def statefulset(self, ns, name):
+            path = "/apis/apps/v1/namespaces/%s/statefulsets/%s" % (ns, name)
+            if args.mode == "forbidden":
+                self.send_json(403, self.status(403, "Forbidden",
+                               'statefulsets.apps "%s" is forbidden: User "system:serviceaccount:%s:kafka" '
+                               'cannot get resource "statefulsets" in API group "apps" in the namespace "%s"'
+                               % (name, ns, ns)))
+                return
+            if args.mode == "flaky" and state["requests"] <= args.fail_first:
+                self.send_json(500, self.status(500, "InternalError", "etcd leader changed"))
+                return
+            if self.path != path or not args.replicas_file:
+                self.send_json(404, self.status(404, "NotFound", 'statefulsets.apps "%s" not found'
+                                                % self.path.rsplit("/", 1)[-1]))
+                return
+            with open(args.replicas_file) as f:
+                replicas = int(f.read().strip())
+            self.send_json(200, {"kind": "StatefulSet", "apiVersion": "apps/v1",
+                                 "metadata": {"name": name, "namespace": ns},
+                                 "spec": {"replicas": replicas, "serviceName": name + "-headless"},
+                                 "status": {"replicas": replicas}})
 
     class Server(ThreadingHTTPServer):
         address_family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

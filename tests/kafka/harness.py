@@ -335,12 +335,15 @@ class Pod:
                 raise RuntimeError(f"pod {self.name} mounts Secret {name}: give it to the harness (secrets=)")
             return self._secret_volume(path, self.secrets[name], v["secret"].get("defaultMode", 0o644))
         if "projected" in v:
-            # The service-account token and the cluster CA: a placeholder token; kpa-init reads
-            # it only for KPA_RACK_NODE_LABEL, which the real-Kafka tests do not use.
+            # The service-account token and the cluster CA: placeholders, unless the test runs a
+            # fake API server (Env.kube_api: {"host", "port", "token", "ca"}), whose token and CA
+            # they then are.
             os.makedirs(path, exist_ok=True)
-            for f in ("token", "ca.crt", "namespace"):
+            api = self.env.kube_api or {}
+            for f, text in (("token", api.get("token", "")), ("ca.crt", api.get("ca", "")),
+                            ("namespace", NAMESPACE)):
                 with open(os.path.join(path, f), "w") as out:
-                    out.write(NAMESPACE if f == "namespace" else "")
+                    out.write(text)
             return path
         raise RuntimeError(f"volume {v['name']}: kind not emulated by the harness")
 
@@ -422,6 +425,10 @@ class Pod:
         for k in ("JAVA_HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if k in os.environ:
                 e[k] = os.environ[k]
+        # Kubernetes gives every container the API server's address.
+        if self.env.kube_api:
+            e["KUBERNETES_SERVICE_HOST"] = self.env.kube_api["host"]
+            e["KUBERNETES_SERVICE_PORT"] = str(self.env.kube_api["port"])
         for v in c.get("env", []):
             if "value" in v:
                 e[v["name"]] = v["value"]
@@ -600,6 +607,8 @@ class Env:
         self.netns = []
         self.made_mountpoints = []
         self.tmpfs_mounts = []
+        # A fake Kubernetes API server's address, token and CA for the pods (Pod._make_volume).
+        self.kube_api = None
         self.closed = False
         self.mplock = open(MOUNTPOINTS_LOCK, "a")
         fcntl.flock(self.mplock, fcntl.LOCK_SH)

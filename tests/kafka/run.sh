@@ -2,12 +2,13 @@
 # The real-Kafka suites: every topology (test_topologies.py), every agent verdict
 # (test_verdicts.py), the fail-closed gate (test_gate.py) and its distrust of a stale local view
 # (test_stale_view.py), a log dir that fills up and goes offline (test_disk.py), leadership
-# restored after a restart (test_leadership.py) and a rolling update under load, gated versus
-# naive (test_rollout.py)
+# restored after a restart (test_leadership.py), a scale-down from 4 brokers to 3 under load
+# (test_scaledown.py) and a rolling update under load, gated versus naive (test_rollout.py)
 # against real Apache Kafka brokers,
 # once per release in tests/kafka/versions, except the long rolling updates: gated versus naive
 # (test_rollout.py) on the shipped release and faults during a gated roll (test_faults.py) on the
-# newest, when no names are given; then the rolling upgrade from the shipped release to the
+# newest, and the scale-down (test_scaledown.py, 4 brokers) on the shipped release, when no
+# names are given; then the rolling upgrade from the shipped release to the
 # newest and its finalization (test_upgrade.py), once, since it needs both.
 # The shipped release runs kpa's plain build, the newest the ASan+UBSan build
 # (KPA_KAFKA_BUILDS="plain asan" by default, matched to the versions in order).
@@ -31,7 +32,7 @@ done
 # does not change between 4.x releases as much as the wall time they cost.
 shipped_only=""
 newest_only=""
-[ $# -gt 0 ] || { shipped_only="test_rollout"; newest_only="test_faults"; }
+[ $# -gt 0 ] || { shipped_only="test_rollout test_scaledown"; newest_only="test_faults"; }
 builds=${KPA_KAFKA_BUILDS:-plain asan}
 export KPA_KAFKA_FIGURES="${KPA_KAFKA_FIGURES:-$repo/build/kafka-figures.jsonl}"
 rm -f "$KPA_KAFKA_FIGURES"

@@ -43,6 +43,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -570,6 +571,23 @@ public final class KafkaProbe {
         return 0;
     }
 
+    /** Every registered broker, fenced ones included (DescribeCluster, KIP-1073): a broker
+     *  whose pod is gone but that was never unregistered shows as fenced. */
+    private int brokers() throws Exception {
+        try (Admin admin = Admin.create(clientProps())) {
+            Collection<Node> nodes = admin.describeCluster(new DescribeClusterOptions().includeFencedBrokers(true))
+                .nodes().get(30, TimeUnit.SECONDS);
+            StringBuilder b = new StringBuilder("{\"brokers\":[");
+            List<Node> sorted = new ArrayList<>(nodes);
+            sorted.sort((x, y) -> Integer.compare(x.id(), y.id()));
+            for (int i = 0; i < sorted.size(); i++)
+                b.append(i == 0 ? "" : ",").append("{\"id\":").append(sorted.get(i).id())
+                 .append(",\"fenced\":").append(sorted.get(i).isFenced()).append("}");
+            out(b.append("]}").toString());
+        }
+        return 0;
+    }
+
     public static void main(String[] argv) {
         int rc;
         try {
@@ -588,6 +606,7 @@ public final class KafkaProbe {
                 case "alter": rc = k.alter(); break;
                 case "describe": rc = k.describe(); break;
                 case "acl": rc = k.acl(); break;
+                case "brokers": rc = k.brokers(); break;
                 default: throw new Usage("unknown command \"" + argv[0] + "\"");
             }
         } catch (Usage u) {

@@ -1,0 +1,338 @@
+/* Suite for scale-down safety (agent/scaledown.c): telling a pod being scaled away from one
+ * restarting, the hold while it hosts replicas, the voters' majority, lookup failures that
+ * hold and those that do not, the StatefulSet answer and the configuration. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpa/scaledown.h"
+#include "testutil.h"
+
+static struct scaledown_config *cfg(const char *pod) {
+        struct scaledown_config *c = NULL;
+        char err[512];
+        ck_assert_int_eq(scaledown_config_load(pod, NULL, "kafka", NULL, NULL, NULL, NULL, NULL, &c, err, sizeof err), 0);
+        return c;
+}
+
+static struct scaledown_lookup known(int32_t replicas) {
+        return (struct scaledown_lookup){ .done = true, .rc = 0, .replicas = replicas, .started_ms = 10 };
+}
+
+static struct scaledown_lookup failed(int rc, const char *why) {
+        struct scaledown_lookup l = { .done = true, .rc = rc, .started_ms = 10 };
+        snprintf(l.error, sizeof l.error, "%s", why);
+        return l;
+}
+
+static struct scaledown_verdict eval(struct scaledown_config *c, const struct scaledown_lookup *l, int hosted,
+                                     const struct ctlcheck_endpoints *voters) {
+        struct scaledown_input in = { .cfg = c, .lookup = l, .waiting = true, .fresh = true, .node_id = (int32_t) c->ordinal,
+                                      .hosted = hosted, .voters = voters,
+                                      .bootstrap = "kafka-3.kafka-headless.kafka.svc.cluster.local:9092" };
+        if (strcmp(c->pod, "kafka-3") != 0)
+                in.bootstrap = "kafka-1.kafka-headless.kafka.svc.cluster.local:9092";
+        struct scaledown_verdict v;
+        scaledown_evaluate(&in, &v);
+        return v;
+}
+
+static struct ctlcheck_endpoints voters3(void) {
+        struct ctlcheck_endpoints e;
+        char err[256];
+        ck_assert_int_eq(ctlcheck_parse_endpoints("0@kafka-0.kafka-headless.kafka.svc.cluster.local:9093,"
+                                                  "1@kafka-1.kafka-headless.kafka.svc.cluster.local:9093,"
+                                                  "2@kafka-2.kafka-headless.kafka.svc.cluster.local:9093",
+                                                  NULL, &e, err, sizeof err), 0);
+        return e;
+}
+
+START_TEST(restart_below_replicas_is_not_held_even_with_replicas) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = known(4);
+        struct ctlcheck_endpoints v3 = voters3();
+        struct scaledown_verdict v = eval(c, &l, 12, &v3);
+        ck_assert_int_eq(v.state, SCALEDOWN_STAYS);
+        ck_assert(!v.hold);
+        ck_assert_str_eq(v.reason, "pod kafka-3 stays: ordinal 3 is below spec.replicas 4 of StatefulSet kafka/kafka "
+                                   "(a stop is a restart)");
+        ck_assert_str_eq(v.move_command, "");
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(removed_broker_holds_while_it_hosts_replicas_and_names_the_commands) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = known(3);
+        struct ctlcheck_endpoints v3 = voters3();
+        struct scaledown_verdict v = eval(c, &l, 5, &v3);
+        ck_assert_int_eq(v.state, SCALEDOWN_REMOVING);
+        ck_assert(v.hold);
+        ck_assert(!v.quorum_refused);
+        ck_assert_str_eq(v.reason, "pod kafka-3 is being removed (ordinal 3 >= spec.replicas 3 of StatefulSet kafka/kafka) "
+                                   "and broker 3 still hosts 5 partition replicas: move them away first "
+                                   "(move_command), then the stop proceeds");
+        ck_assert_str_eq(v.move_command, "kubectl -n kafka exec kafka-3 -c kafka -- bash /etc/kafka/template/kpa-scale-down.sh "
+                                         "reassign --bootstrap-server kafka-3.kafka-headless.kafka.svc.cluster.local:9092 "
+                                         "--remove 3");
+        ck_assert_str_eq(v.unregister_command, "kubectl -n kafka exec kafka-0 -c kafka -- bash /etc/kafka/template/"
+                                               "kpa-scale-down.sh unregister --bootstrap-server "
+                                               "kafka-0.kafka-headless.kafka.svc.cluster.local:9092 --remove 3");
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(removed_broker_releases_once_it_hosts_nothing) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = known(3);
+        struct scaledown_verdict v = eval(c, &l, 0, NULL);
+        ck_assert_int_eq(v.state, SCALEDOWN_REMOVING);
+        ck_assert(!v.hold);
+        ck_assert_str_eq(v.move_command, "");
+        ck_assert_ptr_nonnull(strstr(v.unregister_command, "unregister"));
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(removed_broker_with_unknown_hosting_holds) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = known(2);
+        struct scaledown_verdict v = eval(c, &l, -1, NULL);
+        ck_assert(v.hold);
+        ck_assert_str_eq(v.reason, "pod kafka-3 is being removed (ordinal 3 >= spec.replicas 2 of StatefulSet kafka/kafka) "
+                                   "and whether broker 3 still hosts replicas is not known yet (no check of it has ended since "
+                                   "the /prestop came)");
+        /* Two pods go: the commands name both of their broker ids. */
+        ck_assert_ptr_nonnull(strstr(v.move_command, "--remove 2,3"));
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(scale_to_zero_stops_the_cluster_and_holds_nothing) {
+        struct scaledown_config *c = cfg("kafka-1");
+        struct scaledown_lookup l = known(0);
+        struct ctlcheck_endpoints v3 = voters3();
+        struct scaledown_verdict v = eval(c, &l, 7, &v3);
+        ck_assert_int_eq(v.state, SCALEDOWN_REMOVING);
+        ck_assert(!v.hold);
+        ck_assert(!v.quorum_refused);
+        ck_assert_str_eq(v.reason, "StatefulSet kafka/kafka is scaled to 0: the whole cluster stops (its volumes stay), "
+                                   "so no replica can move and this rule holds nothing");
+        ck_assert_str_eq(v.move_command, "");
+        ck_assert_str_eq(v.unregister_command, "");
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(voter_removal_that_loses_the_majority_is_refused) {
+        struct scaledown_config *c = cfg("kafka-1");
+        struct scaledown_lookup l = known(1);
+        struct ctlcheck_endpoints v3 = voters3();
+        struct scaledown_verdict v = eval(c, &l, 0, &v3);
+        ck_assert(v.hold);
+        ck_assert(v.quorum_refused);
+        ck_assert_int_eq(v.voters, 3);
+        ck_assert_int_eq(v.voters_removed, 2);
+        ck_assert_str_eq(v.reason, "refusing to stop KRaft voter kafka-1: StatefulSet kafka/kafka scaled to 1 keeps 1 of "
+                                   "the 3 voters, not a majority; scale it back to at least 2 (KRaft controllers are "
+                                   "never scaled below a majority of the voters)");
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(voter_removal_that_keeps_a_majority_follows_the_hosting_rule) {
+        struct scaledown_config *c = cfg("kafka-2");
+        struct scaledown_lookup l = known(2);
+        struct ctlcheck_endpoints v3 = voters3();
+        struct scaledown_verdict v = eval(c, &l, 0, &v3);
+        ck_assert(!v.hold);
+        ck_assert(!v.quorum_refused);
+        ck_assert_int_eq(v.voters_removed, 1);
+        scaledown_config_free(c);
+}
+END_TEST
+
+/* An independent count: for 1..7 voters at ordinals 0..n-1 and every scale 1..n-1 (0 stops
+ * the whole cluster), removing a voter is refused exactly when the voters kept are at most
+ * half. */
+START_TEST(quorum_rule_matches_an_independent_count) {
+        for (int n = 1; n <= 7; n++)
+                for (int replicas = 1; replicas < n; replicas++) {
+                        struct ctlcheck_endpoints e = { .n = n };
+                        for (int i = 0; i < n; i++) {
+                                e.v[i].id = i;
+                                snprintf(e.v[i].host, sizeof e.v[i].host, "kafka-%d.h.kafka.svc", i);
+                        }
+                        char pod[16];
+                        snprintf(pod, sizeof pod, "kafka-%d", n - 1);
+                        struct scaledown_config *c = cfg(pod);
+                        struct scaledown_lookup l = known(replicas);
+                        struct scaledown_verdict v = eval(c, &l, 0, &e);
+                        bool majority_kept = 2 * replicas > n;
+                        ck_assert_msg(v.quorum_refused == !majority_kept, "n=%d replicas=%d", n, replicas);
+                        ck_assert_int_eq(v.voters_removed, n - replicas);
+                        scaledown_config_free(c);
+                }
+}
+END_TEST
+
+START_TEST(voters_of_another_statefulset_are_not_counted) {
+        struct ctlcheck_endpoints e;
+        char err[256];
+        ck_assert_int_eq(ctlcheck_parse_endpoints("0@ctl-0.c:9093,1@ctl-1.c:9093,2@ctl-2.c:9093", NULL, &e, err, sizeof err), 0);
+        bool self = true;
+        ck_assert_int_eq(scaledown_voters_removed(&e, "kafka", "kafka-5", 0, &self), 0);
+        ck_assert(!self);
+        ck_assert_int_eq(scaledown_voters_removed(&e, "ctl", "ctl-2", 2, &self), 1);
+        ck_assert(self);
+        /* "ctl-20" is not a pod of "ctl-2"'s StatefulSet... but of "ctl": only whole labels. */
+        ck_assert_int_eq(scaledown_voters_removed(&e, "ct", "ct-1", 0, &self), 0);
+}
+END_TEST
+
+START_TEST(lookup_not_yet_fresh_holds_a_pending_prestop) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = known(4);
+        struct scaledown_input in = { .cfg = c, .lookup = &l, .waiting = true, .fresh = false, .node_id = 3, .hosted = 0 };
+        struct scaledown_verdict v;
+        scaledown_evaluate(&in, &v);
+        ck_assert(v.hold);
+        ck_assert_str_eq(v.reason, "reading spec.replicas of StatefulSet kafka/kafka to tell a scale-down from a restart");
+        /* Without a pending /prestop, /status shows the last lookup. */
+        in.waiting = false;
+        scaledown_evaluate(&in, &v);
+        ck_assert(!v.hold);
+        ck_assert_int_eq(v.state, SCALEDOWN_STAYS);
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(transient_lookup_failure_holds_and_a_configuration_fault_does_not) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = failed(-EIO, "GET StatefulSet kafka/kafka gave up: HTTP 503");
+        struct scaledown_verdict v = eval(c, &l, 4, NULL);
+        ck_assert(v.hold);
+        ck_assert_int_eq(v.state, SCALEDOWN_UNKNOWN);
+        ck_assert_str_eq(v.reason, "cannot tell a scale-down from a restart: GET StatefulSet kafka/kafka gave up: HTTP 503");
+        static const int config_faults[] = { -EACCES, -ENOENT, -EINVAL };
+        for (size_t i = 0; i < 3; i++) {
+                l = failed(config_faults[i], "the service account cannot get this StatefulSet (HTTP 403)");
+                v = eval(c, &l, 4, NULL);
+                ck_assert(!v.hold);
+                ck_assert_str_eq(v.reason, "cannot tell a scale-down from a restart, and /prestop does not wait for it "
+                                           "(a lasting configuration fault; docs/scale-down.md): the service account "
+                                           "cannot get this StatefulSet (HTTP 403)");
+        }
+        static const int transient[] = { -EIO, -ETIMEDOUT, -EPROTO, -EFBIG };
+        for (size_t i = 0; i < 4; i++)
+                ck_assert(!scaledown_failure_is_config(transient[i]));
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(parse_replicas_reads_only_the_named_statefulset) {
+        char err[256];
+        int32_t r = -1;
+        const char *ok = "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"kafka\"},\"spec\":{\"replicas\":3}}";
+        ck_assert_int_eq(scaledown_parse_replicas("kafka", ok, strlen(ok), &r, err, sizeof err), 0);
+        ck_assert_int_eq(r, 3);
+        const char *zero = "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"kafka\"},\"spec\":{\"replicas\":0}}";
+        ck_assert_int_eq(scaledown_parse_replicas("kafka", zero, strlen(zero), &r, err, sizeof err), 0);
+        ck_assert_int_eq(r, 0);
+        const char *bad[] = {
+                "{\"kind\":\"Deployment\",\"metadata\":{\"name\":\"kafka\"},\"spec\":{\"replicas\":3}}",
+                "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"other\"},\"spec\":{\"replicas\":3}}",
+                "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"kafka\"},\"spec\":{}}",
+                "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"kafka\"},\"spec\":{\"replicas\":-1}}",
+                "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"kafka\"},\"spec\":{\"replicas\":2.5}}",
+                "{\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"kafka\"},\"spec\":{\"replicas\":\"3\"}}",
+                "not json",
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                r = 42;
+                ck_assert_int_eq(scaledown_parse_replicas("kafka", bad[i], strlen(bad[i]), &r, err, sizeof err), -EPROTO);
+                ck_assert_int_eq(r, 42);
+        }
+        ck_assert_str_eq(err, "the API server's answer is not StatefulSet \"kafka\"");
+}
+END_TEST
+
+START_TEST(config_derives_the_statefulset_and_refuses_bad_names) {
+        struct scaledown_config *c = NULL;
+        char err[512];
+        ck_assert_int_eq(scaledown_config_load("my-kafka-12", NULL, "ns1", NULL, NULL, NULL, NULL, NULL, &c, err, sizeof err), 0);
+        ck_assert_str_eq(c->statefulset, "my-kafka");
+        ck_assert_int_eq(c->ordinal, 12);
+        ck_assert_str_eq(c->namespace_, "ns1");
+        scaledown_config_free(c);
+        ck_assert_int_eq(scaledown_config_load("kafka", NULL, "ns1", NULL, NULL, NULL, NULL, NULL, &c, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "--pod-name \"kafka\" is not a StatefulSet pod's name (<statefulset>-<ordinal>)");
+        ck_assert_int_eq(scaledown_config_load("kafka-0", NULL, "Bad_NS", NULL, NULL, NULL, NULL, NULL, &c, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "--namespace \"Bad_NS\" is not a namespace name (a lower-case DNS label)");
+        ck_assert_int_eq(scaledown_config_load("kafka-0", "x/y", "ns", NULL, NULL, NULL, NULL, NULL, &c, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "--statefulset \"x/y\" is not a StatefulSet name (a lower-case DNS label)");
+        ck_assert_int_eq(scaledown_config_load("kafka-0", NULL, NULL, "/nonexistent/namespace", NULL, NULL, NULL, NULL,
+                                               &c, err, sizeof err), -EINVAL);
+        ck_assert_str_eq(err, "--namespace is not set and /nonexistent/namespace cannot be read (No such file or "
+                              "directory): give kpa-agent env KPA_NAMESPACE from the downward API (fieldRef: "
+                              "metadata.namespace)");
+}
+END_TEST
+
+START_TEST(config_reads_the_namespace_file) {
+        char *dir = tu_mkdtemp();
+        tu_write(dir, "namespace", "prod\n");
+        char path[600];
+        snprintf(path, sizeof path, "%s/namespace", dir);
+        struct scaledown_config *c = NULL;
+        char err[512];
+        ck_assert_int_eq(scaledown_config_load("kafka-1", NULL, NULL, path, NULL, NULL, NULL, NULL, &c, err, sizeof err), 0);
+        ck_assert_str_eq(c->namespace_, "prod");
+        scaledown_config_free(c);
+        tu_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(status_json_shows_the_verdict_and_commands) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = known(3);
+        struct scaledown_view view = { .cfg = c, .lookup = &l };
+        view.verdict = eval(c, &l, 2, NULL);
+        cJSON *root = cJSON_CreateObject();
+        ck_assert_int_eq(scaledown_status_json(&view, root), 0);
+        const cJSON *o = cJSON_GetObjectItem(root, "scale_down");
+        ck_assert_str_eq(cJSON_GetObjectItem(o, "state")->valuestring, "removing");
+        ck_assert_int_eq(cJSON_GetObjectItem(o, "replicas")->valueint, 3);
+        ck_assert_int_eq(cJSON_GetObjectItem(o, "ordinal")->valueint, 3);
+        ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "holds_prestop")));
+        ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "lookup_error")));
+        ck_assert_str_eq(cJSON_GetObjectItem(o, "move_command")->valuestring, view.verdict.move_command);
+        cJSON_Delete(root);
+        scaledown_config_free(c);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("scaledown");
+        TCase *tc = tcase_create("scaledown");
+        tcase_add_test(tc, restart_below_replicas_is_not_held_even_with_replicas);
+        tcase_add_test(tc, removed_broker_holds_while_it_hosts_replicas_and_names_the_commands);
+        tcase_add_test(tc, removed_broker_releases_once_it_hosts_nothing);
+        tcase_add_test(tc, removed_broker_with_unknown_hosting_holds);
+        tcase_add_test(tc, scale_to_zero_stops_the_cluster_and_holds_nothing);
+        tcase_add_test(tc, voter_removal_that_loses_the_majority_is_refused);
+        tcase_add_test(tc, voter_removal_that_keeps_a_majority_follows_the_hosting_rule);
+        tcase_add_test(tc, quorum_rule_matches_an_independent_count);
+        tcase_add_test(tc, voters_of_another_statefulset_are_not_counted);
+        tcase_add_test(tc, lookup_not_yet_fresh_holds_a_pending_prestop);
+        tcase_add_test(tc, transient_lookup_failure_holds_and_a_configuration_fault_does_not);
+        tcase_add_test(tc, parse_replicas_reads_only_the_named_statefulset);
+        tcase_add_test(tc, config_derives_the_statefulset_and_refuses_bad_names);
+        tcase_add_test(tc, config_reads_the_namespace_file);
+        tcase_add_test(tc, status_json_shows_the_verdict_and_commands);
+        suite_add_tcase(s, tc);
+        return tu_run_suite(s);
+}
