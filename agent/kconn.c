@@ -137,9 +137,8 @@ static int load_p12(SSL_CTX *ctx, const char *path, const char *password, char *
                 snprintf(errbuf, errlen, "ssl.keystore.location: its key does not match its certificate");
                 r = -EINVAL;
         }
-        STACK_OF(X509) *chain = keystore_chain(ks);
-        for (int i = 0; r == 0 && i < sk_X509_num(chain); i++)
-                if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1) {
+        for (int i = 0; r == 0 && i < keystore_chain_len(ks); i++)
+                if (SSL_CTX_add1_chain_cert(ctx, keystore_chain_at(ks, i)) != 1) {
                         snprintf(errbuf, errlen, "ssl.keystore.location: cannot use its chain");
                         r = -EINVAL;
                 }
