@@ -440,6 +440,10 @@ static int tls_start(struct kconn *c, const char *host, const struct kconn_secur
         return r == -ETIMEDOUT ? r : -EPROTO;
 }
 
+struct x509_st *kconn_peer_cert(const struct kconn *c) {
+        return c && c->ssl ? SSL_get0_peer_certificate(c->ssl) : NULL;
+}
+
 /* ---- frames ---- */
 
 /* Moves len bytes in one direction: from wp to the peer when wp is set, else from the peer

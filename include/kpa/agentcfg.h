@@ -43,6 +43,10 @@ struct agent_config {
         int n_log_dirs;
         unsigned disk_warn_free_percent;          /* 0: no threshold */
         uint64_t log_dirs_interval_ms;            /* DescribeLogDirs; 0: never asked */
+        /* Certificate rotation (tlsrot.h): the watched Secret volume, or NULL. */
+        char *tls_dir;
+        unsigned tls_expiry_warn_days;
+        uint64_t tls_recheck_ms;
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

@@ -13,6 +13,7 @@
 #include "kpa/dynbuf.h"
 #include "kpa/features.h"
 #include "kpa/quorum.h"
+#include "kpa/tlsrot.h"
 #include "kpa/verdict.h"
 
 #define RENDER_MAX_BYTES (64 * 1024)
@@ -46,6 +47,10 @@ struct agent_status {
         const struct features_view *features;
         /* The log dirs (disk.h); NULL when none are known (no --broker-config). */
         const struct disk_view *disk;
+        /* Certificate rotation (tlsrot.h), or NULL when KPA_TLS_DIR is not watched: /status
+         * "tls", the tls_expiry condition, /metrics kpa_tls_*. */
+        const struct tlsrot_view *tls;
+        int64_t now_unix_ms;              /* wall clock of the request, for tls_expiry */
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };
