@@ -15,7 +15,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "tests/kafka/run.sh: needs root (ip netns, mount namespaces)" >&2; exit 1; }
-all=${*:-test_topologies test_verdicts test_gate test_disk test_upgrade}
+all=${*:-test_topologies test_verdicts test_gate test_disk test_tls_rotation test_upgrade}
 suites=
 once=
 for s in $all; do
