@@ -1,7 +1,8 @@
 #!/bin/sh
 # The real-Kafka suites: every topology (test_topologies.py), every agent verdict
 # (test_verdicts.py), the fail-closed gate (test_gate.py), a log dir that fills up and goes
-# offline (test_disk.py) and a rolling update under load, gated versus naive (test_rollout.py)
+# offline (test_disk.py), a certificate renewed without a restart (test_tls_rotation.py) and a
+# rolling update under load, gated versus naive (test_rollout.py)
 # against real Apache Kafka brokers,
 # once per release in tests/kafka/versions, except the long rolling updates: gated versus naive
 # (test_rollout.py) on the shipped release and faults during a gated roll (test_faults.py) on the

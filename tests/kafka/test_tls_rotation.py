@@ -173,6 +173,8 @@ class TlsRotation(unittest.TestCase):
         self.assertEqual({l["name"]: l["served"]["serial"] for l in t["listeners"]}, {"INTERNAL": serial, "MTLS": serial})
         self.assertEqual(served_serial(self.pod, 9092), serial)
         self.assertEqual(served_serial(self.pod, 9094), serial)
+        # The controller listener of a combined node is reloaded with the broker's.
+        self.assertEqual(served_serial(self.pod, 9093), serial)
         self.assertEqual(self.pod.broker.pid, pid, "the broker was restarted")
         # Produce through the rotation, and a few seconds after it on new connections.
         h.time.sleep(3)
