@@ -138,6 +138,38 @@ class KpaProbe(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertIn("did not answer with 200 or 503 (got 500)", out)
 
+    def drip(self, status_line):
+        """An agent that sends status_line at once, then a header line every 0.5 s for 10 s:
+        each line comes well within a read's wait, the whole answer never."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        self.addCleanup(sock.close)
+
+        def serve():
+            conn, _ = sock.accept()
+            with conn:
+                conn.recv(4096)
+                try:
+                    conn.sendall(status_line.encode() + b"\r\n")
+                    for i in range(20):
+                        time.sleep(0.5)
+                        conn.sendall(f"X-Drip-{i}: 1\r\n".encode())
+                except OSError:
+                    pass
+        threading.Thread(target=serve, daemon=True).start()
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+    def test_an_answer_that_drips_is_cut_at_one_deadline(self):
+        # The kubelet counts a probe that outlives timeoutSeconds (5) as failed: for liveness
+        # that would restart a healthy broker. The status line is kpa-agent's verdict.
+        code, out, took = self.probe("liveness", addr=self.drip("HTTP/1.0 200 OK"))
+        self.assertEqual((code, out), (0, "live\n"))
+        self.assertLess(took, 4.5)
+        code, out, took = self.probe("liveness", addr=self.drip("HTTP/1.0 503 Service Unavailable"))
+        self.assertEqual((code, out), (1, "not live: kpa-agent answered 503: "))
+        self.assertLess(took, 4.5)
+
     def test_liveness_without_a_known_process_asks_plain_livez(self):
         code, out, _ = self.probe("liveness", id_file=os.path.join(self.dir, "missing"))
         self.assertEqual((code, out), (0, "live\n"))

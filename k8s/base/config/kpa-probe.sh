@@ -16,7 +16,8 @@
 #     own verdict, a 503 from /livez, fails the liveness probe; no answer passes it, and says
 #     so in the probe's output (shown in the pod's events).
 # Only bash builtins and /proc: the apache/kafka image has no curl, and the root filesystem
-# is read-only. Every wait is bounded (read -t) below the probes' timeoutSeconds.
+# is read-only. The whole exchange with kpa-agent is bounded (read -t against one deadline)
+# well below the probes' timeoutSeconds.
 set -u
 mode=${1:-}
 agent=${2:-127.0.0.1:8080}
@@ -31,6 +32,14 @@ startup | liveness) ;;
         ;;
 esac
 
+# The boot clock in centiseconds (/proc/uptime), into now_cs.
+boot_cs() {
+        local up
+        read -r up _ < /proc/uptime || return 1
+        [[ $up =~ ^([0-9]+)\.([0-9][0-9])$ ]] || return 1
+        now_cs=$((10#${BASH_REMATCH[1]} * 100 + 10#${BASH_REMATCH[2]}))
+}
+
 # How long ago this container's broker process started, in milliseconds, from its start
 # time in /proc (clock ticks since boot, USER_HZ 100 on every Linux architecture Kubernetes
 # runs on) and /proc/uptime (seconds since boot with two decimals): both on the boot clock,
@@ -38,7 +47,7 @@ esac
 # one that is not the process that wrote it (the file survives in /tmp, an emptyDir, from the
 # container before this one).
 process_age_ms() {
-        local pid start stat up
+        local pid start stat
         { read -r pid start < "$id_file"; } 2>/dev/null || return 1
         [[ $pid =~ ^[0-9]+$ && $start =~ ^[0-9]+$ ]] || return 1
         { read -r stat < "/proc/$pid/stat"; } 2>/dev/null || return 1
@@ -50,20 +59,33 @@ process_age_ms() {
         f=($stat)
         set +f
         [[ ${f[19]:-} == "$start" ]] || return 1
-        read -r up _ < /proc/uptime || return 1
-        [[ $up =~ ^([0-9]+)\.([0-9][0-9])$ ]] || return 1
-        local now_cs=$((10#${BASH_REMATCH[1]} * 100 + 10#${BASH_REMATCH[2]}))
+        local now_cs
+        boot_cs || return 1
         ((now_cs >= start)) || return 1
         echo $(((now_cs - start) * 10))
 }
 
+# The time left until deadline_cs as read -t's "S.CC" into left; fails once it has passed.
+# One deadline for the whole answer: a wait per read would let an agent that drips its answer
+# a line at a time hold the probe past its timeoutSeconds, and the kubelet counts a probe
+# that timed out as failed, which for liveness would restart a healthy broker.
+time_left() {
+        local now_cs
+        boot_cs || return 1
+        local cs=$((deadline_cs - now_cs))
+        ((cs > 0)) || return 1
+        printf -v left '%d.%02d' $((cs / 100)) $((cs % 100))
+}
+
 # GET $1 from kpa-agent: sets status (the HTTP status, or "" when nothing answered in time)
-# and body. The request runs in a background subshell so that a connect that hangs (a full
-# listen backlog) or an agent that never answers cannot hold the probe past wait_s.
+# and body, within wait_s in all. The request runs in a background subshell so that a connect
+# that hangs (a full listen backlog) or an agent that never answers cannot hold the probe.
 ask() {
-        local host=${agent%:*} port=${agent##*:} line
+        local host=${agent%:*} port=${agent##*:} line left now_cs
         status=""
         body=""
+        boot_cs || return 0
+        local deadline_cs=$((now_cs + wait_s * 100))
         exec 3< <(
                 exec 2>/dev/null
                 exec 4<>"/dev/tcp/$host/$port" || exit 1
@@ -73,14 +95,16 @@ ask() {
                 done
         )
         local helper=$!
-        if IFS= read -r -t "$wait_s" line <&3 && [[ $line =~ ^HTTP/1\.[01]\ ([0-9]{3}) ]]; then
+        if time_left && IFS= read -r -t "$left" line <&3 && [[ $line =~ ^HTTP/1\.[01]\ ([0-9]{3}) ]]; then
                 status=${BASH_REMATCH[1]}
-                # Headers up to the blank line, then the body (a few lines at most).
-                while IFS= read -r -t "$wait_s" line <&3; do
+                # Headers up to the blank line, then the body (a few lines at most), as much
+                # of it as arrives in time: the status is kpa-agent's verdict, the body only
+                # says why.
+                while time_left && IFS= read -r -t "$left" line <&3; do
                         [[ $line == $'\r' || -z $line ]] && break
                 done
                 local n=0
-                while ((n < 20)) && IFS= read -r -t "$wait_s" line <&3; do
+                while ((n < 20)) && time_left && IFS= read -r -t "$left" line <&3; do
                         body+="${line%$'\r'}"$'\n'
                         n=$((n + 1))
                 done
