@@ -16,6 +16,16 @@ static const char PREFIX[] = "listener.name.";
 static const char KS_SUFFIX[] = ".ssl.keystore.location";
 static const char TS_SUFFIX[] = ".ssl.truststore.location";
 
+/* Text from a file or a broker, quoted in a message: cut to len and every unprintable byte
+ * shown as '?', so a message stays one printable line. */
+static const char *shown(const char *s, char *buf, size_t len) {
+        size_t i = 0;
+        for (; s[i] && i + 1 < len; i++)
+                buf[i] = isprint((unsigned char) s[i]) ? s[i] : '?';
+        buf[i] = '\0';
+        return buf;
+}
+
 static bool listener_name_ok(const char *s, size_t n) {
         if (n == 0 || n > LISTENER_NAME_MAX)
                 return false;
@@ -74,11 +84,12 @@ int tlsplan_alter_set(const struct tlsplan_entry *current, size_t n_current,
                         continue;
                 if (!e->value) {
                         /* Sending the set without it would delete it on the broker. */
-                        snprintf(why, whylen, "the broker's per-broker dynamic config %.200s is %s, so Kafka "
+                        char q[201];
+                        snprintf(why, whylen, "the broker's per-broker dynamic config %s is %s, so Kafka "
                                  "does not return its value, and the only update librdkafka 2.0.2 offers "
                                  "(AlterConfigs) replaces the whole per-broker set: rotating would delete it; "
                                  "move it to server.properties or a cluster-wide default, then the rotation goes on",
-                                 e->name, e->sensitive ? "sensitive" : "unreadable");
+                                 shown(e->name, q, sizeof q), e->sensitive ? "sensitive" : "unreadable");
                         return -EPERM;
                 }
                 if (s.n >= TLSPLAN_MAX_ENTRIES) {
@@ -95,7 +106,9 @@ int tlsplan_alter_set(const struct tlsplan_entry *current, size_t n_current,
                 }
                 if (tlsplan_listener_keys(listeners[i], keybuf[2 * i], TLSPLAN_NAME_MAX, keybuf[2 * i + 1],
                                           TLSPLAN_NAME_MAX) < 0) {
-                        snprintf(why, whylen, "listener name \"%.64s\" is not [A-Za-z0-9_-]{1,64}", listeners[i]);
+                        char q[65];
+                        snprintf(why, whylen, "listener name \"%s\" is not [A-Za-z0-9_-]{1,64}",
+                                 shown(listeners[i], q, sizeof q));
                         return -EINVAL;
                 }
                 s.name[s.n] = keybuf[2 * i];
@@ -208,7 +221,8 @@ int tlsplan_tls_listeners(const char *listeners, const char *advertised, const c
         }
         while (next_item(&listeners, item, sizeof item, &too_long)) {
                 if (split_listener(item, name, sizeof name, host, sizeof host, &port) < 0) {
-                        snprintf(why, whylen, "listeners: \"%.100s\" is not NAME://HOST:PORT", item);
+                        char q[101];
+                        snprintf(why, whylen, "listeners: \"%s\" is not NAME://HOST:PORT", shown(item, q, sizeof q));
                         return -EINVAL;
                 }
                 if (in_list(controller_names, name) || !protocol_of(protocol_map, name, proto, sizeof proto) ||
