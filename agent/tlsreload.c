@@ -51,8 +51,8 @@ static rd_kafka_t *admin_new(struct kafka_conf *conf, char *why, size_t whylen) 
 }
 
 /* Runs one DescribeConfigs or AlterConfigs on res and waits for its event. */
-static rd_kafka_event_t *admin_call(rd_kafka_t *rk, rd_kafka_ConfigResource_t *res, bool alter,
-                                    uint64_t timeout_ms, char *why, size_t whylen) {
+static rd_kafka_event_t *admin_call(struct kafka_conf *conf, rd_kafka_t *rk, rd_kafka_ConfigResource_t *res,
+                                    bool alter, uint64_t timeout_ms, char *why, size_t whylen) {
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(
                 rk, alter ? RD_KAFKA_ADMIN_OP_ALTERCONFIGS : RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
@@ -69,8 +69,10 @@ static rd_kafka_event_t *admin_call(rd_kafka_t *rk, rd_kafka_ConfigResource_t *r
                 snprintf(why, whylen, "%s: no answer within %llums", alter ? "AlterConfigs" : "DescribeConfigs",
                          (unsigned long long) timeout_ms);
         else if (rd_kafka_event_error(ev)) {
-                snprintf(why, whylen, "%s: %.300s", alter ? "AlterConfigs" : "DescribeConfigs",
-                         rd_kafka_event_error_string(ev));
+                /* librdkafka's text may quote a setting of the client configuration. */
+                char shown[320];
+                kafka_conf_redact(conf, rd_kafka_event_error_string(ev), shown, sizeof shown);
+                snprintf(why, whylen, "%s: %s", alter ? "AlterConfigs" : "DescribeConfigs", shown);
                 rd_kafka_event_destroy(ev);
                 ev = NULL;
         }
@@ -105,7 +107,7 @@ int tlsreload_describe(struct kafka_conf *conf, int32_t node_id, uint64_t timeou
         if (!rk)
                 return -EINVAL;
         rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id);
-        rd_kafka_event_t *ev = admin_call(rk, res, false, timeout_ms, why, whylen);
+        rd_kafka_event_t *ev = admin_call(conf, rk, res, false, timeout_ms, why, whylen);
         int r = -EIO;
         size_t n = 0;
         const rd_kafka_ConfigResource_t *rr = ev ? one_resource(ev, false, why, whylen) : NULL;
@@ -162,7 +164,7 @@ int tlsreload_alter(struct kafka_conf *conf, int32_t node_id, const struct tlspl
                         snprintf(why, whylen, "AlterConfigs: cannot add %.200s", set->name[i]);
                         r = -EINVAL;
                 }
-        rd_kafka_event_t *ev = r == 0 ? admin_call(rk, res, true, timeout_ms, why, whylen) : NULL;
+        rd_kafka_event_t *ev = r == 0 ? admin_call(conf, rk, res, true, timeout_ms, why, whylen) : NULL;
         if (r == 0 && (!ev || !one_resource(ev, true, why, whylen)))
                 r = -EIO;
         if (ev)

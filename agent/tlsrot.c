@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,8 @@ struct job {
         int32_t node_id;
         struct kafka_conf *conf;
         uint64_t timeout_ms, confirm_ms;
+        /* Set from the loop when the agent stops: the confirmation stops waiting. */
+        atomic_bool *stop;
         /* outputs */
         bool attempted;                 /* new material was seen: result says what came of it */
         enum tlsrot_result result;
@@ -86,7 +89,8 @@ struct tlsrot {
         uv_fs_event_t fs_event;
         uv_timer_t recheck, debounce;
         uv_work_t work;
-        bool fs_event_on, busy, again, stopping;
+        bool busy, again, stopping;
+        atomic_bool stop_requested;
         int open_handles;
         struct job *job;
         struct tlsrot_view view;
@@ -268,7 +272,7 @@ static void rotate(struct job *j, struct setup *s, const struct tls_result *res,
                                 snprintf(j->reason, sizeof j->reason, "every TLS listener serves serial %s", j->new_serial);
                                 break;
                         }
-                        if (monotime_ms() >= deadline) {
+                        if (monotime_ms() >= deadline || atomic_load(j->stop)) {
                                 j->result = TLSROT_FAILED;
                                 snprintf(j->reason, sizeof j->reason, "the broker took the reload but does not serve "
                                          "serial %s on every TLS listener after %llums", j->new_serial,
@@ -423,6 +427,7 @@ static void queue_round(struct tlsrot *t) {
         j->conf = kafka_conf_ref(t->conf);
         j->timeout_ms = t->o.timeout_ms;
         j->confirm_ms = t->o.confirm_ms;
+        j->stop = &t->stop_requested;
         t->job = j;
         if (uv_queue_work(t->loop, &t->work, work_cb, after_work_cb) < 0) {
                 kafka_conf_free(j->conf);
@@ -479,6 +484,7 @@ int tlsrot_new(uv_loop_t *loop, const struct tlsrot_opts *o, struct kafka_conf *
         if (!t->o.timeout_ms)
                 t->o.timeout_ms = 5000;
         t->view.expiry_warn_days = o->expiry_warn_days;
+        atomic_init(&t->stop_requested, false);
         t->conf = conf;
         uv_timer_init(loop, &t->recheck);
         uv_timer_init(loop, &t->debounce);
@@ -515,6 +521,7 @@ void tlsrot_stop(struct tlsrot *t) {
         if (!t || t->stopping)
                 return;
         t->stopping = true;
+        atomic_store(&t->stop_requested, true);
         uv_close((uv_handle_t *) &t->recheck, on_closed);
         uv_close((uv_handle_t *) &t->debounce, on_closed);
         if (t->open_handles > 2)
