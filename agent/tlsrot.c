@@ -119,7 +119,7 @@ static int read_setup(const char *path, struct setup *s, char *why, size_t whyle
         size_t len = 0;
         int r = fsx_read_file(path, PROPS_MAX_BYTES, &text, &len);
         if (r < 0) {
-                snprintf(why, whylen, "--broker-config %s cannot be read: %s", path, strerror(-r));
+                snprintf(why, whylen, "--broker-config %.200s cannot be read: %s", path, strerror(-r));
                 return r;
         }
         char err[256];
@@ -127,14 +127,14 @@ static int read_setup(const char *path, struct setup *s, char *why, size_t whyle
         secret_wipe(text, len);
         free(text);
         if (r < 0) {
-                snprintf(why, whylen, "--broker-config %s: %s", path, err);
+                snprintf(why, whylen, "--broker-config %.200s: %.300s", path, err);
                 return r;
         }
         s->password = props_get(&s->props, "ssl.keystore.password");
         s->keystore = props_get(&s->props, "ssl.keystore.location");
         s->truststore = props_get(&s->props, "ssl.truststore.location");
         if (!s->password || !s->keystore || !s->truststore) {
-                snprintf(why, whylen, "--broker-config %s has no ssl.keystore.location, ssl.keystore.password and "
+                snprintf(why, whylen, "--broker-config %.200s has no ssl.keystore.location, ssl.keystore.password and "
                          "ssl.truststore.location (expected kpa-init's server.properties with TLS)", path);
                 return -EINVAL;
         }
@@ -145,7 +145,7 @@ static int read_setup(const char *path, struct setup *s, char *why, size_t whyle
         if (strcmp(s->out_dir, dirname(ts)) != 0 ||
             strcmp(s->keystore + strlen(s->out_dir), "/" TLS_KEYSTORE_FILE) != 0 ||
             strcmp(s->truststore + strlen(s->out_dir), "/" TLS_TRUSTSTORE_FILE) != 0) {
-                snprintf(why, whylen, "--broker-config %s: the stores are not kpa-init's %s and %s of one folder",
+                snprintf(why, whylen, "--broker-config %.200s: the stores are not kpa-init's %s and %s of one folder",
                          path, TLS_KEYSTORE_FILE, TLS_TRUSTSTORE_FILE);
                 return -EINVAL;
         }
@@ -211,7 +211,7 @@ static int write_stores(const struct setup *s, const struct tls_result *res, cha
         if (r == 0)
                 r = fileset_commit(fs, err, sizeof err);
         if (r < 0)
-                snprintf(why, whylen, "writing the stores in %s: %s", s->out_dir, err[0] ? err : strerror(-r));
+                snprintf(why, whylen, "writing the stores in %.200s: %.300s", s->out_dir, err[0] ? err : strerror(-r));
         fileset_free(fs);
         return r;
 }
