@@ -216,20 +216,12 @@ static int write_stores(const struct setup *s, const struct tls_result *res, cha
         return r;
 }
 
-static void rotate(struct job *j, struct setup *s, const struct tls_result *res,
+/* Reads the per-broker set, then (res: new stores) writes the stores, then asks the broker to
+ * reload and confirms by handshakes that every TLS listener serves j->new_serial. Without res
+ * the stores on disk are already the new ones (an earlier reload failed): only the reload and
+ * its confirmation are done again. */
+static void reload(struct job *j, struct setup *s, const struct tls_result *res,
                    const struct kconn_security *sec, const char *host) {
-        j->attempted = true;
-        if (store_leaf(res->keystore, res->keystore_len, s->password, &(struct tlsreload_cert){ 0 }) < 0) {
-                j->result = TLSROT_FAILED;
-                snprintf(j->reason, sizeof j->reason, "the new key store does not open");
-                return;
-        }
-        struct tlsreload_cert leaf;
-        store_leaf(res->keystore, res->keystore_len, s->password, &leaf);
-        snprintf(j->new_serial, sizeof j->new_serial, "%s", leaf.serial);
-        if (j->have_stored)
-                snprintf(j->old_serial, sizeof j->old_serial, "%s", j->stored.serial);
-
         /* Read and plan before anything is written: a refusal leaves everything as it was. */
         struct tlsplan_entry *current = calloc(TLSPLAN_MAX_ENTRIES, sizeof *current);
         char (*keybuf)[TLSPLAN_NAME_MAX] = calloc(2 * TLSPLAN_MAX_LISTENERS, sizeof *keybuf);
@@ -255,13 +247,13 @@ static void rotate(struct job *j, struct setup *s, const struct tls_result *res,
         if (r < 0) {
                 j->result = TLSROT_REFUSED;
                 snprintf(j->reason, sizeof j->reason, "%s", why);
-        } else if (write_stores(s, res, why, sizeof why) < 0) {
+        } else if (res && write_stores(s, res, why, sizeof why) < 0) {
                 j->result = TLSROT_FAILED;
                 snprintf(j->reason, sizeof j->reason, "%s", why);
         } else if (tlsreload_alter(j->conf, j->node_id, &set, j->timeout_ms, why, sizeof why) < 0) {
                 j->result = TLSROT_FAILED;
-                snprintf(j->reason, sizeof j->reason, "the new stores are written (a restart uses them), but the "
-                         "broker did not take the reload: %.400s", why);
+                snprintf(j->reason, sizeof j->reason, "the new stores are written (a restart uses them, and the "
+                         "reload is retried), but the broker did not take the reload: %.400s", why);
         } else {
                 /* Confirmed only by what the listeners serve. */
                 uint64_t deadline = monotime_ms() + j->confirm_ms;
@@ -275,7 +267,7 @@ static void rotate(struct job *j, struct setup *s, const struct tls_result *res,
                         if (monotime_ms() >= deadline || atomic_load(j->stop)) {
                                 j->result = TLSROT_FAILED;
                                 snprintf(j->reason, sizeof j->reason, "the broker took the reload but does not serve "
-                                         "serial %s on every TLS listener after %llums", j->new_serial,
+                                         "serial %s on every TLS listener after %llums (retried)", j->new_serial,
                                          (unsigned long long) j->confirm_ms);
                                 break;
                         }
@@ -288,6 +280,33 @@ out:
                 free((char *) current[i].value);
         free(current);
         free(keybuf);
+}
+
+static void rotate(struct job *j, struct setup *s, const struct tls_result *res,
+                   const struct kconn_security *sec, const char *host) {
+        j->attempted = true;
+        struct tlsreload_cert leaf;
+        if (store_leaf(res->keystore, res->keystore_len, s->password, &leaf) < 0) {
+                j->result = TLSROT_FAILED;
+                snprintf(j->reason, sizeof j->reason, "the new key store does not open");
+                return;
+        }
+        snprintf(j->new_serial, sizeof j->new_serial, "%s", leaf.serial);
+        if (j->have_stored)
+                snprintf(j->old_serial, sizeof j->old_serial, "%s", j->stored.serial);
+        reload(j, s, res, sec, host);
+}
+
+/* Whether every TLS listener answered, and one serves another certificate than the key store
+ * holds: the stores were written but the reload did not take (or was not confirmed). A broker
+ * that does not answer yet (starting) is not this case. */
+static bool reload_pending(const struct job *j) {
+        if (!j->have_stored || j->n_listeners == 0)
+                return false;
+        for (int i = 0; i < j->n_listeners; i++)
+                if (!j->listeners[i].have_served)
+                        return false;
+        return !all_serve(j, j->stored.serial);
 }
 
 static void work_cb(uv_work_t *req) {
@@ -332,14 +351,19 @@ static void work_cb(uv_work_t *req) {
                 snprintf(j->reason, sizeof j->reason, "%s", err);
         } else if (!res.reused) {
                 rotate(j, &s, &res, &sec, host);
+        } else {
+                read_served(j, &s, &sec, host);
+                if (reload_pending(j)) {
+                        j->attempted = true;
+                        snprintf(j->new_serial, sizeof j->new_serial, "%s", j->stored.serial);
+                        snprintf(j->old_serial, sizeof j->old_serial, "%s", j->listeners[0].served.serial);
+                        reload(j, &s, NULL, &sec, host);
+                }
         }
         tls_result_free(&res);
-        if (j->result != TLSROT_ROTATED || !j->attempted) {
-                read_stored(j, &s);
+        read_stored(j, &s);
+        if (!j->attempted || j->result != TLSROT_ROTATED)
                 read_served(j, &s, &sec, host);
-        } else {
-                read_stored(j, &s);
-        }
         props_free_secret(&s.props);
 }
 
@@ -481,8 +505,8 @@ int tlsrot_new(uv_loop_t *loop, const struct tlsrot_opts *o, struct kafka_conf *
                 t->o.debounce_ms = TLSROT_DEBOUNCE_MS;
         if (!t->o.confirm_ms)
                 t->o.confirm_ms = TLSROT_CONFIRM_MS;
-        if (!t->o.timeout_ms)
-                t->o.timeout_ms = 5000;
+        if (t->o.timeout_ms < TLSROT_CALL_MIN_MS)
+                t->o.timeout_ms = TLSROT_CALL_MIN_MS;
         t->view.expiry_warn_days = o->expiry_warn_days;
         atomic_init(&t->stop_requested, false);
         t->conf = conf;

@@ -20,6 +20,9 @@
  *   5. The agent TLS-handshakes each listener until each serves the new serial (confirmed),
  *      or the confirmation bound passes (failed).
  *
+ * A round that finds the stores already current but a listener serving another certificate
+ * (a reload that failed or was not confirmed) does steps 2, 4 and 5 again.
+ *
  * The agent's own clients pick up the new client certificate by themselves: each check reads
  * the store again when its file changed (kafka.c), and kconn's TLS context cache drops a
  * context whose files changed (kconn.c).
@@ -42,6 +45,10 @@
 #define TLSROT_DEBOUNCE_MS 1000
 #define TLSROT_CONFIRM_MS (60 * 1000)
 #define TLSROT_REASON_MAX 640
+/* Each Kafka call of a rotation gets at least this long: it runs on a worker thread, rarely,
+ * and a timed-out reload only means another round (a loaded broker answers AlterConfigs
+ * slower than Metadata). */
+#define TLSROT_CALL_MIN_MS 15000
 
 enum tlsrot_result { TLSROT_ROTATED, TLSROT_REFUSED, TLSROT_FAILED, TLSROT_RESULTS };
 

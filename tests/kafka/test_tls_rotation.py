@@ -230,11 +230,16 @@ class TlsRotation(unittest.TestCase):
         # Kafka returns no value for a config of unknown type (it may be a password): the
         # agent cannot send it back, so it refuses, names it, and touches nothing.
         self.configs("--alter", "--add-config", "kpa.test.custom=keep-me")
+        # Only once the broker itself shows it: AlterConfigs goes through the controller, and
+        # a rotation that read the set before the broker applied it would not see it
+        # (docs/tls-rotation.md, Limits).
+        h.wait_for(lambda: "kpa.test.custom" in self.configs("--describe").stdout, 60, "the broker shows the config")
         t = self.refused("sensitive", "per-broker dynamic config kpa.test.custom is sensitive")
         self.assertIn("kpa.test.custom", t["last_rotation"]["reason"])
         self.assertIn("kpa.test.custom", self.configs("--describe").stdout)
         # Once the operator moves it away, the same watch rotates.
         self.configs("--alter", "--delete-config", "kpa.test.custom")
+        h.wait_for(lambda: "kpa.test.custom" not in self.configs("--describe").stdout, 60, "the config is gone")
         serial = make_leaf(self.secret, os.path.join(self.env.work, "after-sensitive"))
         swap_secret(self.volume, os.path.join(self.env.work, "after-sensitive"))
         self.wait_rotation(lambda t: t["last_rotation"]["result"] == "rotated" and
