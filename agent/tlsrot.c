@@ -112,6 +112,7 @@ struct setup {
         char out_dir[PATH_MAX_LEN];
         struct tlsplan_listener listeners[TLSPLAN_MAX_LISTENERS];
         size_t n_listeners;
+        int network_threads;             /* num.network.threads: processors per listener */
 };
 
 static int read_setup(const char *path, struct setup *s, char *why, size_t whylen) {
@@ -149,6 +150,12 @@ static int read_setup(const char *path, struct setup *s, char *why, size_t whyle
                          path, TLS_KEYSTORE_FILE, TLS_TRUSTSTORE_FILE);
                 return -EINVAL;
         }
+        /* Kafka's default is 3; bounded so that a confirmation stays a few handshakes. */
+        uint64_t nt = 3;
+        const char *v = props_get(&s->props, "num.network.threads");
+        if (v && parse_u64(v, 1, 8, &nt) < 0)
+                nt = 8;
+        s->network_threads = (int) nt;
         return tlsplan_tls_listeners(props_get(&s->props, "listeners"), props_get(&s->props, "advertised.listeners"),
                                      props_get(&s->props, "listener.security.protocol.map"),
                                      props_get(&s->props, "controller.listener.names"), s->listeners,
@@ -177,7 +184,11 @@ static void read_stored(struct job *j, const struct setup *s) {
         free(data);
 }
 
-/* What each TLS listener serves now. */
+/* What each TLS listener serves now. Kafka gives each network processor of a listener its own
+ * SSL factory, and the acceptor hands connections to the processors in turn, so one handshake
+ * sees one processor only: each listener is asked twice per processor
+ * (num.network.threads), and a listener whose connections serve different certificates
+ * counts as serving none of them (the first one differing is shown). */
 static void read_served(struct job *j, const struct setup *s, const struct kconn_security *sec, const char *host) {
         j->n_listeners = (int) s->n_listeners;
         for (size_t i = 0; i < s->n_listeners; i++) {
@@ -187,6 +198,21 @@ static void read_served(struct job *j, const struct setup *s, const struct kconn
                 l->port = s->listeners[i].port;
                 l->have_served = tlsreload_served(host, l->port, sec, j->timeout_ms, &l->served, l->error,
                                                   sizeof l->error) == 0;
+                for (int k = 1; l->have_served && k < 2 * s->network_threads; k++) {
+                        struct tlsreload_cert other;
+                        char err[sizeof l->error];
+                        if (tlsreload_served(host, l->port, sec, j->timeout_ms, &other, err, sizeof err) < 0)
+                                continue;
+                        if (strcmp(other.serial, l->served.serial) != 0) {
+                                char first[sizeof l->served.serial];
+                                snprintf(first, sizeof first, "%s", l->served.serial);
+                                l->have_served = false;
+                                snprintf(l->error, sizeof l->error, "connections are served different certificates "
+                                         "(serial %.60s and %.60s): not every network processor reloaded",
+                                         first, other.serial);
+                                break;
+                        }
+                }
         }
 }
 

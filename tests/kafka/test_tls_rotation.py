@@ -142,7 +142,14 @@ class TlsRotation(unittest.TestCase):
         return self.pod.status()["tls"]
 
     def wait_rotation(self, pred, what):
-        return h.wait_for(lambda: (lambda t: t if pred(t) else None)(self.tls_status()), ROTATION_BOUND_S, what)
+        try:
+            return h.wait_for(lambda: (lambda t: t if pred(t) else None)(self.tls_status()), ROTATION_BOUND_S, what)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; /status tls: {self.tls_status()}; agent: {self.agent_tls_lines()}") from None
+
+    def agent_tls_lines(self):
+        with open(os.path.join(self.pod.root, "agent.log")) as f:
+            return [line.strip() for line in f if "tls_" in line][-10:]
 
     def configs(self, *args):
         return self.env.tool("kafka-configs.sh", "--bootstrap-server", self.boot, "--command-config", self.client,
@@ -172,7 +179,8 @@ class TlsRotation(unittest.TestCase):
         # Every TLS listener the agent handshakes serves it, and so does each port, from outside.
         self.assertEqual({l["name"]: l["served"]["serial"] for l in t["listeners"]}, {"INTERNAL": serial, "MTLS": serial})
         self.assertEqual(served_serial(self.pod, 9092), serial)
-        self.assertEqual(served_serial(self.pod, 9094), serial)
+        self.assertEqual(served_serial(self.pod, 9094), serial,
+                         f"/status tls: {self.tls_status()}; agent: {self.agent_tls_lines()}")
         # The controller listener of a combined node is reloaded with the broker's.
         self.assertEqual(served_serial(self.pod, 9093), serial)
         self.assertEqual(self.pod.broker.pid, pid, "the broker was restarted")
