@@ -75,7 +75,9 @@ def make_leaf(secret, out, dns=DNS, not_before=None, not_after=None, other_key=F
         if name not in drop:
             with open(os.path.join(out, name), "w") as f:
                 f.write(text)
-    return format(cert.serial_number, "X")
+    # As OpenSSL prints it (BN_bn2hex, openssl x509 -serial): whole bytes, so a leading 0 nibble shows.
+    hexs = format(cert.serial_number, "X")
+    return "0" + hexs if len(hexs) % 2 else hexs
 
 
 _stamp = [0]
