@@ -12,6 +12,7 @@
 #include "kpa/props.h"
 #include "kpa/quorum.h"
 #include "kpa/scaledown.h"
+#include "kpa/tlsrot.h"
 
 static const struct opt_def agent_opts[] = {
         { "KPA_LISTEN", OPT_VALUE, "HTTP address for probes, ADDR:PORT or [v6]:PORT (default 0.0.0.0:8080)" },
@@ -40,6 +41,9 @@ static const struct opt_def agent_opts[] = {
         { "KUBERNETES_SERVICE_PORT", OPT_VALUE, "API server port (set by Kubernetes; default 443)" },
         { "KPA_KUBE_TOKEN_FILE", OPT_VALUE, "service account token (default /var/run/secrets/kubernetes.io/serviceaccount/token)" },
         { "KPA_KUBE_CA_FILE", OPT_VALUE, "API server CA (default /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)" },
+        { "KPA_TLS_DIR", OPT_VALUE, "the cert-manager Secret volume kpa-init read (tls.crt, tls.key, ca.crt): watched, and a renewed certificate is put in place without a broker restart (docs/tls-rotation.md)" },
+        { "KPA_TLS_EXPIRY_WARN_DAYS", OPT_VALUE, "the tls_expiry condition warns this many days before a served certificate expires (default 14; 0: only once expired)" },
+        { "KPA_TLS_RECHECK_INTERVAL", OPT_VALUE, "how often KPA_TLS_DIR is re-checked besides its change events (default 60s)" },
         { "KPA_LOG_LEVEL", OPT_VALUE, "error, warn, info (default) or debug" },
         { "KPA_DEMO", OPT_SWITCH, "watch an embedded librdkafka mock cluster (no broker needed)" },
         { "KPA_HELP", OPT_SWITCH, "show this help" },
@@ -61,6 +65,7 @@ void agentcfg_free(struct agent_config *c) {
         free(c->quorum_hosts);
         free(c->log_dirs);
         scaledown_config_free(c->scale_down);
+        free(c->tls_dir);
         memset(c, 0, sizeof *c);
 }
 
@@ -222,7 +227,9 @@ static int load(const struct loader *l, struct agent_config *c) {
         if ((r = copy(l, "KPA_LISTEN", "0.0.0.0:8080", &c->listen)) < 0 ||
             (r = copy(l, "KPA_BOOTSTRAP", NULL, &c->bootstrap)) < 0 ||
             (r = copy(l, "KPA_BROKER_CONFIG", NULL, &c->broker_config)) < 0 ||
-            (r = copy(l, "KPA_CLIENT_CONFIG", NULL, &c->client_config)) < 0)
+            (r = copy(l, "KPA_CLIENT_CONFIG", NULL, &c->client_config)) < 0 ||
+            (r = copy(l, "KPA_TLS_DIR", NULL, &c->tls_dir)) < 0 ||
+            (r = duration(l, "KPA_TLS_RECHECK_INTERVAL", TLSROT_DEFAULT_RECHECK_MS, 1000, 86400000, &c->tls_recheck_ms)) < 0)
                 return r;
         if ((r = duration(l, "KPA_INTERVAL", 5000, 100, 3600000, &c->interval_ms)) < 0 ||
             (r = duration(l, "KPA_FAST_INTERVAL", 250, 100, 3600000, &c->fast_interval_ms)) < 0 ||
@@ -270,6 +277,13 @@ static int load(const struct loader *l, struct agent_config *c) {
                 return -EINVAL;
         }
         c->disk_warn_free_percent = (unsigned) pct;
+        uint64_t days = TLSROT_DEFAULT_EXPIRY_WARN_DAYS;
+        if ((v = value(l, "KPA_TLS_EXPIRY_WARN_DAYS")) && parse_u64(v, 0, 3650, &days) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a whole number of days from 0 to 3650",
+                         opts_origin(l->set, "KPA_TLS_EXPIRY_WARN_DAYS", o, sizeof o), v);
+                return -EINVAL;
+        }
+        c->tls_expiry_warn_days = (unsigned) days;
         if ((v = value(l, "KPA_LOG_DIRS_INTERVAL")) && strcmp(v, "0") == 0)
                 c->log_dirs_interval_ms = 0;
         else if (duration(l, "KPA_LOG_DIRS_INTERVAL", 30000, 1000, 86400000, &c->log_dirs_interval_ms) < 0) {

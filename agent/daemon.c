@@ -25,6 +25,7 @@
 #include "kpa/scaledown.h"
 #include "kpa/snapshot.h"
 #include "kpa/stsread.h"
+#include "kpa/tlsrot.h"
 #include "kpa/verdict.h"
 
 #define PRESTOP_RECHECK_MS 1000
@@ -54,6 +55,7 @@ struct agent {
         struct httpd *httpd;
         struct disk_watch *disk;    /* the log dirs' file systems and Kafka's view of them */
         struct elector *elector;    /* preferred leader elections once caught up (leadership.h) */
+        struct tlsrot *tls;         /* certificate rotation (KPA_TLS_DIR), or NULL */
         uv_signal_t sig_term, sig_int, sig_hup;
         uv_timer_t prestop_timer;
         uv_timer_t verdict_timer;   /* logs transitions that no check result brings (staleness) */
@@ -157,6 +159,7 @@ static void agent_status_view(struct agent *a, const struct verdict *v, struct a
                 .disk = disk_watch_view(a->disk),
                 .leadership = elector_view(a->elector),
                 .scale_down = agent_scale_down(a) ? &a->sd : NULL,
+                .tls = tlsrot_view(a->tls), .now_unix_ms = (int64_t) time(NULL) * 1000,
         };
         if (a->cfg->controller) {
                 ret->quorum = &a->quorum;
@@ -680,6 +683,8 @@ static void reload_conf(struct agent *a, const char *why) {
                 disk_watch_set_conf(a->disk, kafka_conf_ref(conf));
         if (a->elector)
                 elector_set_conf(a->elector, kafka_conf_ref(conf));
+        if (a->tls)
+                tlsrot_set_conf(a->tls, kafka_conf_ref(conf));
         checker_set_conf(a->checker, conf);
         checker_trigger_now(a->checker, true);
         log_event(LOG_LEVEL_INFO, "reloaded", "rebuilt the Kafka client (%s)", why);
@@ -737,6 +742,8 @@ static void agent_stop(struct agent *a, const char *why) {
         a->elector = NULL;
         stsread_stop(a->sts);
         a->sts = NULL;
+        tlsrot_stop(a->tls);
+        a->tls = NULL;
         httpd_stop(a->httpd, HTTP_STOP_DEADLINE_MS, on_httpd_closed, a);
         if (a->checker)
                 checker_stop(a->checker, on_checker_closed, a);
@@ -873,6 +880,26 @@ static int start_elector(struct agent *a, char *err, size_t errlen) {
         if ((r = elector_new(a->loop, &o, conf, on_elected, a, &a->elector)) < 0)
                 snprintf(err, errlen, "out of memory");
         return r;
+/* Certificate rotation for a broker whose Secret volume is given (tlsrot.h). A controller-only
+ * node's listener cannot reload its store dynamically: it takes a new certificate at its next
+ * restart (docs/tls-rotation.md). */
+static int start_tls_rotation(struct agent *a, char *err, size_t errlen) {
+        const struct agent_config *cfg = a->cfg;
+        if (!cfg->tls_dir || cfg->controller || a->demo)
+                return 0;
+        if (!cfg->broker_config) {
+                snprintf(err, errlen, "KPA_TLS_DIR needs --broker-config (kpa-init's server.properties)");
+                return -EINVAL;
+        }
+        struct tlsrot_opts o = { .tls_dir = cfg->tls_dir, .broker_config = cfg->broker_config,
+                                 .node_id = a->node_id, .expiry_warn_days = cfg->tls_expiry_warn_days,
+                                 .recheck_ms = cfg->tls_recheck_ms, .timeout_ms = cfg->check_timeout_ms };
+        struct kafka_conf *conf = NULL;
+        int r;
+        if ((r = kafka_conf_load(cfg->client_config, a->bootstrap, &conf, err, errlen)) < 0 ||
+            (r = tlsrot_new(a->loop, &o, conf, &a->tls, err, errlen)) < 0)
+                return r;
+        return tlsrot_start(a->tls, err, errlen);
 }
 
 /* The one line for bad input, naming the flag when the message is about its file. */
@@ -954,6 +981,8 @@ int daemon_run(const struct agent_config *cfg) {
         if (cfg->scale_down &&
             stsread_new(&loop, cfg->scale_down, on_sts_read, &a, &a.sts, err, sizeof err) < 0)
                 log_event(LOG_LEVEL_ERROR, "statefulset_read_failed", "not reading spec.replicas: %s", err);
+        if ((r = start_tls_rotation(&a, err, sizeof err)) < 0)
+                log_event(LOG_LEVEL_ERROR, "tls_watch_failed", "not rotating certificates: %s", err);
         uv_signal_init(&loop, &a.sig_term);
         uv_signal_init(&loop, &a.sig_int);
         uv_signal_init(&loop, &a.sig_hup);

@@ -137,9 +137,8 @@ static int load_p12(SSL_CTX *ctx, const char *path, const char *password, char *
                 snprintf(errbuf, errlen, "ssl.keystore.location: its key does not match its certificate");
                 r = -EINVAL;
         }
-        STACK_OF(X509) *chain = keystore_chain(ks);
-        for (int i = 0; r == 0 && i < sk_X509_num(chain); i++)
-                if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)) != 1) {
+        for (int i = 0; r == 0 && i < keystore_chain_len(ks); i++)
+                if (SSL_CTX_add1_chain_cert(ctx, keystore_chain_at(ks, i)) != 1) {
                         snprintf(errbuf, errlen, "ssl.keystore.location: cannot use its chain");
                         r = -EINVAL;
                 }
@@ -439,6 +438,10 @@ static int tls_start(struct kconn *c, const char *host, const struct kconn_secur
                 snprintf(errbuf, errlen, "TLS handshake with %s failed: %s; hint: is the listener "
                          "SSL or SASL_SSL?", c->peer, why[0] ? why : strerror(-r));
         return r == -ETIMEDOUT ? r : -EPROTO;
+}
+
+struct x509_st *kconn_peer_cert(const struct kconn *c) {
+        return c && c->ssl ? SSL_get0_peer_certificate(c->ssl) : NULL;
 }
 
 /* ---- frames ---- */

@@ -106,7 +106,8 @@ bool keystore_changed(const struct keystore *ks) {
 
 X509 *keystore_cert(const struct keystore *ks) { return ks->cert; }
 EVP_PKEY *keystore_key(const struct keystore *ks) { return ks->key; }
-STACK_OF(X509) *keystore_chain(const struct keystore *ks) { return ks->chain; }
+int keystore_chain_len(const struct keystore *ks) { return sk_X509_num(ks->chain); }
+X509 *keystore_chain_at(const struct keystore *ks, int i) { return sk_X509_value(ks->chain, i); }
 
 int keystore_der(const struct keystore *ks, unsigned char **ret_cert, size_t *ret_cert_len,
                  unsigned char **ret_key, size_t *ret_key_len) {

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "kpa/tlsview.h"
+
 /* ---- probes ---- */
 
 /* Details may quote a library's error text; a probe body is one check per line, so control
@@ -458,6 +460,13 @@ int render_status_json(const struct agent_status *st, struct dynbuf *out) {
                 status_leadership(&b, root, st->leadership);
         if (st->scale_down && root && scaledown_status_json(st->scale_down, root) < 0)
                 b.oom = true;
+        if (st->tls && root) {
+                cJSON *tls = tlsview_status(st->tls, st->now_unix_ms / 1000);
+                if (!tls || !cJSON_AddItemToObject(root, "tls", tls)) {
+                        cJSON_Delete(tls);
+                        b.oom = true;
+                }
+        }
 
         cJSON *broker = jb_obj(&b, root, st->quorum ? "controller" : "broker");
         if (!st->quorum) {
@@ -752,6 +761,8 @@ int render_metrics(const struct agent_status *st, struct dynbuf *out) {
                 metrics_disk(&w, st->disk);
         if (st->leadership)
                 metrics_leadership(&w, st->leadership);
+        if (st->tls && !w.err)
+                w.err = tlsview_metrics(st->tls, st->now_unix_ms / 1000, out);
 
         mw_head(&w, "kpa_consecutive_good_checks", "gauge", "Good checks in a row (reset by a bad one).");
         mw_printf(&w, "kpa_consecutive_good_checks %u\n", h->consecutive_good);

@@ -19,6 +19,7 @@
 #include "kpa/sensitive.h"
 #include "kpa/storage.h"
 #include "kpa/tls.h"
+#include "kpa/tls_password.h"
 
 #define TEMPLATE_MAX (1024 * 1024)
 #define DRY_RUN_MASK "<masked>"

@@ -50,6 +50,10 @@ struct agent_config {
         /* --pod-name: the StatefulSet whose spec.replicas tells a scale-down from a restart
          * (scaledown.h); NULL: not read. */
         struct scaledown_config *scale_down;
+        /* Certificate rotation (tlsrot.h): the watched Secret volume, or NULL. */
+        char *tls_dir;
+        unsigned tls_expiry_warn_days;
+        uint64_t tls_recheck_ms;
 };
 
 /* Fills ret from envp and argv; reads node.id from --broker-config when given. -EINVAL with

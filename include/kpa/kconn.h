@@ -60,6 +60,9 @@ struct kconn *kconn_close(struct kconn *c);
  * again when a setting or a file it names changes (see kconn.c). For tests and the
  * benchmark: drop the cached context, and how many contexts were built so far. */
 void kconn_tls_cache_clear(void);
+/* The certificate the peer served in the TLS handshake (an OpenSSL X509, borrowed until
+ * kconn_close), or NULL without TLS: what a certificate rotation confirms. */
+struct x509_st *kconn_peer_cert(const struct kconn *c);
 uint64_t kconn_tls_contexts_built(void);
 
 #endif

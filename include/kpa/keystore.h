@@ -40,10 +40,11 @@ struct keystore *keystore_free(struct keystore *ks);
 bool keystore_changed(const struct keystore *ks);
 
 /* The leaf certificate, its key, and the other certificates of the store (file order; maybe
- * empty, never NULL). Borrowed: valid until keystore_free. */
+ * none): how many, and the i-th of them. Borrowed: valid until keystore_free. */
 X509 *keystore_cert(const struct keystore *ks);
 EVP_PKEY *keystore_key(const struct keystore *ks);
-STACK_OF(X509) *keystore_chain(const struct keystore *ks);
+int keystore_chain_len(const struct keystore *ks);
+X509 *keystore_chain_at(const struct keystore *ks, int i);
 
 /* DER encodings of the leaf certificate and of the key (PKCS#8), in new buffers: the caller
  * frees the certificate and wipes (secret_wipe) then frees the key. 0 or -ENOMEM. */

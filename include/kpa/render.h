@@ -15,6 +15,7 @@
 #include "kpa/leadership.h"
 #include "kpa/quorum.h"
 #include "kpa/scaledown.h"
+#include "kpa/tlsrot.h"
 #include "kpa/verdict.h"
 
 #define RENDER_MAX_BYTES (64 * 1024)
@@ -52,6 +53,10 @@ struct agent_status {
         const struct leadership *leadership;
         /* Scale-down safety (scaledown.h); NULL when --pod-name is not set. */
         const struct scaledown_view *scale_down;
+        /* Certificate rotation (tlsrot.h), or NULL when KPA_TLS_DIR is not watched: /status
+         * "tls", the tls_expiry condition, /metrics kpa_tls_*. */
+        const struct tlsrot_view *tls;
+        int64_t now_unix_ms;              /* wall clock of the request, for tls_expiry */
 };
 
 enum probe_kind { PROBE_LIVEZ, PROBE_READYZ };

@@ -189,9 +189,9 @@ START_TEST(keystore_reads_the_certificate_key_and_chain_of_a_store) {
         ck_assert_msg(keystore_read(cpath("a.p12"), "storepw", &ks, err, sizeof err) == 0, "%s", err);
         ck_assert_int_eq(serial_of(keystore_cert(ks)), 10);
         ck_assert_int_eq(X509_check_private_key(keystore_cert(ks), keystore_key(ks)), 1);
-        ck_assert_int_eq(sk_X509_num(keystore_chain(ks)), 1);
+        ck_assert_int_eq(keystore_chain_len(ks), 1);
         char cn[64];
-        X509_NAME_get_text_by_NID(X509_get_subject_name(sk_X509_value(keystore_chain(ks), 0)), NID_commonName,
+        X509_NAME_get_text_by_NID(X509_get_subject_name(keystore_chain_at(ks, 0)), NID_commonName,
                                   cn, sizeof cn);
         ck_assert_str_eq(cn, "kpa-test-ca");
         ck_assert(!keystore_changed(ks));

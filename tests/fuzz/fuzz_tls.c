@@ -1,4 +1,4 @@
-/* TLS inputs (init/tls.c, tls_p12.c): the PEM files of KPA_TLS_DIR (tls.crt, tls.key, ca.crt)
+/* TLS inputs (common/tls.c, tls_p12.c): the PEM files of KPA_TLS_DIR (tls.crt, tls.key, ca.crt)
  * or KPA_TLS_CA_DIR (ca.crt, ca.key), and PKCS12 stores of an earlier run. This target is
  * linked with -Wl,--wrap=fsx_read_file: every file tls_build reads is served from the input by
  * its name, so nothing on disk is opened. The first byte picks the mode:
@@ -17,7 +17,7 @@
 
 #include "fuzz.h"
 #include "kpa/tls.h"
-#include "../../init/tls_internal.h"
+#include "kpa/tls_p12.h"
 
 #define NOW ((time_t) 1795711811)     /* 2026-11-26: inside the seed certificates' validity */
 #define PASSWORD "fuzz-store-password"

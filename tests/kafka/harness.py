@@ -1621,13 +1621,15 @@ class Load:
 
     RETRIED = None
 
-    def __init__(self, env, bootstrap, topics, rate=200, size=1000, stall_ms=1000, name="load"):
+    def __init__(self, env, bootstrap, topics, rate=200, size=1000, stall_ms=1000, name="load",
+                 command_config=None):
         import re
         Load.RETRIED = re.compile(r"retrying \(\d+ attempts left\)\. Error: (\w+)")
         self.acked_path = os.path.join(env.work, f"{name}.acked")
         self.err_path = os.path.join(env.work, f"{name}.stderr")
         argv = env.probe_argv("load", "--bootstrap", bootstrap, "--acked", self.acked_path,
                               "--rate", str(rate), "--size", str(size), "--stall-ms", str(stall_ms),
+                              *(["--command-config", command_config] if command_config else []),
                               *topics, jvm=[f"-Dlog4j2.configurationFile={os.path.join(HERE, 'java', 'load-log4j2.properties')}"])
         self.errf = open(self.err_path, "w")
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errf,
@@ -1668,12 +1670,13 @@ def _records(path):
     return out
 
 
-def verify(env, bootstrap, topics, acked_path):
+def verify(env, bootstrap, topics, acked_path, command_config=None):
     """Reads every partition of topics back (KafkaProbe dump) and accounts for every
     acknowledged record: {acked, read, lost (missing or changed), misordered (partitions whose
     log does not hold strictly increasing sequence numbers: a reorder or a duplicate)}."""
     out_path = acked_path + ".read"
-    env.probe("dump", "--bootstrap", bootstrap, "--out", out_path, *topics, timeout=300)
+    env.probe("dump", "--bootstrap", bootstrap, "--out", out_path,
+              *(["--command-config", command_config] if command_config else []), *topics, timeout=300)
     acked, read = _records(acked_path), _records(out_path)
     lost = sum(1 for k, v in acked.items() if read.get(k) != v)
     last, misordered = {}, set()

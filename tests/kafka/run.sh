@@ -3,7 +3,8 @@
 # (test_verdicts.py), the fail-closed gate (test_gate.py) and its distrust of a stale local view
 # (test_stale_view.py), a log dir that fills up and goes offline (test_disk.py), leadership
 # restored after a restart (test_leadership.py), a scale-down from 4 brokers to 3 under load
-# (test_scaledown.py) and a rolling update under load, gated versus naive (test_rollout.py)
+# (test_scaledown.py), a certificate renewed without a restart (test_tls_rotation.py) and a
+# rolling update under load, gated versus naive (test_rollout.py)
 # against real Apache Kafka brokers,
 # once per release in tests/kafka/versions, except the long rolling updates: gated versus naive
 # (test_rollout.py) on the shipped release and faults during a gated roll (test_faults.py) on the
@@ -32,7 +33,9 @@ done
 # does not change between 4.x releases as much as the wall time they cost.
 shipped_only=""
 newest_only=""
-[ $# -gt 0 ] || { shipped_only="test_rollout test_scaledown"; newest_only="test_faults"; }
+# test_tls_rotation runs on the shipped release only until its 4.4.0 finding is understood
+# (docs/tls-rotation.md, "Open: Kafka 4.4.0").
+[ $# -gt 0 ] || { shipped_only="test_rollout test_scaledown test_tls_rotation"; newest_only="test_faults"; }
 builds=${KPA_KAFKA_BUILDS:-plain asan}
 export KPA_KAFKA_FIGURES="${KPA_KAFKA_FIGURES:-$repo/build/kafka-figures.jsonl}"
 rm -f "$KPA_KAFKA_FIGURES"

@@ -12,7 +12,7 @@
 #include <openssl/x509.h>
 
 #include "kpa/secret.h"
-#include "tls_internal.h"
+#include "kpa/tls_p12.h"
 
 /* Java only turns a certificate bag without a key into a trustedCertEntry when the bag carries
  * Oracle's "trusted key usage" attribute; its value says for what: any extended key usage. */

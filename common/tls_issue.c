@@ -13,7 +13,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "tls_internal.h"
+#include "kpa/tls_issue.h"
+#include "kpa/tls_x509.h"
 
 /* Backdating absorbs clock skew between the pod that issues and the peers that verify. */
 #define BACKDATE_SECONDS 300

@@ -20,6 +20,8 @@
 #include <openssl/x509v3.h>
 
 #include "kpa/tls.h"
+#include "kpa/tls_password.h"
+#include "kpa/tls_p12.h"
 #include "testutil.h"
 
 #define PASSWORD "changeit-kpa"

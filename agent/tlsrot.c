@@ -1,0 +1,579 @@
+/* Certificate rotation without a broker restart: the shell (see include/kpa/tlsrot.h). */
+#include "kpa/tlsrot.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kpa/ctlcheck.h"
+#include "kpa/fsx.h"
+#include "kpa/kconn.h"
+#include "kpa/log.h"
+#include "kpa/monotime.h"
+#include "kpa/parse.h"
+#include "kpa/props.h"
+#include "kpa/secret.h"
+#include "kpa/tls.h"
+#include "kpa/tls_p12.h"
+
+#define PROPS_MAX_BYTES (1024 * 1024)
+#define CONFIRM_STEP_MS 500
+#define PATH_MAX_LEN 4096
+
+const char *tlsrot_result_name(enum tlsrot_result r) {
+        switch (r) {
+        case TLSROT_ROTATED: return "rotated";
+        case TLSROT_REFUSED: return "refused";
+        case TLSROT_FAILED: return "failed";
+        default: return "unknown";
+        }
+}
+
+bool tlsrot_expiry_ok(const struct tlsrot_view *v, int64_t now_unix, char *why, size_t whylen) {
+        /* The earliest notAfter among what the listeners serve: that is what clients see. */
+        const struct tlsreload_cert *worst = NULL;
+        const char *where = NULL;
+        for (int i = 0; i < v->n_listeners; i++)
+                if (v->listeners[i].have_served &&
+                    (!worst || v->listeners[i].served.not_after < worst->not_after)) {
+                        worst = &v->listeners[i].served;
+                        where = v->listeners[i].name;
+                }
+        if (!worst && v->have_stored) {
+                worst = &v->stored;
+                where = "keystore.p12";
+        }
+        if (!worst) {
+                snprintf(why, whylen, "no certificate known yet");
+                return true;
+        }
+        char detail[256];
+        bool ok = tlsplan_expiry_ok(worst->not_after, now_unix, v->expiry_warn_days, detail, sizeof detail);
+        snprintf(why, whylen, "%s (serial %s): %s", where, worst->serial, detail);
+        return ok;
+}
+
+/* What one round found and did; owned by the worker while the job runs. */
+struct job {
+        /* inputs */
+        char tls_dir[PATH_MAX_LEN];
+        char broker_config[PATH_MAX_LEN];
+        int32_t node_id;
+        struct kafka_conf *conf;
+        uint64_t timeout_ms, confirm_ms;
+        /* Set from the loop when the agent stops: the confirmation stops waiting. */
+        atomic_bool *stop;
+        /* outputs */
+        bool attempted;                 /* new material was seen: result says what came of it */
+        enum tlsrot_result result;
+        char reason[TLSROT_REASON_MAX];
+        char new_serial[80];
+        char old_serial[80];
+        bool have_stored;
+        struct tlsreload_cert stored;
+        int n_listeners;
+        struct tlsrot_listener listeners[TLSPLAN_MAX_LISTENERS];
+};
+
+struct tlsrot {
+        uv_loop_t *loop;
+        struct tlsrot_opts o;
+        char tls_dir[PATH_MAX_LEN];
+        char broker_config[PATH_MAX_LEN];
+        struct kafka_conf *conf;
+        uv_fs_event_t fs_event;
+        uv_timer_t recheck, debounce;
+        uv_work_t work;
+        bool busy, again, stopping;
+        atomic_bool stop_requested;
+        int open_handles;
+        struct job *job;
+        struct tlsrot_view view;
+        char logged_reason[TLSROT_REASON_MAX];   /* the last refusal or failure logged */
+};
+
+static int64_t unix_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the worker ---- */
+
+/* The broker's TLS setup from server.properties. */
+struct setup {
+        struct props props;
+        const char *password, *keystore, *truststore;
+        char out_dir[PATH_MAX_LEN];
+        struct tlsplan_listener listeners[TLSPLAN_MAX_LISTENERS];
+        size_t n_listeners;
+        int network_threads;             /* num.network.threads: processors per listener */
+};
+
+static int read_setup(const char *path, struct setup *s, char *why, size_t whylen) {
+        char *text = NULL;
+        size_t len = 0;
+        int r = fsx_read_file(path, PROPS_MAX_BYTES, &text, &len);
+        if (r < 0) {
+                snprintf(why, whylen, "--broker-config %.200s cannot be read: %s", path, strerror(-r));
+                return r;
+        }
+        char err[256];
+        r = props_parse(&s->props, text, len, err, sizeof err);
+        secret_wipe(text, len);
+        free(text);
+        if (r < 0) {
+                snprintf(why, whylen, "--broker-config %.200s: %.300s", path, err);
+                return r;
+        }
+        s->password = props_get(&s->props, "ssl.keystore.password");
+        s->keystore = props_get(&s->props, "ssl.keystore.location");
+        s->truststore = props_get(&s->props, "ssl.truststore.location");
+        if (!s->password || !s->keystore || !s->truststore) {
+                snprintf(why, whylen, "--broker-config %.200s has no ssl.keystore.location, ssl.keystore.password and "
+                         "ssl.truststore.location (expected kpa-init's server.properties with TLS)", path);
+                return -EINVAL;
+        }
+        char ks[PATH_MAX_LEN], ts[PATH_MAX_LEN];
+        snprintf(ks, sizeof ks, "%s", s->keystore);
+        snprintf(ts, sizeof ts, "%s", s->truststore);
+        snprintf(s->out_dir, sizeof s->out_dir, "%s", dirname(ks));
+        if (strcmp(s->out_dir, dirname(ts)) != 0 ||
+            strcmp(s->keystore + strlen(s->out_dir), "/" TLS_KEYSTORE_FILE) != 0 ||
+            strcmp(s->truststore + strlen(s->out_dir), "/" TLS_TRUSTSTORE_FILE) != 0) {
+                snprintf(why, whylen, "--broker-config %.200s: the stores are not kpa-init's %s and %s of one folder",
+                         path, TLS_KEYSTORE_FILE, TLS_TRUSTSTORE_FILE);
+                return -EINVAL;
+        }
+        /* Kafka's default is 3; bounded so that a confirmation stays a few handshakes. */
+        uint64_t nt = 3;
+        const char *v = props_get(&s->props, "num.network.threads");
+        if (v && parse_u64(v, 1, 8, &nt) < 0)
+                nt = 8;
+        s->network_threads = (int) nt;
+        return tlsplan_tls_listeners(props_get(&s->props, "listeners"), props_get(&s->props, "advertised.listeners"),
+                                     props_get(&s->props, "listener.security.protocol.map"),
+                                     props_get(&s->props, "controller.listener.names"), s->listeners,
+                                     TLSPLAN_MAX_LISTENERS, &s->n_listeners, why, whylen);
+}
+
+/* The leaf of a key store as kpa writes it. */
+static int store_leaf(const unsigned char *der, size_t len, const char *password, struct tlsreload_cert *ret) {
+        struct tls_p12_content c = { 0 };
+        int r = tls_p12_read(der, len, password, &c);
+        if (r == 0 && sk_X509_num(c.certs) > 0)
+                tlsreload_describe_cert(sk_X509_value(c.certs, 0), ret);
+        else if (r == 0)
+                r = -EINVAL;
+        tls_p12_content_free(&c);
+        return r;
+}
+
+static void read_stored(struct job *j, const struct setup *s) {
+        char *data = NULL;
+        size_t len = 0;
+        if (fsx_read_file(s->keystore, TLS_MAX_PEM_BYTES, &data, &len) == 0)
+                j->have_stored = store_leaf((unsigned char *) data, len, s->password, &j->stored) == 0;
+        if (data)
+                secret_wipe(data, len);
+        free(data);
+}
+
+/* What each TLS listener serves now. Kafka gives each network processor of a listener its own
+ * SSL factory, and the acceptor hands connections to the processors in turn, so one handshake
+ * sees one processor only: each listener is asked twice per processor
+ * (num.network.threads), and a listener whose connections serve different certificates
+ * counts as serving none of them (the first one differing is shown). */
+static void read_served(struct job *j, const struct setup *s, const struct kconn_security *sec, const char *host) {
+        j->n_listeners = (int) s->n_listeners;
+        for (size_t i = 0; i < s->n_listeners; i++) {
+                struct tlsrot_listener *l = &j->listeners[i];
+                memset(l, 0, sizeof *l);
+                snprintf(l->name, sizeof l->name, "%s", s->listeners[i].name);
+                l->port = s->listeners[i].port;
+                l->have_served = tlsreload_served(host, l->port, sec, j->timeout_ms, &l->served, l->error,
+                                                  sizeof l->error) == 0;
+                for (int k = 1; l->have_served && k < 2 * s->network_threads; k++) {
+                        struct tlsreload_cert other;
+                        char err[sizeof l->error];
+                        if (tlsreload_served(host, l->port, sec, j->timeout_ms, &other, err, sizeof err) < 0)
+                                continue;
+                        if (strcmp(other.serial, l->served.serial) != 0) {
+                                char first[sizeof l->served.serial];
+                                snprintf(first, sizeof first, "%s", l->served.serial);
+                                l->have_served = false;
+                                snprintf(l->error, sizeof l->error, "connections are served different certificates "
+                                         "(serial %.60s and %.60s): not every network processor reloaded",
+                                         first, other.serial);
+                                break;
+                        }
+                }
+        }
+}
+
+static bool all_serve(const struct job *j, const char *serial) {
+        for (int i = 0; i < j->n_listeners; i++)
+                if (!j->listeners[i].have_served || strcmp(j->listeners[i].served.serial, serial) != 0)
+                        return false;
+        return j->n_listeners > 0;
+}
+
+static int write_stores(const struct setup *s, const struct tls_result *res, char *why, size_t whylen) {
+        struct fileset *fs = fileset_new(s->out_dir);
+        int r = fs ? 0 : -ENOMEM;
+        /* Modes as kpa-init writes them: the stores 0600, the CA PEM (public) 0644. */
+        if (r == 0)
+                r = fileset_add(fs, TLS_KEYSTORE_FILE, res->keystore, res->keystore_len, 0600, true);
+        if (r == 0)
+                r = fileset_add(fs, TLS_TRUSTSTORE_FILE, res->truststore, res->truststore_len, 0600, true);
+        if (r == 0)
+                r = fileset_add(fs, TLS_CA_PEM_FILE, res->ca_pem, res->ca_pem_len, 0644, false);
+        char err[300] = "";
+        if (r == 0)
+                r = fileset_commit(fs, err, sizeof err);
+        if (r < 0)
+                snprintf(why, whylen, "writing the stores in %.200s: %.300s", s->out_dir, err[0] ? err : strerror(-r));
+        fileset_free(fs);
+        return r;
+}
+
+/* Reads the per-broker set, then (res: new stores) writes the stores, then asks the broker to
+ * reload and confirms by handshakes that every TLS listener serves j->new_serial. Without res
+ * the stores on disk are already the new ones (an earlier reload failed): only the reload and
+ * its confirmation are done again. */
+static void reload(struct job *j, struct setup *s, const struct tls_result *res,
+                   const struct kconn_security *sec, const char *host) {
+        /* Read and plan before anything is written: a refusal leaves everything as it was. */
+        struct tlsplan_entry *current = calloc(TLSPLAN_MAX_ENTRIES, sizeof *current);
+        char (*keybuf)[TLSPLAN_NAME_MAX] = calloc(2 * TLSPLAN_MAX_LISTENERS, sizeof *keybuf);
+        size_t n_current = 0;
+        char why[TLSROT_REASON_MAX];
+        if (!current || !keybuf) {
+                j->result = TLSROT_FAILED;
+                snprintf(j->reason, sizeof j->reason, "out of memory");
+                goto out;
+        }
+        if (tlsreload_describe(j->conf, j->node_id, j->timeout_ms, current, TLSPLAN_MAX_ENTRIES, &n_current, why,
+                               sizeof why) < 0) {
+                j->result = TLSROT_FAILED;
+                snprintf(j->reason, sizeof j->reason, "reading the broker's per-broker dynamic configs: %.500s", why);
+                goto out;
+        }
+        const char *names[TLSPLAN_MAX_LISTENERS];
+        for (size_t i = 0; i < s->n_listeners; i++)
+                names[i] = s->listeners[i].name;
+        struct tlsplan_set set;
+        int r = tlsplan_alter_set(current, n_current, names, s->n_listeners, s->keystore, s->truststore, keybuf,
+                                  &set, why, sizeof why);
+        if (r < 0) {
+                j->result = TLSROT_REFUSED;
+                snprintf(j->reason, sizeof j->reason, "%s", why);
+        } else if (res && write_stores(s, res, why, sizeof why) < 0) {
+                j->result = TLSROT_FAILED;
+                snprintf(j->reason, sizeof j->reason, "%s", why);
+        } else if (tlsreload_alter(j->conf, j->node_id, &set, j->timeout_ms, why, sizeof why) < 0) {
+                j->result = TLSROT_FAILED;
+                snprintf(j->reason, sizeof j->reason, "the new stores are written (a restart uses them, and the "
+                         "reload is retried), but the broker did not take the reload: %.400s", why);
+        } else {
+                /* Confirmed only by what the listeners serve. */
+                uint64_t deadline = monotime_ms() + j->confirm_ms;
+                for (;;) {
+                        read_served(j, s, sec, host);
+                        if (all_serve(j, j->new_serial)) {
+                                j->result = TLSROT_ROTATED;
+                                snprintf(j->reason, sizeof j->reason, "every TLS listener serves serial %s", j->new_serial);
+                                break;
+                        }
+                        if (monotime_ms() >= deadline || atomic_load(j->stop)) {
+                                j->result = TLSROT_FAILED;
+                                snprintf(j->reason, sizeof j->reason, "the broker took the reload but does not serve "
+                                         "serial %s on every TLS listener after %llums (retried)", j->new_serial,
+                                         (unsigned long long) j->confirm_ms);
+                                break;
+                        }
+                        struct timespec ts = { 0, CONFIRM_STEP_MS * 1000000L };
+                        nanosleep(&ts, NULL);
+                }
+        }
+out:
+        for (size_t i = 0; i < n_current; i++)
+                free((char *) current[i].value);
+        free(current);
+        free(keybuf);
+}
+
+static void rotate(struct job *j, struct setup *s, const struct tls_result *res,
+                   const struct kconn_security *sec, const char *host) {
+        j->attempted = true;
+        struct tlsreload_cert leaf;
+        if (store_leaf(res->keystore, res->keystore_len, s->password, &leaf) < 0) {
+                j->result = TLSROT_FAILED;
+                snprintf(j->reason, sizeof j->reason, "the new key store does not open");
+                return;
+        }
+        snprintf(j->new_serial, sizeof j->new_serial, "%s", leaf.serial);
+        if (j->have_stored)
+                snprintf(j->old_serial, sizeof j->old_serial, "%s", j->stored.serial);
+        reload(j, s, res, sec, host);
+}
+
+/* Whether every TLS listener answered, and one serves another certificate than the key store
+ * holds: the stores were written but the reload did not take (or was not confirmed). A broker
+ * that does not answer yet (starting) is not this case. */
+static bool reload_pending(const struct job *j) {
+        if (!j->have_stored || j->n_listeners == 0)
+                return false;
+        for (int i = 0; i < j->n_listeners; i++)
+                if (!j->listeners[i].have_served)
+                        return false;
+        return !all_serve(j, j->stored.serial);
+}
+
+static void work_cb(uv_work_t *req) {
+        struct tlsrot *t = req->data;
+        struct job *j = t->job;
+        struct setup s = { 0 };
+        char why[TLSROT_REASON_MAX];
+        struct kconn_security sec;
+        char host[KCONN_HOST_MAX];
+        uint16_t port;
+        if (ctlcheck_security(j->conf, &sec, why, sizeof why) < 0 ||
+            parse_hostport(kafka_conf_bootstrap(j->conf), 0, host, sizeof host, &port) < 0) {
+                j->attempted = true;
+                j->result = TLSROT_FAILED;
+                snprintf(j->reason, sizeof j->reason, "the agent's client configuration: %.500s", why);
+                return;
+        }
+        if (read_setup(j->broker_config, &s, why, sizeof why) < 0) {
+                j->attempted = true;
+                j->result = TLSROT_FAILED;
+                snprintf(j->reason, sizeof j->reason, "%s", why);
+                props_free_secret(&s.props);
+                return;
+        }
+        read_stored(j, &s);
+        const char *cover[TLSPLAN_MAX_LISTENERS];
+        size_t nc = 0;
+        for (size_t i = 0; i < s.n_listeners; i++)
+                if (s.listeners[i].advertised[0])
+                        cover[nc++] = s.listeners[i].advertised;
+        struct tls_request rq = {
+                .tls_dir = j->tls_dir, .must_cover = cover, .n_cover = nc,
+                .password = s.password, .previous_dir = s.out_dir, .now = time(NULL),
+        };
+        struct tls_result res = { 0 };
+        char err[TLSROT_REASON_MAX];
+        int r = tls_build(&rq, &res, err, sizeof err);
+        if (r < 0) {
+                /* Bad or incomplete material: nothing is touched. */
+                j->attempted = true;
+                j->result = TLSROT_REFUSED;
+                snprintf(j->reason, sizeof j->reason, "%s", err);
+        } else if (!res.reused) {
+                rotate(j, &s, &res, &sec, host);
+        } else {
+                read_served(j, &s, &sec, host);
+                if (reload_pending(j)) {
+                        j->attempted = true;
+                        snprintf(j->new_serial, sizeof j->new_serial, "%s", j->stored.serial);
+                        snprintf(j->old_serial, sizeof j->old_serial, "%s", j->listeners[0].served.serial);
+                        reload(j, &s, NULL, &sec, host);
+                }
+        }
+        tls_result_free(&res);
+        read_stored(j, &s);
+        if (!j->attempted || j->result != TLSROT_ROTATED)
+                read_served(j, &s, &sec, host);
+        props_free_secret(&s.props);
+}
+
+/* ---- the loop side ---- */
+
+static void log_outcome(struct tlsrot *t, const struct job *j) {
+        if (j->result == TLSROT_ROTATED) {
+                log_event(LOG_LEVEL_INFO, "tls_rotated", "new certificate serial %s (was %s) in place without a "
+                          "restart: %s", j->new_serial, j->old_serial[0] ? j->old_serial : "unknown", j->reason);
+                t->logged_reason[0] = '\0';
+                return;
+        }
+        /* A refusal or failure is logged once: the periodic re-check finds the same material. */
+        if (strcmp(t->logged_reason, j->reason) == 0)
+                return;
+        snprintf(t->logged_reason, sizeof t->logged_reason, "%s", j->reason);
+        log_event(j->result == TLSROT_REFUSED ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
+                  j->result == TLSROT_REFUSED ? "tls_rotation_refused" : "tls_rotation_failed",
+                  "keeping the certificate in place: %s", j->reason);
+}
+
+static void maybe_free(struct tlsrot *t) {
+        if (t->stopping && !t->busy && t->open_handles == 0) {
+                kafka_conf_free(t->conf);
+                free(t);
+        }
+}
+
+static void on_closed(uv_handle_t *h) {
+        struct tlsrot *t = h->data;
+        t->open_handles--;
+        maybe_free(t);
+}
+
+static void queue_round(struct tlsrot *t);
+
+static void after_work_cb(uv_work_t *req, int status) {
+        struct tlsrot *t = req->data;
+        struct job *j = t->job;
+        (void) status;
+        t->busy = false;
+        t->job = NULL;
+        if (!t->stopping) {
+                struct tlsrot_view *v = &t->view;
+                v->have_stored = j->have_stored;
+                v->stored = j->stored;
+                v->n_listeners = j->n_listeners;
+                memcpy(v->listeners, j->listeners, sizeof v->listeners);
+                if (j->attempted) {
+                        bool repeat = j->result != TLSROT_ROTATED && strcmp(t->logged_reason, j->reason) == 0;
+                        if (!repeat)
+                                v->totals[j->result]++;
+                        v->have_last = true;
+                        v->last_result = j->result;
+                        snprintf(v->last_reason, sizeof v->last_reason, "%s", j->reason);
+                        if (!repeat)
+                                v->last_unix_ms = unix_now_ms();
+                        if (j->result == TLSROT_ROTATED)
+                                snprintf(v->last_serial, sizeof v->last_serial, "%s", j->new_serial);
+                        log_outcome(t, j);
+                }
+        }
+        kafka_conf_free(j->conf);
+        free(j);
+        if (t->again && !t->stopping) {
+                t->again = false;
+                queue_round(t);
+        }
+        maybe_free(t);
+}
+
+static void queue_round(struct tlsrot *t) {
+        if (t->stopping)
+                return;
+        if (t->busy) {
+                t->again = true;
+                return;
+        }
+        struct job *j = calloc(1, sizeof *j);
+        if (!j)
+                return;
+        snprintf(j->tls_dir, sizeof j->tls_dir, "%s", t->tls_dir);
+        snprintf(j->broker_config, sizeof j->broker_config, "%s", t->broker_config);
+        j->node_id = t->o.node_id;
+        j->conf = kafka_conf_ref(t->conf);
+        j->timeout_ms = t->o.timeout_ms;
+        j->confirm_ms = t->o.confirm_ms;
+        j->stop = &t->stop_requested;
+        t->job = j;
+        if (uv_queue_work(t->loop, &t->work, work_cb, after_work_cb) < 0) {
+                kafka_conf_free(j->conf);
+                free(j);
+                t->job = NULL;
+                return;
+        }
+        t->busy = true;
+}
+
+static void on_debounced(uv_timer_t *h) {
+        queue_round(h->data);
+}
+
+static void on_recheck(uv_timer_t *h) {
+        queue_round(h->data);
+}
+
+static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status) {
+        struct tlsrot *t = h->data;
+        (void) filename;
+        (void) events;
+        (void) status;
+        /* The kubelet's update is several steps (a new folder, its files, a symlink swap, the
+         * old folder removed): act once the folder has been quiet for the debounce period. */
+        uv_timer_start(&t->debounce, on_debounced, t->o.debounce_ms, 0);
+}
+
+int tlsrot_new(uv_loop_t *loop, const struct tlsrot_opts *o, struct kafka_conf *conf,
+               struct tlsrot **ret, char *errbuf, size_t errlen) {
+        struct tlsrot *t = calloc(1, sizeof *t);
+        if (!t) {
+                kafka_conf_free(conf);
+                snprintf(errbuf, errlen, "out of memory");
+                return -ENOMEM;
+        }
+        if ((size_t) snprintf(t->tls_dir, sizeof t->tls_dir, "%s", o->tls_dir) >= sizeof t->tls_dir ||
+            (size_t) snprintf(t->broker_config, sizeof t->broker_config, "%s", o->broker_config) >= sizeof t->broker_config) {
+                kafka_conf_free(conf);
+                free(t);
+                snprintf(errbuf, errlen, "KPA_TLS_DIR or --broker-config: path too long");
+                return -EINVAL;
+        }
+        t->loop = loop;
+        t->o = *o;
+        t->o.tls_dir = t->tls_dir;
+        t->o.broker_config = t->broker_config;
+        if (!t->o.recheck_ms)
+                t->o.recheck_ms = TLSROT_DEFAULT_RECHECK_MS;
+        if (!t->o.debounce_ms)
+                t->o.debounce_ms = TLSROT_DEBOUNCE_MS;
+        if (!t->o.confirm_ms)
+                t->o.confirm_ms = TLSROT_CONFIRM_MS;
+        if (t->o.timeout_ms < TLSROT_CALL_MIN_MS)
+                t->o.timeout_ms = TLSROT_CALL_MIN_MS;
+        t->view.expiry_warn_days = o->expiry_warn_days;
+        atomic_init(&t->stop_requested, false);
+        t->conf = conf;
+        uv_timer_init(loop, &t->recheck);
+        uv_timer_init(loop, &t->debounce);
+        t->recheck.data = t->debounce.data = t->fs_event.data = t->work.data = t;
+        t->open_handles = 2;
+        *ret = t;
+        return 0;
+}
+
+int tlsrot_start(struct tlsrot *t, char *errbuf, size_t errlen) {
+        uv_fs_event_init(t->loop, &t->fs_event);
+        t->open_handles++;
+        int r = uv_fs_event_start(&t->fs_event, on_fs_event, t->tls_dir, 0);
+        if (r < 0)
+                /* The periodic re-check still runs: rotation is only slower. */
+                snprintf(errbuf, errlen, "KPA_TLS_DIR %s cannot be watched (%s): re-checked every %llums only",
+                         t->tls_dir, uv_strerror(r), (unsigned long long) t->o.recheck_ms);
+        uv_timer_start(&t->recheck, on_recheck, 0, t->o.recheck_ms);
+        return r;
+}
+
+void tlsrot_set_conf(struct tlsrot *t, struct kafka_conf *conf) {
+        if (!t) {
+                kafka_conf_free(conf);
+                return;
+        }
+        kafka_conf_free(t->conf);
+        t->conf = conf;
+}
+
+const struct tlsrot_view *tlsrot_view(const struct tlsrot *t) { return t ? &t->view : NULL; }
+
+void tlsrot_stop(struct tlsrot *t) {
+        if (!t || t->stopping)
+                return;
+        t->stopping = true;
+        atomic_store(&t->stop_requested, true);
+        uv_close((uv_handle_t *) &t->recheck, on_closed);
+        uv_close((uv_handle_t *) &t->debounce, on_closed);
+        if (t->open_handles > 2)
+                uv_close((uv_handle_t *) &t->fs_event, on_closed);
+}

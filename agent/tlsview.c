@@ -1,0 +1,112 @@
+/* /status and /metrics of certificate rotation (see include/kpa/tlsview.h). */
+#include "kpa/tlsview.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void utc(int64_t t, char *buf, size_t len) {
+        time_t tt = (time_t) t;
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(buf, len, "%" PRId64, t);
+}
+
+/* Adds a certificate's fields; false when out of memory. */
+static bool add_cert(cJSON *o, const struct tlsreload_cert *c) {
+        char when[40];
+        utc(c->not_after, when, sizeof when);
+        return cJSON_AddStringToObject(o, "subject", c->subject) && cJSON_AddStringToObject(o, "serial", c->serial) &&
+               cJSON_AddStringToObject(o, "not_after", when);
+}
+
+cJSON *tlsview_status(const struct tlsrot_view *v, int64_t now_unix) {
+        cJSON *t = cJSON_CreateObject();
+        if (!t)
+                return NULL;
+        bool ok = true;
+        char why[512];
+        bool expiry_ok = tlsrot_expiry_ok(v, now_unix, why, sizeof why);
+        cJSON *cond = cJSON_AddObjectToObject(t, "tls_expiry");
+        ok = cond && cJSON_AddBoolToObject(cond, "ok", expiry_ok) && cJSON_AddStringToObject(cond, "reason", why) &&
+             cJSON_AddNumberToObject(cond, "warn_days", v->expiry_warn_days) &&
+             cJSON_AddBoolToObject(cond, "affects_readiness", false);
+        if (ok && v->have_stored) {
+                cJSON *s = cJSON_AddObjectToObject(t, "stored");
+                ok = s && add_cert(s, &v->stored);
+        }
+        cJSON *ls = ok ? cJSON_AddArrayToObject(t, "listeners") : NULL;
+        ok = ok && ls;
+        for (int i = 0; ok && i < v->n_listeners; i++) {
+                const struct tlsrot_listener *l = &v->listeners[i];
+                cJSON *o = cJSON_CreateObject();
+                ok = o && cJSON_AddItemToArray(ls, o) && cJSON_AddStringToObject(o, "name", l->name) &&
+                     cJSON_AddNumberToObject(o, "port", l->port);
+                if (ok && l->have_served) {
+                        cJSON *s = cJSON_AddObjectToObject(o, "served");
+                        ok = s && add_cert(s, &l->served);
+                } else if (ok) {
+                        ok = cJSON_AddNullToObject(o, "served") && cJSON_AddStringToObject(o, "error", l->error);
+                }
+        }
+        if (ok && v->have_last) {
+                cJSON *r = cJSON_AddObjectToObject(t, "last_rotation");
+                char when[40];
+                utc(v->last_unix_ms / 1000, when, sizeof when);
+                ok = r && cJSON_AddStringToObject(r, "result", tlsrot_result_name(v->last_result)) &&
+                     cJSON_AddStringToObject(r, "reason", v->last_reason) && cJSON_AddStringToObject(r, "at", when);
+                if (ok && v->last_result == TLSROT_ROTATED)
+                        ok = cJSON_AddStringToObject(r, "serial", v->last_serial) != NULL;
+        } else if (ok) {
+                ok = cJSON_AddNullToObject(t, "last_rotation") != NULL;
+        }
+        cJSON *tot = ok ? cJSON_AddObjectToObject(t, "rotations") : NULL;
+        ok = ok && tot;
+        for (int i = 0; ok && i < TLSROT_RESULTS; i++)
+                ok = cJSON_AddNumberToObject(tot, tlsrot_result_name((enum tlsrot_result) i), (double) v->totals[i]) != NULL;
+        if (!ok) {
+                cJSON_Delete(t);
+                return NULL;
+        }
+        return t;
+}
+
+/* Listener names become label values: only the characters Kafka's listener names use. */
+static bool label_ok(const char *s) {
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && *s != '_' && *s != '-')
+                        return false;
+        return true;
+}
+
+int tlsview_metrics(const struct tlsrot_view *v, int64_t now_unix, struct dynbuf *out) {
+        int r = dynbuf_printf(out, "# HELP kpa_tls_cert_not_after_seconds notAfter of the certificate the listener serves "
+                              "(Unix seconds), as the agent's last TLS handshake with it saw it.\n"
+                              "# TYPE kpa_tls_cert_not_after_seconds gauge\n");
+        for (int i = 0; r == 0 && i < v->n_listeners; i++) {
+                const struct tlsrot_listener *l = &v->listeners[i];
+                if (l->have_served && label_ok(l->name))
+                        r = dynbuf_printf(out, "kpa_tls_cert_not_after_seconds{listener=\"%s\"} %" PRId64 "\n", l->name,
+                                          l->served.not_after);
+        }
+        if (r == 0)
+                r = dynbuf_printf(out, "# HELP kpa_tls_rotation_total Certificate rotations, by result (rotated: the "
+                                  "broker serves the new certificate; refused: bad material or a config that could "
+                                  "not be preserved, counted once per reason; failed: an error on the way).\n"
+                                  "# TYPE kpa_tls_rotation_total counter\n");
+        for (int i = 0; r == 0 && i < TLSROT_RESULTS; i++)
+                r = dynbuf_printf(out, "kpa_tls_rotation_total{result=\"%s\"} %" PRIu64 "\n",
+                                  tlsrot_result_name((enum tlsrot_result) i), v->totals[i]);
+        char why[512];
+        if (r == 0)
+                r = dynbuf_printf(out, "# HELP kpa_tls_expiry_ok 1 unless a served certificate expires within "
+                                  "--tls-expiry-warn-days (the tls_expiry condition).\n"
+                                  "# TYPE kpa_tls_expiry_ok gauge\nkpa_tls_expiry_ok %d\n",
+                                  tlsrot_expiry_ok(v, now_unix, why, sizeof why) ? 1 : 0);
+        return r;
+}

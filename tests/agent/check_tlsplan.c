@@ -1,0 +1,238 @@
+/* Suite for the pure decisions of a certificate rotation (tlsplan.c) and what /status and
+ * /metrics show of it (tlsview.c). */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpa/tlsplan.h"
+#include "kpa/tlsview.h"
+#include "testutil.h"
+
+static const char *const ONE[] = { "INTERNAL" };
+static const char *const TWO[] = { "INTERNAL", "MTLS" };
+#define KS "/etc/kafka/kpa/keystore.p12"
+#define TS "/etc/kafka/kpa/truststore.p12"
+
+static struct tlsplan_entry entry(const char *name, const char *value, bool sensitive) {
+        struct tlsplan_entry e = { .value = value, .sensitive = sensitive };
+        snprintf(e.name, sizeof e.name, "%s", name);
+        return e;
+}
+
+START_TEST(listener_keys_are_the_lower_cased_listener_prefix) {
+        char ks[TLSPLAN_NAME_MAX], ts[TLSPLAN_NAME_MAX];
+        ck_assert_int_eq(tlsplan_listener_keys("INTERNAL", ks, sizeof ks, ts, sizeof ts), 0);
+        ck_assert_str_eq(ks, "listener.name.internal.ssl.keystore.location");
+        ck_assert_str_eq(ts, "listener.name.internal.ssl.truststore.location");
+        ck_assert_int_eq(tlsplan_listener_keys("", ks, sizeof ks, ts, sizeof ts), -EINVAL);
+        ck_assert_int_eq(tlsplan_listener_keys("A.B", ks, sizeof ks, ts, sizeof ts), -EINVAL);
+        ck_assert_int_eq(tlsplan_listener_keys("A=B", ks, sizeof ks, ts, sizeof ts), -EINVAL);
+}
+END_TEST
+
+START_TEST(owned_keys_are_only_the_two_store_locations_of_a_listener) {
+        ck_assert(tlsplan_owned_key("listener.name.internal.ssl.keystore.location"));
+        ck_assert(tlsplan_owned_key("listener.name.mtls.ssl.truststore.location"));
+        ck_assert(!tlsplan_owned_key("listener.name.internal.ssl.keystore.password"));
+        ck_assert(!tlsplan_owned_key("ssl.keystore.location"));
+        ck_assert(!tlsplan_owned_key("listener.name..ssl.keystore.location"));
+        ck_assert(!tlsplan_owned_key("listener.name.a.b.ssl.keystore.location"));
+        ck_assert(!tlsplan_owned_key("log.cleaner.threads"));
+}
+END_TEST
+
+START_TEST(the_set_keeps_every_value_someone_else_set_and_adds_kpas_keys) {
+        struct tlsplan_entry cur[] = {
+                entry("log.cleaner.threads", "2", false),
+                entry("listener.name.internal.ssl.keystore.location", "/old/ks.p12", false),
+                entry("max.connections", "1000", false),
+        };
+        char keys[2 * TLSPLAN_MAX_LISTENERS][TLSPLAN_NAME_MAX];
+        struct tlsplan_set s;
+        char why[512] = "";
+        ck_assert_int_eq(tlsplan_alter_set(cur, 3, TWO, 2, KS, TS, keys, &s, why, sizeof why), 0);
+        ck_assert_uint_eq(s.n, 6);
+        ck_assert_str_eq(s.name[0], "log.cleaner.threads");
+        ck_assert_str_eq(s.value[0], "2");
+        ck_assert_str_eq(s.name[1], "max.connections");
+        ck_assert_str_eq(s.value[1], "1000");
+        ck_assert_str_eq(s.name[2], "listener.name.internal.ssl.keystore.location");
+        ck_assert_str_eq(s.value[2], KS);
+        ck_assert_str_eq(s.name[3], "listener.name.internal.ssl.truststore.location");
+        ck_assert_str_eq(s.value[3], TS);
+        ck_assert_str_eq(s.name[4], "listener.name.mtls.ssl.keystore.location");
+        ck_assert_str_eq(s.name[5], "listener.name.mtls.ssl.truststore.location");
+}
+END_TEST
+
+START_TEST(a_value_kafka_does_not_return_refuses_the_rotation_and_names_it) {
+        struct tlsplan_entry cur[] = {
+                entry("log.cleaner.threads", "2", false),
+                entry("listener.name.client.ssl.key.password", NULL, true),
+        };
+        char keys[2 * TLSPLAN_MAX_LISTENERS][TLSPLAN_NAME_MAX];
+        struct tlsplan_set s = { .n = 99 };
+        char why[512] = "";
+        ck_assert_int_eq(tlsplan_alter_set(cur, 2, ONE, 1, KS, TS, keys, &s, why, sizeof why), -EPERM);
+        ck_assert_uint_eq(s.n, 99);
+        ck_assert_ptr_nonnull(strstr(why, "per-broker dynamic config listener.name.client.ssl.key.password is sensitive"));
+        ck_assert_ptr_nonnull(strstr(why, "move it to server.properties"));
+        /* A sensitive value kpa owns (never: kpa sends locations only) would not block. */
+        cur[1] = entry("listener.name.internal.ssl.keystore.location", NULL, false);
+        ck_assert_int_eq(tlsplan_alter_set(cur, 2, ONE, 1, KS, TS, keys, &s, why, sizeof why), 0);
+        ck_assert_uint_eq(s.n, 3);
+        /* Unreadable without being sensitive says so. */
+        cur[1] = entry("num.io.threads", NULL, false);
+        ck_assert_int_eq(tlsplan_alter_set(cur, 2, ONE, 1, KS, TS, keys, &s, why, sizeof why), -EPERM);
+        ck_assert_ptr_nonnull(strstr(why, "num.io.threads is unreadable"));
+}
+END_TEST
+
+START_TEST(the_set_is_bounded) {
+        static struct tlsplan_entry cur[TLSPLAN_MAX_ENTRIES];
+        static char names[TLSPLAN_MAX_ENTRIES][32];
+        for (int i = 0; i < TLSPLAN_MAX_ENTRIES; i++) {
+                snprintf(names[i], sizeof names[i], "custom.%d", i);
+                cur[i] = entry(names[i], "v", false);
+        }
+        char keys[2 * TLSPLAN_MAX_LISTENERS][TLSPLAN_NAME_MAX];
+        struct tlsplan_set s;
+        char why[512] = "";
+        ck_assert_int_eq(tlsplan_alter_set(cur, TLSPLAN_MAX_ENTRIES, ONE, 1, KS, TS, keys, &s, why, sizeof why), -E2BIG);
+        ck_assert_ptr_nonnull(strstr(why, "more than 256 per-broker dynamic configs"));
+        ck_assert_int_eq(tlsplan_alter_set(cur, TLSPLAN_MAX_ENTRIES - 2, ONE, 1, KS, TS, keys, &s, why, sizeof why), 0);
+        ck_assert_uint_eq(s.n, TLSPLAN_MAX_ENTRIES);
+}
+END_TEST
+
+START_TEST(tls_listeners_are_the_ssl_and_sasl_ssl_ones_but_the_controllers) {
+        struct tlsplan_listener l[TLSPLAN_MAX_LISTENERS];
+        size_t n = 0;
+        char why[256] = "";
+        ck_assert_int_eq(tlsplan_tls_listeners(
+                "INTERNAL://:9092,CONTROLLER://:9093,MTLS://:9094,PLAIN://:9095",
+                "INTERNAL://kafka-0.h.ns.svc:9092,MTLS://kafka-0.example.com:9094,PLAIN://x:9095",
+                "INTERNAL:SASL_SSL,CONTROLLER:SSL,MTLS:SSL,PLAIN:PLAINTEXT", "CONTROLLER", l, TLSPLAN_MAX_LISTENERS,
+                &n, why, sizeof why), 0);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_str_eq(l[0].name, "INTERNAL");
+        ck_assert_uint_eq(l[0].port, 9092);
+        ck_assert_str_eq(l[0].advertised, "kafka-0.h.ns.svc");
+        ck_assert_str_eq(l[1].name, "MTLS");
+        ck_assert_uint_eq(l[1].port, 9094);
+        ck_assert_str_eq(l[1].advertised, "kafka-0.example.com");
+        /* Without a map a listener's name is its protocol, as Kafka defaults; IPv6 bare. */
+        ck_assert_int_eq(tlsplan_tls_listeners("SSL://[::1]:9093", "SSL://[fd00::1]:9093", NULL, NULL, l,
+                                               TLSPLAN_MAX_LISTENERS, &n, why, sizeof why), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_str_eq(l[0].advertised, "fd00::1");
+        ck_assert_int_eq(tlsplan_tls_listeners("INTERNAL:9092", NULL, NULL, NULL, l, TLSPLAN_MAX_LISTENERS, &n, why,
+                                               sizeof why), -EINVAL);
+        ck_assert_str_eq(why, "listeners: \"INTERNAL:9092\" is not NAME://HOST:PORT");
+        ck_assert_int_eq(tlsplan_tls_listeners(NULL, NULL, NULL, NULL, l, TLSPLAN_MAX_LISTENERS, &n, why,
+                                               sizeof why), -EINVAL);
+        ck_assert_int_eq(tlsplan_tls_listeners("SSL://:1,SSL2://:2", NULL, "SSL:SSL,SSL2:SSL", NULL, l, 1, &n, why,
+                                               sizeof why), -E2BIG);
+}
+END_TEST
+
+START_TEST(expiry_warns_within_the_days_and_says_when) {
+        char why[256];
+        const int64_t now = 1798761600; /* 2027-01-01T00:00:00Z */
+        ck_assert(tlsplan_expiry_ok(now + 15 * 86400, now, 14, why, sizeof why));
+        ck_assert_str_eq(why, "the certificate is valid until 2027-01-16T00:00:00Z");
+        ck_assert(!tlsplan_expiry_ok(now + 14 * 86400, now, 14, why, sizeof why));
+        ck_assert_str_eq(why, "the certificate expires in 14 days (at 2027-01-15T00:00:00Z), within the 14-day warning");
+        ck_assert(!tlsplan_expiry_ok(now + 3600, now, 14, why, sizeof why));
+        ck_assert_str_eq(why, "the certificate expires in 0 days (at 2027-01-01T01:00:00Z), within the 14-day warning");
+        ck_assert(!tlsplan_expiry_ok(now, now, 0, why, sizeof why));
+        ck_assert_str_eq(why, "the certificate expired at 2027-01-01T00:00:00Z");
+        ck_assert(tlsplan_expiry_ok(now + 1, now, 0, why, sizeof why));
+}
+END_TEST
+
+static void view_fixture(struct tlsrot_view *v) {
+        memset(v, 0, sizeof *v);
+        v->expiry_warn_days = 14;
+        v->n_listeners = 2;
+        snprintf(v->listeners[0].name, sizeof v->listeners[0].name, "INTERNAL");
+        v->listeners[0].port = 9092;
+        v->listeners[0].have_served = true;
+        snprintf(v->listeners[0].served.subject, sizeof v->listeners[0].served.subject, "CN=kafka");
+        snprintf(v->listeners[0].served.serial, sizeof v->listeners[0].served.serial, "0A1B");
+        v->listeners[0].served.not_after = 1798761600 + 30 * 86400;
+        snprintf(v->listeners[1].name, sizeof v->listeners[1].name, "MTLS");
+        v->listeners[1].port = 9094;
+        v->listeners[1].have_served = true;
+        v->listeners[1].served = v->listeners[0].served;
+        v->listeners[1].served.not_after = 1798761600 + 10 * 86400;
+        v->totals[TLSROT_ROTATED] = 1;
+        v->totals[TLSROT_REFUSED] = 3;
+        v->have_last = true;
+        v->last_result = TLSROT_REFUSED;
+        snprintf(v->last_reason, sizeof v->last_reason, "KPA_TLS_DIR/tls.key: file not found");
+        v->last_unix_ms = 1798761600000;
+}
+
+START_TEST(status_shows_each_listeners_served_certificate_and_the_last_rotation) {
+        struct tlsrot_view v;
+        view_fixture(&v);
+        cJSON *t = tlsview_status(&v, 1798761600);
+        ck_assert_ptr_nonnull(t);
+        char *s = cJSON_PrintUnformatted(t);
+        ck_assert_str_eq(s, "{\"tls_expiry\":{\"ok\":false,\"reason\":\"MTLS (serial 0A1B): the certificate expires in "
+                         "10 days (at 2027-01-11T00:00:00Z), within the 14-day warning\",\"warn_days\":14,"
+                         "\"affects_readiness\":false},\"listeners\":[{\"name\":\"INTERNAL\",\"port\":9092,\"served\":"
+                         "{\"subject\":\"CN=kafka\",\"serial\":\"0A1B\",\"not_after\":\"2027-01-31T00:00:00Z\"}},"
+                         "{\"name\":\"MTLS\",\"port\":9094,\"served\":{\"subject\":\"CN=kafka\",\"serial\":\"0A1B\","
+                         "\"not_after\":\"2027-01-11T00:00:00Z\"}}],\"last_rotation\":{\"result\":\"refused\","
+                         "\"reason\":\"KPA_TLS_DIR/tls.key: file not found\",\"at\":\"2027-01-01T00:00:00Z\"},"
+                         "\"rotations\":{\"rotated\":1,\"refused\":3,\"failed\":0}}");
+        free(s);
+        cJSON_Delete(t);
+}
+END_TEST
+
+START_TEST(metrics_show_not_after_per_listener_and_rotations_by_result) {
+        struct tlsrot_view v;
+        view_fixture(&v);
+        /* A listener name that is no valid label is left out rather than escaped. */
+        snprintf(v.listeners[1].name, sizeof v.listeners[1].name, "M\"X");
+        struct dynbuf b;
+        dynbuf_init(&b, 64 * 1024);
+        ck_assert_int_eq(tlsview_metrics(&v, 1798761600, &b), 0);
+        const char *m = dynbuf_str(&b);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_tls_cert_not_after_seconds{listener=\"INTERNAL\"} 1801353600\n"));
+        ck_assert_ptr_null(strstr(m, "M\"X"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_tls_rotation_total{result=\"rotated\"} 1\n"
+                                        "kpa_tls_rotation_total{result=\"refused\"} 3\n"
+                                        "kpa_tls_rotation_total{result=\"failed\"} 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_tls_expiry_ok 0\n"));
+        dynbuf_free(&b);
+        /* Bounded: a buffer too small says so. */
+        dynbuf_init(&b, 64);
+        ck_assert_int_lt(tlsview_metrics(&v, 1798761600, &b), 0);
+        dynbuf_free(&b);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("tlsplan");
+        TCase *tc = tcase_create("plan");
+        tcase_add_test(tc, listener_keys_are_the_lower_cased_listener_prefix);
+        tcase_add_test(tc, owned_keys_are_only_the_two_store_locations_of_a_listener);
+        tcase_add_test(tc, the_set_keeps_every_value_someone_else_set_and_adds_kpas_keys);
+        tcase_add_test(tc, a_value_kafka_does_not_return_refuses_the_rotation_and_names_it);
+        tcase_add_test(tc, the_set_is_bounded);
+        tcase_add_test(tc, tls_listeners_are_the_ssl_and_sasl_ssl_ones_but_the_controllers);
+        tcase_add_test(tc, expiry_warns_within_the_days_and_says_when);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("view");
+        tcase_add_test(tc, status_shows_each_listeners_served_certificate_and_the_last_rotation);
+        tcase_add_test(tc, metrics_show_not_after_per_listener_and_rotations_by_result);
+        suite_add_tcase(s, tc);
+        return tu_run_suite(s);
+}

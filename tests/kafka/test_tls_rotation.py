@@ -1,0 +1,276 @@
+"""Real Kafka: kpa-agent puts a renewed certificate in place without a broker restart
+(docs/tls-rotation.md). One node in combined mode from the tls-sasl overlay (SASL_SSL INTERNAL,
+SSL CONTROLLER, mTLS MTLS listeners, a cert-manager style Secret: leaf + intermediate + root),
+with KPA_TLS_DIR given to the agent as the overlay does. The Secret is replaced the way the
+kubelet does it: a new "..<timestamp>" folder, then an atomic swap of the "..data" symlink.
+
+The tests run in order on the same broker (test_1..test_4): each starts from what the previous
+one left, and each proves its point by what the broker serves (a TLS handshake) and by the
+agent's /status.
+"""
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+import harness as h
+
+USERS = {"kafka": "inter-broker secret", "alice": "alice secret"}
+DNS = ["*.kafka-headless.kafka.svc.cluster.local", "*.kafka-headless.kafka.svc"]
+TOPIC = "rotation"
+# The agent re-checks the Secret this often besides its change events: short here, so that a
+# refusal logged "once" is seen to stay logged once over several re-checks.
+RECHECK = "2s"
+# Bound on a rotation: debounce (1 s) + rebuild + DescribeConfigs + AlterConfigs + the
+# broker's reload + handshakes, on a loaded 2-core machine under ASan.
+ROTATION_BOUND_S = 90
+
+
+def _inter(secret):
+    work = os.path.join(secret, ".work")
+    with open(os.path.join(work, "inter.key"), "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), None)
+    with open(os.path.join(work, "inter.crt"), "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    with open(os.path.join(work, "inter.crt")) as f:
+        pem = f.read()
+    return key, cert, pem
+
+
+def make_leaf(secret, out, dns=DNS, not_before=None, not_after=None, other_key=False, drop=()):
+    """A Secret folder `out` with a new leaf from the intermediate of `secret`: tls.crt (leaf
+    then intermediate), tls.key, ca.crt. other_key: tls.key is a key that does not match;
+    drop: files left out (a half-written Secret). Returns the leaf's serial (upper-case hex)."""
+    ikey, icert, ipem = _inter(secret)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    nb = not_before or now - datetime.timedelta(minutes=5)
+    na = not_after or now + datetime.timedelta(days=10)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kafka")]))
+            .issuer_name(icert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(nb).not_valid_after(na)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns]), critical=False)
+            .sign(ikey, hashes.SHA256()))
+    os.makedirs(out, exist_ok=True)
+    files = {
+        "tls.crt": cert.public_bytes(serialization.Encoding.PEM).decode() + ipem,
+        "tls.key": (ec.generate_private_key(ec.SECP256R1()) if other_key else key).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
+    }
+    with open(os.path.join(secret, "ca.crt")) as f:
+        files["ca.crt"] = f.read()
+    for name, text in files.items():
+        if name not in drop:
+            with open(os.path.join(out, name), "w") as f:
+                f.write(text)
+    # As OpenSSL prints it (BN_bn2hex, openssl x509 -serial): whole bytes, so a leading 0 nibble shows.
+    hexs = format(cert.serial_number, "X")
+    return "0" + hexs if len(hexs) % 2 else hexs
+
+
+_stamp = [0]
+
+
+def swap_secret(volume, source):
+    """The kubelet's atomic update of a Secret volume: the new files in a new ..<timestamp>
+    folder, a ..data_tmp symlink to it renamed over ..data, the old folder removed."""
+    _stamp[0] += 1
+    stamp = f"..2026_11_30_01_00_{_stamp[0]:02d}.000000001"
+    d = os.path.join(volume, stamp)
+    os.makedirs(d)
+    for name in os.listdir(source):
+        shutil.copyfile(os.path.join(source, name), os.path.join(d, name))
+        os.chmod(os.path.join(d, name), 0o644)
+    old = os.readlink(os.path.join(volume, "..data"))
+    os.symlink(stamp, os.path.join(volume, "..data_tmp"))
+    os.rename(os.path.join(volume, "..data_tmp"), os.path.join(volume, "..data"))
+    shutil.rmtree(os.path.join(volume, old))
+
+
+def served_serial(pod, port):
+    """The serial of the certificate pod serves on port (a TLS handshake from the pod's
+    network namespace, as a client would see it)."""
+    r = subprocess.run(["ip", "netns", "exec", pod.ns, "sh", "-c",
+                        f"openssl s_client -connect {pod.ip}:{port} -servername {pod.fqdn} </dev/null 2>/dev/null"
+                        " | openssl x509 -noout -serial"], capture_output=True, text=True, timeout=60)
+    return r.stdout.strip().split("=", 1)[1] if "=" in r.stdout else None
+
+
+class TlsRotation(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = h.Env()
+        try:
+            work = os.path.join(cls.env.work, "secrets")
+            cls.secret = h.make_cert_manager_secret(os.path.join(work, "tls"), DNS)
+            users = h.make_users(os.path.join(work, "users"), USERS)
+            # One node: replication 1, so min.insync.replicas 1.
+            tmpl = re.sub(r"(?m)^(min\.insync\.replicas|offsets\.topic\.replication\.factor|"
+                          r"transaction\.state\.log\.replication\.factor|default\.replication\.factor)=\d+$",
+                          r"\1=1", h.manifest("k8s/overlays/tls-sasl")["configmap"]["data"]["server.properties"])
+            cls.pod = cls.env.pod("kafka", 0, kustomization="k8s/overlays/tls-sasl",
+                                  secrets={"kafka-tls": cls.secret, "kafka-sasl-users": users},
+                                  extra_env={"KPA_CONTROLLER_COUNT": "1"}, template=tmpl)
+            cls.env.start([cls.pod], agent_overrides={"--interval": "1s", "--tls-recheck-interval": RECHECK})
+            cls.pod.wait_ready(timeout=180)
+            cls.volume = cls.pod.volumes["tls"]
+            cls.boot = f"{cls.pod.fqdn}:9092"
+            cls.client = os.path.join(cls.env.work, "alice.properties")
+            h.java_client_config(cls.pod, cls.client, "alice", USERS["alice"], "SASL_SSL")
+            cls.env.probe("create-topic", "--bootstrap", cls.boot, "--topic", TOPIC, "--partitions", "2",
+                          "--replication-factor", "1", "--command-config", cls.client)
+            cls.ks = os.path.join(cls.pod.kpa_dir, "keystore.p12")
+        except BaseException:
+            cls.env.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def tls_status(self):
+        return self.pod.status()["tls"]
+
+    def wait_rotation(self, pred, what):
+        try:
+            return h.wait_for(lambda: (lambda t: t if pred(t) else None)(self.tls_status()), ROTATION_BOUND_S, what)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; /status tls: {self.tls_status()}; agent: {self.agent_tls_lines()}") from None
+
+    def agent_tls_lines(self):
+        with open(os.path.join(self.pod.root, "agent.log")) as f:
+            return [line.strip() for line in f if "tls_" in line][-10:]
+
+    def configs(self, *args):
+        return self.env.tool("kafka-configs.sh", "--bootstrap-server", self.boot, "--command-config", self.client,
+                             "--entity-type", "brokers", "--entity-name", str(self.pod.node_id), *args)
+
+    def agent_log_count(self, event):
+        with open(os.path.join(self.pod.root, "agent.log")) as f:
+            return sum(1 for line in f if f'"{event}"' in line or f"event={event}" in line)
+
+    def test_1_a_renewed_leaf_is_served_without_restart_and_without_produce_errors(self):
+        # An operator's per-broker dynamic config, set beforehand, must survive: the legacy
+        # AlterConfigs the agent sends replaces the whole per-broker set.
+        self.configs("--alter", "--add-config", "log.cleaner.threads=2")
+        before = self.tls_status()
+        old = served_serial(self.pod, 9092)
+        self.assertEqual(before["listeners"][0]["served"]["serial"], old)
+        pid = self.pod.broker.pid
+        load = h.Load(self.env, self.boot, [TOPIC], rate=100, size=200, name="rotation",
+                      command_config=self.client)
+        serial = make_leaf(self.secret, os.path.join(self.env.work, "renewed"))
+        t0 = h.time.monotonic()
+        swap_secret(self.volume, os.path.join(self.env.work, "renewed"))
+        t = self.wait_rotation(lambda t: t["last_rotation"] and t["last_rotation"]["result"] == "rotated",
+                               "the agent's /status reports the rotation")
+        took = h.time.monotonic() - t0
+        self.assertEqual(t["last_rotation"]["serial"], serial)
+        # Every TLS listener the agent handshakes serves it, and so does each port, from outside.
+        self.assertEqual({l["name"]: l["served"]["serial"] for l in t["listeners"]}, {"INTERNAL": serial, "MTLS": serial})
+        self.assertEqual(served_serial(self.pod, 9092), serial)
+        self.assertEqual(served_serial(self.pod, 9094), serial,
+                         f"/status tls: {self.tls_status()}; agent: {self.agent_tls_lines()}")
+        # The controller listener of a combined node is reloaded with the broker's.
+        self.assertEqual(served_serial(self.pod, 9093), serial)
+        self.assertEqual(self.pod.broker.pid, pid, "the broker was restarted")
+        # Produce through the rotation, and a few seconds after it on new connections.
+        h.time.sleep(3)
+        stats = load.stop()
+        self.assertEqual(stats["failed"], {}, stats)
+        self.assertGreater(stats["acked"], 0)
+        check = h.verify(self.env, self.boot, [TOPIC], load.acked_path, self.client)
+        self.assertEqual(check["lost"], 0, check)
+        # The operator's value is still there, beside kpa's own keys.
+        out = self.configs("--describe").stdout
+        self.assertIn("log.cleaner.threads=2", out)
+        self.assertIn("listener.name.internal.ssl.keystore.location=", out)
+        # The agent keeps checking its broker with the new material.
+        self.pod.wait_ready(timeout=60)
+        self.assertEqual(self.agent_log_count("tls_rotated"), 1)
+        h.figure("tls_leaf_rotation", rotation_s=round(took, 1), acked=stats["acked"],
+                 retried=sum(stats["retried"].values()))
+
+    def refused(self, name, reason_part, **leaf):
+        """Bad material: refused with reason_part, logged once over several re-checks, the
+        key store and the served certificate untouched."""
+        with open(self.ks, "rb") as f:
+            store = f.read()
+        serving = served_serial(self.pod, 9092)
+        count = self.agent_log_count("tls_rotation_refused")
+        src = os.path.join(self.env.work, name)
+        make_leaf(self.secret, src, **leaf)
+        swap_secret(self.volume, src)
+        t = self.wait_rotation(lambda t: t["last_rotation"]["result"] == "refused" and
+                               reason_part in t["last_rotation"]["reason"], f"{name}: refused")
+        # Three more re-checks find the same material: still one log line.
+        h.time.sleep(3 * 2 + 1)
+        self.assertEqual(self.agent_log_count("tls_rotation_refused"), count + 1, name)
+        with open(self.ks, "rb") as f:
+            self.assertEqual(f.read(), store, f"{name}: the key store changed")
+        self.assertEqual(served_serial(self.pod, 9092), serving)
+        self.assertEqual(t["listeners"][0]["served"]["serial"], serving)
+        return t
+
+    def test_2_bad_material_keeps_the_old_stores_and_the_broker_untouched(self):
+        self.refused("mismatch", "KPA_TLS_DIR/tls.key does not match the certificate", other_key=True)
+        self.refused("uncovered", f"advertised host {self.pod.fqdn} is not covered", dns=["other.example.com"])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.refused("expired", "KPA_TLS_DIR/tls.crt expired at",
+                     not_before=now - datetime.timedelta(days=20), not_after=now - datetime.timedelta(days=1))
+        self.refused("half-written", "KPA_TLS_DIR/tls.key: file not found", drop=("tls.key",))
+        # The metrics count each refusal once.
+        code, body = self.pod.get("/metrics")
+        self.assertIn('kpa_tls_rotation_total{result="refused"} 4', body)
+        self.assertIn('kpa_tls_rotation_total{result="rotated"} 1', body)
+
+    def test_3_a_sensitive_per_broker_config_is_never_dropped_the_rotation_is_refused(self):
+        # Kafka returns no value for a config of unknown type (it may be a password): the
+        # agent cannot send it back, so it refuses, names it, and touches nothing.
+        self.configs("--alter", "--add-config", "kpa.test.custom=keep-me")
+        # Only once the broker itself shows it: AlterConfigs goes through the controller, and
+        # a rotation that read the set before the broker applied it would not see it
+        # (docs/tls-rotation.md, Limits).
+        h.wait_for(lambda: "kpa.test.custom" in self.configs("--describe").stdout, 60, "the broker shows the config")
+        t = self.refused("sensitive", "per-broker dynamic config kpa.test.custom is sensitive")
+        self.assertIn("kpa.test.custom", t["last_rotation"]["reason"])
+        self.assertIn("kpa.test.custom", self.configs("--describe").stdout)
+        # Once the operator moves it away, the same watch rotates.
+        self.configs("--alter", "--delete-config", "kpa.test.custom")
+        h.wait_for(lambda: "kpa.test.custom" not in self.configs("--describe").stdout, 60, "the config is gone")
+        serial = make_leaf(self.secret, os.path.join(self.env.work, "after-sensitive"))
+        swap_secret(self.volume, os.path.join(self.env.work, "after-sensitive"))
+        self.wait_rotation(lambda t: t["last_rotation"]["result"] == "rotated" and
+                           t["last_rotation"]["serial"] == serial, "rotated after the config was moved")
+        self.assertEqual(served_serial(self.pod, 9092), serial)
+
+    def test_4_expiry_is_visible(self):
+        code, body = self.pod.get("/metrics")
+        t = self.tls_status()
+        na = {l["name"]: l["served"]["not_after"] for l in t["listeners"]}
+        m = dict(re.findall(r'kpa_tls_cert_not_after_seconds\{listener="(\w+)"\} (\d+)', body))
+        self.assertEqual(set(m), {"INTERNAL", "MTLS"})
+        for name, secs in m.items():
+            self.assertEqual(datetime.datetime.fromtimestamp(int(secs), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             na[name])
+        # 10 days left, under the default 14-day warning: the condition warns, readiness stays.
+        self.assertFalse(t["tls_expiry"]["ok"])
+        self.assertIn("expires in 9 days", t["tls_expiry"]["reason"])
+        self.assertIn("kpa_tls_expiry_ok 0", body)
+        self.assertEqual(self.pod.get(self.pod.path("readiness"))[0], 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
