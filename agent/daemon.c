@@ -880,6 +880,8 @@ static int start_elector(struct agent *a, char *err, size_t errlen) {
         if ((r = elector_new(a->loop, &o, conf, on_elected, a, &a->elector)) < 0)
                 snprintf(err, errlen, "out of memory");
         return r;
+}
+
 /* Certificate rotation for a broker whose Secret volume is given (tlsrot.h). A controller-only
  * node's listener cannot reload its store dynamically: it takes a new certificate at its next
  * restart (docs/tls-rotation.md). */
