@@ -896,6 +896,10 @@ static int start_tls_rotation(struct agent *a, char *err, size_t errlen) {
         struct tlsrot_opts o = { .tls_dir = cfg->tls_dir, .broker_config = cfg->broker_config,
                                  .node_id = a->node_id, .expiry_warn_days = cfg->tls_expiry_warn_days,
                                  .recheck_ms = cfg->tls_recheck_ms, .timeout_ms = cfg->check_timeout_ms };
+        /* Peers' agents listen at the same port (a CA rotation reads their /status). */
+        char lhost[KCONN_HOST_MAX];
+        if (parse_hostport(cfg->listen, PARSE_HOSTPORT_EMPTY_HOST, lhost, sizeof lhost, &o.agent_port) < 0)
+                o.agent_port = 0;
         struct kafka_conf *conf = NULL;
         int r;
         if ((r = kafka_conf_load(cfg->client_config, a->bootstrap, &conf, err, errlen)) < 0 ||

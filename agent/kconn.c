@@ -444,6 +444,10 @@ struct x509_st *kconn_peer_cert(const struct kconn *c) {
         return c && c->ssl ? SSL_get0_peer_certificate(c->ssl) : NULL;
 }
 
+struct stack_st_X509 *kconn_peer_chain(const struct kconn *c) {
+        return c && c->ssl ? SSL_get_peer_cert_chain(c->ssl) : NULL;
+}
+
 /* ---- frames ---- */
 
 /* Moves len bytes in one direction: from wp to the peer when wp is set, else from the peer

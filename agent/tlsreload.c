@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kpa/monotime.h"
+#include "kpa/tlsca.h"
 #include "kpa/tls_x509.h"
 
 void tlsreload_describe_cert(const struct x509_st *x, struct tlsreload_cert *ret) {
@@ -190,6 +191,59 @@ int tlsreload_served(const char *host, uint16_t port, const struct kconn_securit
                         snprintf(why, whylen, "%s:%u served no certificate", host, (unsigned) port);
                         r = -EPROTO;
                 }
+        }
+        kconn_close(c);
+        return r;
+}
+
+int tlsreload_brokers(struct kafka_conf *conf, uint64_t timeout_ms, struct tlsreload_broker *ret, size_t max,
+                      size_t *ret_n, char *why, size_t whylen) {
+        rd_kafka_t *rk = admin_new(conf, why, whylen);
+        if (!rk)
+                return -EINVAL;
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, (int) timeout_ms);
+        int r = 0;
+        size_t n = 0;
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                snprintf(why, whylen, "Metadata: %s", rd_kafka_err2str(e));
+                r = -EIO;
+        } else {
+                for (int i = 0; r == 0 && i < md->broker_cnt; i++) {
+                        if (n >= max) {
+                                snprintf(why, whylen, "Metadata names more than %zu brokers", max);
+                                r = -E2BIG;
+                        } else if (!md->brokers[i].host || strlen(md->brokers[i].host) >= sizeof ret[n].host ||
+                                   md->brokers[i].port <= 0 || md->brokers[i].port > 65535) {
+                                snprintf(why, whylen, "Metadata names broker %d without a usable host:port",
+                                         (int) md->brokers[i].id);
+                                r = -EPROTO;
+                        } else {
+                                ret[n].id = md->brokers[i].id;
+                                snprintf(ret[n].host, sizeof ret[n].host, "%s", md->brokers[i].host);
+                                ret[n++].port = (uint16_t) md->brokers[i].port;
+                        }
+                }
+        }
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_destroy(rk);
+        if (r == 0)
+                *ret_n = n;
+        return r;
+}
+
+int tlsreload_served_ca(const char *host, uint16_t port, const struct kconn_security *sec, uint64_t timeout_ms,
+                        struct stack_st_X509 *pool, char ret[65], char *why, size_t whylen) {
+        struct kconn_security only_tls = *sec;
+        only_tls.tls = true;
+        only_tls.skip_verify = true;
+        only_tls.sasl_plain = false;
+        struct kconn *c = NULL;
+        int r = kconn_open(host, port, &only_tls, monotime_ms() + timeout_ms, &c, why, whylen);
+        if (r == 0 && !tlsca_anchor(kconn_peer_chain(c), pool, ret)) {
+                snprintf(why, whylen, "%s:%u serves a certificate of none of the CAs known here", host, (unsigned) port);
+                r = -EPROTO;
         }
         kconn_close(c);
         return r;

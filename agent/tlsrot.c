@@ -20,6 +20,7 @@
 #include "kpa/secret.h"
 #include "kpa/tls.h"
 #include "kpa/tls_p12.h"
+#include "kpa/tlscaround.h"
 
 #define PROPS_MAX_BYTES (1024 * 1024)
 #define CONFIRM_STEP_MS 500
@@ -66,6 +67,7 @@ struct job {
         int32_t node_id;
         struct kafka_conf *conf;
         uint64_t timeout_ms, confirm_ms;
+        uint16_t agent_port;
         /* Set from the loop when the agent stops: the confirmation stops waiting. */
         atomic_bool *stop;
         /* outputs */
@@ -78,6 +80,9 @@ struct job {
         struct tlsreload_cert stored;
         int n_listeners;
         struct tlsrot_listener listeners[TLSPLAN_MAX_LISTENERS];
+        struct tlscaround_view ca;       /* the CA rotation's state, when judged */
+        char ca_error[TLSROT_REASON_MAX];
+        struct tlscaround_out *ca_out;   /* the CA step's stores, freed at the end of the round */
 };
 
 struct tlsrot {
@@ -95,6 +100,7 @@ struct tlsrot {
         struct job *job;
         struct tlsrot_view view;
         char logged_reason[TLSROT_REASON_MAX];   /* the last refusal or failure logged */
+        char ca_logged[TLSROT_REASON_MAX + 64];  /* the last CA rotation line logged */
 };
 
 static int64_t unix_now_ms(void) {
@@ -227,11 +233,12 @@ static int write_stores(const struct setup *s, const struct tls_result *res, cha
         struct fileset *fs = fileset_new(s->out_dir);
         int r = fs ? 0 : -ENOMEM;
         /* Modes as kpa-init writes them: the stores 0600, the CA PEM (public) 0644. */
-        if (r == 0)
+        /* A CA step writes only some of them (tlscaround.h): a NULL one is kept as it is. */
+        if (r == 0 && res->keystore)
                 r = fileset_add(fs, TLS_KEYSTORE_FILE, res->keystore, res->keystore_len, 0600, true);
-        if (r == 0)
+        if (r == 0 && res->truststore)
                 r = fileset_add(fs, TLS_TRUSTSTORE_FILE, res->truststore, res->truststore_len, 0600, true);
-        if (r == 0)
+        if (r == 0 && res->ca_pem)
                 r = fileset_add(fs, TLS_CA_PEM_FILE, res->ca_pem, res->ca_pem_len, 0644, false);
         char err[300] = "";
         if (r == 0)
@@ -335,6 +342,69 @@ static bool reload_pending(const struct job *j) {
         return !all_serve(j, j->stored.serial);
 }
 
+/* The CA rotation's view of this round and the step it decides (tlscaround.h, carot.h); the
+ * stores for that step are kept in j->ca_out until ca_step writes them. */
+static struct tlscaround_out *ca_out_of(struct job *j);
+
+static struct tlscaround_out *ca_out_of(struct job *j) {
+        if (!j->ca_out)
+                j->ca_out = calloc(1, sizeof *j->ca_out);
+        return j->ca_out;
+}
+
+static enum carot_action ca_round(struct job *j, const struct setup *s, const struct tls_result *res,
+                                  const struct kconn_security *sec) {
+        bool served_stored = j->have_stored && all_serve(j, j->stored.serial);
+        struct tlscaround_in in = { .out_dir = s->out_dir, .password = s->password, .conf = j->conf,
+                                    .node_id = j->node_id, .agent_port = j->agent_port,
+                                    .timeout_ms = j->timeout_ms, .sec = sec, .secret = res,
+                                    .served_stored = served_stored };
+        struct tlscaround_out *o = ca_out_of(j);
+        if (!o) {
+                snprintf(j->ca_error, sizeof j->ca_error, "out of memory");
+                return CAROT_WAIT;
+        }
+        char why[TLSROT_REASON_MAX];
+        int r = tlscaround_decide(&in, o, why, sizeof why);
+        j->ca = o->view;
+        if (r < 0) {
+                /* Fail closed: a CA state that cannot be read takes no step, and a leaf from
+                 * another CA than the stored one is not put in place. */
+                snprintf(j->ca_error, sizeof j->ca_error, "%s", why);
+                return CAROT_WAIT;
+        }
+        return o->view.action;
+}
+
+/* One CA step: writes the stores decided (some kept), asks the broker to reload and confirms,
+ * as a leaf renewal does. */
+static void ca_step(struct job *j, struct setup *s, const struct kconn_security *sec, const char *host,
+                    enum carot_action a) {
+        struct tlscaround_out *o = ca_out_of(j);
+        struct tls_result stores = { .keystore = o->keystore, .keystore_len = o->keystore_len,
+                                     .truststore = o->truststore, .truststore_len = o->truststore_len,
+                                     .ca_pem = o->ca_pem, .ca_pem_len = o->ca_pem_len };
+        j->attempted = true;
+        snprintf(j->old_serial, sizeof j->old_serial, "%s", j->have_stored ? j->stored.serial : "");
+        snprintf(j->new_serial, sizeof j->new_serial, "%s", j->stored.serial);
+        if (a == CAROT_SERVE_LEAF) {
+                struct tlsreload_cert leaf;
+                if (store_leaf(o->keystore, o->keystore_len, s->password, &leaf) < 0) {
+                        j->result = TLSROT_FAILED;
+                        snprintf(j->reason, sizeof j->reason, "the new key store does not open");
+                        return;
+                }
+                snprintf(j->new_serial, sizeof j->new_serial, "%s", leaf.serial);
+        }
+        bool write = stores.keystore || stores.truststore || stores.ca_pem;
+        reload(j, s, write ? &stores : NULL, sec, host);
+        if (j->result == TLSROT_ROTATED) {
+                char done[TLSROT_REASON_MAX];
+                snprintf(done, sizeof done, "CA step %s: %.500s", carot_action_name(a), j->reason);
+                snprintf(j->reason, sizeof j->reason, "%s", done);
+        }
+}
+
 static void work_cb(uv_work_t *req) {
         struct tlsrot *t = req->data;
         struct job *j = t->job;
@@ -375,18 +445,28 @@ static void work_cb(uv_work_t *req) {
                 j->attempted = true;
                 j->result = TLSROT_REFUSED;
                 snprintf(j->reason, sizeof j->reason, "%s", err);
-        } else if (!res.reused) {
-                rotate(j, &s, &res, &sec, host);
         } else {
                 read_served(j, &s, &sec, host);
-                if (reload_pending(j)) {
+                enum carot_action a = ca_round(j, &s, &res, &sec);
+                if (a != CAROT_NONE && a != CAROT_WAIT) {
+                        ca_step(j, &s, &sec, host, a);
+                } else if (a == CAROT_NONE && !res.reused) {
+                        rotate(j, &s, &res, &sec, host);
+                } else if (reload_pending(j)) {
                         j->attempted = true;
                         snprintf(j->new_serial, sizeof j->new_serial, "%s", j->stored.serial);
                         snprintf(j->old_serial, sizeof j->old_serial, "%s", j->listeners[0].served.serial);
                         reload(j, &s, NULL, &sec, host);
                 }
+                /* A confirmed reload: the broker runs with ca.pem as it is now (the CA gates). */
+                char why2[TLSROT_REASON_MAX];
+                if (j->attempted && j->result == TLSROT_ROTATED && tlscaround_confirm(s.out_dir, why2, sizeof why2) < 0)
+                        snprintf(j->ca_error, sizeof j->ca_error, "%s", why2);
         }
         tls_result_free(&res);
+        tlscaround_out_free(j->ca_out);
+        free(j->ca_out);
+        j->ca_out = NULL;
         read_stored(j, &s);
         if (!j->attempted || j->result != TLSROT_ROTATED)
                 read_served(j, &s, &sec, host);
@@ -411,6 +491,28 @@ static void log_outcome(struct tlsrot *t, const struct job *j) {
                   "keeping the certificate in place: %s", j->reason);
 }
 
+/* A CA step taken or a gate that changed what holds it: one line, not one per round. */
+static void log_ca(struct tlsrot *t, const struct job *j) {
+        const struct tlscaround_view *c = &j->ca;
+        const char *err = j->ca_error;
+        char line[TLSROT_REASON_MAX + 64];
+        if (err[0])
+                snprintf(line, sizeof line, "error: %s", err);
+        else if (c->known)
+                snprintf(line, sizeof line, "phase %s, %s: %s", carot_phase_name(c->phase), carot_action_name(c->action),
+                         c->blocked);
+        else
+                return;
+        if (strcmp(line, t->ca_logged) == 0)
+                return;
+        snprintf(t->ca_logged, sizeof t->ca_logged, "%s", line);
+        if (!err[0] && c->phase == CAROT_STEADY && c->action == CAROT_NONE)
+                return;
+        log_event(err[0] ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO,
+                  err[0] ? "tls_ca_rotation_error" : c->action == CAROT_WAIT ? "tls_ca_rotation_waiting" : "tls_ca_rotation_step",
+                  "%s", line);
+}
+
 static void maybe_free(struct tlsrot *t) {
         if (t->stopping && !t->busy && t->open_handles == 0) {
                 kafka_conf_free(t->conf);
@@ -425,6 +527,7 @@ static void on_closed(uv_handle_t *h) {
 }
 
 static void queue_round(struct tlsrot *t);
+static void on_debounced(uv_timer_t *h);
 
 static void after_work_cb(uv_work_t *req, int status) {
         struct tlsrot *t = req->data;
@@ -438,6 +541,9 @@ static void after_work_cb(uv_work_t *req, int status) {
                 v->stored = j->stored;
                 v->n_listeners = j->n_listeners;
                 memcpy(v->listeners, j->listeners, sizeof v->listeners);
+                v->ca = j->ca;
+                snprintf(v->ca_error, sizeof v->ca_error, "%s", j->ca_error);
+                log_ca(t, j);
                 if (j->attempted) {
                         bool repeat = j->result != TLSROT_ROTATED && strcmp(t->logged_reason, j->reason) == 0;
                         if (!repeat)
@@ -457,6 +563,11 @@ static void after_work_cb(uv_work_t *req, int status) {
         if (t->again && !t->stopping) {
                 t->again = false;
                 queue_round(t);
+        } else if (!t->stopping && (t->view.ca_error[0] || (t->view.ca.known && t->view.ca.phase != CAROT_STEADY))) {
+                /* Mid-rotation the peers move on their own: judge the gates again soon rather
+                 * than at the next re-check. */
+                uv_timer_start(&t->debounce, on_debounced, TLSROT_CA_STEP_MS < t->o.recheck_ms ?
+                               TLSROT_CA_STEP_MS : t->o.recheck_ms, 0);
         }
         maybe_free(t);
 }
@@ -477,6 +588,7 @@ static void queue_round(struct tlsrot *t) {
         j->conf = kafka_conf_ref(t->conf);
         j->timeout_ms = t->o.timeout_ms;
         j->confirm_ms = t->o.confirm_ms;
+        j->agent_port = t->o.agent_port;
         j->stop = &t->stop_requested;
         t->job = j;
         if (uv_queue_work(t->loop, &t->work, work_cb, after_work_cb) < 0) {

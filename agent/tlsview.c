@@ -23,6 +23,55 @@ static bool add_cert(cJSON *o, const struct tlsreload_cert *c) {
                cJSON_AddStringToObject(o, "not_after", when);
 }
 
+static bool add_set(cJSON *o, const char *name, const struct carot_set *set) {
+        cJSON *a = cJSON_AddArrayToObject(o, name);
+        bool ok = a != NULL;
+        for (size_t i = 0; ok && i < set->n; i++) {
+                cJSON *e = cJSON_CreateString(set->fp[i]);
+                ok = e && cJSON_AddItemToArray(a, e);
+                if (!ok)
+                        cJSON_Delete(e);
+        }
+        return ok;
+}
+
+static bool add_fp(cJSON *o, const char *name, const char *fp) {
+        return fp[0] ? cJSON_AddStringToObject(o, name, fp) != NULL : cJSON_AddNullToObject(o, name) != NULL;
+}
+
+/* tls.ca_rotation: this broker's CA state, as peers' agents read it (carot_parse_report: until
+ * a round confirmed the trust store loaded, nothing counts as trusted), and what holds a step. */
+static bool add_ca(cJSON *t, const struct tlsrot_view *v) {
+        const struct tlscaround_view *c = &v->ca;
+        cJSON *o = cJSON_AddObjectToObject(t, "ca_rotation");
+        struct carot_set none = { 0 };
+        bool loaded = c->known && c->trust_loaded;
+        bool ok = o && cJSON_AddStringToObject(o, "phase", c->known ? carot_phase_name(c->phase) : "unknown") &&
+                  cJSON_AddStringToObject(o, "step", c->known ? carot_action_name(c->action) : "none") &&
+                  cJSON_AddBoolToObject(o, "trust_loaded", loaded) && add_set(o, "trusts", loaded ? &c->trusts : &none) &&
+                  add_fp(o, "serves", c->known ? c->serves : "") && add_set(o, "secret_cas", &c->secret_cas);
+        if (ok && v->ca_error[0])
+                ok = cJSON_AddStringToObject(o, "error", v->ca_error) != NULL;
+        else if (ok && c->known && c->blocked[0])
+                ok = cJSON_AddStringToObject(o, c->action == CAROT_WAIT ? "blocked" : "reason", c->blocked) != NULL;
+        if (!ok || !c->peers_asked)
+                return ok;
+        cJSON *ps = cJSON_AddArrayToObject(o, "peers");
+        ok = ps != NULL;
+        for (size_t i = 0; ok && i < c->n_peers; i++) {
+                const struct carot_peer *p = &c->peers[i];
+                cJSON *e = cJSON_CreateObject();
+                ok = e && cJSON_AddItemToArray(ps, e) && cJSON_AddNumberToObject(e, "node_id", p->node_id) &&
+                     cJSON_AddStringToObject(e, "host", p->host) && cJSON_AddBoolToObject(e, "confirmed", c->peer_ok[i]) &&
+                     add_fp(e, "serves_seen", p->served) && cJSON_AddBoolToObject(e, "reported", p->reported);
+                if (ok && p->reported)
+                        ok = add_set(e, "trusts", &p->report.trusts) && add_fp(e, "serves_reported", p->report.serves);
+                if (ok && p->why[0])
+                        ok = cJSON_AddStringToObject(e, "error", p->why) != NULL;
+        }
+        return ok;
+}
+
 cJSON *tlsview_status(const struct tlsrot_view *v, int64_t now_unix) {
         cJSON *t = cJSON_CreateObject();
         if (!t)
@@ -63,6 +112,7 @@ cJSON *tlsview_status(const struct tlsrot_view *v, int64_t now_unix) {
         } else if (ok) {
                 ok = cJSON_AddNullToObject(t, "last_rotation") != NULL;
         }
+        ok = ok && add_ca(t, v);
         cJSON *tot = ok ? cJSON_AddObjectToObject(t, "rotations") : NULL;
         ok = ok && tot;
         for (int i = 0; ok && i < TLSROT_RESULTS; i++)
@@ -108,5 +158,15 @@ int tlsview_metrics(const struct tlsrot_view *v, int64_t now_unix, struct dynbuf
                                   "--tls-expiry-warn-days (the tls_expiry condition).\n"
                                   "# TYPE kpa_tls_expiry_ok gauge\nkpa_tls_expiry_ok %d\n",
                                   tlsrot_expiry_ok(v, now_unix, why, sizeof why) ? 1 : 0);
+        if (r == 0)
+                r = dynbuf_printf(out, "# HELP kpa_tls_ca_rotation_phase The CA rotation's phase: 0 steady, 1 trust "
+                                  "(old and new CAs trusted, old leaf served), 2 leaf (new leaf served, old CAs still "
+                                  "trusted), 3 drop (old CAs dropped, reload unconfirmed); -1 unknown.\n"
+                                  "# TYPE kpa_tls_ca_rotation_phase gauge\nkpa_tls_ca_rotation_phase %d\n"
+                                  "# HELP kpa_tls_ca_rotation_blocked 1 while a step of the CA rotation waits on a "
+                                  "peer (or cannot be judged); /status tls.ca_rotation says which and why.\n"
+                                  "# TYPE kpa_tls_ca_rotation_blocked gauge\nkpa_tls_ca_rotation_blocked %d\n",
+                                  v->ca.known ? (int) v->ca.phase : -1,
+                                  v->ca_error[0] || (v->ca.known && v->ca.action == CAROT_WAIT) ? 1 : 0);
         return r;
 }

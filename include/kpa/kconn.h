@@ -63,6 +63,9 @@ void kconn_tls_cache_clear(void);
 /* The certificate the peer served in the TLS handshake (an OpenSSL X509, borrowed until
  * kconn_close), or NULL without TLS: what a certificate rotation confirms. */
 struct x509_st *kconn_peer_cert(const struct kconn *c);
+/* The chain the peer sent (an OpenSSL STACK_OF(X509), leaf first, borrowed until kconn_close),
+ * or NULL: which CA a peer's certificate chains to (a CA rotation, carot.h). */
+struct stack_st_X509 *kconn_peer_chain(const struct kconn *c);
 uint64_t kconn_tls_contexts_built(void);
 
 #endif

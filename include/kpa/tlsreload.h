@@ -46,4 +46,21 @@ int tlsreload_alter(struct kafka_conf *conf, int32_t node_id, const struct tlspl
 int tlsreload_served(const char *host, uint16_t port, const struct kconn_security *sec,
                      uint64_t timeout_ms, struct tlsreload_cert *ret, char *why, size_t whylen);
 
+/* A broker of the cluster as Metadata names it (the listener of conf's bootstrap address). */
+struct tlsreload_broker {
+        int32_t id;
+        char host[256];
+        uint16_t port;
+};
+
+/* The cluster's brokers, from one Metadata call through conf's bootstrap address. 0, or < 0
+ * with why; -E2BIG over max. */
+int tlsreload_brokers(struct kafka_conf *conf, uint64_t timeout_ms, struct tlsreload_broker *ret, size_t max,
+                      size_t *ret_n, char *why, size_t whylen);
+
+/* Handshakes host:port as tlsreload_served does and names the CA of pool (an OpenSSL
+ * STACK_OF(X509)) that the served chain leads to (tlsca_anchor). 0, or < 0 with why. */
+int tlsreload_served_ca(const char *host, uint16_t port, const struct kconn_security *sec, uint64_t timeout_ms,
+                        struct stack_st_X509 *pool, char ret[65], char *why, size_t whylen);
+
 #endif

@@ -39,11 +39,14 @@
 #include "kpa/kafkaconf.h"
 #include "kpa/tlsplan.h"
 #include "kpa/tlsreload.h"
+#include "kpa/tlscaround.h"
 
 #define TLSROT_DEFAULT_EXPIRY_WARN_DAYS 14
 #define TLSROT_DEFAULT_RECHECK_MS (60 * 1000)
 #define TLSROT_DEBOUNCE_MS 1000
 #define TLSROT_CONFIRM_MS (60 * 1000)
+/* Mid CA rotation the gates are judged again this often (peers move on their own). */
+#define TLSROT_CA_STEP_MS 5000
 #define TLSROT_REASON_MAX 640
 /* Each Kafka call of a rotation gets at least this long: it runs on a worker thread, rarely,
  * and a timed-out reload only means another round (a loaded broker answers AlterConfigs
@@ -73,6 +76,8 @@ struct tlsrot_view {
         int64_t last_unix_ms;
         char last_serial[80];          /* the serial the last rotation put in place */
         uint64_t totals[TLSROT_RESULTS];
+        struct tlscaround_view ca;     /* the CA rotation across the cluster (carot.h) */
+        char ca_error[TLSROT_REASON_MAX];
 };
 
 struct tlsrot_opts {
@@ -84,6 +89,7 @@ struct tlsrot_opts {
         uint64_t debounce_ms;          /* 0: TLSROT_DEBOUNCE_MS */
         uint64_t confirm_ms;           /* 0: TLSROT_CONFIRM_MS */
         uint64_t timeout_ms;           /* bound on each Kafka call and handshake */
+        uint16_t agent_port;           /* the port of --listen: peers' agents answer there too */
 };
 
 const char *tlsrot_result_name(enum tlsrot_result r);

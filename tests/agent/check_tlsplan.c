@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kpa/carot.h"
 #include "kpa/tlsplan.h"
 #include "kpa/tlsview.h"
 #include "testutil.h"
@@ -190,9 +191,69 @@ START_TEST(status_shows_each_listeners_served_certificate_and_the_last_rotation)
                          "{\"name\":\"MTLS\",\"port\":9094,\"served\":{\"subject\":\"CN=kafka\",\"serial\":\"0A1B\","
                          "\"not_after\":\"2027-01-11T00:00:00Z\"}}],\"last_rotation\":{\"result\":\"refused\","
                          "\"reason\":\"KPA_TLS_DIR/tls.key: file not found\",\"at\":\"2027-01-01T00:00:00Z\"},"
+                         "\"ca_rotation\":{\"phase\":\"unknown\",\"step\":\"none\",\"trust_loaded\":false,"
+                         "\"trusts\":[],\"serves\":null,\"secret_cas\":[]},"
                          "\"rotations\":{\"rotated\":1,\"refused\":3,\"failed\":0}}");
         free(s);
         cJSON_Delete(t);
+}
+END_TEST
+
+/* What an agent publishes of its CA state is exactly what a peer's agent reads back. */
+START_TEST(status_shows_the_ca_rotation_as_peers_read_it_and_what_blocks) {
+        struct tlsrot_view v;
+        view_fixture(&v);
+        char a[CAROT_FP_LEN], b[CAROT_FP_LEN];
+        memset(a, 'a', 64);
+        memset(b, 'b', 64);
+        a[64] = b[64] = '\0';
+        struct tlscaround_view *c = &v.ca;
+        c->known = true;
+        c->phase = CAROT_TRUST;
+        c->action = CAROT_WAIT;
+        snprintf(c->blocked, sizeof c->blocked, "node 2 (k2): does not trust the new CA bbbbbbbbbbbbbbbb yet");
+        c->trust_loaded = true;
+        ck_assert_int_eq(carot_set_add(&c->trusts, a), 0);
+        ck_assert_int_eq(carot_set_add(&c->trusts, b), 0);
+        ck_assert_int_eq(carot_set_add(&c->secret_cas, b), 0);
+        memcpy(c->serves, a, sizeof c->serves);
+        c->peers_asked = true;
+        c->n_peers = 1;
+        c->peers[0].node_id = 2;
+        snprintf(c->peers[0].host, sizeof c->peers[0].host, "k2");
+        c->peers[0].reported = true;
+        c->peers[0].report.trust_loaded = true;
+        ck_assert_int_eq(carot_set_add(&c->peers[0].report.trusts, a), 0);
+        memcpy(c->peers[0].report.serves, a, sizeof c->peers[0].report.serves);
+        memcpy(c->peers[0].served, a, sizeof c->peers[0].served);
+        cJSON *t = tlsview_status(&v, 1798761600);
+        ck_assert_ptr_nonnull(t);
+        char *ca = cJSON_PrintUnformatted(cJSON_GetObjectItem(t, "ca_rotation"));
+        char want[2048];
+        snprintf(want, sizeof want, "{\"phase\":\"trust\",\"step\":\"wait\",\"trust_loaded\":true,\"trusts\":[\"%s\",\"%s\"],"
+                 "\"serves\":\"%s\",\"secret_cas\":[\"%s\"],\"blocked\":\"node 2 (k2): does not trust the new CA "
+                 "bbbbbbbbbbbbbbbb yet\",\"peers\":[{\"node_id\":2,\"host\":\"k2\",\"confirmed\":false,"
+                 "\"serves_seen\":\"%s\",\"reported\":true,\"trusts\":[\"%s\"],\"serves_reported\":\"%s\"}]}",
+                 a, b, a, b, a, a, a);
+        ck_assert_str_eq(ca, want);
+        char *all = cJSON_PrintUnformatted(t);
+        char body[4096];
+        snprintf(body, sizeof body, "{\"tls\":%s}", all);
+        struct carot_report r;
+        char why[256];
+        ck_assert_int_eq(carot_parse_report(body, strlen(body), &r, why, sizeof why), 0);
+        ck_assert(r.trust_loaded);
+        ck_assert(carot_set_equal(&r.trusts, &c->trusts));
+        ck_assert_str_eq(r.serves, a);
+        free(all);
+        free(ca);
+        cJSON_Delete(t);
+        struct dynbuf m;
+        dynbuf_init(&m, 64 * 1024);
+        ck_assert_int_eq(tlsview_metrics(&v, 1798761600, &m), 0);
+        ck_assert_ptr_nonnull(strstr(dynbuf_str(&m), "\nkpa_tls_ca_rotation_phase 1\n"));
+        ck_assert_ptr_nonnull(strstr(dynbuf_str(&m), "\nkpa_tls_ca_rotation_blocked 1\n"));
+        dynbuf_free(&m);
 }
 END_TEST
 
@@ -211,6 +272,9 @@ START_TEST(metrics_show_not_after_per_listener_and_rotations_by_result) {
                                         "kpa_tls_rotation_total{result=\"refused\"} 3\n"
                                         "kpa_tls_rotation_total{result=\"failed\"} 0\n"));
         ck_assert_ptr_nonnull(strstr(m, "\nkpa_tls_expiry_ok 0\n"));
+        /* No CA round yet: the phase is unknown. */
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_tls_ca_rotation_phase -1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_tls_ca_rotation_blocked 0\n"));
         dynbuf_free(&b);
         /* Bounded: a buffer too small says so. */
         dynbuf_init(&b, 64);
@@ -232,6 +296,7 @@ int main(void) {
         suite_add_tcase(s, tc);
         tc = tcase_create("view");
         tcase_add_test(tc, status_shows_each_listeners_served_certificate_and_the_last_rotation);
+        tcase_add_test(tc, status_shows_the_ca_rotation_as_peers_read_it_and_what_blocks);
         tcase_add_test(tc, metrics_show_not_after_per_listener_and_rotations_by_result);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);

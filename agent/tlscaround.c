@@ -1,0 +1,205 @@
+/* One round of a CA rotation across the cluster (see include/kpa/tlscaround.h). */
+#include "kpa/tlscaround.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpa/carotpeer.h"
+#include "kpa/fsx.h"
+#include "kpa/secret.h"
+#include "kpa/tls_p12.h"
+#include "kpa/tlsca.h"
+#include "kpa/tlsreload.h"
+
+#define STATE_MAX_BYTES 4096
+#define PATHLEN 4200
+
+static int read_in(const char *dir, const char *name, size_t max, char **ret, size_t *ret_len) {
+        char path[PATHLEN];
+        if ((size_t) snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+                return -ENAMETOOLONG;
+        return fsx_read_file(path, max, ret, ret_len);
+}
+
+static int write_state(const char *dir, const char *sha, char *why, size_t whylen) {
+        char text[256];
+        int n = carot_state_format(sha, text, sizeof text);
+        if (n < 0) {
+                snprintf(why, whylen, "%s: no digest to record", TLSCAROUND_STATE_FILE);
+                return n;
+        }
+        struct fileset *fs = fileset_new(dir);
+        int r = fs ? fileset_add(fs, TLSCAROUND_STATE_FILE, text, (size_t) n, 0644, false) : -ENOMEM;
+        char err[300] = "";
+        if (r == 0)
+                r = fileset_commit(fs, err, sizeof err);
+        if (r < 0)
+                snprintf(why, whylen, "writing %.200s/%s: %.300s", dir, TLSCAROUND_STATE_FILE, err[0] ? err : strerror(-r));
+        fileset_free(fs);
+        return r;
+}
+
+/* The CA a key store's chain leads to ("" when it does not open or leads to none of pool). */
+static void store_anchor(const unsigned char *der, size_t len, const char *password, STACK_OF(X509) *pool,
+                         char ret[CAROT_FP_LEN]) {
+        struct tls_p12_content c = { 0 };
+        ret[0] = '\0';
+        if (tls_p12_read(der, len, password, &c) == 0 && !tlsca_anchor(c.certs, pool, ret))
+                ret[0] = '\0';
+        tls_p12_content_free(&c);
+}
+
+/* Each broker but this one: what it serves (a handshake from here) and what its agent reports. */
+static void ask_peers(const struct tlscaround_in *in, STACK_OF(X509) *pool, struct tlscaround_view *v,
+                      char *unknown, size_t unknown_len, bool *ret_unknown) {
+        struct tlsreload_broker *b = calloc(CAROT_MAX_PEERS + 1, sizeof *b);
+        size_t n = 0;
+        char why[CAROT_WHY_MAX];
+        *ret_unknown = true;
+        if (!b) {
+                snprintf(unknown, unknown_len, "out of memory");
+                return;
+        }
+        if (!in->agent_port) {
+                snprintf(unknown, unknown_len, "--listen names no port, so the peers' agents cannot be asked");
+        } else if (tlsreload_brokers(in->conf, in->timeout_ms, b, CAROT_MAX_PEERS + 1, &n, why, sizeof why) < 0) {
+                snprintf(unknown, unknown_len, "%s", why);
+        } else {
+                *ret_unknown = false;
+                for (size_t i = 0; i < n && v->n_peers < CAROT_MAX_PEERS; i++) {
+                        if (b[i].id == in->node_id)
+                                continue;
+                        struct carot_peer *p = &v->peers[v->n_peers++];
+                        memset(p, 0, sizeof *p);
+                        p->node_id = b[i].id;
+                        snprintf(p->host, sizeof p->host, "%s", b[i].host);
+                        char e1[CAROT_WHY_MAX] = "", e2[CAROT_WHY_MAX] = "";
+                        if (tlsreload_served_ca(b[i].host, b[i].port, in->sec, in->timeout_ms, pool, p->served, e1,
+                                                sizeof e1) < 0)
+                                p->served[0] = '\0';
+                        p->reported = carotpeer_report(b[i].host, in->agent_port, in->timeout_ms, &p->report, e2,
+                                                       sizeof e2) == 0;
+                        snprintf(p->why, sizeof p->why, "%.120s%s%.120s", e1, e1[0] && e2[0] ? "; " : "", e2);
+                }
+        }
+        free(b);
+}
+
+int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out, char *why, size_t whylen) {
+        memset(out, 0, sizeof *out);
+        struct tlscaround_view *v = &out->view;
+        struct carot_input ci = { 0 };
+        STACK_OF(X509) *pool = sk_X509_new_null();
+        char *pem = NULL, *state = NULL, *ks = NULL, sha[CAROT_FP_LEN] = "", loaded[CAROT_FP_LEN] = "";
+        size_t pem_len = 0, state_len = 0, ks_len = 0;
+        int r = pool ? 0 : -ENOMEM;
+        if (r == 0 && (r = tlsca_add_pem(in->secret->ca_pem, in->secret->ca_pem_len, pool, &ci.target)) < 0)
+                snprintf(why, whylen, "the Secret's ca.crt: no CA certificates, or more than %d", CAROT_MAX_CAS);
+        if (r == 0 && (r = read_in(in->out_dir, TLS_CA_PEM_FILE, TLS_MAX_PEM_BYTES, &pem, &pem_len)) < 0)
+                snprintf(why, whylen, "%.200s/%s cannot be read: %s", in->out_dir, TLS_CA_PEM_FILE, strerror(-r));
+        if (r == 0 && (r = tlsca_add_pem(pem, pem_len, pool, &ci.trusted)) < 0)
+                snprintf(why, whylen, "%.200s/%s: no CA certificates, or more than %d", in->out_dir, TLS_CA_PEM_FILE,
+                         CAROT_MAX_CAS);
+        if (r < 0)
+                goto out;
+        tlsca_sha256_hex(pem, pem_len, sha);
+        /* No state file yet: the broker loaded what kpa-init wrote before it started. */
+        int sr = read_in(in->out_dir, TLSCAROUND_STATE_FILE, STATE_MAX_BYTES, &state, &state_len);
+        if (sr == -ENOENT) {
+                if ((r = write_state(in->out_dir, sha, why, whylen)) < 0)
+                        goto out;
+                memcpy(loaded, sha, sizeof loaded);
+        } else if (sr < 0 || carot_state_parse(state, state_len, loaded) < 0) {
+                /* Unreadable: nothing on disk counts as loaded until a reload is confirmed. */
+                loaded[0] = '\0';
+        }
+        ci.trust_loaded = strcmp(loaded, sha) == 0;
+        store_anchor(in->secret->keystore, in->secret->keystore_len, in->password, pool, ci.target_leaf);
+        if (read_in(in->out_dir, TLS_KEYSTORE_FILE, TLS_MAX_PEM_BYTES, &ks, &ks_len) == 0)
+                store_anchor((unsigned char *) ks, ks_len, in->password, pool, ci.stored_leaf);
+        if (in->served_stored)
+                memcpy(ci.served, ci.stored_leaf, sizeof ci.served);
+
+        /* Peers are asked only when a gate is to be judged: a step that waits on them. */
+        bool leaf_pending = strcmp(ci.stored_leaf, ci.target_leaf) != 0;
+        bool subset_t = true, subset_s = true;
+        for (size_t i = 0; i < ci.target.n; i++)
+                subset_t = subset_t && carot_set_has(&ci.trusted, ci.target.fp[i]);
+        for (size_t i = 0; i < ci.trusted.n; i++)
+                subset_s = subset_s && carot_set_has(&ci.target, ci.trusted.fp[i]);
+        char unknown[CAROT_BLOCKED_MAX] = "";
+        if (subset_t && ci.trust_loaded && (leaf_pending || !subset_s)) {
+                bool is_unknown;
+                ask_peers(in, pool, v, unknown, sizeof unknown, &is_unknown);
+                v->peers_asked = true;
+                ci.peers_unknown = is_unknown ? unknown : NULL;
+        }
+        ci.peers = v->peers;
+        ci.n_peers = v->n_peers;
+        struct carot_decision d;
+        carot_decide(&ci, &d);
+
+        v->known = true;
+        v->phase = d.phase;
+        v->action = d.action;
+        memcpy(v->blocked, d.blocked, sizeof v->blocked);
+        memcpy(v->peer_ok, d.peer_ok, sizeof v->peer_ok);
+        v->trust_loaded = ci.trust_loaded;
+        v->trusts = ci.trusted;
+        v->secret_cas = ci.target;
+        memcpy(v->serves, ci.served, sizeof v->serves);
+
+        if (d.action == CAROT_ADD_TRUST || d.action == CAROT_DROP_TRUST) {
+                r = tlsca_stores(pool, &d.write_trust, in->password, &out->truststore, &out->truststore_len,
+                                 &out->ca_pem, &out->ca_pem_len);
+                if (r < 0)
+                        snprintf(why, whylen, "building the trust store for the CA step: %s", strerror(-r));
+        } else if (d.action == CAROT_SERVE_LEAF) {
+                out->keystore = malloc(in->secret->keystore_len);
+                if (!out->keystore) {
+                        r = -ENOMEM;
+                        snprintf(why, whylen, "out of memory");
+                } else {
+                        memcpy(out->keystore, in->secret->keystore, in->secret->keystore_len);
+                        out->keystore_len = in->secret->keystore_len;
+                }
+        }
+out:
+        if (ks)
+                secret_wipe(ks, ks_len);
+        free(ks);
+        free(pem);
+        free(state);
+        sk_X509_pop_free(pool, X509_free);
+        if (r < 0)
+                tlscaround_out_free(out);
+        return r;
+}
+
+void tlscaround_out_free(struct tlscaround_out *out) {
+        if (!out)
+                return;
+        if (out->keystore)
+                secret_wipe(out->keystore, out->keystore_len);
+        free(out->keystore);
+        free(out->truststore);
+        free(out->ca_pem);
+        out->keystore = out->truststore = NULL;
+        out->ca_pem = NULL;
+        out->keystore_len = out->truststore_len = out->ca_pem_len = 0;
+}
+
+int tlscaround_confirm(const char *out_dir, char *why, size_t whylen) {
+        char *pem = NULL, sha[CAROT_FP_LEN];
+        size_t len = 0;
+        int r = read_in(out_dir, TLS_CA_PEM_FILE, TLS_MAX_PEM_BYTES, &pem, &len);
+        if (r < 0) {
+                snprintf(why, whylen, "%.200s/%s cannot be read: %s", out_dir, TLS_CA_PEM_FILE, strerror(-r));
+                return r;
+        }
+        tlsca_sha256_hex(pem, len, sha);
+        free(pem);
+        return write_state(out_dir, sha, why, whylen);
+}
