@@ -970,12 +970,13 @@ def make_ca(folder, name="kpa-test-root"):
     return folder
 
 
-def make_cert_manager_secret(folder, dns_names):
+def make_cert_manager_secret(folder, dns_names, root="kpa-test-root", intermediate="kpa-test-intermediate"):
     """A cert-manager style Secret volume: root CA -> intermediate CA -> leaf. tls.crt holds
-    the leaf then the intermediate, tls.key the leaf's PKCS#8 key, ca.crt the root."""
+    the leaf then the intermediate, tls.key the leaf's PKCS#8 key, ca.crt the root. Other
+    names for root and intermediate make another CA (a CA rotation)."""
     os.makedirs(folder, exist_ok=True)
     work = os.path.join(folder, ".work")
-    make_ca(work, "kpa-test-root")
+    make_ca(work, root)
     ext = os.path.join(work, "ext.cnf")
     with open(ext, "w") as f:
         f.write("[inter]\nbasicConstraints=critical,CA:TRUE,pathlen:0\n"
@@ -985,7 +986,7 @@ def make_cert_manager_secret(folder, dns_names):
                 "extendedKeyUsage=serverAuth,clientAuth\n"
                 "subjectAltName=" + ",".join(f"DNS:{d}" for d in dns_names) + "\n")
     openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "inter.key", "-out", "inter.csr", "-subj", "/CN=kpa-test-intermediate", cwd=work)
+            "-keyout", "inter.key", "-out", "inter.csr", "-subj", f"/CN={intermediate}", cwd=work)
     openssl("x509", "-req", "-in", "inter.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "20", "-extfile", ext, "-extensions", "inter",
             "-out", "inter.crt", cwd=work)

@@ -3,12 +3,13 @@
 # (test_verdicts.py), the fail-closed gate (test_gate.py) and its distrust of a stale local view
 # (test_stale_view.py), a log dir that fills up and goes offline (test_disk.py), leadership
 # restored after a restart (test_leadership.py), a scale-down from 4 brokers to 3 under load
-# (test_scaledown.py), a certificate renewed without a restart (test_tls_rotation.py) and a
+# (test_scaledown.py), a certificate renewed without a restart (test_tls_rotation.py), a CA
+# changed across 3 brokers in the gated order (test_ca_rotation.py) and a
 # rolling update under load, gated versus naive (test_rollout.py)
 # against real Apache Kafka brokers,
 # once per release in tests/kafka/versions, except the long rolling updates: gated versus naive
 # (test_rollout.py) on the shipped release and faults during a gated roll (test_faults.py) on the
-# newest, and the scale-down (test_scaledown.py, 4 brokers) on the shipped release, when no
+# newest, and the scale-down (test_scaledown.py, 4 brokers) and the certificate rotations on the shipped release, when no
 # names are given; then the rolling upgrade from the shipped release to the
 # newest and its finalization (test_upgrade.py), once, since it needs both.
 # The shipped release runs kpa's plain build, the newest the ASan+UBSan build
@@ -35,7 +36,7 @@ shipped_only=""
 newest_only=""
 # test_tls_rotation runs on the shipped release only until its 4.4.0 finding is understood
 # (docs/tls-rotation.md, "Open: Kafka 4.4.0").
-[ $# -gt 0 ] || { shipped_only="test_rollout test_scaledown test_tls_rotation"; newest_only="test_faults"; }
+[ $# -gt 0 ] || { shipped_only="test_rollout test_scaledown test_tls_rotation test_ca_rotation"; newest_only="test_faults"; }
 builds=${KPA_KAFKA_BUILDS:-plain asan}
 export KPA_KAFKA_FIGURES="${KPA_KAFKA_FIGURES:-$repo/build/kafka-figures.jsonl}"
 rm -f "$KPA_KAFKA_FIGURES"

@@ -1,0 +1,219 @@
+"""Real Kafka: a CA change rotates across a 3-broker cluster in a safe order, with no broker
+restart (docs/tls-rotation.md, "A CA change"). Three combined nodes from the tls-sasl overlay
+(SASL_SSL INTERNAL, the inter-broker listener; SSL CONTROLLER and MTLS with client auth
+required), all with the same cert-manager style Secret (root A -> intermediate -> leaf). Under a
+producer load, every pod's Secret is switched the way the kubelet does it (a new ..data folder,
+then a symlink swap) to a new CA B: ca.crt = B only, tls.crt a leaf of B.
+
+What proves the order, from outside the agents: whether a broker trusts B is an mTLS handshake on
+its MTLS listener (client auth required) with B's leaf as the client certificate; which leaf a
+broker serves is a handshake on INTERNAL. Trust of B only grows until the end, so if some broker
+was seen not trusting B at a time after some broker was seen serving B's leaf, the order was
+broken (sound: never a false alarm; it can miss a violation between two samples).
+"""
+import os
+import shutil
+import socket
+import ssl
+import threading
+import time
+import unittest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+import harness as h
+from test_tls_rotation import swap_secret
+
+USERS = {"kafka": "inter-broker secret", "alice": "alice secret"}
+DNS = ["*.kafka-headless.kafka.svc.cluster.local", "*.kafka-headless.kafka.svc"]
+TOPIC = "carot"
+RECHECK = "2s"
+# Three gated steps, each a write + reload + confirmation on every broker, under ASan on a
+# loaded 2-core machine.
+ROTATION_BOUND_S = 360
+
+
+def _pem_cert(path):
+    with open(path, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read())
+
+
+def fingerprint(path):
+    return _pem_cert(path).fingerprint(hashes.SHA256()).hex()
+
+
+def leaf_der(secret):
+    return _pem_cert(os.path.join(secret, "tls.crt")).public_bytes(serialization.Encoding.DER)
+
+
+def handshake(ip, port, client_secret=None, timeout=10):
+    """(ok, served leaf DER or None, error): a TLS 1.2 handshake (so that a client certificate
+    the server does not trust fails the handshake itself), the server's chain not verified."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if client_secret:
+        ctx.load_cert_chain(os.path.join(client_secret, "tls.crt"), os.path.join(client_secret, "tls.key"))
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as s:
+            with ctx.wrap_socket(s) as t:
+                return True, t.getpeercert(binary_form=True), None
+    except (OSError, ssl.SSLError) as e:
+        return False, None, str(e)
+
+
+class Observer:
+    """Samples every broker about once a second: does it trust B (mTLS with B's leaf on MTLS),
+    does it serve B's leaf (INTERNAL). Keeps, per broker, the last time it was seen NOT
+    trusting B and the first time it was seen serving B's leaf."""
+
+    def __init__(self, pods, new_secret):
+        self.pods, self.new = pods, new_secret
+        self.new_leaf = leaf_der(new_secret)
+        self.last_untrusting = {}
+        self.first_serving = {}
+        self.samples = 0
+        self.stopped = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stopped:
+            for p in self.pods:
+                ok, _, _ = handshake(p.ip, 9094, self.new)
+                if not ok:
+                    self.last_untrusting[p.name] = time.monotonic()
+                t = time.monotonic()
+                ok, served, _ = handshake(p.ip, 9092)
+                if ok and served == self.new_leaf and p.name not in self.first_serving:
+                    self.first_serving[p.name] = t
+            self.samples += 1
+            time.sleep(0.5)
+
+    def stop(self):
+        self.stopped = True
+        self.t.join(timeout=60)
+
+
+class CaRotation(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = h.Env()
+        try:
+            work = os.path.join(cls.env.work, "secrets")
+            cls.old = h.make_cert_manager_secret(os.path.join(work, "old"), DNS)
+            users = h.make_users(os.path.join(work, "users"), USERS)
+            cls.pods = [cls.env.pod("kafka", i, kustomization="k8s/overlays/tls-sasl",
+                                    secrets={"kafka-tls": cls.old, "kafka-sasl-users": users}) for i in range(3)]
+            cls.env.start(cls.pods, agent_overrides={"--interval": "1s", "--tls-recheck-interval": RECHECK})
+            for p in cls.pods:
+                p.wait_ready(timeout=240)
+            cls.boot = f"{cls.pods[0].fqdn}:9092"
+            # A client must trust both CAs through a CA rotation (docs/tls-rotation.md): its
+            # trust bundle holds A and B from the start, and it presents no certificate
+            # (SASL_SSL does not ask for one).
+            cls.new = h.make_cert_manager_secret(os.path.join(work, "new"), DNS, root="kpa-test-root-b",
+                                                 intermediate="kpa-test-intermediate-b")
+            # What the kubelet puts in a Secret volume: the three keys only.
+            cls.new_files = os.path.join(work, "new-files")
+            os.makedirs(cls.new_files)
+            for name in ("tls.crt", "tls.key", "ca.crt"):
+                shutil.copyfile(os.path.join(cls.new, name), os.path.join(cls.new_files, name))
+            bundle = os.path.join(cls.env.work, "clients-ca.pem")
+            with open(bundle, "w") as out:
+                for s in (cls.old, cls.new):
+                    with open(os.path.join(s, "ca.crt")) as f:
+                        out.write(f.read())
+            cls.client = os.path.join(cls.env.work, "alice.properties")
+            esc = USERS["alice"]
+            with open(cls.client, "w") as f:
+                f.write("security.protocol=SASL_SSL\nssl.truststore.type=PEM\n"
+                        f"ssl.truststore.location={bundle}\nsasl.mechanism=PLAIN\n"
+                        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule "
+                        f'required username="alice" password="{esc}";\n')
+            cls.env.probe("create-topic", "--bootstrap", cls.boot, "--topic", TOPIC, "--partitions", "3",
+                          "--replication-factor", "3", "--command-config", cls.client)
+        except BaseException:
+            cls.env.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def ca(self, pod):
+        return pod.status()["tls"]["ca_rotation"]
+
+    def agent_lines(self, pod, last=12):
+        with open(os.path.join(pod.root, "agent.log")) as f:
+            return [line.strip() for line in f if "tls_" in line][-last:]
+
+    def test_a_new_ca_is_trusted_everywhere_before_any_broker_serves_its_leaf(self):
+        fa, fb = fingerprint(os.path.join(self.old, "ca.crt")), fingerprint(os.path.join(self.new, "ca.crt"))
+        for p in self.pods:
+            c = self.ca(p)
+            self.assertEqual((c["phase"], c["trusts"], c["serves"]), ("steady", [fa], fa), p.name)
+        pids = {p.name: p.broker.pid for p in self.pods}
+        watch = h.Watcher(self.env, self.boot, ["--command-config", self.client, TOPIC], 500)
+        watch.wait(lambda s: len(s) == 3 and all(len(e["isr"]) == 3 for e in s.values()), 120, "full ISR")
+        load = h.Load(self.env, self.boot, [TOPIC], rate=100, size=200, name="carot", command_config=self.client)
+        obs = Observer(self.pods, self.new)
+        t0 = time.monotonic()
+        for p in self.pods:
+            swap_secret(p.volumes["tls"], self.new_files)
+
+        def done():
+            for p in self.pods:
+                c = self.ca(p)
+                if (c["phase"], c["trusts"], c["serves"], c["trust_loaded"]) != ("steady", [fb], fb, True):
+                    return None
+            return True
+        try:
+            h.wait_for(done, ROTATION_BOUND_S, "every agent: steady, trusting B only, serving B's leaf")
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; " + "; ".join(f"{p.name}: {self.ca(p)} {self.agent_lines(p)}"
+                                                      for p in self.pods)) from None
+        took = time.monotonic() - t0
+        time.sleep(3)
+        obs.stop()
+        stats = load.stop()
+        watch.stop()
+        # The order: no broker was seen serving B's leaf while some broker did not trust B.
+        self.assertEqual(set(obs.first_serving), {p.name for p in self.pods}, obs.first_serving)
+        first_serve = min(obs.first_serving.values())
+        last_untrust = max(obs.last_untrusting.values()) if obs.last_untrusting else t0
+        self.assertLess(last_untrust, first_serve,
+                        f"a broker did not trust B {last_untrust - first_serve:.1f}s after one served B's leaf")
+        # It was observed, not assumed: B was untrusted somewhere after the swap at first.
+        self.assertGreater(last_untrust, t0 - 1)
+        # Every broker serves B's leaf, trusts B and no longer A, same processes.
+        for p in self.pods:
+            ok, served, err = handshake(p.ip, 9092)
+            self.assertTrue(ok, err)
+            self.assertEqual(served, leaf_der(self.new), p.name)
+            self.assertTrue(handshake(p.ip, 9094, self.new)[0], f"{p.name} does not trust B")
+            ok, _, err = handshake(p.ip, 9094, self.old)
+            self.assertFalse(ok, f"{p.name} still trusts A")
+            self.assertEqual(p.broker.pid, pids[p.name], f"{p.name} was restarted")
+        # 0 produce errors, nothing lost, and the ISR stayed full (inter-broker replication,
+        # whose connections are TLS both ways, never broke).
+        self.assertEqual(stats["failed"], {}, stats)
+        self.assertGreater(stats["acked"], 0)
+        check = h.verify(self.env, self.boot, [TOPIC], load.acked_path, self.client)
+        self.assertEqual(check["lost"], 0, check)
+        shrunk = [e for e in watch.events if "isr" in e and e["at"] >= t0 and len(e["isr"]) < 3]
+        self.assertEqual(shrunk, [])
+        # Each agent logged its three steps.
+        for p in self.pods:
+            steps = [l for l in self.agent_lines(p, 10000) if "tls_ca_rotation_step" in l]
+            self.assertTrue(any("add_trust" in l for l in steps), self.agent_lines(p))
+            self.assertTrue(any("serve_leaf" in l for l in steps), self.agent_lines(p))
+            self.assertTrue(any("drop_trust" in l for l in steps), self.agent_lines(p))
+        h.figure("tls_ca_rotation", rotation_s=round(took, 1), acked=stats["acked"],
+                 retried=sum(stats["retried"].values()), samples=obs.samples)
+
+
+if __name__ == "__main__":
+    unittest.main()
