@@ -236,6 +236,7 @@ int tlsplan_tls_listeners(const char *listeners, const char *advertised, const c
                 memset(l, 0, sizeof *l);
                 snprintf(l->name, sizeof l->name, "%s", name);
                 l->port = port;
+                l->ssl = strcasecmp(proto, "SSL") == 0;
                 const char *a = advertised;
                 char aitem[400], aname[64], ahost[PARSE_HOST_MAX];
                 uint16_t aport;

@@ -13,6 +13,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kpa/kwire_features.h"
 #include "kpa/monotime.h"
 #include "kpa/tlsca.h"
 #include "kpa/tls_x509.h"
@@ -245,6 +246,24 @@ int tlsreload_served_ca(const char *host, uint16_t port, const struct kconn_secu
                 snprintf(why, whylen, "%s:%u serves a certificate of none of the CAs known here", host, (unsigned) port);
                 r = -EPROTO;
         }
+        kconn_close(c);
+        return r;
+}
+
+int tlsreload_accepts_client(const char *host, uint16_t port, const char *cert_pem, const char *key_pem,
+                             uint64_t timeout_ms, char *why, size_t whylen) {
+        struct kconn_security sec = { .tls = true, .skip_verify = true, .cert_pem = cert_pem, .key_pem = key_pem };
+        uint64_t deadline = monotime_ms() + timeout_ms;
+        struct kconn *c = NULL;
+        int r = kconn_open(host, port, &sec, deadline, &c, why, whylen);
+        uint8_t req[KWIRE_FEATURES_REQUEST_MAX], *resp = NULL;
+        size_t len = 0, rlen = 0;
+        if (r == 0)
+                r = kwire_features_encode_request(KWIRE_FEATURES_VERSION, kconn_next_correlation(c), "kpa-agent",
+                                                  "kpa-agent", "unknown", req, sizeof req, &len);
+        if (r == 0)
+                r = kconn_exchange(c, req, len, KWIRE_FEATURES_RESPONSE_MAX, deadline, &resp, &rlen, why, whylen);
+        free(resp);
         kconn_close(c);
         return r;
 }

@@ -119,7 +119,25 @@ struct setup {
         struct tlsplan_listener listeners[TLSPLAN_MAX_LISTENERS];
         size_t n_listeners;
         int network_threads;             /* num.network.threads: processors per listener */
+        /* An SSL listener that requires a client certificate, or port 0: where a CA step
+         * proves the broker trusts the new CA (tlsreload_accepts_client). */
+        uint16_t auth_port;
+        char auth_name[64];
 };
+
+/* Kafka's ssl.client.auth of listener l: its listener.name.<l>. override, else the global. */
+static bool requires_client_cert(const struct props *p, const char *l) {
+        char key[128], lower[64];
+        size_t i = 0;
+        for (; l[i] && i + 1 < sizeof lower; i++)
+                lower[i] = (char) (l[i] >= 'A' && l[i] <= 'Z' ? l[i] - 'A' + 'a' : l[i]);
+        lower[i] = '\0';
+        snprintf(key, sizeof key, "listener.name.%s.ssl.client.auth", lower);
+        const char *v = props_get(p, key);
+        if (!v)
+                v = props_get(p, "ssl.client.auth");
+        return v && strcmp(v, "required") == 0;
+}
 
 static int read_setup(const char *path, struct setup *s, char *why, size_t whylen) {
         char *text = NULL;
@@ -162,10 +180,16 @@ static int read_setup(const char *path, struct setup *s, char *why, size_t whyle
         if (v && parse_u64(v, 1, 8, &nt) < 0)
                 nt = 8;
         s->network_threads = (int) nt;
-        return tlsplan_tls_listeners(props_get(&s->props, "listeners"), props_get(&s->props, "advertised.listeners"),
-                                     props_get(&s->props, "listener.security.protocol.map"),
-                                     props_get(&s->props, "controller.listener.names"), s->listeners,
-                                     TLSPLAN_MAX_LISTENERS, &s->n_listeners, why, whylen);
+        r = tlsplan_tls_listeners(props_get(&s->props, "listeners"), props_get(&s->props, "advertised.listeners"),
+                                      props_get(&s->props, "listener.security.protocol.map"),
+                                      props_get(&s->props, "controller.listener.names"), s->listeners,
+                                      TLSPLAN_MAX_LISTENERS, &s->n_listeners, why, whylen);
+        for (size_t i = 0; r == 0 && i < s->n_listeners && !s->auth_port; i++)
+                if (s->listeners[i].ssl && requires_client_cert(&s->props, s->listeners[i].name)) {
+                        s->auth_port = s->listeners[i].port;
+                        snprintf(s->auth_name, sizeof s->auth_name, "%s", s->listeners[i].name);
+                }
+        return r;
 }
 
 /* The leaf of a key store as kpa writes it. */
@@ -376,6 +400,32 @@ static enum carot_action ca_round(struct job *j, const struct setup *s, const st
         return o->view.action;
 }
 
+/* AlterConfigs is answered once the controller committed the change; the broker applies it
+ * when it replays the metadata log, a moment later. A trust step is confirmed only when the
+ * broker accepts the Secret's own leaf (of the new CA) as a client certificate on a listener
+ * that requires one; without such a listener, the accepted reload is all there is
+ * (docs/tls-rotation.md, Limits). */
+static void prove_trust(struct job *j, const struct setup *s, const char *host) {
+        if (!s->auth_port)
+                return;
+        char crt[PATH_MAX_LEN + 16], key[PATH_MAX_LEN + 16], why[TLSROT_REASON_MAX] = "";
+        snprintf(crt, sizeof crt, "%s/tls.crt", j->tls_dir);
+        snprintf(key, sizeof key, "%s/tls.key", j->tls_dir);
+        uint64_t deadline = monotime_ms() + j->confirm_ms;
+        for (;;) {
+                if (tlsreload_accepts_client(host, s->auth_port, crt, key, j->timeout_ms, why, sizeof why) == 0)
+                        return;
+                if (monotime_ms() >= deadline || atomic_load(j->stop))
+                        break;
+                struct timespec ts = { 0, CONFIRM_STEP_MS * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+        j->result = TLSROT_FAILED;
+        snprintf(j->reason, sizeof j->reason, "the broker took the trust store reload but does not accept a client "
+                 "certificate of the new CA on listener %s after %llums (retried): %.300s", s->auth_name,
+                 (unsigned long long) j->confirm_ms, why);
+}
+
 /* One CA step: writes the stores decided (some kept), asks the broker to reload and confirms,
  * as a leaf renewal does. */
 static void ca_step(struct job *j, struct setup *s, const struct kconn_security *sec, const char *host,
@@ -398,6 +448,8 @@ static void ca_step(struct job *j, struct setup *s, const struct kconn_security 
         }
         bool write = stores.keystore || stores.truststore || stores.ca_pem;
         reload(j, s, write ? &stores : NULL, sec, host);
+        if (j->result == TLSROT_ROTATED && (a == CAROT_ADD_TRUST || a == CAROT_RELOAD_TRUST))
+                prove_trust(j, s, host);
         if (j->result == TLSROT_ROTATED) {
                 char done[TLSROT_REASON_MAX];
                 snprintf(done, sizeof done, "CA step %s: %.500s", carot_action_name(a), j->reason);

@@ -63,6 +63,7 @@ struct tlsplan_listener {
         char name[64];
         uint16_t port;                 /* from listeners */
         char advertised[256];          /* its host in advertised.listeners, or "" */
+        bool ssl;                      /* SSL (where ssl.client.auth applies), not SASL_SSL */
 };
 
 /* The broker's TLS listeners: each NAME://HOST:PORT of listeners whose protocol in

@@ -46,6 +46,14 @@ int tlsreload_alter(struct kafka_conf *conf, int32_t node_id, const struct tlspl
 int tlsreload_served(const char *host, uint16_t port, const struct kconn_security *sec,
                      uint64_t timeout_ms, struct tlsreload_cert *ret, char *why, size_t whylen);
 
+/* Whether the broker at host:port (a listener that requires a client certificate) accepts the
+ * client certificate cert_pem / key_pem (files): a TLS handshake with it, then an ApiVersions
+ * round trip, since with TLS 1.3 a refused client certificate shows only after the handshake.
+ * This proves that the broker's loaded trust store holds that certificate's CA (a CA rotation's
+ * trust step). 0, or < 0 with why. */
+int tlsreload_accepts_client(const char *host, uint16_t port, const char *cert_pem, const char *key_pem,
+                             uint64_t timeout_ms, char *why, size_t whylen);
+
 /* A broker of the cluster as Metadata names it (the listener of conf's bootstrap address). */
 struct tlsreload_broker {
         int32_t id;

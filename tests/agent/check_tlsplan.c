@@ -125,6 +125,9 @@ START_TEST(tls_listeners_are_the_ssl_and_sasl_ssl_ones_but_the_controllers) {
         ck_assert_str_eq(l[1].name, "MTLS");
         ck_assert_uint_eq(l[1].port, 9094);
         ck_assert_str_eq(l[1].advertised, "kafka-0.example.com");
+        /* Only an SSL listener is where ssl.client.auth applies (a CA step's trust proof). */
+        ck_assert(!l[0].ssl);
+        ck_assert(l[1].ssl);
         /* Without a map a listener's name is its protocol, as Kafka defaults; IPv6 bare. */
         ck_assert_int_eq(tlsplan_tls_listeners("SSL://[::1]:9093", "SSL://[fd00::1]:9093", NULL, NULL, l,
                                                TLSPLAN_MAX_LISTENERS, &n, why, sizeof why), 0);
