@@ -49,7 +49,9 @@ def leaf_der(secret):
 
 def handshake(ip, port, client_secret=None, timeout=10):
     """(ok, served leaf DER or None, error): a TLS 1.2 handshake (so that a client certificate
-    the server does not trust fails the handshake itself), the server's chain not verified."""
+    the server does not trust fails the handshake itself), the server's chain not verified.
+    error is "refused" when the server answered with a TLS alert (it rejected the client
+    certificate), else what went wrong on the way (a timeout, a reset: no evidence either way)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -60,7 +62,10 @@ def handshake(ip, port, client_secret=None, timeout=10):
         with socket.create_connection((ip, port), timeout=timeout) as s:
             with ctx.wrap_socket(s) as t:
                 return True, t.getpeercert(binary_form=True), None
-    except (OSError, ssl.SSLError) as e:
+    except ssl.SSLError as e:
+        alert = "ALERT" in str(e).upper() and not isinstance(e, ssl.SSLEOFError)
+        return False, None, "refused" if alert else str(e)
+    except OSError as e:
         return False, None, str(e)
 
 
@@ -82,8 +87,9 @@ class Observer:
     def _run(self):
         while not self.stopped:
             for p in self.pods:
-                ok, _, _ = handshake(p.ip, 9094, self.new)
-                if not ok:
+                ok, _, err = handshake(p.ip, 9094, self.new)
+                # Only a rejection counts: a timeout under load proves nothing.
+                if not ok and err == "refused":
                     self.last_untrusting[p.name] = time.monotonic()
                 t = time.monotonic()
                 ok, served, _ = handshake(p.ip, 9092)
@@ -186,8 +192,9 @@ class CaRotation(unittest.TestCase):
         last_untrust = max(obs.last_untrusting.values()) if obs.last_untrusting else t0
         self.assertLess(last_untrust, first_serve,
                         f"a broker did not trust B {last_untrust - first_serve:.1f}s after one served B's leaf")
-        # It was observed, not assumed: B was untrusted somewhere after the swap at first.
-        self.assertGreater(last_untrust, t0 - 1)
+        # It was observed, not assumed: B was refused somewhere after the swap at first.
+        self.assertTrue(obs.last_untrusting, "no broker was ever seen refusing B's leaf")
+        self.assertGreater(last_untrust, t0)
         # Every broker serves B's leaf, trusts B and no longer A, same processes.
         for p in self.pods:
             ok, served, err = handshake(p.ip, 9092)
@@ -195,7 +202,7 @@ class CaRotation(unittest.TestCase):
             self.assertEqual(served, leaf_der(self.new), p.name)
             self.assertTrue(handshake(p.ip, 9094, self.new)[0], f"{p.name} does not trust B")
             ok, _, err = handshake(p.ip, 9094, self.old)
-            self.assertFalse(ok, f"{p.name} still trusts A")
+            self.assertEqual((ok, err), (False, "refused"), f"{p.name} still trusts A")
             self.assertEqual(p.broker.pid, pids[p.name], f"{p.name} was restarted")
         # 0 produce errors, nothing lost, and the ISR stayed full (inter-broker replication,
         # whose connections are TLS both ways, never broke).
