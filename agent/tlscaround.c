@@ -83,6 +83,19 @@ static void ask_peers(const struct tlscaround_in *in, STACK_OF(X509) *pool, stru
                                                        sizeof e2) == 0;
                         snprintf(p->why, sizeof p->why, "%.120s%s%.120s", e1, e1[0] && e2[0] ? "; " : "", e2);
                 }
+                for (size_t k = 0; k < in->n_seen && v->n_peers < CAROT_MAX_PEERS; k++) {
+                        bool named = in->seen[k] == in->node_id;
+                        for (size_t i = 0; i < n && !named; i++)
+                                named = b[i].id == in->seen[k];
+                        if (named)
+                                continue;
+                        struct carot_peer *p = &v->peers[v->n_peers++];
+                        memset(p, 0, sizeof *p);
+                        p->node_id = in->seen[k];
+                        snprintf(p->host, sizeof p->host, "?");
+                        snprintf(p->why, sizeof p->why, "seen earlier in this rotation, but Metadata no longer names "
+                                 "it (stopped or fenced)");
+                }
         }
         free(b);
 }

@@ -68,6 +68,8 @@ struct job {
         struct kafka_conf *conf;
         uint64_t timeout_ms, confirm_ms;
         uint16_t agent_port;
+        int32_t seen[CAROT_MAX_PEERS];   /* brokers seen earlier in this CA rotation */
+        size_t n_seen;
         /* Set from the loop when the agent stops: the confirmation stops waiting. */
         atomic_bool *stop;
         /* outputs */
@@ -101,6 +103,10 @@ struct tlsrot {
         struct tlsrot_view view;
         char logged_reason[TLSROT_REASON_MAX];   /* the last refusal or failure logged */
         char ca_logged[TLSROT_REASON_MAX + 64];  /* the last CA rotation line logged */
+        /* Brokers seen since the CA rotation began; forgotten once it is steady (a broker
+         * removed for good then holds nothing). */
+        int32_t seen[CAROT_MAX_PEERS];
+        size_t n_seen;
 };
 
 static int64_t unix_now_ms(void) {
@@ -382,7 +388,7 @@ static enum carot_action ca_round(struct job *j, const struct setup *s, const st
         struct tlscaround_in in = { .out_dir = s->out_dir, .password = s->password, .conf = j->conf,
                                     .node_id = j->node_id, .agent_port = j->agent_port,
                                     .timeout_ms = j->timeout_ms, .sec = sec, .secret = res,
-                                    .served_stored = served_stored };
+                                    .served_stored = served_stored, .seen = j->seen, .n_seen = j->n_seen };
         struct tlscaround_out *o = ca_out_of(j);
         if (!o) {
                 snprintf(j->ca_error, sizeof j->ca_error, "out of memory");
@@ -543,6 +549,22 @@ static void log_outcome(struct tlsrot *t, const struct job *j) {
                   "keeping the certificate in place: %s", j->reason);
 }
 
+static void remember_peers(struct tlsrot *t, const struct tlscaround_view *c) {
+        if (!c->known)
+                return;
+        if (c->phase == CAROT_STEADY) {
+                t->n_seen = 0;
+                return;
+        }
+        for (size_t i = 0; i < c->n_peers; i++) {
+                bool have = false;
+                for (size_t k = 0; k < t->n_seen && !have; k++)
+                        have = t->seen[k] == c->peers[i].node_id;
+                if (!have && t->n_seen < CAROT_MAX_PEERS)
+                        t->seen[t->n_seen++] = c->peers[i].node_id;
+        }
+}
+
 /* A CA step taken or a gate that changed what holds it: one line, not one per round. */
 static void log_ca(struct tlsrot *t, const struct job *j) {
         const struct tlscaround_view *c = &j->ca;
@@ -594,6 +616,7 @@ static void after_work_cb(uv_work_t *req, int status) {
                 v->n_listeners = j->n_listeners;
                 memcpy(v->listeners, j->listeners, sizeof v->listeners);
                 v->ca = j->ca;
+                remember_peers(t, &j->ca);
                 snprintf(v->ca_error, sizeof v->ca_error, "%s", j->ca_error);
                 log_ca(t, j);
                 if (j->attempted) {
@@ -641,6 +664,8 @@ static void queue_round(struct tlsrot *t) {
         j->timeout_ms = t->o.timeout_ms;
         j->confirm_ms = t->o.confirm_ms;
         j->agent_port = t->o.agent_port;
+        memcpy(j->seen, t->seen, sizeof j->seen);
+        j->n_seen = t->n_seen;
         j->stop = &t->stop_requested;
         t->job = j;
         if (uv_queue_work(t->loop, &t->work, work_cb, after_work_cb) < 0) {

@@ -47,6 +47,10 @@ struct tlscaround_in {
         const struct kconn_security *sec;
         const struct tls_result *secret;   /* the stores built from the Secret */
         bool served_stored;                /* every connection of every listener serves the key store's leaf */
+        /* Brokers seen earlier in this rotation: one that Metadata no longer names (stopped,
+         * fenced) is a peer whose state is unknown, not one less peer to wait for. */
+        const int32_t *seen;
+        size_t n_seen;
 };
 
 /* What to write for the step: NULL fields are kept as they are. Owned; freed by
