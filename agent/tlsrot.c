@@ -419,7 +419,13 @@ static void prove_trust(struct job *j, const struct setup *s, const char *host) 
         snprintf(key, sizeof key, "%s/tls.key", j->tls_dir);
         uint64_t deadline = monotime_ms() + j->confirm_ms;
         for (;;) {
-                if (tlsreload_accepts_client(host, s->auth_port, crt, key, j->timeout_ms, why, sizeof why) == 0)
+                /* Each network processor has its own SSL factory (read_served): every one must
+                 * accept it, so as many connections as a confirmation of a served serial. */
+                int ok = 0;
+                while (ok < 2 * s->network_threads &&
+                       tlsreload_accepts_client(host, s->auth_port, crt, key, j->timeout_ms, why, sizeof why) == 0)
+                        ok++;
+                if (ok == 2 * s->network_threads)
                         return;
                 if (monotime_ms() >= deadline || atomic_load(j->stop))
                         break;
