@@ -8,6 +8,7 @@
 
 #include "kpa/carotpeer.h"
 #include "kpa/fsx.h"
+#include "kpa/parse.h"
 #include "kpa/secret.h"
 #include "kpa/tls_p12.h"
 #include "kpa/tlsca.h"
@@ -51,6 +52,43 @@ static void store_anchor(const unsigned char *der, size_t len, const char *passw
         tls_p12_content_free(&c);
 }
 
+/* Each controller of controller.quorum.voters that Metadata does not name as a broker: an
+ * unknown peer (its connections to the brokers are TLS too). */
+static void add_voters(const struct tlscaround_in *in, const struct tlsreload_broker *b, size_t n,
+                       struct tlscaround_view *v) {
+        const char *p = in->voters;
+        while (p && *p && v->n_peers < CAROT_MAX_PEERS) {
+                const char *at = strchr(p, '@'), *comma = strchr(p, ',');
+                if (!at || (comma && comma < at))
+                        break;
+                char id[16];
+                uint64_t x;
+                size_t len = (size_t) (at - p);
+                bool ok = len > 0 && len < sizeof id;
+                if (ok) {
+                        memcpy(id, p, len);
+                        id[len] = '\0';
+                        ok = parse_u64(id, 0, INT32_MAX, &x) == 0;
+                }
+                p = comma ? comma + 1 : NULL;
+                if (!ok || (int32_t) x == in->node_id)
+                        continue;
+                bool named = false;
+                for (size_t i = 0; i < n && !named; i++)
+                        named = b[i].id == (int32_t) x;
+                for (size_t i = 0; i < v->n_peers && !named; i++)
+                        named = v->peers[i].node_id == (int32_t) x;
+                if (named)
+                        continue;
+                struct carot_peer *e = &v->peers[v->n_peers++];
+                memset(e, 0, sizeof *e);
+                e->node_id = (int32_t) x;
+                snprintf(e->host, sizeof e->host, "controller");
+                snprintf(e->why, sizeof e->why, "a controller that Metadata does not name as a broker (a controller-only "
+                         "node, or down): its trust can neither be changed nor learned by the agent");
+        }
+}
+
 /* Each broker but this one: what it serves (a handshake from here) and what its agent reports. */
 static void ask_peers(const struct tlscaround_in *in, STACK_OF(X509) *pool, struct tlscaround_view *v,
                       char *unknown, size_t unknown_len, bool *ret_unknown) {
@@ -83,6 +121,7 @@ static void ask_peers(const struct tlscaround_in *in, STACK_OF(X509) *pool, stru
                                                        sizeof e2) == 0;
                         snprintf(p->why, sizeof p->why, "%.120s%s%.120s", e1, e1[0] && e2[0] ? "; " : "", e2);
                 }
+                add_voters(in, b, n, v);
                 for (size_t k = 0; k < in->n_seen && v->n_peers < CAROT_MAX_PEERS; k++) {
                         bool named = in->seen[k] == in->node_id;
                         for (size_t i = 0; i < n && !named; i++)

@@ -51,6 +51,10 @@ struct tlscaround_in {
          * fenced) is a peer whose state is unknown, not one less peer to wait for. */
         const int32_t *seen;
         size_t n_seen;
+        /* controller.quorum.voters of server.properties ("id@host:port,..."), or NULL: a voter
+         * that is not a broker of Metadata is a controller-only node (or down), whose trust
+         * the agent can neither change nor learn, so it holds the gates. */
+        const char *voters;
 };
 
 /* What to write for the step: NULL fields are kept as they are. Owned; freed by
