@@ -55,12 +55,21 @@ static void store_anchor(const unsigned char *der, size_t len, const char *passw
 /* Each controller of controller.quorum.voters that Metadata does not name as a broker: an
  * unknown peer (its connections to the brokers are TLS too). */
 static void add_voters(const struct tlscaround_in *in, const struct tlsreload_broker *b, size_t n,
-                       struct tlscaround_view *v) {
+                       STACK_OF(X509) *pool, const char *target_leaf, struct tlscaround_view *v) {
         const char *p = in->voters;
         while (p && *p && v->n_peers < CAROT_MAX_PEERS) {
                 const char *at = strchr(p, '@'), *comma = strchr(p, ',');
                 if (!at || (comma && comma < at))
                         break;
+                char hp[CAROT_HOST_MAX + 8], host[CAROT_HOST_MAX];
+                uint16_t port = 0;
+                size_t hl = comma ? (size_t) (comma - at - 1) : strlen(at + 1);
+                bool hp_ok = hl < sizeof hp;
+                if (hp_ok) {
+                        memcpy(hp, at + 1, hl);
+                        hp[hl] = '\0';
+                        hp_ok = parse_hostport(hp, 0, host, sizeof host, &port) == 0;
+                }
                 char id[16];
                 uint64_t x;
                 size_t len = (size_t) (at - p);
@@ -83,15 +92,34 @@ static void add_voters(const struct tlscaround_in *in, const struct tlsreload_br
                 struct carot_peer *e = &v->peers[v->n_peers++];
                 memset(e, 0, sizeof *e);
                 e->node_id = (int32_t) x;
-                snprintf(e->host, sizeof e->host, "controller");
-                snprintf(e->why, sizeof e->why, "a controller that Metadata does not name as a broker (a controller-only "
-                         "node, or down): its trust can neither be changed nor learned by the agent");
+                char e1[CAROT_WHY_MAX] = "", e2[CAROT_WHY_MAX] = "";
+                if (!hp_ok) {
+                        snprintf(e->host, sizeof e->host, "controller");
+                        snprintf(e->why, sizeof e->why, "controller.quorum.voters: its HOST:PORT does not parse");
+                        continue;
+                }
+                snprintf(e->host, sizeof e->host, "%s", host);
+                char crt[PATHLEN], key[PATHLEN];
+                snprintf(crt, sizeof crt, "%s/tls.crt", in->tls_dir);
+                snprintf(key, sizeof key, "%s/tls.key", in->tls_dir);
+                if (tlsreload_served_ca(host, port, in->sec, in->timeout_ms, pool, e->served, e1, sizeof e1) < 0)
+                        e->served[0] = '\0';
+                /* No agent to report: the handshakes are its report. */
+                if (tlsreload_accepts_client(host, port, crt, key, in->timeout_ms, e2, sizeof e2) == 0) {
+                        e->reported = true;
+                        e->report.trust_loaded = true;
+                        carot_set_add(&e->report.trusts, target_leaf);
+                        memcpy(e->report.serves, e->served, sizeof e->report.serves);
+                } else {
+                        snprintf(e->why, sizeof e->why, "a controller that is no broker in Metadata (controller-only, "
+                                 "or down), by handshakes: %.70s%s%.70s", e1, e1[0] ? "; " : "", e2);
+                }
         }
 }
 
 /* Each broker but this one: what it serves (a handshake from here) and what its agent reports. */
-static void ask_peers(const struct tlscaround_in *in, STACK_OF(X509) *pool, struct tlscaround_view *v,
-                      char *unknown, size_t unknown_len, bool *ret_unknown) {
+static void ask_peers(const struct tlscaround_in *in, STACK_OF(X509) *pool, const char *target_leaf,
+                      struct tlscaround_view *v, char *unknown, size_t unknown_len, bool *ret_unknown) {
         struct tlsreload_broker *b = calloc(CAROT_MAX_PEERS + 1, sizeof *b);
         size_t n = 0;
         char why[CAROT_WHY_MAX];
@@ -121,7 +149,7 @@ static void ask_peers(const struct tlscaround_in *in, STACK_OF(X509) *pool, stru
                                                        sizeof e2) == 0;
                         snprintf(p->why, sizeof p->why, "%.120s%s%.120s", e1, e1[0] && e2[0] ? "; " : "", e2);
                 }
-                add_voters(in, b, n, v);
+                add_voters(in, b, n, pool, target_leaf, v);
                 for (size_t k = 0; k < in->n_seen && v->n_peers < CAROT_MAX_PEERS; k++) {
                         bool named = in->seen[k] == in->node_id;
                         for (size_t i = 0; i < n && !named; i++)
@@ -184,7 +212,7 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         char unknown[CAROT_BLOCKED_MAX] = "";
         if (subset_t && ci.trust_loaded && (leaf_pending || !subset_s)) {
                 bool is_unknown;
-                ask_peers(in, pool, v, unknown, sizeof unknown, &is_unknown);
+                ask_peers(in, pool, ci.target_leaf, v, unknown, sizeof unknown, &is_unknown);
                 v->peers_asked = true;
                 ci.peers_unknown = is_unknown ? unknown : NULL;
         }

@@ -389,7 +389,8 @@ static enum carot_action ca_round(struct job *j, const struct setup *s, const st
                                     .node_id = j->node_id, .agent_port = j->agent_port,
                                     .timeout_ms = j->timeout_ms, .sec = sec, .secret = res,
                                     .served_stored = served_stored, .seen = j->seen, .n_seen = j->n_seen,
-                                    .voters = props_get(&s->props, "controller.quorum.voters") };
+                                    .voters = props_get(&s->props, "controller.quorum.voters"),
+                                    .tls_dir = j->tls_dir };
         struct tlscaround_out *o = ca_out_of(j);
         if (!o) {
                 snprintf(j->ca_error, sizeof j->ca_error, "out of memory");

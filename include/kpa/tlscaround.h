@@ -52,9 +52,12 @@ struct tlscaround_in {
         const int32_t *seen;
         size_t n_seen;
         /* controller.quorum.voters of server.properties ("id@host:port,..."), or NULL: a voter
-         * that is not a broker of Metadata is a controller-only node (or down), whose trust
-         * the agent can neither change nor learn, so it holds the gates. */
+         * that is not a broker of Metadata is a controller-only node (or down), without an
+         * agent that rotates; it is judged by handshakes with its controller listener alone:
+         * what it serves, and whether it accepts the Secret's leaf (tls_dir) as a client
+         * certificate (that listener requires one). */
         const char *voters;
+        const char *tls_dir;
 };
 
 /* What to write for the step: NULL fields are kept as they are. Owned; freed by
