@@ -201,8 +201,10 @@ class CaRotation(unittest.TestCase):
             self.assertTrue(ok, err)
             self.assertEqual(served, leaf_der(self.new), p.name)
             self.assertTrue(handshake(p.ip, 9094, self.new)[0], f"{p.name} does not trust B")
-            ok, _, err = handshake(p.ip, 9094, self.old)
-            self.assertEqual((ok, err), (False, "refused"), f"{p.name} still trusts A")
+            # The drop is confirmed by the accepted reload only (tls-rotation.md): the broker
+            # rebuilds each SSL factory in turn, seconds later. Late is harmless (more trust).
+            h.wait_for(lambda: handshake(p.ip, 9094, self.old)[2] == "refused", 120,
+                       f"{p.name} refuses a leaf of A", interval=1)
             self.assertEqual(p.broker.pid, pids[p.name], f"{p.name} was restarted")
         # 0 produce errors, nothing lost, and the ISR stayed full (inter-broker replication,
         # whose connections are TLS both ways, never broke).
