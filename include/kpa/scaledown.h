@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "kpa/ctlcheck.h"
+#include "kpa/dynbuf.h"
 
 /* A DNS label (pod, StatefulSet and namespace names) and its NUL. */
 #define SCALEDOWN_NAME_MAX 64
@@ -106,5 +107,10 @@ struct scaledown_view {
 
 /* Adds /status "scale_down" to root. -ENOMEM when cJSON could not allocate. */
 int scaledown_status_json(const struct scaledown_view *v, cJSON *root);
+
+/* Appends the scale-down gauges of /metrics (docs/kpa-agent.md): kpa_scale_down_lookup_ok,
+ * kpa_statefulset_replicas (only while the last lookup succeeded), kpa_scale_down_removing and
+ * kpa_scale_down_holds_prestop. dynbuf's error when out is full. */
+int scaledown_metrics(const struct scaledown_view *v, struct dynbuf *out);
 
 #endif
