@@ -105,6 +105,19 @@ int scaledown_config_load(const char *pod, const char *statefulset, const char *
         return 0;
 }
 
+int scaledown_config_set_role(struct scaledown_config *c, const char *role, char *errbuf, size_t errlen) {
+        size_t n = strlen(role);
+        bool ok = n > 0 && n < sizeof c->role && strspn(role, "abcdefghijklmnopqrstuvwxyz0123456789.-:") == n;
+        if (!ok) {
+                char q[K8SAPI_QUOTE_BUF];
+                snprintf(errbuf, errlen, "--statefulset-role \"%s\" is not a Role's name (1 to 253 of a-z 0-9 . - :)",
+                         k8sapi_quote(role, q, sizeof q));
+                return -EINVAL;
+        }
+        memcpy(c->role, role, n + 1);
+        return 0;
+}
+
 int scaledown_parse_replicas(const char *name, const char *json, size_t len, int32_t *ret_replicas, char *errbuf,
                              size_t errlen) {
         cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
