@@ -2,13 +2,18 @@
 scripts of this test that print what a 4.x tool prints and record how they were called): the
 brokers being removed derived from --target-replicas and --node-id-offset, the client config
 passed to every tool (--command-config, or --command-config-if-exists as the Job gives it),
-the reassignment plan, and bad input refused with one line and exit 2. Peer: test_scaledown
+the reassignment plan, bad input refused with one line and exit 2, and the Job of
+k8s/extras/scale-down-job.yaml run as written (its command, args and env, its mounts moved
+into a scratch folder). Peer: test_scaledown
 (real Kafka) runs the same script against real brokers."""
 import json
 import os
+import re
 import subprocess
 import tempfile
 import unittest
+
+import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "k8s", "base", "config", "kpa-scale-down.sh")
@@ -147,6 +152,54 @@ class KpaScaleDown(unittest.TestCase):
             r = self.run_script("reassign", "--bootstrap-server", "k:9092", *extra)
             self.assertEqual((r.returncode, r.stderr), (2, want + "\n"), extra)
         self.assertEqual(self.called(), [])
+
+    def job_argv(self, job, client_dir, step=None):
+        """The Job's container as the kubelet runs it: $(VAR) from its env, mounts remapped."""
+        c = job["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e["value"] for e in c["env"]}
+        if step:
+            env["STEP"] = step
+        argv = [re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], a) for a in c["command"] + c["args"]]
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        self.assertEqual(mounts["/etc/kafka/scale-down"], "scale-down")
+        self.assertEqual(mounts["/etc/kafka/client"], "client")
+        argv = [a.replace("/etc/kafka/scale-down/kpa-scale-down.sh", SCRIPT).replace("/etc/kafka/client", client_dir)
+                for a in argv]
+        self.assertEqual(argv[:2], ["/bin/bash", SCRIPT])
+        return argv[2:]
+
+    def test_the_job_as_written_derives_the_ids_and_takes_the_client_secret(self):
+        with open(os.path.join(os.path.dirname(os.path.dirname(HERE)), "k8s", "extras", "scale-down-job.yaml")) as f:
+            job = yaml.safe_load(f)
+        vols = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+        sources = vols["client"]["projected"]["sources"]
+        self.assertEqual([(x["secret"]["name"], x["secret"]["optional"], x["secret"]["items"]) for x in sources], [
+            ("kafka-scale-down-client", True, [{"key": "client.properties", "path": "client.properties"}]),
+            ("kafka-tls", True, [{"key": "ca.crt", "path": "ca.crt"}]),
+        ])
+        # Not world-readable: the properties hold a password.
+        self.assertEqual(vols["client"]["projected"]["defaultMode"], 0o440)
+        # A plain cluster: no Secret, so an empty folder, and no client config.
+        empty = os.path.join(self.dir.name, "empty")
+        os.mkdir(empty)
+        r = self.run_script(*self.job_argv(job, empty))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("brokers removed by a scale to 3 replicas (node ids >= 3): 3,4,5\n", r.stdout)
+        self.assertTrue(all("-config " not in line for line in self.called()), self.called())
+        # TLS/SASL: the Secret mounted; the unregister step too.
+        open(self.calls, "w").close()
+        os.remove(os.path.join(self.dir.name, "executed"))
+        r = self.run_script(*self.job_argv(job, self.dir.name, step="unregister"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        cfg = os.path.join(self.dir.name, "client.properties")
+        self.assertEqual(self.called(), [
+            f"kafka-cluster.sh list-endpoints --bootstrap-server kafka-0.kafka-headless.kafka.svc.cluster.local:9092 "
+            f"--config {cfg} --include-fenced-brokers",
+            f"kafka-cluster.sh unregister --bootstrap-server kafka-0.kafka-headless.kafka.svc.cluster.local:9092 "
+            f"--config {cfg} --id 3",
+            f"kafka-cluster.sh unregister --bootstrap-server kafka-0.kafka-headless.kafka.svc.cluster.local:9092 "
+            f"--config {cfg} --id 4",
+        ])
 
 
 if __name__ == "__main__":
