@@ -944,8 +944,6 @@ int daemon_run(const struct agent_config *cfg) {
                                            .stale_after_ms = cfg->stale_after_ms,
                                            .liveness_window_ms = cfg->liveness_window_ms };
         health_init(&a.health, monotime_ms());
-        /* A probe must not kill the agent by closing its socket early. */
-        signal(SIGPIPE, SIG_IGN);
 
         if ((r = agent_target(&a, err, sizeof err)) < 0) {
                 log_event(LOG_LEVEL_ERROR, "start_failed", "%s", err);

@@ -1,6 +1,7 @@
 /* kpa-agent: the sidecar that reports ready only once the local broker has caught up. */
 #include <errno.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "kpa/agentcfg.h"
@@ -19,6 +20,11 @@ int main(int argc, char *argv[]) {
          * 110-150 MB, against about 60 MB with one arena and no measurable CPU cost
          * (bench/RESULTS.md). */
         mallopt(M_ARENA_MAX, 1);
+        /* In every mode: librdkafka's TLS connections write through OpenSSL's socket BIO
+         * (write(2)), which raises SIGPIPE when the broker closes first, e.g. after refusing
+         * the handshake; `kpa-agent check` must then report the failed check, not die of the
+         * signal. The daemon also needs it for probes that close their socket early. */
+        signal(SIGPIPE, SIG_IGN);
         log_setup("kpa-agent", LOG_LEVEL_INFO);
         int r = agentcfg_load(environ, argc, argv, &cfg, err, sizeof err);
         if (r == -ECANCELED) {
