@@ -36,6 +36,8 @@ TOPICS = (
     "\tTopic: t\tPartition: 1\tLeader: 1\tReplicas: 1,2,0\tIsr: 1,2,0\n"
     "\tTopic: t\tPartition: 2\tLeader: 2\tReplicas: 2,3,5\tIsr: 2,3\n"
 )
+# The same once kafka-3's pod is gone too.
+GONE = ENDPOINTS.replace("9092       null       unfenced   broker\n4", "9092       null       fenced     broker\n4")
 AFTER = TOPICS.replace("0,1,3", "0,1,2").replace("2,3,5", "2,0,1")
 
 STUB = """#!/bin/bash
@@ -84,7 +86,12 @@ class KpaScaleDown(unittest.TestCase):
         with open(self.calls) as f:
             return f.read().splitlines()
 
+    def endpoints(self, text):
+        with open(os.path.join(self.dir.name, "endpoints"), "w") as f:
+            f.write(text)
+
     def test_unregister_derives_the_ids_at_or_above_the_target_fenced_ones_too(self):
+        self.endpoints(GONE)
         r = self.run_script("unregister", "--bootstrap-server", "k:9092", "--target-replicas", "3")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("brokers removed by a scale to 3 replicas (node ids >= 3): 3,4\n", r.stdout)
@@ -94,7 +101,17 @@ class KpaScaleDown(unittest.TestCase):
             "kafka-cluster.sh unregister --bootstrap-server k:9092 --id 4",
         ])
 
+    def test_unregister_by_target_refuses_while_a_removed_broker_is_unfenced(self):
+        r = self.run_script("unregister", "--bootstrap-server", "k:9092", "--target-replicas", "3")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(r.stderr, "kpa-scale-down.sh: brokers 3 are still registered and not fenced (do their pods "
+                                   "still run?): unregister them once their pods are gone\n")
+        # Nothing was unregistered, not even the fenced broker 4.
+        self.assertEqual(self.called(), [
+            "kafka-cluster.sh list-endpoints --bootstrap-server k:9092 --include-fenced-brokers"])
+
     def test_the_node_id_offset_moves_the_first_removed_id(self):
+        self.endpoints(GONE)
         r = self.run_script("unregister", "--bootstrap-server", "k:9092", "--target-replicas", "2",
                             "--node-id-offset", "1")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -186,7 +203,8 @@ class KpaScaleDown(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("brokers removed by a scale to 3 replicas (node ids >= 3): 3,4,5\n", r.stdout)
         self.assertTrue(all("-config " not in line for line in self.called()), self.called())
-        # TLS/SASL: the Secret mounted; the unregister step too.
+        # TLS/SASL: the Secret mounted; the unregister step too, once the pods are gone.
+        self.endpoints(GONE)
         open(self.calls, "w").close()
         os.remove(os.path.join(self.dir.name, "executed"))
         r = self.run_script(*self.job_argv(job, self.dir.name, step="unregister"))

@@ -19,7 +19,8 @@
 #                                KPA_NODE_ID_OFFSET, default 0, 100 with a separate controller
 #                                set) that is registered, fenced or not, or named as a replica.
 #                                Brokers of another set with higher ids would be counted too:
-#                                give --remove then.
+#                                give --remove then. unregister refuses (exit 1, nothing done)
+#                                while any of them is still unfenced: its pod still runs.
 # --command-config FILE: a Java client properties file (TLS, SASL) for every tool;
 # --command-config-if-exists FILE: the same when FILE exists, else none (the Job mounts an
 # optional Secret there, so one manifest serves plain and TLS/SASL clusters).
@@ -97,6 +98,17 @@ if [ -n "$target" ]; then
                 exit 0
         fi
         echo "brokers removed by a scale to $target replicas (node ids >= $first): $remove"
+        # Unregistering a broker that still runs would only make it register again (or
+        # worse): by the target, only fenced brokers (their pods are gone) are unregistered,
+        # and any that is still unfenced stops the step before anything is done.
+        if [ "$cmd" = unregister ]; then
+                live=$(awk -v first="$first" 'NR > 1 && $1 ~ /^[0-9]+$/ && $1 + 0 >= first + 0 {
+                                for (i = 2; i <= NF; i++) if ($i == "unfenced") { printf "%s%s", sep, $1; sep = "," } }' "$work/endpoints")
+                if [ -n "$live" ]; then
+                        echo "kpa-scale-down.sh: brokers $live are still registered and not fenced (do their pods still run?): unregister them once their pods are gone" >&2
+                        exit 1
+                fi
+        fi
 fi
 
 if [ "$cmd" = unregister ]; then
