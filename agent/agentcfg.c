@@ -36,6 +36,7 @@ static const struct opt_def agent_opts[] = {
         { "KPA_READY_WAITS_FOR_LEADERSHIP", OPT_VALUE, "after the broker is caught up, /readyz waits at most this long for it to lead its preferred partitions again (default 10s; 0: never waits)" },
         { "KPA_POD_NAME", OPT_VALUE, "this pod's name (downward API metadata.name): /prestop then reads its StatefulSet's spec.replicas and holds a pod being scaled away while it hosts replicas (docs/scale-down.md; default: unset, not read)" },
         { "KPA_STATEFULSET", OPT_VALUE, "the pod's StatefulSet (default: --pod-name without -<ordinal>)" },
+        { "KPA_STATEFULSET_ROLE", OPT_VALUE, "the Role that grants get on the StatefulSet, named in the hint of a 403 (k8s/base sets it; default: unset, the hint describes the Role)" },
         { "KPA_NAMESPACE", OPT_VALUE, "the pod's namespace (default: the service account's namespace file)" },
         { "KUBERNETES_SERVICE_HOST", OPT_VALUE, "API server host (set by Kubernetes)" },
         { "KUBERNETES_SERVICE_PORT", OPT_VALUE, "API server port (set by Kubernetes; default 443)" },
@@ -371,6 +372,9 @@ static int load(const struct loader *l, struct agent_config *c) {
                                        NULL, value(l, "KUBERNETES_SERVICE_HOST"), value(l, "KUBERNETES_SERVICE_PORT"),
                                        value(l, "KPA_KUBE_TOKEN_FILE"), value(l, "KPA_KUBE_CA_FILE"), &c->scale_down,
                                        l->errbuf, l->errlen)) < 0)
+                return r;
+        if (c->scale_down && value(l, "KPA_STATEFULSET_ROLE") &&
+            (r = scaledown_config_set_role(c->scale_down, value(l, "KPA_STATEFULSET_ROLE"), l->errbuf, l->errlen)) < 0)
                 return r;
         if (!c->demo && !c->bootstrap && !c->client_config) {
                 snprintf(l->errbuf, l->errlen, "the local broker is unknown (set --bootstrap HOST:PORT or --client-config with bootstrap.servers, or use --demo)");

@@ -763,6 +763,8 @@ int render_metrics(const struct agent_status *st, struct dynbuf *out) {
                 metrics_leadership(&w, st->leadership);
         if (st->tls && !w.err)
                 w.err = tlsview_metrics(st->tls, st->now_unix_ms / 1000, out);
+        if (st->scale_down && !w.err)
+                w.err = scaledown_metrics(st->scale_down, out);
 
         mw_head(&w, "kpa_consecutive_good_checks", "gauge", "Good checks in a row (reset by a bad one).");
         mw_printf(&w, "kpa_consecutive_good_checks %u\n", h->consecutive_good);

@@ -105,6 +105,19 @@ int scaledown_config_load(const char *pod, const char *statefulset, const char *
         return 0;
 }
 
+int scaledown_config_set_role(struct scaledown_config *c, const char *role, char *errbuf, size_t errlen) {
+        size_t n = strlen(role);
+        bool ok = n > 0 && n < sizeof c->role && strspn(role, "abcdefghijklmnopqrstuvwxyz0123456789.-:") == n;
+        if (!ok) {
+                char q[K8SAPI_QUOTE_BUF];
+                snprintf(errbuf, errlen, "--statefulset-role \"%s\" is not a Role's name (1 to 253 of a-z 0-9 . - :)",
+                         k8sapi_quote(role, q, sizeof q));
+                return -EINVAL;
+        }
+        memcpy(c->role, role, n + 1);
+        return 0;
+}
+
 int scaledown_parse_replicas(const char *name, const char *json, size_t len, int32_t *ret_replicas, char *errbuf,
                              size_t errlen) {
         cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
@@ -315,4 +328,30 @@ int scaledown_status_json(const struct scaledown_view *view, cJSON *root) {
                            ? cJSON_AddStringToObject(o, "unregister_command", v->unregister_command) != NULL
                            : cJSON_AddNullToObject(o, "unregister_command") != NULL);
         return ok ? 0 : -ENOMEM;
+}
+
+int scaledown_metrics(const struct scaledown_view *view, struct dynbuf *out) {
+        const struct scaledown_lookup *l = view->lookup;
+        const struct scaledown_verdict *v = &view->verdict;
+        bool ok = l->done && l->rc == 0;
+        int r = dynbuf_printf(out, "# HELP kpa_scale_down_lookup_ok 1 if the last read of the StatefulSet's "
+                              "spec.replicas succeeded (0: not read yet, or it failed: /status scale_down.lookup_error).\n"
+                              "# TYPE kpa_scale_down_lookup_ok gauge\nkpa_scale_down_lookup_ok %d\n", ok ? 1 : 0);
+        /* A stale count would read as a fact: the gauge is absent while the last read failed. */
+        if (r == 0 && ok)
+                r = dynbuf_printf(out, "# HELP kpa_statefulset_replicas spec.replicas of this pod's StatefulSet, as "
+                                  "last read.\n# TYPE kpa_statefulset_replicas gauge\nkpa_statefulset_replicas %"
+                                  PRId32 "\n", l->replicas);
+        if (r == 0)
+                r = dynbuf_printf(out, "# HELP kpa_scale_down_removing 1 if this pod is being removed (its ordinal is "
+                                  "at or above spec.replicas); 0 if it stays or that is not known.\n"
+                                  "# TYPE kpa_scale_down_removing gauge\nkpa_scale_down_removing %d\n",
+                                  v->state == SCALEDOWN_REMOVING ? 1 : 0);
+        if (r == 0)
+                r = dynbuf_printf(out, "# HELP kpa_scale_down_holds_prestop 1 if the scale-down rule holds a /prestop "
+                                  "now (a removed broker that hosts replicas, a voter majority at stake, or "
+                                  "spec.replicas being read for a held /prestop).\n"
+                                  "# TYPE kpa_scale_down_holds_prestop gauge\nkpa_scale_down_holds_prestop %d\n",
+                                  v->hold ? 1 : 0);
+        return r;
 }

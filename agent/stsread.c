@@ -36,10 +36,23 @@ static int parse(const char *json, size_t len, const char *token, void *arg, cha
 }
 
 int stsread_lookup(const struct scaledown_config *c, int32_t *ret_replicas, char *errbuf, size_t errlen) {
-        char path[300], what[200], agent[64];
+        char path[300], what[200], agent[64], forbidden[700];
         snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/statefulsets/%s", c->namespace_, c->statefulset);
         snprintf(what, sizeof what, "StatefulSet %s/%s", c->namespace_, c->statefulset);
         snprintf(agent, sizeof agent, "kpa-agent/%s", KPA_VERSION);
+        /* Say which Role to fix: a StatefulSet renamed without its Role's resourceNames (an
+         * overlay's namePrefix, a second set) is the usual cause. k8s/base names the Role
+         * (--statefulset-role); without it, describe it. */
+        if (c->role[0])
+                snprintf(forbidden, sizeof forbidden, "the service account cannot get StatefulSet %s/%s: add \"%s\" "
+                         "to resourceNames of Role %s/%s (its rule for get on statefulsets) and bind that Role to this "
+                         "pod's service account", c->namespace_, c->statefulset, c->statefulset, c->namespace_,
+                         c->role);
+        else
+                snprintf(forbidden, sizeof forbidden, "the service account cannot get StatefulSet %s/%s: add \"%s\" "
+                         "to resourceNames of the Role in namespace %s that grants get on statefulsets to this pod's "
+                         "service account (k8s/base: Role kafka-kpa-statefulset-reader; --statefulset-role names it "
+                         "here)", c->namespace_, c->statefulset, c->statefulset, c->namespace_);
         struct parse_arg pa = { .cfg = c };
         struct k8sapi_request q = {
                 .api_host = c->api_host, .api_port = c->api_port, .token_path = c->token_path,
@@ -47,8 +60,7 @@ int stsread_lookup(const struct scaledown_config *c, int32_t *ret_replicas, char
                 .no_host = "kpa-agent reads its StatefulSet's spec.replicas from the Kubernetes API and "
                            "must run in a pod (or leave --pod-name unset)",
                 .no_token = " into the kpa-agent container (the kube-api-access volume)",
-                .forbidden = "the service account cannot get this StatefulSet: grant get on it "
-                             "(resourceNames) in a Role bound to this pod's service account",
+                .forbidden = forbidden,
                 .not_found = "--statefulset and --namespace must name this pod's StatefulSet",
                 .timeout_ms = STSREAD_TIMEOUT_MS, .max_response = SCALEDOWN_MAX_RESPONSE,
                 .parse = parse, .parse_arg = &pa,

@@ -12,10 +12,13 @@
 #include <stdint.h>
 
 #include "kpa/ctlcheck.h"
+#include "kpa/dynbuf.h"
 
 /* A DNS label (pod, StatefulSet and namespace names) and its NUL. */
 #define SCALEDOWN_NAME_MAX 64
 #define SCALEDOWN_TEXT_MAX 1024
+/* An RBAC object's name (a DNS subdomain at most) and its NUL. */
+#define SCALEDOWN_ROLE_MAX 254
 /* The largest StatefulSet object read (they are a few KiB; a big pod template some ten). */
 #define SCALEDOWN_MAX_RESPONSE (1u << 20)
 
@@ -25,6 +28,8 @@ struct scaledown_config {
         char statefulset[SCALEDOWN_NAME_MAX];
         char namespace_[SCALEDOWN_NAME_MAX];
         uint32_t ordinal;
+        /* The Role granting get on the StatefulSet, for the hint of a 403; "" when not given. */
+        char role[SCALEDOWN_ROLE_MAX];
         char *api_host, *api_port, *token_path, *ca_path;   /* NULL: k8sapi's defaults */
 };
 
@@ -35,6 +40,9 @@ int scaledown_config_load(const char *pod, const char *statefulset, const char *
                           const char *api_host, const char *api_port, const char *token_path,
                           const char *ca_path, struct scaledown_config **ret, char *errbuf, size_t errlen);
 struct scaledown_config *scaledown_config_free(struct scaledown_config *c);
+/* Names the Role (--statefulset-role) that a 403's hint tells to fix: 1 to 253 of a-z 0-9 . - :
+ * (an RBAC name kustomize can produce, system roles' colons included). -EINVAL naming the flag. */
+int scaledown_config_set_role(struct scaledown_config *c, const char *role, char *errbuf, size_t errlen);
 
 /* spec.replicas of the StatefulSet object json (the API server's answer): 0 with *ret set, or
  * -EPROTO when it is not the StatefulSet named name or spec.replicas is not a whole number
@@ -106,5 +114,10 @@ struct scaledown_view {
 
 /* Adds /status "scale_down" to root. -ENOMEM when cJSON could not allocate. */
 int scaledown_status_json(const struct scaledown_view *v, cJSON *root);
+
+/* Appends the scale-down gauges of /metrics (docs/kpa-agent.md): kpa_scale_down_lookup_ok,
+ * kpa_statefulset_replicas (only while the last lookup succeeded), kpa_scale_down_removing and
+ * kpa_scale_down_holds_prestop. dynbuf's error when out is full. */
+int scaledown_metrics(const struct scaledown_view *v, struct dynbuf *out);
 
 #endif

@@ -127,6 +127,21 @@ START_TEST(bad_flags_get_one_line_naming_them) {
 }
 END_TEST
 
+START_TEST(statefulset_role_is_kept_for_the_403_hint_and_checked) {
+        struct agent_config c;
+        char err[512] = "";
+        char *env[] = { "KPA_POD_NAME=blue-kafka-2", "KPA_NAMESPACE=kafka",
+                        "KPA_STATEFULSET_ROLE=blue-kafka-kpa-statefulset-reader", NULL };
+        ck_assert_int_eq(load(env, (char *[]){ "kpa-agent", "--node-id=2", "--bootstrap=b:1", NULL }, &c, err), 0);
+        ck_assert_str_eq(c.scale_down->statefulset, "blue-kafka");
+        ck_assert_str_eq(c.scale_down->role, "blue-kafka-kpa-statefulset-reader");
+        agentcfg_free(&c);
+        expect((char *[]){ "kpa-agent", "--node-id=2", "--bootstrap=b:1", "--pod-name=kafka-2", "--namespace=kafka",
+                           "--statefulset-role=Kafka/Reader", NULL },
+               "--statefulset-role \"Kafka/Reader\" is not a Role's name (1 to 253 of a-z 0-9 . - :)");
+}
+END_TEST
+
 START_TEST(bad_addresses_are_refused_at_load) {
         expect((char *[]){ "kpa-agent", "--demo", "--listen=0.0.0.0:99999", NULL },
                "--listen: listen address \"0.0.0.0:99999\": port \"99999\" is not a number in 0..65535");
@@ -223,6 +238,7 @@ int main(void) {
         tcase_add_test(tc, node_id_read_from_broker_config);
         tcase_add_test(tc, bad_flags_get_one_line_naming_them);
         tcase_add_test(tc, bad_addresses_are_refused_at_load);
+        tcase_add_test(tc, statefulset_role_is_kept_for_the_403_hint_and_checked);
         tcase_add_test(tc, log_dirs_and_disk_flags_from_broker_config);
         tcase_add_test(tc, leadership_flags_default_on_with_a_10s_wait_and_are_checked);
         tcase_add_test(tc, stale_after_must_be_longer_than_the_interval);

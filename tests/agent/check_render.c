@@ -643,6 +643,27 @@ START_TEST(metrics_every_sample_has_help_and_type) {
 }
 END_TEST
 
+/* With --pod-name the scale-down gauges follow the rest (their exact text: check_scaledown). */
+START_TEST(metrics_carry_the_scale_down_gauges_with_a_pod_name) {
+        struct fixture f;
+        fixture_ready(&f);
+        char *m = metrics(&f.st);
+        ck_assert_ptr_null(strstr(m, "kpa_scale_down"));
+        free(m);
+        struct scaledown_config c = { .pod = "kafka-3", .statefulset = "kafka", .namespace_ = "kafka", .ordinal = 3 };
+        struct scaledown_lookup l = { .done = true, .replicas = 3 };
+        struct scaledown_view view = { .cfg = &c, .lookup = &l,
+                                       .verdict = { .state = SCALEDOWN_REMOVING, .hold = true } };
+        f.st.scale_down = &view;
+        m = metrics(&f.st);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_lookup_ok 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_statefulset_replicas 3\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_removing 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_holds_prestop 1\n"));
+        free(m);
+}
+END_TEST
+
 START_TEST(metrics_report_an_answer_that_does_not_fit) {
         struct fixture f;
         fixture_ready(&f);
@@ -831,6 +852,7 @@ int main(void) {
         tcase_add_test(tc, metrics_escape_label_values);
         tcase_add_test(tc, metrics_label_values_carry_no_control_bytes_or_malformed_utf8);
         tcase_add_test(tc, metrics_every_sample_has_help_and_type);
+        tcase_add_test(tc, metrics_carry_the_scale_down_gauges_with_a_pod_name);
         tcase_add_test(tc, metrics_report_an_answer_that_does_not_fit);
         tcase_add_test(tc, controller_probes_list_the_quorum_checks);
         tcase_add_test(tc, controller_status_shows_the_quorum_and_the_stop_gate);

@@ -315,6 +315,81 @@ START_TEST(status_json_shows_the_verdict_and_commands) {
 }
 END_TEST
 
+static char *metrics_of(const struct scaledown_view *view) {
+        struct dynbuf b;
+        dynbuf_init(&b, 1 << 16);
+        ck_assert_int_eq(scaledown_metrics(view, &b), 0);
+        return dynbuf_steal(&b);
+}
+
+START_TEST(metrics_show_a_removed_broker_held_and_the_replicas_read) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = known(3);
+        struct scaledown_view view = { .cfg = c, .lookup = &l };
+        view.verdict = eval(c, &l, 2, NULL);
+        char *m = metrics_of(&view);
+        ck_assert_str_eq(m,
+                "# HELP kpa_scale_down_lookup_ok 1 if the last read of the StatefulSet's spec.replicas succeeded "
+                "(0: not read yet, or it failed: /status scale_down.lookup_error).\n"
+                "# TYPE kpa_scale_down_lookup_ok gauge\n"
+                "kpa_scale_down_lookup_ok 1\n"
+                "# HELP kpa_statefulset_replicas spec.replicas of this pod's StatefulSet, as last read.\n"
+                "# TYPE kpa_statefulset_replicas gauge\n"
+                "kpa_statefulset_replicas 3\n"
+                "# HELP kpa_scale_down_removing 1 if this pod is being removed (its ordinal is at or above "
+                "spec.replicas); 0 if it stays or that is not known.\n"
+                "# TYPE kpa_scale_down_removing gauge\n"
+                "kpa_scale_down_removing 1\n"
+                "# HELP kpa_scale_down_holds_prestop 1 if the scale-down rule holds a /prestop now (a removed "
+                "broker that hosts replicas, a voter majority at stake, or spec.replicas being read for a held "
+                "/prestop).\n"
+                "# TYPE kpa_scale_down_holds_prestop gauge\n"
+                "kpa_scale_down_holds_prestop 1\n");
+        free(m);
+        /* Once it hosts nothing it is still being removed, and no longer held. */
+        view.verdict = eval(c, &l, 0, NULL);
+        m = metrics_of(&view);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_removing 1\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_holds_prestop 0\n"));
+        free(m);
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(metrics_leave_out_the_replicas_until_a_read_succeeds) {
+        struct scaledown_config *c = cfg("kafka-3");
+        struct scaledown_lookup l = failed(-EACCES, "403");
+        struct scaledown_view view = { .cfg = c, .lookup = &l };
+        view.verdict = eval(c, &l, 2, NULL);
+        char *m = metrics_of(&view);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_lookup_ok 0\n"));
+        ck_assert_ptr_null(strstr(m, "kpa_statefulset_replicas"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_removing 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_holds_prestop 0\n"));
+        free(m);
+        /* Not read yet while a /prestop waits for a fresh read: held, replicas still absent. */
+        struct scaledown_lookup none = { 0 };
+        view.lookup = &none;
+        view.verdict = eval(c, &none, 2, NULL);
+        m = metrics_of(&view);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_lookup_ok 0\n"));
+        ck_assert_ptr_null(strstr(m, "kpa_statefulset_replicas"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_removing 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_holds_prestop 1\n"));
+        free(m);
+        /* A restart: replicas read, neither removing nor held. */
+        struct scaledown_lookup four = known(4);
+        view.lookup = &four;
+        view.verdict = eval(c, &four, 2, NULL);
+        m = metrics_of(&view);
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_statefulset_replicas 4\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_removing 0\n"));
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_holds_prestop 0\n"));
+        free(m);
+        scaledown_config_free(c);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("scaledown");
         TCase *tc = tcase_create("scaledown");
@@ -333,6 +408,8 @@ int main(void) {
         tcase_add_test(tc, config_derives_the_statefulset_and_refuses_bad_names);
         tcase_add_test(tc, config_reads_the_namespace_file);
         tcase_add_test(tc, status_json_shows_the_verdict_and_commands);
+        tcase_add_test(tc, metrics_show_a_removed_broker_held_and_the_replicas_read);
+        tcase_add_test(tc, metrics_leave_out_the_replicas_until_a_read_succeeds);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

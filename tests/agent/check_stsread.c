@@ -78,14 +78,34 @@ START_TEST(lookup_explains_403_with_the_role_hint_as_a_configuration_fault) {
         char *log = fakeapi_stop(&f);
         ck_assert_int_eq(r, -EACCES);
         ck_assert(scaledown_failure_is_config(r));
-        ck_assert_str_eq(err, "the service account cannot get this StatefulSet: grant get on it (resourceNames) in a "
-                              "Role bound to this pod's service account (HTTP 403) (API server: \"statefulsets.apps "
+        ck_assert_str_eq(err, "the service account cannot get StatefulSet kafka/kafka: add \"kafka\" to resourceNames "
+                              "of the Role in namespace kafka that grants get on statefulsets to this pod's service "
+                              "account (k8s/base: Role kafka-kpa-statefulset-reader; --statefulset-role names it here) "
+                              "(HTTP 403) (API server: \"statefulsets.apps "
                               "\\\"kafka\\\" is forbidden: User \\\"system:serviceaccount:kafka:kafka\\\" cannot get "
                               "resource \\\"statefulsets\\\" in API group \\\"apps\\\" in the namespace \\\"kafka\\\"\")");
         /* Not retried: a 403 stays a 403. */
         ck_assert_str_eq(log, "request " STS_PATH " auth=ok\n");
         ck_assert_int_eq(replicas, -1);
         free(log);
+        scaledown_config_free(c);
+}
+END_TEST
+
+START_TEST(lookup_403_names_the_role_to_fix) {
+        struct fakeapi f;
+        start(&f, (char *const[]){ "--mode", "forbidden", NULL });
+        struct scaledown_config *c = config("kafka-3", NULL, f.port);
+        char err[1024] = "";
+        ck_assert_int_eq(scaledown_config_set_role(c, "blue-kafka-kpa-statefulset-reader", err, sizeof err), 0);
+        int32_t replicas = -1;
+        int r = stsread_lookup(c, &replicas, err, sizeof err);
+        free(fakeapi_stop(&f));
+        ck_assert_int_eq(r, -EACCES);
+        const char *want = "the service account cannot get StatefulSet kafka/kafka: add \"kafka\" to resourceNames of "
+                           "Role kafka/blue-kafka-kpa-statefulset-reader (its rule for get on statefulsets) and bind "
+                           "that Role to this pod's service account (HTTP 403) (API server: ";
+        ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
         scaledown_config_free(c);
 }
 END_TEST
@@ -187,6 +207,7 @@ int main(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, lookup_reads_spec_replicas_with_the_bearer_token);
         tcase_add_test(tc, lookup_explains_403_with_the_role_hint_as_a_configuration_fault);
+        tcase_add_test(tc, lookup_403_names_the_role_to_fix);
         tcase_add_test(tc, lookup_names_a_statefulset_that_does_not_exist);
         tcase_add_test(tc, lookup_hides_a_token_the_server_echoes);
         tcase_add_test(tc, reader_looks_up_off_the_loop_and_a_refresh_sees_a_new_scale);

@@ -9,10 +9,12 @@ manifest's own env and RBAC-shaped request.
 - A restart (spec.replicas 4, kafka-3 hosts replicas): /prestop is not held by this rule.
 - A scale to 3 while a producer writes (acks=all): kafka-3's /prestop holds, /status names the
   reason and the exact commands; the reassignment the docs describe runs (kpa-scale-down.sh
-  with Kafka's own kafka-reassign-partitions.sh, in kafka-3's kafka container as the /status
-  command does); /prestop releases only after that; the broker stops; its fenced registration
-  shows (DescribeCluster with fenced brokers) until the documented unregister removes it;
-  every acknowledged record is read back.
+  with Kafka's own kafka-reassign-partitions.sh, in kafka-3's kafka container, the brokers
+  being removed derived from --target-replicas 3 as the Job of k8s/extras does); /prestop
+  releases only after that; the broker stops; its fenced registration shows (DescribeCluster
+  with fenced brokers) until the documented unregister (--target-replicas 3 again: the fenced
+  broker found by kafka-cluster.sh list-endpoints --include-fenced-brokers) removes it; every
+  acknowledged record is read back.
 """
 import json
 import os
@@ -151,12 +153,18 @@ class RealScaleDown(unittest.TestCase):
                          f"unregister --bootstrap-server {self.pods[0].fqdn}:9092 --remove 3")
         self.assertEqual(res, {}, "the /prestop must still be held")
 
-        # The documented reassignment: the move_command's script, in kafka-3's kafka container.
+        # The documented reassignment: the move_command's script, in kafka-3's kafka container,
+        # with the Job's way of naming the brokers removed (the target replicas, no id list).
         t_move = time.monotonic()
         self.assertEqual(res, {}, "the /prestop must still be held when the reassignment starts")
         r = self.in_container(pod, "bash", SCRIPT, "reassign", "--bootstrap-server", f"{pod.fqdn}:9092",
-                              "--remove", "3", "--timeout", "300")
+                              "--target-replicas", "3", "--node-id-offset", "0",
+                              "--command-config-if-exists", "/etc/kafka/client/client.properties",
+                              "--timeout", "300")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("no client config at /etc/kafka/client/client.properties: the tools connect without one "
+                      "(PLAINTEXT)\n", r.stdout)
+        self.assertIn("brokers removed by a scale to 3 replicas (node ids >= 3): 3\n", r.stdout)
         self.assertIn("done: no partition has a replica on brokers 3", r.stdout)
         moved = time.monotonic()
 
@@ -171,9 +179,11 @@ class RealScaleDown(unittest.TestCase):
 
         # Its registration lingers, fenced, until it is unregistered.
         h.wait_for(lambda: {"id": 3, "fenced": True} in self.brokers(), 60, "broker 3 to show fenced")
+        # Broker 3 is fenced now: the target replicas still find it (list-endpoints with fenced).
         r = self.in_container(self.pods[0], "bash", SCRIPT, "unregister", "--bootstrap-server",
-                              f"{self.pods[0].fqdn}:9092", "--remove", "3")
+                              f"{self.pods[0].fqdn}:9092", "--target-replicas", "3")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("brokers removed by a scale to 3 replicas (node ids >= 3): 3\nunregistering broker 3\n", r.stdout)
         self.assertEqual(self.brokers(), [{"id": i, "fenced": False} for i in range(3)])
 
         stats = load.stop()

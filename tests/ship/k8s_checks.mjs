@@ -465,6 +465,8 @@ function checkWorkload(obj, where, ctx, objs) {
   if (spec.initContainers.indexOf(init) > spec.initContainers.indexOf(agent))
     fail(w, "kpa-agent starts before kpa-init has written its configuration");
 
+  checkStatefulSetReader(obj, spec, agentOpts, w, objs);
+
   // The agent's port: its --listen, else the default its --help states.
   const listen = agentOpts.get("KPA_LISTEN") ?? helps.agent.def("listen");
   const port = Number(/:(\d+)$/.exec(listen ?? "")?.[1]);
@@ -551,6 +553,35 @@ function checkWorkload(obj, where, ctx, objs) {
   const grace = spec.terminationGracePeriodSeconds ?? 30;
   if (!(grace >= prestop + 30))
     fail(where, `terminationGracePeriodSeconds ${grace} does not cover --prestop-timeout (${prestop}s) + 30s of controlled shutdown`);
+}
+
+// ---- RBAC of the scale-down rule -----------------------------------------------------------
+
+// With its pod's name kpa-agent reads its StatefulSet's spec.replicas (docs/scale-down.md). The
+// pod's service account must be bound to a Role of this rendering that grants get on that
+// StatefulSet by name: otherwise every read gets 403 and the rule holds nothing, silently but
+// for a warning (a StatefulSet renamed by an overlay without its Role did exactly that). The
+// Role the agent names in that warning (KPA_STATEFULSET_ROLE) must be one that does.
+function checkStatefulSetReader(obj, spec, agentOpts, where, objs) {
+  if (!agentOpts.has("KPA_POD_NAME")) return;
+  const sts = agentOpts.get("KPA_STATEFULSET") ?? obj.metadata?.name;
+  const sa = spec.serviceAccountName ?? "default";
+  const ns = obj.metadata?.namespace;
+  const grants = (role) => (role.rules ?? []).some((r) =>
+    (r.apiGroups ?? []).some((g) => g === "apps" || g === "*") &&
+    (r.resources ?? []).some((x) => x === "statefulsets" || x === "*") &&
+    (r.verbs ?? []).some((v) => v === "get" || v === "*") &&
+    (r.resourceNames === undefined || r.resourceNames.includes(sts)));
+  const readers = objs.filter((b) => b.kind === "RoleBinding" && b.metadata?.namespace === ns && b.roleRef?.kind === "Role" &&
+      (b.subjects ?? []).some((x) => x.kind === "ServiceAccount" && x.name === sa && (x.namespace ?? ns) === ns))
+    .map((b) => objs.find((o) => o.kind === "Role" && o.metadata?.name === b.roleRef.name && o.metadata?.namespace === ns))
+    .filter((role) => role && grants(role));
+  if (readers.length === 0)
+    fail(where, `kpa-agent reads StatefulSet ${sts} (KPA_POD_NAME), but no Role of this rendering bound to ServiceAccount ` +
+      `${sa} grants get on it (resourceNames): every read gets 403 and the scale-down rule holds nothing`);
+  const named = agentOpts.get("KPA_STATEFULSET_ROLE");
+  if (named !== undefined && !readers.some((role) => role.metadata.name === named))
+    fail(where, `KPA_STATEFULSET_ROLE names Role ${named}, which does not grant ServiceAccount ${sa} get on StatefulSet ${sts}`);
 }
 
 // ---- Images --------------------------------------------------------------------------------

@@ -251,7 +251,7 @@ function renderedAbove(kustomization, edit = () => {}) {
     cpSync(join(REPO, "k8s"), join(root, "k8s"), { recursive: true });
     edit(root);
     const dir = join(root, "mine");
-    mkdirSync(dir);
+    mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "kustomization.yaml"), kustomization);
     return render(dir);
   } finally {
@@ -288,6 +288,99 @@ test("tls-sasl under another namespace keeps kafka's names in its certificate (d
   const objs = renderedAbove(onlyNamespace("other", "overlays/tls-sasl"));
   await assertFails(objs, [/Certificate\/kafka-tls: dnsName \*\.kafka-headless\.kafka\.svc\.cluster\.local names namespace kafka, expected other/],
     { namespace: "other", namespacedClusterNames: false });
+});
+
+// ---- The Role kpa-agent reads its StatefulSet with (docs/scale-down.md, "RBAC") -------------
+
+const prefixed = (prefix, extra = "") => `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: kafka
+namePrefix: ${prefix}
+resources:
+  - ../k8s/base
+${extra}`;
+const agentEnv = (sts, name) => sts.spec.template.spec.initContainers.find((c) => c.name === "kpa-agent").env.find((e) => e.name === name)?.value;
+const initEnv = (sts, name) => sts.spec.template.spec.initContainers.find((c) => c.name === "kpa-init").env.find((e) => e.name === name)?.value;
+
+test("an overlay's namePrefix renames the Role's resourceNames, KPA_STATEFULSET_ROLE and the headless Service with the StatefulSet", async () => {
+  const objs = renderedAbove(prefixed("blue-"));
+  await assertClean(objs);
+  const sts = find(objs, "StatefulSet");
+  assert.equal(sts.metadata.name, "blue-kafka");
+  assert.deepEqual(find(objs, "Role", "blue-kafka-kpa-statefulset-reader").rules[0].resourceNames, ["blue-kafka"]);
+  assert.equal(agentEnv(sts, "KPA_STATEFULSET_ROLE"), "blue-kafka-kpa-statefulset-reader");
+  assert.equal(initEnv(sts, "KPA_HEADLESS_SERVICE"), "blue-kafka-headless");
+  assert.equal(sts.spec.serviceName, "blue-kafka-headless");
+});
+
+test("without base's name rules a renamed StatefulSet's Role would keep kafka, and the check refuses it", async () => {
+  const objs = renderedAbove(prefixed("blue-"), (root) => {
+    const f = join(root, "k8s", "base", "kustomization.yaml");
+    writeFileSync(f, readFileSync(f, "utf8").replace(/^configurations:\n  - kustomizeconfig\/names\.yaml\n/m, ""));
+  });
+  assert.deepEqual(find(objs, "Role", "blue-kafka-kpa-statefulset-reader").rules[0].resourceNames, ["kafka"]);
+  await assertFails(objs, [
+    /StatefulSet\/blue-kafka kpa-agent: kpa-agent reads StatefulSet blue-kafka \(KPA_POD_NAME\), but no Role of this rendering bound to ServiceAccount blue-kafka grants get on it/,
+    /StatefulSet\/blue-kafka kpa-agent: KPA_STATEFULSET_ROLE names Role kafka-kpa-statefulset-reader, which does not grant ServiceAccount blue-kafka get on StatefulSet blue-kafka/,
+  ]);
+});
+
+test("KPA_STATEFULSET_ROLE naming another Role, or a Role not bound to the pod's account, is refused", async () => {
+  let objs = rendered("base");
+  podSpec(objs).initContainers.find((c) => c.name === "kpa-agent").env.find((e) => e.name === "KPA_STATEFULSET_ROLE").value = "reader";
+  await assertFails(objs, [/kpa-agent: KPA_STATEFULSET_ROLE names Role reader, which does not grant ServiceAccount kafka get on StatefulSet kafka/]);
+  objs = rendered("base");
+  find(objs, "RoleBinding", "kafka-kpa-statefulset-reader").subjects[0].name = "someone";
+  await assertFails(objs, [/kpa-agent: kpa-agent reads StatefulSet kafka \(KPA_POD_NAME\), but no Role of this rendering bound to ServiceAccount kafka grants get on it/]);
+});
+
+// A separate controller StatefulSet kafka-controller (kpa-init's KPA_CONTROLLER_STATEFULSET)
+// beside base's brokers, made from base's own pod template as a user would.
+const CONTROLLER_KUSTOMIZATION = (component, prefix = "") => `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: kafka
+${prefix ? `namePrefix: ${prefix}\n` : ""}resources:
+  - ../k8s/base
+  - controller.yaml
+${component ? "components:\n  - ../k8s/components/controller-statefulset-reader\n" : ""}images:
+  - {name: kpa, newName: registry.example.com/kpa, newTag: "0.1.0"}
+  - {name: apache/kafka, newName: docker.io/apache/kafka, newTag: "${/^(\S+) shipped$/m.exec(readFileSync(join(REPO, "tests", "kafka", "versions"), "utf8"))[1]}"}
+patches:
+  - target: {kind: StatefulSet}
+    patch: '[{"op": "add", "path": "/spec/template/spec/initContainers/0/env/-", "value": {"name": "KPA_CONTROLLER_STATEFULSET", "value": "kafka-controller"}}]'
+`;
+function withControllerSet(root) {
+  const base = readFileSync(join(root, "k8s", "base", "statefulset.yaml"), "utf8");
+  const ctl = base.replace(/^  name: kafka$/m, "  name: kafka-controller")
+    .replaceAll("app.kubernetes.io/component: broker", "app.kubernetes.io/component: controller")
+    .replace("value: kafka-kpa-statefulset-reader", "value: kafka-controller-kpa-statefulset-reader");
+  mkdirSync(join(root, "mine"));
+  writeFileSync(join(root, "mine", "controller.yaml"), ctl);
+}
+
+test("a separate controller StatefulSet reads its spec.replicas under its own Role (components/controller-statefulset-reader)", async () => {
+  const objs = renderedAbove(CONTROLLER_KUSTOMIZATION(true), withControllerSet);
+  const ctl = find(objs, "StatefulSet", "kafka-controller");
+  assert.equal(initEnv(ctl, "KPA_CONTROLLER_STATEFULSET"), "kafka-controller");
+  assert.equal(agentEnv(ctl, "KPA_STATEFULSET_ROLE"), "kafka-controller-kpa-statefulset-reader");
+  assert.deepEqual(find(objs, "Role", "kafka-controller-kpa-statefulset-reader").rules[0].resourceNames, ["kafka-controller"]);
+  assert.deepEqual(find(objs, "RoleBinding", "kafka-controller-kpa-statefulset-reader").subjects,
+    [{ kind: "ServiceAccount", name: "kafka", namespace: "kafka" }]);
+  // The brokers' Role stays as it was: each set is readable under its own Role only.
+  assert.deepEqual(find(objs, "Role", "kafka-kpa-statefulset-reader").rules[0].resourceNames, ["kafka"]);
+  await assertClean(objs);
+  // A namePrefix renames the controllers' Role, its resourceNames and the agent's hint together.
+  const blue = renderedAbove(CONTROLLER_KUSTOMIZATION(true, "blue-"), withControllerSet);
+  assert.deepEqual(find(blue, "Role", "blue-kafka-controller-kpa-statefulset-reader").rules[0].resourceNames, ["blue-kafka-controller"]);
+  assert.equal(agentEnv(find(blue, "StatefulSet", "blue-kafka-controller"), "KPA_STATEFULSET_ROLE"), "blue-kafka-controller-kpa-statefulset-reader");
+  await assertClean(blue);
+});
+
+test("without the component, the controllers' kpa-agent would get 403, and the check says so", async () => {
+  const objs = renderedAbove(CONTROLLER_KUSTOMIZATION(false), withControllerSet);
+  await assertFails(objs, [
+    /StatefulSet\/kafka-controller kpa-agent: kpa-agent reads StatefulSet kafka-controller \(KPA_POD_NAME\), but no Role of this rendering bound to ServiceAccount kafka grants get on it/,
+  ]);
 });
 
 // The fenced blocks of one language of a page of docs/ between two headings (to: null for the

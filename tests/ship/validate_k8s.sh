@@ -1,5 +1,6 @@
 #!/bin/bash
-# Renders every kustomization under k8s/ with `kubectl kustomize` (offline), takes the plain
+# Renders every kustomization under k8s/ with `kubectl kustomize` (offline; a kustomize
+# Component is no release of its own: k8s_checks.test.mjs renders each one in use), takes the plain
 # manifests of k8s/extras as they are, and validates all of it with validate_k8s.mjs (the
 # checks are k8s_checks.mjs): the upstream API schemas (npm kubernetes-models, pinned by
 # tests/ship/package-lock.json and installed with `npm ci` under BUILD_DIR/npm), and kpa-init's
@@ -89,7 +90,7 @@ while IFS= read -r k; do
         file="$out/$(tr '/' '_' <<<"$name").yaml"
         kubectl kustomize "$dir" >"$file" || { echo "FAIL: kubectl kustomize $name" >&2; exit 1; }
         inputs+=("$name=$file")
-done < <(find "$here/k8s" -name kustomization.yaml | sort)
+done < <(find "$here/k8s" -name kustomization.yaml | sort | xargs grep -L '^kind: Component$')
 for f in "$here"/k8s/extras/*.yaml; do
         [ -e "$f" ] && inputs+=("${f#"$here"/}=$f")
 done
