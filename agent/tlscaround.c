@@ -216,6 +216,7 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
                 v->peers_asked = true;
                 ci.peers_unknown = is_unknown ? unknown : NULL;
         }
+        ci.raft_tls = in->raft_tls;
         ci.peers = v->peers;
         ci.n_peers = v->n_peers;
         struct carot_decision d;
