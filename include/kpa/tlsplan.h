@@ -82,6 +82,10 @@ int tlsplan_tls_listeners(const char *listeners, const char *advertised, const c
  * nor drop an old CA, while it runs (docs/tls-rotation.md). */
 bool tlsplan_raft_tls(const char *process_roles, const char *controller_names, const char *protocol_map,
                       char *name, size_t namelen);
+/* Whether the controller listener (the first of controller_names whose protocol is SSL or
+ * SASL_SSL) uses TLS, whatever this node's roles: then the controllers are TLS peers of every
+ * node, and name gets that listener's name. */
+bool tlsplan_controller_tls(const char *controller_names, const char *protocol_map, char *name, size_t namelen);
 
 /* The tls_expiry condition: true (ok) when not_after is more than warn_days days after now;
  * otherwise false, with why saying "expires in N days (at ...)" or "expired at ...".

@@ -159,6 +159,12 @@ START_TEST(a_controller_with_tls_on_its_controller_listener_is_told_apart) {
                                     sizeof name));
         ck_assert(!tlsplan_raft_tls(NULL, "CONTROLLER", map, name, sizeof name));
         ck_assert(!tlsplan_raft_tls("broker,controller", NULL, map, name, sizeof name));
+        /* Whatever the roles, the controllers are TLS peers or not. */
+        name[0] = '\0';
+        ck_assert(tlsplan_controller_tls("CONTROLLER", map, name, sizeof name));
+        ck_assert_str_eq(name, "CONTROLLER");
+        ck_assert(!tlsplan_controller_tls("CONTROLLER", "INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT", name, sizeof name));
+        ck_assert(!tlsplan_controller_tls("CONTROLLER", "INTERNAL:SASL_SSL", name, sizeof name));
 }
 END_TEST
 
