@@ -286,6 +286,27 @@ START_TEST(metrics_show_not_after_per_listener_and_rotations_by_result) {
 }
 END_TEST
 
+/* KPA_TLS_CA_DIR: the next round runs just after the leaf's due moment, capped by the re-check
+ * interval; a due moment already past does not make a tight loop. */
+START_TEST(next_check_is_just_after_the_due_moment_capped_by_the_recheck) {
+        const int64_t now_ms = 1798761600500;          /* 2027-01-01T00:00:00.5Z */
+        /* Due in 10 s: 9.5 s to the due second, plus the slack. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761610, 60000), 9500 + TLSPLAN_DUE_SLACK_MS);
+        /* Due in a day: the re-check interval. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761600 + 86400, 60000), 60000);
+        /* Due exactly at the cap: the cap. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761659, 60000), 59500);
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761660, 60000), 60000);
+        /* Already due (this round did not renew): the re-check interval, not at once. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761600, 60000), 60000);
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761000, 60000), 60000);
+        /* No leaf known, or a due moment that does not fit: the re-check interval. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, false, 1798761610, 60000), 60000);
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, INT64_MAX, 60000), 60000);
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, -5, 60000), 60000);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("tlsplan");
         TCase *tc = tcase_create("plan");
@@ -296,6 +317,7 @@ int main(void) {
         tcase_add_test(tc, the_set_is_bounded);
         tcase_add_test(tc, tls_listeners_are_the_ssl_and_sasl_ssl_ones_but_the_controllers);
         tcase_add_test(tc, expiry_warns_within_the_days_and_says_when);
+        tcase_add_test(tc, next_check_is_just_after_the_due_moment_capped_by_the_recheck);
         suite_add_tcase(s, tc);
         tc = tcase_create("view");
         tcase_add_test(tc, status_shows_each_listeners_served_certificate_and_the_last_rotation);
