@@ -689,6 +689,13 @@ static void on_closed(uv_handle_t *h) {
         maybe_free(t);
 }
 
+static bool unserved(const struct tlsrot_view *v) {
+        for (int i = 0; i < v->n_listeners; i++)
+                if (!v->listeners[i].have_served)
+                        return true;
+        return false;
+}
+
 static void queue_round(struct tlsrot *t);
 static void on_debounced(uv_timer_t *h);
 static void on_recheck(uv_timer_t *h);
@@ -739,6 +746,12 @@ static void after_work_cb(uv_work_t *req, int status) {
         } else if (!t->stopping && (t->view.ca_error[0] || (t->view.ca.known && t->view.ca.phase != CAROT_STEADY))) {
                 /* Mid-rotation the peers move on their own: judge the gates again soon rather
                  * than at the next re-check. */
+                uv_timer_start(&t->debounce, on_debounced, TLSROT_CA_STEP_MS < t->o.recheck_ms ?
+                               TLSROT_CA_STEP_MS : t->o.recheck_ms, 0);
+        } else if (!t->stopping && unserved(&t->view)) {
+                /* A listener that did not answer (the broker is starting, as at the agent's
+                 * start): look again soon, so that /status shows what is served and a reload
+                 * still due is not left to the next re-check. */
                 uv_timer_start(&t->debounce, on_debounced, TLSROT_CA_STEP_MS < t->o.recheck_ms ?
                                TLSROT_CA_STEP_MS : t->o.recheck_ms, 0);
         }
