@@ -307,6 +307,32 @@ START_TEST(next_check_is_just_after_the_due_moment_capped_by_the_recheck) {
 }
 END_TEST
 
+/* With KPA_TLS_CA_DIR, /status says when the agent issues the next certificate (null until the
+ * key store was read); without it, nothing about issuing. */
+START_TEST(status_shows_when_a_ca_dir_certificate_renews) {
+        struct tlsrot_view v;
+        view_fixture(&v);
+        v.ca_dir = true;
+        cJSON *t = tlsview_status(&v, 1798761600);
+        ck_assert_ptr_nonnull(t);
+        char *s = cJSON_PrintUnformatted(cJSON_GetObjectItem(t, "issued_from_ca_dir"));
+        ck_assert_str_eq(s, "{\"renews_at\":null}");
+        free(s);
+        cJSON_Delete(t);
+        v.have_renew = true;
+        v.renew_at_unix = 1798761600 + 20 * 86400 + 100;
+        t = tlsview_status(&v, 1798761600);
+        s = cJSON_PrintUnformatted(cJSON_GetObjectItem(t, "issued_from_ca_dir"));
+        ck_assert_str_eq(s, "{\"renews_at\":\"2027-01-21T00:01:40Z\"}");
+        free(s);
+        cJSON_Delete(t);
+        v.ca_dir = false;
+        t = tlsview_status(&v, 1798761600);
+        ck_assert_ptr_null(cJSON_GetObjectItem(t, "issued_from_ca_dir"));
+        cJSON_Delete(t);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("tlsplan");
         TCase *tc = tcase_create("plan");
@@ -323,6 +349,7 @@ int main(void) {
         tcase_add_test(tc, status_shows_each_listeners_served_certificate_and_the_last_rotation);
         tcase_add_test(tc, status_shows_the_ca_rotation_as_peers_read_it_and_what_blocks);
         tcase_add_test(tc, metrics_show_not_after_per_listener_and_rotations_by_result);
+        tcase_add_test(tc, status_shows_when_a_ca_dir_certificate_renews);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }
