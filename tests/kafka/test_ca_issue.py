@@ -24,9 +24,10 @@ import harness as h
 USERS = {"kafka": "inter-broker secret", "alice": "alice secret"}
 TOPIC = "issued"
 RECHECK = "300s"
-# The short leaf: valid from 60 s ago for LIFE_S seconds, so due (two thirds gone) 30 s after
-# it is made, and expired 45 s after that.
-LIFE_S = 135
+# The short leaf: valid from BACK_S ago for LIFE_S seconds, so due (two thirds gone) 30 s after
+# it is made, and expired 60 s after that (a renewal under ASan took up to 29 s).
+BACK_S = 90
+LIFE_S = 180
 # Bound on a rotation after the due moment: the timer's slack + issuance + DescribeConfigs +
 # AlterConfigs + the broker's reload + handshakes, on a loaded 2-core machine under ASan.
 ROTATION_BOUND_S = 60
@@ -51,7 +52,7 @@ def serial_hex(cert):
 
 def put_short_leaf(kpa_dir, ca_dir, work):
     """Replaces keystore.p12 with a leaf of the same CA and the same names and key type as
-    kpa-init's, valid from 60 s ago for LIFE_S seconds. Returns (serial, due as Unix seconds),
+    kpa-init's, valid from BACK_S ago for LIFE_S seconds. Returns (serial, due as Unix seconds),
     due computed as tls_issued_due does: notAfter - lifetime / 3."""
     old = stored_leaf(kpa_dir)
     with open(os.path.join(ca_dir, "ca.key"), "rb") as f:
@@ -60,7 +61,7 @@ def put_short_leaf(kpa_dir, ca_dir, work):
         ca = x509.load_pem_x509_certificate(f.read())
     key = ec.generate_private_key(ec.SECP256R1())
     now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
-    nb, na = now - 60, now - 60 + LIFE_S
+    nb, na = now - BACK_S, now - BACK_S + LIFE_S
     b = (x509.CertificateBuilder().subject_name(old.subject).issuer_name(ca.subject)
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
          .not_valid_before(datetime.datetime.fromtimestamp(nb, datetime.timezone.utc))
