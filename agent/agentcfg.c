@@ -43,8 +43,11 @@ static const struct opt_def agent_opts[] = {
         { "KPA_KUBE_TOKEN_FILE", OPT_VALUE, "service account token (default /var/run/secrets/kubernetes.io/serviceaccount/token)" },
         { "KPA_KUBE_CA_FILE", OPT_VALUE, "API server CA (default /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)" },
         { "KPA_TLS_DIR", OPT_VALUE, "the cert-manager Secret volume kpa-init read (tls.crt, tls.key, ca.crt): watched, and a renewed certificate is put in place without a broker restart (docs/tls-rotation.md)" },
+        { "KPA_TLS_CA_DIR", OPT_VALUE, "instead of --tls-dir: the CA volume (ca.crt + ca.key) kpa-init issued this pod's certificate from: the agent issues it again, as kpa-init does, once two thirds of its lifetime are gone, without a broker restart (docs/tls-rotation.md)" },
+        { "KPA_TLS_KEY_TYPE", OPT_VALUE, "with --tls-ca-dir: key of an issued certificate, ec or rsa (default: the type of the current key)" },
+        { "KPA_TLS_VALIDITY_DAYS", OPT_VALUE, "with --tls-ca-dir: validity of an issued certificate in days, 1 to 3650 (default 90, as kpa-init's)" },
         { "KPA_TLS_EXPIRY_WARN_DAYS", OPT_VALUE, "the tls_expiry condition warns this many days before a served certificate expires (default 14; 0: only once expired)" },
-        { "KPA_TLS_RECHECK_INTERVAL", OPT_VALUE, "how often KPA_TLS_DIR is re-checked besides its change events (default 60s)" },
+        { "KPA_TLS_RECHECK_INTERVAL", OPT_VALUE, "how often KPA_TLS_DIR or KPA_TLS_CA_DIR is re-checked besides its change events and the issued certificate's due moment (default 60s)" },
         { "KPA_LOG_LEVEL", OPT_VALUE, "error, warn, info (default) or debug" },
         { "KPA_DEMO", OPT_SWITCH, "watch an embedded librdkafka mock cluster (no broker needed)" },
         { "KPA_HELP", OPT_SWITCH, "show this help" },
@@ -67,6 +70,8 @@ void agentcfg_free(struct agent_config *c) {
         free(c->log_dirs);
         scaledown_config_free(c->scale_down);
         free(c->tls_dir);
+        free(c->tls_ca_dir);
+        free(c->tls_key_type);
         memset(c, 0, sizeof *c);
 }
 
@@ -230,6 +235,8 @@ static int load(const struct loader *l, struct agent_config *c) {
             (r = copy(l, "KPA_BROKER_CONFIG", NULL, &c->broker_config)) < 0 ||
             (r = copy(l, "KPA_CLIENT_CONFIG", NULL, &c->client_config)) < 0 ||
             (r = copy(l, "KPA_TLS_DIR", NULL, &c->tls_dir)) < 0 ||
+            (r = copy(l, "KPA_TLS_CA_DIR", NULL, &c->tls_ca_dir)) < 0 ||
+            (r = copy(l, "KPA_TLS_KEY_TYPE", NULL, &c->tls_key_type)) < 0 ||
             (r = duration(l, "KPA_TLS_RECHECK_INTERVAL", TLSROT_DEFAULT_RECHECK_MS, 1000, 86400000, &c->tls_recheck_ms)) < 0)
                 return r;
         if ((r = duration(l, "KPA_INTERVAL", 5000, 100, 3600000, &c->interval_ms)) < 0 ||
@@ -285,6 +292,29 @@ static int load(const struct loader *l, struct agent_config *c) {
                 return -EINVAL;
         }
         c->tls_expiry_warn_days = (unsigned) days;
+        /* The same inputs as kpa-init's, with the same rule: one source of TLS material. */
+        if (c->tls_dir && c->tls_ca_dir) {
+                snprintf(l->errbuf, l->errlen, "KPA_TLS_DIR and KPA_TLS_CA_DIR are both set (expected one of them)");
+                return -EINVAL;
+        }
+        if (c->tls_key_type && strcmp(c->tls_key_type, "ec") != 0 && strcmp(c->tls_key_type, "rsa") != 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a key type (expected ec or rsa)",
+                         opts_origin(l->set, "KPA_TLS_KEY_TYPE", o, sizeof o), c->tls_key_type);
+                return -EINVAL;
+        }
+        uint64_t vdays = 0;
+        if ((v = value(l, "KPA_TLS_VALIDITY_DAYS")) && parse_u64(v, 1, 3650, &vdays) < 0) {
+                snprintf(l->errbuf, l->errlen, "%s \"%s\" is not a whole number of days from 1 to 3650",
+                         opts_origin(l->set, "KPA_TLS_VALIDITY_DAYS", o, sizeof o), v);
+                return -EINVAL;
+        }
+        c->tls_validity_days = (uint32_t) vdays;
+        if (!c->tls_ca_dir && (c->tls_key_type || vdays)) {
+                snprintf(l->errbuf, l->errlen, "%s is set without KPA_TLS_CA_DIR (it says how the agent issues a "
+                         "certificate from the CA)", c->tls_key_type ? opts_origin(l->set, "KPA_TLS_KEY_TYPE", o, sizeof o)
+                                                                      : opts_origin(l->set, "KPA_TLS_VALIDITY_DAYS", o, sizeof o));
+                return -EINVAL;
+        }
         if ((v = value(l, "KPA_LOG_DIRS_INTERVAL")) && strcmp(v, "0") == 0)
                 c->log_dirs_interval_ms = 0;
         else if (duration(l, "KPA_LOG_DIRS_INTERVAL", 30000, 1000, 86400000, &c->log_dirs_interval_ms) < 0) {

@@ -887,13 +887,16 @@ static int start_elector(struct agent *a, char *err, size_t errlen) {
  * restart (docs/tls-rotation.md). */
 static int start_tls_rotation(struct agent *a, char *err, size_t errlen) {
         const struct agent_config *cfg = a->cfg;
-        if (!cfg->tls_dir || cfg->controller || a->demo)
+        if ((!cfg->tls_dir && !cfg->tls_ca_dir) || cfg->controller || a->demo)
                 return 0;
         if (!cfg->broker_config) {
-                snprintf(err, errlen, "KPA_TLS_DIR needs --broker-config (kpa-init's server.properties)");
+                snprintf(err, errlen, "%s needs --broker-config (kpa-init's server.properties)",
+                         cfg->tls_dir ? "KPA_TLS_DIR" : "KPA_TLS_CA_DIR");
                 return -EINVAL;
         }
-        struct tlsrot_opts o = { .tls_dir = cfg->tls_dir, .broker_config = cfg->broker_config,
+        struct tlsrot_opts o = { .tls_dir = cfg->tls_dir, .ca_dir = cfg->tls_ca_dir,
+                                 .key_type = cfg->tls_key_type, .validity_days = cfg->tls_validity_days,
+                                 .broker_config = cfg->broker_config,
                                  .node_id = a->node_id, .expiry_warn_days = cfg->tls_expiry_warn_days,
                                  .recheck_ms = cfg->tls_recheck_ms, .timeout_ms = cfg->check_timeout_ms };
         /* Peers' agents listen at the same port (a CA rotation reads their /status). */

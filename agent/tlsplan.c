@@ -5,6 +5,7 @@
 #include "kpa/parse.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -270,4 +271,14 @@ bool tlsplan_controller_tls(const char *controller_names, const char *protocol_m
                         return true;
                 }
         return false;
+}
+
+uint64_t tlsplan_next_check_ms(int64_t now_unix_ms, bool have_due, int64_t due_unix, uint64_t recheck_ms) {
+        if (!have_due || due_unix > INT64_MAX / 1000 || due_unix < 0)
+                return recheck_ms;
+        int64_t due_ms = due_unix * 1000;
+        if (due_ms <= now_unix_ms)
+                return recheck_ms;
+        uint64_t wait = (uint64_t) (due_ms - now_unix_ms) + TLSPLAN_DUE_SLACK_MS;
+        return wait < recheck_ms ? wait : recheck_ms;
 }

@@ -29,6 +29,8 @@ void tlsreload_describe_cert(const struct x509_st *x, struct tlsreload_cert *ret
         time_t t = 0;
         if (tls_time_epoch(X509_get0_notAfter(x), &t) == 0)
                 ret->not_after = (int64_t) t;
+        if (tls_time_epoch(X509_get0_notBefore(x), &t) == 0)
+                ret->not_before = (int64_t) t;
         ERR_clear_error();
 }
 

@@ -19,7 +19,9 @@
 #include "kpa/props.h"
 #include "kpa/secret.h"
 #include "kpa/tls.h"
+#include "kpa/tls_issue.h"
 #include "kpa/tls_p12.h"
+#include "kpa/tls_x509.h"
 #include "kpa/tlscaround.h"
 
 #define PROPS_MAX_BYTES (1024 * 1024)
@@ -62,7 +64,10 @@ bool tlsrot_expiry_ok(const struct tlsrot_view *v, int64_t now_unix, char *why, 
 /* What one round found and did; owned by the worker while the job runs. */
 struct job {
         /* inputs */
-        char tls_dir[PATH_MAX_LEN];
+        char tls_dir[PATH_MAX_LEN];     /* KPA_TLS_DIR, or KPA_TLS_CA_DIR when ca_dir */
+        bool ca_dir;
+        char key_type[8];               /* ca_dir: KPA_TLS_KEY_TYPE, or "" */
+        uint32_t validity_days;
         char broker_config[PATH_MAX_LEN];
         int32_t node_id;
         struct kafka_conf *conf;
@@ -85,12 +90,15 @@ struct job {
         struct tlscaround_view ca;       /* the CA rotation's state, when judged */
         char ca_error[TLSROT_REASON_MAX];
         struct tlscaround_out *ca_out;   /* the CA step's stores, freed at the end of the round */
+        bool have_due;                   /* ca_dir: the stored leaf's renewal moment */
+        int64_t due_unix;
 };
 
 struct tlsrot {
         uv_loop_t *loop;
         struct tlsrot_opts o;
-        char tls_dir[PATH_MAX_LEN];
+        char tls_dir[PATH_MAX_LEN];      /* the folder watched: KPA_TLS_DIR or KPA_TLS_CA_DIR */
+        char key_type[8];
         char broker_config[PATH_MAX_LEN];
         struct kafka_conf *conf;
         uv_fs_event_t fs_event;
@@ -484,6 +492,71 @@ static void ca_step(struct job *j, struct setup *s, const struct kconn_security 
         }
 }
 
+/* KPA_TLS_CA_DIR: the stores as kpa-init would build them now, from the CA, for the names of
+ * the leaf kpa-init issued (it derived them from the pod's identity, which the agent does not
+ * see; a pod keeps its identity for its whole life). The leaf is kept while more than a third
+ * of its lifetime is left (tls_build reuses it), and issued again otherwise. A CA that is not
+ * the one the stores trust is refused here: the stores are left as they are. */
+static int build_from_ca(struct job *j, const struct setup *s, const char *const *cover, size_t nc,
+                         struct tls_result *res, char *err, size_t errlen) {
+        char *data = NULL;
+        size_t len = 0;
+        struct tls_p12_content c = { 0 };
+        struct tls_issued_names *names = calloc(1, sizeof *names);
+        char *ca_pem = NULL;
+        size_t ca_pem_len = 0;
+        int r = names ? fsx_read_file(s->keystore, TLS_MAX_PEM_BYTES, &data, &len) : -ENOMEM;
+        if (r == 0)
+                r = tls_p12_read((unsigned char *) data, len, s->password, &c);
+        if (r == 0 && (!c.key || sk_X509_num(c.certs) < 1))
+                r = -EINVAL;
+        if (r < 0) {
+                /* Fail closed: without the leaf kpa-init issued there are no names to issue for. */
+                snprintf(err, errlen, "%.200s does not open with the store password (%s): the names to issue "
+                         "for are read from the certificate kpa-init issued; restart the pod to let kpa-init "
+                         "issue one", s->keystore, strerror(-r));
+                goto out;
+        }
+        r = tls_issued_names(sk_X509_value(c.certs, 0), names);
+        if (r < 0) {
+                snprintf(err, errlen, "the certificate in %.200s has names kpa-init does not issue (a CN, DNS and IP "
+                         "SANs expected): nothing to issue for", s->keystore);
+                goto out;
+        }
+        const char *type = j->key_type[0] ? j->key_type : tls_key_type_name(c.key);
+        struct tls_request rq = {
+                .ca_dir = j->tls_dir, .dns_names = names->dns_ptr, .n_dns = names->n_dns,
+                .ip_addrs = names->ip_ptr, .n_ips = names->n_ips, .common_name = names->cn,
+                .key_type = type, .validity_days = j->validity_days, .must_cover = cover, .n_cover = nc,
+                .password = s->password, .previous_dir = s->out_dir, .now = time(NULL),
+        };
+        r = tls_build(&rq, res, err, errlen);
+        if (r < 0 || res->reused)
+                goto out;
+        /* The CAs the broker trusts now are ca.pem's (kpa-init wrote it with the same code from
+         * the same ca.crt): other bytes mean another CA set in KPA_TLS_CA_DIR. */
+        char cpath[PATH_MAX_LEN + 16];
+        snprintf(cpath, sizeof cpath, "%s/%s", s->out_dir, TLS_CA_PEM_FILE);
+        if (fsx_read_file(cpath, TLS_MAX_PEM_BYTES, &ca_pem, &ca_pem_len) < 0 || ca_pem_len != res->ca_pem_len ||
+            memcmp(ca_pem, res->ca_pem, ca_pem_len) != 0) {
+                tls_result_free(res);
+                snprintf(err, errlen, "KPA_TLS_CA_DIR/ca.crt is not the CA the stores trust (%s/%s): a CA change "
+                         "with KPA_TLS_CA_DIR needs the ordered CA rotation (trust old + new everywhere, then new "
+                         "leaves, then drop the old CA), which kpa-agent runs only from a KPA_TLS_DIR Secret; "
+                         "the stores are kept (docs/tls-rotation.md, \"Issuing from KPA_TLS_CA_DIR\")",
+                         s->out_dir, TLS_CA_PEM_FILE);
+                r = -EPERM;
+        }
+out:
+        free(ca_pem);
+        tls_p12_content_free(&c);
+        if (data)
+                secret_wipe(data, len);
+        free(data);
+        free(names);
+        return r;
+}
+
 static void work_cb(uv_work_t *req) {
         struct tlsrot *t = req->data;
         struct job *j = t->job;
@@ -518,7 +591,8 @@ static void work_cb(uv_work_t *req) {
         };
         struct tls_result res = { 0 };
         char err[TLSROT_REASON_MAX];
-        int r = tls_build(&rq, &res, err, sizeof err);
+        int r = j->ca_dir ? build_from_ca(j, &s, cover, nc, &res, err, sizeof err)
+                          : tls_build(&rq, &res, err, sizeof err);
         if (r < 0) {
                 /* Bad or incomplete material: nothing is touched. */
                 j->attempted = true;
@@ -526,7 +600,9 @@ static void work_cb(uv_work_t *req) {
                 snprintf(j->reason, sizeof j->reason, "%s", err);
         } else {
                 read_served(j, &s, &sec, host);
-                enum carot_action a = ca_round(j, &s, &res, &sec);
+                /* The CA rotation reads the Secret's leaf (KPA_TLS_DIR); with KPA_TLS_CA_DIR a
+                 * CA change was refused above. */
+                enum carot_action a = j->ca_dir ? CAROT_NONE : ca_round(j, &s, &res, &sec);
                 if (a != CAROT_NONE && a != CAROT_WAIT) {
                         ca_step(j, &s, &sec, host, a);
                 } else if (a == CAROT_NONE && !res.reused) {
@@ -539,7 +615,8 @@ static void work_cb(uv_work_t *req) {
                 }
                 /* A confirmed reload: the broker runs with ca.pem as it is now (the CA gates). */
                 char why2[TLSROT_REASON_MAX];
-                if (j->attempted && j->result == TLSROT_ROTATED && tlscaround_confirm(s.out_dir, why2, sizeof why2) < 0)
+                if (!j->ca_dir && j->attempted && j->result == TLSROT_ROTATED &&
+                    tlscaround_confirm(s.out_dir, why2, sizeof why2) < 0)
                         snprintf(j->ca_error, sizeof j->ca_error, "%s", why2);
         }
         tls_result_free(&res);
@@ -547,6 +624,10 @@ static void work_cb(uv_work_t *req) {
         free(j->ca_out);
         j->ca_out = NULL;
         read_stored(j, &s);
+        if (j->ca_dir && j->have_stored) {
+                j->have_due = true;
+                j->due_unix = (int64_t) tls_issued_due((time_t) j->stored.not_before, (time_t) j->stored.not_after);
+        }
         if (!j->attempted || j->result != TLSROT_ROTATED)
                 read_served(j, &s, &sec, host);
         props_free_secret(&s.props);
@@ -621,8 +702,16 @@ static void on_closed(uv_handle_t *h) {
         maybe_free(t);
 }
 
+static bool unserved(const struct tlsrot_view *v) {
+        for (int i = 0; i < v->n_listeners; i++)
+                if (!v->listeners[i].have_served)
+                        return true;
+        return false;
+}
+
 static void queue_round(struct tlsrot *t);
 static void on_debounced(uv_timer_t *h);
+static void on_recheck(uv_timer_t *h);
 
 static void after_work_cb(uv_work_t *req, int status) {
         struct tlsrot *t = req->data;
@@ -637,6 +726,8 @@ static void after_work_cb(uv_work_t *req, int status) {
                 v->n_listeners = j->n_listeners;
                 memcpy(v->listeners, j->listeners, sizeof v->listeners);
                 v->ca = j->ca;
+                v->have_renew = j->have_due;
+                v->renew_at_unix = j->due_unix;
                 remember_peers(t, &j->ca);
                 snprintf(v->ca_error, sizeof v->ca_error, "%s", j->ca_error);
                 log_ca(t, j);
@@ -654,6 +745,12 @@ static void after_work_cb(uv_work_t *req, int status) {
                         log_outcome(t, j);
                 }
         }
+        /* KPA_TLS_CA_DIR: the next round just after the leaf is due (and at least every
+         * re-check interval). The repeat keeps the periodic re-check going afterwards. */
+        if (!t->stopping && t->o.ca_dir) {
+                uint64_t next = tlsplan_next_check_ms(unix_now_ms(), j->have_due, j->due_unix, t->o.recheck_ms);
+                uv_timer_start(&t->recheck, on_recheck, next, t->o.recheck_ms);
+        }
         kafka_conf_free(j->conf);
         free(j);
         if (t->again && !t->stopping) {
@@ -662,6 +759,12 @@ static void after_work_cb(uv_work_t *req, int status) {
         } else if (!t->stopping && (t->view.ca_error[0] || (t->view.ca.known && t->view.ca.phase != CAROT_STEADY))) {
                 /* Mid-rotation the peers move on their own: judge the gates again soon rather
                  * than at the next re-check. */
+                uv_timer_start(&t->debounce, on_debounced, TLSROT_CA_STEP_MS < t->o.recheck_ms ?
+                               TLSROT_CA_STEP_MS : t->o.recheck_ms, 0);
+        } else if (!t->stopping && unserved(&t->view)) {
+                /* A listener that did not answer (the broker is starting, as at the agent's
+                 * start): look again soon, so that /status shows what is served and a reload
+                 * still due is not left to the next re-check. */
                 uv_timer_start(&t->debounce, on_debounced, TLSROT_CA_STEP_MS < t->o.recheck_ms ?
                                TLSROT_CA_STEP_MS : t->o.recheck_ms, 0);
         }
@@ -679,6 +782,9 @@ static void queue_round(struct tlsrot *t) {
         if (!j)
                 return;
         snprintf(j->tls_dir, sizeof j->tls_dir, "%s", t->tls_dir);
+        j->ca_dir = t->o.ca_dir != NULL;
+        snprintf(j->key_type, sizeof j->key_type, "%s", t->key_type);
+        j->validity_days = t->o.validity_days;
         snprintf(j->broker_config, sizeof j->broker_config, "%s", t->broker_config);
         j->node_id = t->o.node_id;
         j->conf = kafka_conf_ref(t->conf);
@@ -724,16 +830,30 @@ int tlsrot_new(uv_loop_t *loop, const struct tlsrot_opts *o, struct kafka_conf *
                 snprintf(errbuf, errlen, "out of memory");
                 return -ENOMEM;
         }
-        if ((size_t) snprintf(t->tls_dir, sizeof t->tls_dir, "%s", o->tls_dir) >= sizeof t->tls_dir ||
+        const char *dir = o->ca_dir ? o->ca_dir : o->tls_dir;
+        if (!dir || !!o->ca_dir == !!o->tls_dir ||
+            (o->key_type && strcmp(o->key_type, "ec") != 0 && strcmp(o->key_type, "rsa") != 0)) {
+                kafka_conf_free(conf);
+                free(t);
+                snprintf(errbuf, errlen, "exactly one of KPA_TLS_DIR and KPA_TLS_CA_DIR expected (and a key type of "
+                         "ec or rsa)");
+                return -EINVAL;
+        }
+        if ((size_t) snprintf(t->tls_dir, sizeof t->tls_dir, "%s", dir) >= sizeof t->tls_dir ||
             (size_t) snprintf(t->broker_config, sizeof t->broker_config, "%s", o->broker_config) >= sizeof t->broker_config) {
                 kafka_conf_free(conf);
                 free(t);
-                snprintf(errbuf, errlen, "KPA_TLS_DIR or --broker-config: path too long");
+                snprintf(errbuf, errlen, "%s or --broker-config: path too long", o->ca_dir ? "KPA_TLS_CA_DIR" : "KPA_TLS_DIR");
                 return -EINVAL;
         }
+        snprintf(t->key_type, sizeof t->key_type, "%s", o->key_type ? o->key_type : "");
         t->loop = loop;
         t->o = *o;
-        t->o.tls_dir = t->tls_dir;
+        /* Both point at the one folder kept here; ca_dir non-NULL says which mode. */
+        t->o.tls_dir = o->ca_dir ? NULL : t->tls_dir;
+        t->o.ca_dir = o->ca_dir ? t->tls_dir : NULL;
+        t->o.key_type = NULL;
+        t->view.ca_dir = o->ca_dir != NULL;
         t->o.broker_config = t->broker_config;
         if (!t->o.recheck_ms)
                 t->o.recheck_ms = TLSROT_DEFAULT_RECHECK_MS;
@@ -760,8 +880,8 @@ int tlsrot_start(struct tlsrot *t, char *errbuf, size_t errlen) {
         int r = uv_fs_event_start(&t->fs_event, on_fs_event, t->tls_dir, 0);
         if (r < 0)
                 /* The periodic re-check still runs: rotation is only slower. */
-                snprintf(errbuf, errlen, "KPA_TLS_DIR %s cannot be watched (%s): re-checked every %llums only",
-                         t->tls_dir, uv_strerror(r), (unsigned long long) t->o.recheck_ms);
+                snprintf(errbuf, errlen, "%s %s cannot be watched (%s): re-checked every %llums only",
+                         t->o.ca_dir ? "KPA_TLS_CA_DIR" : "KPA_TLS_DIR", t->tls_dir, uv_strerror(r), (unsigned long long) t->o.recheck_ms);
         uv_timer_start(&t->recheck, on_recheck, 0, t->o.recheck_ms);
         return r;
 }

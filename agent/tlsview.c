@@ -87,6 +87,14 @@ cJSON *tlsview_status(const struct tlsrot_view *v, int64_t now_unix) {
                 cJSON *s = cJSON_AddObjectToObject(t, "stored");
                 ok = s && add_cert(s, &v->stored);
         }
+        if (ok && v->ca_dir) {
+                /* KPA_TLS_CA_DIR: the agent issues the leaf; renews_at is its due moment. */
+                cJSON *c = cJSON_AddObjectToObject(t, "issued_from_ca_dir");
+                char when[40];
+                utc(v->renew_at_unix, when, sizeof when);
+                ok = c && (v->have_renew ? cJSON_AddStringToObject(c, "renews_at", when) != NULL
+                                         : cJSON_AddNullToObject(c, "renews_at") != NULL);
+        }
         cJSON *ls = ok ? cJSON_AddArrayToObject(t, "listeners") : NULL;
         ok = ok && ls;
         for (int i = 0; ok && i < v->n_listeners; i++) {

@@ -1,5 +1,6 @@
 /* Issuing this pod's certificate from a CA (KPA_TLS_CA_DIR), and deciding when an earlier
  * one can be kept. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,7 +315,62 @@ bool tls_issued_reusable(const struct tls_request *req, X509 *ca_cert, EVP_PKEY 
                   tls_time_epoch(X509_get0_notAfter(leaf), &na) == 0 &&
                   nb <= req->now && req->now < na &&
                   /* Renew once two thirds of the lifetime are gone, as cert-manager does. */
-                  (na - req->now) * 3 > na - nb;
+                  req->now < tls_issued_due(nb, na);
         ERR_clear_error();
         return ok;
+}
+
+time_t tls_issued_due(time_t not_before, time_t not_after) {
+        /* The first second with (not_after - t) * 3 <= lifetime: no more than a third left. */
+        time_t life = not_after > not_before ? not_after - not_before : 0;
+        return not_after - life / 3;
+}
+
+static int copy_text(const ASN1_STRING *s, char *buf, size_t len) {
+        int n = ASN1_STRING_length(s);
+        const unsigned char *d = ASN1_STRING_get0_data(s);
+        if (n <= 0 || (size_t) n >= len || memchr(d, '\0', (size_t) n))
+                return -EINVAL;
+        memcpy(buf, d, (size_t) n);
+        buf[n] = '\0';
+        return 0;
+}
+
+int tls_issued_names(X509 *leaf, struct tls_issued_names *ret) {
+        memset(ret, 0, sizeof *ret);
+        X509_NAME *subj = X509_get_subject_name(leaf);
+        int at = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+        int r = at < 0 ? -EINVAL :
+                copy_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, at)), ret->cn, sizeof ret->cn);
+        GENERAL_NAMES *gens = r == 0 ? X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL) : NULL;
+        if (r == 0 && !gens)
+                r = -EINVAL;
+        for (int k = 0; r == 0 && k < sk_GENERAL_NAME_num(gens); k++) {
+                const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, k);
+                if (ret->n_dns + ret->n_ips >= TLS_MAX_SANS) {
+                        r = -EINVAL;
+                } else if (g->type == GEN_DNS) {
+                        r = copy_text(g->d.dNSName, ret->dns[ret->n_dns], TLS_NAME_MAX);
+                        if (r == 0) {
+                                ret->dns_ptr[ret->n_dns] = ret->dns[ret->n_dns];
+                                ret->n_dns++;
+                        }
+                } else if (g->type == GEN_IPADD) {
+                        int n = ASN1_STRING_length(g->d.iPAddress);
+                        int af = n == 4 ? AF_INET : n == 16 ? AF_INET6 : -1;
+                        if (af < 0 || !inet_ntop(af, ASN1_STRING_get0_data(g->d.iPAddress), ret->ip[ret->n_ips],
+                                                 TLS_IP_TEXT_MAX)) {
+                                r = -EINVAL;
+                        } else {
+                                ret->ip_ptr[ret->n_ips] = ret->ip[ret->n_ips];
+                                ret->n_ips++;
+                        }
+                } else {
+                        /* kpa never issues another kind: this is not a certificate it issued. */
+                        r = -EINVAL;
+                }
+        }
+        GENERAL_NAMES_free(gens);
+        ERR_clear_error();
+        return r;
 }

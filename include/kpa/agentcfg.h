@@ -52,6 +52,11 @@ struct agent_config {
         struct scaledown_config *scale_down;
         /* Certificate rotation (tlsrot.h): the watched Secret volume, or NULL. */
         char *tls_dir;
+        /* Or the CA volume kpa-init issued from (exactly one of the two), with the issued
+         * certificate's key type (NULL: the current key's) and validity (0: 90 days). */
+        char *tls_ca_dir;
+        char *tls_key_type;
+        uint32_t tls_validity_days;
         unsigned tls_expiry_warn_days;
         uint64_t tls_recheck_ms;
 };

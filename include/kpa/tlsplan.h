@@ -93,4 +93,12 @@ bool tlsplan_controller_tls(const char *controller_names, const char *protocol_m
 bool tlsplan_expiry_ok(int64_t not_after_unix, int64_t now_unix, unsigned warn_days, char *why,
                        size_t whylen);
 
+/* KPA_TLS_CA_DIR: when to look again after a round. The issued leaf is due for renewal at
+ * due_unix (tls_issued_due): the next round runs just after that moment (TLSPLAN_DUE_SLACK_MS
+ * past it, so that the clock has reached it when the round asks), and never later than
+ * recheck_ms. A due moment already past (the round did not renew: refused or failed) or none
+ * known (have_due false): recheck_ms, so that a refusal is not retried in a tight loop. */
+#define TLSPLAN_DUE_SLACK_MS 1000
+uint64_t tlsplan_next_check_ms(int64_t now_unix_ms, bool have_due, int64_t due_unix, uint64_t recheck_ms);
+
 #endif

@@ -25,6 +25,7 @@ struct tlsreload_cert {
         char subject[256];
         char serial[80];           /* upper-case hex, as openssl x509 -serial prints it */
         int64_t not_after;         /* seconds since the epoch */
+        int64_t not_before;        /* seconds since the epoch */
 };
 
 /* Fills cert from an OpenSSL X509 (x is a struct x509_st *). */

@@ -27,6 +27,14 @@
  * the store again when its file changed (kafka.c), and kconn's TLS context cache drops a
  * context whose files changed (kconn.c).
  *
+ * With KPA_TLS_CA_DIR instead (a CA that issues this pod's certificate, as kpa-init does), the
+ * folder watched is the CA's, and step 1 re-issues the leaf with kpa-init's own code
+ * (common/tls_issue.c) once two thirds of its lifetime are gone: the same names (read back
+ * from the leaf kpa-init issued, tls_issued_names), key type and validity. A round is also
+ * scheduled just after the leaf's due moment (tlsplan_next_check_ms), not only by the
+ * re-check. A CA change in that folder is refused (fail closed): the order of a CA rotation
+ * needs a Secret that carries the new leaf (KPA_TLS_DIR, docs/tls-rotation.md).
+ *
  * tlsrot_* is the shell: libuv handles on the loop, one worker job at a time. */
 #ifndef KPA_TLSROT_H
 #define KPA_TLSROT_H
@@ -78,10 +86,16 @@ struct tlsrot_view {
         uint64_t totals[TLSROT_RESULTS];
         struct tlscaround_view ca;     /* the CA rotation across the cluster (carot.h) */
         char ca_error[TLSROT_REASON_MAX];
+        bool ca_dir;                   /* KPA_TLS_CA_DIR: the agent issues the leaf */
+        bool have_renew;               /* ca_dir: renew_at_unix is the stored leaf's due moment */
+        int64_t renew_at_unix;
 };
 
 struct tlsrot_opts {
-        const char *tls_dir;           /* KPA_TLS_DIR: copied */
+        const char *tls_dir;           /* KPA_TLS_DIR: copied; or NULL with ca_dir */
+        const char *ca_dir;            /* KPA_TLS_CA_DIR: copied; exactly one of the two */
+        const char *key_type;          /* ca_dir: KPA_TLS_KEY_TYPE, or NULL: the current key's */
+        uint32_t validity_days;        /* ca_dir: KPA_TLS_VALIDITY_DAYS; 0: 90 */
         const char *broker_config;     /* kpa-init's server.properties: copied */
         int32_t node_id;
         unsigned expiry_warn_days;

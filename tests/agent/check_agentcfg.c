@@ -127,6 +127,33 @@ START_TEST(bad_flags_get_one_line_naming_them) {
 }
 END_TEST
 
+/* The TLS inputs are kpa-init's: KPA_TLS_DIR or KPA_TLS_CA_DIR, never both; the issuing
+ * settings only with the CA. */
+START_TEST(tls_ca_dir_is_taken_like_kpa_inits_and_exclusive_with_tls_dir) {
+        struct agent_config c;
+        char err[512] = "";
+        ck_assert_int_eq(load((char *[]){ "KPA_TLS_CA_DIR=/ca", "KPA_TLS_VALIDITY_DAYS=30", NULL },
+                              (char *[]){ "kpa-agent", "--demo", "--tls-key-type=rsa", NULL }, &c, err), 0);
+        ck_assert_str_eq(c.tls_ca_dir, "/ca");
+        ck_assert_str_eq(c.tls_key_type, "rsa");
+        ck_assert_uint_eq(c.tls_validity_days, 30);
+        ck_assert_ptr_null(c.tls_dir);
+        agentcfg_free(&c);
+        ck_assert_int_eq(load((char *[]){ NULL }, (char *[]){ "kpa-agent", "--demo", "--tls-ca-dir=/ca", NULL }, &c, err), 0);
+        ck_assert_ptr_null(c.tls_key_type);
+        ck_assert_uint_eq(c.tls_validity_days, 0);
+        agentcfg_free(&c);
+        expect((char *[]){ "kpa-agent", "--demo", "--tls-dir=/t", "--tls-ca-dir=/ca", NULL },
+               "KPA_TLS_DIR and KPA_TLS_CA_DIR are both set (expected one of them)");
+        expect((char *[]){ "kpa-agent", "--demo", "--tls-ca-dir=/ca", "--tls-key-type=dsa", NULL },
+               "--tls-key-type \"dsa\" is not a key type (expected ec or rsa)");
+        expect((char *[]){ "kpa-agent", "--demo", "--tls-ca-dir=/ca", "--tls-validity-days=0", NULL },
+               "--tls-validity-days \"0\" is not a whole number of days from 1 to 3650");
+        expect((char *[]){ "kpa-agent", "--demo", "--tls-dir=/t", "--tls-validity-days=30", NULL },
+               "--tls-validity-days is set without KPA_TLS_CA_DIR (it says how the agent issues a certificate from the CA)");
+}
+END_TEST
+
 START_TEST(statefulset_role_is_kept_for_the_403_hint_and_checked) {
         struct agent_config c;
         char err[512] = "";
@@ -242,6 +269,7 @@ int main(void) {
         tcase_add_test(tc, log_dirs_and_disk_flags_from_broker_config);
         tcase_add_test(tc, leadership_flags_default_on_with_a_10s_wait_and_are_checked);
         tcase_add_test(tc, stale_after_must_be_longer_than_the_interval);
+        tcase_add_test(tc, tls_ca_dir_is_taken_like_kpa_inits_and_exclusive_with_tls_dir);
         tcase_add_test(tc, a_brokers_quorum_hosts_are_read_from_broker_config);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);

@@ -311,6 +311,53 @@ START_TEST(metrics_show_not_after_per_listener_and_rotations_by_result) {
 }
 END_TEST
 
+/* KPA_TLS_CA_DIR: the next round runs just after the leaf's due moment, capped by the re-check
+ * interval; a due moment already past does not make a tight loop. */
+START_TEST(next_check_is_just_after_the_due_moment_capped_by_the_recheck) {
+        const int64_t now_ms = 1798761600500;          /* 2027-01-01T00:00:00.5Z */
+        /* Due in 10 s: 9.5 s to the due second, plus the slack. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761610, 60000), 9500 + TLSPLAN_DUE_SLACK_MS);
+        /* Due in a day: the re-check interval. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761600 + 86400, 60000), 60000);
+        /* Due exactly at the cap: the cap. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761659, 60000), 59500);
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761660, 60000), 60000);
+        /* Already due (this round did not renew): the re-check interval, not at once. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761600, 60000), 60000);
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, 1798761000, 60000), 60000);
+        /* No leaf known, or a due moment that does not fit: the re-check interval. */
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, false, 1798761610, 60000), 60000);
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, INT64_MAX, 60000), 60000);
+        ck_assert_uint_eq(tlsplan_next_check_ms(now_ms, true, -5, 60000), 60000);
+}
+END_TEST
+
+/* With KPA_TLS_CA_DIR, /status says when the agent issues the next certificate (null until the
+ * key store was read); without it, nothing about issuing. */
+START_TEST(status_shows_when_a_ca_dir_certificate_renews) {
+        struct tlsrot_view v;
+        view_fixture(&v);
+        v.ca_dir = true;
+        cJSON *t = tlsview_status(&v, 1798761600);
+        ck_assert_ptr_nonnull(t);
+        char *s = cJSON_PrintUnformatted(cJSON_GetObjectItem(t, "issued_from_ca_dir"));
+        ck_assert_str_eq(s, "{\"renews_at\":null}");
+        free(s);
+        cJSON_Delete(t);
+        v.have_renew = true;
+        v.renew_at_unix = 1798761600 + 20 * 86400 + 100;
+        t = tlsview_status(&v, 1798761600);
+        s = cJSON_PrintUnformatted(cJSON_GetObjectItem(t, "issued_from_ca_dir"));
+        ck_assert_str_eq(s, "{\"renews_at\":\"2027-01-21T00:01:40Z\"}");
+        free(s);
+        cJSON_Delete(t);
+        v.ca_dir = false;
+        t = tlsview_status(&v, 1798761600);
+        ck_assert_ptr_null(cJSON_GetObjectItem(t, "issued_from_ca_dir"));
+        cJSON_Delete(t);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("tlsplan");
         TCase *tc = tcase_create("plan");
@@ -322,11 +369,13 @@ int main(void) {
         tcase_add_test(tc, tls_listeners_are_the_ssl_and_sasl_ssl_ones_but_the_controllers);
         tcase_add_test(tc, a_controller_with_tls_on_its_controller_listener_is_told_apart);
         tcase_add_test(tc, expiry_warns_within_the_days_and_says_when);
+        tcase_add_test(tc, next_check_is_just_after_the_due_moment_capped_by_the_recheck);
         suite_add_tcase(s, tc);
         tc = tcase_create("view");
         tcase_add_test(tc, status_shows_each_listeners_served_certificate_and_the_last_rotation);
         tcase_add_test(tc, status_shows_the_ca_rotation_as_peers_read_it_and_what_blocks);
         tcase_add_test(tc, metrics_show_not_after_per_listener_and_rotations_by_result);
+        tcase_add_test(tc, status_shows_when_a_ca_dir_certificate_renews);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "kpa/tls.h"
+#include "kpa/tls_issue.h"
 #include "kpa/tls_password.h"
 #include "kpa/tls_p12.h"
 #include "testutil.h"
@@ -906,6 +907,84 @@ START_TEST(issued_certificate_is_kept_until_two_thirds_of_its_life) {
 }
 END_TEST
 
+/* The due moment is the first second at which the certificate is no longer reusable. */
+START_TEST(issued_due_is_the_first_second_past_two_thirds) {
+        /* 90 days + 300 s backdated: a third is 30 days + 100 s. */
+        time_t nb = NOW - 300, na = NOW + 90 * 86400;
+        ck_assert(tls_issued_due(nb, na) == na - (30 * 86400 + 100));
+        /* A lifetime not divisible by 3: (na - due) * 3 <= life < (na - due + 1) * 3. */
+        ck_assert(tls_issued_due(1000, 1031) == 1021);
+        ck_assert(tls_issued_due(1000, 1000) == 1000);
+        ck_assert(tls_issued_due(1000, 900) == 900);
+
+        char *dir = ca_dir_with(P.root_pem, P.root_key_pem);
+        char *out = tu_mkdtemp();
+        struct tls_request req = req_ca(dir);
+        req.previous_dir = out;
+        struct tls_result first = { 0 }, again = { 0 };
+        build_ok(&req, &first);
+        write_outputs(out, &first);
+        time_t due = tls_issued_due(nb, na);
+        req.now = due - 1;
+        build_ok(&req, &again);
+        ck_assert(again.reused);
+        tls_result_free(&again);
+        req.now = due;
+        build_ok(&req, &again);
+        ck_assert(again.issued);
+        tls_result_free(&again);
+        tls_result_free(&first);
+        tu_rmtree(dir);
+        tu_rmtree(out);
+        free(dir);
+        free(out);
+}
+END_TEST
+
+/* The names read back from an issued certificate make a request it is reusable for. */
+START_TEST(issued_names_read_back_make_the_same_request) {
+        char *dir = ca_dir_with(P.root_pem, P.root_key_pem);
+        char *out = tu_mkdtemp();
+        struct tls_request req = req_ca(dir);
+        const char *ips[] = { "127.0.0.1", "fd00::a" };
+        req.ip_addrs = ips;
+        req.n_ips = 2;
+        req.previous_dir = out;
+        struct tls_result first = { 0 }, again = { 0 };
+        build_ok(&req, &first);
+        write_outputs(out, &first);
+        struct opened ks = open_p12(first.keystore, first.keystore_len, PASSWORD);
+        struct tls_issued_names *n = calloc(1, sizeof *n);
+        ck_assert_int_eq(tls_issued_names(ks.cert, n), 0);
+        ck_assert_str_eq(n->cn, FQDN);
+        ck_assert_uint_eq(n->n_dns, 2);
+        ck_assert_str_eq(n->dns_ptr[0], FQDN);
+        ck_assert_str_eq(n->dns_ptr[1], WILDCARD);
+        ck_assert_uint_eq(n->n_ips, 2);
+        ck_assert_str_eq(n->ip_ptr[0], "127.0.0.1");
+        ck_assert_str_eq(n->ip_ptr[1], "fd00::a");
+        struct tls_request back = req_ca(dir);
+        back.previous_dir = out;
+        back.common_name = n->cn;
+        back.dns_names = n->dns_ptr;
+        back.n_dns = n->n_dns;
+        back.ip_addrs = n->ip_ptr;
+        back.n_ips = n->n_ips;
+        build_ok(&back, &again);
+        ck_assert(again.reused);
+        tls_result_free(&again);
+        /* A CA certificate (no SANs) is not one kpa issued. */
+        ck_assert_int_eq(tls_issued_names(P.root, n), -EINVAL);
+        free(n);
+        opened_free(&ks);
+        tls_result_free(&first);
+        tu_rmtree(dir);
+        tu_rmtree(out);
+        free(dir);
+        free(out);
+}
+END_TEST
+
 START_TEST(garbage_previous_store_is_replaced_not_refused) {
         char *dir = tls_dir_with(P.ec_leaf, P.inter, P.ec_key_pem, P.root_pem);
         char *out = tu_mkdtemp();
@@ -1265,6 +1344,8 @@ static Suite *tls_suite(void) {
         tcase_add_test(t, two_issuances_use_different_serials_and_keys);
         tcase_add_test(t, same_inputs_reuse_previous_stores_byte_for_byte);
         tcase_add_test(t, issued_certificate_is_kept_until_two_thirds_of_its_life);
+        tcase_add_test(t, issued_due_is_the_first_second_past_two_thirds);
+        tcase_add_test(t, issued_names_read_back_make_the_same_request);
         tcase_add_test(t, garbage_previous_store_is_replaced_not_refused);
         tcase_add_test(t, previous_store_with_huge_iteration_count_is_rebuilt_not_ground_through);
         tcase_add_test(t, result_wipe_zeroes_every_byte_and_free_clears_the_struct);

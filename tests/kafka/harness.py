@@ -28,6 +28,7 @@ import atexit
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -1002,6 +1003,42 @@ def make_cert_manager_secret(folder, dns_names, root="kpa-test-root", intermedia
                 out.write(f.read())
     shutil.copy(os.path.join(work, "ca.crt"), os.path.join(folder, "ca.crt"))
     return folder
+
+
+_stamp = [0]
+
+
+def swap_secret(volume, source):
+    """The kubelet's atomic update of a Secret volume: the new files in a new ..<timestamp>
+    folder, a ..data_tmp symlink to it renamed over ..data, the old folder removed."""
+    _stamp[0] += 1
+    stamp = f"..2026_11_30_01_00_{_stamp[0]:02d}.000000001"
+    d = os.path.join(volume, stamp)
+    os.makedirs(d)
+    for name in os.listdir(source):
+        shutil.copyfile(os.path.join(source, name), os.path.join(d, name))
+        os.chmod(os.path.join(d, name), 0o644)
+    old = os.readlink(os.path.join(volume, "..data"))
+    os.symlink(stamp, os.path.join(volume, "..data_tmp"))
+    os.rename(os.path.join(volume, "..data_tmp"), os.path.join(volume, "..data"))
+    shutil.rmtree(os.path.join(volume, old))
+
+
+def served_serial(pod, port):
+    """The serial of the certificate pod serves on port (a TLS handshake from the pod's
+    network namespace, as a client would see it)."""
+    r = subprocess.run(["ip", "netns", "exec", pod.ns, "sh", "-c",
+                        f"openssl s_client -connect {pod.ip}:{port} -servername {pod.fqdn} </dev/null 2>/dev/null"
+                        " | openssl x509 -noout -serial"], capture_output=True, text=True, timeout=60)
+    return r.stdout.strip().split("=", 1)[1] if "=" in r.stdout else None
+
+
+def single_node_template(kustomization):
+    """The overlay's server.properties template for one node: replication 1, so
+    min.insync.replicas 1."""
+    return re.sub(r"(?m)^(min\.insync\.replicas|offsets\.topic\.replication\.factor|"
+                  r"transaction\.state\.log\.replication\.factor|default\.replication\.factor)=\d+$",
+                  r"\1=1", manifest(kustomization)["configmap"]["data"]["server.properties"])
 
 
 def make_users(folder, users):

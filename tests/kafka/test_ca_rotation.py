@@ -27,7 +27,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 import harness as h
-from test_tls_rotation import swap_secret
 
 USERS = {"kafka": "inter-broker secret", "alice": "alice secret"}
 DNS = ["*.kafka-headless.kafka.svc.cluster.local", "*.kafka-headless.kafka.svc"]
@@ -179,7 +178,7 @@ class CaRotation(unittest.TestCase):
         obs = Observer(self.pods, self.new)
         t0 = time.monotonic()
         for p in self.pods:
-            swap_secret(p.volumes["tls"], self.new_files)
+            h.swap_secret(p.volumes["tls"], self.new_files)
 
         def done():
             for p in self.pods:

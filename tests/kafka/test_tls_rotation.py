@@ -11,7 +11,6 @@ agent's /status.
 import datetime
 import os
 import re
-import shutil
 import subprocess
 import unittest
 
@@ -80,34 +79,6 @@ def make_leaf(secret, out, dns=DNS, not_before=None, not_after=None, other_key=F
     return "0" + hexs if len(hexs) % 2 else hexs
 
 
-_stamp = [0]
-
-
-def swap_secret(volume, source):
-    """The kubelet's atomic update of a Secret volume: the new files in a new ..<timestamp>
-    folder, a ..data_tmp symlink to it renamed over ..data, the old folder removed."""
-    _stamp[0] += 1
-    stamp = f"..2026_11_30_01_00_{_stamp[0]:02d}.000000001"
-    d = os.path.join(volume, stamp)
-    os.makedirs(d)
-    for name in os.listdir(source):
-        shutil.copyfile(os.path.join(source, name), os.path.join(d, name))
-        os.chmod(os.path.join(d, name), 0o644)
-    old = os.readlink(os.path.join(volume, "..data"))
-    os.symlink(stamp, os.path.join(volume, "..data_tmp"))
-    os.rename(os.path.join(volume, "..data_tmp"), os.path.join(volume, "..data"))
-    shutil.rmtree(os.path.join(volume, old))
-
-
-def served_serial(pod, port):
-    """The serial of the certificate pod serves on port (a TLS handshake from the pod's
-    network namespace, as a client would see it)."""
-    r = subprocess.run(["ip", "netns", "exec", pod.ns, "sh", "-c",
-                        f"openssl s_client -connect {pod.ip}:{port} -servername {pod.fqdn} </dev/null 2>/dev/null"
-                        " | openssl x509 -noout -serial"], capture_output=True, text=True, timeout=60)
-    return r.stdout.strip().split("=", 1)[1] if "=" in r.stdout else None
-
-
 class TlsRotation(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -116,10 +87,7 @@ class TlsRotation(unittest.TestCase):
             work = os.path.join(cls.env.work, "secrets")
             cls.secret = h.make_cert_manager_secret(os.path.join(work, "tls"), DNS)
             users = h.make_users(os.path.join(work, "users"), USERS)
-            # One node: replication 1, so min.insync.replicas 1.
-            tmpl = re.sub(r"(?m)^(min\.insync\.replicas|offsets\.topic\.replication\.factor|"
-                          r"transaction\.state\.log\.replication\.factor|default\.replication\.factor)=\d+$",
-                          r"\1=1", h.manifest("k8s/overlays/tls-sasl")["configmap"]["data"]["server.properties"])
+            tmpl = h.single_node_template("k8s/overlays/tls-sasl")
             cls.pod = cls.env.pod("kafka", 0, kustomization="k8s/overlays/tls-sasl",
                                   secrets={"kafka-tls": cls.secret, "kafka-sasl-users": users},
                                   extra_env={"KPA_CONTROLLER_COUNT": "1"}, template=tmpl)
@@ -166,25 +134,25 @@ class TlsRotation(unittest.TestCase):
         # AlterConfigs the agent sends replaces the whole per-broker set.
         self.configs("--alter", "--add-config", "log.cleaner.threads=2")
         before = self.tls_status()
-        old = served_serial(self.pod, 9092)
+        old = h.served_serial(self.pod, 9092)
         self.assertEqual(before["listeners"][0]["served"]["serial"], old)
         pid = self.pod.broker.pid
         load = h.Load(self.env, self.boot, [TOPIC], rate=100, size=200, name="rotation",
                       command_config=self.client)
         serial = make_leaf(self.secret, os.path.join(self.env.work, "renewed"))
         t0 = h.time.monotonic()
-        swap_secret(self.volume, os.path.join(self.env.work, "renewed"))
+        h.swap_secret(self.volume, os.path.join(self.env.work, "renewed"))
         t = self.wait_rotation(lambda t: t["last_rotation"] and t["last_rotation"]["result"] == "rotated",
                                "the agent's /status reports the rotation")
         took = h.time.monotonic() - t0
         self.assertEqual(t["last_rotation"]["serial"], serial)
         # Every TLS listener the agent handshakes serves it, and so does each port, from outside.
         self.assertEqual({l["name"]: l["served"]["serial"] for l in t["listeners"]}, {"INTERNAL": serial, "MTLS": serial})
-        self.assertEqual(served_serial(self.pod, 9092), serial)
-        self.assertEqual(served_serial(self.pod, 9094), serial,
+        self.assertEqual(h.served_serial(self.pod, 9092), serial)
+        self.assertEqual(h.served_serial(self.pod, 9094), serial,
                          f"/status tls: {self.tls_status()}; agent: {self.agent_tls_lines()}")
         # The controller listener of a combined node is reloaded with the broker's.
-        self.assertEqual(served_serial(self.pod, 9093), serial)
+        self.assertEqual(h.served_serial(self.pod, 9093), serial)
         self.assertEqual(self.pod.broker.pid, pid, "the broker was restarted")
         # Produce through the rotation, and a few seconds after it on new connections.
         h.time.sleep(3)
@@ -208,11 +176,11 @@ class TlsRotation(unittest.TestCase):
         key store and the served certificate untouched."""
         with open(self.ks, "rb") as f:
             store = f.read()
-        serving = served_serial(self.pod, 9092)
+        serving = h.served_serial(self.pod, 9092)
         count = self.agent_log_count("tls_rotation_refused")
         src = os.path.join(self.env.work, name)
         make_leaf(self.secret, src, **leaf)
-        swap_secret(self.volume, src)
+        h.swap_secret(self.volume, src)
         t = self.wait_rotation(lambda t: t["last_rotation"]["result"] == "refused" and
                                reason_part in t["last_rotation"]["reason"], f"{name}: refused")
         # Three more re-checks find the same material: still one log line.
@@ -220,7 +188,7 @@ class TlsRotation(unittest.TestCase):
         self.assertEqual(self.agent_log_count("tls_rotation_refused"), count + 1, name)
         with open(self.ks, "rb") as f:
             self.assertEqual(f.read(), store, f"{name}: the key store changed")
-        self.assertEqual(served_serial(self.pod, 9092), serving)
+        self.assertEqual(h.served_serial(self.pod, 9092), serving)
         self.assertEqual(t["listeners"][0]["served"]["serial"], serving)
         return t
 
@@ -251,10 +219,10 @@ class TlsRotation(unittest.TestCase):
         self.configs("--alter", "--delete-config", "kpa.test.custom")
         h.wait_for(lambda: "kpa.test.custom" not in self.configs("--describe").stdout, 60, "the config is gone")
         serial = make_leaf(self.secret, os.path.join(self.env.work, "after-sensitive"))
-        swap_secret(self.volume, os.path.join(self.env.work, "after-sensitive"))
+        h.swap_secret(self.volume, os.path.join(self.env.work, "after-sensitive"))
         self.wait_rotation(lambda t: t["last_rotation"]["result"] == "rotated" and
                            t["last_rotation"]["serial"] == serial, "rotated after the config was moved")
-        self.assertEqual(served_serial(self.pod, 9092), serial)
+        self.assertEqual(h.served_serial(self.pod, 9092), serial)
 
     def test_4_expiry_is_visible(self):
         code, body = self.pod.get("/metrics")
