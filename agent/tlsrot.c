@@ -77,7 +77,13 @@ struct job {
         size_t n_seen;
         /* Set from the loop when the agent stops: the confirmation stops waiting. */
         atomic_bool *stop;
+        /* A renewal's stores were written but its reload not confirmed (an earlier round
+         * failed): ask for the reload and confirm again once every listener answers, even if
+         * they all serve the stored serial by now (the broker may have applied it late). */
+        bool unconfirmed;
         /* outputs */
+        bool written;                   /* this round wrote new stores */
+        bool leaf_written;              /* ... for a renewal (not a CA step) */
         bool attempted;                 /* new material was seen: result says what came of it */
         enum tlsrot_result result;
         char reason[TLSROT_REASON_MAX];
@@ -110,6 +116,7 @@ struct tlsrot {
         struct job *job;
         struct tlsrot_view view;
         char logged_reason[TLSROT_REASON_MAX];   /* the last refusal or failure logged */
+        bool unconfirmed;                        /* job.unconfirmed for the next round */
         char ca_logged[TLSROT_REASON_MAX + 64];  /* the last CA rotation line logged */
         /* Brokers seen since the CA rotation began; forgotten once it is steady (a broker
          * removed for good then holds nothing). */
@@ -262,6 +269,7 @@ static void read_served(struct job *j, const struct setup *s, const struct kconn
                                 char first[sizeof l->served.serial];
                                 snprintf(first, sizeof first, "%s", l->served.serial);
                                 l->have_served = false;
+                                l->mixed = true;
                                 snprintf(l->error, sizeof l->error, "connections are served different certificates "
                                          "(serial %.60s and %.60s): not every network processor reloaded",
                                          first, other.serial);
@@ -329,21 +337,33 @@ static void reload(struct job *j, struct setup *s, const struct tls_result *res,
         if (r < 0) {
                 j->result = TLSROT_REFUSED;
                 snprintf(j->reason, sizeof j->reason, "%s", why);
-        } else if (res && write_stores(s, res, why, sizeof why) < 0) {
-                j->result = TLSROT_FAILED;
-                snprintf(j->reason, sizeof j->reason, "%s", why);
-        } else if (tlsreload_alter(j->conf, j->node_id, &set, j->timeout_ms, why, sizeof why) < 0) {
+                goto out;
+        }
+        if (res) {
+                if (write_stores(s, res, why, sizeof why) < 0) {
+                        j->result = TLSROT_FAILED;
+                        snprintf(j->reason, sizeof j->reason, "%s", why);
+                        goto out;
+                }
+                /* From here on the stores on disk are the new ones: a failure below leaves the
+                 * reload to be asked again (job.unconfirmed). */
+                j->written = true;
+        }
+        if (tlsreload_alter(j->conf, j->node_id, &set, j->timeout_ms, why, sizeof why) < 0) {
                 j->result = TLSROT_FAILED;
                 snprintf(j->reason, sizeof j->reason, "the new stores are written (a restart uses them, and the "
                          "reload is retried), but the broker did not take the reload: %.400s", why);
         } else {
-                /* Confirmed only by what the listeners serve. */
-                uint64_t deadline = monotime_ms() + j->confirm_ms;
+                /* Confirmed only by what the listeners serve. How long it took is said: each
+                 * network processor reloads on its own (4.4.0: seconds apart). */
+                uint64_t taken = monotime_ms(), deadline = taken + j->confirm_ms;
                 for (;;) {
                         read_served(j, s, sec, host);
                         if (all_serve(j, j->new_serial)) {
                                 j->result = TLSROT_ROTATED;
-                                snprintf(j->reason, sizeof j->reason, "every TLS listener serves serial %s", j->new_serial);
+                                snprintf(j->reason, sizeof j->reason, "every TLS listener serves serial %s on every "
+                                         "connection, %llums after the broker took the reload", j->new_serial,
+                                         (unsigned long long) (monotime_ms() - taken));
                                 break;
                         }
                         if (monotime_ms() >= deadline || atomic_load(j->stop)) {
@@ -377,18 +397,21 @@ static void rotate(struct job *j, struct setup *s, const struct tls_result *res,
         if (j->have_stored)
                 snprintf(j->old_serial, sizeof j->old_serial, "%s", j->stored.serial);
         reload(j, s, res, sec, host);
+        j->leaf_written = j->written;
 }
 
-/* Whether every TLS listener answered, and one serves another certificate than the key store
- * holds: the stores were written but the reload did not take (or was not confirmed). A broker
- * that does not answer yet (starting) is not this case. */
+/* Whether every TLS listener answered (a listener whose connections served different
+ * certificates did), and one does not serve the certificate the key store holds on every
+ * connection, or the last renewal was not confirmed: the stores were written but the reload
+ * did not take (or was not confirmed). A broker that does not answer (starting, or out of
+ * reach) is not this case: the reload is asked again once it answers. */
 static bool reload_pending(const struct job *j) {
         if (!j->have_stored || j->n_listeners == 0)
                 return false;
         for (int i = 0; i < j->n_listeners; i++)
-                if (!j->listeners[i].have_served)
+                if (!j->listeners[i].have_served && !j->listeners[i].mixed)
                         return false;
-        return !all_serve(j, j->stored.serial);
+        return j->unconfirmed || !all_serve(j, j->stored.serial);
 }
 
 /* The CA rotation's view of this round and the step it decides (tlscaround.h, carot.h); the
@@ -610,7 +633,8 @@ static void work_cb(uv_work_t *req) {
                 } else if (reload_pending(j)) {
                         j->attempted = true;
                         snprintf(j->new_serial, sizeof j->new_serial, "%s", j->stored.serial);
-                        snprintf(j->old_serial, sizeof j->old_serial, "%s", j->listeners[0].served.serial);
+                        snprintf(j->old_serial, sizeof j->old_serial, "%s", j->listeners[0].have_served ?
+                                 j->listeners[0].served.serial : "");
                         reload(j, &s, NULL, &sec, host);
                 }
                 /* A confirmed reload: the broker runs with ca.pem as it is now (the CA gates). */
@@ -732,6 +756,10 @@ static void after_work_cb(uv_work_t *req, int status) {
                 snprintf(v->ca_error, sizeof v->ca_error, "%s", j->ca_error);
                 log_ca(t, j);
                 if (j->attempted) {
+                        if (j->result == TLSROT_ROTATED)
+                                t->unconfirmed = false;
+                        else if (j->leaf_written)
+                                t->unconfirmed = true;
                         bool repeat = j->result != TLSROT_ROTATED && strcmp(t->logged_reason, j->reason) == 0;
                         if (!repeat)
                                 v->totals[j->result]++;
@@ -794,6 +822,7 @@ static void queue_round(struct tlsrot *t) {
         memcpy(j->seen, t->seen, sizeof j->seen);
         j->n_seen = t->n_seen;
         j->stop = &t->stop_requested;
+        j->unconfirmed = t->unconfirmed;
         t->job = j;
         if (uv_queue_work(t->loop, &t->work, work_cb, after_work_cb) < 0) {
                 kafka_conf_free(j->conf);

@@ -21,7 +21,9 @@
  *      or the confirmation bound passes (failed).
  *
  * A round that finds the stores already current but a listener serving another certificate
- * (a reload that failed or was not confirmed) does steps 2, 4 and 5 again.
+ * (a reload that failed or was not confirmed; a listener whose network processors disagree
+ * counts), or that follows a renewal whose stores were written but whose reload was not
+ * confirmed, does steps 2, 4 and 5 again once every listener answers.
  *
  * The agent's own clients pick up the new client certificate by themselves: each check reads
  * the store again when its file changed (kafka.c), and kconn's TLS context cache drops a
@@ -67,6 +69,8 @@ struct tlsrot_listener {
         char name[64];
         uint16_t port;
         bool have_served;              /* the last handshake got a certificate */
+        bool mixed;                    /* it answered, but its connections served different
+                                        * certificates (not every network processor reloaded) */
         struct tlsreload_cert served;
         char error[256];               /* why not, when !have_served */
 };

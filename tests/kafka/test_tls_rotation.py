@@ -4,7 +4,7 @@ SSL CONTROLLER, mTLS MTLS listeners, a cert-manager style Secret: leaf + interme
 with KPA_TLS_DIR given to the agent as the overlay does. The Secret is replaced the way the
 kubelet does it: a new "..<timestamp>" folder, then an atomic swap of the "..data" symlink.
 
-The tests run in order on the same broker (test_1..test_4): each starts from what the previous
+The tests run in order on the same broker (test_1..test_5): each starts from what the previous
 one left, and each proves its point by what the broker serves (a TLS handshake) and by the
 agent's /status.
 """
@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+import faults
 import harness as h
 
 USERS = {"kafka": "inter-broker secret", "alice": "alice secret"}
@@ -30,6 +31,9 @@ RECHECK = "2s"
 # Bound on a rotation: debounce (1 s) + rebuild + DescribeConfigs + AlterConfigs + the
 # broker's reload + handshakes, on a loaded 2-core machine under ASan.
 ROTATION_BOUND_S = 90
+# The agent's confirmation bound (TLSROT_CONFIRM_MS) and its bound on one handshake
+# (TLSROT_CALL_MIN_MS): a listener out of reach fails a rotation after about their sum.
+CONFIRM_S, HANDSHAKE_S = 60, 15
 
 
 def _inter(secret):
@@ -111,9 +115,9 @@ class TlsRotation(unittest.TestCase):
     def tls_status(self):
         return self.pod.status()["tls"]
 
-    def wait_rotation(self, pred, what):
+    def wait_rotation(self, pred, what, bound=ROTATION_BOUND_S):
         try:
-            return h.wait_for(lambda: (lambda t: t if pred(t) else None)(self.tls_status()), ROTATION_BOUND_S, what)
+            return h.wait_for(lambda: (lambda t: t if pred(t) else None)(self.tls_status()), bound, what)
         except TimeoutError as e:
             raise AssertionError(f"{e}; /status tls: {self.tls_status()}; agent: {self.agent_tls_lines()}") from None
 
@@ -168,8 +172,10 @@ class TlsRotation(unittest.TestCase):
         # The agent keeps checking its broker with the new material.
         self.pod.wait_ready(timeout=60)
         self.assertEqual(self.agent_log_count("tls_rotated"), 1)
-        h.figure("tls_leaf_rotation", rotation_s=round(took, 1), acked=stats["acked"],
-                 retried=sum(stats["retried"].values()))
+        # How long the broker's network processors took to agree (each reloads on its own).
+        agreed = int(re.search(r"(\d+)ms after the broker took the reload", t["last_rotation"]["reason"]).group(1))
+        h.figure("tls_leaf_rotation", rotation_s=round(took, 1), processors_agreed_s=round(agreed / 1000, 1),
+                 acked=stats["acked"], retried=sum(stats["retried"].values()))
 
     def refused(self, name, reason_part, **leaf):
         """Bad material: refused with reason_part, logged once over several re-checks, the
@@ -238,6 +244,58 @@ class TlsRotation(unittest.TestCase):
         self.assertIn("expires in 9 days", t["tls_expiry"]["reason"])
         self.assertIn("kpa_tls_expiry_ok 0", body)
         self.assertEqual(self.pod.get(self.pod.path("readiness"))[0], 200)
+
+    def rotation_totals(self):
+        code, body = self.pod.get("/metrics")
+        return {k: int(v) for k, v in re.findall(r'kpa_tls_rotation_total\{result="(\w+)"\} (\d+)', body)}
+
+    def test_5_a_reload_not_confirmed_fails_once_then_is_retried_at_the_next_recheck(self):
+        # The MTLS listener out of the agent's reach (its TCP packets to port 9094 dropped in the
+        # pod): the stores are written and the broker takes the reload (INTERNAL serves the new
+        # serial), but the agent cannot confirm MTLS. That is the state a 4.4.0 broker leaves
+        # when its network processors reload at different moments: the stores are the new ones
+        # (a restart uses them), the broker not confirmed; the reload is asked again, with no
+        # new Secret, once every listener answers.
+        pid = self.pod.broker.pid
+        before = self.rotation_totals()
+        failed_logged = self.agent_log_count("tls_rotation_failed")
+        old = served_serial(self.pod, 9094)
+        serial = make_leaf(self.secret, os.path.join(self.env.work, "unconfirmed"))
+        self.addCleanup(faults.undrop, self.pod, "lo")
+        faults.drop_tcp(self.pod, "lo", ("dport", 9094))
+        t0 = h.time.monotonic()
+        swap_secret(self.volume, os.path.join(self.env.work, "unconfirmed"))
+        t = self.wait_rotation(lambda t: t["last_rotation"]["result"] == "failed", "the rotation reported failed",
+                               bound=CONFIRM_S + 4 * HANDSHAKE_S + ROTATION_BOUND_S)
+        failed_s = h.time.monotonic() - t0
+        self.assertEqual(t["last_rotation"]["reason"], f"the broker took the reload but does not serve serial {serial} "
+                         f"on every TLS listener after {CONFIRM_S * 1000}ms (retried)")
+        # Written: the key store holds the new leaf; taken: INTERNAL serves it; MTLS unconfirmed.
+        self.assertEqual(t["stored"]["serial"], serial)
+        listeners = {l["name"]: l for l in t["listeners"]}
+        self.assertEqual(listeners["INTERNAL"]["served"]["serial"], serial)
+        self.assertIsNone(listeners["MTLS"]["served"], t)
+        self.assertNotEqual(t["last_rotation"].get("serial"), serial)
+        self.assertEqual(served_serial(self.pod, 9092), serial)
+        self.assertEqual(self.rotation_totals(), dict(before, failed=before.get("failed", 0) + 1))
+        self.assertEqual(self.agent_log_count("tls_rotation_failed"), failed_logged + 1)
+        # The path back: the next re-check asks for the reload again and confirms it.
+        faults.undrop(self.pod, "lo")
+        t1 = h.time.monotonic()
+        t = self.wait_rotation(lambda t: t["last_rotation"]["result"] == "rotated" and
+                               t["last_rotation"]["serial"] == serial, "rotated at a re-check, no new Secret",
+                               bound=2 * HANDSHAKE_S + ROTATION_BOUND_S)
+        retried_s = h.time.monotonic() - t1
+        self.assertRegex(t["last_rotation"]["reason"], f"^every TLS listener serves serial {serial} on every connection, "
+                         r"\d+ms after the broker took the reload$")
+        self.assertEqual({l["name"]: l["served"]["serial"] for l in t["listeners"]}, {"INTERNAL": serial, "MTLS": serial})
+        self.assertEqual(served_serial(self.pod, 9094), serial)
+        self.assertNotEqual(old, serial)
+        self.assertEqual(self.pod.broker.pid, pid, "the broker was restarted")
+        self.assertEqual(self.rotation_totals(), dict(before, failed=before.get("failed", 0) + 1,
+                                                      rotated=before.get("rotated", 0) + 1))
+        self.assertEqual(self.agent_log_count("tls_rotation_failed"), failed_logged + 1)
+        h.figure("tls_unconfirmed_retry", failed_after_s=round(failed_s, 1), rotated_after_undrop_s=round(retried_s, 1))
 
 
 if __name__ == "__main__":
