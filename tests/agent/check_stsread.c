@@ -68,7 +68,7 @@ START_TEST(lookup_reads_spec_replicas_with_the_bearer_token) {
 }
 END_TEST
 
-START_TEST(lookup_explains_403_with_the_role_hint_as_a_configuration_fault) {
+START_TEST(lookup_explains_403_with_the_role_hint_as_a_lasting_fault) {
         struct fakeapi f;
         start(&f, (char *const[]){ "--mode", "forbidden", NULL });
         struct scaledown_config *c = config("kafka-3", NULL, f.port);
@@ -77,7 +77,7 @@ START_TEST(lookup_explains_403_with_the_role_hint_as_a_configuration_fault) {
         int r = stsread_lookup(c, &replicas, err, sizeof err);
         char *log = fakeapi_stop(&f);
         ck_assert_int_eq(r, -EACCES);
-        ck_assert(scaledown_failure_is_config(r));
+        ck_assert(scaledown_failure_is_lasting(r) && scaledown_failure_holds(r));
         ck_assert_str_eq(err, "the service account cannot get StatefulSet kafka/kafka: add \"kafka\" to resourceNames "
                               "of the Role in namespace kafka that grants get on statefulsets to this pod's service "
                               "account (k8s/base: Role kafka-kpa-statefulset-reader; --statefulset-role names it here) "
@@ -137,7 +137,7 @@ START_TEST(lookup_hides_a_token_the_server_echoes) {
         int r = stsread_lookup(c, &replicas, err, sizeof err);
         free(fakeapi_stop(&f));
         ck_assert_int_eq(r, -EACCES);
-        ck_assert(scaledown_failure_is_config(r));
+        ck_assert(scaledown_failure_is_lasting(r) && scaledown_failure_holds(r));
         ck_assert_str_eq(err, "the API server refused the service account token (HTTP 401) (API server: "
                               "\"Unauthorized \\x1b[31m(request had Authorization: Bearer <hidden>)\")");
         scaledown_config_free(c);
@@ -206,7 +206,7 @@ int main(void) {
         tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, lookup_reads_spec_replicas_with_the_bearer_token);
-        tcase_add_test(tc, lookup_explains_403_with_the_role_hint_as_a_configuration_fault);
+        tcase_add_test(tc, lookup_explains_403_with_the_role_hint_as_a_lasting_fault);
         tcase_add_test(tc, lookup_403_names_the_role_to_fix);
         tcase_add_test(tc, lookup_names_a_statefulset_that_does_not_exist);
         tcase_add_test(tc, lookup_hides_a_token_the_server_echoes);
