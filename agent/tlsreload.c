@@ -176,14 +176,21 @@ int tlsreload_alter(struct kafka_conf *conf, int32_t node_id, const struct tlspl
         return r;
 }
 
-int tlsreload_served(const char *host, uint16_t port, const struct kconn_security *sec,
-                     uint64_t timeout_ms, struct tlsreload_cert *ret, char *why, size_t whylen) {
+/* A bare TLS handshake with host:port, to read what it serves: no verification (the point is
+ * to see the certificate, trusted or not) and no SASL (the handshake is all that is needed). */
+static int open_tls_only(const char *host, uint16_t port, const struct kconn_security *sec, uint64_t timeout_ms,
+                         struct kconn **ret, char *why, size_t whylen) {
         struct kconn_security only_tls = *sec;
         only_tls.tls = true;
         only_tls.skip_verify = true;
         only_tls.sasl_plain = false;
+        return kconn_open(host, port, &only_tls, monotime_ms() + timeout_ms, ret, why, whylen);
+}
+
+int tlsreload_served(const char *host, uint16_t port, const struct kconn_security *sec,
+                     uint64_t timeout_ms, struct tlsreload_cert *ret, char *why, size_t whylen) {
         struct kconn *c = NULL;
-        int r = kconn_open(host, port, &only_tls, monotime_ms() + timeout_ms, &c, why, whylen);
+        int r = open_tls_only(host, port, sec, timeout_ms, &c, why, whylen);
         if (r == 0) {
                 struct x509_st *x = kconn_peer_cert(c);
                 if (x)
@@ -236,12 +243,8 @@ int tlsreload_brokers(struct kafka_conf *conf, uint64_t timeout_ms, struct tlsre
 
 int tlsreload_served_ca(const char *host, uint16_t port, const struct kconn_security *sec, uint64_t timeout_ms,
                         struct stack_st_X509 *pool, char ret[65], char *why, size_t whylen) {
-        struct kconn_security only_tls = *sec;
-        only_tls.tls = true;
-        only_tls.skip_verify = true;
-        only_tls.sasl_plain = false;
         struct kconn *c = NULL;
-        int r = kconn_open(host, port, &only_tls, monotime_ms() + timeout_ms, &c, why, whylen);
+        int r = open_tls_only(host, port, sec, timeout_ms, &c, why, whylen);
         if (r == 0 && !tlsca_anchor(kconn_peer_chain(c), pool, ret)) {
                 snprintf(why, whylen, "%s:%u serves a certificate of none of the CAs known here", host, (unsigned) port);
                 r = -EPROTO;

@@ -126,8 +126,10 @@ class RealVerdicts(unittest.TestCase):
                  catch_up_s=round(t_isr - restarted, 1), interval="5s", ready_after=2)
         # The manifest's flags check every --fast-interval (250ms) while not ready: the first
         # check after the ISR completes and one more. Checking only every --interval (5s), this
-        # took 6.5-9.6 s. A generous bound (the target, <= 1 s p50, is bench/'s section 4).
-        self.assertLess(ready[0] - t_isr, 4.0, "/readyz 200 came an interval late after the ISR completed")
+        # took 6.5-9.6 s; with it, 0.3-0.4 s in CI. The bound is generous (a loaded machine
+        # under ASan) yet below one --interval, so a check that waited an interval still
+        # fails it. The target, <= 1 s p50, is bench/'s sections 4 and 6.
+        self.assertLess(ready[0] - t_isr, 5.0, "/readyz 200 came an interval late after the ISR completed")
 
     def gate_case(self, topics, expect_hold):
         """Stops broker 1; asks broker 0's /prestop; restarts broker 1. Returns facts."""
