@@ -103,9 +103,10 @@ struct scaledown_verdict {
 /* The rule. Unknown replicas: a lookup still pending for a held /prestop, or failed, holds
  * (the agent cannot know the stop is safe), a lasting fault (401, 403, bad API config) too,
  * its reason naming the fix and the opt-out (no --pod-name); only a 404 does not hold (no
- * StatefulSet: the whole set is being deleted, nothing to protect), and says so. Removing: holds while the broker hosts any replica (or it is unknown), and
- * while the voters left would not be a majority of the voters; except when scaled to 0 (the
- * whole cluster stops, keeping its volumes: nowhere to move to, no quorum to keep). */
+ * StatefulSet: the whole set is being deleted, nothing to protect), and says so. Removing:
+ * holds while the broker hosts any replica (or it is unknown), and while the voters left
+ * would not be a majority of the voters; except when scaled to 0 (the whole cluster stops,
+ * keeping its volumes: nowhere to move to, no quorum to keep). */
 void scaledown_evaluate(const struct scaledown_input *in, struct scaledown_verdict *ret);
 
 /* What /status shows: the config, the last lookup and the verdict over them. */
