@@ -149,6 +149,16 @@ static bool peers_known(const struct carot_input *in, struct carot_decision *d) 
         return true;
 }
 
+/* Kafka's KRaft client (KafkaRaftManager) is never reconfigured: it keeps the trust store and
+ * the leaf it started with. Reproduced on 4.1.1: after a dynamic CA rotation of three combined
+ * nodes, the two controllers left when the active one died could not elect a leader (PKIX
+ * errors on every Vote) until they were restarted. */
+static void raft_hold(const struct carot_input *in, struct carot_decision *d, const char *what) {
+        snprintf(d->blocked, sizeof d->blocked, "held: this node is a KRaft controller with TLS on listener %.64s, "
+                 "whose Raft client keeps the TLS material it started with; %s. The step is taken at the pod's "
+                 "next start: roll the controllers as docs/tls-rotation.md says", in->raft_tls, what);
+}
+
 void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
         struct carot_decision d = { .phase = CAROT_STEADY, .action = CAROT_NONE };
         /* The Secret's leaf chains to another CA than the stored one: a CA change to serve. */
@@ -184,7 +194,11 @@ void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
                 snprintf(d.blocked, sizeof d.blocked, "the broker has not confirmed loading the trust store on disk");
         } else if (leaf_pending) {
                 d.phase = CAROT_TRUST;
-                if (peers_known(in, &d) && gate_trust(in, &d)) {
+                if (in->raft_tls) {
+                        d.action = CAROT_WAIT;
+                        raft_hold(in, &d, "serving a leaf of the new CA now would make the other controllers' "
+                                  "Raft clients refuse this controller");
+                } else if (peers_known(in, &d) && gate_trust(in, &d)) {
                         d.action = CAROT_SERVE_LEAF;
                         snprintf(d.blocked, sizeof d.blocked, "every peer trusts the new CA %.16s: serving its leaf",
                                  in->target_leaf);
@@ -193,7 +207,11 @@ void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
                 }
         } else if (extra) {
                 d.phase = CAROT_LEAF;
-                if (peers_known(in, &d) && gate_leaf(in, &d)) {
+                if (in->raft_tls) {
+                        d.action = CAROT_WAIT;
+                        raft_hold(in, &d, "dropping the old CAs now would make this controller refuse the "
+                                  "other controllers' Raft clients");
+                } else if (peers_known(in, &d) && gate_leaf(in, &d)) {
                         d.action = CAROT_DROP_TRUST;
                         d.write_trust = in->target;
                         snprintf(d.blocked, sizeof d.blocked, "every broker serves a leaf of the new CA: dropping "

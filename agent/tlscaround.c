@@ -185,11 +185,11 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         if (r < 0)
                 goto out;
         tlsca_sha256_hex(pem, pem_len, sha);
-        /* No state file yet: the broker loaded what kpa-init wrote before it started. */
+        /* No state file yet: the broker loaded what kpa-init wrote before it started. It is
+         * recorded only before this agent first writes a ca.pem (below): until then kpa-init's
+         * output folder stays exactly as kpa-init left it. */
         int sr = read_in(in->out_dir, TLSCAROUND_STATE_FILE, STATE_MAX_BYTES, &state, &state_len);
         if (sr == -ENOENT) {
-                if ((r = write_state(in->out_dir, sha, why, whylen)) < 0)
-                        goto out;
                 memcpy(loaded, sha, sizeof loaded);
         } else if (sr < 0 || carot_state_parse(state, state_len, loaded) < 0) {
                 /* Unreadable: nothing on disk counts as loaded until a reload is confirmed. */
@@ -216,6 +216,7 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
                 v->peers_asked = true;
                 ci.peers_unknown = is_unknown ? unknown : NULL;
         }
+        ci.raft_tls = in->raft_tls;
         ci.peers = v->peers;
         ci.n_peers = v->n_peers;
         struct carot_decision d;
@@ -231,6 +232,9 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         v->secret_cas = ci.target;
         memcpy(v->serves, ci.served, sizeof v->serves);
 
+        if ((d.action == CAROT_ADD_TRUST || d.action == CAROT_DROP_TRUST) && sr == -ENOENT &&
+            (r = write_state(in->out_dir, sha, why, whylen)) < 0)
+                goto out;
         if (d.action == CAROT_ADD_TRUST || d.action == CAROT_DROP_TRUST) {
                 r = tlsca_stores(pool, &d.write_trust, in->password, &out->truststore, &out->truststore_len,
                                  &out->ca_pem, &out->ca_pem_len);

@@ -253,3 +253,21 @@ int tlsplan_tls_listeners(const char *listeners, const char *advertised, const c
         *ret_n = n;
         return 0;
 }
+
+bool tlsplan_raft_tls(const char *process_roles, const char *controller_names, const char *protocol_map,
+                      char *name, size_t namelen) {
+        return in_list(process_roles, "controller") &&
+               tlsplan_controller_tls(controller_names, protocol_map, name, namelen);
+}
+
+bool tlsplan_controller_tls(const char *controller_names, const char *protocol_map, char *name, size_t namelen) {
+        char item[128], proto[64];
+        bool too_long = false;
+        while (controller_names && next_item(&controller_names, item, sizeof item, &too_long))
+                if (protocol_of(protocol_map, item, proto, sizeof proto) &&
+                    (strcasecmp(proto, "SSL") == 0 || strcasecmp(proto, "SASL_SSL") == 0)) {
+                        snprintf(name, namelen, "%s", item);
+                        return true;
+                }
+        return false;
+}

@@ -129,6 +129,10 @@ struct setup {
          * proves the broker trusts the new CA (tlsreload_accepts_client). */
         uint16_t auth_port;
         char auth_name[64];
+        char raft_tls[64];               /* tlsplan_raft_tls: this controller's TLS controller listener, or "" */
+        /* tlsplan_controller_tls: the controllers are TLS peers (judged by handshakes when they
+         * are no brokers); else a CA change never concerns them. */
+        bool controller_tls;
 };
 
 /* Kafka's ssl.client.auth of listener l: its listener.name.<l>. override, else the global. */
@@ -190,6 +194,13 @@ static int read_setup(const char *path, struct setup *s, char *why, size_t whyle
                                       props_get(&s->props, "listener.security.protocol.map"),
                                       props_get(&s->props, "controller.listener.names"), s->listeners,
                                       TLSPLAN_MAX_LISTENERS, &s->n_listeners, why, whylen);
+        char ctl[64];
+        s->controller_tls = tlsplan_controller_tls(props_get(&s->props, "controller.listener.names"),
+                                                   props_get(&s->props, "listener.security.protocol.map"), ctl,
+                                                   sizeof ctl);
+        if (!tlsplan_raft_tls(props_get(&s->props, "process.roles"), props_get(&s->props, "controller.listener.names"),
+                              props_get(&s->props, "listener.security.protocol.map"), s->raft_tls, sizeof s->raft_tls))
+                s->raft_tls[0] = '\0';
         for (size_t i = 0; r == 0 && i < s->n_listeners && !s->auth_port; i++)
                 if (s->listeners[i].ssl && requires_client_cert(&s->props, s->listeners[i].name)) {
                         s->auth_port = s->listeners[i].port;
@@ -389,7 +400,9 @@ static enum carot_action ca_round(struct job *j, const struct setup *s, const st
                                     .node_id = j->node_id, .agent_port = j->agent_port,
                                     .timeout_ms = j->timeout_ms, .sec = sec, .secret = res,
                                     .served_stored = served_stored, .seen = j->seen, .n_seen = j->n_seen,
-                                    .voters = props_get(&s->props, "controller.quorum.voters"),
+                                    .voters = s->controller_tls ? props_get(&s->props, "controller.quorum.voters")
+                                                                : NULL,
+                                    .raft_tls = s->raft_tls[0] ? s->raft_tls : NULL,
                                     .tls_dir = j->tls_dir };
         struct tlscaround_out *o = ca_out_of(j);
         if (!o) {

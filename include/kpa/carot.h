@@ -80,6 +80,10 @@ struct carot_input {
         char served[CAROT_FP_LEN];        /* the CA of what every local listener serves, "" unknown */
         /* NULL when the list of peers is known; else why not (the gates hold). */
         const char *peers_unknown;
+        /* The controller listener's name when this node is a KRaft controller with TLS on it
+         * (tlsplan_raft_tls), else NULL: then the steps that would break the other controllers'
+         * Raft clients (SERVE_LEAF, DROP_TRUST) hold; they happen at the node's next start. */
+        const char *raft_tls;
         const struct carot_peer *peers;
         size_t n_peers;
 };

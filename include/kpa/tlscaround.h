@@ -57,6 +57,9 @@ struct tlscaround_in {
          * what it serves, and whether it accepts the Secret's leaf (tls_dir) as a client
          * certificate (that listener requires one). */
         const char *voters;
+        /* This node's controller listener when it is a KRaft controller with TLS on it
+         * (tlsplan_raft_tls), else NULL: carot_input.raft_tls. */
+        const char *raft_tls;
         const char *tls_dir;
 };
 

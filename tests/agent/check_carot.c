@@ -340,6 +340,43 @@ START_TEST(a_bad_peer_report_is_refused_with_a_reason) {
 }
 END_TEST
 
+START_TEST(a_controller_with_tls_on_its_controller_listener_only_ever_adds_trust) {
+        fps();
+        /* Every peer trusts B and serves a B leaf: the gates alone would open both steps. */
+        struct carot_peer p[] = { peer(1, true, true, set_of(A, B, NULL), B, B) };
+#define HELD(what) "held: this node is a KRaft controller with TLS on listener CONTROLLER, whose Raft client " \
+                   "keeps the TLS material it started with; " what ". The step is taken at the pod's next start: " \
+                   "roll the controllers as docs/tls-rotation.md says"
+        struct carot_decision d;
+        /* Adding trust breaks no Raft client: it still happens. */
+        struct carot_input in = input(set_of(B, NULL, NULL), B, set_of(A, NULL, NULL), A, A, p, 1);
+        in.raft_tls = "CONTROLLER";
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_ADD_TRUST);
+        /* The new leaf would be refused by the other controllers' Raft clients (they trust A only). */
+        in = input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), A, A, p, 1);
+        in.raft_tls = "CONTROLLER";
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.phase, CAROT_TRUST);
+        ck_assert_int_eq(d.action, CAROT_WAIT);
+        ck_assert_str_eq(d.blocked, HELD("serving a leaf of the new CA now would make the other controllers' "
+                                         "Raft clients refuse this controller"));
+        /* Dropping A would refuse their Raft clients' A leaves. */
+        in = input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), B, B, p, 1);
+        in.raft_tls = "CONTROLLER";
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.phase, CAROT_LEAF);
+        ck_assert_int_eq(d.action, CAROT_WAIT);
+        ck_assert_str_eq(d.blocked, HELD("dropping the old CAs now would make this controller refuse the other "
+                                         "controllers' Raft clients"));
+        /* Without the controller role (or TLS there) the same state takes the step. */
+        in.raft_tls = NULL;
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_DROP_TRUST);
+#undef HELD
+}
+END_TEST
+
 START_TEST(the_state_file_round_trips_exactly) {
         fps();
         char buf[256], fp[CAROT_FP_LEN];
@@ -368,6 +405,7 @@ int main(void) {
         tcase_add_test(tc, a_new_ca_change_mid_rotation_adds_it_and_keeps_every_earlier_ca);
         tcase_add_test(tc, a_plain_leaf_renewal_is_no_ca_step);
         tcase_add_test(tc, too_many_cas_wait_instead_of_dropping_any);
+        tcase_add_test(tc, a_controller_with_tls_on_its_controller_listener_only_ever_adds_trust);
         suite_add_tcase(s, tc);
         tc = tcase_create("io");
         tcase_add_test(tc, fingerprints_are_64_lower_case_hex_digits);

@@ -143,6 +143,31 @@ START_TEST(tls_listeners_are_the_ssl_and_sasl_ssl_ones_but_the_controllers) {
 }
 END_TEST
 
+START_TEST(a_controller_with_tls_on_its_controller_listener_is_told_apart) {
+        char name[64] = "";
+        const char *map = "INTERNAL:SASL_SSL,CONTROLLER:SSL,MTLS:SSL";
+        ck_assert(tlsplan_raft_tls("broker,controller", "CONTROLLER", map, name, sizeof name));
+        ck_assert_str_eq(name, "CONTROLLER");
+        ck_assert(tlsplan_raft_tls("controller", "CTL", "CTL:SASL_SSL", name, sizeof name));
+        ck_assert_str_eq(name, "CTL");
+        /* No map: the listener's name is its protocol, as Kafka defaults. */
+        ck_assert(tlsplan_raft_tls("controller", "SSL", NULL, name, sizeof name));
+        ck_assert_str_eq(name, "SSL");
+        /* A broker-only node, a PLAINTEXT controller listener, or none at all: no Raft client at stake. */
+        ck_assert(!tlsplan_raft_tls("broker", "CONTROLLER", map, name, sizeof name));
+        ck_assert(!tlsplan_raft_tls("broker,controller", "CONTROLLER", "CONTROLLER:PLAINTEXT,INTERNAL:SSL", name,
+                                    sizeof name));
+        ck_assert(!tlsplan_raft_tls(NULL, "CONTROLLER", map, name, sizeof name));
+        ck_assert(!tlsplan_raft_tls("broker,controller", NULL, map, name, sizeof name));
+        /* Whatever the roles, the controllers are TLS peers or not. */
+        name[0] = '\0';
+        ck_assert(tlsplan_controller_tls("CONTROLLER", map, name, sizeof name));
+        ck_assert_str_eq(name, "CONTROLLER");
+        ck_assert(!tlsplan_controller_tls("CONTROLLER", "INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT", name, sizeof name));
+        ck_assert(!tlsplan_controller_tls("CONTROLLER", "INTERNAL:SASL_SSL", name, sizeof name));
+}
+END_TEST
+
 START_TEST(expiry_warns_within_the_days_and_says_when) {
         char why[256];
         const int64_t now = 1798761600; /* 2027-01-01T00:00:00Z */
@@ -295,6 +320,7 @@ int main(void) {
         tcase_add_test(tc, a_value_kafka_does_not_return_refuses_the_rotation_and_names_it);
         tcase_add_test(tc, the_set_is_bounded);
         tcase_add_test(tc, tls_listeners_are_the_ssl_and_sasl_ssl_ones_but_the_controllers);
+        tcase_add_test(tc, a_controller_with_tls_on_its_controller_listener_is_told_apart);
         tcase_add_test(tc, expiry_warns_within_the_days_and_says_when);
         suite_add_tcase(s, tc);
         tc = tcase_create("view");

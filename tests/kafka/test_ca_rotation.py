@@ -1,9 +1,13 @@
 """Real Kafka: a CA change rotates across a 3-broker cluster in a safe order, with no broker
-restart (docs/tls-rotation.md, "A CA change"). Three combined nodes from the tls-sasl overlay
-(SASL_SSL INTERNAL, the inter-broker listener; SSL CONTROLLER and MTLS with client auth
-required), all with the same cert-manager style Secret (root A -> intermediate -> leaf). Under a
-producer load, every pod's Secret is switched the way the kubelet does it (a new ..data folder,
-then a symlink swap) to a new CA B: ca.crt = B only, tls.crt a leaf of B.
+restart (docs/tls-rotation.md, "A CA change"). Three broker-only nodes from the tls-sasl overlay
+(SASL_SSL INTERNAL, the inter-broker listener; MTLS with client auth required) and one
+controller-only node (a controller StatefulSet of 1) whose CONTROLLER listener is PLAINTEXT here:
+a KRaft controller's Raft client never reloads TLS material, so on a node with the controller
+role and TLS on that listener the agent only ever adds trust (carot.h; CaRotationOnControllers,
+below, proves that half). All brokers have the same cert-manager style Secret (root A ->
+intermediate -> leaf). Under a producer load, every broker's Secret is switched the way the
+kubelet does it (a new ..data folder, then a symlink swap) to a new CA B: ca.crt = B only,
+tls.crt a leaf of B.
 
 What proves the order, from outside the agents: whether a broker trusts B is an mTLS handshake on
 its MTLS listener (client auth required) with B's leaf as the client certificate; which leaf a
@@ -32,6 +36,9 @@ RECHECK = "2s"
 # Three gated steps, each a write + reload + confirmation on every broker, under ASan on a
 # loaded 2-core machine.
 ROTATION_BOUND_S = 360
+# One controller-only node, its CONTROLLER listener PLAINTEXT (the overlay's map otherwise).
+SEPARATE_CONTROLLER = {"KPA_CONTROLLER_STATEFULSET": "kafka-controller", "KPA_CONTROLLER_COUNT": "1",
+                       "KPA_SECURITY_PROTOCOL_MAP": "INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT,MTLS:SSL"}
 
 
 def _pem_cert(path):
@@ -111,9 +118,13 @@ class CaRotation(unittest.TestCase):
             work = os.path.join(cls.env.work, "secrets")
             cls.old = h.make_cert_manager_secret(os.path.join(work, "old"), DNS)
             users = h.make_users(os.path.join(work, "users"), USERS)
-            cls.pods = [cls.env.pod("kafka", i, kustomization="k8s/overlays/tls-sasl",
-                                    secrets={"kafka-tls": cls.old, "kafka-sasl-users": users}) for i in range(3)]
-            cls.env.start(cls.pods, agent_overrides={"--interval": "1s", "--tls-recheck-interval": RECHECK})
+            secrets = {"kafka-tls": cls.old, "kafka-sasl-users": users}
+            cls.ctl = cls.env.pod("kafka-controller", 0, kustomization="k8s/overlays/tls-sasl", secrets=secrets,
+                                  extra_env=SEPARATE_CONTROLLER)
+            cls.pods = [cls.env.pod("kafka", i, kustomization="k8s/overlays/tls-sasl", secrets=secrets,
+                                    extra_env=SEPARATE_CONTROLLER) for i in range(3)]
+            cls.env.start([cls.ctl] + cls.pods,
+                          agent_overrides={"--interval": "1s", "--tls-recheck-interval": RECHECK})
             for p in cls.pods:
                 p.wait_ready(timeout=240)
             cls.boot = f"{cls.pods[0].fqdn}:9092"
