@@ -143,8 +143,12 @@ int scaledown_parse_replicas(const char *name, const char *json, size_t len, int
         return r;
 }
 
-bool scaledown_failure_is_config(int rc) {
+bool scaledown_failure_is_lasting(int rc) {
         return rc == -EACCES || rc == -ENOENT || rc == -EINVAL;
+}
+
+bool scaledown_failure_holds(int rc) {
+        return rc < 0 && rc != -ENOENT;
 }
 
 /* The ordinal of a StatefulSet pod named by host's first label, or -1. */
@@ -227,10 +231,23 @@ void scaledown_evaluate(const struct scaledown_input *in, struct scaledown_verdi
                 return;
         }
         if (l->rc < 0) {
-                if (scaledown_failure_is_config(l->rc)) {
-                        snprintf(ret->reason, sizeof ret->reason, "cannot tell a scale-down from a restart, and "
-                                 "/prestop does not wait for it (a lasting configuration fault; "
-                                 "docs/scale-down.md): %s", l->error);
+                /* Fail closed: a pod whose spec.replicas cannot be read may be one being removed.
+                 * Only a StatefulSet that does not exist is no scale-down: it is deleted with its
+                 * pods (or --statefulset names another, which the error says). */
+                if (!scaledown_failure_holds(l->rc)) {
+                        snprintf(ret->reason, sizeof ret->reason, "this rule holds nothing: StatefulSet %s/%s does not "
+                                 "exist, so no scale-down is left to protect (it is being deleted with its pods): "
+                                 "%.700s", c->namespace_, c->statefulset, l->error);
+                } else if (scaledown_failure_is_lasting(l->rc)) {
+                        /* The same at every stop (RBAC, the token, the API's address or CA): say
+                         * how to fix it, and how to turn the rule off on purpose. */
+                        ret->hold = in->waiting;
+                        snprintf(ret->reason, sizeof ret->reason, "cannot tell a scale-down from a restart, so %s "
+                                 "until spec.replicas can be read (again every 3 s) or the prestop timeout ends: "
+                                 "%.600s; fix that (k8s/base: the Role and RoleBinding kafka-kpa-statefulset-reader "
+                                 "and the service account token), or leave --pod-name (KPA_POD_NAME) unset to turn "
+                                 "the scale-down rule off", in->waiting ? "/prestop holds" : "a /prestop would hold",
+                                 l->error);
                 } else {
                         ret->hold = in->waiting;
                         snprintf(ret->reason, sizeof ret->reason, "cannot tell a scale-down from a restart: %s",
@@ -350,7 +367,7 @@ int scaledown_metrics(const struct scaledown_view *view, struct dynbuf *out) {
         if (r == 0)
                 r = dynbuf_printf(out, "# HELP kpa_scale_down_holds_prestop 1 if the scale-down rule holds a /prestop "
                                   "now (a removed broker that hosts replicas, a voter majority at stake, or "
-                                  "spec.replicas being read for a held /prestop).\n"
+                                  "spec.replicas being read, or not readable, for a held /prestop).\n"
                                   "# TYPE kpa_scale_down_holds_prestop gauge\nkpa_scale_down_holds_prestop %d\n",
                                   v->hold ? 1 : 0);
         return r;

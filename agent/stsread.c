@@ -87,8 +87,15 @@ static void start(struct stsread *s);
 
 static void log_change(const struct scaledown_lookup *was, const struct scaledown_lookup *now) {
         if (now->rc < 0) {
+                /* Once per fault (the first read runs at start): a lasting one holds every
+                 * /prestop until it is fixed, which the log must say before a roll finds out. */
                 if (!was->done || was->rc == 0 || strcmp(was->error, now->error) != 0)
-                        log_event(LOG_LEVEL_WARN, "statefulset_unknown", "%s", now->error);
+                        log_event(LOG_LEVEL_WARN, "statefulset_unknown", "%s%s", now->error,
+                                  !scaledown_failure_holds(now->rc) ? "; the scale-down rule holds nothing"
+                                  : scaledown_failure_is_lasting(now->rc)
+                                          ? "; every /prestop holds until this is fixed or the prestop timeout ends "
+                                            "(or leave --pod-name unset to turn the scale-down rule off)"
+                                          : "");
         } else if (!was->done || was->rc < 0 || was->replicas != now->replicas) {
                 log_event(LOG_LEVEL_INFO, "statefulset_replicas", "spec.replicas is %d", (int) now->replicas);
         }

@@ -60,9 +60,13 @@ struct scaledown_lookup {
         int64_t finished_unix_ms;
 };
 
-/* Is a failed lookup one that asking again soon may fix (a transport error, a 5xx, an answer
- * that is not a StatefulSet), or a lasting configuration fault (401, 403, 404, bad input)? */
-bool scaledown_failure_is_config(int rc);
+/* Is a failed lookup a lasting fault, the same at every stop (401, 403, 404, a configuration
+ * error such as no API host, token or CA), rather than one asking again soon may fix (a
+ * transport error, a 5xx, an answer that is not a StatefulSet)? */
+bool scaledown_failure_is_lasting(int rc);
+/* Does a failed lookup hold a pending /prestop? Every failure does (the pod may be being
+ * removed) except 404: no StatefulSet, no scale-down to protect. */
+bool scaledown_failure_holds(int rc);
 
 /* How many static voters a scale to replicas removes: voters whose host's first label is
  * "<statefulset>-<ordinal>" with ordinal >= replicas. *ret_self: this pod is a voter. */
@@ -96,13 +100,13 @@ struct scaledown_verdict {
         char unregister_command[SCALEDOWN_TEXT_MAX]; /* "" when none is needed */
 };
 
-/* The rule. Unknown replicas: a lookup still pending for a held /prestop, or failed for a
- * reason asking again may fix, holds (the agent cannot know the stop is safe); a lasting
- * configuration fault (no RBAC, no such StatefulSet) does not hold, and says so: it shows in
- * /status from the start, and holding would turn every ordinary roll into a wait for the
- * prestop timeout. Removing: holds while the broker hosts any replica (or it is unknown), and
- * while the voters left would not be a majority of the voters; except when scaled to 0 (the
- * whole cluster stops, keeping its volumes: nowhere to move to, no quorum to keep). */
+/* The rule. Unknown replicas: a lookup still pending for a held /prestop, or failed, holds
+ * (the agent cannot know the stop is safe), a lasting fault (401, 403, bad API config) too,
+ * its reason naming the fix and the opt-out (no --pod-name); only a 404 does not hold (no
+ * StatefulSet: the whole set is being deleted, nothing to protect), and says so. Removing:
+ * holds while the broker hosts any replica (or it is unknown), and while the voters left
+ * would not be a majority of the voters; except when scaled to 0 (the whole cluster stops,
+ * keeping its volumes: nowhere to move to, no quorum to keep). */
 void scaledown_evaluate(const struct scaledown_input *in, struct scaledown_verdict *ret);
 
 /* What /status shows: the config, the last lookup and the verdict over them. */

@@ -209,25 +209,88 @@ START_TEST(lookup_not_yet_fresh_holds_a_pending_prestop) {
 }
 END_TEST
 
-START_TEST(transient_lookup_failure_holds_and_a_configuration_fault_does_not) {
+/* The reason of a lasting fault that holds: the fault, the fix, the opt-out. */
+static void assert_lasting_hold(const struct scaledown_verdict *v, bool waiting, const char *error) {
+        char want[SCALEDOWN_TEXT_MAX];
+        snprintf(want, sizeof want, "cannot tell a scale-down from a restart, so %s until spec.replicas can be read "
+                 "(again every 3 s) or the prestop timeout ends: %s; fix that (k8s/base: the Role and RoleBinding "
+                 "kafka-kpa-statefulset-reader and the service account token), or leave --pod-name (KPA_POD_NAME) "
+                 "unset to turn the scale-down rule off", waiting ? "/prestop holds" : "a /prestop would hold", error);
+        ck_assert_int_eq(v->hold, waiting);
+        ck_assert_int_eq(v->state, SCALEDOWN_UNKNOWN);
+        ck_assert_str_eq(v->reason, want);
+}
+
+START_TEST(every_lookup_failure_holds_a_prestop_except_a_missing_statefulset) {
         struct scaledown_config *c = cfg("kafka-3");
-        struct scaledown_lookup l = failed(-EIO, "GET StatefulSet kafka/kafka gave up: HTTP 503");
-        struct scaledown_verdict v = eval(c, &l, 4, NULL);
-        ck_assert(v.hold);
-        ck_assert_int_eq(v.state, SCALEDOWN_UNKNOWN);
-        ck_assert_str_eq(v.reason, "cannot tell a scale-down from a restart: GET StatefulSet kafka/kafka gave up: HTTP 503");
-        static const int config_faults[] = { -EACCES, -ENOENT, -EINVAL };
-        for (size_t i = 0; i < 3; i++) {
-                l = failed(config_faults[i], "the service account cannot get this StatefulSet (HTTP 403)");
-                v = eval(c, &l, 4, NULL);
+        struct scaledown_input in = { .cfg = c, .waiting = true, .fresh = true, .node_id = 3, .hosted = 0 };
+        struct scaledown_verdict v;
+        /* 5xx and transport errors: asking again may fix them. */
+        static const struct { int rc; const char *error; } transient[] = {
+                { -EIO, "HTTP 503 (API server: \"etcd leader changed\")" },
+                { -ETIMEDOUT, "Connection timed out after 5000 milliseconds" },
+                { -EIO, "Failed to connect to 10.96.0.1 port 443: Connection refused" },
+                { -EPROTO, "the API server's answer is not StatefulSet \"kafka\"" },
+        };
+        for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++) {
+                struct scaledown_lookup l = failed(transient[i].rc, transient[i].error);
+                in.lookup = &l;
+                in.waiting = true;
+                scaledown_evaluate(&in, &v);
+                ck_assert(v.hold);
+                ck_assert_int_eq(v.state, SCALEDOWN_UNKNOWN);
+                char want[SCALEDOWN_TEXT_MAX];
+                snprintf(want, sizeof want, "cannot tell a scale-down from a restart: %s", transient[i].error);
+                ck_assert_str_eq(v.reason, want);
+                ck_assert(scaledown_failure_holds(transient[i].rc));
+                ck_assert(!scaledown_failure_is_lasting(transient[i].rc));
+                in.waiting = false;
+                scaledown_evaluate(&in, &v);
                 ck_assert(!v.hold);
-                ck_assert_str_eq(v.reason, "cannot tell a scale-down from a restart, and /prestop does not wait for it "
-                                           "(a lasting configuration fault; docs/scale-down.md): the service account "
-                                           "cannot get this StatefulSet (HTTP 403)");
         }
-        static const int transient[] = { -EIO, -ETIMEDOUT, -EPROTO, -EFBIG };
-        for (size_t i = 0; i < 4; i++)
-                ck_assert(!scaledown_failure_is_config(transient[i]));
+        /* 401, 403 and configuration faults: lasting, and they hold (fail closed), naming the
+         * fix and the opt-out; /status shows the same before any /prestop. */
+        static const struct { int rc; const char *error; } lasting[] = {
+                { -EACCES, "the API server refused the service account token (HTTP 401)" },
+                { -EACCES, "the service account cannot get StatefulSet kafka/kafka: add \"kafka\" to resourceNames of "
+                           "Role kafka/kafka-kpa-statefulset-reader (its rule for get on statefulsets) and bind that "
+                           "Role to this pod's service account (HTTP 403)" },
+                { -EINVAL, "KUBERNETES_SERVICE_HOST is not set: kpa-agent reads its StatefulSet's spec.replicas from "
+                           "the Kubernetes API and must run in a pod (or leave --pod-name unset)" },
+                { -EINVAL, "service account token /var/run/secrets/kubernetes.io/serviceaccount/token not found: mount "
+                           "it (automountServiceAccountToken: true) into the kpa-agent container (the kube-api-access "
+                           "volume)" },
+                { -EINVAL, "CA certificate /var/run/secrets/kubernetes.io/serviceaccount/ca.crt for the Kubernetes "
+                           "API cannot be read: No such file or directory" },
+        };
+        for (size_t i = 0; i < sizeof lasting / sizeof lasting[0]; i++) {
+                struct scaledown_lookup l = failed(lasting[i].rc, lasting[i].error);
+                in.lookup = &l;
+                in.waiting = true;
+                scaledown_evaluate(&in, &v);
+                assert_lasting_hold(&v, true, lasting[i].error);
+                ck_assert(scaledown_failure_holds(lasting[i].rc));
+                ck_assert(scaledown_failure_is_lasting(lasting[i].rc));
+                in.waiting = false;
+                scaledown_evaluate(&in, &v);
+                assert_lasting_hold(&v, false, lasting[i].error);
+        }
+        /* 404: no StatefulSet, no scale-down to protect (the whole set is being deleted). */
+        struct scaledown_lookup l = failed(-ENOENT, "StatefulSet kafka/kafka not found (HTTP 404): --statefulset and "
+                                                    "--namespace must name this pod's StatefulSet");
+        in.lookup = &l;
+        for (int waiting = 1; waiting >= 0; waiting--) {
+                in.waiting = waiting;
+                scaledown_evaluate(&in, &v);
+                ck_assert(!v.hold);
+                ck_assert_int_eq(v.state, SCALEDOWN_UNKNOWN);
+                ck_assert_str_eq(v.reason, "this rule holds nothing: StatefulSet kafka/kafka does not exist, so no "
+                                           "scale-down is left to protect (it is being deleted with its pods): "
+                                           "StatefulSet kafka/kafka not found (HTTP 404): --statefulset and "
+                                           "--namespace must name this pod's StatefulSet");
+        }
+        ck_assert(!scaledown_failure_holds(-ENOENT));
+        ck_assert(scaledown_failure_is_lasting(-ENOENT));
         scaledown_config_free(c);
 }
 END_TEST
@@ -341,8 +404,8 @@ START_TEST(metrics_show_a_removed_broker_held_and_the_replicas_read) {
                 "# TYPE kpa_scale_down_removing gauge\n"
                 "kpa_scale_down_removing 1\n"
                 "# HELP kpa_scale_down_holds_prestop 1 if the scale-down rule holds a /prestop now (a removed "
-                "broker that hosts replicas, a voter majority at stake, or spec.replicas being read for a held "
-                "/prestop).\n"
+                "broker that hosts replicas, a voter majority at stake, or spec.replicas being read, or not "
+                "readable, for a held /prestop).\n"
                 "# TYPE kpa_scale_down_holds_prestop gauge\n"
                 "kpa_scale_down_holds_prestop 1\n");
         free(m);
@@ -365,7 +428,8 @@ START_TEST(metrics_leave_out_the_replicas_until_a_read_succeeds) {
         ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_lookup_ok 0\n"));
         ck_assert_ptr_null(strstr(m, "kpa_statefulset_replicas"));
         ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_removing 0\n"));
-        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_holds_prestop 0\n"));
+        /* A 403 holds a pending /prestop (fail closed). */
+        ck_assert_ptr_nonnull(strstr(m, "\nkpa_scale_down_holds_prestop 1\n"));
         free(m);
         /* Not read yet while a /prestop waits for a fresh read: held, replicas still absent. */
         struct scaledown_lookup none = { 0 };
@@ -403,7 +467,7 @@ int main(void) {
         tcase_add_test(tc, quorum_rule_matches_an_independent_count);
         tcase_add_test(tc, voters_of_another_statefulset_are_not_counted);
         tcase_add_test(tc, lookup_not_yet_fresh_holds_a_pending_prestop);
-        tcase_add_test(tc, transient_lookup_failure_holds_and_a_configuration_fault_does_not);
+        tcase_add_test(tc, every_lookup_failure_holds_a_prestop_except_a_missing_statefulset);
         tcase_add_test(tc, parse_replicas_reads_only_the_named_statefulset);
         tcase_add_test(tc, config_derives_the_statefulset_and_refuses_bad_names);
         tcase_add_test(tc, config_reads_the_namespace_file);

@@ -2,15 +2,18 @@
  * Kubernetes API client (common/k8sapi.c), against the fake API server
  * (tests/init/fake_apiserver.py): the request, RBAC and naming faults with their hints, a
  * token the server echoes, and the reader on a libuv loop (the loop keeps turning while a
- * lookup waits, and a refresh sees a new scale). */
+ * lookup waits, a refresh sees a new scale, a lasting fault is logged once). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "fakeapi.h"
+#include "kpa/log.h"
 #include "kpa/monotime.h"
 #include "kpa/scaledown.h"
 #include "kpa/stsread.h"
@@ -68,7 +71,7 @@ START_TEST(lookup_reads_spec_replicas_with_the_bearer_token) {
 }
 END_TEST
 
-START_TEST(lookup_explains_403_with_the_role_hint_as_a_configuration_fault) {
+START_TEST(lookup_explains_403_with_the_role_hint_as_a_lasting_fault) {
         struct fakeapi f;
         start(&f, (char *const[]){ "--mode", "forbidden", NULL });
         struct scaledown_config *c = config("kafka-3", NULL, f.port);
@@ -77,7 +80,7 @@ START_TEST(lookup_explains_403_with_the_role_hint_as_a_configuration_fault) {
         int r = stsread_lookup(c, &replicas, err, sizeof err);
         char *log = fakeapi_stop(&f);
         ck_assert_int_eq(r, -EACCES);
-        ck_assert(scaledown_failure_is_config(r));
+        ck_assert(scaledown_failure_is_lasting(r) && scaledown_failure_holds(r));
         ck_assert_str_eq(err, "the service account cannot get StatefulSet kafka/kafka: add \"kafka\" to resourceNames "
                               "of the Role in namespace kafka that grants get on statefulsets to this pod's service "
                               "account (k8s/base: Role kafka-kpa-statefulset-reader; --statefulset-role names it here) "
@@ -137,7 +140,7 @@ START_TEST(lookup_hides_a_token_the_server_echoes) {
         int r = stsread_lookup(c, &replicas, err, sizeof err);
         free(fakeapi_stop(&f));
         ck_assert_int_eq(r, -EACCES);
-        ck_assert(scaledown_failure_is_config(r));
+        ck_assert(scaledown_failure_is_lasting(r) && scaledown_failure_holds(r));
         ck_assert_str_eq(err, "the API server refused the service account token (HTTP 401) (API server: "
                               "\"Unauthorized \\x1b[31m(request had Authorization: Bearer <hidden>)\")");
         scaledown_config_free(c);
@@ -199,6 +202,61 @@ START_TEST(reader_looks_up_off_the_loop_and_a_refresh_sees_a_new_scale) {
 }
 END_TEST
 
+struct fault_run {
+        struct stsread *s;
+        int done;
+};
+
+static void on_fault_done(void *data) {
+        struct fault_run *run = data;
+        const struct scaledown_lookup *l = stsread_last(run->s);
+        ck_assert_int_eq(l->rc, -EINVAL);
+        if (++run->done == 1)
+                stsread_refresh(run->s, monotime_ms());
+        else
+                stsread_stop(run->s);
+}
+
+/* No API server configured (KUBERNETES_SERVICE_HOST unset) with --pod-name: the first read,
+ * at start, fails as a lasting fault; the log says once that every /prestop will hold and how
+ * to turn the rule off, and a second read with the same fault adds nothing. */
+START_TEST(reader_logs_a_lasting_fault_once_saying_every_prestop_holds) {
+        char token[700], err[512], logpath[700];
+        snprintf(token, sizeof token, "%s/token", scratch);
+        snprintf(logpath, sizeof logpath, "%s/stderr", scratch);
+        struct scaledown_config *c = NULL;
+        ck_assert_int_eq(scaledown_config_load("kafka-3", NULL, "kafka", NULL, NULL, NULL, token,
+                                               fakeapi_cert_path("ca.crt"), &c, err, sizeof err), 0);
+        log_setup("check_stsread", LOG_LEVEL_INFO);
+        fflush(stderr);
+        int saved = dup(2), fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ck_assert(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
+        uv_loop_t loop;
+        ck_assert_int_eq(uv_loop_init(&loop), 0);
+        struct fault_run run = { 0 };
+        ck_assert_int_eq(stsread_new(&loop, c, on_fault_done, &run, &run.s, err, sizeof err), 0);
+        ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+        ck_assert_int_eq(uv_loop_close(&loop), 0);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(fd);
+        close(saved);
+        ck_assert_int_eq(run.done, 2);
+        char *text = tu_read(scratch, "stderr");
+        ck_assert_ptr_nonnull(text);
+        int warnings = 0;
+        for (const char *q = text; (q = strstr(q, "\"event\":\"statefulset_unknown\"")); q++)
+                warnings++;
+        ck_assert_msg(warnings == 1, "%d warnings in:\n%s", warnings, text);
+        ck_assert_msg(strstr(text, "\"msg\":\"KUBERNETES_SERVICE_HOST is not set: kpa-agent reads its StatefulSet's "
+                                   "spec.replicas from the Kubernetes API and must run in a pod (or leave --pod-name "
+                                   "unset); every /prestop holds until this is fixed or the prestop timeout ends (or "
+                                   "leave --pod-name unset to turn the scale-down rule off)\""), "%s", text);
+        free(text);
+        scaledown_config_free(c);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("stsread");
         TCase *tc = tcase_create("stsread");
@@ -206,11 +264,12 @@ int main(void) {
         tcase_add_checked_fixture(tc, scratch_setup, scratch_teardown);
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, lookup_reads_spec_replicas_with_the_bearer_token);
-        tcase_add_test(tc, lookup_explains_403_with_the_role_hint_as_a_configuration_fault);
+        tcase_add_test(tc, lookup_explains_403_with_the_role_hint_as_a_lasting_fault);
         tcase_add_test(tc, lookup_403_names_the_role_to_fix);
         tcase_add_test(tc, lookup_names_a_statefulset_that_does_not_exist);
         tcase_add_test(tc, lookup_hides_a_token_the_server_echoes);
         tcase_add_test(tc, reader_looks_up_off_the_loop_and_a_refresh_sees_a_new_scale);
+        tcase_add_test(tc, reader_logs_a_lasting_fault_once_saying_every_prestop_holds);
         suite_add_tcase(s, tc);
         return tu_run_suite(s);
 }

@@ -1,7 +1,10 @@
 """A loopback HTTPS server that answers GET /api/v1/nodes/<name> (the rack lookup tests) and
 GET /apis/apps/v1/namespaces/<ns>/statefulsets/<name> (kpa-agent's scale-down safety: its
 spec.replicas is read from --replicas-file at every request, so a test scales by writing it)
-the way the Kubernetes API server does.
+the way the Kubernetes API server does. With --replicas-dir instead (the real-Kafka harness:
+every cluster gets one), it serves every StatefulSet NAME of --namespace whose file DIR/NAME
+exists, with that file's spec.replicas, and while DIR/forbidden exists it answers 403 for them
+(the service account without its Role), so that a test changes either by writing a file.
 
 It binds an ephemeral port, prints "ready <port>" on stdout, and then one line per request,
 "request <path> auth=ok|bad", before it answers, so that a test can await readiness and see
@@ -9,6 +12,7 @@ what was asked without sleeping. Run it with /usr/bin/python3.
 """
 import argparse
 import json
+import os
 import socket
 import ssl
 import sys
@@ -30,6 +34,9 @@ def main():
     ap.add_argument("--labels", default="{}", help="the node's labels as a JSON object")
     ap.add_argument("--statefulset", default="kafka/kafka", help="NAMESPACE/NAME of the one StatefulSet")
     ap.add_argument("--replicas-file", help="holds the StatefulSet's spec.replicas (without it: no StatefulSet)")
+    ap.add_argument("--replicas-dir", help="DIR/NAME holds StatefulSet NAME's spec.replicas (of --namespace); "
+                    "DIR/forbidden: answer 403")
+    ap.add_argument("--namespace", default="kafka", help="with --replicas-dir: the StatefulSets' namespace")
     ap.add_argument("--mode", default="ok",
                     choices=["ok", "forbidden", "flaky", "oversize", "oversize-chunked"])
     ap.add_argument("--fail-first", type=int, default=0, help="flaky: answer 500 this many times")
@@ -66,6 +73,9 @@ def main():
                 self.send_json(401, self.status(401, "Unauthorized", "Unauthorized"))
                 return
             sts_ns, sts_name = args.statefulset.split("/", 1)
+            if self.path.startswith("/apis/apps/v1/") and args.replicas_dir:
+                self.statefulset_of_dir()
+                return
             if self.path.startswith("/apis/apps/v1/"):
                 self.statefulset(sts_ns, sts_name)
                 return
@@ -89,6 +99,33 @@ def main():
                 # A Node with a 5 MiB annotation: more than the client's 4 MiB bound.
                 node["metadata"]["annotations"] = {"big": "x" * (5 << 20)}
             self.send_json(200, node, chunked=args.mode == "oversize-chunked")
+
+        def statefulset_of_dir(self):
+            prefix = "/apis/apps/v1/namespaces/%s/statefulsets/" % args.namespace
+            name = self.path[len(prefix):] if self.path.startswith(prefix) else ""
+            valid = 0 < len(name) <= 63 and all(c.islower() or c.isdigit() or c == "-" for c in name) \
+                and name != "forbidden"
+            if valid and os.path.exists(os.path.join(args.replicas_dir, "forbidden")):
+                self.send_json(403, self.status(403, "Forbidden",
+                               'statefulsets.apps "%s" is forbidden: User "system:serviceaccount:%s:kafka" '
+                               'cannot get resource "statefulsets" in API group "apps" in the namespace "%s"'
+                               % (name, args.namespace, args.namespace)))
+                return
+            replicas = None
+            if valid:
+                try:
+                    with open(os.path.join(args.replicas_dir, name)) as f:
+                        replicas = int(f.read().strip())
+                except FileNotFoundError:
+                    pass
+            if replicas is None:
+                self.send_json(404, self.status(404, "NotFound", 'statefulsets.apps "%s" not found'
+                                                % self.path.rsplit("/", 1)[-1]))
+                return
+            self.send_json(200, {"kind": "StatefulSet", "apiVersion": "apps/v1",
+                                 "metadata": {"name": name, "namespace": args.namespace},
+                                 "spec": {"replicas": replicas, "serviceName": name + "-headless"},
+                                 "status": {"replicas": replicas}})
 
         def statefulset(self, ns, name):
             path = "/apis/apps/v1/namespaces/%s/statefulsets/%s" % (ns, name)

@@ -11,6 +11,9 @@ manifest's commands run unchanged:
                (kafka-storage format --ignore-formatted, then kafka-server-start),
   kpa-agent    with the kpa-agent sidecar's args (a test may override single flags).
 Clients (Kafka's own Java client, kcat) run in a client namespace or inside a pod.
+Every Env runs a fake Kubernetes API server (KubeApi) that serves each pod's StatefulSet with
+spec.replicas covering every pod made, so kpa-agent's scale-down rule (k8s/base sets
+KPA_POD_NAME) sees a restart, as in a real cluster; a test may scale it or make it answer 403.
 Kubelet runs a pod's probes, preStop and restarts as the kubelet does; rolling_update drives a
 StatefulSet RollingUpdate (gated or naive); Load, verify and MetaWatcher measure what a rollout
 does to producers, consumers and the ISR (docs/real-kafka-tests.md).
@@ -29,6 +32,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -284,6 +288,9 @@ class Pod:
         self.lib = None
         env.pods.append(self)
         env.netns_add(self.ns, self.ip)
+        # Its StatefulSet, as the API server serves it, holds this pod: a stop is a restart.
+        if env.kube_api:
+            env.kube_api.cover(sts, ordinal)
 
     def _owned_dir(self, path):
         """A folder as the kubelet hands over an emptyDir or a fresh PersistentVolume with
@@ -336,12 +343,11 @@ class Pod:
                 raise RuntimeError(f"pod {self.name} mounts Secret {name}: give it to the harness (secrets=)")
             return self._secret_volume(path, self.secrets[name], v["secret"].get("defaultMode", 0o644))
         if "projected" in v:
-            # The service-account token and the cluster CA: placeholders, unless the test runs a
-            # fake API server (Env.kube_api: {"host", "port", "token", "ca"}), whose token and CA
-            # they then are.
+            # The service-account token and the cluster CA: the Env's fake API server's
+            # (KubeApi), as the kubelet mounts the real ones.
             os.makedirs(path, exist_ok=True)
-            api = self.env.kube_api or {}
-            for f, text in (("token", api.get("token", "")), ("ca.crt", api.get("ca", "")),
+            api = self.env.kube_api
+            for f, text in (("token", api.token if api else ""), ("ca.crt", api.ca if api else ""),
                             ("namespace", NAMESPACE)):
                 with open(os.path.join(path, f), "w") as out:
                     out.write(text)
@@ -428,8 +434,8 @@ class Pod:
                 e[k] = os.environ[k]
         # Kubernetes gives every container the API server's address.
         if self.env.kube_api:
-            e["KUBERNETES_SERVICE_HOST"] = self.env.kube_api["host"]
-            e["KUBERNETES_SERVICE_PORT"] = str(self.env.kube_api["port"])
+            e["KUBERNETES_SERVICE_HOST"] = self.env.kube_api.host
+            e["KUBERNETES_SERVICE_PORT"] = str(self.env.kube_api.port)
         for v in c.get("env", []):
             if "value" in v:
                 e[v["name"]] = v["value"]
@@ -608,7 +614,7 @@ class Env:
         self.netns = []
         self.made_mountpoints = []
         self.tmpfs_mounts = []
-        # A fake Kubernetes API server's address, token and CA for the pods (Pod._make_volume).
+        # The fake Kubernetes API server (KubeApi): its address, token and CA for the pods.
         self.kube_api = None
         self.closed = False
         self.mplock = open(MOUNTPOINTS_LOCK, "a")
@@ -632,6 +638,11 @@ class Env:
         run(["ip", "link", "set", f"{PREFIX}br", "up"])
         self.client_ns = f"{PREFIX}c"
         self.netns_add(self.client_ns, CLIENT_IP)
+        try:
+            self.kube_api = KubeApi(self)
+        except BaseException:
+            self.close()
+            raise
 
     def mountpoint(self, path):
         """Makes a missing mount point on the host (a folder, with its missing parents) and
@@ -955,6 +966,86 @@ class _Adopted:
             self.p.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+
+
+FAKE_API = os.path.join(REPO, "tests", "init", "fake_apiserver.py")
+
+
+class KubeApi:
+    """The fake Kubernetes API server of an Env (tests/init/fake_apiserver.py): HTTPS with a
+    CA of its own on the bridge's host address, one bearer token. Pods get its address
+    (KUBERNETES_SERVICE_HOST/PORT), token and CA (the kube-api-access volume) as Kubernetes
+    gives them. It serves StatefulSet NAME of NAMESPACE with the spec.replicas in
+    statefulsets/NAME; every pod made raises its set's count to cover it (cover), so kpa-agent's
+    scale-down rule sees a restart unless a test scales down (scale) or forbids the read."""
+
+    def __init__(self, env):
+        self.folder = os.path.join(env.work, "kube-api")
+        self.dir = os.path.join(self.folder, "statefulsets")
+        os.makedirs(self.dir)
+        make_ca(self.folder, "kpa-test-kube-ca")
+        with open(os.path.join(self.folder, "ext.cnf"), "w") as f:
+            f.write("[leaf]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                    f"extendedKeyUsage=serverAuth\nsubjectAltName=IP:{HOST_IP},DNS:kubernetes.default.svc\n")
+        openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kube-apiserver", cwd=self.folder)
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "2", "-extfile", "ext.cnf", "-extensions", "leaf", "-out", "server.crt",
+                cwd=self.folder)
+        with open(os.path.join(self.folder, "ca.crt")) as f:
+            self.ca = f.read()
+        self.token = "kpa-test-" + secrets.token_hex(16)
+        self.log_path = os.path.join(self.folder, "requests.log")
+        with open(self.log_path, "w") as log:
+            p = subprocess.Popen(["/usr/bin/python3", FAKE_API, "--cert", os.path.join(self.folder, "server.crt"),
+                                  "--key", os.path.join(self.folder, "server.key"), "--host", HOST_IP,
+                                  "--token", self.token, "--namespace", NAMESPACE, "--replicas-dir", self.dir],
+                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+        env.procs.append(_Adopted(p))
+        self.host = HOST_IP
+        self.port = wait_for(self._port, 30, "the fake Kubernetes API server to listen")
+
+    def _port(self):
+        with open(self.log_path) as f:
+            first = f.readline()
+        return int(first.split()[1]) if first.startswith("ready ") else None
+
+    def _write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(path + ".tmp", path)
+
+    def replicas(self, sts):
+        """spec.replicas served for StatefulSet sts, or None (404)."""
+        try:
+            with open(os.path.join(self.dir, sts)) as f:
+                return int(f.read().strip())
+        except FileNotFoundError:
+            return None
+
+    def cover(self, sts, ordinal):
+        """Raises sts's spec.replicas to ordinal + 1 if it is below."""
+        if (self.replicas(sts) or 0) <= ordinal:
+            self._write(sts, f"{ordinal + 1}\n")
+
+    def scale(self, sts, replicas):
+        """Sets sts's spec.replicas, as `kubectl scale` does; the next read sees it."""
+        self._write(sts, f"{replicas}\n")
+
+    def forbid(self, on=True):
+        """While on, every StatefulSet read is answered 403 (no Role for the service account)."""
+        path = os.path.join(self.dir, "forbidden")
+        if on:
+            open(path, "w").close()
+        elif os.path.exists(path):
+            os.unlink(path)
+
+    def requests(self):
+        """The paths asked so far, in order."""
+        with open(self.log_path) as f:
+            return [line.split()[1] for line in f if line.startswith("request ")]
 
 
 def openssl(*args, cwd=None):

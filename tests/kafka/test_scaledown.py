@@ -1,12 +1,14 @@
 """Real Kafka: scale-down safety (docs/scale-down.md). Four pods of k8s/base on Apache Kafka
 (KPA_KAFKA_VERSION): kafka-0..2 combined controller+broker (the quorum), kafka-3 broker-only
-(KPA_CONTROLLER_COUNT stays 3). A fake Kubernetes API server (tests/init/fake_apiserver.py:
-HTTPS with a test CA, one bearer token) serves StatefulSet kafka/kafka with the spec.replicas
-the test writes, and the pods get its address, token and CA as Kubernetes gives them (the
-service account volume, KUBERNETES_SERVICE_HOST/PORT), so kpa-agent reads it with the
-manifest's own env and RBAC-shaped request.
+(KPA_CONTROLLER_COUNT stays 3). The harness's fake Kubernetes API server (harness.KubeApi,
+tests/init/fake_apiserver.py: HTTPS with a test CA, one bearer token) serves StatefulSet
+kafka/kafka with the spec.replicas the test sets, and the pods get its address, token and CA as
+Kubernetes gives them (the service account volume, KUBERNETES_SERVICE_HOST/PORT), so kpa-agent
+reads it with the manifest's own env and RBAC-shaped request.
 
 - A restart (spec.replicas 4, kafka-3 hosts replicas): /prestop is not held by this rule.
+- The read refused (403, the Role missing): kafka-3's /prestop holds (fail closed), /status
+  and the log name the fault and the fix; once the read is allowed again it releases.
 - A scale to 3 while a producer writes (acks=all): kafka-3's /prestop holds, /status names the
   reason and the exact commands; the reassignment the docs describe runs (kpa-scale-down.sh
   with Kafka's own kafka-reassign-partitions.sh, in kafka-3's kafka container, the brokers
@@ -17,9 +19,7 @@ manifest's own env and RBAC-shaped request.
   acknowledged record is read back.
 """
 import json
-import os
 import re
-import secrets
 import subprocess
 import time
 import unittest
@@ -29,45 +29,9 @@ import harness as h
 TOPIC = "scale"
 PARTITIONS = 8
 MIN_ISR = 2
-FAKE_API = os.path.join(h.REPO, "tests", "init", "fake_apiserver.py")
 SCRIPT = "/etc/kafka/template/kpa-scale-down.sh"
 # The kafka container runs the tools beside the broker: a small heap for each.
 TOOL_ENV = {"KPA_TOOL_HEAP_OPTS": "-Xmx256m", "KAFKA_JVM_PERFORMANCE_OPTS": "-XX:TieredStopAtLevel=1"}
-
-
-def start_fake_api(env):
-    """The fake API server on the bridge's host address, with a CA of its own; sets
-    env.kube_api so that pods made afterwards trust it and carry its token."""
-    folder = os.path.join(env.work, "kube-api")
-    h.make_ca(folder, "kpa-test-kube-ca")
-    with open(os.path.join(folder, "ext.cnf"), "w") as f:
-        f.write("[leaf]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                f"extendedKeyUsage=serverAuth\nsubjectAltName=IP:{h.HOST_IP},DNS:kubernetes.default.svc\n")
-    h.openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-              "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kube-apiserver", cwd=folder)
-    h.openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-              "-days", "2", "-extfile", "ext.cnf", "-extensions", "leaf", "-out", "server.crt", cwd=folder)
-    replicas = os.path.join(folder, "replicas")
-    with open(replicas, "w") as f:
-        f.write("4\n")
-    token = "kpa-test-" + secrets.token_hex(16)
-    logpath = os.path.join(folder, "requests.log")
-    log = open(logpath, "w")
-    p = subprocess.Popen(["/usr/bin/python3", FAKE_API, "--cert", os.path.join(folder, "server.crt"),
-                          "--key", os.path.join(folder, "server.key"), "--host", h.HOST_IP, "--token", token,
-                          "--statefulset", f"{h.NAMESPACE}/kafka", "--replicas-file", replicas],
-                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    env.procs.append(h._Adopted(p))
-
-    def port():
-        with open(logpath) as f:
-            first = f.readline()
-        return int(first.split()[1]) if first.startswith("ready ") else None
-    with open(os.path.join(folder, "ca.crt")) as f:
-        env.kube_api = {"host": h.HOST_IP, "port": h.wait_for(port, 30, "the fake API server"),
-                        "token": token, "ca": f.read()}
-    return replicas, logpath
 
 
 class RealScaleDown(unittest.TestCase):
@@ -75,8 +39,8 @@ class RealScaleDown(unittest.TestCase):
     def setUpClass(cls):
         cls.env = h.Env()
         try:
-            cls.replicas, cls.api_log = start_fake_api(cls.env)
             cls.pods = [cls.env.pod("kafka", i) for i in range(4)]
+            assert cls.env.kube_api.replicas("kafka") == 4, cls.env.kube_api.replicas("kafka")
             cls.env.start(cls.pods, agent_overrides={"--interval": "1s", "--prestop-timeout": "300s"})
             for p in cls.pods:
                 p.wait_ready(timeout=180)
@@ -98,9 +62,7 @@ class RealScaleDown(unittest.TestCase):
         cls.env.close()
 
     def scale(self, replicas):
-        with open(self.replicas + ".tmp", "w") as f:
-            f.write(f"{replicas}\n")
-        os.rename(self.replicas + ".tmp", self.replicas)
+        self.env.kube_api.scale("kafka", replicas)
 
     def scale_down_status(self, pod, pred, what, timeout=60):
         """pod's /status once pred(scale_down, partitions) holds."""
@@ -129,6 +91,45 @@ class RealScaleDown(unittest.TestCase):
         self.assertEqual(code, 200)
         self.assertTrue(body.startswith("safe to stop: "), body)
         self.assertNotIn("removed", body)
+
+    def test_1b_a_refused_read_holds_the_prestop_until_it_is_allowed(self):
+        pod = self.pods[3]
+        api = self.env.kube_api
+        api.forbid()
+        try:
+            thread, res = pod.prestop_async(timeout=400)
+            s = self.scale_down_status(pod, lambda sd, parts: sd.get("holds_prestop")
+                                       and "(HTTP 403)" in (sd.get("lookup_error") or ""),
+                                       "kafka-3's /prestop to hold on the refused read")
+            sd = s["scale_down"]
+            err = sd["lookup_error"]
+            self.assertTrue(err.startswith(
+                'the service account cannot get StatefulSet kafka/kafka: add "kafka" to resourceNames of Role '
+                "kafka/kafka-kpa-statefulset-reader (its rule for get on statefulsets) and bind that Role to this "
+                'pod\'s service account (HTTP 403) (API server: "statefulsets.apps'), err)
+            self.assertEqual(sd["state"], "unknown")
+            self.assertIsNone(sd["replicas"])
+            self.assertEqual(sd["reason"], "cannot tell a scale-down from a restart, so /prestop holds until "
+                             f"spec.replicas can be read (again every 3 s) or the prestop timeout ends: {err}; fix "
+                             "that (k8s/base: the Role and RoleBinding kafka-kpa-statefulset-reader and the service "
+                             "account token), or leave --pod-name (KPA_POD_NAME) unset to turn the scale-down rule off")
+            self.assertEqual(res, {}, "the /prestop must still be held")
+            code, metrics = pod.get("/metrics")
+            self.assertEqual(code, 200)
+            self.assertIn("\nkpa_scale_down_lookup_ok 0\n", metrics)
+            self.assertIn("\nkpa_scale_down_holds_prestop 1\n", metrics)
+        finally:
+            api.forbid(False)
+        t_allowed = time.monotonic()
+        thread.join(120)
+        self.assertEqual(res.get("code"), 200, res)
+        self.assertTrue(res["body"].startswith("safe to stop: "), res["body"])
+        self.assertGreater(res["at"], t_allowed)
+        with open(pod.agent.logpath, errors="replace") as f:
+            warned = [line for line in f if "statefulset_unknown" in line and "(HTTP 403)" in line]
+        self.assertEqual(len(warned), 1, warned)
+        self.assertIn("every /prestop holds until this is fixed or the prestop timeout ends (or leave --pod-name "
+                      "unset to turn the scale-down rule off)", warned[0])
 
     def test_2_scale_down_holds_until_reassigned_then_unregisters(self):
         pod = self.pods[3]
@@ -194,8 +195,7 @@ class RealScaleDown(unittest.TestCase):
         h.figure("scale_down", hosted=hosted, held_s=round(res["at"] - t0, 1),
                  reassign_s=round(moved - t_move, 1), acked=v["acked"], lost=v["lost"],
                  failed=sum(stats.get("failed", {}).values()))
-        with open(self.api_log) as f:
-            asked = [line.split()[1] for line in f if line.startswith("request ")]
+        asked = self.env.kube_api.requests()
         self.assertIn("/apis/apps/v1/namespaces/kafka/statefulsets/kafka", asked)
         self.assertEqual(set(asked), {"/apis/apps/v1/namespaces/kafka/statefulsets/kafka"})
 

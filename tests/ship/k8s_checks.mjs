@@ -559,8 +559,9 @@ function checkWorkload(obj, where, ctx, objs) {
 
 // With its pod's name kpa-agent reads its StatefulSet's spec.replicas (docs/scale-down.md). The
 // pod's service account must be bound to a Role of this rendering that grants get on that
-// StatefulSet by name: otherwise every read gets 403 and the rule holds nothing, silently but
-// for a warning (a StatefulSet renamed by an overlay without its Role did exactly that). The
+// StatefulSet by name: otherwise every read gets 403, and every /prestop then holds until its
+// timeout (a failed read fails closed), turning each roll into a wait of the full timeout per
+// pod (a StatefulSet renamed by an overlay without its Role would do exactly that). The
 // Role the agent names in that warning (KPA_STATEFULSET_ROLE) must be one that does.
 function checkStatefulSetReader(obj, spec, agentOpts, where, objs) {
   if (!agentOpts.has("KPA_POD_NAME")) return;
@@ -578,7 +579,7 @@ function checkStatefulSetReader(obj, spec, agentOpts, where, objs) {
     .filter((role) => role && grants(role));
   if (readers.length === 0)
     fail(where, `kpa-agent reads StatefulSet ${sts} (KPA_POD_NAME), but no Role of this rendering bound to ServiceAccount ` +
-      `${sa} grants get on it (resourceNames): every read gets 403 and the scale-down rule holds nothing`);
+      `${sa} grants get on it (resourceNames): every read gets 403 and every /prestop holds until its timeout`);
   const named = agentOpts.get("KPA_STATEFULSET_ROLE");
   if (named !== undefined && !readers.some((role) => role.metadata.name === named))
     fail(where, `KPA_STATEFULSET_ROLE names Role ${named}, which does not grant ServiceAccount ${sa} get on StatefulSet ${sts}`);
