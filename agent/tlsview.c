@@ -172,7 +172,8 @@ int tlsview_metrics(const struct tlsrot_view *v, int64_t now_unix, struct dynbuf
                                   "trusted), 3 drop (old CAs dropped, reload unconfirmed); -1 unknown.\n"
                                   "# TYPE kpa_tls_ca_rotation_phase gauge\nkpa_tls_ca_rotation_phase %d\n"
                                   "# HELP kpa_tls_ca_rotation_blocked 1 while a step of the CA rotation waits on a "
-                                  "peer (or cannot be judged); /status tls.ca_rotation says which and why.\n"
+                                  "peer, cannot be judged, or is held on a KRaft controller with TLS on its "
+                                  "controller listener; /status tls.ca_rotation says which and why.\n"
                                   "# TYPE kpa_tls_ca_rotation_blocked gauge\nkpa_tls_ca_rotation_blocked %d\n",
                                   v->ca.known ? (int) v->ca.phase : -1,
                                   v->ca_error[0] || (v->ca.known && v->ca.action == CAROT_WAIT) ? 1 : 0);

@@ -908,11 +908,16 @@ class QuorumWatcher:
     on the leader's clock, the voter was last caught up; -1 never in this epoch); a failed
     poll is {"error": ...}."""
 
-    def __init__(self, env, bootstrap_controller, interval_ms=200):
+    def __init__(self, env, bootstrap_controller, interval_ms=200, bootstrap=None, command_config=None):
+        """bootstrap_controller None: asks through the brokers at bootstrap instead (they
+        forward DescribeQuorum to the active controller, so an answer names a leader only while
+        the quorum has one), with the Java client properties command_config if given."""
         self.answers = []
         self.lock = threading.Lock()
-        argv = env.probe_argv("quorum-watch", "--bootstrap-controller", bootstrap_controller,
-                              "--interval-ms", str(interval_ms))
+        to = ["--bootstrap-controller", bootstrap_controller] if bootstrap_controller else ["--bootstrap", bootstrap]
+        if command_config:
+            to += ["--command-config", command_config]
+        argv = env.probe_argv("quorum-watch", *to, "--interval-ms", str(interval_ms))
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                   start_new_session=True, text=True)
         env.procs.append(_Adopted(self.p))

@@ -26,6 +26,7 @@ import unittest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+import faults
 import harness as h
 
 USERS = {"kafka": "inter-broker secret", "alice": "alice secret"}
@@ -110,6 +111,10 @@ class Observer:
 
 
 class CaRotation(unittest.TestCase):
+    # Three broker-only nodes beside a controller-only one (PLAINTEXT controller listener);
+    # False: three combined nodes (the overlay's SSL controller listener).
+    SEPARATE = True
+
     @classmethod
     def setUpClass(cls):
         cls.env = h.Env()
@@ -118,12 +123,12 @@ class CaRotation(unittest.TestCase):
             cls.old = h.make_cert_manager_secret(os.path.join(work, "old"), DNS)
             users = h.make_users(os.path.join(work, "users"), USERS)
             secrets = {"kafka-tls": cls.old, "kafka-sasl-users": users}
-            cls.ctl = cls.env.pod("kafka-controller", 0, kustomization="k8s/overlays/tls-sasl", secrets=secrets,
-                                  extra_env=SEPARATE_CONTROLLER)
+            extra = SEPARATE_CONTROLLER if cls.SEPARATE else {}
+            ctl = [cls.env.pod("kafka-controller", 0, kustomization="k8s/overlays/tls-sasl", secrets=secrets,
+                               extra_env=extra)] if cls.SEPARATE else []
             cls.pods = [cls.env.pod("kafka", i, kustomization="k8s/overlays/tls-sasl", secrets=secrets,
-                                    extra_env=SEPARATE_CONTROLLER) for i in range(3)]
-            cls.env.start([cls.ctl] + cls.pods,
-                          agent_overrides={"--interval": "1s", "--tls-recheck-interval": RECHECK})
+                                    extra_env=extra) for i in range(3)]
+            cls.env.start(ctl + cls.pods, agent_overrides={"--interval": "1s", "--tls-recheck-interval": RECHECK})
             for p in cls.pods:
                 p.wait_ready(timeout=240)
             cls.boot = f"{cls.pods[0].fqdn}:9092"
@@ -232,6 +237,88 @@ class CaRotation(unittest.TestCase):
             self.assertTrue(any("drop_trust" in l for l in steps), self.agent_lines(p))
         h.figure("tls_ca_rotation", rotation_s=round(took, 1), acked=stats["acked"],
                  retried=sum(stats["retried"].values()), samples=obs.samples)
+
+
+HELD = ("held: this node is a KRaft controller with TLS on listener CONTROLLER, whose Raft client keeps the TLS "
+        "material it started with; serving a leaf of the new CA now would make the other controllers' Raft clients "
+        "refuse this controller. The step is taken at the pod's next start: roll the controllers as "
+        "docs/tls-rotation.md says")
+# The two controllers left must elect a leader well within this (1.7 s measured without a CA
+# change; never, within 60 s, after a full dynamic rotation).
+ELECTION_BOUND_S = 60
+
+
+def reset_controller_connections(pod, peer_ip):
+    """Closes pod's TCP connections with peer_ip on the controller port (either end), so that
+    an election needs new Raft connections, as it does once idle ones were closed."""
+    for port in ("dport", "sport"):
+        h.run(["ip", "netns", "exec", pod.ns, "ss", "-K", "-tnH", "dst", peer_ip, port, "=", ":9093"], check=False)
+
+
+class CaRotationOnControllers(CaRotation):
+    """Three combined nodes, their controller listener SSL with client auth required: the
+    agents add B to the trust and hold there (carot.h), and the quorum can still elect a leader
+    when the active controller dies, which a full dynamic rotation broke (docs/tls-rotation.md)."""
+    SEPARATE = False
+    test_a_new_ca_is_trusted_everywhere_before_any_broker_serves_its_leaf = None
+
+    def test_a_controller_only_adds_trust_and_the_quorum_still_elects_a_leader(self):
+        fa, fb = fingerprint(os.path.join(self.old, "ca.crt")), fingerprint(os.path.join(self.new, "ca.crt"))
+        pids = {p.name: p.broker.pid for p in self.pods}
+        quorum = h.QuorumWatcher(self.env, None, interval_ms=500, bootstrap=",".join(f"{p.fqdn}:9092" for p in self.pods),
+                                 command_config=self.client)
+        self.addCleanup(quorum.stop)
+        load = h.Load(self.env, self.boot, [TOPIC], rate=100, size=200, name="carot-held", command_config=self.client)
+        obs = Observer(self.pods, self.new)
+        for p in self.pods:
+            h.swap_secret(p.volumes["tls"], self.new_files)
+
+        def held():
+            cs = [self.ca(p) for p in self.pods]
+            return cs if all((c["phase"], c["step"], c["trust_loaded"], sorted(c["trusts"]), c.get("blocked")) ==
+                             ("trust", "wait", True, sorted([fa, fb]), HELD) for c in cs) else None
+        try:
+            h.wait_for(held, ROTATION_BOUND_S, "every agent: trusting A and B, held before serving B's leaf", interval=1)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; " + "; ".join(f"{p.name}: {self.ca(p)} {self.agent_lines(p)}"
+                                                      for p in self.pods)) from None
+        for p in self.pods:
+            h.wait_for(lambda: handshake(p.ip, 9094, self.new)[0], 60, f"{p.name} accepts B's leaf on MTLS",
+                       interval=1)
+            self.assertIn("\nkpa_tls_ca_rotation_blocked 1\n", p.get("/metrics")[1])
+        # Held, not slow: three more re-checks of every agent (2 s each) and every sample of
+        # the observer since the swap saw A's leaf served.
+        s0 = obs.samples
+        h.wait_for(lambda: obs.samples >= s0 + 8, 120, "eight more samples of every broker", interval=0.5)
+        obs.stop()
+        stats = load.stop()
+        self.assertEqual(obs.first_serving, {}, "a broker served B's leaf")
+        for p in self.pods:
+            ok, served, err = handshake(p.ip, 9092)
+            self.assertTrue(ok, err)
+            self.assertEqual(served, leaf_der(self.old), f"{p.name} INTERNAL")
+            # CONTROLLER requires a client certificate: A's leaf, still trusted.
+            ok, served, err = handshake(p.ip, 9093, self.old)
+            self.assertTrue(ok, err)
+            self.assertEqual(served, leaf_der(self.old), f"{p.name} CONTROLLER")
+            self.assertEqual(p.broker.pid, pids[p.name], f"{p.name} was restarted")
+        self.assertEqual(stats["failed"], {}, stats)
+        check = h.verify(self.env, self.boot, [TOPIC], load.acked_path, self.client)
+        self.assertEqual(check["lost"], 0, check)
+
+        # The quorum: the active controller dies; the two left must elect a leader over new
+        # Raft connections.
+        before = quorum.wait(lambda a: a["leader"] >= 0, 60, "a quorum leader", after=time.monotonic())
+        leader = next(p for p in self.pods if p.node_id == before["leader"])
+        y, z = [p for p in self.pods if p is not leader]
+        reset_controller_connections(y, z.ip)
+        reset_controller_connections(z, y.ip)
+        t_kill = time.monotonic()
+        faults.kill(leader)
+        after = quorum.wait(lambda a: a["leader"] in (y.node_id, z.node_id) and a["epoch"] > before["epoch"],
+                            ELECTION_BOUND_S, "a new quorum leader among the two controllers left", after=t_kill)
+        h.figure("tls_ca_rotation_held_on_controllers", acked=stats["acked"], samples=obs.samples,
+                 elected_s=round(after["at"] - t_kill, 1))
 
 
 if __name__ == "__main__":
