@@ -28,6 +28,7 @@ Environment: KPA_KAFKA_VERSION (default: the newest in tests/kafka/versions), KP
 Needs root (namespaces, mounts), Java 17, kcat; /usr/bin/python3 with PyYAML.
 """
 import atexit
+import copy
 import fcntl
 import json
 import os
@@ -158,7 +159,9 @@ def render(kustomization="k8s/base"):
     if kustomization not in _RENDERED:
         r = run(["kubectl", "kustomize", os.path.join(REPO, kustomization)], timeout=120)
         _RENDERED[kustomization] = [d for d in yaml.safe_load_all(r.stdout) if d]
-    return _RENDERED[kustomization]
+    # A copy: a test that edits its pod's containers (test_ca_issue renames an env variable)
+    # must not change the pods of the suites that run after it in the same process.
+    return copy.deepcopy(_RENDERED[kustomization])
 
 
 def manifest(kustomization="k8s/base", statefulset="kafka"):

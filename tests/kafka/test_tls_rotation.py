@@ -259,12 +259,12 @@ class TlsRotation(unittest.TestCase):
         pid = self.pod.broker.pid
         before = self.rotation_totals()
         failed_logged = self.agent_log_count("tls_rotation_failed")
-        old = served_serial(self.pod, 9094)
+        old = h.served_serial(self.pod, 9094)
         serial = make_leaf(self.secret, os.path.join(self.env.work, "unconfirmed"))
         self.addCleanup(faults.undrop, self.pod, "lo")
         faults.drop_tcp(self.pod, "lo", ("dport", 9094))
         t0 = h.time.monotonic()
-        swap_secret(self.volume, os.path.join(self.env.work, "unconfirmed"))
+        h.swap_secret(self.volume, os.path.join(self.env.work, "unconfirmed"))
         t = self.wait_rotation(lambda t: t["last_rotation"]["result"] == "failed", "the rotation reported failed",
                                bound=CONFIRM_S + 4 * HANDSHAKE_S + ROTATION_BOUND_S)
         failed_s = h.time.monotonic() - t0
@@ -276,7 +276,7 @@ class TlsRotation(unittest.TestCase):
         self.assertEqual(listeners["INTERNAL"]["served"]["serial"], serial)
         self.assertIsNone(listeners["MTLS"]["served"], t)
         self.assertNotEqual(t["last_rotation"].get("serial"), serial)
-        self.assertEqual(served_serial(self.pod, 9092), serial)
+        self.assertEqual(h.served_serial(self.pod, 9092), serial)
         self.assertEqual(self.rotation_totals(), dict(before, failed=before.get("failed", 0) + 1))
         self.assertEqual(self.agent_log_count("tls_rotation_failed"), failed_logged + 1)
         # The path back: the next re-check asks for the reload again and confirms it.
@@ -289,7 +289,7 @@ class TlsRotation(unittest.TestCase):
         self.assertRegex(t["last_rotation"]["reason"], f"^every TLS listener serves serial {serial} on every connection, "
                          r"\d+ms after the broker took the reload$")
         self.assertEqual({l["name"]: l["served"]["serial"] for l in t["listeners"]}, {"INTERNAL": serial, "MTLS": serial})
-        self.assertEqual(served_serial(self.pod, 9094), serial)
+        self.assertEqual(h.served_serial(self.pod, 9094), serial)
         self.assertNotEqual(old, serial)
         self.assertEqual(self.pod.broker.pid, pid, "the broker was restarted")
         self.assertEqual(self.rotation_totals(), dict(before, failed=before.get("failed", 0) + 1,
