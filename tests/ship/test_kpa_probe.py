@@ -1,7 +1,9 @@
-"""k8s/base/config/kpa-probe.sh, the kafka container's startup and liveness probe, against a
-stand-in for kpa-agent (an HTTP server of this test that answers what each test sets and
-records what it was asked). Peer: none; kpa-agent's side of /livez?process-age-ms is
-check_agent's and the whole is test_verdicts' (real Kafka, the kubelet emulated)."""
+"""k8s/base/config/kpa-probe.sh, the kafka container's startup and liveness probe and its
+preStop hook, against stand-ins for kpa-agent (an HTTP server of this test that answers what
+each test sets and records what it was asked; for the hook, a listener that comes up late,
+holds its answer, or goes away mid-answer). Peer: none; kpa-agent's side of
+/livez?process-age-ms and /prestop is check_agent's and the whole is test_verdicts' (real
+Kafka, the kubelet emulated)."""
 import http.server
 import os
 import re
@@ -177,7 +179,157 @@ class KpaProbe(unittest.TestCase):
 
     def test_an_unknown_mode_is_refused(self):
         code, out, _ = self.probe("readiness")
-        self.assertEqual((code, out), (2, 'kpa-probe.sh: mode "readiness" is not startup or liveness\n'))
+        self.assertEqual((code, out), (2, 'kpa-probe.sh: mode "readiness" is not startup, liveness or prestop\n'))
+
+
+class LateAgent:
+    """A stand-in for kpa-agent's /prestop on a port chosen now: it listens only from
+    `listen_after` seconds on; for each connection it reads the request, records it, holds it
+    for `hold` seconds and then sends the next of `answers` ((status, body), or None: close
+    without an answer, as a kpa-agent killed while holding it). The last answer repeats."""
+
+    def __init__(self, answers, listen_after=0.0, hold=0.0):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.addr = f"127.0.0.1:{self.port}"
+        self.answers, self.listen_after, self.hold = list(answers), listen_after, hold
+        self.requests = []          # (monotonic time, request line)
+        self.listening_at = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        if self.stopped.wait(self.listen_after):
+            return
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(8)
+        sock.settimeout(0.1)
+        self.listening_at = time.monotonic()
+        with sock:
+            while not self.stopped.is_set():
+                try:
+                    conn, _ = sock.accept()
+                except socket.timeout:
+                    continue
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            n = len(self.requests)
+            self.requests.append((time.monotonic(), data.split(b"\r\n")[0].decode()))
+            answer = self.answers[min(n, len(self.answers) - 1)]
+            if self.stopped.wait(self.hold) or answer is None:
+                return
+            code, body = answer
+            reason = {200: "OK", 500: "Internal Server Error", 503: "Service Unavailable"}[code]
+            conn.sendall(f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\n"
+                         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}".encode())
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(5)
+
+
+class KpaProbePrestop(unittest.TestCase):
+    """The preStop hook: bash kpa-probe.sh prestop HOST:PORT BUDGET_S (short budgets here; the
+    manifest's is 150 s)."""
+
+    def agent(self, answers, **kw):
+        a = LateAgent(answers, **kw)
+        self.addCleanup(a.stop)
+        return a
+
+    def hook(self, addr, budget="6", bound=30):
+        t = time.monotonic()
+        r = subprocess.run(["bash", SCRIPT, "prestop", addr, budget], capture_output=True, text=True,
+                           timeout=bound)
+        return r.returncode, r.stdout + r.stderr, time.monotonic() - t
+
+    def test_waits_for_an_agent_that_is_down_then_for_its_held_answer(self):
+        # Down for 2.5 s (a sidecar restarting), then it holds the request 3 s before deciding.
+        a = self.agent([(200, "safe to stop: 3 hosted partitions keep min.insync.replicas\n")],
+                       listen_after=2.5, hold=3)
+        code, out, took = self.hook(a.addr, budget="20")
+        self.assertEqual((code, out), (0, "safe to stop: 3 hosted partitions keep min.insync.replicas\n"))
+        self.assertEqual([r[1] for r in a.requests], ["GET /prestop HTTP/1.0"])
+        # Asked within about a second of the agent listening, and held until it answered.
+        self.assertLess(a.requests[0][0] - a.listening_at, 1.5)
+        self.assertGreaterEqual(took, 2.5 + 3)
+        self.assertLess(took, 12)
+
+    def test_an_agent_that_never_listens_ends_the_wait_at_the_budget_with_one_line(self):
+        a = self.agent([(200, "never sent\n")], listen_after=3600)
+        code, out, took = self.hook(a.addr, budget="4")
+        self.assertEqual((code, out), (1, f"kpa-agent at {a.addr} did not answer within 4s: stopping without its gate\n"))
+        self.assertGreaterEqual(took, 4.0)
+        self.assertLess(took, 7.0)
+
+    def test_an_answer_held_past_the_budget_is_cut_there(self):
+        a = self.agent([(200, "too late\n")], hold=30)
+        code, out, took = self.hook(a.addr, budget="3")
+        self.assertEqual((code, out), (1, f"kpa-agent at {a.addr} did not answer within 3s: stopping without its gate\n"))
+        self.assertEqual(len(a.requests), 1)
+        self.assertLess(took, 6.0)
+
+    def test_connections_closed_without_an_answer_are_tried_again_about_once_a_second(self):
+        # An agent that accepts and dies before answering (killed while it held the request):
+        # the hook asks again, paced, not in a busy loop.
+        a = self.agent([None])
+        code, out, took = self.hook(a.addr, budget="5")
+        self.assertEqual((code, out), (1, f"kpa-agent at {a.addr} did not answer within 5s: stopping without its gate\n"))
+        self.assertGreaterEqual(len(a.requests), 4)
+        self.assertLessEqual(len(a.requests), 6)
+        gaps = [b[0] - a_[0] for a_, b in zip(a.requests, a.requests[1:])]
+        self.assertGreater(min(gaps), 0.8, gaps)
+
+    def test_an_agent_killed_mid_hold_is_asked_again_once_back(self):
+        a = self.agent([None, (200, "safe to stop: nothing hosted\n")], hold=1)
+        code, out, _ = self.hook(a.addr, budget="20")
+        self.assertEqual((code, out), (0, "safe to stop: nothing hosted\n"))
+        self.assertEqual(len(a.requests), 2)
+
+    def test_a_503_is_no_verdict_and_asked_again(self):
+        # kpa-agent answers held requests 503 "shutting down" on SIGTERM (a restart of the
+        # sidecar): that is no decision about the broker, so the hook keeps waiting.
+        a = self.agent([(503, "shutting down\n"), (200, "safe to stop: nothing hosted\n")])
+        code, out, _ = self.hook(a.addr, budget="20")
+        self.assertEqual((code, out), (0, "safe to stop: nothing hosted\n"))
+        self.assertEqual(len(a.requests), 2)
+        self.assertGreater(a.requests[1][0] - a.requests[0][0], 0.8)
+
+    def test_only_503s_until_the_budget_fail_with_the_last_answer(self):
+        a = self.agent([(503, "not waiting: 32 /prestop requests are held already; not safe to stop now: x\n")])
+        code, out, took = self.hook(a.addr, budget="3")
+        self.assertEqual(code, 1)
+        self.assertEqual(out, "kpa-agent's last answer was 503: not waiting: 32 /prestop requests are held "
+                              "already; not safe to stop now: x\n"
+                              f"kpa-agent at {a.addr} did not answer within 3s: stopping without its gate\n")
+        self.assertLess(took, 6.0)
+
+    def test_another_status_fails_at_once_with_the_answer(self):
+        a = self.agent([(500, "answer too large\n")])
+        code, out, took = self.hook(a.addr, budget="20")
+        self.assertEqual((code, out), (1, f"kpa-agent at {a.addr} answered 500: answer too large\n"))
+        self.assertEqual(len(a.requests), 1)
+        self.assertLess(took, 5.0)
+
+    def test_a_bad_budget_is_refused(self):
+        for budget in ("0", "3601", "1.5", "-4", "ten"):
+            code, out, _ = self.hook("127.0.0.1:1", budget=budget)
+            self.assertEqual((code, out), (2, f'kpa-probe.sh: budget "{budget}" is not a whole number of '
+                                              'seconds from 1 to 3600\n'), budget)
 
 
 if __name__ == "__main__":
