@@ -531,12 +531,15 @@ class Pod:
         c = self.container("kafka")
         spec = c["lifecycle"]["preStop"] if kind == "prestop" else c[f"{kind}Probe"]
         if "exec" in spec:
-            # kpa-probe.sh MODE HOST:PORT asks kpa-agent's /livez (with the process's age).
+            # kpa-probe.sh MODE HOST:PORT asks kpa-agent's /livez (with the process's age), or
+            # as the preStop hook (MODE prestop) its /prestop.
             cmd = spec["exec"]["command"]
             script = [a for a in cmd if a.endswith("kpa-probe.sh")]
             if not script or len(cmd) < cmd.index(script[0]) + 3:
                 raise RuntimeError(f"{kind} of the kafka container is an exec probe other than kpa-probe.sh: {cmd}")
-            get = {"path": "/livez", "port": int(cmd[cmd.index(script[0]) + 2].rsplit(":", 1)[1])}
+            i = cmd.index(script[0])
+            get = {"path": "/prestop" if cmd[i + 1] == "prestop" else "/livez",
+                   "port": int(cmd[i + 2].rsplit(":", 1)[1])}
         else:
             get = spec["httpGet"]
         if get["port"] != self.agent_port:
@@ -562,8 +565,8 @@ class Pod:
         return json.loads(body) if code == 200 else None
 
     def prestop_async(self, timeout=200):
-        """GET /prestop on a thread, as the kubelet's preStop hook does: (thread, result);
-        result gets code, body and the monotonic time of the answer."""
+        """GET /prestop on a thread, as the kubelet's preStop hook (kpa-probe.sh prestop) asks
+        it: (thread, result); result gets code, body and the monotonic time of the answer."""
         result = {}
 
         def go():
@@ -1560,7 +1563,9 @@ class Kubelet:
                 self.cond.wait(min(left, 0.5))
 
     def _prestop(self, c, budget):
-        """The container's preStop hook, bounded by budget seconds: (seconds, result)."""
+        """The container's preStop hook, bounded by budget seconds: (seconds, result). result:
+        (status, body) of an httpGet hook; (exit code, stdout) of an exec hook, e.g. the
+        manifest's kpa-probe.sh prestop: (0, "safe to stop: ...")."""
         hook = c.spec.get("lifecycle", {}).get("preStop")
         if not hook:
             return 0.0, None
@@ -1681,8 +1686,8 @@ class Kubelet:
         self._run_container(self.containers[name])
 
     def restart_pod(self, variant=None, lib=None, ready_timeout=300, hook=None):
-        """One pod's step of a StatefulSet rolling update: delete_pod() (preStop `GET
-        /prestop` bounded by terminationGracePeriodSeconds, SIGTERM, exit or SIGKILL at the
+        """One pod's step of a StatefulSet rolling update: delete_pod() (the preStop hook,
+        kpa-probe.sh asking /prestop, bounded by terminationGracePeriodSeconds, SIGTERM, exit or SIGKILL at the
         grace end, then the sidecar), start_pod() (kpa-init again, agent, broker) and wait
         until Ready by the readinessProbe. variant: "gated" or "naive" for both the old
         pod's stop and the new pod (default: the Kubelet's). Returns the delete_pod() answer

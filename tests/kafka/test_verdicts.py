@@ -250,6 +250,47 @@ class RealVerdicts(unittest.TestCase):
         self.assertEqual(pod.broker.pid, broker_pid)
         self.assertEqual(self.kafka_events(kl, killed), [])
 
+    # Seconds kpa-agent stays down while the kubelet stops the broker: the hook must hold the
+    # stop all along (an httpGet hook failed at once, and the kubelet sent SIGTERM at once).
+    AGENT_DOWN_S = 10
+
+    def test_broker_stop_waits_for_its_agent_to_come_back(self):
+        self.create("gate-agent-down", partitions=3)
+        pod = self.pods[2]
+        kl = self.kubelet(pod)
+        h.wait_for(lambda: any(ok for _, ok in kl.results["startup"]), 60, "the startupProbe to pass")
+        broker_pid = pod.broker.pid
+        self.crash_and_hold(kl, "kpa-agent")
+        # What an httpGet preStop hook got from here on: nothing, at once.
+        self.assertEqual(pod.get("/prestop", timeout=2)[0], 0)
+        stop = {}
+        stopping = time.monotonic()
+        stopper = threading.Thread(target=lambda: stop.update(kl.stop_container("kafka", "rolling update")),
+                                   daemon=True)
+        stopper.start()
+        # Held while kpa-agent is down: the hook has not returned, no SIGTERM, the same broker.
+        stopper.join(self.AGENT_DOWN_S)
+        self.assertTrue(stopper.is_alive(), stop)
+        kinds = ("killing", "prestop-done", "sigterm", "sigkill", "exited")
+        self.assertEqual([e[2] for e in self.kafka_events(kl, stopping, kinds)], ["killing"])
+        self.assertTrue(pod.broker.alive())
+        self.assertEqual(pod.broker.pid, broker_pid)
+        # kpa-agent back (the kubelet restarts the sidecar): the hook reaches /prestop and the
+        # stop goes through the gate.
+        back = time.monotonic()
+        kl.start_container("kpa-agent")
+        stopper.join(150)
+        self.assertFalse(stopper.is_alive(), "the kafka container's stop did not end")
+        self.assertEqual(stop["prestop"][0], 0, stop)
+        self.assertRegex(stop["prestop"][1], r"^safe to stop: ")
+        self.assertEqual((stop["exit_code"], stop["killed"]), (143, False), stop)
+        events = self.kafka_events(kl, stopping, kinds)
+        self.assertEqual([e[2] for e in events], ["killing", "prestop-done", "sigterm", "exited"])
+        self.assertGreater(events[1][0], back)
+        h.figure("prestop_waits_for_its_agent", held_s=round(events[1][0] - stopping, 1),
+                 agent_down_s=round(back - stopping, 1), released_after_agent_start_s=round(events[1][0] - back, 2),
+                 sigterm_to_exit_s=round(events[3][0] - events[2][0], 1))
+
     def test_broker_restarted_after_a_crash_is_starting_until_it_answers(self):
         pod = self.pods[2]
         # A short liveness window, so that the hole shows within the test: the new process is

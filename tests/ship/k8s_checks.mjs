@@ -513,16 +513,15 @@ function checkWorkload(obj, where, ctx, objs) {
   }
   if (broker.readinessProbe?.httpGet?.path !== "/readyz")
     fail(`${where} kafka readinessProbe`, "expected httpGet /readyz on kpa-agent");
-  // Start-up and liveness: kpa-probe.sh (a ConfigMap item mounted in the broker container)
-  // asks kpa-agent's /livez with the broker process's age, and passes liveness when kpa-agent
-  // does not answer (docs/deploy.md, "The broker's probes").
-  for (const [p, mode] of [["startupProbe", "startup"], ["livenessProbe", "liveness"]]) {
-    const cmd = broker[p]?.exec?.command ?? [];
+  // Start-up, liveness and preStop: kpa-probe.sh (a ConfigMap item mounted in the broker
+  // container) asks kpa-agent's /livez with the broker process's age, and passes liveness when
+  // kpa-agent does not answer; as the preStop hook it waits for kpa-agent and its held /prestop
+  // (docs/deploy.md, "The broker's probes"). Returns the script's index in cmd, or -1.
+  const probeScript = (cmd, mode, wp) => {
     const i = cmd.findIndex((a) => a.endsWith("/kpa-probe.sh"));
-    const wp = `${where} kafka ${p}`;
     if (i < 0 || cmd[i + 1] !== mode) {
       fail(wp, `expected exec kpa-probe.sh ${mode}`);
-      continue;
+      return -1;
     }
     if (Number(/:(\d+)$/.exec(cmd[i + 2] ?? "")?.[1]) !== port) fail(wp, `kpa-probe.sh does not ask kpa-agent's port ${port}`);
     const dir = cmd[i].slice(0, cmd[i].lastIndexOf("/"));
@@ -531,11 +530,36 @@ function checkWorkload(obj, where, ctx, objs) {
     const items = vol?.configMap?.items;
     if (!vol?.configMap || (items && !items.some((it) => it.path === "kpa-probe.sh")))
       fail(wp, `${cmd[i]} is not an item of a ConfigMap mounted in the broker container`);
+    return i;
+  };
+  for (const [p, mode] of [["startupProbe", "startup"], ["livenessProbe", "liveness"]]) {
+    const wp = `${where} kafka ${p}`;
+    if (probeScript(broker[p]?.exec?.command ?? [], mode, wp) < 0) continue;
     if (!((broker[p].timeoutSeconds ?? 1) > 2)) fail(wp, "timeoutSeconds must exceed kpa-probe.sh's own 2 s wait for kpa-agent");
     usedPaths.push({ where: wp, path: "/livez?process-age-ms=0" });
   }
-  if (broker.lifecycle?.preStop?.httpGet?.path !== "/prestop")
-    fail(`${where} kafka`, "expected a preStop httpGet /prestop on kpa-agent");
+  // The preStop hook: an exec of kpa-probe.sh prestop, not an httpGet (which fails at once
+  // when kpa-agent is down at the stop, and the kubelet then stops the broker ungated). Its
+  // budget (the argument after the address) must outlast kpa-agent's --prestop-timeout, so
+  // that the agent's own bound ends a hold, and leave the broker 30 s of the grace period for
+  // its controlled shutdown.
+  const prestopCmd = broker.lifecycle?.preStop?.exec?.command ?? [];
+  const wps = `${where} kafka preStop`;
+  const pi = probeScript(prestopCmd, "prestop", wps);
+  if (pi >= 0) {
+    usedPaths.push({ where: wps, path: "/prestop" });
+    const budget = /^[0-9]+$/.test(prestopCmd[pi + 3] ?? "") ? Number(prestopCmd[pi + 3]) : null;
+    const prestopS = durationSeconds(agentOpts.get("KPA_PRESTOP_TIMEOUT") ?? helps.agent.def("prestop-timeout"));
+    const graceS = spec.terminationGracePeriodSeconds ?? 30;
+    if (budget === null)
+      fail(wps, "kpa-probe.sh prestop has no budget in seconds after the agent's address (give it: the grace period, less 30 s)");
+    else {
+      if (!(budget > prestopS))
+        fail(wps, `kpa-probe.sh's budget ${budget}s does not outlast --prestop-timeout (${prestopS}s): the hook would cut kpa-agent's wait short`);
+      if (!(budget + 30 <= graceS))
+        fail(wps, `kpa-probe.sh's budget ${budget}s leaves less than 30s of terminationGracePeriodSeconds ${graceS} for the broker's controlled shutdown`);
+    }
+  }
   const script = [...(broker.command ?? []), ...(broker.args ?? [])].join(" ");
   for (const f of ["server.properties", "cluster.id"])
     if (!script.includes(`${out}/${f}`)) fail(`${where} kafka`, `does not use kpa-init's ${out}/${f}`);

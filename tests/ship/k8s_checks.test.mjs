@@ -227,6 +227,29 @@ test("service links are off (a Service named jmx would set JMX_PORT and stop the
   await assertFails(objs, [/StatefulSet\/kafka: enableServiceLinks is not false/]);
 });
 
+test("the broker's preStop is kpa-probe.sh prestop with a budget inside the grace period; an httpGet is refused", async () => {
+  const objs = rendered("base");
+  const kafka = container(objs, "kafka");
+  assert.deepEqual(kafka.lifecycle.preStop.exec.command,
+    ["/bin/bash", "/etc/kafka/template/kpa-probe.sh", "prestop", "127.0.0.1:8080", "150"]);
+  // The hook it replaced: fails at once while kpa-agent is down, and the kubelet stops the
+  // broker at once.
+  kafka.lifecycle.preStop = { httpGet: { path: "/prestop", port: 8080 } };
+  await assertFails(objs, [/kafka preStop: expected exec kpa-probe\.sh prestop/]);
+  const budget = async (b, grace, patterns) => {
+    const o = rendered("base");
+    const cmd = container(o, "kafka").lifecycle.preStop.exec.command;
+    if (b === undefined) cmd.pop();
+    else cmd[4] = b;
+    if (grace !== undefined) podSpec(o).terminationGracePeriodSeconds = grace;
+    await assertFails(o, patterns);
+  };
+  await budget("170", undefined, [/kafka preStop: kpa-probe\.sh's budget 170s leaves less than 30s of terminationGracePeriodSeconds 180/]);
+  await budget("120", undefined, [/kafka preStop: kpa-probe\.sh's budget 120s does not outlast --prestop-timeout \(120s\)/]);
+  await budget(undefined, undefined, [/kafka preStop: kpa-probe\.sh prestop has no budget in seconds/]);
+  await budget("150", 170, [/kafka preStop: kpa-probe\.sh's budget 150s leaves less than 30s of terminationGracePeriodSeconds 170/]);
+});
+
 test("images are fully named and pinned, and the broker's is the shipped tested release", async () => {
   const objs = rendered("base");
   assert.equal(container(objs, "kpa-init").image, "registry.example.com/kpa:0.1.0");
