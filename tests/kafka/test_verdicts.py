@@ -291,6 +291,54 @@ class RealVerdicts(unittest.TestCase):
                  agent_down_s=round(back - stopping, 1), released_after_agent_start_s=round(events[1][0] - back, 2),
                  sigterm_to_exit_s=round(events[3][0] - events[2][0], 1))
 
+    def test_broker_stop_outlasts_a_restart_of_its_agent_mid_hold(self):
+        # kpa-agent answers the /prestop it holds with 503 "shutting down" on SIGTERM (the
+        # kubelet restarting the sidecar): no verdict, so the hook asks the next kpa-agent,
+        # which holds it until the stop is safe.
+        topics = ["gate-agent-restart"]
+        self.create(topics[0], partitions=3)
+        pod, other, watch_via = self.pods[2], self.pods[1], self.pods[0]
+        watcher = self.env.watcher(self.boot(watch_via), topics)
+        self.addCleanup(watcher.stop)
+        watcher.wait(in_isr_everywhere(other.node_id, topics), 60, "the initial ISR")
+        kl = self.kubelet(pod)
+        h.wait_for(lambda: any(ok for _, ok in kl.results["startup"]), 60, "the startupProbe to pass")
+        broker_pid = pod.broker.pid
+        # Unsafe to stop kafka-2: with kafka-1 down every partition is at min.insync.replicas.
+        self.assertEqual(other.broker.stop(signal.SIGTERM, timeout=120), 143)
+        watcher.wait(out_of_isr_somewhere(other.node_id, topics), 60, "kafka-1 leaving the ISR")
+        stop = {}
+        stopping = time.monotonic()
+        stopper = threading.Thread(target=lambda: stop.update(kl.stop_container("kafka", "rolling update")),
+                                   daemon=True)
+        stopper.start()
+        held = lambda: (lambda g: g if g and not g["safe"] else None)(
+            ((pod.status() or {}).get("safe_to_stop") or {}).get("gate"))
+        h.wait_for(held, 60, "kpa-agent to hold the hook's /prestop")
+        sidecar = kl.stop_container("kpa-agent", "sidecar restarted")
+        self.assertEqual(sidecar["exit_code"], 0, sidecar)
+        restarted = time.monotonic()
+        kl.start_container("kpa-agent")
+        g = h.wait_for(held, 60, "the new kpa-agent to hold the hook's /prestop again")
+        self.assertRegex(g["reason"], r"stopping would leave 3 partitions below min\.insync\.replicas")
+        kinds = ("killing", "prestop-done", "sigterm", "sigkill", "exited")
+        self.assertTrue(stopper.is_alive(), stop)
+        self.assertEqual([e[2] for e in self.kafka_events(kl, stopping, kinds)], ["killing"])
+        self.assertEqual(pod.broker.pid, broker_pid)
+        self.restart_broker(other)
+        t_isr = watcher.wait(in_isr_everywhere(other.node_id, topics), 180, "kafka-1 back in the ISR")
+        stopper.join(150)
+        self.assertFalse(stopper.is_alive(), "the kafka container's stop did not end")
+        self.assertEqual(stop["prestop"][0], 0, stop)
+        self.assertRegex(stop["prestop"][1], r"^safe to stop: ")
+        self.assertEqual((stop["exit_code"], stop["killed"]), (143, False), stop)
+        events = self.kafka_events(kl, stopping, kinds)
+        self.assertEqual([e[2] for e in events], ["killing", "prestop-done", "sigterm", "exited"])
+        self.assertGreaterEqual(events[1][0], t_isr - SKEW, "released before kafka-1 was back in the ISR")
+        h.figure("prestop_outlasts_an_agent_restart", held_s=round(events[1][0] - stopping, 1),
+                 agent_restarted_after_s=round(restarted - stopping, 1),
+                 released_after_isr_s=round(events[1][0] - t_isr, 2))
+
     def test_broker_restarted_after_a_crash_is_starting_until_it_answers(self):
         pod = self.pods[2]
         # A short liveness window, so that the hole shows within the test: the new process is
