@@ -146,19 +146,14 @@ END_TEST
 START_TEST(a_controller_with_tls_on_its_controller_listener_is_told_apart) {
         char name[64] = "";
         const char *map = "INTERNAL:SASL_SSL,CONTROLLER:SSL,MTLS:SSL";
-        ck_assert(tlsplan_raft_tls("broker,controller", "CONTROLLER", map, name, sizeof name));
-        ck_assert_str_eq(name, "CONTROLLER");
-        ck_assert(tlsplan_raft_tls("controller", "CTL", "CTL:SASL_SSL", name, sizeof name));
+        ck_assert(tlsplan_controller_tls("CTL", "CTL:SASL_SSL", name, sizeof name));
         ck_assert_str_eq(name, "CTL");
         /* No map: the listener's name is its protocol, as Kafka defaults. */
-        ck_assert(tlsplan_raft_tls("controller", "SSL", NULL, name, sizeof name));
+        ck_assert(tlsplan_controller_tls("SSL", NULL, name, sizeof name));
         ck_assert_str_eq(name, "SSL");
-        /* A broker-only node, a PLAINTEXT controller listener, or none at all: no Raft client at stake. */
-        ck_assert(!tlsplan_raft_tls("broker", "CONTROLLER", map, name, sizeof name));
-        ck_assert(!tlsplan_raft_tls("broker,controller", "CONTROLLER", "CONTROLLER:PLAINTEXT,INTERNAL:SSL", name,
-                                    sizeof name));
-        ck_assert(!tlsplan_raft_tls(NULL, "CONTROLLER", map, name, sizeof name));
-        ck_assert(!tlsplan_raft_tls("broker,controller", NULL, map, name, sizeof name));
+        /* A PLAINTEXT controller listener, or none at all: no Raft client at stake. */
+        ck_assert(!tlsplan_controller_tls("CONTROLLER", "CONTROLLER:PLAINTEXT,INTERNAL:SSL", name, sizeof name));
+        ck_assert(!tlsplan_controller_tls(NULL, map, name, sizeof name));
         /* Whatever the roles, the controllers are TLS peers or not. */
         name[0] = '\0';
         ck_assert(tlsplan_controller_tls("CONTROLLER", map, name, sizeof name));
