@@ -108,6 +108,12 @@ int raftstart_parse(const char *text, size_t len, struct raftstart_record *ret) 
                         return -EINVAL;
                 memcpy(r.serves, one.fp[0], CAROT_FP_LEN);
         }
+        /* Only the canonical form (what raftstart_format writes): no duplicate CA, no leading
+         * zero, no byte hidden after a NUL. */
+        char back[RAFTSTART_STATE_MAX_BYTES];
+        int n = raftstart_format(&r, back, sizeof back);
+        if (n < 0 || (size_t) n != len || memcmp(back, text, len) != 0)
+                return -EINVAL;
         *ret = r;
         return 0;
 }
