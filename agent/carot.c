@@ -203,7 +203,7 @@ static bool raft_behind(const struct carot_input *in, bool rotating) {
  * restarting, and none with a lower node id still has to restart. Two nodes that decide at
  * once see each other at the next round (a few seconds, well inside the kubelet's failed
  * liveness probes before it acts): the higher id then withdraws. */
-static void restart_turn(const struct carot_input *in, struct carot_decision *d) {
+static void restart_turn(const struct carot_input *in, struct carot_decision *d, const char *because) {
         d->may_restart = false;
         if (!peers_known(in, d))
                 return;
@@ -235,8 +235,7 @@ static void restart_turn(const struct carot_input *in, struct carot_decision *d)
                 }
         }
         d->may_restart = true;
-        snprintf(d->blocked, sizeof d->blocked, "restart requested: the broker process's Raft client started with other "
-                 "TLS material than the stores hold now (Kafka never reloads it), and this node's turn came");
+        snprintf(d->blocked, sizeof d->blocked, "restart requested: %.500s, and this node's turn came", because);
 }
 
 void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
@@ -275,7 +274,13 @@ void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
         } else if (in->raft_tls && raft_behind(in, leaf_pending || extra)) {
                 d.phase = leaf_pending ? CAROT_TRUST : extra ? CAROT_LEAF : CAROT_DROP;
                 d.action = CAROT_RESTART;
-                restart_turn(in, &d);
+                restart_turn(in, &d, "the broker process's Raft client started with other TLS material than the "
+                             "stores hold now (Kafka never reloads it)");
+        } else if (in->raft_tls && in->raft_renew && !leaf_pending && !extra) {
+                /* A renewal from the same CA: the listeners serve the new leaf, the Raft client
+                 * still presents the one it started with, which is about to expire. */
+                d.action = CAROT_RESTART;
+                restart_turn(in, &d, in->raft_renew);
         } else if (leaf_pending) {
                 d.phase = CAROT_TRUST;
                 if (peers_known(in, &d) && gate_trust(in, &d) && (!in->raft_tls || gate_raft(in, &d, true))) {

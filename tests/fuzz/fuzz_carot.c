@@ -111,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         in.raft_known = fz_bool(&f);
         in.raft_trusts = some(&f);
         snprintf(in.raft_serves, sizeof in.raft_serves, "%s", one(&f));
+        in.raft_renew = fz_bool(&f) ? "the Raft client's leaf expires soon" : NULL;
         in.n_peers = (size_t) fz_range(&f, 0, 5);
         for (size_t i = 0; i < in.n_peers; i++) {
                 struct carot_peer *p = &peers[i];
