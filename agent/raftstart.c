@@ -18,7 +18,7 @@ bool raftstart_same_process(int64_t a, int64_t b) {
 
 void raftstart_observe(const struct raftstart_record *rec, int64_t start, int64_t stores_mtime_ms,
                        const struct carot_set *disk_trusts, const char *disk_serves, const char *disk_serial,
-                       int64_t disk_not_after, struct raftstart_state *ret) {
+                       int64_t disk_not_before, int64_t disk_not_after, struct raftstart_state *ret) {
         struct raftstart_state s = { .process_known = start >= 0, .started_unix_ms = start };
         if (!s.process_known) {
                 *ret = s;
@@ -31,12 +31,14 @@ void raftstart_observe(const struct raftstart_record *rec, int64_t start, int64_
                 s.with.trusts = *disk_trusts;
                 snprintf(s.with.serves, sizeof s.with.serves, "%s", disk_serves);
                 snprintf(s.with.leaf_serial, sizeof s.with.leaf_serial, "%s", disk_serial);
+                s.with.leaf_not_before = disk_serial[0] ? disk_not_before : 0;
                 s.with.leaf_not_after = disk_serial[0] ? disk_not_after : 0;
                 /* Rewritten only when it says something else: the record of this process
                  * keeps the start first reported (a later report differs by its round trip). */
                 bool same = rec && raftstart_same_process(rec->started_unix_ms, start) &&
                             carot_set_equal(&rec->trusts, disk_trusts) && strcmp(rec->serves, disk_serves) == 0 &&
                             strcmp(rec->leaf_serial, s.with.leaf_serial) == 0 &&
+                            rec->leaf_not_before == s.with.leaf_not_before &&
                             rec->leaf_not_after == s.with.leaf_not_after;
                 if (same)
                         s.with.started_unix_ms = rec->started_unix_ms;
@@ -49,22 +51,23 @@ void raftstart_observe(const struct raftstart_record *rec, int64_t start, int64_
 }
 
 bool raftstart_leaf_due(const struct raftstart_state *s, const char *disk_serial, int64_t disk_not_after,
-                        int64_t now_unix, unsigned warn_days, char *why, size_t whylen) {
-        if (!s->known || !s->with.leaf_serial[0] || !disk_serial[0] || strcmp(s->with.leaf_serial, disk_serial) == 0 ||
-            disk_not_after <= s->with.leaf_not_after)
+                        int64_t now_unix, char *why, size_t whylen) {
+        const struct raftstart_record *w = &s->with;
+        if (!s->known || !w->leaf_serial[0] || !disk_serial[0] || strcmp(w->leaf_serial, disk_serial) == 0 ||
+            disk_not_after <= w->leaf_not_after)
                 return false;
-        int64_t days = warn_days < 1 ? 1 : (int64_t) warn_days;
-        if (s->with.leaf_not_after - now_unix > days * 86400)
+        int64_t life = w->leaf_not_after - w->leaf_not_before;
+        int64_t before = life / 6 > RAFTSTART_RENEW_MIN_S ? life / 6 : RAFTSTART_RENEW_MIN_S;
+        if (w->leaf_not_after - now_unix > before)
                 return false;
         char when[40];
-        time_t t = (time_t) s->with.leaf_not_after;
+        time_t t = (time_t) w->leaf_not_after;
         struct tm tm;
         if (!gmtime_r(&t, &tm) || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                snprintf(when, sizeof when, "%" PRId64, s->with.leaf_not_after);
+                snprintf(when, sizeof when, "%" PRId64, w->leaf_not_after);
         snprintf(why, whylen, "the Raft client presents the leaf its process started with (serial %.80s), which %s at "
-                 "%s (warning: %" PRId64 " days ahead); the key store holds a renewed one (serial %.80s)",
-                 s->with.leaf_serial, s->with.leaf_not_after <= now_unix ? "expired" : "expires", when, days,
-                 disk_serial);
+                 "%s (a sixth of its lifetime or less is left); the key store holds a renewed one (serial %.80s)",
+                 w->leaf_serial, w->leaf_not_after <= now_unix ? "expired" : "expires", when, disk_serial);
         return true;
 }
 
@@ -82,10 +85,12 @@ int raftstart_format(const struct raftstart_record *r, char *buf, size_t len) {
                         return -E2BIG;
                 used += (size_t) n;
         }
-        if (r->leaf_not_after < 0 || strchr(r->leaf_serial, ' ') || strchr(r->leaf_serial, '\n'))
+        if (r->leaf_not_before < 0 || r->leaf_not_after < 0 || strchr(r->leaf_serial, ' ') ||
+            strchr(r->leaf_serial, '\n'))
                 return -EINVAL;
-        n = snprintf(buf + used, len - used, "\nserves=%s\nleaf=%s %" PRId64 "\n", r->serves[0] ? r->serves : "-",
-                     r->leaf_serial[0] ? r->leaf_serial : "-", r->leaf_not_after);
+        n = snprintf(buf + used, len - used, "\nserves=%s\nleaf=%s %" PRId64 " %" PRId64 "\n",
+                     r->serves[0] ? r->serves : "-", r->leaf_serial[0] ? r->leaf_serial : "-", r->leaf_not_before,
+                     r->leaf_not_after);
         if (n < 0 || (size_t) n >= len - used)
                 return -E2BIG;
         return (int) (used + (size_t) n);
@@ -120,10 +125,14 @@ int raftstart_parse(const char *text, size_t len, struct raftstart_record *ret) 
             field(&p, end, "trusts=", list, sizeof list) < 0 || field(&p, end, "serves=", serves, sizeof serves) < 0 ||
             field(&p, end, "leaf=", leaf, sizeof leaf) < 0 || p != end)
                 return -EINVAL;
-        char *sp = strchr(leaf, ' ');
-        if (!sp || (size_t) (sp - leaf) >= sizeof r.leaf_serial || parse_u64(sp + 1, 0, INT64_MAX, &na) < 0)
+        uint64_t nb;
+        char *sp = strchr(leaf, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+        if (!sp || !sp2 || (size_t) (sp - leaf) >= sizeof r.leaf_serial)
                 return -EINVAL;
-        *sp = '\0';
+        *sp = *sp2 = '\0';
+        if (parse_u64(sp + 1, 0, INT64_MAX, &nb) < 0 || parse_u64(sp2 + 1, 0, INT64_MAX, &na) < 0)
+                return -EINVAL;
+        r.leaf_not_before = (int64_t) nb;
         if (strcmp(leaf, "-") != 0)
                 memcpy(r.leaf_serial, leaf, (size_t) (sp - leaf) + 1);
         r.leaf_not_after = (int64_t) na;

@@ -78,7 +78,8 @@ static void raft_observe(const struct tlscaround_in *in, const struct carot_set 
         int64_t mtime = stores_mtime_ms(in->out_dir);
         /* Stores that cannot be stat'ed: nothing can be said of the process's start. */
         raftstart_observe(have ? &rec : NULL, mtime < 0 ? -1 : in->process_start_unix_ms, mtime, trusted, stored_leaf,
-                          in->stored ? in->stored->serial : "", in->stored ? in->stored->not_after : 0, &v->raft_state);
+                          in->stored ? in->stored->serial : "", in->stored ? in->stored->not_before : 0,
+                          in->stored ? in->stored->not_after : 0, &v->raft_state);
         if (!v->raft_state.write)
                 return;
         char buf[RAFTSTART_STATE_MAX_BYTES];
@@ -266,8 +267,8 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
                 snprintf(v->raft_listener, sizeof v->raft_listener, "%s", in->raft_tls);
                 raft_observe(in, &ci.trusted, ci.stored_leaf, v, rwhy, sizeof rwhy);
                 v->raft_renew = in->stored && raftstart_leaf_due(&v->raft_state, in->stored->serial,
-                                                                 in->stored->not_after, in->now_unix, in->warn_days,
-                                                                 renew, sizeof renew);
+                                                                 in->stored->not_after, in->now_unix, renew,
+                                                                 sizeof renew);
                 ci.raft_renew = v->raft_renew ? renew : NULL;
                 ci.raft_known = v->raft_state.known;
                 ci.raft_trusts = v->raft_state.with.trusts;

@@ -100,7 +100,6 @@ struct job {
          * (tlsrot_probe): what its Raft client started with, and whether it may restart. */
         int64_t process_start_unix_ms;
         bool ready;
-        unsigned warn_days;             /* --tls-expiry-warn-days */
         /* outputs */
         bool written;                   /* this round wrote new stores */
         bool leaf_written;              /* ... for a renewal (not a CA step) */
@@ -457,7 +456,6 @@ static enum carot_action ca_round(struct job *j, const struct setup *s, const st
                                     .raft_tls = s->raft_tls[0] ? s->raft_tls : NULL,
                                     .process_start_unix_ms = j->process_start_unix_ms, .ready = j->ready,
                                     .stored = j->have_stored ? &j->stored : NULL, .now_unix = time(NULL),
-                                    .warn_days = j->warn_days,
                                     .tls_dir = j->tls_dir };
         struct tlscaround_out *o = ca_out_of(j);
         if (!o) {
@@ -854,7 +852,6 @@ static void queue_round(struct tlsrot *t) {
         j->stop = &t->stop_requested;
         j->unconfirmed = t->unconfirmed;
         j->process_start_unix_ms = t->process_start_unix_ms;
-        j->warn_days = t->o.expiry_warn_days;
         j->ready = t->ready;
         t->job = j;
         if (uv_queue_work(t->loop, &t->work, work_cb, after_work_cb) < 0) {

@@ -45,7 +45,7 @@ struct raftstart_record {
          * renewal from the same CA reaches the listeners only (raftstart_leaf_due). "" / 0 when
          * the key store could not be read. */
         char leaf_serial[RAFTSTART_SERIAL_MAX];
-        int64_t leaf_not_after;           /* seconds since the epoch */
+        int64_t leaf_not_before, leaf_not_after;   /* seconds since the epoch */
 };
 
 struct raftstart_state {
@@ -63,18 +63,22 @@ struct raftstart_state {
  * hold now. */
 void raftstart_observe(const struct raftstart_record *rec, int64_t process_start_unix_ms, int64_t stores_mtime_ms,
                        const struct carot_set *disk_trusts, const char *disk_serves, const char *disk_serial,
-                       int64_t disk_not_after, struct raftstart_state *ret);
+                       int64_t disk_not_before, int64_t disk_not_after, struct raftstart_state *ret);
 
-/* The Raft client's leaf (what the process started with, known) expires within warn_days days
- * of now (at least one day), and the key store holds another leaf, valid longer: the process
- * should restart before the Raft client presents an expired certificate. why says so. */
+/* The Raft client's leaf (what the process started with, known) has a sixth of its lifetime
+ * left or less (at least an hour: RAFTSTART_RENEW_MIN_S), and the key store holds another
+ * leaf, valid longer: the process should restart before the Raft client presents an expired
+ * certificate. why says so. cert-manager renews at two thirds of the lifetime, so a broker
+ * restarts about half-way between the renewal and the old leaf's expiry (15 days before it for
+ * a 90-day leaf). */
+#define RAFTSTART_RENEW_MIN_S 3600
 bool raftstart_leaf_due(const struct raftstart_state *s, const char *disk_serial, int64_t disk_not_after,
-                        int64_t now_unix, unsigned warn_days, char *why, size_t whylen);
+                        int64_t now_unix, char *why, size_t whylen);
 
 /* Whether two starts name the same process (RAFTSTART_SAME_PROCESS_MS). */
 bool raftstart_same_process(int64_t a_unix_ms, int64_t b_unix_ms);
 
-/* "kpa-raft-start 1\nstarted_unix_ms=N\ntrusts=FP[,FP...]\nserves=FP|-\nleaf=SERIAL|- NOTAFTER\n":
+/* "kpa-raft-start 1\nstarted_unix_ms=N\ntrusts=FP[,FP...]\nserves=FP|-\nleaf=SERIAL|- NOTBEFORE NOTAFTER\n":
  * the length, or
  * -E2BIG when buf is too small, -EINVAL for a record that cannot be written. */
 int raftstart_format(const struct raftstart_record *r, char *buf, size_t len);

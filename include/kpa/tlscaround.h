@@ -73,11 +73,10 @@ struct tlscaround_in {
         const char *raft_tls;
         int64_t process_start_unix_ms;
         bool ready;
-        /* The key store's leaf (NULL: unknown), now and the expiry warning (--tls-expiry-warn-
-         * days): a Raft client whose leaf expires within it restarts onto a renewed one. */
+        /* The key store's leaf (NULL: unknown) and now: a Raft client whose leaf is due
+         * (raftstart_leaf_due) restarts onto a renewed one. */
         const struct tlsreload_cert *stored;
         int64_t now_unix;
-        unsigned warn_days;
         const char *tls_dir;
 };
 
