@@ -17,6 +17,7 @@
 #include "kpa/monotime.h"
 #include "kpa/parse.h"
 #include "kpa/props.h"
+#include "kpa/raftstart.h"
 #include "kpa/secret.h"
 #include "kpa/tls.h"
 #include "kpa/tls_issue.h"
@@ -51,13 +52,27 @@ bool tlsrot_expiry_ok(const struct tlsrot_view *v, int64_t now_unix, char *why, 
                 worst = &v->stored;
                 where = "keystore.p12";
         }
-        if (!worst) {
+        const char *serial = worst ? worst->serial : NULL;
+        int64_t not_after = worst ? worst->not_after : 0;
+        /* The Raft client presents the leaf its process started with until it restarts: after a
+         * renewal from the same CA that one may expire first (raftstart.h). */
+        const struct raftstart_state *r = &v->ca.raft_state;
+        char raft_where[160];
+        if (v->ca.known && v->ca.raft && r->known && r->with.leaf_serial[0] &&
+            (!serial || r->with.leaf_not_after < not_after)) {
+                snprintf(raft_where, sizeof raft_where, "the Raft client (listener %s, until the broker restarts)",
+                         v->ca.raft_listener);
+                where = raft_where;
+                serial = r->with.leaf_serial;
+                not_after = r->with.leaf_not_after;
+        }
+        if (!serial) {
                 snprintf(why, whylen, "no certificate known yet");
                 return true;
         }
         char detail[256];
-        bool ok = tlsplan_expiry_ok(worst->not_after, now_unix, v->expiry_warn_days, detail, sizeof detail);
-        snprintf(why, whylen, "%s (serial %s): %s", where, worst->serial, detail);
+        bool ok = tlsplan_expiry_ok(not_after, now_unix, v->expiry_warn_days, detail, sizeof detail);
+        snprintf(why, whylen, "%s (serial %s): %s", where, serial, detail);
         return ok;
 }
 
@@ -81,6 +96,10 @@ struct job {
          * failed): ask for the reload and confirm again once every listener answers, even if
          * they all serve the stored serial by now (the broker may have applied it late). */
         bool unconfirmed;
+        /* The broker process's start as its probes told it (< 0: not yet), and its readiness
+         * (tlsrot_probe): what its Raft client started with, and whether it may restart. */
+        int64_t process_start_unix_ms;
+        bool ready;
         /* outputs */
         bool written;                   /* this round wrote new stores */
         bool leaf_written;              /* ... for a renewal (not a CA step) */
@@ -122,6 +141,8 @@ struct tlsrot {
          * removed for good then holds nothing). */
         int32_t seen[CAROT_MAX_PEERS];
         size_t n_seen;
+        int64_t process_start_unix_ms;           /* tlsrot_probe; -1: not told yet */
+        bool ready;
 };
 
 static int64_t unix_now_ms(void) {
@@ -144,9 +165,10 @@ struct setup {
          * proves the broker trusts the new CA (tlsreload_accepts_client). */
         uint16_t auth_port;
         char auth_name[64];
-        char raft_tls[64];               /* tlsplan_raft_tls: this controller's TLS controller listener, or "" */
         /* tlsplan_controller_tls: the controllers are TLS peers (judged by handshakes when they
-         * are no brokers); else a CA change never concerns them. */
+         * are no brokers), and every node's Raft client uses TLS (raftstart.h): raft_tls names
+         * the controller listener; else a CA change never concerns them, and raft_tls is "". */
+        char raft_tls[64];
         bool controller_tls;
 };
 
@@ -209,12 +231,10 @@ static int read_setup(const char *path, struct setup *s, char *why, size_t whyle
                                       props_get(&s->props, "listener.security.protocol.map"),
                                       props_get(&s->props, "controller.listener.names"), s->listeners,
                                       TLSPLAN_MAX_LISTENERS, &s->n_listeners, why, whylen);
-        char ctl[64];
         s->controller_tls = tlsplan_controller_tls(props_get(&s->props, "controller.listener.names"),
-                                                   props_get(&s->props, "listener.security.protocol.map"), ctl,
-                                                   sizeof ctl);
-        if (!tlsplan_raft_tls(props_get(&s->props, "process.roles"), props_get(&s->props, "controller.listener.names"),
-                              props_get(&s->props, "listener.security.protocol.map"), s->raft_tls, sizeof s->raft_tls))
+                                                   props_get(&s->props, "listener.security.protocol.map"), s->raft_tls,
+                                                   sizeof s->raft_tls);
+        if (!s->controller_tls)
                 s->raft_tls[0] = '\0';
         for (size_t i = 0; r == 0 && i < s->n_listeners && !s->auth_port; i++)
                 if (s->listeners[i].ssl && requires_client_cert(&s->props, s->listeners[i].name)) {
@@ -434,6 +454,8 @@ static enum carot_action ca_round(struct job *j, const struct setup *s, const st
                                     .voters = s->controller_tls ? props_get(&s->props, "controller.quorum.voters")
                                                                 : NULL,
                                     .raft_tls = s->raft_tls[0] ? s->raft_tls : NULL,
+                                    .process_start_unix_ms = j->process_start_unix_ms, .ready = j->ready,
+                                    .stored = j->have_stored ? &j->stored : NULL, .now_unix = time(NULL),
                                     .tls_dir = j->tls_dir };
         struct tlscaround_out *o = ca_out_of(j);
         if (!o) {
@@ -626,7 +648,7 @@ static void work_cb(uv_work_t *req) {
                 /* The CA rotation reads the Secret's leaf (KPA_TLS_DIR); with KPA_TLS_CA_DIR a
                  * CA change was refused above. */
                 enum carot_action a = j->ca_dir ? CAROT_NONE : ca_round(j, &s, &res, &sec);
-                if (a != CAROT_NONE && a != CAROT_WAIT) {
+                if (a != CAROT_NONE && a != CAROT_WAIT && a != CAROT_RESTART) {
                         ca_step(j, &s, &sec, host, a);
                 } else if (a == CAROT_NONE && !res.reused) {
                         rotate(j, &s, &res, &sec, host);
@@ -733,6 +755,12 @@ static bool unserved(const struct tlsrot_view *v) {
         return false;
 }
 
+/* A CA rotation under way, or a restart of the broker that waits (a renewal of the Raft
+ * client's leaf happens in the steady phase). */
+static bool ca_moving(const struct tlsrot_view *v) {
+        return v->ca.known && (v->ca.phase != CAROT_STEADY || v->ca.action == CAROT_RESTART);
+}
+
 static void queue_round(struct tlsrot *t);
 static void on_debounced(uv_timer_t *h);
 static void on_recheck(uv_timer_t *h);
@@ -784,9 +812,9 @@ static void after_work_cb(uv_work_t *req, int status) {
         if (t->again && !t->stopping) {
                 t->again = false;
                 queue_round(t);
-        } else if (!t->stopping && (t->view.ca_error[0] || (t->view.ca.known && t->view.ca.phase != CAROT_STEADY))) {
-                /* Mid-rotation the peers move on their own: judge the gates again soon rather
-                 * than at the next re-check. */
+        } else if (!t->stopping && (t->view.ca_error[0] || ca_moving(&t->view))) {
+                /* Mid-rotation (or while a restart waits) the peers move on their own: judge
+                 * the gates again soon rather than at the next re-check. */
                 uv_timer_start(&t->debounce, on_debounced, TLSROT_CA_STEP_MS < t->o.recheck_ms ?
                                TLSROT_CA_STEP_MS : t->o.recheck_ms, 0);
         } else if (!t->stopping && unserved(&t->view)) {
@@ -823,6 +851,8 @@ static void queue_round(struct tlsrot *t) {
         j->n_seen = t->n_seen;
         j->stop = &t->stop_requested;
         j->unconfirmed = t->unconfirmed;
+        j->process_start_unix_ms = t->process_start_unix_ms;
+        j->ready = t->ready;
         t->job = j;
         if (uv_queue_work(t->loop, &t->work, work_cb, after_work_cb) < 0) {
                 kafka_conf_free(j->conf);
@@ -893,6 +923,7 @@ int tlsrot_new(uv_loop_t *loop, const struct tlsrot_opts *o, struct kafka_conf *
         if (t->o.timeout_ms < TLSROT_CALL_MIN_MS)
                 t->o.timeout_ms = TLSROT_CALL_MIN_MS;
         t->view.expiry_warn_days = o->expiry_warn_days;
+        t->process_start_unix_ms = -1;
         atomic_init(&t->stop_requested, false);
         t->conf = conf;
         uv_timer_init(loop, &t->recheck);
@@ -925,6 +956,30 @@ void tlsrot_set_conf(struct tlsrot *t, struct kafka_conf *conf) {
 }
 
 const struct tlsrot_view *tlsrot_view(const struct tlsrot *t) { return t ? &t->view : NULL; }
+
+void tlsrot_probe(struct tlsrot *t, int64_t process_start_unix_ms, bool ready) {
+        if (!t)
+                return;
+        bool was_ready = t->ready;
+        t->ready = ready;
+        bool other = t->process_start_unix_ms < 0 ||
+                     !raftstart_same_process(t->process_start_unix_ms, process_start_unix_ms);
+        if (other)
+                t->process_start_unix_ms = process_start_unix_ms;
+        /* A new broker process (or one that became ready) while a CA step waits on this node
+         * or on restarts: the next round need not wait for its timer. */
+        if (!t->stopping && t->view.ca.raft && ca_moving(&t->view) && (other || (ready && !was_ready)) &&
+            !uv_is_active((uv_handle_t *) &t->debounce))
+                uv_timer_start(&t->debounce, on_debounced, TLSROT_PROBE_ROUND_MS, 0);
+}
+
+bool tlsrot_restart_wanted(const struct tlsrot *t, int64_t process_start_unix_ms, char *why, size_t whylen) {
+        if (!t || !t->view.ca.known || !t->view.ca.may_restart || !t->view.ca.raft_state.process_known ||
+            !raftstart_same_process(t->view.ca.raft_state.started_unix_ms, process_start_unix_ms))
+                return false;
+        snprintf(why, whylen, "%s", t->view.ca.blocked);
+        return true;
+}
 
 void tlsrot_stop(struct tlsrot *t) {
         if (!t || t->stopping)

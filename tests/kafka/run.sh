@@ -5,12 +5,13 @@
 # restored after a restart (test_leadership.py), a scale-down from 4 brokers to 3 under load
 # (test_scaledown.py), a certificate renewed without a restart (test_tls_rotation.py), one
 # re-issued by the agent from KPA_TLS_CA_DIR once due (test_ca_issue.py), a CA
-# changed across 3 brokers in the gated order (test_ca_rotation.py) and a
+# changed across 3 brokers in the gated order (test_ca_rotation.py), a same-CA renewal carried
+# into the Raft clients by one gated restart per broker (test_raft_renewal.py) and a
 # rolling update under load, gated versus naive (test_rollout.py)
 # against real Apache Kafka brokers,
 # once per release in tests/kafka/versions, except the long rolling updates: gated versus naive
 # (test_rollout.py) on the shipped release and faults during a gated roll (test_faults.py) on the
-# newest, and the scale-down (test_scaledown.py, 4 brokers) and the CA re-issue and CA rotation on the shipped release, when no
+# newest, and the scale-down (test_scaledown.py, 4 brokers) and the CA re-issue, CA rotation and Raft leaf renewal on the shipped release, when no
 # names are given (the leaf renewal, test_tls_rotation.py, runs on every release: 4.4.0's network
 # processors reload seconds apart, which is what its confirmation and retry are for); then the rolling upgrade from the shipped release to the
 # newest and its finalization (test_upgrade.py), once, since it needs both.
@@ -36,7 +37,7 @@ done
 # does not change between 4.x releases as much as the wall time they cost.
 shipped_only=""
 newest_only=""
-[ $# -gt 0 ] || { shipped_only="test_rollout test_scaledown test_ca_issue test_ca_rotation"; newest_only="test_faults"; }
+[ $# -gt 0 ] || { shipped_only="test_rollout test_scaledown test_ca_issue test_ca_rotation test_raft_renewal"; newest_only="test_faults"; }
 builds=${KPA_KAFKA_BUILDS:-plain asan}
 export KPA_KAFKA_FIGURES="${KPA_KAFKA_FIGURES:-$repo/build/kafka-figures.jsonl}"
 rm -f "$KPA_KAFKA_FIGURES"
