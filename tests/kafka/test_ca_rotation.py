@@ -4,8 +4,8 @@ restart (docs/tls-rotation.md, "A CA change"). Three broker-only nodes from the 
 controller-only node (a controller StatefulSet of 1) whose CONTROLLER listener is PLAINTEXT here:
 a KRaft Raft client never reloads TLS material, so on a node whose controller listener uses TLS
 the agent has its broker process restarted after each step, one node at a time (carot.h;
-CaRotationOnControllers, below, proves that path). All brokers have the same cert-manager style Secret (root A ->
-intermediate -> leaf). Under a producer load, every broker's Secret is switched the way the
+CaRotationOnControllers, below, proves that path). All brokers have the same cert-manager style
+Secret (root A -> intermediate -> leaf). Under a producer load, every broker's Secret is switched the way the
 kubelet does it (a new ..data folder, then a symlink swap) to a new CA B: ca.crt = B only,
 tls.crt a leaf of B.
 
