@@ -29,6 +29,7 @@ const char *carot_action_name(enum carot_action a) {
         case CAROT_SERVE_LEAF: return "serve_leaf";
         case CAROT_DROP_TRUST: return "drop_trust";
         case CAROT_WAIT: return "wait";
+        case CAROT_RESTART: return "restart";
         default: return "unknown";
         }
 }
@@ -149,14 +150,93 @@ static bool peers_known(const struct carot_input *in, struct carot_decision *d) 
         return true;
 }
 
-/* Kafka's KRaft client (KafkaRaftManager) is never reconfigured: it keeps the trust store and
- * the leaf it started with. Reproduced on 4.1.1: after a dynamic CA rotation of three combined
- * nodes, the two controllers left when the active one died could not elect a leader (PKIX
- * errors on every Vote) until they were restarted. */
-static void raft_hold(const struct carot_input *in, struct carot_decision *d, const char *what) {
-        snprintf(d->blocked, sizeof d->blocked, "held: this node is a KRaft controller with TLS on listener %.64s, "
-                 "whose Raft client keeps the TLS material it started with; %s. The step is taken at the pod's "
-                 "next start: roll the controllers as docs/tls-rotation.md says", in->raft_tls, what);
+/* The Raft gates (raft_tls): Kafka's KRaft client (KafkaRaftManager) is never reconfigured, so
+ * what counts for it is what each peer's broker process started with (raftstart.h), which its
+ * agent reports. Reproduced on 4.1.1: after a dynamic CA rotation of three combined nodes that
+ * ignored it, the two controllers left when the active one died could not elect a leader (PKIX
+ * errors on every Vote) until they were restarted. want_leaf: every peer's Raft client started
+ * trusting the new leaf's CA (before this node serves it); else every peer's started with a
+ * leaf of a CA of the Secret (before this node drops the old CAs). */
+static bool gate_raft(const struct carot_input *in, struct carot_decision *d, bool want_leaf) {
+        for (size_t i = 0; i < in->n_peers; i++) {
+                const struct carot_peer *p = &in->peers[i];
+                const struct carot_report *r = &p->report;
+                char who[240];
+                peer_name(p, who, sizeof who);
+                bool ok = p->reported && r->raft && r->raft_known &&
+                          (want_leaf ? carot_set_has(&r->raft_trusts, in->target_leaf)
+                                     : r->raft_serves[0] && carot_set_has(&in->target, r->raft_serves));
+                if (ok)
+                        continue;
+                d->peer_ok[i] = false;
+                if (!p->reported)
+                        snprintf(d->blocked, sizeof d->blocked, "%s: what its Raft client started with is unknown: "
+                                 "%.300s", who, p->why);
+                else if (!r->raft)
+                        snprintf(d->blocked, sizeof d->blocked, "%s: no agent reports what its Raft client started with "
+                                 "(a controller-only node, or an agent without it): roll it as docs/tls-rotation.md says",
+                                 who);
+                else if (!r->raft_known)
+                        snprintf(d->blocked, sizeof d->blocked, "%s: its agent does not know what its Raft client "
+                                 "started with yet", who);
+                else if (want_leaf)
+                        snprintf(d->blocked, sizeof d->blocked, "%s: its Raft client started before it trusted the new "
+                                 "CA %.16s: it restarts first", who, in->target_leaf);
+                else
+                        snprintf(d->blocked, sizeof d->blocked, "%s: its Raft client started with a leaf of CA %.16s: it "
+                                 "restarts first", who, short_fp(r->raft_serves));
+                return false;
+        }
+        return true;
+}
+
+/* Whether this node's broker process should restart: what its Raft client started with is
+ * not what the stores hold. Unknown counts only mid-rotation: a node whose stores are steady
+ * is not restarted for a start nobody recorded (an agent from before this record existed). */
+static bool raft_behind(const struct carot_input *in, bool rotating) {
+        if (!in->raft_known)
+                return rotating;
+        return !carot_set_equal(&in->raft_trusts, &in->trusted) || strcmp(in->raft_serves, in->stored_leaf) != 0;
+}
+
+/* One node at a time: a node restarts when every peer's agent answered, is ready, is not
+ * restarting, and none with a lower node id still has to restart. Two nodes that decide at
+ * once see each other at the next round (a few seconds, well inside the kubelet's failed
+ * liveness probes before it acts): the higher id then withdraws. */
+static void restart_turn(const struct carot_input *in, struct carot_decision *d) {
+        d->may_restart = false;
+        if (!peers_known(in, d))
+                return;
+        if (!in->ready) {
+                snprintf(d->blocked, sizeof d->blocked, "restart pending: this broker is not ready (in ISR) yet");
+                return;
+        }
+        for (size_t i = 0; i < in->n_peers; i++) {
+                const struct carot_peer *p = &in->peers[i];
+                const struct carot_report *r = &p->report;
+                char who[240];
+                peer_name(p, who, sizeof who);
+                if (!p->reported) {
+                        snprintf(d->blocked, sizeof d->blocked, "restart pending: %s: its agent's report is unknown: "
+                                 "%.300s", who, p->why);
+                        return;
+                }
+                if (r->restarting && p->node_id < in->node_id) {
+                        snprintf(d->blocked, sizeof d->blocked, "restart pending: %s is restarting", who);
+                        return;
+                }
+                if (r->needs_restart && p->node_id < in->node_id) {
+                        snprintf(d->blocked, sizeof d->blocked, "restart pending: %s restarts first (lower node id)", who);
+                        return;
+                }
+                if (!r->ready) {
+                        snprintf(d->blocked, sizeof d->blocked, "restart pending: %s is not ready", who);
+                        return;
+                }
+        }
+        d->may_restart = true;
+        snprintf(d->blocked, sizeof d->blocked, "restart requested: the broker process's Raft client started with other "
+                 "TLS material than the stores hold now (Kafka never reloads it), and this node's turn came");
 }
 
 void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
@@ -192,13 +272,13 @@ void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
                 d.phase = leaf_pending ? CAROT_TRUST : extra ? CAROT_LEAF : CAROT_DROP;
                 d.action = CAROT_RELOAD_TRUST;
                 snprintf(d.blocked, sizeof d.blocked, "the broker has not confirmed loading the trust store on disk");
+        } else if (in->raft_tls && raft_behind(in, leaf_pending || extra)) {
+                d.phase = leaf_pending ? CAROT_TRUST : extra ? CAROT_LEAF : CAROT_DROP;
+                d.action = CAROT_RESTART;
+                restart_turn(in, &d);
         } else if (leaf_pending) {
                 d.phase = CAROT_TRUST;
-                if (in->raft_tls) {
-                        d.action = CAROT_WAIT;
-                        raft_hold(in, &d, "serving a leaf of the new CA now would make the other controllers' "
-                                  "Raft clients refuse this controller");
-                } else if (peers_known(in, &d) && gate_trust(in, &d)) {
+                if (peers_known(in, &d) && gate_trust(in, &d) && (!in->raft_tls || gate_raft(in, &d, true))) {
                         d.action = CAROT_SERVE_LEAF;
                         snprintf(d.blocked, sizeof d.blocked, "every peer trusts the new CA %.16s: serving its leaf",
                                  in->target_leaf);
@@ -207,11 +287,7 @@ void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
                 }
         } else if (extra) {
                 d.phase = CAROT_LEAF;
-                if (in->raft_tls) {
-                        d.action = CAROT_WAIT;
-                        raft_hold(in, &d, "dropping the old CAs now would make this controller refuse the "
-                                  "other controllers' Raft clients");
-                } else if (peers_known(in, &d) && gate_leaf(in, &d)) {
+                if (peers_known(in, &d) && gate_leaf(in, &d) && (!in->raft_tls || gate_raft(in, &d, false))) {
                         d.action = CAROT_DROP_TRUST;
                         d.write_trust = in->target;
                         snprintf(d.blocked, sizeof d.blocked, "every broker serves a leaf of the new CA: dropping "
@@ -226,6 +302,46 @@ void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
 static int fail(char *why, size_t whylen, const char *what) {
         snprintf(why, whylen, "%s", what);
         return -EINVAL;
+}
+
+/* The optional tls.ca_rotation.raft of a report, and the /status "ready" beside it. */
+static int parse_raft(const cJSON *root, const cJSON *ca, struct carot_report *r, char *why, size_t whylen) {
+        const cJSON *ready = cJSON_GetObjectItemCaseSensitive(root, "ready");
+        r->ready = cJSON_IsTrue(ready);
+        const cJSON *raft = cJSON_GetObjectItemCaseSensitive(ca, "raft");
+        if (!raft || cJSON_IsNull(raft))
+                return 0;
+        const cJSON *known = cJSON_GetObjectItemCaseSensitive(raft, "started_known");
+        const cJSON *trusts = cJSON_GetObjectItemCaseSensitive(raft, "started_trusts");
+        const cJSON *serves = cJSON_GetObjectItemCaseSensitive(raft, "started_serves");
+        const cJSON *needs = cJSON_GetObjectItemCaseSensitive(raft, "needs_restart");
+        const cJSON *restart = cJSON_GetObjectItemCaseSensitive(raft, "restart");
+        if (!cJSON_IsObject(raft) || !cJSON_IsBool(known) || !cJSON_IsArray(trusts) ||
+            !(cJSON_IsNull(serves) || cJSON_IsString(serves)) || !cJSON_IsBool(needs) || !cJSON_IsString(restart))
+                return fail(why, whylen, "the peer's tls.ca_rotation.raft lacks started_known (bool), started_trusts "
+                            "(array), started_serves (string or null), needs_restart (bool) or restart (string)");
+        r->raft = true;
+        r->raft_known = cJSON_IsTrue(known);
+        r->needs_restart = cJSON_IsTrue(needs);
+        r->restarting = strcmp(restart->valuestring, "requested") == 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, trusts) {
+                if (!cJSON_IsString(e) || carot_set_add(&r->raft_trusts, e->valuestring) < 0)
+                        return fail(why, whylen, "the peer's tls.ca_rotation.raft.started_trusts holds something else "
+                                    "than at most 16 SHA-256 fingerprints");
+        }
+        if (cJSON_IsString(serves)) {
+                struct carot_set one = { 0 };
+                if (carot_set_add(&one, serves->valuestring) < 0)
+                        return fail(why, whylen, "the peer's tls.ca_rotation.raft.started_serves is not a SHA-256 "
+                                    "fingerprint");
+                memcpy(r->raft_serves, one.fp[0], CAROT_FP_LEN);
+        }
+        if (!r->raft_known) {
+                r->raft_trusts.n = 0;
+                r->raft_serves[0] = '\0';
+        }
+        return 0;
 }
 
 int carot_parse_report(const char *body, size_t len, struct carot_report *ret, char *why, size_t whylen) {
@@ -268,6 +384,8 @@ int carot_parse_report(const char *body, size_t len, struct carot_report *ret, c
                 }
                 if (rc == 0 && !r.trust_loaded)
                         r.trusts.n = 0;
+                if (rc == 0)
+                        rc = parse_raft(root, ca, &r, why, whylen);
         }
         cJSON_Delete(root);
         if (rc == 0)

@@ -150,6 +150,9 @@ static void start_check(struct checker *c) {
                 return;
         }
         c->want_configs = false;
+        /* The loop's cached time may be a whole busy iteration old: the next start is due an
+         * interval after this one, not after the moment the loop last woke. */
+        uv_update_time(c->loop);
         c->last_start_ms = uv_now(c->loop);
         c->job = j;
         c->stats.running = true;

@@ -104,6 +104,8 @@ struct agent {
         struct stsread *sts;
         struct scaledown_view sd;
         uint64_t sd_since_ms;
+        /* The broker process whose restart was last logged (answer_restart). */
+        int64_t restart_logged_start;
 };
 
 static int64_t unix_ms(void) {
@@ -512,6 +514,21 @@ static void on_verdict_tick(uv_timer_t *t) {
  * until it has answered, whatever the process before it answered. */
 #define PROCESS_AGE_ARG "process-age-ms"
 
+/* A CA step waits on this node's broker restarting (raftstart.h, carot.h): the kafka
+ * container's liveness probe fails, and the kubelet restarts it through the preStop hook, which
+ * holds the stop until it is safe, as in a rolling update. Logged once per process. */
+static void answer_restart(struct httpd_request *req, struct agent *a, int64_t start, const char *why) {
+        if (a->restart_logged_start != start) {
+                a->restart_logged_start = start;
+                log_event(LOG_LEVEL_INFO, "tls_raft_restart_requested", "asking the kubelet to restart the broker "
+                          "(liveness fails until it did): %s", why);
+        }
+        char body[CAROT_BLOCKED_MAX + 2];
+        int n = snprintf(body, sizeof body, "%s\n", why);
+        httpd_respond(req, 503, "text/plain; charset=utf-8", body, n < 0 ? 0 : (size_t) n < sizeof body ? (size_t) n
+                                                                                                           : sizeof body - 1);
+}
+
 static void answer_probe(struct httpd_request *req, struct agent *a, enum probe_kind kind) {
         struct verdict v;
         struct dynbuf b;
@@ -523,8 +540,16 @@ static void answer_probe(struct httpd_request *req, struct agent *a, enum probe_
                 return;
         }
         agent_verdict(a, now, &v);
-        if (arg)
+        if (arg) {
                 health_live_for_process(&a->health, &a->policy, now, age, &v);
+                int64_t start = unix_ms() - (int64_t) age;
+                tlsrot_probe(a->tls, start, v.ready);
+                char why[CAROT_BLOCKED_MAX];
+                if (v.ready && tlsrot_restart_wanted(a->tls, start, why, sizeof why)) {
+                        answer_restart(req, a, start, why);
+                        return;
+                }
+        }
         dynbuf_init(&b, RENDER_MAX_BYTES);
         int status = render_probe(&v, kind, httpd_request_has_arg(req, "verbose"), &b);
         if (status < 0)

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kpa/carotpeer.h"
 #include "kpa/fsx.h"
+#include "kpa/log.h"
 #include "kpa/parse.h"
 #include "kpa/secret.h"
 #include "kpa/tls_p12.h"
@@ -24,6 +26,19 @@ static int read_in(const char *dir, const char *name, size_t max, char **ret, si
         return fsx_read_file(path, max, ret, ret_len);
 }
 
+/* Writes one public state file next to the stores, atomically. */
+static int write_public(const char *dir, const char *name, const char *text, size_t n, char *why, size_t whylen) {
+        struct fileset *fs = fileset_new(dir);
+        int r = fs ? fileset_add(fs, name, text, n, 0644, false) : -ENOMEM;
+        char err[300] = "";
+        if (r == 0)
+                r = fileset_commit(fs, err, sizeof err);
+        if (r < 0)
+                snprintf(why, whylen, "writing %.200s/%s: %.300s", dir, name, err[0] ? err : strerror(-r));
+        fileset_free(fs);
+        return r;
+}
+
 static int write_state(const char *dir, const char *sha, char *why, size_t whylen) {
         char text[256];
         int n = carot_state_format(sha, text, sizeof text);
@@ -31,15 +46,48 @@ static int write_state(const char *dir, const char *sha, char *why, size_t whyle
                 snprintf(why, whylen, "%s: no digest to record", TLSCAROUND_STATE_FILE);
                 return n;
         }
-        struct fileset *fs = fileset_new(dir);
-        int r = fs ? fileset_add(fs, TLSCAROUND_STATE_FILE, text, (size_t) n, 0644, false) : -ENOMEM;
-        char err[300] = "";
-        if (r == 0)
-                r = fileset_commit(fs, err, sizeof err);
-        if (r < 0)
-                snprintf(why, whylen, "writing %.200s/%s: %.300s", dir, TLSCAROUND_STATE_FILE, err[0] ? err : strerror(-r));
-        fileset_free(fs);
-        return r;
+        return write_public(dir, TLSCAROUND_STATE_FILE, text, (size_t) n, why, whylen);
+}
+
+/* The newest modification time of the stores and ca.pem (ms), or -1 when one cannot be read. */
+static int64_t stores_mtime_ms(const char *dir) {
+        static const char *const names[] = { TLS_KEYSTORE_FILE, TLS_TRUSTSTORE_FILE, TLS_CA_PEM_FILE };
+        int64_t newest = -1;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+                char path[PATHLEN];
+                struct stat st;
+                if ((size_t) snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path || stat(path, &st) < 0)
+                        return -1;
+                int64_t t = (int64_t) st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+                if (t > newest)
+                        newest = t;
+        }
+        return newest;
+}
+
+/* What the broker process's Raft client started with (raftstart.h), recorded when it is the
+ * stores on disk. A record that cannot be written leaves it unknown: fail closed. */
+static void raft_observe(const struct tlscaround_in *in, const struct carot_set *trusted, const char *stored_leaf,
+                         struct tlscaround_view *v, char *why, size_t whylen) {
+        char *text = NULL;
+        size_t len = 0;
+        struct raftstart_record rec;
+        bool have = read_in(in->out_dir, RAFTSTART_STATE_FILE, RAFTSTART_STATE_MAX_BYTES, &text, &len) == 0 &&
+                    raftstart_parse(text, len, &rec) == 0;
+        free(text);
+        int64_t mtime = stores_mtime_ms(in->out_dir);
+        /* Stores that cannot be stat'ed: nothing can be said of the process's start. */
+        raftstart_observe(have ? &rec : NULL, mtime < 0 ? -1 : in->process_start_unix_ms, mtime, trusted, stored_leaf,
+                          &v->raft_state);
+        if (!v->raft_state.write)
+                return;
+        char buf[RAFTSTART_STATE_MAX_BYTES];
+        int n = raftstart_format(&v->raft_state.with, buf, sizeof buf);
+        if (n < 0 || write_public(in->out_dir, RAFTSTART_STATE_FILE, buf, (size_t) n, why, whylen) < 0) {
+                if (n < 0)
+                        snprintf(why, whylen, "%s: the record cannot be written", RAFTSTART_STATE_FILE);
+                v->raft_state.known = false;
+        }
 }
 
 /* The CA a key store's chain leads to ("" when it does not open or leads to none of pool). */
@@ -107,6 +155,7 @@ static void add_voters(const struct tlscaround_in *in, const struct tlsreload_br
                 /* No agent to report: the handshakes are its report. */
                 if (tlsreload_accepts_client(host, port, crt, key, in->timeout_ms, e2, sizeof e2) == 0) {
                         e->reported = true;
+                        e->report.ready = true;
                         e->report.trust_loaded = true;
                         carot_set_add(&e->report.trusts, target_leaf);
                         memcpy(e->report.serves, e->served, sizeof e->report.serves);
@@ -210,7 +259,25 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         for (size_t i = 0; i < ci.trusted.n; i++)
                 subset_s = subset_s && carot_set_has(&ci.target, ci.trusted.fp[i]);
         char unknown[CAROT_BLOCKED_MAX] = "";
-        if (subset_t && ci.trust_loaded && (leaf_pending || !subset_s)) {
+        if (in->raft_tls) {
+                char rwhy[CAROT_WHY_MAX] = "";
+                v->raft = true;
+                snprintf(v->raft_listener, sizeof v->raft_listener, "%s", in->raft_tls);
+                raft_observe(in, &ci.trusted, ci.stored_leaf, v, rwhy, sizeof rwhy);
+                ci.raft_known = v->raft_state.known;
+                ci.raft_trusts = v->raft_state.with.trusts;
+                memcpy(ci.raft_serves, v->raft_state.with.serves, sizeof ci.raft_serves);
+                /* A record that could not be written leaves the start unknown (fail closed). */
+                if (rwhy[0])
+                        log_event(LOG_LEVEL_WARN, "tls_raft_record_failed", "%s", rwhy);
+        }
+        ci.node_id = in->node_id;
+        ci.ready = in->ready;
+        /* A restart is ordered among the peers too. */
+        bool raft_behind = in->raft_tls && (ci.raft_known ? !carot_set_equal(&ci.raft_trusts, &ci.trusted) ||
+                                                                    strcmp(ci.raft_serves, ci.stored_leaf) != 0
+                                                          : leaf_pending || !subset_s);
+        if (subset_t && ci.trust_loaded && (leaf_pending || !subset_s || raft_behind)) {
                 bool is_unknown;
                 ask_peers(in, pool, ci.target_leaf, v, unknown, sizeof unknown, &is_unknown);
                 v->peers_asked = true;
@@ -227,6 +294,7 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         v->action = d.action;
         memcpy(v->blocked, d.blocked, sizeof v->blocked);
         memcpy(v->peer_ok, d.peer_ok, sizeof v->peer_ok);
+        v->may_restart = d.action == CAROT_RESTART && d.may_restart;
         v->trust_loaded = ci.trust_loaded;
         v->trusts = ci.trusted;
         v->secret_cas = ci.target;

@@ -255,12 +255,6 @@ int tlsplan_tls_listeners(const char *listeners, const char *advertised, const c
         return 0;
 }
 
-bool tlsplan_raft_tls(const char *process_roles, const char *controller_names, const char *protocol_map,
-                      char *name, size_t namelen) {
-        return in_list(process_roles, "controller") &&
-               tlsplan_controller_tls(controller_names, protocol_map, name, namelen);
-}
-
 bool tlsplan_controller_tls(const char *controller_names, const char *protocol_map, char *name, size_t namelen) {
         char item[128], proto[64];
         bool too_long = false;

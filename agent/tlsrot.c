@@ -17,6 +17,7 @@
 #include "kpa/monotime.h"
 #include "kpa/parse.h"
 #include "kpa/props.h"
+#include "kpa/raftstart.h"
 #include "kpa/secret.h"
 #include "kpa/tls.h"
 #include "kpa/tls_issue.h"
@@ -81,6 +82,10 @@ struct job {
          * failed): ask for the reload and confirm again once every listener answers, even if
          * they all serve the stored serial by now (the broker may have applied it late). */
         bool unconfirmed;
+        /* The broker process's start as its probes told it (< 0: not yet), and its readiness
+         * (tlsrot_probe): what its Raft client started with, and whether it may restart. */
+        int64_t process_start_unix_ms;
+        bool ready;
         /* outputs */
         bool written;                   /* this round wrote new stores */
         bool leaf_written;              /* ... for a renewal (not a CA step) */
@@ -122,6 +127,8 @@ struct tlsrot {
          * removed for good then holds nothing). */
         int32_t seen[CAROT_MAX_PEERS];
         size_t n_seen;
+        int64_t process_start_unix_ms;           /* tlsrot_probe; -1: not told yet */
+        bool ready;
 };
 
 static int64_t unix_now_ms(void) {
@@ -144,9 +151,10 @@ struct setup {
          * proves the broker trusts the new CA (tlsreload_accepts_client). */
         uint16_t auth_port;
         char auth_name[64];
-        char raft_tls[64];               /* tlsplan_raft_tls: this controller's TLS controller listener, or "" */
         /* tlsplan_controller_tls: the controllers are TLS peers (judged by handshakes when they
-         * are no brokers); else a CA change never concerns them. */
+         * are no brokers), and every node's Raft client uses TLS (raftstart.h): raft_tls names
+         * the controller listener; else a CA change never concerns them, and raft_tls is "". */
+        char raft_tls[64];
         bool controller_tls;
 };
 
@@ -209,12 +217,10 @@ static int read_setup(const char *path, struct setup *s, char *why, size_t whyle
                                       props_get(&s->props, "listener.security.protocol.map"),
                                       props_get(&s->props, "controller.listener.names"), s->listeners,
                                       TLSPLAN_MAX_LISTENERS, &s->n_listeners, why, whylen);
-        char ctl[64];
         s->controller_tls = tlsplan_controller_tls(props_get(&s->props, "controller.listener.names"),
-                                                   props_get(&s->props, "listener.security.protocol.map"), ctl,
-                                                   sizeof ctl);
-        if (!tlsplan_raft_tls(props_get(&s->props, "process.roles"), props_get(&s->props, "controller.listener.names"),
-                              props_get(&s->props, "listener.security.protocol.map"), s->raft_tls, sizeof s->raft_tls))
+                                                   props_get(&s->props, "listener.security.protocol.map"), s->raft_tls,
+                                                   sizeof s->raft_tls);
+        if (!s->controller_tls)
                 s->raft_tls[0] = '\0';
         for (size_t i = 0; r == 0 && i < s->n_listeners && !s->auth_port; i++)
                 if (s->listeners[i].ssl && requires_client_cert(&s->props, s->listeners[i].name)) {
@@ -434,6 +440,7 @@ static enum carot_action ca_round(struct job *j, const struct setup *s, const st
                                     .voters = s->controller_tls ? props_get(&s->props, "controller.quorum.voters")
                                                                 : NULL,
                                     .raft_tls = s->raft_tls[0] ? s->raft_tls : NULL,
+                                    .process_start_unix_ms = j->process_start_unix_ms, .ready = j->ready,
                                     .tls_dir = j->tls_dir };
         struct tlscaround_out *o = ca_out_of(j);
         if (!o) {
@@ -626,7 +633,7 @@ static void work_cb(uv_work_t *req) {
                 /* The CA rotation reads the Secret's leaf (KPA_TLS_DIR); with KPA_TLS_CA_DIR a
                  * CA change was refused above. */
                 enum carot_action a = j->ca_dir ? CAROT_NONE : ca_round(j, &s, &res, &sec);
-                if (a != CAROT_NONE && a != CAROT_WAIT) {
+                if (a != CAROT_NONE && a != CAROT_WAIT && a != CAROT_RESTART) {
                         ca_step(j, &s, &sec, host, a);
                 } else if (a == CAROT_NONE && !res.reused) {
                         rotate(j, &s, &res, &sec, host);
@@ -823,6 +830,8 @@ static void queue_round(struct tlsrot *t) {
         j->n_seen = t->n_seen;
         j->stop = &t->stop_requested;
         j->unconfirmed = t->unconfirmed;
+        j->process_start_unix_ms = t->process_start_unix_ms;
+        j->ready = t->ready;
         t->job = j;
         if (uv_queue_work(t->loop, &t->work, work_cb, after_work_cb) < 0) {
                 kafka_conf_free(j->conf);
@@ -893,6 +902,7 @@ int tlsrot_new(uv_loop_t *loop, const struct tlsrot_opts *o, struct kafka_conf *
         if (t->o.timeout_ms < TLSROT_CALL_MIN_MS)
                 t->o.timeout_ms = TLSROT_CALL_MIN_MS;
         t->view.expiry_warn_days = o->expiry_warn_days;
+        t->process_start_unix_ms = -1;
         atomic_init(&t->stop_requested, false);
         t->conf = conf;
         uv_timer_init(loop, &t->recheck);
@@ -925,6 +935,30 @@ void tlsrot_set_conf(struct tlsrot *t, struct kafka_conf *conf) {
 }
 
 const struct tlsrot_view *tlsrot_view(const struct tlsrot *t) { return t ? &t->view : NULL; }
+
+void tlsrot_probe(struct tlsrot *t, int64_t process_start_unix_ms, bool ready) {
+        if (!t)
+                return;
+        bool was_ready = t->ready;
+        t->ready = ready;
+        bool other = t->process_start_unix_ms < 0 ||
+                     !raftstart_same_process(t->process_start_unix_ms, process_start_unix_ms);
+        if (other)
+                t->process_start_unix_ms = process_start_unix_ms;
+        /* A new broker process (or one that became ready) while a CA step waits on this node
+         * or on restarts: the next round need not wait for its timer. */
+        if (!t->stopping && t->view.ca.raft && t->view.ca.phase != CAROT_STEADY && (other || (ready && !was_ready)) &&
+            !uv_is_active((uv_handle_t *) &t->debounce))
+                uv_timer_start(&t->debounce, on_debounced, TLSROT_PROBE_ROUND_MS, 0);
+}
+
+bool tlsrot_restart_wanted(const struct tlsrot *t, int64_t process_start_unix_ms, char *why, size_t whylen) {
+        if (!t || !t->view.ca.known || !t->view.ca.may_restart || !t->view.ca.raft_state.process_known ||
+            !raftstart_same_process(t->view.ca.raft_state.started_unix_ms, process_start_unix_ms))
+                return false;
+        snprintf(why, whylen, "%s", t->view.ca.blocked);
+        return true;
+}
 
 void tlsrot_stop(struct tlsrot *t) {
         if (!t || t->stopping)

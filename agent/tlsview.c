@@ -39,6 +39,31 @@ static bool add_fp(cJSON *o, const char *name, const char *fp) {
         return fp[0] ? cJSON_AddStringToObject(o, name, fp) != NULL : cJSON_AddNullToObject(o, name) != NULL;
 }
 
+/* tls.ca_rotation.raft (null unless the controller listener uses TLS): what the broker process's
+ * Raft client started with (raftstart.h), as peers read it (carot_parse_report), and whether
+ * it waits on a restart. */
+static bool add_raft(cJSON *o, const struct tlscaround_view *c) {
+        if (!c->known || !c->raft)
+                return cJSON_AddNullToObject(o, "raft") != NULL;
+        const struct raftstart_state *r = &c->raft_state;
+        struct carot_set none = { 0 };
+        cJSON *x = cJSON_AddObjectToObject(o, "raft");
+        char when[40];
+        utc(r->started_unix_ms / 1000, when, sizeof when);
+        bool needs = c->action == CAROT_RESTART;
+        bool ok = x && cJSON_AddStringToObject(x, "listener", c->raft_listener) &&
+                  (r->process_known ? cJSON_AddStringToObject(x, "process_started", when) != NULL
+                                    : cJSON_AddNullToObject(x, "process_started") != NULL) &&
+                  cJSON_AddBoolToObject(x, "started_known", r->known) &&
+                  add_set(x, "started_trusts", r->known ? &r->with.trusts : &none) &&
+                  add_fp(x, "started_serves", r->known ? r->with.serves : "") &&
+                  cJSON_AddBoolToObject(x, "current", r->current) && cJSON_AddBoolToObject(x, "needs_restart", needs) &&
+                  cJSON_AddStringToObject(x, "restart", !needs ? "none" : c->may_restart ? "requested" : "waiting");
+        if (ok && needs)
+                ok = cJSON_AddStringToObject(x, "restart_reason", c->blocked) != NULL;
+        return ok;
+}
+
 /* tls.ca_rotation: this broker's CA state, as peers' agents read it (carot_parse_report: until
  * a round confirmed the trust store loaded, nothing counts as trusted), and what holds a step. */
 static bool add_ca(cJSON *t, const struct tlsrot_view *v) {
@@ -54,6 +79,8 @@ static bool add_ca(cJSON *t, const struct tlsrot_view *v) {
                 ok = cJSON_AddStringToObject(o, "error", v->ca_error) != NULL;
         else if (ok && c->known && c->blocked[0])
                 ok = cJSON_AddStringToObject(o, c->action == CAROT_WAIT ? "blocked" : "reason", c->blocked) != NULL;
+        if (ok)
+                ok = add_raft(o, c);
         if (!ok || !c->peers_asked)
                 return ok;
         cJSON *ps = cJSON_AddArrayToObject(o, "peers");
@@ -66,6 +93,13 @@ static bool add_ca(cJSON *t, const struct tlsrot_view *v) {
                      add_fp(e, "serves_seen", p->served) && cJSON_AddBoolToObject(e, "reported", p->reported);
                 if (ok && p->reported)
                         ok = add_set(e, "trusts", &p->report.trusts) && add_fp(e, "serves_reported", p->report.serves);
+                if (ok && p->reported && p->report.raft)
+                        ok = cJSON_AddBoolToObject(e, "raft_known", p->report.raft_known) &&
+                             add_set(e, "raft_trusts", &p->report.raft_trusts) &&
+                             add_fp(e, "raft_serves", p->report.raft_serves) &&
+                             cJSON_AddBoolToObject(e, "ready", p->report.ready) &&
+                             cJSON_AddBoolToObject(e, "needs_restart", p->report.needs_restart) &&
+                             cJSON_AddBoolToObject(e, "restarting", p->report.restarting);
                 if (ok && p->why[0])
                         ok = cJSON_AddStringToObject(e, "error", p->why) != NULL;
         }
@@ -172,10 +206,16 @@ int tlsview_metrics(const struct tlsrot_view *v, int64_t now_unix, struct dynbuf
                                   "trusted), 3 drop (old CAs dropped, reload unconfirmed); -1 unknown.\n"
                                   "# TYPE kpa_tls_ca_rotation_phase gauge\nkpa_tls_ca_rotation_phase %d\n"
                                   "# HELP kpa_tls_ca_rotation_blocked 1 while a step of the CA rotation waits on a "
-                                  "peer, cannot be judged, or is held on a KRaft controller with TLS on its "
-                                  "controller listener; /status tls.ca_rotation says which and why.\n"
-                                  "# TYPE kpa_tls_ca_rotation_blocked gauge\nkpa_tls_ca_rotation_blocked %d\n",
+                                  "peer, cannot be judged, or a restart waits for its turn; /status tls.ca_rotation says which and why.\n"
+                                  "# TYPE kpa_tls_ca_rotation_blocked gauge\nkpa_tls_ca_rotation_blocked %d\n"
+                                  "# HELP kpa_tls_raft_restart_requested 1 while the agent asks the kubelet to restart "
+                                  "the broker (its /livez fails) so that its Raft client takes a CA step; "
+                                  "/status tls.ca_rotation.raft says why.\n"
+                                  "# TYPE kpa_tls_raft_restart_requested gauge\nkpa_tls_raft_restart_requested %d\n",
                                   v->ca.known ? (int) v->ca.phase : -1,
-                                  v->ca_error[0] || (v->ca.known && v->ca.action == CAROT_WAIT) ? 1 : 0);
+                                  v->ca_error[0] || (v->ca.known && (v->ca.action == CAROT_WAIT ||
+                                                                     (v->ca.action == CAROT_RESTART &&
+                                                                      !v->ca.may_restart))) ? 1 : 0,
+                                  v->ca.known && v->ca.action == CAROT_RESTART && v->ca.may_restart ? 1 : 0);
         return r;
 }

@@ -52,6 +52,9 @@ enum carot_action {
         CAROT_SERVE_LEAF,     /* the gate is open: put the Secret's leaf in the key store */
         CAROT_DROP_TRUST,     /* the gate is open: write the trust store write_trust (new only) */
         CAROT_WAIT,           /* a gate is closed: blocked says which peer and why */
+        CAROT_RESTART,        /* raft_tls: the stores on disk are a step ahead of what the broker
+                               * process's Raft client started with: it restarts (may_restart says
+                               * whether its turn came, restart_why why (not)) before any next step */
 };
 
 /* What a peer's agent reports of its broker (its /status tls.ca_rotation). */
@@ -60,6 +63,16 @@ struct carot_report {
         struct carot_set trusts;          /* those CAs (empty unless trust_loaded) */
         char serves[CAROT_FP_LEN];        /* the CA every connection of every listener is served
                                            * a leaf of, "" when not confirmed */
+        /* Its tls.ca_rotation.raft (raftstart.h), present on a node whose controller listener
+         * uses TLS: what its broker process's Raft client started with (raft_known), whether
+         * it is ready (in ISR, /status "ready"), needs a restart, or asks for one now. */
+        bool raft;
+        bool raft_known;
+        struct carot_set raft_trusts;
+        char raft_serves[CAROT_FP_LEN];
+        bool ready;
+        bool needs_restart;
+        bool restarting;
 };
 
 struct carot_peer {
@@ -80,10 +93,18 @@ struct carot_input {
         char served[CAROT_FP_LEN];        /* the CA of what every local listener serves, "" unknown */
         /* NULL when the list of peers is known; else why not (the gates hold). */
         const char *peers_unknown;
-        /* The controller listener's name when this node is a KRaft controller with TLS on it
-         * (tlsplan_raft_tls), else NULL: then the steps that would break the other controllers'
-         * Raft clients (SERVE_LEAF, DROP_TRUST) hold; they happen at the node's next start. */
+        /* The controller listener's name when it uses TLS (tlsplan_controller_tls), else NULL.
+         * Then every node's Raft client (a controller's, and a broker's to the controllers)
+         * keeps the material its process started with (raftstart.h), and: a node restarts
+         * after each of its own steps (CAROT_RESTART, one node at a time, the lowest node id
+         * first), SERVE_LEAF waits until every peer's Raft client started trusting the new
+         * CA, DROP_TRUST until every peer's started with a leaf of a new CA. */
         const char *raft_tls;
+        int32_t node_id;                  /* this node: restarts go by node id */
+        bool raft_known;                  /* what this process's Raft client started with: */
+        struct carot_set raft_trusts;
+        char raft_serves[CAROT_FP_LEN];
+        bool ready;                       /* this broker is ready (a restart waits for it) */
         const struct carot_peer *peers;
         size_t n_peers;
 };
@@ -96,6 +117,7 @@ struct carot_decision {
          * LEAF: it serves a leaf of a new CA); false outside a gate. */
         bool peer_ok[CAROT_MAX_PEERS];
         char blocked[CAROT_BLOCKED_MAX];  /* WAIT: the first peer that holds the gate, and why */
+        bool may_restart;                 /* RESTART: this node's turn came */
 };
 
 const char *carot_phase_name(enum carot_phase p);

@@ -17,6 +17,7 @@
 #include "kpa/carot.h"
 #include "kpa/kafkaconf.h"
 #include "kpa/kconn.h"
+#include "kpa/raftstart.h"
 #include "kpa/tls.h"
 
 #define TLSCAROUND_STATE_FILE "ca-rotation.state"
@@ -31,6 +32,12 @@ struct tlscaround_view {
         struct carot_set trusts;           /* ca.pem on disk */
         struct carot_set secret_cas;       /* the Secret's ca.crt */
         char serves[CAROT_FP_LEN];         /* "" unless every listener serves the key store's leaf */
+        /* raft_tls: what the broker process's Raft client started with (raftstart.h), and
+         * whether it must restart (action CAROT_RESTART) and may now (its turn came). */
+        bool raft;
+        char raft_listener[64];
+        struct raftstart_state raft_state;
+        bool may_restart;
         bool peers_asked;                  /* a gate was judged: peers below */
         size_t n_peers;
         struct carot_peer peers[CAROT_MAX_PEERS];
@@ -57,9 +64,13 @@ struct tlscaround_in {
          * what it serves, and whether it accepts the Secret's leaf (tls_dir) as a client
          * certificate (that listener requires one). */
         const char *voters;
-        /* This node's controller listener when it is a KRaft controller with TLS on it
-         * (tlsplan_raft_tls), else NULL: carot_input.raft_tls. */
+        /* The controller listener when it uses TLS (tlsplan_controller_tls), else NULL:
+         * carot_input.raft_tls. Then the round also records what the broker process started
+         * with (raft-start.state, RAFTSTART_STATE_FILE) from process_start_unix_ms (< 0: no
+         * probe told it yet), and ready (this broker's verdict) lets a restart be asked. */
         const char *raft_tls;
+        int64_t process_start_unix_ms;
+        bool ready;
         const char *tls_dir;
 };
 

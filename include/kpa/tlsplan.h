@@ -74,17 +74,10 @@ int tlsplan_tls_listeners(const char *listeners, const char *advertised, const c
                           const char *controller_names, struct tlsplan_listener *ret, size_t max,
                           size_t *ret_n, char *why, size_t whylen);
 
-/* Whether this node is a KRaft controller whose controller listener uses TLS: process_roles
- * (comma list) names "controller" and a listener of controller_names has protocol SSL or
- * SASL_SSL in protocol_map (NULL: the name itself). Then name gets that listener's name. The
- * Raft client a controller talks to the other controllers with keeps the TLS material it
- * started with (Kafka never reconfigures it), so such a node must not serve a leaf of a new CA,
- * nor drop an old CA, while it runs (docs/tls-rotation.md). */
-bool tlsplan_raft_tls(const char *process_roles, const char *controller_names, const char *protocol_map,
-                      char *name, size_t namelen);
 /* Whether the controller listener (the first of controller_names whose protocol is SSL or
  * SASL_SSL) uses TLS, whatever this node's roles: then the controllers are TLS peers of every
- * node, and name gets that listener's name. */
+ * node, every node's Raft client uses TLS (and keeps the material its process started with:
+ * raftstart.h), and name gets that listener's name. */
 bool tlsplan_controller_tls(const char *controller_names, const char *protocol_map, char *name, size_t namelen);
 
 /* The tls_expiry condition: true (ok) when not_after is more than warn_days days after now;

@@ -57,6 +57,8 @@
 #define TLSROT_CONFIRM_MS (60 * 1000)
 /* Mid CA rotation the gates are judged again this often (peers move on their own). */
 #define TLSROT_CA_STEP_MS 5000
+/* A new broker process seen by the probes while a CA step waits: the next round after this. */
+#define TLSROT_PROBE_ROUND_MS 500
 #define TLSROT_REASON_MAX 640
 /* Each Kafka call of a rotation gets at least this long: it runs on a worker thread, rarely,
  * and a timed-out reload only means another round (a loaded broker answers AlterConfigs
@@ -128,6 +130,13 @@ int tlsrot_start(struct tlsrot *t, char *errbuf, size_t errlen);
 /* A new client configuration for the next round (takes the reference). */
 void tlsrot_set_conf(struct tlsrot *t, struct kafka_conf *conf);
 const struct tlsrot_view *tlsrot_view(const struct tlsrot *t);
+/* The kafka container's probe told when its broker process started (wall clock, ms), and the
+ * agent's verdict on the broker's readiness: what the process's Raft client started with is
+ * judged from it (raftstart.h). A new process starts a round soon. Accepts NULL. */
+void tlsrot_probe(struct tlsrot *t, int64_t process_start_unix_ms, bool ready);
+/* Whether the broker process that started at process_start_unix_ms should be restarted now: a
+ * CA step waits on it (CAROT_RESTART) and its turn came. why gets the reason. Accepts NULL. */
+bool tlsrot_restart_wanted(const struct tlsrot *t, int64_t process_start_unix_ms, char *why, size_t whylen);
 /* Closes the handles; frees itself once the running job (if any) is done. Accepts NULL. */
 void tlsrot_stop(struct tlsrot *t);
 

@@ -340,40 +340,199 @@ START_TEST(a_bad_peer_report_is_refused_with_a_reason) {
 }
 END_TEST
 
-START_TEST(a_controller_with_tls_on_its_controller_listener_only_ever_adds_trust) {
-        fps();
-        /* Every peer trusts B and serves a B leaf: the gates alone would open both steps. */
-        struct carot_peer p[] = { peer(1, true, true, set_of(A, B, NULL), B, B) };
-#define HELD(what) "held: this node is a KRaft controller with TLS on listener CONTROLLER, whose Raft client " \
-                   "keeps the TLS material it started with; " what ". The step is taken at the pod's next start: " \
-                   "roll the controllers as docs/tls-rotation.md says"
-        struct carot_decision d;
-        /* Adding trust breaks no Raft client: it still happens. */
-        struct carot_input in = input(set_of(B, NULL, NULL), B, set_of(A, NULL, NULL), A, A, p, 1);
+/* A peer on a cluster whose controller listener uses TLS: its agent also reports what its
+ * broker process's Raft client started with (raftstart.h). */
+static struct carot_peer raft_peer(int32_t id, struct carot_set trusts, const char *serves, struct carot_set raft_trusts,
+                                   const char *raft_serves) {
+        struct carot_peer p = peer(id, true, true, trusts, serves, serves);
+        p.report.raft = true;
+        p.report.raft_known = true;
+        p.report.raft_trusts = raft_trusts;
+        snprintf(p.report.raft_serves, sizeof p.report.raft_serves, "%s", raft_serves);
+        p.report.ready = true;
+        return p;
+}
+
+/* This node on such a cluster, its process started with raft_trusts and a leaf of raft_serves. */
+static struct carot_input raft_input(struct carot_input in, struct carot_set raft_trusts, const char *raft_serves) {
         in.raft_tls = "CONTROLLER";
+        in.node_id = 1;
+        in.ready = true;
+        in.raft_known = true;
+        in.raft_trusts = raft_trusts;
+        snprintf(in.raft_serves, sizeof in.raft_serves, "%s", raft_serves);
+        return in;
+}
+
+#define BEHIND "restart requested: the broker process's Raft client started with other TLS material than the " \
+               "stores hold now (Kafka never reloads it), and this node's turn came"
+
+START_TEST(on_tls_controllers_each_step_is_followed_by_a_restart_of_the_broker) {
+        fps();
+        struct carot_peer p[] = { raft_peer(2, set_of(A, NULL, NULL), A, set_of(A, NULL, NULL), A) };
+        struct carot_decision d;
+        /* Adding trust breaks no Raft client: it happens at once. */
+        struct carot_input in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, NULL, NULL), A, A, p, 1),
+                                           set_of(A, NULL, NULL), A);
         carot_decide(&in, &d);
         ck_assert_int_eq(d.action, CAROT_ADD_TRUST);
-        /* The new leaf would be refused by the other controllers' Raft clients (they trust A only). */
-        in = input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), A, A, p, 1);
-        in.raft_tls = "CONTROLLER";
+        /* Written and loaded by the listeners: the process's Raft client still trusts A only. */
+        in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), A, A, p, 1), set_of(A, NULL, NULL), A);
         carot_decide(&in, &d);
         ck_assert_int_eq(d.phase, CAROT_TRUST);
+        ck_assert_int_eq(d.action, CAROT_RESTART);
+        ck_assert(d.may_restart);
+        ck_assert_str_eq(d.blocked, BEHIND);
+        /* After the leaf: phase LEAF; after the drop (the files are steady): phase DROP. */
+        in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), B, B, p, 1), set_of(A, B, NULL), A);
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.phase, CAROT_LEAF);
+        ck_assert_int_eq(d.action, CAROT_RESTART);
+        in = raft_input(input(set_of(B, NULL, NULL), B, set_of(B, NULL, NULL), B, B, p, 1), set_of(A, B, NULL), B);
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.phase, CAROT_DROP);
+        ck_assert_int_eq(d.action, CAROT_RESTART);
+        ck_assert(d.may_restart);
+        /* Restarted on what is on disk: steady. */
+        in = raft_input(input(set_of(B, NULL, NULL), B, set_of(B, NULL, NULL), B, B, p, 1), set_of(B, NULL, NULL), B);
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.phase, CAROT_STEADY);
+        ck_assert_int_eq(d.action, CAROT_NONE);
+}
+END_TEST
+
+START_TEST(a_start_nobody_recorded_restarts_a_broker_only_mid_rotation) {
+        fps();
+        struct carot_peer p[] = { raft_peer(2, set_of(A, NULL, NULL), A, set_of(A, NULL, NULL), A) };
+        struct carot_decision d;
+        struct carot_input in = raft_input(input(set_of(A, NULL, NULL), A, set_of(A, NULL, NULL), A, A, p, 1),
+                                           set_of(A, NULL, NULL), A);
+        in.raft_known = false;
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_NONE);
+        in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), A, A, p, 1), set_of(A, NULL, NULL), A);
+        in.raft_known = false;
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_RESTART);
+        /* A same-CA renewal leaves the Raft client on a leaf of the same CA: no restart. */
+        in = raft_input(input(set_of(A, NULL, NULL), A, set_of(A, NULL, NULL), A, A, p, 1), set_of(A, NULL, NULL), A);
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_NONE);
+}
+END_TEST
+
+START_TEST(restarts_go_one_node_at_a_time_lowest_node_id_first) {
+        fps();
+        struct carot_decision d;
+        struct carot_peer p[] = { raft_peer(0, set_of(A, B, NULL), A, set_of(A, NULL, NULL), A),
+                                  raft_peer(2, set_of(A, B, NULL), A, set_of(A, NULL, NULL), A) };
+        struct carot_input in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), A, A, p, 2),
+                                           set_of(A, NULL, NULL), A);
+#define CHECK_WAIT(why) do { carot_decide(&in, &d); ck_assert_int_eq(d.action, CAROT_RESTART); \
+                             ck_assert(!d.may_restart); ck_assert_str_eq(d.blocked, why); } while (0)
+        p[0].report.needs_restart = true;
+        CHECK_WAIT("restart pending: node 0 (kafka-0.kafka-headless) restarts first (lower node id)");
+        p[0].report.needs_restart = false;
+        p[0].report.restarting = true;
+        CHECK_WAIT("restart pending: node 0 (kafka-0.kafka-headless) is restarting");
+        p[0].report.restarting = false;
+        p[0].report.ready = false;
+        CHECK_WAIT("restart pending: node 0 (kafka-0.kafka-headless) is not ready");
+        p[0].report.ready = true;
+        in.ready = false;
+        CHECK_WAIT("restart pending: this broker is not ready (in ISR) yet");
+        in.ready = true;
+        p[1].reported = false;
+        snprintf(p[1].why, sizeof p[1].why, "connection refused");
+        CHECK_WAIT("restart pending: node 2 (kafka-2.kafka-headless): its agent's report is unknown: connection refused");
+        p[1].reported = true;
+        /* A higher node id that needs a restart, or even asks for one, waits for this one. */
+        p[1].report.needs_restart = true;
+        p[1].report.restarting = true;
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_RESTART);
+        ck_assert(d.may_restart);
+#undef CHECK_WAIT
+}
+END_TEST
+
+START_TEST(on_tls_controllers_a_leaf_waits_for_every_raft_client_to_trust_its_ca) {
+        fps();
+        struct carot_decision d;
+        /* The peer's listeners trust B, but its process started trusting A only. */
+        struct carot_peer p[] = { raft_peer(2, set_of(A, B, NULL), A, set_of(A, NULL, NULL), A) };
+        struct carot_input in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), A, A, p, 1),
+                                           set_of(A, B, NULL), A);
+        carot_decide(&in, &d);
         ck_assert_int_eq(d.action, CAROT_WAIT);
-        ck_assert_str_eq(d.blocked, HELD("serving a leaf of the new CA now would make the other controllers' "
-                                         "Raft clients refuse this controller"));
-        /* Dropping A would refuse their Raft clients' A leaves. */
-        in = input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), B, B, p, 1);
-        in.raft_tls = "CONTROLLER";
+        ck_assert(!d.peer_ok[0]);
+        ck_assert_str_eq(d.blocked, "node 2 (kafka-2.kafka-headless): its Raft client started before it trusted the "
+                         "new CA bbbbbbbbbbbbbbbb: it restarts first");
+        p[0].report.raft_known = false;
+        carot_decide(&in, &d);
+        ck_assert_str_eq(d.blocked, "node 2 (kafka-2.kafka-headless): its agent does not know what its Raft client "
+                         "started with yet");
+        /* A controller-only voter, judged by handshakes: no agent says what its Raft client has. */
+        p[0].report.raft = false;
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_WAIT);
+        ck_assert_str_eq(d.blocked, "node 2 (kafka-2.kafka-headless): no agent reports what its Raft client started "
+                         "with (a controller-only node, or an agent without it): roll it as docs/tls-rotation.md says");
+        p[0] = raft_peer(2, set_of(A, B, NULL), A, set_of(A, B, NULL), A);
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_SERVE_LEAF);
+        ck_assert(d.peer_ok[0]);
+}
+END_TEST
+
+START_TEST(on_tls_controllers_the_drop_waits_for_every_raft_client_to_present_a_new_leaf) {
+        fps();
+        struct carot_decision d;
+        /* The peer's listeners serve B, but its process started with its A leaf. */
+        struct carot_peer p[] = { raft_peer(2, set_of(A, B, NULL), B, set_of(A, B, NULL), A) };
+        struct carot_input in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), B, B, p, 1),
+                                           set_of(A, B, NULL), B);
         carot_decide(&in, &d);
         ck_assert_int_eq(d.phase, CAROT_LEAF);
         ck_assert_int_eq(d.action, CAROT_WAIT);
-        ck_assert_str_eq(d.blocked, HELD("dropping the old CAs now would make this controller refuse the other "
-                                         "controllers' Raft clients"));
-        /* Without the controller role (or TLS there) the same state takes the step. */
+        ck_assert_str_eq(d.blocked, "node 2 (kafka-2.kafka-headless): its Raft client started with a leaf of CA "
+                         "aaaaaaaaaaaaaaaa: it restarts first");
+        snprintf(p[0].report.raft_serves, sizeof p[0].report.raft_serves, "%s", B);
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_DROP_TRUST);
+        ck_assert(carot_set_equal(&d.write_trust, &in.target));
+        /* Without TLS on the controller listener the same state never asked the Raft clients. */
+        snprintf(p[0].report.raft_serves, sizeof p[0].report.raft_serves, "%s", A);
         in.raft_tls = NULL;
         carot_decide(&in, &d);
         ck_assert_int_eq(d.action, CAROT_DROP_TRUST);
-#undef HELD
+}
+END_TEST
+
+START_TEST(a_peer_report_carries_its_raft_start) {
+        fps();
+        char body[1200], why[300] = "";
+        snprintf(body, sizeof body, "{\"ready\":true,\"tls\":{\"ca_rotation\":{\"trust_loaded\":true,\"trusts\":[\"%s\","
+                 "\"%s\"],\"serves\":\"%s\",\"raft\":{\"listener\":\"CONTROLLER\",\"started_known\":true,"
+                 "\"started_trusts\":[\"%s\"],\"started_serves\":\"%s\",\"current\":false,\"needs_restart\":true,"
+                 "\"restart\":\"requested\"}}}}", A, B, A, A, A);
+        struct carot_report r;
+        ck_assert_int_eq(carot_parse_report(body, strlen(body), &r, why, sizeof why), 0);
+        ck_assert(r.ready && r.raft && r.raft_known && r.needs_restart && r.restarting);
+        ck_assert(carot_set_equal(&r.raft_trusts, &(struct carot_set){ .n = 0 }) == false);
+        ck_assert_uint_eq(r.raft_trusts.n, 1);
+        ck_assert_str_eq(r.raft_trusts.fp[0], A);
+        ck_assert_str_eq(r.raft_serves, A);
+        /* No raft object (a PLAINTEXT controller listener) and no ready: neither. */
+        snprintf(body, sizeof body, "{\"tls\":{\"ca_rotation\":{\"trust_loaded\":true,\"trusts\":[\"%s\"],"
+                 "\"serves\":null,\"raft\":null}}}", A);
+        ck_assert_int_eq(carot_parse_report(body, strlen(body), &r, why, sizeof why), 0);
+        ck_assert(!r.raft && !r.ready && !r.restarting);
+        snprintf(body, sizeof body, "{\"tls\":{\"ca_rotation\":{\"trust_loaded\":true,\"trusts\":[],\"serves\":null,"
+                 "\"raft\":{\"started_known\":\"yes\"}}}}");
+        ck_assert_int_eq(carot_parse_report(body, strlen(body), &r, why, sizeof why), -EINVAL);
+        ck_assert_str_eq(why, "the peer's tls.ca_rotation.raft lacks started_known (bool), started_trusts (array), "
+                         "started_serves (string or null), needs_restart (bool) or restart (string)");
 }
 END_TEST
 
@@ -405,7 +564,12 @@ int main(void) {
         tcase_add_test(tc, a_new_ca_change_mid_rotation_adds_it_and_keeps_every_earlier_ca);
         tcase_add_test(tc, a_plain_leaf_renewal_is_no_ca_step);
         tcase_add_test(tc, too_many_cas_wait_instead_of_dropping_any);
-        tcase_add_test(tc, a_controller_with_tls_on_its_controller_listener_only_ever_adds_trust);
+        tcase_add_test(tc, on_tls_controllers_each_step_is_followed_by_a_restart_of_the_broker);
+        tcase_add_test(tc, a_start_nobody_recorded_restarts_a_broker_only_mid_rotation);
+        tcase_add_test(tc, restarts_go_one_node_at_a_time_lowest_node_id_first);
+        tcase_add_test(tc, on_tls_controllers_a_leaf_waits_for_every_raft_client_to_trust_its_ca);
+        tcase_add_test(tc, on_tls_controllers_the_drop_waits_for_every_raft_client_to_present_a_new_leaf);
+        tcase_add_test(tc, a_peer_report_carries_its_raft_start);
         suite_add_tcase(s, tc);
         tc = tcase_create("io");
         tcase_add_test(tc, fingerprints_are_64_lower_case_hex_digits);

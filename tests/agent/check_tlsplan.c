@@ -146,19 +146,14 @@ END_TEST
 START_TEST(a_controller_with_tls_on_its_controller_listener_is_told_apart) {
         char name[64] = "";
         const char *map = "INTERNAL:SASL_SSL,CONTROLLER:SSL,MTLS:SSL";
-        ck_assert(tlsplan_raft_tls("broker,controller", "CONTROLLER", map, name, sizeof name));
-        ck_assert_str_eq(name, "CONTROLLER");
-        ck_assert(tlsplan_raft_tls("controller", "CTL", "CTL:SASL_SSL", name, sizeof name));
+        ck_assert(tlsplan_controller_tls("CTL", "CTL:SASL_SSL", name, sizeof name));
         ck_assert_str_eq(name, "CTL");
         /* No map: the listener's name is its protocol, as Kafka defaults. */
-        ck_assert(tlsplan_raft_tls("controller", "SSL", NULL, name, sizeof name));
+        ck_assert(tlsplan_controller_tls("SSL", NULL, name, sizeof name));
         ck_assert_str_eq(name, "SSL");
-        /* A broker-only node, a PLAINTEXT controller listener, or none at all: no Raft client at stake. */
-        ck_assert(!tlsplan_raft_tls("broker", "CONTROLLER", map, name, sizeof name));
-        ck_assert(!tlsplan_raft_tls("broker,controller", "CONTROLLER", "CONTROLLER:PLAINTEXT,INTERNAL:SSL", name,
-                                    sizeof name));
-        ck_assert(!tlsplan_raft_tls(NULL, "CONTROLLER", map, name, sizeof name));
-        ck_assert(!tlsplan_raft_tls("broker,controller", NULL, map, name, sizeof name));
+        /* A PLAINTEXT controller listener, or none at all: no Raft client at stake. */
+        ck_assert(!tlsplan_controller_tls("CONTROLLER", "CONTROLLER:PLAINTEXT,INTERNAL:SSL", name, sizeof name));
+        ck_assert(!tlsplan_controller_tls(NULL, map, name, sizeof name));
         /* Whatever the roles, the controllers are TLS peers or not. */
         name[0] = '\0';
         ck_assert(tlsplan_controller_tls("CONTROLLER", map, name, sizeof name));
@@ -220,7 +215,7 @@ START_TEST(status_shows_each_listeners_served_certificate_and_the_last_rotation)
                          "\"not_after\":\"2027-01-11T00:00:00Z\"}}],\"last_rotation\":{\"result\":\"refused\","
                          "\"reason\":\"KPA_TLS_DIR/tls.key: file not found\",\"at\":\"2027-01-01T00:00:00Z\"},"
                          "\"ca_rotation\":{\"phase\":\"unknown\",\"step\":\"none\",\"trust_loaded\":false,"
-                         "\"trusts\":[],\"serves\":null,\"secret_cas\":[]},"
+                         "\"trusts\":[],\"serves\":null,\"secret_cas\":[],\"raft\":null},"
                          "\"rotations\":{\"rotated\":1,\"refused\":3,\"failed\":0}}");
         free(s);
         cJSON_Delete(t);
@@ -260,7 +255,7 @@ START_TEST(status_shows_the_ca_rotation_as_peers_read_it_and_what_blocks) {
         char want[2048];
         snprintf(want, sizeof want, "{\"phase\":\"trust\",\"step\":\"wait\",\"trust_loaded\":true,\"trusts\":[\"%s\",\"%s\"],"
                  "\"serves\":\"%s\",\"secret_cas\":[\"%s\"],\"blocked\":\"node 2 (k2): does not trust the new CA "
-                 "bbbbbbbbbbbbbbbb yet\",\"peers\":[{\"node_id\":2,\"host\":\"k2\",\"confirmed\":false,"
+                 "bbbbbbbbbbbbbbbb yet\",\"raft\":null,\"peers\":[{\"node_id\":2,\"host\":\"k2\",\"confirmed\":false,"
                  "\"serves_seen\":\"%s\",\"reported\":true,\"trusts\":[\"%s\"],\"serves_reported\":\"%s\"}]}",
                  a, b, a, b, a, a, a);
         ck_assert_str_eq(ca, want);
@@ -281,7 +276,74 @@ START_TEST(status_shows_the_ca_rotation_as_peers_read_it_and_what_blocks) {
         ck_assert_int_eq(tlsview_metrics(&v, 1798761600, &m), 0);
         ck_assert_ptr_nonnull(strstr(dynbuf_str(&m), "\nkpa_tls_ca_rotation_phase 1\n"));
         ck_assert_ptr_nonnull(strstr(dynbuf_str(&m), "\nkpa_tls_ca_rotation_blocked 1\n"));
+        ck_assert_ptr_nonnull(strstr(dynbuf_str(&m), "\nkpa_tls_raft_restart_requested 0\n"));
         dynbuf_free(&m);
+}
+END_TEST
+
+/* A node whose controller listener uses TLS publishes what its Raft client started with and its
+ * restart, exactly as a peer's agent reads them back. */
+START_TEST(status_shows_the_raft_start_and_a_requested_restart_as_peers_read_them) {
+        struct tlsrot_view v;
+        view_fixture(&v);
+        char a[CAROT_FP_LEN], b[CAROT_FP_LEN];
+        memset(a, 'a', 64);
+        memset(b, 'b', 64);
+        a[64] = b[64] = '\0';
+        struct tlscaround_view *c = &v.ca;
+        c->known = true;
+        c->phase = CAROT_TRUST;
+        c->action = CAROT_RESTART;
+        c->may_restart = true;
+        snprintf(c->blocked, sizeof c->blocked, "restart requested: why");
+        c->trust_loaded = true;
+        ck_assert_int_eq(carot_set_add(&c->trusts, a), 0);
+        ck_assert_int_eq(carot_set_add(&c->trusts, b), 0);
+        ck_assert_int_eq(carot_set_add(&c->secret_cas, b), 0);
+        memcpy(c->serves, a, sizeof c->serves);
+        c->raft = true;
+        snprintf(c->raft_listener, sizeof c->raft_listener, "CONTROLLER");
+        c->raft_state.process_known = true;
+        c->raft_state.started_unix_ms = 1798761600123;
+        c->raft_state.known = true;
+        ck_assert_int_eq(carot_set_add(&c->raft_state.with.trusts, a), 0);
+        memcpy(c->raft_state.with.serves, a, sizeof c->raft_state.with.serves);
+        cJSON *t = tlsview_status(&v, 1798761700);
+        ck_assert_ptr_nonnull(t);
+        char *raft = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "ca_rotation"), "raft"));
+        char want[1024];
+        snprintf(want, sizeof want, "{\"listener\":\"CONTROLLER\",\"process_started\":\"2027-01-01T00:00:00Z\","
+                 "\"started_known\":true,\"started_trusts\":[\"%s\"],\"started_serves\":\"%s\",\"current\":false,"
+                 "\"needs_restart\":true,\"restart\":\"requested\",\"restart_reason\":\"restart requested: why\"}", a, a);
+        ck_assert_str_eq(raft, want);
+        char *all = cJSON_PrintUnformatted(t);
+        char body[8192];
+        snprintf(body, sizeof body, "{\"ready\":true,\"tls\":%s}", all);
+        struct carot_report r;
+        char why[256];
+        ck_assert_int_eq(carot_parse_report(body, strlen(body), &r, why, sizeof why), 0);
+        ck_assert(r.raft && r.raft_known && r.needs_restart && r.restarting && r.ready);
+        ck_assert_uint_eq(r.raft_trusts.n, 1);
+        ck_assert_str_eq(r.raft_serves, a);
+        struct dynbuf m;
+        dynbuf_init(&m, 64 * 1024);
+        ck_assert_int_eq(tlsview_metrics(&v, 1798761700, &m), 0);
+        ck_assert_ptr_nonnull(strstr(dynbuf_str(&m), "\nkpa_tls_raft_restart_requested 1\n"));
+        ck_assert_ptr_nonnull(strstr(dynbuf_str(&m), "\nkpa_tls_ca_rotation_blocked 0\n"));
+        dynbuf_free(&m);
+        /* Its turn not come: waiting, and the rotation counts as blocked. */
+        c->may_restart = false;
+        cJSON_Delete(t);
+        t = tlsview_status(&v, 1798761700);
+        const cJSON *x = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "ca_rotation"), "raft"), "restart");
+        ck_assert_str_eq(cJSON_GetStringValue(x), "waiting");
+        dynbuf_init(&m, 64 * 1024);
+        ck_assert_int_eq(tlsview_metrics(&v, 1798761700, &m), 0);
+        ck_assert_ptr_nonnull(strstr(dynbuf_str(&m), "\nkpa_tls_ca_rotation_blocked 1\n"));
+        dynbuf_free(&m);
+        free(all);
+        free(raft);
+        cJSON_Delete(t);
 }
 END_TEST
 
@@ -374,6 +436,7 @@ int main(void) {
         tc = tcase_create("view");
         tcase_add_test(tc, status_shows_each_listeners_served_certificate_and_the_last_rotation);
         tcase_add_test(tc, status_shows_the_ca_rotation_as_peers_read_it_and_what_blocks);
+        tcase_add_test(tc, status_shows_the_raft_start_and_a_requested_restart_as_peers_read_them);
         tcase_add_test(tc, metrics_show_not_after_per_listener_and_rotations_by_result);
         tcase_add_test(tc, status_shows_when_a_ca_dir_certificate_renews);
         suite_add_tcase(s, tc);
