@@ -1336,7 +1336,7 @@ class Kubelet:
                                              # (t, "kafka", "ready", True), (t, "kafka", "exit", 143),
                                              # (t, "kafka", "probe-failed", ("liveness", (output, ...)))
         kl.history("kafka", ("running",))    # [(t, event, detail)] of one container
-        kl.down_intervals("kafka")           # [(SIGTERM or exit, next start)]
+        kl.down_intervals("kafka")           # [(SIGTERM or exit, next start)]; begin="killing"
         kl.stop_container("kafka", "why")    # the kubelet's kill (preStop, SIGTERM, SIGKILL)
         kl.close()                           # stop probing (the Env kills the processes)
 
@@ -1569,13 +1569,16 @@ class Kubelet:
             return [(t, w, d) for t, n, w, d in self.events
                     if n == container and t >= after and (whats is None or w in whats)]
 
-    def down_intervals(self, container="kafka", after=0.0):
-        """When `container` had no process the kubelet counts as running: [(from, to)], from
-        its SIGTERM (a kill by the kubelet) or its exit (a crash) to the next start of its
-        process; `to` is None while it is still down."""
+    def down_intervals(self, container="kafka", after=0.0, begin="sigterm"):
+        """When `container` was down: [(from, to)], from the kubelet's kill or the container's
+        exit (a crash) to the next start of its process; `to` is None while it is still down.
+        begin: "sigterm" (the process is signalled) or "killing" (the kubelet decided to stop
+        it: its preStop hook runs first)."""
+        if begin not in ("sigterm", "killing"):
+            raise ValueError(f"begin {begin!r}: expected sigterm or killing")
         out, since = [], None
-        for t, w, _ in self.history(container, ("sigterm", "exit", "running"), after):
-            if w in ("sigterm", "exit") and since is None:
+        for t, w, _ in self.history(container, (begin, "exit", "running"), after):
+            if w in (begin, "exit") and since is None:
                 since = t
             elif w == "running" and since is not None:
                 out.append((since, t))

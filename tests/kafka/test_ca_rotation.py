@@ -249,11 +249,13 @@ ELECTION_BOUND_S = 60
 # container's second and third restart) under ASan on a loaded 2-core machine.
 RAFT_ROTATION_BOUND_S = 900
 # CI time: the kafka container's livenessProbe as shipped (every 10 s, 3 failures) takes up to
-# 30 s to act on the agent's restart request, nine times in a row here. Every 2 s, 2 failures
-# acts within 4 s; the agent's answer (a 503 only when it asks for a restart, or the broker
-# failed) is what the test proves, not the kubelet's patience. The startupProbe is the
-# manifest's.
-FAST_LIVENESS = {"periodSeconds": 2, "failureThreshold": 2}
+# 30 s to act on the agent's restart request, nine times in a row here. Every 2 s, 3 failures
+# acts within 6 s; the agent's answer (a 503 only when it asks for a restart, or the broker
+# failed) is what the test proves, not the kubelet's patience. Three failures, not two, keep
+# 4 s between the first 503 and the kill: two agents that asked in the same round must see each
+# other and one withdraw within that (carot.h), which the shipped timing allows 20 s for. The
+# startupProbe is the manifest's.
+FAST_LIVENESS = {"periodSeconds": 2, "failureThreshold": 3}
 # What kpa-probe.sh prints when kpa-agent's /livez answers 503 with a restart request.
 RESTART_OUTPUT = "not live: kpa-agent answered 503: restart requested: "
 # What the agent reports of the Raft client on a node steady on CA fp (the process's start
@@ -430,13 +432,18 @@ class CaRotationOnControllers(CaRotation):
             self.assertEqual(kl.history("kpa-agent", ("probe-failed", "exit", "killing", "running")), [], name)
             restarts[name] = kl.down_intervals("kafka", t0)
             self.assertEqual(len(restarts[name]), 3, f"{name}: {restarts[name]}")
-        # Never two brokers down at once: no two stretches from a kubelet's SIGTERM to the new
-        # process overlap, and no partition of the RF-3 topic ever had fewer than
+        # Never two brokers down at once. Down counts from the kubelet's decision to kill (its
+        # liveness probe failed on the agent's request; the preStop hook runs first) to the new
+        # process: an agent asks only while no peer restarts, so no kill may begin while another
+        # broker is being stopped or is down; the preStop gate is the last line, not the one
+        # under test. And no partition of the RF-3 topic ever had fewer than
         # min.insync.replicas (2) in sync, which two brokers out at once would make 1 (every
         # restart took its broker out of the ISR: 2 was seen).
-        downs = sorted((a, b, name) for name, ivs in restarts.items() for a, b in ivs)
+        downs = sorted((a, b, kl.pod.name) for kl in self.kubelets
+                       for a, b in kl.down_intervals("kafka", t0, begin="killing"))
         for (a1, b1, n1), (a2, b2, n2) in zip(downs, downs[1:]):
-            self.assertLess(b1, a2, f"{n1} down {a1 - t0:.1f}..{b1 - t0:.1f}s and {n2} from {a2 - t0:.1f}s{log}")
+            self.assertLess(b1, a2, f"{n1} killed at {a1 - t0:.1f}s, running again at {b1 - t0:.1f}s, and {n2} "
+                                    f"killed at {a2 - t0:.1f}s{log}")
         isr = [len(e["isr"]) for e in watch.events if "isr" in e and e["at"] >= t0]
         self.assertEqual(min(isr), 2, f"smallest ISR seen after the switch{log}")
         # Still in order: no broker was seen serving B's leaf while some broker refused B.
