@@ -203,7 +203,19 @@ static bool raft_behind(const struct carot_input *in, bool rotating) {
  * restarting, and none with a lower node id still has to restart. Two nodes that decide at
  * once see each other at the next round (a few seconds, well inside the kubelet's failed
  * liveness probes before it acts): the higher id then withdraws. */
-static void restart_turn(const struct carot_input *in, struct carot_decision *d) {
+/* Whether a peer's Raft client has already started with this CA step's material (the step of
+ * phase: TRUST, trusting the new leaf's CA; LEAF, a leaf of a CA of the Secret; DROP, none but
+ * the Secret's CAs trusted). A renewal's restart (STEADY) has no such step. */
+static bool peer_past(const struct carot_input *in, const struct carot_report *r, enum carot_phase phase) {
+        switch (phase) {
+        case CAROT_TRUST: return carot_set_has(&r->raft_trusts, in->target_leaf);
+        case CAROT_LEAF: return r->raft_serves[0] && carot_set_has(&in->target, r->raft_serves);
+        case CAROT_DROP: return r->raft_trusts.n > 0 && subset(&r->raft_trusts, &in->target);
+        default: return true;
+        }
+}
+
+static void restart_turn(const struct carot_input *in, struct carot_decision *d, const char *because) {
         d->may_restart = false;
         if (!peers_known(in, d))
                 return;
@@ -229,14 +241,22 @@ static void restart_turn(const struct carot_input *in, struct carot_decision *d)
                         snprintf(d->blocked, sizeof d->blocked, "restart pending: %s restarts first (lower node id)", who);
                         return;
                 }
+                /* Strictly in node id order for a CA step: a lower id that has not yet taken the
+                 * step (its agent may not even have written it) goes first, so that two nodes
+                 * never decide at once from views a few seconds apart. */
+                if (r->raft && p->node_id < in->node_id && (!r->raft_known || !peer_past(in, r, d->phase))) {
+                        snprintf(d->blocked, sizeof d->blocked, "restart pending: %s restarts first (lower node id; "
+                                 "its Raft client has not started with this step's %s yet)", who,
+                                 d->phase == CAROT_TRUST ? "trust" : d->phase == CAROT_LEAF ? "leaf" : "trust store");
+                        return;
+                }
                 if (!r->ready) {
                         snprintf(d->blocked, sizeof d->blocked, "restart pending: %s is not ready", who);
                         return;
                 }
         }
         d->may_restart = true;
-        snprintf(d->blocked, sizeof d->blocked, "restart requested: the broker process's Raft client started with other "
-                 "TLS material than the stores hold now (Kafka never reloads it), and this node's turn came");
+        snprintf(d->blocked, sizeof d->blocked, "restart requested: %.500s, and this node's turn came", because);
 }
 
 void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
@@ -275,7 +295,13 @@ void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
         } else if (in->raft_tls && raft_behind(in, leaf_pending || extra)) {
                 d.phase = leaf_pending ? CAROT_TRUST : extra ? CAROT_LEAF : CAROT_DROP;
                 d.action = CAROT_RESTART;
-                restart_turn(in, &d);
+                restart_turn(in, &d, "the broker process's Raft client started with other TLS material than the "
+                             "stores hold now (Kafka never reloads it)");
+        } else if (in->raft_tls && in->raft_renew && !leaf_pending && !extra) {
+                /* A renewal from the same CA: the listeners serve the new leaf, the Raft client
+                 * still presents the one it started with, which is about to expire. */
+                d.action = CAROT_RESTART;
+                restart_turn(in, &d, in->raft_renew);
         } else if (leaf_pending) {
                 d.phase = CAROT_TRUST;
                 if (peers_known(in, &d) && gate_trust(in, &d) && (!in->raft_tls || gate_raft(in, &d, true))) {

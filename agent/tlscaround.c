@@ -78,7 +78,8 @@ static void raft_observe(const struct tlscaround_in *in, const struct carot_set 
         int64_t mtime = stores_mtime_ms(in->out_dir);
         /* Stores that cannot be stat'ed: nothing can be said of the process's start. */
         raftstart_observe(have ? &rec : NULL, mtime < 0 ? -1 : in->process_start_unix_ms, mtime, trusted, stored_leaf,
-                          &v->raft_state);
+                          in->stored ? in->stored->serial : "", in->stored ? in->stored->not_before : 0,
+                          in->stored ? in->stored->not_after : 0, &v->raft_state);
         if (!v->raft_state.write)
                 return;
         char buf[RAFTSTART_STATE_MAX_BYTES];
@@ -259,11 +260,16 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         for (size_t i = 0; i < ci.trusted.n; i++)
                 subset_s = subset_s && carot_set_has(&ci.target, ci.trusted.fp[i]);
         char unknown[CAROT_BLOCKED_MAX] = "";
+        char renew[CAROT_BLOCKED_MAX - 100];
         if (in->raft_tls) {
                 char rwhy[CAROT_WHY_MAX] = "";
                 v->raft = true;
                 snprintf(v->raft_listener, sizeof v->raft_listener, "%s", in->raft_tls);
                 raft_observe(in, &ci.trusted, ci.stored_leaf, v, rwhy, sizeof rwhy);
+                v->raft_renew = in->stored && raftstart_leaf_due(&v->raft_state, in->stored->serial,
+                                                                 in->stored->not_after, in->now_unix, renew,
+                                                                 sizeof renew);
+                ci.raft_renew = v->raft_renew ? renew : NULL;
                 ci.raft_known = v->raft_state.known;
                 ci.raft_trusts = v->raft_state.with.trusts;
                 memcpy(ci.raft_serves, v->raft_state.with.serves, sizeof ci.raft_serves);
@@ -277,7 +283,7 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         bool raft_behind = in->raft_tls && (ci.raft_known ? !carot_set_equal(&ci.raft_trusts, &ci.trusted) ||
                                                                     strcmp(ci.raft_serves, ci.stored_leaf) != 0
                                                           : leaf_pending || !subset_s);
-        if (subset_t && ci.trust_loaded && (leaf_pending || !subset_s || raft_behind)) {
+        if (subset_t && ci.trust_loaded && (leaf_pending || !subset_s || raft_behind || ci.raft_renew)) {
                 bool is_unknown;
                 ask_peers(in, pool, ci.target_leaf, v, unknown, sizeof unknown, &is_unknown);
                 v->peers_asked = true;

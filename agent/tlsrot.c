@@ -52,13 +52,27 @@ bool tlsrot_expiry_ok(const struct tlsrot_view *v, int64_t now_unix, char *why, 
                 worst = &v->stored;
                 where = "keystore.p12";
         }
-        if (!worst) {
+        const char *serial = worst ? worst->serial : NULL;
+        int64_t not_after = worst ? worst->not_after : 0;
+        /* The Raft client presents the leaf its process started with until it restarts: after a
+         * renewal from the same CA that one may expire first (raftstart.h). */
+        const struct raftstart_state *r = &v->ca.raft_state;
+        char raft_where[160];
+        if (v->ca.known && v->ca.raft && r->known && r->with.leaf_serial[0] &&
+            (!serial || r->with.leaf_not_after < not_after)) {
+                snprintf(raft_where, sizeof raft_where, "the Raft client (listener %s, until the broker restarts)",
+                         v->ca.raft_listener);
+                where = raft_where;
+                serial = r->with.leaf_serial;
+                not_after = r->with.leaf_not_after;
+        }
+        if (!serial) {
                 snprintf(why, whylen, "no certificate known yet");
                 return true;
         }
         char detail[256];
-        bool ok = tlsplan_expiry_ok(worst->not_after, now_unix, v->expiry_warn_days, detail, sizeof detail);
-        snprintf(why, whylen, "%s (serial %s): %s", where, worst->serial, detail);
+        bool ok = tlsplan_expiry_ok(not_after, now_unix, v->expiry_warn_days, detail, sizeof detail);
+        snprintf(why, whylen, "%s (serial %s): %s", where, serial, detail);
         return ok;
 }
 
@@ -441,6 +455,7 @@ static enum carot_action ca_round(struct job *j, const struct setup *s, const st
                                                                 : NULL,
                                     .raft_tls = s->raft_tls[0] ? s->raft_tls : NULL,
                                     .process_start_unix_ms = j->process_start_unix_ms, .ready = j->ready,
+                                    .stored = j->have_stored ? &j->stored : NULL, .now_unix = time(NULL),
                                     .tls_dir = j->tls_dir };
         struct tlscaround_out *o = ca_out_of(j);
         if (!o) {
@@ -740,6 +755,12 @@ static bool unserved(const struct tlsrot_view *v) {
         return false;
 }
 
+/* A CA rotation under way, or a restart of the broker that waits (a renewal of the Raft
+ * client's leaf happens in the steady phase). */
+static bool ca_moving(const struct tlsrot_view *v) {
+        return v->ca.known && (v->ca.phase != CAROT_STEADY || v->ca.action == CAROT_RESTART);
+}
+
 static void queue_round(struct tlsrot *t);
 static void on_debounced(uv_timer_t *h);
 static void on_recheck(uv_timer_t *h);
@@ -791,9 +812,9 @@ static void after_work_cb(uv_work_t *req, int status) {
         if (t->again && !t->stopping) {
                 t->again = false;
                 queue_round(t);
-        } else if (!t->stopping && (t->view.ca_error[0] || (t->view.ca.known && t->view.ca.phase != CAROT_STEADY))) {
-                /* Mid-rotation the peers move on their own: judge the gates again soon rather
-                 * than at the next re-check. */
+        } else if (!t->stopping && (t->view.ca_error[0] || ca_moving(&t->view))) {
+                /* Mid-rotation (or while a restart waits) the peers move on their own: judge
+                 * the gates again soon rather than at the next re-check. */
                 uv_timer_start(&t->debounce, on_debounced, TLSROT_CA_STEP_MS < t->o.recheck_ms ?
                                TLSROT_CA_STEP_MS : t->o.recheck_ms, 0);
         } else if (!t->stopping && unserved(&t->view)) {
@@ -947,7 +968,7 @@ void tlsrot_probe(struct tlsrot *t, int64_t process_start_unix_ms, bool ready) {
                 t->process_start_unix_ms = process_start_unix_ms;
         /* A new broker process (or one that became ready) while a CA step waits on this node
          * or on restarts: the next round need not wait for its timer. */
-        if (!t->stopping && t->view.ca.raft && t->view.ca.phase != CAROT_STEADY && (other || (ready && !was_ready)) &&
+        if (!t->stopping && t->view.ca.raft && ca_moving(&t->view) && (other || (ready && !was_ready)) &&
             !uv_is_active((uv_handle_t *) &t->debounce))
                 uv_timer_start(&t->debounce, on_debounced, TLSROT_PROBE_ROUND_MS, 0);
 }

@@ -39,6 +39,17 @@ static bool add_fp(cJSON *o, const char *name, const char *fp) {
         return fp[0] ? cJSON_AddStringToObject(o, name, fp) != NULL : cJSON_AddNullToObject(o, name) != NULL;
 }
 
+/* The leaf the Raft client presents (what its process started with), or null. */
+static bool add_started_leaf(cJSON *x, const struct raftstart_state *r) {
+        if (!r->known || !r->with.leaf_serial[0])
+                return cJSON_AddNullToObject(x, "started_leaf") != NULL;
+        cJSON *l = cJSON_AddObjectToObject(x, "started_leaf");
+        char when[40];
+        utc(r->with.leaf_not_after, when, sizeof when);
+        return l && cJSON_AddStringToObject(l, "serial", r->with.leaf_serial) &&
+               cJSON_AddStringToObject(l, "not_after", when);
+}
+
 /* tls.ca_rotation.raft (null unless the controller listener uses TLS): what the broker process's
  * Raft client started with (raftstart.h), as peers read it (carot_parse_report), and whether
  * it waits on a restart. */
@@ -56,7 +67,7 @@ static bool add_raft(cJSON *o, const struct tlscaround_view *c) {
                                     : cJSON_AddNullToObject(x, "process_started") != NULL) &&
                   cJSON_AddBoolToObject(x, "started_known", r->known) &&
                   add_set(x, "started_trusts", r->known ? &r->with.trusts : &none) &&
-                  add_fp(x, "started_serves", r->known ? r->with.serves : "") &&
+                  add_fp(x, "started_serves", r->known ? r->with.serves : "") && add_started_leaf(x, r) &&
                   cJSON_AddBoolToObject(x, "current", r->current) && cJSON_AddBoolToObject(x, "needs_restart", needs) &&
                   cJSON_AddStringToObject(x, "restart", !needs ? "none" : c->may_restart ? "requested" : "waiting");
         if (ok && needs)

@@ -105,6 +105,9 @@ struct carot_input {
         struct carot_set raft_trusts;
         char raft_serves[CAROT_FP_LEN];
         bool ready;                       /* this broker is ready (a restart waits for it) */
+        /* raft_tls: why the Raft client's leaf must be renewed by a restart (it expires soon and
+         * the key store holds a renewed one: raftstart_leaf_due), else NULL. */
+        const char *raft_renew;
         const struct carot_peer *peers;
         size_t n_peers;
 };

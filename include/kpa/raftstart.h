@@ -35,10 +35,17 @@
 #define RAFTSTART_SAME_PROCESS_MS 5000
 #define RAFTSTART_STATE_MAX_BYTES 4096
 
+#define RAFTSTART_SERIAL_MAX 80
+
 struct raftstart_record {
         int64_t started_unix_ms;          /* the process's start (wall clock, ms) */
         struct carot_set trusts;          /* the CAs of ca.pem when it started */
         char serves[CAROT_FP_LEN];        /* the CA keystore.p12's leaf chained to ("" none) */
+        /* That leaf itself, which the Raft client presents until the process restarts: a
+         * renewal from the same CA reaches the listeners only (raftstart_leaf_due). "" / 0 when
+         * the key store could not be read. */
+        char leaf_serial[RAFTSTART_SERIAL_MAX];
+        int64_t leaf_not_before, leaf_not_after;   /* seconds since the epoch */
 };
 
 struct raftstart_state {
@@ -55,12 +62,24 @@ struct raftstart_state {
  * time of keystore.p12, truststore.p12 and ca.pem. disk_trusts / disk_serves: what those stores
  * hold now. */
 void raftstart_observe(const struct raftstart_record *rec, int64_t process_start_unix_ms, int64_t stores_mtime_ms,
-                       const struct carot_set *disk_trusts, const char *disk_serves, struct raftstart_state *ret);
+                       const struct carot_set *disk_trusts, const char *disk_serves, const char *disk_serial,
+                       int64_t disk_not_before, int64_t disk_not_after, struct raftstart_state *ret);
+
+/* The Raft client's leaf (what the process started with, known) has a sixth of its lifetime
+ * left or less (at least an hour: RAFTSTART_RENEW_MIN_S), and the key store holds another
+ * leaf, valid longer: the process should restart before the Raft client presents an expired
+ * certificate. why says so. cert-manager renews at two thirds of the lifetime, so a broker
+ * restarts about half-way between the renewal and the old leaf's expiry (15 days before it for
+ * a 90-day leaf). */
+#define RAFTSTART_RENEW_MIN_S 3600
+bool raftstart_leaf_due(const struct raftstart_state *s, const char *disk_serial, int64_t disk_not_after,
+                        int64_t now_unix, char *why, size_t whylen);
 
 /* Whether two starts name the same process (RAFTSTART_SAME_PROCESS_MS). */
 bool raftstart_same_process(int64_t a_unix_ms, int64_t b_unix_ms);
 
-/* "kpa-raft-start 1\nstarted_unix_ms=N\ntrusts=FP[,FP...]\nserves=FP|-\n": the length, or
+/* "kpa-raft-start 1\nstarted_unix_ms=N\ntrusts=FP[,FP...]\nserves=FP|-\nleaf=SERIAL|- NOTBEFORE NOTAFTER\n":
+ * the length, or
  * -E2BIG when buf is too small, -EINVAL for a record that cannot be written. */
 int raftstart_format(const struct raftstart_record *r, char *buf, size_t len);
 /* Exactly that back: 0, or -EINVAL. */

@@ -19,6 +19,7 @@
 #include "kpa/kconn.h"
 #include "kpa/raftstart.h"
 #include "kpa/tls.h"
+#include "kpa/tlsreload.h"
 
 #define TLSCAROUND_STATE_FILE "ca-rotation.state"
 
@@ -37,6 +38,7 @@ struct tlscaround_view {
         bool raft;
         char raft_listener[64];
         struct raftstart_state raft_state;
+        bool raft_renew;                   /* the restart renews the Raft client's leaf */
         bool may_restart;
         bool peers_asked;                  /* a gate was judged: peers below */
         size_t n_peers;
@@ -71,6 +73,10 @@ struct tlscaround_in {
         const char *raft_tls;
         int64_t process_start_unix_ms;
         bool ready;
+        /* The key store's leaf (NULL: unknown) and now: a Raft client whose leaf is due
+         * (raftstart_leaf_due) restarts onto a renewed one. */
+        const struct tlsreload_cert *stored;
+        int64_t now_unix;
         const char *tls_dir;
 };
 

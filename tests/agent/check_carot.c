@@ -421,15 +421,49 @@ START_TEST(a_start_nobody_recorded_restarts_a_broker_only_mid_rotation) {
 }
 END_TEST
 
+START_TEST(a_raft_client_whose_leaf_expires_soon_restarts_onto_the_renewed_one) {
+        fps();
+        struct carot_peer p[] = { raft_peer(2, set_of(A, NULL, NULL), A, set_of(A, NULL, NULL), A) };
+        struct carot_decision d;
+        struct carot_input in = raft_input(input(set_of(A, NULL, NULL), A, set_of(A, NULL, NULL), A, A, p, 1),
+                                           set_of(A, NULL, NULL), A);
+        in.raft_renew = "the Raft client presents an old leaf";
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.phase, CAROT_STEADY);
+        ck_assert_int_eq(d.action, CAROT_RESTART);
+        ck_assert(d.may_restart);
+        ck_assert_str_eq(d.blocked, "restart requested: the Raft client presents an old leaf, and this node's turn came");
+        /* In the same order as any restart. */
+        p[0].node_id = 0;
+        p[0].report.needs_restart = true;
+        carot_decide(&in, &d);
+        ck_assert(!d.may_restart);
+        /* Mid-rotation the CA steps come first (each with its own restart). */
+        in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, NULL, NULL), A, A, p, 1), set_of(A, NULL, NULL), A);
+        in.raft_renew = "the Raft client presents an old leaf";
+        carot_decide(&in, &d);
+        ck_assert_int_eq(d.action, CAROT_ADD_TRUST);
+}
+END_TEST
+
 START_TEST(restarts_go_one_node_at_a_time_lowest_node_id_first) {
         fps();
         struct carot_decision d;
-        struct carot_peer p[] = { raft_peer(0, set_of(A, B, NULL), A, set_of(A, NULL, NULL), A),
+        /* Node 0 has not written the trust step yet (its agent is a round behind): it still goes
+         * first, so that node 1 never decides from a view a few seconds old. */
+        struct carot_peer p[] = { raft_peer(0, set_of(A, NULL, NULL), A, set_of(A, NULL, NULL), A),
                                   raft_peer(2, set_of(A, B, NULL), A, set_of(A, NULL, NULL), A) };
         struct carot_input in = raft_input(input(set_of(B, NULL, NULL), B, set_of(A, B, NULL), A, A, p, 2),
                                            set_of(A, NULL, NULL), A);
 #define CHECK_WAIT(why) do { carot_decide(&in, &d); ck_assert_int_eq(d.action, CAROT_RESTART); \
                              ck_assert(!d.may_restart); ck_assert_str_eq(d.blocked, why); } while (0)
+        CHECK_WAIT("restart pending: node 0 (kafka-0.kafka-headless) restarts first (lower node id; its Raft client "
+                   "has not started with this step's trust yet)");
+        p[0].report.raft_known = false;
+        CHECK_WAIT("restart pending: node 0 (kafka-0.kafka-headless) restarts first (lower node id; its Raft client "
+                   "has not started with this step's trust yet)");
+        /* Node 0 restarted trusting B: from here on the flags decide. */
+        p[0] = raft_peer(0, set_of(A, B, NULL), A, set_of(A, B, NULL), A);
         p[0].report.needs_restart = true;
         CHECK_WAIT("restart pending: node 0 (kafka-0.kafka-headless) restarts first (lower node id)");
         p[0].report.needs_restart = false;
@@ -566,6 +600,7 @@ int main(void) {
         tcase_add_test(tc, too_many_cas_wait_instead_of_dropping_any);
         tcase_add_test(tc, on_tls_controllers_each_step_is_followed_by_a_restart_of_the_broker);
         tcase_add_test(tc, a_start_nobody_recorded_restarts_a_broker_only_mid_rotation);
+        tcase_add_test(tc, a_raft_client_whose_leaf_expires_soon_restarts_onto_the_renewed_one);
         tcase_add_test(tc, restarts_go_one_node_at_a_time_lowest_node_id_first);
         tcase_add_test(tc, on_tls_controllers_a_leaf_waits_for_every_raft_client_to_trust_its_ca);
         tcase_add_test(tc, on_tls_controllers_the_drop_waits_for_every_raft_client_to_present_a_new_leaf);

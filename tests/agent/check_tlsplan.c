@@ -308,12 +308,15 @@ START_TEST(status_shows_the_raft_start_and_a_requested_restart_as_peers_read_the
         c->raft_state.known = true;
         ck_assert_int_eq(carot_set_add(&c->raft_state.with.trusts, a), 0);
         memcpy(c->raft_state.with.serves, a, sizeof c->raft_state.with.serves);
+        snprintf(c->raft_state.with.leaf_serial, sizeof c->raft_state.with.leaf_serial, "0A1B");
+        c->raft_state.with.leaf_not_after = 1801353600;
         cJSON *t = tlsview_status(&v, 1798761700);
         ck_assert_ptr_nonnull(t);
         char *raft = cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "ca_rotation"), "raft"));
         char want[1024];
         snprintf(want, sizeof want, "{\"listener\":\"CONTROLLER\",\"process_started\":\"2027-01-01T00:00:00Z\","
-                 "\"started_known\":true,\"started_trusts\":[\"%s\"],\"started_serves\":\"%s\",\"current\":false,"
+                 "\"started_known\":true,\"started_trusts\":[\"%s\"],\"started_serves\":\"%s\",\"started_leaf\":"
+                 "{\"serial\":\"0A1B\",\"not_after\":\"2027-01-31T00:00:00Z\"},\"current\":false,"
                  "\"needs_restart\":true,\"restart\":\"requested\",\"restart_reason\":\"restart requested: why\"}", a, a);
         ck_assert_str_eq(raft, want);
         char *all = cJSON_PrintUnformatted(t);
@@ -344,6 +347,29 @@ START_TEST(status_shows_the_raft_start_and_a_requested_restart_as_peers_read_the
         free(all);
         free(raft);
         cJSON_Delete(t);
+}
+END_TEST
+
+/* After a same-CA renewal the listeners serve the new leaf, but the Raft client presents the
+ * one its process started with: when that one expires first, the condition names it. */
+START_TEST(the_expiry_condition_names_the_raft_clients_leaf_when_it_expires_first) {
+        struct tlsrot_view v;
+        view_fixture(&v);
+        char why[512];
+        v.ca.known = true;
+        v.ca.raft = true;
+        snprintf(v.ca.raft_listener, sizeof v.ca.raft_listener, "CONTROLLER");
+        v.ca.raft_state.known = true;
+        snprintf(v.ca.raft_state.with.leaf_serial, sizeof v.ca.raft_state.with.leaf_serial, "0C0D");
+        v.ca.raft_state.with.leaf_not_after = 1798761600 + 3 * 86400;
+        ck_assert(!tlsrot_expiry_ok(&v, 1798761600, why, sizeof why));
+        ck_assert_str_eq(why, "the Raft client (listener CONTROLLER, until the broker restarts) (serial 0C0D): the "
+                         "certificate expires in 3 days (at 2027-01-04T00:00:00Z), within the 14-day warning");
+        /* Valid longer than what the listeners serve: the listeners' earliest counts. */
+        v.ca.raft_state.with.leaf_not_after = 1798761600 + 60 * 86400;
+        ck_assert(!tlsrot_expiry_ok(&v, 1798761600, why, sizeof why));
+        ck_assert_str_eq(why, "MTLS (serial 0A1B): the certificate expires in 10 days (at 2027-01-11T00:00:00Z), "
+                         "within the 14-day warning");
 }
 END_TEST
 
@@ -437,6 +463,7 @@ int main(void) {
         tcase_add_test(tc, status_shows_each_listeners_served_certificate_and_the_last_rotation);
         tcase_add_test(tc, status_shows_the_ca_rotation_as_peers_read_it_and_what_blocks);
         tcase_add_test(tc, status_shows_the_raft_start_and_a_requested_restart_as_peers_read_them);
+        tcase_add_test(tc, the_expiry_condition_names_the_raft_clients_leaf_when_it_expires_first);
         tcase_add_test(tc, metrics_show_not_after_per_listener_and_rotations_by_result);
         tcase_add_test(tc, status_shows_when_a_ca_dir_certificate_renews);
         suite_add_tcase(s, tc);

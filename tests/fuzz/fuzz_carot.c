@@ -111,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         in.raft_known = fz_bool(&f);
         in.raft_trusts = some(&f);
         snprintf(in.raft_serves, sizeof in.raft_serves, "%s", one(&f));
+        in.raft_renew = fz_bool(&f) ? "the Raft client's leaf expires soon" : NULL;
         in.n_peers = (size_t) fz_range(&f, 0, 5);
         for (size_t i = 0; i < in.n_peers; i++) {
                 struct carot_peer *p = &peers[i];
@@ -166,6 +167,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                    !(peers[i].node_id < in.node_id &&
                                      (peers[i].report.needs_restart || peers[i].report.restarting)),
                                    "a restart before a lower node id's, or with a peer not ready");
+                for (size_t i = 0; i < in.n_peers; i++)
+                        if (peers[i].report.raft && peers[i].node_id < in.node_id && d.phase == CAROT_TRUST)
+                                FUZZ_CHECK(peers[i].report.raft_known &&
+                                           carot_set_has(&peers[i].report.raft_trusts, in.target_leaf),
+                                           "a trust restart before a lower node id's Raft client trusts the new CA");
         }
         if (d.action == CAROT_ADD_TRUST)
                 for (size_t i = 0; i < in.trusted.n; i++)
