@@ -1313,6 +1313,8 @@ class _Container:
         self.stopping = False
         self.restarts = 0
         self.started_at = None
+        # What the last run of each probe kind printed (exec) or answered (httpGet body).
+        self.outputs = {}
 
     def running(self):
         return self.proc is not None and self.proc.alive() and not self.stopping
@@ -1334,7 +1336,10 @@ class Kubelet:
         t = kl.wait_ready(120)               # first Ready (readinessProbe) at or after now
         r = kl.restart_pod()                 # a rolling update of this pod, see there
         kl.events                            # [(t, container, event, detail)], e.g.
-                                             # (t, "kafka", "ready", True), (t, "kafka", "exit", 143)
+                                             # (t, "kafka", "ready", True), (t, "kafka", "exit", 143),
+                                             # (t, "kafka", "probe-failed", ("liveness", (output, ...)))
+        kl.history("kafka", ("running",))    # [(t, event, detail)] of one container
+        kl.down_intervals("kafka")           # [(SIGTERM or exit, next start)]; begin="killing"
         kl.stop_container("kafka", "why")    # the kubelet's kill (preStop, SIGTERM, SIGKILL)
         kl.close()                           # stop probing (the Env kills the processes)
 
@@ -1397,12 +1402,21 @@ class Kubelet:
             self.cond.notify_all()
         log(f"kubelet {self.pod.name}/{container}: {what}" + ("" if detail is None else f" {detail}"))
 
+    def _output(self, c, spec, text):
+        """Keeps what a probe said, as the kubelet puts a failed probe's output in the pod's
+        events: a test can then tell why a container was restarted."""
+        kind = next((k for k in ("startup", "liveness", "readiness") if c.spec.get(f"{k}Probe") is spec), None)
+        if kind:
+            with self.cond:
+                c.outputs[kind] = text.strip()[:500]
+
     def _probe_once(self, c, spec, timeout):
         import socket
         if "httpGet" in spec:
             g = spec["httpGet"]
             port = self._port(c, g["port"])
-            code, _ = http_get(f"http://{g.get('host', self.pod.ip)}:{port}{g.get('path', '/')}", timeout)
+            code, body = http_get(f"http://{g.get('host', self.pod.ip)}:{port}{g.get('path', '/')}", timeout)
+            self._output(c, spec, f"{code} {body}")
             return 200 <= code < 400
         if "tcpSocket" in spec:
             try:
@@ -1416,7 +1430,9 @@ class Kubelet:
                 r = run(self.pod.argv(spec["exec"]["command"], c.name), check=False, timeout=timeout,
                         env=self.pod.container_env(c.spec))
             except subprocess.TimeoutExpired:
+                self._output(c, spec, f"probe timed out after {timeout}s")
                 return False
+            self._output(c, spec, r.stdout + r.stderr)
             return r.returncode == 0
         raise RuntimeError(f"{c.name}: probe kind not emulated: {sorted(spec)}")
 
@@ -1436,6 +1452,8 @@ class Kubelet:
         fail_max = spec.get("failureThreshold", 3)
         ok_min = spec.get("successThreshold", 1)
         gen, fails, oks, next_at = None, 0, 0, 0.0
+        # The outputs of the failures in a row (the kubelet's event for a restart names them).
+        failed_outputs = []
         while True:
             with self.cond:
                 while not self.closed and not (
@@ -1446,6 +1464,7 @@ class Kubelet:
                     return
                 if c.gen != gen:
                     gen, fails, oks = c.gen, 0, 0
+                    failed_outputs = []
                     next_at = c.started_at + spec.get("initialDelaySeconds", 0)
                 left = next_at - time.monotonic()
                 if left > 0:
@@ -1461,6 +1480,7 @@ class Kubelet:
                 if c.gen != gen or not c.running():
                     continue
                 fails, oks = (0, oks + 1) if ok else (fails + 1, 0)
+                failed_outputs = [] if ok else failed_outputs + [c.outputs.get(kind, "")]
                 if kind == "startup" and ok:
                     c.started = True
                     self._event(c.name, "started")
@@ -1473,11 +1493,13 @@ class Kubelet:
                         self._event(c.name, "ready", False)
                 elif kind in ("startup", "liveness") and not ok and fails >= fail_max:
                     fails = 0
-                    threading.Thread(target=self._kill_and_restart, args=(c, kind, gen),
+                    threading.Thread(target=self._kill_and_restart, args=(c, kind, gen, tuple(failed_outputs)),
                                      daemon=True).start()
+                    failed_outputs = []
 
-    def _kill_and_restart(self, c, why, gen):
-        self._event(c.name, "probe-failed", why)
+    def _kill_and_restart(self, c, why, gen, outputs=()):
+        # detail: (probe kind, the outputs of its failures in a row, oldest first).
+        self._event(c.name, "probe-failed", (why, outputs))
         self.stop_container(c.name, f"{why} probe failed")
         self._start_container_after_backoff(c, gen)
 
@@ -1542,6 +1564,29 @@ class Kubelet:
     def ready(self, container="kafka"):
         with self.cond:
             return self.containers[container].ready
+
+    def history(self, container="kafka", whats=None, after=0.0):
+        """The events of `container` at or after `after`, of the kinds `whats` (default all):
+        [(time, event, detail)], a copy."""
+        with self.cond:
+            return [(t, w, d) for t, n, w, d in self.events
+                    if n == container and t >= after and (whats is None or w in whats)]
+
+    def down_intervals(self, container="kafka", after=0.0, begin="sigterm"):
+        """When `container` was down: [(from, to)], from the kubelet's kill or the container's
+        exit (a crash) to the next start of its process; `to` is None while it is still down.
+        begin: "sigterm" (the process is signalled) or "killing" (the kubelet decided to stop
+        it: its preStop hook runs first)."""
+        if begin not in ("sigterm", "killing"):
+            raise ValueError(f"begin {begin!r}: expected sigterm or killing")
+        out, since = [], None
+        for t, w, _ in self.history(container, (begin, "exit", "running"), after):
+            if w in (begin, "exit") and since is None:
+                since = t
+            elif w == "running" and since is not None:
+                out.append((since, t))
+                since = None
+        return out + ([(since, None)] if since is not None else [])
 
     def wait_ready(self, timeout, after=None, container="kafka"):
         """The time of the first Ready of `container` at or after `after` (default: now, or at
