@@ -190,12 +190,11 @@ static bool gate_raft(const struct carot_input *in, struct carot_decision *d, bo
         return true;
 }
 
-/* Whether this node's broker process should restart: what its Raft client started with is
- * not what the stores hold. Unknown counts only mid-rotation: a node whose stores are steady
- * is not restarted for a start nobody recorded (an agent from before this record existed). */
-static bool raft_behind(const struct carot_input *in, bool rotating) {
+bool carot_raft_behind(const struct carot_input *in) {
+        if (!in->raft_tls)
+                return false;
         if (!in->raft_known)
-                return rotating;
+                return strcmp(in->stored_leaf, in->target_leaf) != 0 || !subset(&in->trusted, &in->target);
         return !carot_set_equal(&in->raft_trusts, &in->trusted) || strcmp(in->raft_serves, in->stored_leaf) != 0;
 }
 
@@ -292,7 +291,7 @@ void carot_decide(const struct carot_input *in, struct carot_decision *ret) {
                 d.phase = leaf_pending ? CAROT_TRUST : extra ? CAROT_LEAF : CAROT_DROP;
                 d.action = CAROT_RELOAD_TRUST;
                 snprintf(d.blocked, sizeof d.blocked, "the broker has not confirmed loading the trust store on disk");
-        } else if (in->raft_tls && raft_behind(in, leaf_pending || extra)) {
+        } else if (carot_raft_behind(in)) {
                 d.phase = leaf_pending ? CAROT_TRUST : extra ? CAROT_LEAF : CAROT_DROP;
                 d.action = CAROT_RESTART;
                 restart_turn(in, &d, "the broker process's Raft client started with other TLS material than the "

@@ -21,6 +21,7 @@
 #include "kpa/monotime.h"
 #include "kpa/parse.h"
 #include "kpa/quorum.h"
+#include "kpa/raftstart.h"
 #include "kpa/render.h"
 #include "kpa/scaledown.h"
 #include "kpa/snapshot.h"
@@ -518,15 +519,15 @@ static void on_verdict_tick(uv_timer_t *t) {
  * container's liveness probe fails, and the kubelet restarts it through the preStop hook, which
  * holds the stop until it is safe, as in a rolling update. Logged once per process. */
 static void answer_restart(struct httpd_request *req, struct agent *a, int64_t start, const char *why) {
-        if (a->restart_logged_start != start) {
+        /* Each probe reads the process's start anew, a few ms apart: the same process. */
+        if (!raftstart_same_process(a->restart_logged_start, start)) {
                 a->restart_logged_start = start;
                 log_event(LOG_LEVEL_INFO, "tls_raft_restart_requested", "asking the kubelet to restart the broker "
                           "(liveness fails until it did): %s", why);
         }
         char body[CAROT_BLOCKED_MAX + 2];
-        int n = snprintf(body, sizeof body, "%s\n", why);
-        httpd_respond(req, 503, "text/plain; charset=utf-8", body, n < 0 ? 0 : (size_t) n < sizeof body ? (size_t) n
-                                                                                                           : sizeof body - 1);
+        snprintf(body, sizeof body, "%s\n", why);
+        httpd_respond(req, 503, "text/plain; charset=utf-8", body, strlen(body));
 }
 
 static void answer_probe(struct httpd_request *req, struct agent *a, enum probe_kind kind) {

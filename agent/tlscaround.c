@@ -266,10 +266,9 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
                 v->raft = true;
                 snprintf(v->raft_listener, sizeof v->raft_listener, "%s", in->raft_tls);
                 raft_observe(in, &ci.trusted, ci.stored_leaf, v, rwhy, sizeof rwhy);
-                v->raft_renew = in->stored && raftstart_leaf_due(&v->raft_state, in->stored->serial,
-                                                                 in->stored->not_after, in->now_unix, renew,
-                                                                 sizeof renew);
-                ci.raft_renew = v->raft_renew ? renew : NULL;
+                bool due = in->stored && raftstart_leaf_due(&v->raft_state, in->stored->serial,
+                                                            in->stored->not_after, in->now_unix, renew, sizeof renew);
+                ci.raft_renew = due ? renew : NULL;
                 ci.raft_known = v->raft_state.known;
                 ci.raft_trusts = v->raft_state.with.trusts;
                 memcpy(ci.raft_serves, v->raft_state.with.serves, sizeof ci.raft_serves);
@@ -279,11 +278,8 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         }
         ci.node_id = in->node_id;
         ci.ready = in->ready;
-        /* A restart is ordered among the peers too. */
-        bool raft_behind = in->raft_tls && (ci.raft_known ? !carot_set_equal(&ci.raft_trusts, &ci.trusted) ||
-                                                                    strcmp(ci.raft_serves, ci.stored_leaf) != 0
-                                                          : leaf_pending || !subset_s);
-        if (subset_t && ci.trust_loaded && (leaf_pending || !subset_s || raft_behind || ci.raft_renew)) {
+        /* A restart is ordered among the peers too: they are asked for it as for a gate. */
+        if (subset_t && ci.trust_loaded && (leaf_pending || !subset_s || carot_raft_behind(&ci) || ci.raft_renew)) {
                 bool is_unknown;
                 ask_peers(in, pool, ci.target_leaf, v, unknown, sizeof unknown, &is_unknown);
                 v->peers_asked = true;

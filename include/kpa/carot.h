@@ -133,6 +133,12 @@ int carot_set_add(struct carot_set *s, const char *fp);
 /* Same members, any order. */
 bool carot_set_equal(const struct carot_set *a, const struct carot_set *b);
 
+/* Whether this node's broker process should restart (raft_tls only): what its Raft client
+ * started with is not what the stores hold. Unknown counts only mid-rotation (the Secret's
+ * leaf or CAs differ from the stores): a node whose stores are steady is not restarted for a
+ * start nobody recorded (an agent from before the record existed). */
+bool carot_raft_behind(const struct carot_input *in);
+
 /* The step to take now. n_peers above CAROT_MAX_PEERS holds every gate. */
 void carot_decide(const struct carot_input *in, struct carot_decision *ret);
 

@@ -38,7 +38,6 @@ struct tlscaround_view {
         bool raft;
         char raft_listener[64];
         struct raftstart_state raft_state;
-        bool raft_renew;                   /* the restart renews the Raft client's leaf */
         bool may_restart;
         bool peers_asked;                  /* a gate was judged: peers below */
         size_t n_peers;

@@ -130,6 +130,9 @@ class RaftLeafRenewal(unittest.TestCase):
                 self.assertTrue(out.startswith(RESTART_OUTPUT + "the Raft client presents the leaf its process "
                                                f"started with (serial {old_serial})"), f"{name}: {out!r}")
             self.assertEqual(kl.history("kafka", ("exit", "sigkill")), [], f"{name}{log}")
+            # The request is logged once for the process, not at every probe that fails on it.
+            with open(os.path.join(kl.pod.root, "agent.log")) as f:
+                self.assertEqual(sum(1 for line in f if "tls_raft_restart_requested" in line), 1, name)
             # The manifest's exec hook (kpa-probe.sh prestop): exit 0 on the agent's 200.
             hooks = kl.history("kafka", ("prestop-done",))
             self.assertEqual([d[0] for _, _, d in hooks], [0], f"{name}: {hooks}")
