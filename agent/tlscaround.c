@@ -261,6 +261,7 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
                 subset_s = subset_s && carot_set_has(&ci.target, ci.trusted.fp[i]);
         char unknown[CAROT_BLOCKED_MAX] = "";
         char renew[CAROT_BLOCKED_MAX - 100];
+        ci.raft_tls = in->raft_tls;
         if (in->raft_tls) {
                 char rwhy[CAROT_WHY_MAX] = "";
                 v->raft = true;
@@ -285,7 +286,6 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
                 v->peers_asked = true;
                 ci.peers_unknown = is_unknown ? unknown : NULL;
         }
-        ci.raft_tls = in->raft_tls;
         ci.peers = v->peers;
         ci.n_peers = v->n_peers;
         struct carot_decision d;
@@ -296,7 +296,9 @@ int tlscaround_decide(const struct tlscaround_in *in, struct tlscaround_out *out
         v->action = d.action;
         memcpy(v->blocked, d.blocked, sizeof v->blocked);
         memcpy(v->peer_ok, d.peer_ok, sizeof v->peer_ok);
-        v->may_restart = d.action == CAROT_RESTART && d.may_restart;
+        /* The turn rests on the peers' reports: never granted on a round that did not ask them
+         * (no peers asked reads as "no peer to wait for"). */
+        v->may_restart = d.action == CAROT_RESTART && d.may_restart && v->peers_asked;
         v->trust_loaded = ci.trust_loaded;
         v->trusts = ci.trusted;
         v->secret_cas = ci.target;

@@ -778,6 +778,7 @@ static void after_work_cb(uv_work_t *req, int status) {
                 v->n_listeners = j->n_listeners;
                 memcpy(v->listeners, j->listeners, sizeof v->listeners);
                 v->ca = j->ca;
+                v->ca_at_ms = monotime_ms();
                 v->have_renew = j->have_due;
                 v->renew_at_unix = j->due_unix;
                 remember_peers(t, &j->ca);
@@ -976,6 +977,11 @@ void tlsrot_probe(struct tlsrot *t, int64_t process_start_unix_ms, bool ready) {
 bool tlsrot_restart_wanted(const struct tlsrot *t, int64_t process_start_unix_ms, char *why, size_t whylen) {
         if (!t || !t->view.ca.known || !t->view.ca.may_restart || !t->view.ca.raft_state.process_known ||
             !raftstart_same_process(t->view.ca.raft_state.started_unix_ms, process_start_unix_ms))
+                return false;
+        /* The turn was judged from the peers' reports of that round: a round that has not
+         * ended for a while (peers slow to answer) leaves them unknown, and no restart is
+         * asked on an old view (fail closed: the next round decides again). */
+        if (monotime_ms() - t->view.ca_at_ms > TLSROT_RESTART_FRESH_MS)
                 return false;
         snprintf(why, whylen, "%s", t->view.ca.blocked);
         return true;

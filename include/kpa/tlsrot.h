@@ -57,6 +57,9 @@
 #define TLSROT_CONFIRM_MS (60 * 1000)
 /* Mid CA rotation the gates are judged again this often (peers move on their own). */
 #define TLSROT_CA_STEP_MS 5000
+/* A restart is asked only on a round that ended at most this long ago (rounds come every
+ * TLSROT_CA_STEP_MS while one waits): an older one's view of the peers is out of date. */
+#define TLSROT_RESTART_FRESH_MS 15000
 /* A new broker process seen by the probes while a CA step waits: the next round after this. */
 #define TLSROT_PROBE_ROUND_MS 500
 #define TLSROT_REASON_MAX 640
@@ -91,6 +94,7 @@ struct tlsrot_view {
         char last_serial[80];          /* the serial the last rotation put in place */
         uint64_t totals[TLSROT_RESULTS];
         struct tlscaround_view ca;     /* the CA rotation across the cluster (carot.h) */
+        uint64_t ca_at_ms;             /* when that round ended (monotonic ms) */
         char ca_error[TLSROT_REASON_MAX];
         bool ca_dir;                   /* KPA_TLS_CA_DIR: the agent issues the leaf */
         bool have_renew;               /* ca_dir: renew_at_unix is the stored leaf's due moment */
